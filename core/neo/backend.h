@@ -1,0 +1,315 @@
+/*
+ * neo/backend.h - the ABI between a NEO storage node and its backend
+ * modules.  Version 1.0 is not frozen until sqlite.so and the conformance
+ * suite are done: until then operations may still change.
+ *
+ * A backend is a shared object (sqlite.so, mysql_innodb.so, rocksdb.so, or
+ * a third party's) exporting exactly one symbol, neo_backend_entry, which
+ * returns a table of operations, in the manner of SQLite's VFS: a struct of
+ * function pointers that starts with its version and its own size.
+ *
+ *   - The node calls neo_backend_entry(NEO_BACKEND_ABI_MAJOR).  A module
+ *     that cannot serve that major returns NULL; the node refuses a table
+ *     whose abi_major differs from its own or whose struct_size is smaller
+ *     than the operations it needs, with a message and a non-zero exit.
+ *   - Operations are only ever appended, with a minor bump; the node uses
+ *     only those inside struct_size, and a NULL operation means "not
+ *     supported" (the peer then gets BACKEND_NOT_IMPLEMENTED).
+ *
+ * The module is thin: it stores and finds rows.  What upstream writes once
+ * for every backend (partition arithmetic, readable-cell checks, cell-state
+ * encoding, data holds, undo resolution, the loops of pack, truncate and
+ * partition drops, replica-check digests) lives in the node.  The partition
+ * of every row is passed explicitly, so a module never needs to know how
+ * many partitions there are.
+ *
+ * Memory: inputs are borrowed for the duration of the call.  Outputs
+ * (struct neo_bytes, rows) belong to the handle and stay valid until the
+ * next call on the same handle; the node copies what it keeps.  Scans
+ * report rows through a callback; returning non-zero from the callback
+ * stops the scan, and that value is returned by the operation.  A
+ * callback never calls back into the handle.
+ *
+ * Threads: one thread at a time per handle.
+ *
+ * Errors: every operation returns a status (enum neo_backend_status);
+ * errmsg() tells the last error of a handle in words.  A module never
+ * exits, aborts or prints: the node decides.
+ */
+#ifndef NEO_BACKEND_H
+#define NEO_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NEO_BACKEND_ABI_MAJOR 1
+#define NEO_BACKEND_ABI_MINOR 0
+
+/* The one exported symbol's name, for dlsym.  Modules define it with
+ * NEO_BACKEND_EXPORT so that it stays visible under -fvisibility=hidden. */
+#define NEO_BACKEND_EXPORT __attribute__((visibility("default")))
+
+#define NEO_BACKEND_ENTRY_SYMBOL "neo_backend_entry"
+
+enum neo_backend_status {
+	NEO_BACKEND_OK = 0,
+	NEO_BACKEND_NOTFOUND = 1,	/* no such row */
+	NEO_BACKEND_EUNDOPACK = 2,	/* undo target packed away */
+	NEO_BACKEND_EDUP = 3,		/* key clash, or a dedup hash collision */
+	NEO_BACKEND_ELOCKED = 4,	/* another process holds the database */
+	NEO_BACKEND_EVERSION = 5,	/* schema newer than this module, or an
+					 * upgrade that cannot run */
+	NEO_BACKEND_ETRANSIENT = 6,	/* lost server: retry if nothing was
+					 * left uncommitted */
+	NEO_BACKEND_EIO = 7,		/* I/O error, disk full */
+	NEO_BACKEND_ECORRUPT = 8,	/* the stored data makes no sense */
+	NEO_BACKEND_ENOTSUP = 9,	/* not supported by this module */
+	NEO_BACKEND_EINVAL = 10		/* bad argument (e.g. database string) */
+};
+
+/* A byte string; data may be NULL when size is 0. */
+struct neo_bytes {
+	const uint8_t *data;
+	size_t size;
+};
+
+/* An optional id. */
+struct neo_opt_id {
+	bool has;
+	uint64_t id;
+};
+
+/* Opaque per-connection handle, defined by each module. */
+struct neo_db;
+
+/* --- Rows ---------------------------------------------------------------- */
+
+/* A cell of the partition table as stored (backend.md section 2): tid is
+ * -state for others' cells and own readable ones, or the replication
+ * progress of an own OUT_OF_DATE cell. */
+struct neo_pt_row {
+	uint32_t partition;
+	int32_t nid;
+	int64_t tid;
+	struct neo_opt_id pack;		/* own rows only */
+};
+
+/* An object revision as loaded. */
+struct neo_object {
+	uint64_t serial;
+	struct neo_opt_id next_serial;	/* filled by obj_get only */
+	bool has_data;			/* false: deletion or undone creation */
+	uint8_t compression;		/* 0 raw, 1 zlib */
+	uint8_t checksum[20];		/* SHA-1 of data as stored */
+	struct neo_bytes data;
+	struct neo_opt_id data_serial;	/* undo: the revision whose data this is */
+};
+
+/* A revision to write: its data is already in `data` (see data_put). */
+struct neo_obj_row {
+	uint32_t partition;
+	uint64_t oid;
+	uint64_t tid;			/* the ttid while temporary */
+	struct neo_opt_id data_id;	/* none: deletion */
+	struct neo_opt_id value_tid;	/* undo pointer */
+};
+
+/* Transaction metadata. */
+struct neo_trans {
+	uint32_t partition;
+	uint64_t tid;			/* none while temporary and unlocked */
+	uint64_t ttid;
+	bool packed;
+	struct neo_bytes oids;		/* 8 bytes big-endian per oid */
+	struct neo_bytes user, description, extension;
+};
+
+struct neo_pack_order {
+	uint64_t id;			/* the pack transaction's tid */
+	int approved;			/* -1 not signed, 0 rejected, 1 approved */
+	bool partial;
+	bool has_oids;
+	struct neo_bytes oids;		/* 8 bytes big-endian per oid */
+	uint64_t pack_tid;
+};
+
+/* --- Opening ------------------------------------------------------------- */
+
+#define NEO_BACKEND_OPEN_RESET 0x1	/* erase everything first */
+#define NEO_BACKEND_OPEN_DEDUP 0x2	/* new database deduplicates data */
+
+enum neo_backend_log_level {
+	NEO_BACKEND_LOG_DEBUG, NEO_BACKEND_LOG_INFO,
+	NEO_BACKEND_LOG_WARNING, NEO_BACKEND_LOG_ERROR
+};
+
+struct neo_backend_open_args {
+	uint32_t struct_size;		/* sizeof(struct neo_backend_open_args) */
+	const char *database;		/* neo.conf's database=, untouched */
+	const char *engine;		/* MySQL table engine (InnoDB, RocksDB), or NULL */
+	int wait_seconds;		/* retry the first connection; -1 forever */
+	unsigned flags;			/* NEO_BACKEND_OPEN_* */
+	void (*log)(void *ctx, enum neo_backend_log_level level, const char *message);
+	void *log_ctx;
+};
+
+enum neo_backend_commit_mode {
+	NEO_BACKEND_COMMIT_SYNC,	/* durable when it returns: vote, lock */
+	NEO_BACKEND_COMMIT_LAZY		/* may group syncs: unlock, batches */
+};
+
+enum neo_backend_obj_at {
+	NEO_BACKEND_OBJ_LATEST,		/* the newest revision */
+	NEO_BACKEND_OBJ_EXACT,		/* the revision with serial == tid */
+	NEO_BACKEND_OBJ_BEFORE		/* the newest revision with serial < tid */
+};
+
+typedef int (*neo_pt_row_cb)(void *ctx, const struct neo_pt_row *row);
+typedef int (*neo_id_cb)(void *ctx, uint64_t id);
+typedef int (*neo_id_pair_cb)(void *ctx, uint64_t first, uint64_t second);
+typedef int (*neo_trans_cb)(void *ctx, const struct neo_trans *trans);
+typedef int (*neo_pack_order_cb)(void *ctx, const struct neo_pack_order *order);
+
+/* --- The operations ------------------------------------------------------ */
+
+struct neo_backend {
+	uint32_t abi_major;		/* NEO_BACKEND_ABI_MAJOR the module was built for */
+	uint32_t abi_minor;
+	uint32_t struct_size;		/* sizeof(struct neo_backend) as built */
+	const char *name;		/* "sqlite", "mysql_innodb", "rocksdb", ... */
+	const char *const *engines;	/* accepted engine= values, NULL-terminated; NULL: none */
+
+	/* Lifecycle.  open() creates or upgrades the schema; on failure it
+	 * writes a message in err and returns a status, *db untouched. */
+	int (*open)(const struct neo_backend_open_args *args, struct neo_db **db,
+		    char *err, size_t errlen);
+	void (*close)(struct neo_db *db);
+	const char *(*errmsg)(struct neo_db *db);
+	int (*commit)(struct neo_db *db, enum neo_backend_commit_mode mode);
+	int (*rollback)(struct neo_db *db);
+	/* (hostname, device) of where the data lives, for replica placement. */
+	int (*device_path)(struct neo_db *db, struct neo_bytes *path);
+
+	/* Configuration keys (version, name, nid, ptid, replicas, backup_tid,
+	 * truncate_tid, ...).  value NULL deletes the key. */
+	int (*config_get)(struct neo_db *db, const char *key, struct neo_bytes *value);
+	int (*config_set)(struct neo_db *db, const char *key, const struct neo_bytes *value);
+
+	/* Partition table. */
+	int (*pt_scan)(struct neo_db *db, neo_pt_row_cb cb, void *ctx);
+	/* Per row: insert, or update tid only if present; with reset, rows
+	 * not listed are deleted.  A row with tid == INT64_MIN is deleted. */
+	int (*pt_apply)(struct neo_db *db, const struct neo_pt_row *rows, size_t count, bool reset);
+	int (*pt_set_packed)(struct neo_db *db, uint32_t partition, int32_t nid, uint64_t pack_id);
+
+	/* Data rows.  data_put stores bytes for an object of `partition` and
+	 * returns their id; with dedup an identical row is reused (different
+	 * bytes under one checksum: EDUP).  data_prune deletes the given ids
+	 * that no obj row references (the node has already skipped held ids)
+	 * and returns how many went. */
+	int (*data_put)(struct neo_db *db, uint32_t partition, const uint8_t checksum[20],
+			uint8_t compression, struct neo_bytes data, uint64_t *data_id);
+	int (*data_get)(struct neo_db *db, uint64_t data_id, uint8_t *compression,
+			uint8_t checksum[20], struct neo_bytes *data);
+	int (*data_prune)(struct neo_db *db, const uint64_t *ids, size_t count, size_t *pruned);
+	int (*data_orphans)(struct neo_db *db, neo_id_cb cb, void *ctx);
+
+	/* Object revisions, committed (obj) or staged (tobj). */
+	int (*obj_get)(struct neo_db *db, uint32_t partition, uint64_t oid,
+		       enum neo_backend_obj_at at, uint64_t tid, struct neo_object *out);
+	int (*obj_last_serial)(struct neo_db *db, uint32_t partition, uint64_t oid,
+			       uint64_t *serial);
+	/* data_id of the revision (oid, serial); NOTFOUND if there is none,
+	 * OK with !data_id->has for a data-less revision (undo lookups). */
+	int (*obj_data_id)(struct neo_db *db, uint32_t partition, uint64_t oid,
+			   uint64_t serial, struct neo_opt_id *data_id);
+	/* (serial, stored size) newest first, skipping `offset`. */
+	int (*obj_history)(struct neo_db *db, uint32_t partition, uint64_t oid,
+			   uint64_t offset, uint64_t length, neo_id_pair_cb cb, void *ctx);
+	/* Revisions of oid with serial >= from, ascending: (serial, value_tid
+	 * or UINT64_MAX when none).  Feeds the node's undo resolution. */
+	int (*obj_undo_history)(struct neo_db *db, uint32_t partition, uint64_t oid,
+				uint64_t from, neo_id_pair_cb cb, void *ctx);
+	int (*obj_put)(struct neo_db *db, const struct neo_obj_row *rows, size_t count,
+		       bool temporary);
+	/* Deletes one revision (serial given) or all of oid, reporting the
+	 * data ids they referenced. */
+	int (*obj_delete)(struct neo_db *db, uint32_t partition, uint64_t oid,
+			  const struct neo_opt_id *serial, neo_id_cb data_ids, void *ctx);
+
+	/* Transaction metadata. */
+	int (*trans_put)(struct neo_db *db, const struct neo_trans *trans, bool temporary);
+	int (*trans_get)(struct neo_db *db, uint32_t partition, uint64_t tid,
+			 bool include_locked_temporary, struct neo_trans *out);
+	int (*trans_delete)(struct neo_db *db, uint32_t partition, uint64_t tid);
+	int (*final_tid)(struct neo_db *db, uint32_t partition, uint64_t ttid, uint64_t *tid);
+
+	/* Two-phase commit of staged rows. */
+	int (*txn_lock)(struct neo_db *db, uint64_t ttid, uint64_t tid);
+	/* Moves the staged rows of ttid to obj/trans under tid; reports the
+	 * data ids of the moved revisions (their holds end). */
+	int (*txn_unlock)(struct neo_db *db, uint64_t ttid, uint64_t tid, neo_id_cb data_ids,
+			  void *ctx);
+	int (*txn_abort)(struct neo_db *db, uint64_t ttid, neo_id_cb data_ids, void *ctx);
+	/* Staged transactions: (ttid, tid or 0 when not locked). */
+	int (*txn_unfinished)(struct neo_db *db, neo_id_pair_cb cb, void *ctx);
+	/* Data ids referenced by staged revisions (to rebuild holds). */
+	int (*txn_staged_data_ids)(struct neo_db *db, neo_id_cb cb, void *ctx);
+
+	/* Lists and ranges.  Ranges are inclusive; length 0 means no limit. */
+	int (*tid_list_desc)(struct neo_db *db, const uint32_t *partitions, size_t count,
+			     uint64_t offset, uint64_t length, neo_id_cb cb, void *ctx);
+	int (*tid_range)(struct neo_db *db, uint32_t partition, uint64_t min_tid,
+			 uint64_t max_tid, uint64_t length, neo_id_cb cb, void *ctx);
+	/* obj rows with (tid == min_tid and oid >= min_oid) or
+	 * min_tid < tid <= max_tid, in (tid, oid) order: cb(tid, oid). */
+	int (*obj_range)(struct neo_db *db, uint32_t partition, uint64_t min_tid,
+			 uint64_t min_oid, uint64_t max_tid, uint64_t length,
+			 neo_id_pair_cb cb, void *ctx);
+	/* Distinct oids >= min_oid having a revision <= tid, ascending. */
+	int (*oid_range)(struct neo_db *db, uint32_t partition, uint64_t min_oid, uint64_t tid,
+			 uint64_t length, neo_id_cb cb, void *ctx);
+
+	/* Last ids of a partition; NOTFOUND when it has no such row. */
+	int (*last_obj_ids)(struct neo_db *db, uint32_t partition, uint64_t *tid, uint64_t *oid);
+	int (*last_trans_tid)(struct neo_db *db, uint32_t partition, uint64_t max_tid,
+			      uint64_t *tid);
+	int (*first_trans_tid)(struct neo_db *db, uint32_t partition, uint64_t *tid);
+
+	/* Pack orders and packing. */
+	int (*pack_order_put)(struct neo_db *db, uint32_t partition,
+			      const struct neo_pack_order *order);
+	int (*pack_order_rename)(struct neo_db *db, uint64_t ttid, uint64_t tid);
+	int (*pack_order_sign)(struct neo_db *db, uint64_t id, bool approved);
+	int (*pack_orders_from)(struct neo_db *db, const uint32_t *partitions, size_t count,
+				uint64_t min_id, neo_pack_order_cb cb, void *ctx);
+	/* Deletes revisions of oid older than its last revision <= pack_tid
+	 * (all of them up to it if that one is a deletion). */
+	int (*pack_oid)(struct neo_db *db, uint32_t partition, uint64_t oid, uint64_t pack_tid,
+			neo_id_cb data_ids, void *ctx);
+
+	/* Destruction: rows of partition with min_tid < tid <= max_tid, or
+	 * up to `count` obj rows of a partition being dropped. */
+	int (*range_delete)(struct neo_db *db, uint32_t partition, uint64_t min_tid,
+			    uint64_t max_tid, neo_id_cb data_ids, void *ctx);
+	int (*drop_step)(struct neo_db *db, uint32_t partition, uint64_t count,
+			 neo_id_cb data_ids, void *ctx, bool *done);
+};
+
+/*
+ * The module's entry point.  host_abi_major is the node's
+ * NEO_BACKEND_ABI_MAJOR; return NULL if this module cannot serve it.
+ */
+const struct neo_backend *neo_backend_entry(uint32_t host_abi_major);
+typedef const struct neo_backend *(*neo_backend_entry_fn)(uint32_t host_abi_major);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
