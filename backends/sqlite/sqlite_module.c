@@ -1,0 +1,292 @@
+/*
+ * sqlite_module.c - sqlite.so's entry point, lifecycle, configuration keys
+ * and partition table.
+ *
+ * Durability: WAL journal with synchronous=FULL, so a commit is on disk
+ * when it returns; the node commits SYNC at vote and lock before
+ * answering, as the protocol requires.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_db.h"
+
+int neo_sqlite_fail(struct neo_db *db, int status, const char *what)
+{
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s: %s", what, sqlite3_errmsg(db->sql));
+	return status;
+}
+
+sqlite3_stmt *neo_sqlite_prepare(struct neo_db *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
+		neo_sqlite_fail(db, NEO_BACKEND_EIO, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+int neo_sqlite_exec(struct neo_db *db, const char *sql)
+{
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return neo_sqlite_fail(db, NEO_BACKEND_EIO, sql);
+	return NEO_BACKEND_OK;
+}
+
+int neo_sqlite_keep_blob(struct neo_db *db, int slot, const void *data, int size,
+			 struct neo_bytes *out)
+{
+	if ((size_t)size > db->scratch_size[slot]) {
+		uint8_t *grown = realloc(db->scratch[slot], (size_t)size);
+
+		if (grown == NULL) {
+			snprintf(db->errmsg, sizeof(db->errmsg), "out of memory");
+			return NEO_BACKEND_EIO;
+		}
+		db->scratch[slot] = grown;
+		db->scratch_size[slot] = (size_t)size;
+	}
+	if (size > 0)
+		memcpy(db->scratch[slot], data, (size_t)size);
+	out->data = db->scratch[slot];
+	out->size = (size_t)size;
+	return NEO_BACKEND_OK;
+}
+
+static void sqlite_close(struct neo_db *db)
+{
+	if (db == NULL)
+		return;
+	/* Uncommitted work is dropped, as on a crash: the node commits what
+	 * must last. */
+	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db->sql);
+	for (int i = 0; i < 4; i++)
+		free(db->scratch[i]);
+	free(db);
+}
+
+static int sqlite_open(const struct neo_backend_open_args *args, struct neo_db **out,
+		       char *err, size_t errlen)
+{
+	struct neo_db *db = calloc(1, sizeof(*db));
+	int status;
+
+	if (db == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NEO_BACKEND_EIO;
+	}
+	if (args->database == NULL || *args->database == '\0') {
+		snprintf(err, errlen, "sqlite: database= must name the database file");
+		free(db);
+		return NEO_BACKEND_EINVAL;
+	}
+	if (args->engine != NULL) {
+		snprintf(err, errlen, "sqlite: engine '%s' is a MySQL engine", args->engine);
+		free(db);
+		return NEO_BACKEND_EINVAL;
+	}
+	if (sqlite3_open_v2(args->database, &db->sql,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+			    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "sqlite: cannot open '%s': %s", args->database,
+			 db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+		sqlite_close(db);
+		return NEO_BACKEND_EIO;
+	}
+	sqlite3_busy_timeout(db->sql, 1000);
+	if (neo_sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL") != NEO_BACKEND_OK ||
+	    ((args->flags & NEO_BACKEND_OPEN_RESET) && neo_sqlite_exec(db,
+		"DROP TABLE IF EXISTS config; DROP TABLE IF EXISTS pt; DROP TABLE IF EXISTS pack;"
+		"DROP TABLE IF EXISTS trans; DROP TABLE IF EXISTS obj; DROP TABLE IF EXISTS data;"
+		"DROP TABLE IF EXISTS ttrans; DROP TABLE IF EXISTS tobj") != NEO_BACKEND_OK) ||
+	    neo_sqlite_exec(db, "BEGIN IMMEDIATE") != NEO_BACKEND_OK) {
+		snprintf(err, errlen, "sqlite: %s", db->errmsg);
+		sqlite_close(db);
+		return NEO_BACKEND_EIO;
+	}
+	status = neo_sqlite_setup_schema(db, (args->flags & NEO_BACKEND_OPEN_DEDUP) != 0, err, errlen);
+	if (status != NEO_BACKEND_OK) {
+		sqlite_close(db);
+		return status;
+	}
+	*out = db;
+	return NEO_BACKEND_OK;
+}
+
+static const char *sqlite_errmsg(struct neo_db *db)
+{
+	return db->errmsg;
+}
+
+static int sqlite_commit(struct neo_db *db, enum neo_backend_commit_mode mode)
+{
+	(void)mode;	/* synchronous=FULL: every commit is durable */
+	return neo_sqlite_exec(db, "COMMIT; BEGIN IMMEDIATE");
+}
+
+static int sqlite_rollback(struct neo_db *db)
+{
+	return neo_sqlite_exec(db, "ROLLBACK; BEGIN IMMEDIATE");
+}
+
+static int sqlite_config_get(struct neo_db *db, const char *key, struct neo_bytes *value)
+{
+	sqlite3_stmt *st = neo_sqlite_prepare(db, "SELECT value FROM config WHERE name = ?");
+	int status = NEO_BACKEND_NOTFOUND;
+
+	if (st == NULL)
+		return NEO_BACKEND_EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		status = neo_sqlite_keep_blob(db, 0, sqlite3_column_text(st, 0),
+					      sqlite3_column_bytes(st, 0), value);
+	sqlite3_finalize(st);
+	return status;
+}
+
+static int sqlite_config_set(struct neo_db *db, const char *key, const struct neo_bytes *value)
+{
+	sqlite3_stmt *st = neo_sqlite_prepare(db, value != NULL ?
+		"REPLACE INTO config (name, value) VALUES (?, ?)" :
+		"DELETE FROM config WHERE name = ?");
+	int status = NEO_BACKEND_OK;
+
+	if (st == NULL)
+		return NEO_BACKEND_EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (value != NULL)
+		sqlite3_bind_text(st, 2, (const char *)value->data, (int)value->size, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, "config");
+	sqlite3_finalize(st);
+	return status;
+}
+
+static int sqlite_pt_scan(struct neo_db *db, neo_pt_row_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = neo_sqlite_prepare(db,
+		"SELECT partition, nid, tid, pack FROM pt ORDER BY partition, nid");
+	int r = NEO_BACKEND_OK;
+
+	if (st == NULL)
+		return NEO_BACKEND_EIO;
+	while (r == NEO_BACKEND_OK && sqlite3_step(st) == SQLITE_ROW) {
+		struct neo_pt_row row = {
+			.partition = (uint32_t)sqlite3_column_int64(st, 0),
+			.nid = (int32_t)sqlite3_column_int64(st, 1),
+			.tid = sqlite3_column_int64(st, 2),
+			.pack = { sqlite3_column_type(st, 3) != SQLITE_NULL,
+				  (uint64_t)sqlite3_column_int64(st, 3) },
+		};
+
+		r = cb(ctx, &row);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int sqlite_pt_apply(struct neo_db *db, const struct neo_pt_row *rows, size_t count,
+			   bool reset)
+{
+	sqlite3_stmt *update = neo_sqlite_prepare(db,
+		"UPDATE pt SET tid = ?3 WHERE partition = ?1 AND nid = ?2");
+	sqlite3_stmt *insert = neo_sqlite_prepare(db,
+		"INSERT OR IGNORE INTO pt (partition, nid, tid, pack) VALUES (?1, ?2, ?3, ?4)");
+	sqlite3_stmt *delete = neo_sqlite_prepare(db,
+		"DELETE FROM pt WHERE partition = ?1 AND nid = ?2");
+	int status = NEO_BACKEND_OK;
+
+	if (update == NULL || insert == NULL || delete == NULL)
+		status = NEO_BACKEND_EIO;
+	if (status == NEO_BACKEND_OK && reset)
+		status = neo_sqlite_exec(db, "DELETE FROM pt");
+	for (size_t i = 0; i < count && status == NEO_BACKEND_OK; i++) {
+		const struct neo_pt_row *row = &rows[i];
+		sqlite3_stmt *st[2] = { row->tid == INT64_MIN ? delete : update, insert };
+		int steps = row->tid == INT64_MIN ? 1 : 2;
+
+		/* As upstream: an existing row keeps its pack, only tid changes. */
+		for (int k = 0; k < steps && status == NEO_BACKEND_OK; k++) {
+			sqlite3_reset(st[k]);
+			sqlite3_bind_int64(st[k], 1, row->partition);
+			sqlite3_bind_int64(st[k], 2, row->nid);
+			if (k == 1 || st[k] == update)
+				sqlite3_bind_int64(st[k], 3, row->tid);
+			if (k == 1 && row->pack.has)
+				sqlite3_bind_int64(st[k], 4, (sqlite3_int64)row->pack.id);
+			else if (k == 1)
+				sqlite3_bind_null(st[k], 4);
+			if (sqlite3_step(st[k]) != SQLITE_DONE)
+				status = neo_sqlite_fail(db, NEO_BACKEND_EIO, "pt");
+		}
+	}
+	sqlite3_finalize(update);
+	sqlite3_finalize(insert);
+	sqlite3_finalize(delete);
+	return status;
+}
+
+static int sqlite_pt_set_packed(struct neo_db *db, uint32_t partition, int32_t nid, uint64_t pack_id)
+{
+	sqlite3_stmt *st = neo_sqlite_prepare(db,
+		"UPDATE pt SET pack = ? WHERE partition = ? AND nid = ?");
+	int status = NEO_BACKEND_OK;
+
+	if (st == NULL)
+		return NEO_BACKEND_EIO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)pack_id);
+	sqlite3_bind_int64(st, 2, partition);
+	sqlite3_bind_int64(st, 3, nid);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, "pt pack");
+	else if (sqlite3_changes(db->sql) == 0)
+		status = NEO_BACKEND_NOTFOUND;
+	sqlite3_finalize(st);
+	return status;
+}
+
+/* Object and data operations, in sqlite_objects.c. */
+int neo_sqlite_data_put(struct neo_db *db, uint32_t partition, const uint8_t checksum[20],
+			uint8_t compression, struct neo_bytes data, uint64_t *data_id);
+int neo_sqlite_data_get(struct neo_db *db, uint64_t data_id, uint8_t *compression,
+			uint8_t checksum[20], struct neo_bytes *data);
+int neo_sqlite_obj_get(struct neo_db *db, uint32_t partition, uint64_t oid,
+		       enum neo_backend_obj_at at, uint64_t tid, struct neo_object *out);
+int neo_sqlite_obj_last_serial(struct neo_db *db, uint32_t partition, uint64_t oid,
+			       uint64_t *serial);
+int neo_sqlite_obj_put(struct neo_db *db, const struct neo_obj_row *rows, size_t count,
+		       bool temporary);
+
+static const struct neo_backend sqlite_backend = {
+	.abi_major = NEO_BACKEND_ABI_MAJOR,
+	.abi_minor = NEO_BACKEND_ABI_MINOR,
+	.struct_size = sizeof(struct neo_backend),
+	.name = "sqlite",
+	.engines = NULL,
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.errmsg = sqlite_errmsg,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.config_get = sqlite_config_get,
+	.config_set = sqlite_config_set,
+	.pt_scan = sqlite_pt_scan,
+	.pt_apply = sqlite_pt_apply,
+	.pt_set_packed = sqlite_pt_set_packed,
+	.data_put = neo_sqlite_data_put,
+	.data_get = neo_sqlite_data_get,
+	.obj_get = neo_sqlite_obj_get,
+	.obj_last_serial = neo_sqlite_obj_last_serial,
+	.obj_put = neo_sqlite_obj_put,
+};
+
+NEO_BACKEND_EXPORT const struct neo_backend *neo_backend_entry(uint32_t host_abi_major)
+{
+	if (host_abi_major != NEO_BACKEND_ABI_MAJOR)
+		return NULL;
+	return &sqlite_backend;
+}

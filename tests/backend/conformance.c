@@ -1,0 +1,293 @@
+/*
+ * conformance.c - what every backend module must do, whatever it stores
+ * in.  Run against any module:
+ *
+ *     tests/backend/conformance path/to/NAME.so DATABASE [DATABASE2]
+ *
+ * DATABASE is passed to the module untouched and must start empty;
+ * DATABASE2 (another empty one) is used for the dedup checks.  Output is
+ * TAP.  An operation the module leaves NULL is reported as a skip, so the
+ * gaps of a module show in every run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_loader.h"
+#include "tap.h"
+
+static const struct neo_backend *ops;
+static char err[1024];
+
+static struct neo_db *open_db(const char *database, unsigned flags, int *status)
+{
+	struct neo_backend_open_args args = {
+		.struct_size = sizeof(args), .database = database, .flags = flags,
+	};
+	struct neo_db *db = NULL;
+
+	err[0] = '\0';
+	*status = ops->open(&args, &db, err, sizeof(err));
+	return *status == NEO_BACKEND_OK ? db : NULL;
+}
+
+static bool bytes_are(struct neo_bytes b, const char *text)
+{
+	return b.size == strlen(text) && memcmp(b.data, text, b.size) == 0;
+}
+
+static void test_config(struct neo_db *db)
+{
+	struct neo_bytes v, name = { (const uint8_t *)"main", 4 };
+
+	tap_ok(ops->config_get(db, "version", &v) == NEO_BACKEND_OK && v.size > 0,
+	       "a new database records its schema version");
+	tap_ok(ops->config_get(db, "name", &v) == NEO_BACKEND_NOTFOUND, "an absent key is NOTFOUND");
+	tap_ok(ops->config_set(db, "name", &name) == NEO_BACKEND_OK &&
+	       ops->config_get(db, "name", &v) == NEO_BACKEND_OK && bytes_are(v, "main"),
+	       "a key is set and read back");
+	tap_ok(ops->config_set(db, "name", NULL) == NEO_BACKEND_OK &&
+	       ops->config_get(db, "name", &v) == NEO_BACKEND_NOTFOUND, "setting NULL deletes a key");
+}
+
+struct pt_copy {
+	struct neo_pt_row rows[16];
+	int count;
+};
+
+static int copy_row(void *ctx, const struct neo_pt_row *row)
+{
+	struct pt_copy *c = ctx;
+
+	if (c->count < 16)
+		c->rows[c->count++] = *row;
+	return 0;
+}
+
+static void test_partition_table(struct neo_db *db)
+{
+	struct neo_pt_row rows[] = {
+		{ 0, 1, -1, { true, 0 } }, { 1, 1, 5, { true, 0 } }, { 0, 2, -1, { false, 0 } },
+	};
+	struct neo_pt_row change[] = { { 1, 1, -1, { true, 99 } }, { 0, 2, INT64_MIN, { false, 0 } } };
+	struct pt_copy c = { .count = 0 };
+
+	tap_ok(ops->pt_apply(db, rows, 3, false) == NEO_BACKEND_OK &&
+	       ops->pt_scan(db, copy_row, &c) == NEO_BACKEND_OK && c.count == 3,
+	       "partition table rows are stored");
+	c.count = 0;
+	ops->pt_apply(db, change, 2, false);
+	ops->pt_scan(db, copy_row, &c);
+	tap_ok(c.count == 2 && c.rows[1].partition == 1 && c.rows[1].tid == -1 &&
+	       c.rows[1].pack.has && c.rows[1].pack.id == 0,
+	       "an existing cell changes its tid only (pack kept); INT64_MIN deletes");
+	tap_ok(ops->pt_set_packed(db, 1, 1, 7) == NEO_BACKEND_OK &&
+	       (c.count = 0, ops->pt_scan(db, copy_row, &c)) == NEO_BACKEND_OK &&
+	       c.rows[1].pack.id == 7, "the packed id of a cell is set");
+	c.count = 0;
+	ops->pt_apply(db, rows, 1, true);
+	ops->pt_scan(db, copy_row, &c);
+	tap_ok(c.count == 1, "reset keeps only the rows given");
+}
+
+static const uint8_t zero_hash[20];
+
+static uint64_t put_data(struct neo_db *db, uint32_t partition, const char *text)
+{
+	uint8_t hash[20] = { 0 };
+	uint64_t id = 0;
+
+	/* The node computes SHA-1; the module stores what it is given. */
+	memcpy(hash, text, strlen(text) < sizeof(hash) ? strlen(text) : sizeof(hash));
+	ops->data_put(db, partition, hash, 0, (struct neo_bytes){ (const uint8_t *)text, strlen(text) }, &id);
+	return id;
+}
+
+static void test_data(struct neo_db *db)
+{
+	uint64_t a = put_data(db, 3, "alpha"), b = put_data(db, 3, "beta"), c = put_data(db, 5, "gamma");
+	uint8_t compression = 9, hash[20];
+	struct neo_bytes v;
+	size_t big_size = 5u << 20;
+	uint8_t *big = malloc(big_size);
+	uint64_t big_id;
+
+	tap_ok(a == (3ull << 48) && b == a + 1 && c == (5ull << 48),
+	       "data ids are allocated per partition: (partition << 48) + n");
+	tap_ok(ops->data_get(db, b, &compression, hash, &v) == NEO_BACKEND_OK &&
+	       bytes_are(v, "beta") && compression == 0 && memcmp(hash, "beta", 4) == 0,
+	       "data reads back with its checksum and compression");
+	memset(big, 0xa5, big_size);
+	tap_ok(ops->data_put(db, 1, zero_hash, 1, (struct neo_bytes){ big, big_size }, &big_id) ==
+	       NEO_BACKEND_OK && ops->data_get(db, big_id, &compression, hash, &v) == NEO_BACKEND_OK &&
+	       v.size == big_size && memcmp(v.data, big, big_size) == 0 && compression == 1,
+	       "a 5 MiB value is stored whole");
+	free(big);
+	tap_ok(ops->data_get(db, 12345, &compression, hash, &v) == NEO_BACKEND_NOTFOUND,
+	       "unknown data is NOTFOUND");
+}
+
+static struct neo_obj_row row(uint64_t oid, uint64_t tid, uint64_t data_id, bool has_data,
+			      uint64_t value_tid, bool undo)
+{
+	struct neo_obj_row r = { .partition = (uint32_t)(oid % 4), .oid = oid, .tid = tid,
+		.data_id = { has_data, data_id }, .value_tid = { undo, value_tid } };
+
+	return r;
+}
+
+static void test_objects(struct neo_db *db)
+{
+	uint64_t d1 = put_data(db, 2, "v1"), d2 = put_data(db, 2, "v2");
+	struct neo_obj_row rows[] = {
+		row(6, 10, d1, true, 0, false),		/* created */
+		row(6, 20, d2, true, 0, false),		/* changed */
+		row(6, 30, 0, false, 0, false),		/* deleted */
+		row(6, 40, d1, true, 10, true),		/* undo back to tid 10 */
+	};
+	struct neo_object o;
+	uint64_t serial = 0;
+
+	tap_ok(ops->obj_put(db, rows, 4, false) == NEO_BACKEND_OK, "revisions are stored");
+	tap_ok(ops->obj_get(db, 2, 6, NEO_BACKEND_OBJ_LATEST, 0, &o) == NEO_BACKEND_OK &&
+	       o.serial == 40 && !o.next_serial.has && o.has_data && bytes_are(o.data, "v1") &&
+	       o.data_serial.has && o.data_serial.id == 10,
+	       "latest: the undo record carries its data and its data_serial");
+	tap_ok(ops->obj_get(db, 2, 6, NEO_BACKEND_OBJ_EXACT, 20, &o) == NEO_BACKEND_OK &&
+	       o.serial == 20 && o.next_serial.has && o.next_serial.id == 30 &&
+	       bytes_are(o.data, "v2") && !o.data_serial.has,
+	       "exact serial, with the next serial");
+	tap_ok(ops->obj_get(db, 2, 6, NEO_BACKEND_OBJ_BEFORE, 40, &o) == NEO_BACKEND_OK &&
+	       o.serial == 30 && !o.has_data && o.next_serial.id == 40,
+	       "before a tid: a deletion is a hit without data");
+	tap_ok(ops->obj_get(db, 2, 6, NEO_BACKEND_OBJ_BEFORE, 10, &o) == NEO_BACKEND_NOTFOUND,
+	       "before its creation: NOTFOUND");
+	tap_ok(ops->obj_get(db, 2, 6, NEO_BACKEND_OBJ_EXACT, 25, &o) == NEO_BACKEND_NOTFOUND,
+	       "no revision at that serial: NOTFOUND");
+	tap_ok(ops->obj_get(db, 3, 7, NEO_BACKEND_OBJ_LATEST, 0, &o) == NEO_BACKEND_NOTFOUND,
+	       "a missing oid: NOTFOUND");
+	tap_ok(ops->obj_get(db, 1, 6, NEO_BACKEND_OBJ_LATEST, 0, &o) == NEO_BACKEND_NOTFOUND,
+	       "the partition is part of the key");
+	tap_ok(ops->obj_last_serial(db, 2, 6, &serial) == NEO_BACKEND_OK && serial == 40,
+	       "last serial, the conflict check");
+	tap_ok(ops->obj_put(db, rows, 1, false) == NEO_BACKEND_EDUP,
+	       "the same revision twice is EDUP");
+}
+
+static void test_many_objects(struct neo_db *db)
+{
+	enum { COUNT = 100000 };
+	struct neo_obj_row *rows = malloc(COUNT * sizeof(*rows));
+	uint64_t d = put_data(db, 0, "shared");
+	struct neo_object o;
+	bool all = true;
+
+	for (uint64_t i = 0; i < COUNT; i++)
+		rows[i] = row(1000 + i, 50, d, true, 0, false);
+	tap_ok(ops->obj_put(db, rows, COUNT, false) == NEO_BACKEND_OK &&
+	       ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK, "100k revisions stored");
+	for (uint64_t i = 0; i < COUNT && all; i += 997)
+		all = ops->obj_get(db, (uint32_t)((1000 + i) % 4), 1000 + i, NEO_BACKEND_OBJ_LATEST,
+				   0, &o) == NEO_BACKEND_OK && o.serial == 50;
+	tap_ok(all, "and found again");
+	free(rows);
+}
+
+static void test_durability(const char *database)
+{
+	int status;
+	struct neo_db *db = open_db(database, 0, &status);
+	struct neo_bytes v, later = { (const uint8_t *)"x", 1 };
+	struct neo_object o;
+
+	tap_ok(db != NULL && ops->obj_get(db, 2, 6, NEO_BACKEND_OBJ_LATEST, 0, &o) == NEO_BACKEND_OK &&
+	       o.serial == 40, "committed revisions survive closing and reopening");
+	ops->config_set(db, "uncommitted", &later);
+	ops->close(db);	/* as a crash: no commit */
+	db = open_db(database, 0, &status);
+	tap_ok(db && ops->config_get(db, "uncommitted", &v) == NEO_BACKEND_NOTFOUND,
+	       "what was not committed is gone after a crash");
+	{
+		struct neo_bytes old = { (const uint8_t *)"3", 1 };
+
+		ops->config_set(db, "version", &old);
+		ops->commit(db, NEO_BACKEND_COMMIT_SYNC);
+		ops->close(db);
+	}
+	db = open_db(database, 0, &status);
+	tap_ok(db == NULL && status == NEO_BACKEND_EVERSION && strstr(err, "version 3") != NULL,
+	       "a database of another schema version is refused, not rewritten (%s)", err);
+	if (db)
+		ops->close(db);
+}
+
+static void test_dedup(const char *database)
+{
+	int status;
+	struct neo_db *db = open_db(database, NEO_BACKEND_OPEN_DEDUP, &status);
+	uint8_t hash[20] = "same-hash";
+	uint64_t a = 0, b = 1, c;
+
+	if (!tap_ok(db != NULL, "a new database with dedup"))
+		return;
+	ops->data_put(db, 1, hash, 0, (struct neo_bytes){ (const uint8_t *)"abc", 3 }, &a);
+	ops->data_put(db, 2, hash, 0, (struct neo_bytes){ (const uint8_t *)"abc", 3 }, &b);
+	tap_ok(a == b, "dedup: identical data shares one row");
+	tap_ok(ops->data_put(db, 1, hash, 0, (struct neo_bytes){ (const uint8_t *)"xyz", 3 }, &c) ==
+	       NEO_BACKEND_EDUP, "dedup: other bytes under the same checksum are EDUP");
+	ops->close(db);
+}
+
+static void report_missing_operations(void)
+{
+	static const struct { size_t offset; const char *name; } all[] = {
+#define OP(name) { offsetof(struct neo_backend, name), #name }
+		OP(device_path), OP(data_prune), OP(data_orphans), OP(obj_data_id),
+		OP(obj_history), OP(obj_undo_history), OP(obj_delete), OP(trans_put),
+		OP(trans_get), OP(trans_delete), OP(final_tid), OP(txn_lock), OP(txn_unlock),
+		OP(txn_abort), OP(txn_unfinished), OP(txn_staged_data_ids), OP(tid_list_desc),
+		OP(tid_range), OP(obj_range), OP(oid_range), OP(last_obj_ids),
+		OP(last_trans_tid), OP(first_trans_tid), OP(pack_order_put),
+		OP(pack_order_rename), OP(pack_order_sign), OP(pack_orders_from),
+		OP(pack_oid), OP(range_delete), OP(drop_step),
+#undef OP
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		void *const *slot = (void *const *)((const char *)ops + all[i].offset);
+
+		if (*slot == NULL)
+			tap_skip("%s: not implemented by module %s", all[i].name, ops->name);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct neo_backend_module module;
+	struct neo_db *db;
+	int status;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s MODULE.so DATABASE [DEDUP_DATABASE]\n", argv[0]);
+		return 2;
+	}
+	if (!tap_ok(neo_backend_load(argv[1], &module, err, sizeof(err)) == 0, "module loads: %s", err))
+		return tap_done();
+	ops = module.ops;
+	db = open_db(argv[2], 0, &status);
+	if (!tap_ok(db != NULL, "a new database opens (%s)", err))
+		return tap_done();
+	test_config(db);
+	test_partition_table(db);
+	test_data(db);
+	test_objects(db);
+	tap_ok(ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK, "commit");
+	test_many_objects(db);
+	ops->close(db);
+	test_durability(argv[2]);
+	if (argc > 3)
+		test_dedup(argv[3]);
+	report_missing_operations();
+	neo_backend_unload(&module);
+	return tap_done();
+}
