@@ -261,6 +261,21 @@ int neo_sqlite_obj_last_serial(struct neo_db *db, uint32_t partition, uint64_t o
 int neo_sqlite_obj_put(struct neo_db *db, const struct neo_obj_row *rows, size_t count,
 		       bool temporary);
 
+/* Metadata and two-phase commit, in sqlite_transactions.c. */
+int neo_sqlite_trans_put(struct neo_db *db, const struct neo_trans *trans, bool temporary);
+int neo_sqlite_trans_get(struct neo_db *db, uint32_t partition, uint64_t tid,
+			 bool include_locked_temporary, struct neo_trans *out);
+int neo_sqlite_trans_delete(struct neo_db *db, uint32_t partition, uint64_t tid);
+int neo_sqlite_final_tid(struct neo_db *db, uint32_t partition, uint64_t ttid, uint64_t *tid);
+int neo_sqlite_txn_lock(struct neo_db *db, uint64_t ttid, uint64_t tid);
+int neo_sqlite_txn_unlock(struct neo_db *db, uint64_t ttid, uint64_t tid, neo_id_cb data_ids,
+			  void *ctx);
+int neo_sqlite_txn_abort(struct neo_db *db, uint64_t ttid, neo_id_cb data_ids, void *ctx);
+int neo_sqlite_txn_unfinished(struct neo_db *db, neo_id_pair_cb cb, void *ctx);
+int neo_sqlite_txn_staged_data_ids(struct neo_db *db, neo_id_cb cb, void *ctx);
+int neo_sqlite_obj_data_id(struct neo_db *db, uint32_t partition, uint64_t oid, uint64_t serial,
+			   struct neo_opt_id *data_id);
+
 static const struct neo_backend sqlite_backend = {
 	.abi_major = NEO_BACKEND_ABI_MAJOR,
 	.abi_minor = NEO_BACKEND_ABI_MINOR,
@@ -282,6 +297,16 @@ static const struct neo_backend sqlite_backend = {
 	.obj_get = neo_sqlite_obj_get,
 	.obj_last_serial = neo_sqlite_obj_last_serial,
 	.obj_put = neo_sqlite_obj_put,
+	.obj_data_id = neo_sqlite_obj_data_id,
+	.trans_put = neo_sqlite_trans_put,
+	.trans_get = neo_sqlite_trans_get,
+	.trans_delete = neo_sqlite_trans_delete,
+	.final_tid = neo_sqlite_final_tid,
+	.txn_lock = neo_sqlite_txn_lock,
+	.txn_unlock = neo_sqlite_txn_unlock,
+	.txn_abort = neo_sqlite_txn_abort,
+	.txn_unfinished = neo_sqlite_txn_unfinished,
+	.txn_staged_data_ids = neo_sqlite_txn_staged_data_ids,
 };
 
 NEO_BACKEND_EXPORT const struct neo_backend *neo_backend_entry(uint32_t host_abi_major)

@@ -193,6 +193,121 @@ static void test_many_objects(struct neo_db *db)
 	free(rows);
 }
 
+struct id_list {
+	uint64_t ids[16];
+	uint64_t second[16];
+	int count;
+};
+
+static int collect_id(void *ctx, uint64_t id)
+{
+	struct id_list *l = ctx;
+
+	if (l->count < 16)
+		l->ids[l->count++] = id;
+	return 0;
+}
+
+static int collect_pair(void *ctx, uint64_t first, uint64_t second)
+{
+	struct id_list *l = ctx;
+
+	if (l->count < 16) {
+		l->ids[l->count] = first;
+		l->second[l->count++] = second;
+	}
+	return 0;
+}
+
+static void stage(struct neo_db *db, uint64_t ttid, uint64_t oid, const char *value,
+		  uint64_t *data_id)
+{
+	uint8_t oids[8] = { 0, 0, 0, 0, 0, 0, 0, (uint8_t)oid };
+	struct neo_trans meta = {
+		.partition = (uint32_t)(ttid % 4), .ttid = ttid,
+		.oids = { oids, 8 }, .user = { (const uint8_t *)"me", 2 },
+		.description = { (const uint8_t *)"test", 4 }, .extension = { NULL, 0 },
+	};
+	struct neo_obj_row r;
+
+	*data_id = put_data(db, (uint32_t)(oid % 4), value);
+	r = row(oid, ttid, *data_id, true, 0, false);
+	ops->obj_put(db, &r, 1, true);
+	ops->trans_put(db, &meta, true);
+}
+
+/* Vote, lock, crash, recover, unlock; and an abort beside it. */
+static void test_two_phase_commit(const char *database)
+{
+	int status;
+	struct neo_db *db = open_db(database, 0, &status);
+	struct id_list l = { .count = 0 };
+	struct neo_object o;
+	struct neo_trans t;
+	uint64_t d1, d2, tid = 0;
+	/* As the master does: the final tid keeps the ttid's partition. */
+	const uint64_t ttid = 100, final = 104, other = 105;
+
+	if (ops->txn_lock == NULL) {
+		tap_skip("two-phase commit: not implemented by module %s", ops->name);
+		ops->close(db);
+		return;
+	}
+	stage(db, ttid, 9, "staged", &d1);
+	stage(db, other, 10, "aborted", &d2);
+	tap_ok(ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK &&
+	       ops->obj_get(db, 1, 9, NEO_BACKEND_OBJ_LATEST, 0, &o) == NEO_BACKEND_NOTFOUND,
+	       "staged revisions are not visible");
+	ops->txn_unfinished(db, collect_pair, &l);
+	tap_ok(l.count == 2 && l.ids[0] == ttid && l.second[0] == 0 && l.ids[1] == other,
+	       "voted transactions are unfinished, not locked");
+	l.count = 0;
+	ops->txn_staged_data_ids(db, collect_id, &l);
+	tap_ok(l.count == 2, "staged data ids are listed (to rebuild holds)");
+
+	tap_ok(ops->txn_lock(db, ttid, final) == NEO_BACKEND_OK &&
+	       ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK, "lock, committed");
+	ops->close(db);	/* a crash between lock and unlock */
+	db = open_db(database, 0, &status);
+	l.count = 0;
+	ops->txn_unfinished(db, collect_pair, &l);
+	tap_ok(db && l.count == 2 && l.ids[0] == ttid && l.second[0] == final,
+	       "after a crash, the locked transaction is known with its tid");
+	tap_ok(ops->trans_get(db, (uint32_t)(final % 4), final, true, &t) == NEO_BACKEND_OK &&
+	       t.ttid == ttid && bytes_are(t.user, "me") &&
+	       ops->trans_get(db, (uint32_t)(final % 4), final, false, &t) == NEO_BACKEND_NOTFOUND,
+	       "its metadata is readable as locked, not yet as committed");
+
+	l.count = 0;
+	tap_ok(ops->txn_unlock(db, ttid, final, collect_id, &l) == NEO_BACKEND_OK &&
+	       l.count == 1 && l.ids[0] == d1, "unlock reports the data ids it moved");
+	tap_ok(ops->obj_get(db, 1, 9, NEO_BACKEND_OBJ_LATEST, 0, &o) == NEO_BACKEND_OK &&
+	       o.serial == final && bytes_are(o.data, "staged"), "unlocked revisions are visible at the final tid");
+	tap_ok(ops->trans_get(db, (uint32_t)(final % 4), final, false, &t) == NEO_BACKEND_OK &&
+	       bytes_are(t.description, "test") && t.oids.size == 8 &&
+	       ops->final_tid(db, (uint32_t)(ttid % 4), ttid, &tid) == NEO_BACKEND_OK && tid == final,
+	       "committed metadata, and the final tid of the ttid");
+
+	l.count = 0;
+	tap_ok(ops->txn_abort(db, other, collect_id, &l) == NEO_BACKEND_OK && l.count == 1 &&
+	       l.ids[0] == d2, "abort reports the data ids of its revisions");
+	l.count = 0;
+	ops->txn_unfinished(db, collect_pair, &l);
+	tap_ok(l.count == 0, "nothing is left unfinished");
+	{
+		struct neo_opt_id id;
+
+		tap_ok(ops->obj_data_id(db, 1, 9, final, &id) == NEO_BACKEND_OK && id.has && id.id == d1 &&
+		       ops->obj_data_id(db, 1, 9, 1, &id) == NEO_BACKEND_NOTFOUND,
+		       "the data id of a revision (for undo)");
+	}
+	tap_ok(ops->trans_delete(db, (uint32_t)(final % 4), final) == NEO_BACKEND_OK &&
+	       ops->trans_get(db, (uint32_t)(final % 4), final, false, &t) == NEO_BACKEND_NOTFOUND,
+	       "transaction metadata is deleted");
+	ops->commit(db, NEO_BACKEND_COMMIT_SYNC);
+	ops->close(db);
+}
+
 static void test_durability(const char *database)
 {
 	int status;
@@ -284,6 +399,7 @@ int main(int argc, char **argv)
 	tap_ok(ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK, "commit");
 	test_many_objects(db);
 	ops->close(db);
+	test_two_phase_commit(argv[2]);
 	test_durability(argv[2]);
 	if (argc > 3)
 		test_dedup(argv[3]);
