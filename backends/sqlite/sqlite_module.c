@@ -261,6 +261,21 @@ int neo_sqlite_obj_last_serial(struct neo_db *db, uint32_t partition, uint64_t o
 int neo_sqlite_obj_put(struct neo_db *db, const struct neo_obj_row *rows, size_t count,
 		       bool temporary);
 
+/* Lists, ranges and last ids, in sqlite_ranges.c. */
+int neo_sqlite_tid_list_desc(struct neo_db *db, const uint32_t *partitions, size_t count,
+			     uint64_t offset, uint64_t length, neo_id_cb cb, void *ctx);
+int neo_sqlite_tid_range(struct neo_db *db, uint32_t partition, uint64_t min_tid,
+			 uint64_t max_tid, uint64_t length, neo_id_cb cb, void *ctx);
+int neo_sqlite_obj_range(struct neo_db *db, uint32_t partition, uint64_t min_tid,
+			 uint64_t min_oid, uint64_t max_tid, uint64_t length,
+			 neo_id_pair_cb cb, void *ctx);
+int neo_sqlite_oid_range(struct neo_db *db, uint32_t partition, uint64_t min_oid, uint64_t tid,
+			 uint64_t length, neo_id_cb cb, void *ctx);
+int neo_sqlite_last_obj_ids(struct neo_db *db, uint32_t partition, uint64_t *tid, uint64_t *oid);
+int neo_sqlite_last_trans_tid(struct neo_db *db, uint32_t partition, uint64_t max_tid,
+			      uint64_t *tid);
+int neo_sqlite_first_trans_tid(struct neo_db *db, uint32_t partition, uint64_t *tid);
+
 /* Metadata and two-phase commit, in sqlite_transactions.c. */
 int neo_sqlite_trans_put(struct neo_db *db, const struct neo_trans *trans, bool temporary);
 int neo_sqlite_trans_get(struct neo_db *db, uint32_t partition, uint64_t tid,
@@ -307,6 +322,13 @@ static const struct neo_backend sqlite_backend = {
 	.txn_abort = neo_sqlite_txn_abort,
 	.txn_unfinished = neo_sqlite_txn_unfinished,
 	.txn_staged_data_ids = neo_sqlite_txn_staged_data_ids,
+	.tid_list_desc = neo_sqlite_tid_list_desc,
+	.tid_range = neo_sqlite_tid_range,
+	.obj_range = neo_sqlite_obj_range,
+	.oid_range = neo_sqlite_oid_range,
+	.last_obj_ids = neo_sqlite_last_obj_ids,
+	.last_trans_tid = neo_sqlite_last_trans_tid,
+	.first_trans_tid = neo_sqlite_first_trans_tid,
 };
 
 NEO_BACKEND_EXPORT const struct neo_backend *neo_backend_entry(uint32_t host_abi_major)

@@ -174,6 +174,78 @@ static void test_objects(struct neo_db *db)
 	       "the same revision twice is EDUP");
 }
 
+struct id_list {
+	uint64_t ids[16];
+	uint64_t second[16];
+	int count;
+};
+
+static int collect_id(void *ctx, uint64_t id);
+static int collect_pair(void *ctx, uint64_t first, uint64_t second);
+
+static bool ids_are(const struct id_list *l, int n, const uint64_t *want)
+{
+	if (l->count != n)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (l->ids[i] != want[i])
+			return false;
+	return true;
+}
+
+/* Partition 7 holds transactions 1, 2, 3 and revisions (1, oid 5),
+ * (2, oid 3), (2, oid 7), (3, oid 5). */
+static void test_ranges(struct neo_db *db)
+{
+	struct id_list l = { .count = 0 };
+	uint64_t d = put_data(db, 7, "r"), tid = 0, oid = 0;
+	uint32_t p7[] = { 7 }, p76[] = { 6, 7 };
+	struct neo_obj_row rows[] = {
+		{ 7, 5, 1, { true, d }, { false, 0 } }, { 7, 3, 2, { true, d }, { false, 0 } },
+		{ 7, 7, 2, { true, d }, { false, 0 } }, { 7, 5, 3, { false, 0 }, { false, 0 } },
+	};
+
+	if (ops->tid_range == NULL) {
+		tap_skip("lists and ranges: not implemented by module %s", ops->name);
+		return;
+	}
+	for (uint64_t t = 1; t <= 3; t++) {
+		struct neo_trans meta = { .partition = 7, .tid = t, .ttid = t };
+
+		ops->trans_put(db, &meta, false);
+	}
+	ops->obj_put(db, rows, 4, false);
+	ops->tid_list_desc(db, p7, 1, 0, 0, collect_id, &l);
+	tap_ok(ids_are(&l, 3, (uint64_t[]){ 3, 2, 1 }), "tid list: newest first");
+	l.count = 0;
+	ops->tid_list_desc(db, p76, 2, 1, 1, collect_id, &l);
+	tap_ok(ids_are(&l, 1, (uint64_t[]){ 2 }), "tid list: offset and length, several partitions");
+	l.count = 0;
+	ops->tid_range(db, 7, 2, INT64_MAX, 0, collect_id, &l);
+	tap_ok(ids_are(&l, 2, (uint64_t[]){ 2, 3 }), "tid range: ascending, bounds included");
+	l.count = 0;
+	ops->tid_range(db, 7, 2, INT64_MAX, 1, collect_id, &l);
+	tap_ok(ids_are(&l, 1, (uint64_t[]){ 2 }), "tid range: length");
+	l.count = 0;
+	ops->obj_range(db, 7, 2, 7, 3, 0, collect_pair, &l);
+	tap_ok(l.count == 2 && l.ids[0] == 2 && l.second[0] == 7 && l.ids[1] == 3 && l.second[1] == 5,
+	       "object range: (tid == min and oid >= min_oid) or min < tid <= max, in (tid, oid) order");
+	l.count = 0;
+	ops->oid_range(db, 7, 0, 2, 0, collect_id, &l);
+	tap_ok(ids_are(&l, 3, (uint64_t[]){ 3, 5, 7 }), "oids having a revision up to a tid");
+	l.count = 0;
+	ops->oid_range(db, 7, 4, 1, 0, collect_id, &l);
+	tap_ok(ids_are(&l, 1, (uint64_t[]){ 5 }), "oids from a minimum, at an earlier tid");
+	tap_ok(ops->last_obj_ids(db, 7, &tid, &oid) == NEO_BACKEND_OK && tid == 3 && oid == 7,
+	       "last object tid and oid of a partition");
+	tap_ok(ops->last_trans_tid(db, 7, 2, &tid) == NEO_BACKEND_OK && tid == 2 &&
+	       ops->first_trans_tid(db, 7, &tid) == NEO_BACKEND_OK && tid == 1,
+	       "last transaction up to a tid, and the first");
+	tap_ok(ops->last_obj_ids(db, 6, &tid, &oid) == NEO_BACKEND_NOTFOUND &&
+	       ops->first_trans_tid(db, 6, &tid) == NEO_BACKEND_NOTFOUND,
+	       "an empty partition has no last ids");
+}
+
 static void test_many_objects(struct neo_db *db)
 {
 	enum { COUNT = 100000 };
@@ -193,11 +265,6 @@ static void test_many_objects(struct neo_db *db)
 	free(rows);
 }
 
-struct id_list {
-	uint64_t ids[16];
-	uint64_t second[16];
-	int count;
-};
 
 static int collect_id(void *ctx, uint64_t id)
 {
@@ -396,6 +463,7 @@ int main(int argc, char **argv)
 	test_partition_table(db);
 	test_data(db);
 	test_objects(db);
+	test_ranges(db);
 	tap_ok(ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK, "commit");
 	test_many_objects(db);
 	ops->close(db);
