@@ -261,6 +261,17 @@ int neo_sqlite_obj_last_serial(struct neo_db *db, uint32_t partition, uint64_t o
 int neo_sqlite_obj_put(struct neo_db *db, const struct neo_obj_row *rows, size_t count,
 		       bool temporary);
 
+/* History, deletion, pruning, device, in sqlite_maintenance.c. */
+int neo_sqlite_obj_history(struct neo_db *db, uint32_t partition, uint64_t oid,
+			   uint64_t offset, uint64_t length, neo_id_pair_cb cb, void *ctx);
+int neo_sqlite_obj_undo_history(struct neo_db *db, uint32_t partition, uint64_t oid,
+				uint64_t from, neo_id_pair_cb cb, void *ctx);
+int neo_sqlite_obj_delete(struct neo_db *db, uint32_t partition, uint64_t oid,
+			  const struct neo_opt_id *serial, neo_id_cb data_ids, void *ctx);
+int neo_sqlite_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, size_t *pruned);
+int neo_sqlite_data_orphans(struct neo_db *db, neo_id_cb cb, void *ctx);
+int neo_sqlite_device_path(struct neo_db *db, struct neo_bytes *path);
+
 /* Lists, ranges and last ids, in sqlite_ranges.c. */
 int neo_sqlite_tid_list_desc(struct neo_db *db, const uint32_t *partitions, size_t count,
 			     uint64_t offset, uint64_t length, neo_id_cb cb, void *ctx);
@@ -329,6 +340,12 @@ static const struct neo_backend sqlite_backend = {
 	.last_obj_ids = neo_sqlite_last_obj_ids,
 	.last_trans_tid = neo_sqlite_last_trans_tid,
 	.first_trans_tid = neo_sqlite_first_trans_tid,
+	.obj_history = neo_sqlite_obj_history,
+	.obj_undo_history = neo_sqlite_obj_undo_history,
+	.obj_delete = neo_sqlite_obj_delete,
+	.data_prune = neo_sqlite_data_prune,
+	.data_orphans = neo_sqlite_data_orphans,
+	.device_path = neo_sqlite_device_path,
 };
 
 NEO_BACKEND_EXPORT const struct neo_backend *neo_backend_entry(uint32_t host_abi_major)

@@ -246,6 +246,52 @@ static void test_ranges(struct neo_db *db)
 	       "an empty partition has no last ids");
 }
 
+/* On oid 6 of test_objects: revisions 10 (v1), 20 (v2), 30 (deleted),
+ * 40 (undo to 10). */
+static void test_history_and_pruning(struct neo_db *db)
+{
+	struct id_list l = { .count = 0 };
+	struct neo_opt_id serial = { true, 20 };
+	struct neo_bytes path;
+	uint64_t orphan = put_data(db, 2, "orphan");
+	size_t pruned = 99;
+
+	if (ops->obj_history == NULL) {
+		tap_skip("history and pruning: not implemented by module %s", ops->name);
+		return;
+	}
+	ops->obj_history(db, 2, 6, 0, 0, collect_pair, &l);
+	tap_ok(l.count == 4 && l.ids[0] == 40 && l.second[0] == 2 && l.ids[1] == 30 &&
+	       l.second[1] == 0 && l.ids[3] == 10, "history: newest first, stored sizes, 0 for a deletion");
+	l.count = 0;
+	ops->obj_history(db, 2, 6, 1, 2, collect_pair, &l);
+	tap_ok(l.count == 2 && l.ids[0] == 30 && l.ids[1] == 20, "history: offset and length");
+	l.count = 0;
+	ops->obj_undo_history(db, 2, 6, 20, collect_pair, &l);
+	tap_ok(l.count == 3 && l.ids[0] == 20 && l.second[0] == UINT64_MAX && l.ids[2] == 40 &&
+	       l.second[2] == 10, "undo history: ascending, with undo pointers");
+	l.count = 0;
+	ops->data_orphans(db, collect_id, &l);
+	tap_ok(l.count >= 1 && l.ids[l.count - 1] >= orphan, "orphaned data is listed");
+	l.count = 0;
+	tap_ok(ops->obj_delete(db, 2, 6, &serial, collect_id, &l) == NEO_BACKEND_OK && l.count == 1,
+	       "deleting a revision reports its data id");
+	tap_ok(ops->data_prune(db, l.ids, 1, &pruned) == NEO_BACKEND_OK && pruned == 1,
+	       "its data, now unreferenced, is pruned");
+	l.count = 0;
+	ops->obj_history(db, 2, 6, 0, 0, collect_pair, &l);
+	{
+		struct neo_opt_id v1 = { false, 0 };
+
+		ops->obj_data_id(db, 2, 6, 10, &v1);
+		tap_ok(l.count == 3 && v1.has && ops->data_prune(db, &v1.id, 1, &pruned) ==
+		       NEO_BACKEND_OK && pruned == 0,
+		       "data still referenced (by the undo record too) is kept");
+	}
+	tap_ok(ops->device_path(db, &path) == NEO_BACKEND_OK && path.size > 0 &&
+	       memchr(path.data, ':', path.size) != NULL, "device path: host and device");
+}
+
 static void test_many_objects(struct neo_db *db)
 {
 	enum { COUNT = 100000 };
@@ -464,6 +510,7 @@ int main(int argc, char **argv)
 	test_data(db);
 	test_objects(db);
 	test_ranges(db);
+	test_history_and_pruning(db);
 	tap_ok(ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK, "commit");
 	test_many_objects(db);
 	ops->close(db);
