@@ -272,6 +272,20 @@ int neo_sqlite_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, 
 int neo_sqlite_data_orphans(struct neo_db *db, neo_id_cb cb, void *ctx);
 int neo_sqlite_device_path(struct neo_db *db, struct neo_bytes *path);
 
+/* Pack orders, pack, bulk deletions, in sqlite_pack.c. */
+int neo_sqlite_pack_order_put(struct neo_db *db, uint32_t partition,
+			      const struct neo_pack_order *order);
+int neo_sqlite_pack_order_rename(struct neo_db *db, uint64_t ttid, uint64_t tid);
+int neo_sqlite_pack_order_sign(struct neo_db *db, uint64_t id, bool approved);
+int neo_sqlite_pack_orders_from(struct neo_db *db, const uint32_t *partitions, size_t count,
+				uint64_t min_id, neo_pack_order_cb cb, void *ctx);
+int neo_sqlite_pack_oid(struct neo_db *db, uint32_t partition, uint64_t oid, uint64_t pack_tid,
+			neo_id_cb data_ids, void *ctx);
+int neo_sqlite_range_delete(struct neo_db *db, uint32_t partition, uint64_t min_tid,
+			    uint64_t max_tid, neo_id_cb data_ids, void *ctx);
+int neo_sqlite_drop_step(struct neo_db *db, uint32_t partition, uint64_t count,
+			 neo_id_cb data_ids, void *ctx, bool *done);
+
 /* Lists, ranges and last ids, in sqlite_ranges.c. */
 int neo_sqlite_tid_list_desc(struct neo_db *db, const uint32_t *partitions, size_t count,
 			     uint64_t offset, uint64_t length, neo_id_cb cb, void *ctx);
@@ -346,6 +360,13 @@ static const struct neo_backend sqlite_backend = {
 	.data_prune = neo_sqlite_data_prune,
 	.data_orphans = neo_sqlite_data_orphans,
 	.device_path = neo_sqlite_device_path,
+	.pack_order_put = neo_sqlite_pack_order_put,
+	.pack_order_rename = neo_sqlite_pack_order_rename,
+	.pack_order_sign = neo_sqlite_pack_order_sign,
+	.pack_orders_from = neo_sqlite_pack_orders_from,
+	.pack_oid = neo_sqlite_pack_oid,
+	.range_delete = neo_sqlite_range_delete,
+	.drop_step = neo_sqlite_drop_step,
 };
 
 NEO_BACKEND_EXPORT const struct neo_backend *neo_backend_entry(uint32_t host_abi_major)

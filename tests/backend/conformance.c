@@ -292,6 +292,81 @@ static void test_history_and_pruning(struct neo_db *db)
 	       memchr(path.data, ':', path.size) != NULL, "device path: host and device");
 }
 
+static int count_order(void *ctx, const struct neo_pack_order *order)
+{
+	struct id_list *l = ctx;
+
+	if (l->count < 16) {
+		l->ids[l->count] = order->id;
+		l->second[l->count++] = (uint64_t)(order->approved + 1) * 100 + order->oids.size;
+	}
+	return 0;
+}
+
+/* Partition 9, oid 11: revisions 1, 2, 3 (deletion), 4, 5. */
+static void test_pack_and_destruction(struct neo_db *db)
+{
+	struct id_list l = { .count = 0 };
+	uint64_t d[5];
+	struct neo_obj_row rows[5];
+	uint8_t oids[16] = { 0 };
+	struct neo_pack_order order = { .id = 7, .approved = -1, .partial = true, .has_oids = true,
+		.oids = { oids, 16 }, .pack_tid = 5 };
+	uint32_t p9[] = { 9 };
+	struct neo_trans t;
+	bool done = false;
+
+	if (ops->pack_oid == NULL) {
+		tap_skip("pack and destruction: not implemented by module %s", ops->name);
+		return;
+	}
+	for (int i = 0; i < 5; i++) {
+		d[i] = put_data(db, 9, i == 0 ? "p1" : i == 1 ? "p2" : i == 3 ? "p4" : "p5");
+		rows[i] = (struct neo_obj_row){ 9, 11, (uint64_t)i + 1, { i != 2, d[i] }, { false, 0 } };
+	}
+	ops->obj_put(db, rows, 5, false);
+	for (uint64_t tid = 4; tid <= 5; tid++) {
+		struct neo_trans meta = { .partition = 9, .tid = tid, .ttid = tid };
+
+		ops->trans_put(db, &meta, false);
+	}
+	tap_ok(ops->pack_oid(db, 9, 11, 2, collect_id, &l) == NEO_BACKEND_OK && l.count == 1 &&
+	       l.ids[0] == d[0], "pack keeps the last revision up to the pack tid, drops older ones");
+	l.count = 0;
+	ops->pack_oid(db, 9, 11, 3, collect_id, &l);
+	tap_ok(l.count == 1 && l.ids[0] == d[1], "pack drops a deletion with everything before it");
+	l.count = 0;
+	ops->pack_oid(db, 9, 11, 3, collect_id, &l);
+	tap_ok(l.count == 0, "pack is idempotent");
+	l.count = 0;
+	ops->obj_history(db, 9, 11, 0, 0, collect_pair, &l);
+	tap_ok(l.count == 2 && l.ids[0] == 5 && l.ids[1] == 4, "later revisions are untouched");
+
+	l.count = 0;
+	tap_ok(ops->pack_order_put(db, 9, &order) == NEO_BACKEND_OK &&
+	       ops->pack_order_sign(db, 7, true) == NEO_BACKEND_OK &&
+	       ops->pack_order_sign(db, 70, true) == NEO_BACKEND_NOTFOUND &&
+	       ops->pack_orders_from(db, p9, 1, 0, count_order, &l) == NEO_BACKEND_OK &&
+	       l.count == 1 && l.ids[0] == 7 && l.second[0] == 216,
+	       "pack orders are stored, signed and listed with their oids");
+	l.count = 0;
+	ops->pack_order_rename(db, 7, 8);
+	ops->pack_orders_from(db, p9, 1, 8, count_order, &l);
+	tap_ok(l.count == 1 && l.ids[0] == 8, "a pack order follows its transaction to the final tid");
+
+	l.count = 0;
+	tap_ok(ops->range_delete(db, 9, 4, INT64_MAX, collect_id, &l) == NEO_BACKEND_OK &&
+	       l.count == 1 && l.ids[0] == d[4] &&
+	       ops->trans_get(db, 9, 5, false, &t) == NEO_BACKEND_NOTFOUND &&
+	       ops->trans_get(db, 9, 4, false, &t) == NEO_BACKEND_OK,
+	       "range delete (truncate): rows after the tid go, the rest stays");
+	l.count = 0;
+	tap_ok(ops->drop_step(db, 9, 1, collect_id, &l, &done) == NEO_BACKEND_OK && !done &&
+	       l.count == 1 && ops->drop_step(db, 9, 1, collect_id, &l, &done) == NEO_BACKEND_OK &&
+	       done && ops->trans_get(db, 9, 4, false, &t) == NEO_BACKEND_NOTFOUND,
+	       "dropping a partition: revisions in batches, then its transactions");
+}
+
 static void test_many_objects(struct neo_db *db)
 {
 	enum { COUNT = 100000 };
@@ -511,6 +586,7 @@ int main(int argc, char **argv)
 	test_objects(db);
 	test_ranges(db);
 	test_history_and_pruning(db);
+	test_pack_and_destruction(db);
 	tap_ok(ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK, "commit");
 	test_many_objects(db);
 	ops->close(db);
