@@ -1,7 +1,7 @@
 /*
  * neo/backend.h - the ABI between a NEO storage node and its backend
- * modules.  Version 1.0 is not frozen until sqlite.so and the conformance
- * suite are done: until then operations may still change.
+ * modules, version 1.0.  sqlite.so implements every operation and
+ * tests/backend/conformance checks them against any module.
  *
  * A backend is a shared object (sqlite.so, mysql_innodb.so, rocksdb.so, or
  * a third party's) exporting exactly one symbol, neo_backend_entry, which

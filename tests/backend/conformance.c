@@ -48,6 +48,11 @@ static void test_config(struct neo_db *db)
 	       "a key is set and read back");
 	tap_ok(ops->config_set(db, "name", NULL) == NEO_BACKEND_OK &&
 	       ops->config_get(db, "name", &v) == NEO_BACKEND_NOTFOUND, "setting NULL deletes a key");
+	tap_ok(ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK &&
+	       ops->config_set(db, "name", &name) == NEO_BACKEND_OK &&
+	       ops->rollback(db) == NEO_BACKEND_OK &&
+	       ops->config_get(db, "name", &v) == NEO_BACKEND_NOTFOUND,
+	       "rollback drops what was not committed");
 }
 
 struct pt_copy {

@@ -41,5 +41,23 @@ out=$(NEO_BACKEND_DIR="$scratch/backends" "$top_builddir/tests/backend/test_load
 echo "$out" | grep -q "loaded example from $scratch/backends/tiny.so"
 ok $? "the loader picks it up as engine=tiny ($out)"
 
+# A module built for another ABI: a message and a non-zero exit.
+cat >"$scratch/thirdparty/old.c" <<'CODE'
+#include <neo/backend.h>
+static const struct neo_backend old = { .abi_major = 0, .struct_size = 64, .name = "old" };
+NEO_BACKEND_EXPORT const struct neo_backend *neo_backend_entry(uint32_t major)
+{
+	(void)major;
+	return &old;
+}
+CODE
+# shellcheck disable=SC2086
+(cd "$scratch/thirdparty" && ${CC:-cc} -shared $cflags -o "$scratch/backends/old.so" old.c) \
+	>>"$scratch/cc.out" 2>&1
+out=$(NEO_BACKEND_DIR="$scratch/backends" "$top_builddir/tests/backend/test_loader" old 2>&1)
+status=$?
+[ $status -ne 0 ] && echo "$out" | grep -q "built for backend ABI 0.0"
+ok $? "a module built for an older ABI is refused with a message and exit $status"
+
 echo "1..$n"
 exit $failed
