@@ -104,9 +104,17 @@ static int sqlite_open(const struct neo_backend_open_args *args, struct neo_db *
 		"DROP TABLE IF EXISTS trans; DROP TABLE IF EXISTS obj; DROP TABLE IF EXISTS data;"
 		"DROP TABLE IF EXISTS ttrans; DROP TABLE IF EXISTS tobj") != NEO_BACKEND_OK) ||
 	    neo_sqlite_exec(db, "BEGIN IMMEDIATE") != NEO_BACKEND_OK) {
-		snprintf(err, errlen, "sqlite: %s", db->errmsg);
+		/* The write transaction we keep open is the lock that keeps two
+		 * storage nodes off one database, as upstream's. */
+		bool locked = sqlite3_errcode(db->sql) == SQLITE_BUSY;
+
+		if (locked)
+			snprintf(err, errlen, "sqlite: database '%s' is locked (used by another "
+				 "storage node?)", args->database);
+		else
+			snprintf(err, errlen, "sqlite: %s", db->errmsg);
 		sqlite_close(db);
-		return NEO_BACKEND_EIO;
+		return locked ? NEO_BACKEND_ELOCKED : NEO_BACKEND_EIO;
 	}
 	status = neo_sqlite_setup_schema(db, (args->flags & NEO_BACKEND_OPEN_DEDUP) != 0, err, errlen);
 	if (status != NEO_BACKEND_OK) {

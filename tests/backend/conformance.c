@@ -585,6 +585,14 @@ int main(int argc, char **argv)
 	db = open_db(argv[2], 0, &status);
 	if (!tap_ok(db != NULL, "a new database opens (%s)", err))
 		return tap_done();
+	{
+		struct neo_db *second = open_db(argv[2], 0, &status);
+
+		tap_ok(second == NULL && status == NEO_BACKEND_ELOCKED && strstr(err, "locked"),
+		       "a database in use is refused as locked (%s)", err);
+		if (second)
+			ops->close(second);
+	}
 	test_config(db);
 	test_partition_table(db);
 	test_data(db);
