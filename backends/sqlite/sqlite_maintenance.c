@@ -13,15 +13,6 @@
 
 #include "sqlite_db.h"
 
-int neo_sqlite_obj_history(struct neo_db *db, uint32_t partition, uint64_t oid,
-			   uint64_t offset, uint64_t length, neo_id_pair_cb cb, void *ctx);
-int neo_sqlite_obj_undo_history(struct neo_db *db, uint32_t partition, uint64_t oid,
-				uint64_t from, neo_id_pair_cb cb, void *ctx);
-int neo_sqlite_obj_delete(struct neo_db *db, uint32_t partition, uint64_t oid,
-			  const struct neo_opt_id *serial, neo_id_cb data_ids, void *ctx);
-int neo_sqlite_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, size_t *pruned);
-int neo_sqlite_data_orphans(struct neo_db *db, neo_id_cb cb, void *ctx);
-int neo_sqlite_device_path(struct neo_db *db, struct neo_bytes *path);
 
 static int scan_pairs(struct neo_db *db, sqlite3_stmt *st, neo_id_pair_cb cb, void *ctx)
 {

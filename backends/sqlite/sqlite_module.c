@@ -56,6 +56,25 @@ int neo_sqlite_keep_blob(struct neo_db *db, int slot, const void *data, int size
 	return NEO_BACKEND_OK;
 }
 
+int neo_sqlite_bind_partitions(struct neo_db *db, sqlite3_stmt *st, int index,
+			       const uint32_t *partitions, size_t count)
+{
+	char *list = malloc(count * 12 + 3);
+	size_t used = 0;
+
+	if (list == NULL) {
+		snprintf(db->errmsg, sizeof(db->errmsg), "out of memory");
+		return NEO_BACKEND_EIO;
+	}
+	list[used++] = '[';
+	for (size_t i = 0; i < count; i++)
+		used += (size_t)sprintf(list + used, i ? ",%u" : "%u", (unsigned)partitions[i]);
+	strcpy(list + used, "]");
+	/* SQLite frees the list when the statement is done with it. */
+	return sqlite3_bind_text(st, index, list, -1, free) == SQLITE_OK ? NEO_BACKEND_OK :
+	       neo_sqlite_fail(db, NEO_BACKEND_EIO, "bind");
+}
+
 static void sqlite_close(struct neo_db *db)
 {
 	if (db == NULL)
@@ -256,73 +275,6 @@ static int sqlite_pt_set_packed(struct neo_db *db, uint32_t partition, int32_t n
 	sqlite3_finalize(st);
 	return status;
 }
-
-/* Object and data operations, in sqlite_objects.c. */
-int neo_sqlite_data_put(struct neo_db *db, uint32_t partition, const uint8_t checksum[20],
-			uint8_t compression, struct neo_bytes data, uint64_t *data_id);
-int neo_sqlite_data_get(struct neo_db *db, uint64_t data_id, uint8_t *compression,
-			uint8_t checksum[20], struct neo_bytes *data);
-int neo_sqlite_obj_get(struct neo_db *db, uint32_t partition, uint64_t oid,
-		       enum neo_backend_obj_at at, uint64_t tid, struct neo_object *out);
-int neo_sqlite_obj_last_serial(struct neo_db *db, uint32_t partition, uint64_t oid,
-			       uint64_t *serial);
-int neo_sqlite_obj_put(struct neo_db *db, const struct neo_obj_row *rows, size_t count,
-		       bool temporary);
-
-/* History, deletion, pruning, device, in sqlite_maintenance.c. */
-int neo_sqlite_obj_history(struct neo_db *db, uint32_t partition, uint64_t oid,
-			   uint64_t offset, uint64_t length, neo_id_pair_cb cb, void *ctx);
-int neo_sqlite_obj_undo_history(struct neo_db *db, uint32_t partition, uint64_t oid,
-				uint64_t from, neo_id_pair_cb cb, void *ctx);
-int neo_sqlite_obj_delete(struct neo_db *db, uint32_t partition, uint64_t oid,
-			  const struct neo_opt_id *serial, neo_id_cb data_ids, void *ctx);
-int neo_sqlite_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, size_t *pruned);
-int neo_sqlite_data_orphans(struct neo_db *db, neo_id_cb cb, void *ctx);
-int neo_sqlite_device_path(struct neo_db *db, struct neo_bytes *path);
-
-/* Pack orders, pack, bulk deletions, in sqlite_pack.c. */
-int neo_sqlite_pack_order_put(struct neo_db *db, uint32_t partition,
-			      const struct neo_pack_order *order);
-int neo_sqlite_pack_order_rename(struct neo_db *db, uint64_t ttid, uint64_t tid);
-int neo_sqlite_pack_order_sign(struct neo_db *db, uint64_t id, bool approved);
-int neo_sqlite_pack_orders_from(struct neo_db *db, const uint32_t *partitions, size_t count,
-				uint64_t min_id, neo_pack_order_cb cb, void *ctx);
-int neo_sqlite_pack_oid(struct neo_db *db, uint32_t partition, uint64_t oid, uint64_t pack_tid,
-			neo_id_cb data_ids, void *ctx);
-int neo_sqlite_range_delete(struct neo_db *db, uint32_t partition, uint64_t min_tid,
-			    uint64_t max_tid, neo_id_cb data_ids, void *ctx);
-int neo_sqlite_drop_step(struct neo_db *db, uint32_t partition, uint64_t count,
-			 neo_id_cb data_ids, void *ctx, bool *done);
-
-/* Lists, ranges and last ids, in sqlite_ranges.c. */
-int neo_sqlite_tid_list_desc(struct neo_db *db, const uint32_t *partitions, size_t count,
-			     uint64_t offset, uint64_t length, neo_id_cb cb, void *ctx);
-int neo_sqlite_tid_range(struct neo_db *db, uint32_t partition, uint64_t min_tid,
-			 uint64_t max_tid, uint64_t length, neo_id_cb cb, void *ctx);
-int neo_sqlite_obj_range(struct neo_db *db, uint32_t partition, uint64_t min_tid,
-			 uint64_t min_oid, uint64_t max_tid, uint64_t length,
-			 neo_id_pair_cb cb, void *ctx);
-int neo_sqlite_oid_range(struct neo_db *db, uint32_t partition, uint64_t min_oid, uint64_t tid,
-			 uint64_t length, neo_id_cb cb, void *ctx);
-int neo_sqlite_last_obj_ids(struct neo_db *db, uint32_t partition, uint64_t *tid, uint64_t *oid);
-int neo_sqlite_last_trans_tid(struct neo_db *db, uint32_t partition, uint64_t max_tid,
-			      uint64_t *tid);
-int neo_sqlite_first_trans_tid(struct neo_db *db, uint32_t partition, uint64_t *tid);
-
-/* Metadata and two-phase commit, in sqlite_transactions.c. */
-int neo_sqlite_trans_put(struct neo_db *db, const struct neo_trans *trans, bool temporary);
-int neo_sqlite_trans_get(struct neo_db *db, uint32_t partition, uint64_t tid,
-			 bool include_locked_temporary, struct neo_trans *out);
-int neo_sqlite_trans_delete(struct neo_db *db, uint32_t partition, uint64_t tid);
-int neo_sqlite_final_tid(struct neo_db *db, uint32_t partition, uint64_t ttid, uint64_t *tid);
-int neo_sqlite_txn_lock(struct neo_db *db, uint64_t ttid, uint64_t tid);
-int neo_sqlite_txn_unlock(struct neo_db *db, uint64_t ttid, uint64_t tid, neo_id_cb data_ids,
-			  void *ctx);
-int neo_sqlite_txn_abort(struct neo_db *db, uint64_t ttid, neo_id_cb data_ids, void *ctx);
-int neo_sqlite_txn_unfinished(struct neo_db *db, neo_id_pair_cb cb, void *ctx);
-int neo_sqlite_txn_staged_data_ids(struct neo_db *db, neo_id_cb cb, void *ctx);
-int neo_sqlite_obj_data_id(struct neo_db *db, uint32_t partition, uint64_t oid, uint64_t serial,
-			   struct neo_opt_id *data_id);
 
 static const struct neo_backend sqlite_backend = {
 	.abi_major = NEO_BACKEND_ABI_MAJOR,

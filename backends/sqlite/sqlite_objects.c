@@ -9,17 +9,6 @@
 
 #include "sqlite_db.h"
 
-/* Every prototype is used by the operations table in sqlite_module.c. */
-int neo_sqlite_data_put(struct neo_db *db, uint32_t partition, const uint8_t checksum[20],
-			uint8_t compression, struct neo_bytes data, uint64_t *data_id);
-int neo_sqlite_data_get(struct neo_db *db, uint64_t data_id, uint8_t *compression,
-			uint8_t checksum[20], struct neo_bytes *data);
-int neo_sqlite_obj_get(struct neo_db *db, uint32_t partition, uint64_t oid,
-		       enum neo_backend_obj_at at, uint64_t tid, struct neo_object *out);
-int neo_sqlite_obj_last_serial(struct neo_db *db, uint32_t partition, uint64_t oid,
-			       uint64_t *serial);
-int neo_sqlite_obj_put(struct neo_db *db, const struct neo_obj_row *rows, size_t count,
-		       bool temporary);
 
 /* With dedup: the id of identical stored bytes, NOTFOUND, or EDUP when
  * other bytes have the same checksum. */

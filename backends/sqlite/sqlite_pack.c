@@ -14,18 +14,6 @@
 
 #include "sqlite_db.h"
 
-int neo_sqlite_pack_order_put(struct neo_db *db, uint32_t partition,
-			      const struct neo_pack_order *order);
-int neo_sqlite_pack_order_rename(struct neo_db *db, uint64_t ttid, uint64_t tid);
-int neo_sqlite_pack_order_sign(struct neo_db *db, uint64_t id, bool approved);
-int neo_sqlite_pack_orders_from(struct neo_db *db, const uint32_t *partitions, size_t count,
-				uint64_t min_id, neo_pack_order_cb cb, void *ctx);
-int neo_sqlite_pack_oid(struct neo_db *db, uint32_t partition, uint64_t oid, uint64_t pack_tid,
-			neo_id_cb data_ids, void *ctx);
-int neo_sqlite_range_delete(struct neo_db *db, uint32_t partition, uint64_t min_tid,
-			    uint64_t max_tid, neo_id_cb data_ids, void *ctx);
-int neo_sqlite_drop_step(struct neo_db *db, uint32_t partition, uint64_t count,
-			 neo_id_cb data_ids, void *ctx, bool *done);
 
 /* Binds ?1..?3 as given (extra ones ignored), runs, returns a status. */
 static int run3(struct neo_db *db, const char *sql, uint64_t a, uint64_t b, uint64_t c)
@@ -116,25 +104,17 @@ int neo_sqlite_pack_order_sign(struct neo_db *db, uint64_t id, bool approved)
 int neo_sqlite_pack_orders_from(struct neo_db *db, const uint32_t *partitions, size_t count,
 				uint64_t min_id, neo_pack_order_cb cb, void *ctx)
 {
-	char *list = malloc(count * 12 + 3);
-	size_t used = 0;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = neo_sqlite_prepare(db, "SELECT tid, IFNULL(approved, -1), partial, oids,"
+		" pack_tid FROM pack WHERE partition IN (SELECT value FROM json_each(?)) AND tid >= ?"
+		" ORDER BY tid");
 	int r = NEO_BACKEND_OK;
 
-	if (list == NULL)
+	if (st == NULL)
 		return NEO_BACKEND_EIO;
-	list[used++] = '[';
-	for (size_t i = 0; i < count; i++)
-		used += (size_t)sprintf(list + used, i ? ",%u" : "%u", (unsigned)partitions[i]);
-	strcpy(list + used, "]");
-	st = neo_sqlite_prepare(db, "SELECT tid, IFNULL(approved, -1), partial, oids, pack_tid"
-		" FROM pack WHERE partition IN (SELECT value FROM json_each(?)) AND tid >= ?"
-		" ORDER BY tid");
-	if (st == NULL) {
-		free(list);
+	if (neo_sqlite_bind_partitions(db, st, 1, partitions, count) != NEO_BACKEND_OK) {
+		sqlite3_finalize(st);
 		return NEO_BACKEND_EIO;
 	}
-	sqlite3_bind_text(st, 1, list, -1, free);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)min_id);
 	while (r == NEO_BACKEND_OK && sqlite3_step(st) == SQLITE_ROW) {
 		struct neo_pack_order order = {

@@ -10,19 +10,6 @@
 
 #include "sqlite_db.h"
 
-int neo_sqlite_tid_list_desc(struct neo_db *db, const uint32_t *partitions, size_t count,
-			     uint64_t offset, uint64_t length, neo_id_cb cb, void *ctx);
-int neo_sqlite_tid_range(struct neo_db *db, uint32_t partition, uint64_t min_tid,
-			 uint64_t max_tid, uint64_t length, neo_id_cb cb, void *ctx);
-int neo_sqlite_obj_range(struct neo_db *db, uint32_t partition, uint64_t min_tid,
-			 uint64_t min_oid, uint64_t max_tid, uint64_t length,
-			 neo_id_pair_cb cb, void *ctx);
-int neo_sqlite_oid_range(struct neo_db *db, uint32_t partition, uint64_t min_oid, uint64_t tid,
-			 uint64_t length, neo_id_cb cb, void *ctx);
-int neo_sqlite_last_obj_ids(struct neo_db *db, uint32_t partition, uint64_t *tid, uint64_t *oid);
-int neo_sqlite_last_trans_tid(struct neo_db *db, uint32_t partition, uint64_t max_tid,
-			      uint64_t *tid);
-int neo_sqlite_first_trans_tid(struct neo_db *db, uint32_t partition, uint64_t *tid);
 
 /* SQLite's LIMIT takes -1 for "no limit". */
 static sqlite3_int64 limit_of(uint64_t length)
@@ -50,28 +37,18 @@ static int each_row(struct neo_db *db, sqlite3_stmt *st, neo_id_cb one, neo_id_p
 int neo_sqlite_tid_list_desc(struct neo_db *db, const uint32_t *partitions, size_t count,
 			     uint64_t offset, uint64_t length, neo_id_cb cb, void *ctx)
 {
-	/* The partitions travel as one JSON array, read with json_each, so
-	 * any number of them fits one prepared statement. */
-	char *list;
-	size_t used = 0;
 	sqlite3_stmt *st;
 
 	if (count == 0)
 		return NEO_BACKEND_OK;
-	list = malloc(count * 12 + 3);
-	if (list == NULL)
-		return NEO_BACKEND_EIO;
-	list[used++] = '[';
-	for (size_t i = 0; i < count; i++)
-		used += (size_t)sprintf(list + used, i ? ",%u" : "%u", (unsigned)partitions[i]);
-	strcpy(list + used, "]");
 	st = neo_sqlite_prepare(db, "SELECT tid FROM trans WHERE partition IN"
 		" (SELECT value FROM json_each(?)) ORDER BY tid DESC LIMIT ? OFFSET ?");
-	if (st == NULL) {
-		free(list);
+	if (st == NULL)
+		return NEO_BACKEND_EIO;
+	if (neo_sqlite_bind_partitions(db, st, 1, partitions, count) != NEO_BACKEND_OK) {
+		sqlite3_finalize(st);
 		return NEO_BACKEND_EIO;
 	}
-	sqlite3_bind_text(st, 1, list, -1, free);
 	sqlite3_bind_int64(st, 2, limit_of(length));
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
 	return each_row(db, st, cb, NULL, ctx);

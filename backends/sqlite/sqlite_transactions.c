@@ -12,19 +12,6 @@
 
 #include "sqlite_db.h"
 
-int neo_sqlite_trans_put(struct neo_db *db, const struct neo_trans *trans, bool temporary);
-int neo_sqlite_trans_get(struct neo_db *db, uint32_t partition, uint64_t tid,
-			 bool include_locked_temporary, struct neo_trans *out);
-int neo_sqlite_trans_delete(struct neo_db *db, uint32_t partition, uint64_t tid);
-int neo_sqlite_final_tid(struct neo_db *db, uint32_t partition, uint64_t ttid, uint64_t *tid);
-int neo_sqlite_txn_lock(struct neo_db *db, uint64_t ttid, uint64_t tid);
-int neo_sqlite_txn_unlock(struct neo_db *db, uint64_t ttid, uint64_t tid, neo_id_cb data_ids,
-			  void *ctx);
-int neo_sqlite_txn_abort(struct neo_db *db, uint64_t ttid, neo_id_cb data_ids, void *ctx);
-int neo_sqlite_txn_unfinished(struct neo_db *db, neo_id_pair_cb cb, void *ctx);
-int neo_sqlite_txn_staged_data_ids(struct neo_db *db, neo_id_cb cb, void *ctx);
-int neo_sqlite_obj_data_id(struct neo_db *db, uint32_t partition, uint64_t oid, uint64_t serial,
-			   struct neo_opt_id *data_id);
 
 /* Runs sql with ?1 = a, ?2 = b (when used); returns a status. */
 static int run2(struct neo_db *db, const char *sql, uint64_t a, uint64_t b)
