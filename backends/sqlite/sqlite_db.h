@@ -40,6 +40,14 @@ int neo_sqlite_keep_blob(struct neo_db *db, int slot, const void *data, int size
 /* Table creation and the schema version check (sqlite_schema.c). */
 int neo_sqlite_setup_schema(struct neo_db *db, bool dedup, char *err, size_t errlen);
 
+/* Runs sql with ?1..?3 bound to a, b, c (as many as it uses). */
+int neo_sqlite_run(struct neo_db *db, const char *sql, uint64_t a, uint64_t b, uint64_t c);
+
+/* Calls cb with the first column of every row sql (bound likewise)
+ * returns; nothing when cb is NULL. */
+int neo_sqlite_each_id(struct neo_db *db, const char *sql, uint64_t a, uint64_t b, uint64_t c,
+		       neo_id_cb cb, void *ctx);
+
 /* Binds a list of partitions as one JSON array (read with json_each), so
  * any number of them fits one prepared statement. */
 int neo_sqlite_bind_partitions(struct neo_db *db, sqlite3_stmt *st, int index,

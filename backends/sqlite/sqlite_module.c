@@ -56,6 +56,48 @@ int neo_sqlite_keep_blob(struct neo_db *db, int slot, const void *data, int size
 	return NEO_BACKEND_OK;
 }
 
+/* Binds ?1, ?2, ?3 from ids, as many as the statement has. */
+static void bind_ids(sqlite3_stmt *st, uint64_t a, uint64_t b, uint64_t c)
+{
+	const uint64_t ids[3] = { a, b, c };
+	int n = sqlite3_bind_parameter_count(st);
+
+	for (int i = 0; i < n && i < 3; i++)
+		sqlite3_bind_int64(st, i + 1, (sqlite3_int64)ids[i]);
+}
+
+int neo_sqlite_run(struct neo_db *db, const char *sql, uint64_t a, uint64_t b, uint64_t c)
+{
+	sqlite3_stmt *st = neo_sqlite_prepare(db, sql);
+	int status = NEO_BACKEND_OK;
+
+	if (st == NULL)
+		return NEO_BACKEND_EIO;
+	bind_ids(st, a, b, c);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, sql);
+	sqlite3_finalize(st);
+	return status;
+}
+
+int neo_sqlite_each_id(struct neo_db *db, const char *sql, uint64_t a, uint64_t b, uint64_t c,
+		       neo_id_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+	int r = NEO_BACKEND_OK;
+
+	if (cb == NULL)
+		return NEO_BACKEND_OK;
+	st = neo_sqlite_prepare(db, sql);
+	if (st == NULL)
+		return NEO_BACKEND_EIO;
+	bind_ids(st, a, b, c);
+	while (r == NEO_BACKEND_OK && sqlite3_step(st) == SQLITE_ROW)
+		r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	return r;
+}
+
 int neo_sqlite_bind_partitions(struct neo_db *db, sqlite3_stmt *st, int index,
 			       const uint32_t *partitions, size_t count)
 {

@@ -15,50 +15,6 @@
 #include "sqlite_db.h"
 
 
-/* Binds ?1..?3 as given (extra ones ignored), runs, returns a status. */
-static int run3(struct neo_db *db, const char *sql, uint64_t a, uint64_t b, uint64_t c)
-{
-	sqlite3_stmt *st = neo_sqlite_prepare(db, sql);
-	int n, status = NEO_BACKEND_OK;
-
-	if (st == NULL)
-		return NEO_BACKEND_EIO;
-	n = sqlite3_bind_parameter_count(st);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
-	if (n > 1)
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
-	if (n > 2)
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)c);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, sql);
-	sqlite3_finalize(st);
-	return status;
-}
-
-/* Reports the distinct data ids the query (bound like run3) returns. */
-static int report3(struct neo_db *db, const char *sql, uint64_t a, uint64_t b, uint64_t c,
-		   neo_id_cb cb, void *ctx)
-{
-	sqlite3_stmt *st;
-	int n, r = NEO_BACKEND_OK;
-
-	if (cb == NULL)
-		return NEO_BACKEND_OK;
-	st = neo_sqlite_prepare(db, sql);
-	if (st == NULL)
-		return NEO_BACKEND_EIO;
-	n = sqlite3_bind_parameter_count(st);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
-	if (n > 1)
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
-	if (n > 2)
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)c);
-	while (r == NEO_BACKEND_OK && sqlite3_step(st) == SQLITE_ROW)
-		r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0));
-	sqlite3_finalize(st);
-	return r;
-}
-
 int neo_sqlite_pack_order_put(struct neo_db *db, uint32_t partition,
 			      const struct neo_pack_order *order)
 {
@@ -89,12 +45,12 @@ int neo_sqlite_pack_order_put(struct neo_db *db, uint32_t partition,
 
 int neo_sqlite_pack_order_rename(struct neo_db *db, uint64_t ttid, uint64_t tid)
 {
-	return run3(db, "UPDATE pack SET tid = ?2 WHERE tid = ?1", ttid, tid, 0);
+	return neo_sqlite_run(db, "UPDATE pack SET tid = ?2 WHERE tid = ?1", ttid, tid, 0);
 }
 
 int neo_sqlite_pack_order_sign(struct neo_db *db, uint64_t id, bool approved)
 {
-	int status = run3(db, "UPDATE pack SET approved = ?2 WHERE tid = ?1", id, approved, 0);
+	int status = neo_sqlite_run(db, "UPDATE pack SET approved = ?2 WHERE tid = ?1", id, approved, 0);
 
 	if (status == NEO_BACKEND_OK && sqlite3_changes(db->sql) == 0)
 		status = NEO_BACKEND_NOTFOUND;
@@ -162,27 +118,27 @@ int neo_sqlite_pack_oid(struct neo_db *db, uint32_t partition, uint64_t oid, uin
 		 " AND oid = ?2 AND tid %s ?3 AND data_id IS NOT NULL", bound);
 	snprintf(delete_rows, sizeof(delete_rows),
 		 "DELETE FROM obj WHERE partition = ?1 AND oid = ?2 AND tid %s ?3", bound);
-	status = report3(db, select_ids, partition, oid, last, data_ids, ctx);
+	status = neo_sqlite_each_id(db, select_ids, partition, oid, last, data_ids, ctx);
 	if (status == NEO_BACKEND_OK)
-		status = run3(db, delete_rows, partition, oid, last);
+		status = neo_sqlite_run(db, delete_rows, partition, oid, last);
 	return status;
 }
 
 int neo_sqlite_range_delete(struct neo_db *db, uint32_t partition, uint64_t min_tid,
 			    uint64_t max_tid, neo_id_cb data_ids, void *ctx)
 {
-	int status = run3(db, "DELETE FROM pack WHERE tid IN (SELECT tid FROM trans"
+	int status = neo_sqlite_run(db, "DELETE FROM pack WHERE tid IN (SELECT tid FROM trans"
 			  " WHERE partition = ?1 AND tid > ?2 AND tid <= ?3)", partition, min_tid, max_tid);
 
 	if (status == NEO_BACKEND_OK)
-		status = run3(db, "DELETE FROM trans WHERE partition = ?1 AND tid > ?2 AND tid <= ?3",
+		status = neo_sqlite_run(db, "DELETE FROM trans WHERE partition = ?1 AND tid > ?2 AND tid <= ?3",
 			      partition, min_tid, max_tid);
 	if (status == NEO_BACKEND_OK)
-		status = report3(db, "SELECT DISTINCT data_id FROM obj WHERE partition = ?1"
+		status = neo_sqlite_each_id(db, "SELECT DISTINCT data_id FROM obj WHERE partition = ?1"
 				 " AND tid > ?2 AND tid <= ?3 AND data_id IS NOT NULL",
 				 partition, min_tid, max_tid, data_ids, ctx);
 	if (status == NEO_BACKEND_OK)
-		status = run3(db, "DELETE FROM obj WHERE partition = ?1 AND tid > ?2 AND tid <= ?3",
+		status = neo_sqlite_run(db, "DELETE FROM obj WHERE partition = ?1 AND tid > ?2 AND tid <= ?3",
 			      partition, min_tid, max_tid);
 	return status;
 }
@@ -196,19 +152,19 @@ int neo_sqlite_drop_step(struct neo_db *db, uint32_t partition, uint64_t count,
 
 	snprintf(sql, sizeof(sql), "SELECT DISTINCT data_id FROM obj WHERE (oid, tid) IN (%s)"
 		 " AND partition = ?1 AND data_id IS NOT NULL", batch);
-	status = report3(db, sql, partition, count, 0, data_ids, ctx);
+	status = neo_sqlite_each_id(db, sql, partition, count, 0, data_ids, ctx);
 	snprintf(sql, sizeof(sql), "DELETE FROM obj WHERE partition = ?1 AND (oid, tid) IN (%s)", batch);
 	if (status == NEO_BACKEND_OK)
-		status = run3(db, sql, partition, count, 0);
+		status = neo_sqlite_run(db, sql, partition, count, 0);
 	if (status != NEO_BACKEND_OK)
 		return status;
 	*done = false;
 	if (sqlite3_changes(db->sql) > 0)
 		return NEO_BACKEND_OK;
 	/* No revision left: the transactions and pack orders go at once. */
-	status = run3(db, "DELETE FROM pack WHERE partition = ?1", partition, 0, 0);
+	status = neo_sqlite_run(db, "DELETE FROM pack WHERE partition = ?1", partition, 0, 0);
 	if (status == NEO_BACKEND_OK)
-		status = run3(db, "DELETE FROM trans WHERE partition = ?1", partition, 0, 0);
+		status = neo_sqlite_run(db, "DELETE FROM trans WHERE partition = ?1", partition, 0, 0);
 	*done = status == NEO_BACKEND_OK;
 	return status;
 }

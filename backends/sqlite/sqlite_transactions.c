@@ -13,39 +13,6 @@
 #include "sqlite_db.h"
 
 
-/* Runs sql with ?1 = a, ?2 = b (when used); returns a status. */
-static int run2(struct neo_db *db, const char *sql, uint64_t a, uint64_t b)
-{
-	sqlite3_stmt *st = neo_sqlite_prepare(db, sql);
-	int status = NEO_BACKEND_OK;
-
-	if (st == NULL)
-		return NEO_BACKEND_EIO;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
-	if (sqlite3_bind_parameter_count(st) > 1)
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, sql);
-	sqlite3_finalize(st);
-	return status;
-}
-
-/* Calls cb for every id the query (bound ?1 = a) returns. */
-static int each_id(struct neo_db *db, const char *sql, uint64_t a, neo_id_cb cb, void *ctx)
-{
-	sqlite3_stmt *st = neo_sqlite_prepare(db, sql);
-	int r = NEO_BACKEND_OK;
-
-	if (st == NULL)
-		return NEO_BACKEND_EIO;
-	if (sqlite3_bind_parameter_count(st) > 0)
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
-	while (r == NEO_BACKEND_OK && sqlite3_step(st) == SQLITE_ROW)
-		r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0));
-	sqlite3_finalize(st);
-	return r;
-}
-
 static void bind_bytes(sqlite3_stmt *st, int index, struct neo_bytes b)
 {
 	sqlite3_bind_blob(st, index, b.size ? b.data : (const void *)"", (int)b.size, SQLITE_STATIC);
@@ -132,10 +99,10 @@ int neo_sqlite_trans_get(struct neo_db *db, uint32_t partition, uint64_t tid,
 
 int neo_sqlite_trans_delete(struct neo_db *db, uint32_t partition, uint64_t tid)
 {
-	int status = run2(db, "DELETE FROM trans WHERE partition = ?1 AND tid = ?2", partition, tid);
+	int status = neo_sqlite_run(db, "DELETE FROM trans WHERE partition = ?1 AND tid = ?2", partition, tid, 0);
 
 	if (status == NEO_BACKEND_OK)
-		status = run2(db, "DELETE FROM pack WHERE tid = ?1", tid, 0);
+		status = neo_sqlite_run(db, "DELETE FROM pack WHERE tid = ?1", tid, 0, 0);
 	return status;
 }
 
@@ -160,30 +127,30 @@ int neo_sqlite_final_tid(struct neo_db *db, uint32_t partition, uint64_t ttid, u
 int neo_sqlite_txn_lock(struct neo_db *db, uint64_t ttid, uint64_t tid)
 {
 	/* As upstream: nothing to lock on a node without the metadata. */
-	return run2(db, "UPDATE ttrans SET tid = ?2 WHERE ttid = ?1", ttid, tid);
+	return neo_sqlite_run(db, "UPDATE ttrans SET tid = ?2 WHERE ttid = ?1", ttid, tid, 0);
 }
 
 int neo_sqlite_txn_unlock(struct neo_db *db, uint64_t ttid, uint64_t tid, neo_id_cb data_ids,
 			  void *ctx)
 {
-	int status = run2(db,
+	int status = neo_sqlite_run(db,
 		"INSERT INTO trans (partition, tid, packed, oids, user, description, ext, ttid)"
 		" SELECT partition, ?2, packed, oids, user, description, ext, ttid FROM ttrans"
-		" WHERE ttid = ?1", ttid, tid);
+		" WHERE ttid = ?1", ttid, tid, 0);
 
 	if (status == NEO_BACKEND_OK)
-		status = run2(db, "DELETE FROM ttrans WHERE ttid = ?1", ttid, 0);
+		status = neo_sqlite_run(db, "DELETE FROM ttrans WHERE ttid = ?1", ttid, 0, 0);
 	if (status == NEO_BACKEND_OK)
-		status = run2(db, "UPDATE pack SET tid = ?2 WHERE tid = ?1", ttid, tid);
+		status = neo_sqlite_run(db, "UPDATE pack SET tid = ?2 WHERE tid = ?1", ttid, tid, 0);
 	if (status == NEO_BACKEND_OK && data_ids != NULL)
-		status = each_id(db, "SELECT data_id FROM tobj WHERE tid = ?1 AND data_id IS NOT NULL",
-				 ttid, data_ids, ctx);
+		status = neo_sqlite_each_id(db, "SELECT data_id FROM tobj WHERE tid = ?1"
+					    " AND data_id IS NOT NULL", ttid, 0, 0, data_ids, ctx);
 	if (status == NEO_BACKEND_OK)
-		status = run2(db, "INSERT INTO obj (partition, oid, tid, data_id, value_tid)"
-			      " SELECT partition, oid, ?2, data_id, value_tid FROM tobj WHERE tid = ?1",
-			      ttid, tid);
+		status = neo_sqlite_run(db, "INSERT INTO obj (partition, oid, tid, data_id, value_tid)"
+					" SELECT partition, oid, ?2, data_id, value_tid FROM tobj"
+					" WHERE tid = ?1", ttid, tid, 0);
 	if (status == NEO_BACKEND_OK)
-		status = run2(db, "DELETE FROM tobj WHERE tid = ?1", ttid, 0);
+		status = neo_sqlite_run(db, "DELETE FROM tobj WHERE tid = ?1", ttid, 0, 0);
 	return status;
 }
 
@@ -192,15 +159,15 @@ int neo_sqlite_txn_abort(struct neo_db *db, uint64_t ttid, neo_id_cb data_ids, v
 	int status = NEO_BACKEND_OK;
 
 	if (data_ids != NULL)
-		status = each_id(db, "SELECT data_id FROM tobj WHERE tid = ?1 AND data_id IS NOT NULL",
-				 ttid, data_ids, ctx);
+		status = neo_sqlite_each_id(db, "SELECT data_id FROM tobj WHERE tid = ?1"
+					    " AND data_id IS NOT NULL", ttid, 0, 0, data_ids, ctx);
 	if (status == NEO_BACKEND_OK)
-		status = run2(db, "DELETE FROM tobj WHERE tid = ?1", ttid, 0);
+		status = neo_sqlite_run(db, "DELETE FROM tobj WHERE tid = ?1", ttid, 0, 0);
 	if (status == NEO_BACKEND_OK)
-		status = run2(db, "DELETE FROM ttrans WHERE ttid = ?1", ttid, 0);
+		status = neo_sqlite_run(db, "DELETE FROM ttrans WHERE ttid = ?1", ttid, 0, 0);
 	/* Unlike upstream, a pack order staged under the ttid goes too. */
 	if (status == NEO_BACKEND_OK)
-		status = run2(db, "DELETE FROM pack WHERE tid = ?1", ttid, 0);
+		status = neo_sqlite_run(db, "DELETE FROM pack WHERE tid = ?1", ttid, 0, 0);
 	return status;
 }
 
@@ -222,7 +189,8 @@ int neo_sqlite_txn_unfinished(struct neo_db *db, neo_id_pair_cb cb, void *ctx)
 
 int neo_sqlite_txn_staged_data_ids(struct neo_db *db, neo_id_cb cb, void *ctx)
 {
-	return each_id(db, "SELECT data_id FROM tobj WHERE data_id IS NOT NULL", 0, cb, ctx);
+	return neo_sqlite_each_id(db, "SELECT data_id FROM tobj WHERE data_id IS NOT NULL",
+				  0, 0, 0, cb, ctx);
 }
 
 int neo_sqlite_obj_data_id(struct neo_db *db, uint32_t partition, uint64_t oid, uint64_t serial,
