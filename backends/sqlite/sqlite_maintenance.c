@@ -125,17 +125,9 @@ int neo_sqlite_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, 
 
 int neo_sqlite_data_orphans(struct neo_db *db, neo_id_cb cb, void *ctx)
 {
-	sqlite3_stmt *st = neo_sqlite_prepare(db,
-		"SELECT id FROM data WHERE NOT EXISTS (SELECT 1 FROM obj WHERE data_id = data.id)"
-		" AND NOT EXISTS (SELECT 1 FROM tobj WHERE data_id = data.id) ORDER BY id");
-	int r = NEO_BACKEND_OK;
-
-	if (st == NULL)
-		return NEO_BACKEND_EIO;
-	while (r == NEO_BACKEND_OK && sqlite3_step(st) == SQLITE_ROW)
-		r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0));
-	sqlite3_finalize(st);
-	return r;
+	return neo_sqlite_each_id(db, "SELECT id FROM data WHERE NOT EXISTS"
+		" (SELECT 1 FROM obj WHERE data_id = data.id) AND NOT EXISTS"
+		" (SELECT 1 FROM tobj WHERE data_id = data.id) ORDER BY id", 0, 0, 0, cb, ctx);
 }
 
 int neo_sqlite_device_path(struct neo_db *db, struct neo_bytes *path)
