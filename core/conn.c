@@ -107,7 +107,8 @@ static void fail_pending(struct neo_conn *conn)
 		conn->pending = p->next;
 		if (p->timer != NULL)
 			event_free(p->timer);
-		p->cb(conn, NEO_ASK_CLOSED, NULL, p->arg);
+		if (p->cb)
+			p->cb(conn, NEO_ASK_CLOSED, NULL, p->arg);
 		free(p);
 	}
 }
@@ -272,7 +273,8 @@ static void request_timed_out(evutil_socket_t fd, short what, void *ctx)
 	(void)what;
 	p = take_pending(conn, p->msg_id);
 	remember_expired(conn, p->msg_id);
-	p->cb(conn, NEO_ASK_TIMEOUT, NULL, p->arg);
+	if (p->cb)
+		p->cb(conn, NEO_ASK_TIMEOUT, NULL, p->arg);
 	free(p);
 }
 
@@ -364,7 +366,8 @@ static void dispatch_answer(struct neo_conn *conn, struct neo_packet *pkt)
 	struct pending *p = take_pending(conn, pkt->msg_id);
 
 	if (p != NULL) {
-		p->cb(conn, NEO_ASK_ANSWERED, pkt, p->arg);
+		if (p->cb)
+			p->cb(conn, NEO_ASK_ANSWERED, pkt, p->arg);
 		free(p);
 	} else if (was_expired(conn, pkt->msg_id)) {
 		neo_log(NEO_LOG_DEBUG, "%s: late answer %s to timed-out request %u ignored",

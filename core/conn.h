@@ -79,7 +79,7 @@ void neo_listener_free(struct neo_listener *listener);
 void neo_conn_set_callbacks(struct neo_conn *conn, const struct neo_conn_callbacks *callbacks,
 			    void *arg);
 
-/* Sends a request; cb fires once.  timeout_ms 0: wait forever.
+/* Sends a request; cb (NULL: the answer is dropped) fires once.  timeout_ms 0: wait forever.
  * Returns the msg_id used, or -1 (closed connection, unknown code). */
 int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 		     unsigned timeout_ms, neo_answer_cb cb, void *arg);

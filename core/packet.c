@@ -134,6 +134,14 @@ void neo_packet_release(struct neo_packet *pkt)
 	pkt->type = NULL;
 }
 
+void neo_packet_take(struct neo_packet *from, struct neo_packet *to)
+{
+	*to = *from;
+	from->zone = NULL;
+	from->args = NULL;
+	from->type = NULL;
+}
+
 int neo_packet_encode(msgpack_packer *pk, uint32_t msg_id, uint16_t code,
 		      const void *args)
 {

@@ -72,6 +72,10 @@ int neo_packet_decode(const uint8_t *buf, size_t len, struct neo_packet *out,
 
 void neo_packet_release(struct neo_packet *pkt);
 
+/* Moves a packet (and its zone) from `from` to `to`, so that it outlives
+ * the callback it came to: `from` is left empty, `to` must be released. */
+void neo_packet_take(struct neo_packet *from, struct neo_packet *to);
+
 /*
  * Writes [msg_id, code, args] with the packer.  args is the struct for
  * `code` (NULL when its arity is 0).  Returns 0, -1 for an unknown code,

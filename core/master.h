@@ -1,0 +1,152 @@
+/*
+ * master.h - the master node: what the files of neomaster share.
+ *
+ *   master_main.c      options, listener, signals, the loop
+ *   master_ident.c     connections, identification, node notifications,
+ *                      the election between masters, secondary role
+ *   master_recovery.c  cluster states: recovery, verification, running,
+ *                      stopping, and losing nodes
+ *   master_pt.c        building and changing the partition table
+ *   master_txn.c       tids, oids and the commit protocol
+ *   master_admin.c     requests relayed by the admin node (neoctl)
+ *
+ * Everything runs in the event loop's thread.
+ */
+#ifndef NEO_MASTER_H
+#define NEO_MASTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "conn.h"
+#include "idmap.h"
+#include "nodes.h"
+#include "options.h"
+#include "ptable.h"
+
+/* What the master keeps per node, in struct neo_node's owner_data. */
+struct master_node {
+	bool ready;			/* storage: NotifyReady after StartOperation */
+	bool started;			/* storage: StartOperation sent */
+	bool recovery_asked;		/* storage: AskRecovery sent in this recovery */
+	bool recovery_answered;
+	int64_t recovery_ptid;		/* -1: none */
+	bool replication_watch;		/* storage: asked unfinished transactions */
+};
+
+/* A transaction between begin and the end of its commit. */
+struct master_txn {
+	uint64_t ttid, tid;		/* tid 0 until finish */
+	bool fixed_tid;			/* begin gave the tid (restore) */
+	struct neo_conn *client;	/* NULL once the client is gone */
+	int32_t client_nid;
+	bool finishing;			/* AskFinishTransaction received */
+	uint32_t finish_msg_id;
+	uint64_t *oids;
+	uint32_t oid_count;
+	int32_t *involved;		/* storages asked to lock */
+	uint32_t involved_count;
+	uint32_t locks_pending;		/* AnswerInformationLocked awaited */
+	struct master_txn *next;	/* in ttid order of begin */
+};
+
+struct master_candidate_link;
+
+struct master {
+	struct event_base *base;
+	struct neo_options *opts;
+	SSL_CTX *ssl;
+	struct neo_listener *listener;
+	struct neo_address address;	/* as others reach us */
+	const char *cluster;
+
+	struct neo_address *masters;	/* configured peers, self excluded */
+	size_t master_count;
+
+	/* Role. */
+	bool primary;
+	double election_key;		/* when this candidacy started */
+	struct neo_conn *primary_conn;	/* secondary role: link to the primary */
+	struct neo_address primary_address;
+	struct event *retry_event;	/* candidate/secondary reconnections */
+	struct neo_conn **master_links;	/* candidate: outgoing, one per peer */
+
+	int32_t nid;
+	struct neo_node_table nodes;
+	struct neo_ptable pt;
+	enum neo_cluster_state state;
+	bool startup_allowed;		/* neoctl start, or after a lost operation */
+	bool stopping_exit;		/* exit once connections are flushed */
+	double node_clock;		/* for id_timestamp and notifications */
+
+	/* Recovery and verification. */
+	int64_t recovered_ptid;
+	struct neo_node *pt_source;	/* storage asked for its table */
+	uint64_t backup_tid, truncate_tid;
+	uint32_t verification_pending;	/* answers awaited */
+	struct neo_idmap locked;	/* verification: ttid -> tid (boxed) */
+
+	/* Transactions. */
+	uint64_t last_tid, last_oid, first_tid;
+	struct master_txn *txns;	/* pending, in begin order */
+	struct neo_idmap txn_by_ttid;
+	struct master_txn **commit_queue;	/* finishing, in tid order */
+	size_t commit_count, commit_capacity;
+
+	struct event *tick;		/* periodic work */
+};
+
+/* master_main.c */
+void master_exit_loop(struct master *m);
+
+/* master_ident.c */
+void master_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);
+void master_start_candidacy(struct master *m);
+void master_notify_nodes(struct master *m, struct neo_node **changed, size_t count);
+void master_broadcast(struct master *m, uint16_t code, const void *args, bool to_storages,
+		      bool to_clients, bool to_admins);
+struct master_node *master_node_data(struct neo_node *node);
+void master_node_lost(struct master *m, struct neo_node *node, const char *reason);
+void master_set_node_state(struct master *m, struct neo_node *node, enum neo_node_state state);
+int master_send_pt(struct master *m, struct neo_conn *conn);
+bool master_is_running(void *ctx, int32_t nid);
+
+/* master_recovery.c */
+void master_set_state(struct master *m, enum neo_cluster_state state);
+void master_recovery_start(struct master *m);
+void master_recovery_check(struct master *m);
+void master_recovery_node(struct master *m, struct neo_node *node);
+void master_storage_ready(struct master *m, struct neo_node *node);
+void master_storage_lost(struct master *m, struct neo_node *node);
+void master_start_storage(struct master *m, struct neo_node *node);
+void master_stop_operation(struct master *m);
+void master_handle_storage_packet(struct master *m, struct neo_node *node,
+				  struct neo_conn *conn, struct neo_packet *pkt);
+
+/* master_pt.c */
+int master_pt_make(struct master *m, const int32_t *nids, size_t count);
+int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_count,
+		    bool dry_run, struct neo_ptable *result, bool *changed);
+void master_pt_outdate(struct master *m, int32_t nid);
+int master_pt_commit(struct master *m, const struct neo_ptable *before);
+void master_pt_replicated(struct master *m, uint32_t partition, int32_t nid);
+
+/* master_txn.c */
+void master_handle_client_packet(struct master *m, struct neo_node *node,
+				 struct neo_conn *conn, struct neo_packet *pkt);
+void master_txn_lock_answered(struct master *m, int32_t storage_nid, uint64_t ttid);
+void master_txn_client_lost(struct master *m, struct neo_conn *conn);
+void master_txn_storage_lost(struct master *m, int32_t nid);
+void master_txn_reset(struct master *m);
+uint64_t master_txn_min_pending(const struct master *m);
+void master_answer_unfinished(struct master *m, struct neo_conn *conn, uint32_t msg_id,
+			      struct neo_node *node);
+
+/* master_admin.c */
+bool master_handle_admin_packet(struct master *m, struct neo_node *node, struct neo_conn *conn,
+				struct neo_packet *pkt);
+
+#endif

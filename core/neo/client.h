@@ -1,0 +1,190 @@
+/*
+ * neo/client.h - libneoclient, the C client of a NEO cluster.
+ *
+ * A client connects to the primary master of a cluster (found through the
+ * list of masters), keeps the node list and partition table current, and
+ * talks to storage nodes for loads and commits, as upstream's neo.client
+ * does (protocol 5).  One internal thread runs the network; every call
+ * below blocks the calling thread only, and may be made from any thread.
+ *
+ * Ids (oids, tids, serials) are 64-bit integers (big-endian on the wire).
+ * Data is passed uncompressed; the library compresses (zlib) on store
+ * when it makes data smaller, and checks SHA-1 checksums on load.
+ *
+ * Errors: every call returns a neo_client_status; NEO_CLIENT_OK is 0.
+ * neo_client_errmsg() gives the message of the last error of the calling
+ * thread.
+ *
+ * Ownership: buffers returned to the caller (record data, lists) are
+ * malloc'ed and belong to the caller, who frees them with
+ * neo_client_record_clear / neo_client_free.
+ */
+#ifndef NEO_CLIENT_H
+#define NEO_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NEO_CLIENT_API_VERSION 1
+
+enum neo_client_status {
+	NEO_CLIENT_OK = 0,
+	NEO_CLIENT_NOT_FOUND = 1,	/* oid never existed (or not at that time) */
+	NEO_CLIENT_NO_DATA = 2,		/* deleted, or creation undone, at that time */
+	NEO_CLIENT_CONFLICT = 3,	/* write conflict: see the vote's conflicts */
+	NEO_CLIENT_READ_CONFLICT = 4,	/* check_current failed */
+	NEO_CLIENT_UNDO_ERROR = 5,	/* undo impossible (changed since, or packed) */
+	NEO_CLIENT_READ_ONLY = 6,	/* read-only client or cluster */
+	NEO_CLIENT_DISCONNECTED = 7,	/* lost the primary master: retry the transaction */
+	NEO_CLIENT_UNAVAILABLE = 8,	/* no storage could serve the request */
+	NEO_CLIENT_TIMEOUT = 9,		/* no cluster within the connect timeout */
+	NEO_CLIENT_INCOMPLETE = 10,	/* the cluster refused to finish the transaction */
+	NEO_CLIENT_INVALID = 11,	/* bad argument or call order */
+	NEO_CLIENT_PROTOCOL = 12,	/* a node misbehaved */
+	NEO_CLIENT_NOMEM = 13,
+	NEO_CLIENT_TID_NOT_FOUND = 14	/* no such transaction */
+};
+
+struct neo_client;
+struct neo_txn;
+
+/* Called from the client's network thread, in commit order, for every
+ * transaction committed by another client.  Keep it short; never call
+ * back into the client from it. */
+typedef void (*neo_client_invalidate_cb)(void *arg, uint64_t tid, const uint64_t *oids,
+					 size_t count);
+
+struct neo_client_config {
+	uint32_t struct_size;		/* sizeof(struct neo_client_config) */
+	const char *cluster;		/* cluster name (required) */
+	const char *masters;		/* "host:port host:port" (required) */
+	bool read_only;
+	size_t cache_size;		/* bytes of object cache; 0: 20 MiB */
+	int compress;			/* -1 or 1..9: zlib at that level (-1 default); 0: none */
+	const char *ca, *cert, *key;	/* SSL: all three or none */
+	const char *logfile;		/* NULL: no log */
+	unsigned connect_timeout_ms;	/* for the first connection; 0: 30 s */
+	neo_client_invalidate_cb on_invalidate;
+	void *invalidate_arg;
+};
+
+/* Starts the client and waits until the cluster is ready (RUNNING,
+ * operational partition table) or the timeout expires. */
+int neo_client_open(const struct neo_client_config *config, struct neo_client **client);
+/* Aborts open transactions, closes connections, stops the thread, frees. */
+void neo_client_close(struct neo_client *client);
+
+/* The message of the calling thread's last error ("" if none). */
+const char *neo_client_errmsg(void);
+void neo_client_free(void *pointer);
+
+/* --- Reading -------------------------------------------------------------- */
+
+struct neo_client_record {
+	uint64_t oid;
+	uint64_t serial;		/* the revision's tid */
+	uint64_t next_serial;		/* 0: it is the current revision */
+	uint8_t *data;			/* uncompressed; NULL with size 0 if none */
+	size_t size;
+};
+
+void neo_client_record_clear(struct neo_client_record *record);
+
+/* The revision current as of the last transaction this client knows. */
+int neo_client_load(struct neo_client *client, uint64_t oid, struct neo_client_record *out);
+/* The revision with serial == tid (loadSerial). */
+int neo_client_load_serial(struct neo_client *client, uint64_t oid, uint64_t serial,
+			   struct neo_client_record *out);
+/* The newest revision with serial < before (loadBefore). */
+int neo_client_load_before(struct neo_client *client, uint64_t oid, uint64_t before,
+			   struct neo_client_record *out);
+
+int neo_client_last_tid(struct neo_client *client, uint64_t *tid);
+/* Waits until every invalidation the master sent before now has arrived. */
+int neo_client_sync(struct neo_client *client);
+int neo_client_new_oids(struct neo_client *client, size_t count, uint64_t *oids);
+
+struct neo_client_history_entry {
+	uint64_t serial;
+	uint64_t size;
+};
+/* Up to `length` revisions of oid, newest first; *entries malloc'ed. */
+int neo_client_history(struct neo_client *client, uint64_t oid, size_t length,
+		       struct neo_client_history_entry **entries, size_t *count);
+
+struct neo_client_txn_info {
+	uint64_t tid;
+	uint8_t *user, *description, *extension;	/* malloc'ed, not NUL-ended */
+	size_t user_size, description_size, extension_size;
+	bool packed;
+	uint64_t *oids;
+	size_t oid_count;
+};
+void neo_client_txn_info_clear(struct neo_client_txn_info *info);
+int neo_client_transaction_info(struct neo_client *client, uint64_t tid,
+				struct neo_client_txn_info *out);
+/* Tids of transactions, newest first, offsets [first, last) (undoLog). */
+int neo_client_undo_log(struct neo_client *client, uint64_t first, uint64_t last,
+			uint64_t **tids, size_t *count);
+/* Tids in [start, stop] ascending, at most `length` (0: no bound) (iterator). */
+int neo_client_tids_from(struct neo_client *client, uint64_t start, uint64_t stop,
+			 size_t length, uint64_t **tids, size_t *count);
+
+/* --- Writing -------------------------------------------------------------- */
+
+struct neo_client_conflict {
+	uint64_t oid;
+	uint64_t committed_serial;	/* the serial that conflicts */
+	uint64_t base_serial;		/* the serial this transaction stored against */
+	uint8_t *data;			/* the data this transaction tried to store */
+	size_t size;
+	bool read_conflict;		/* from check_current: not resolvable */
+};
+
+/* tid 0: a new transaction; else the tid to commit as (restore/import). */
+int neo_client_begin(struct neo_client *client, uint64_t tid, struct neo_txn **txn);
+/* Stores a revision of oid based on `serial` (0 for a new object).  Sent at
+ * once; a conflict is reported by vote.  Storing an oid again replaces
+ * the earlier store (after conflict resolution, with the new base). */
+int neo_txn_store(struct neo_txn *txn, uint64_t oid, uint64_t serial, const void *data,
+		  size_t size);
+/* A deletion (IExternalGC). */
+int neo_txn_delete(struct neo_txn *txn, uint64_t oid, uint64_t serial);
+/* An undo-style revision: the data of revision data_serial. */
+int neo_txn_store_undo(struct neo_txn *txn, uint64_t oid, uint64_t serial, uint64_t data_serial);
+/* checkCurrentSerialInTransaction. */
+int neo_txn_check_current(struct neo_txn *txn, uint64_t oid, uint64_t serial);
+/*
+ * Undoes transaction undone_tid: stores back-pointers for each of its
+ * oids.  *oids (malloc'ed) lists them.  UNDO_ERROR if an object changed
+ * since and cannot be undone without conflict resolution (see *conflicts).
+ */
+int neo_txn_undo(struct neo_txn *txn, uint64_t undone_tid, uint64_t **oids, size_t *count);
+/*
+ * Waits for every store, then votes with the metadata.  On CONFLICT,
+ * *conflicts (malloc'ed, free with neo_client_conflicts_free) lists them:
+ * the caller resolves each, stores again with the committed serial as
+ * base, and votes again.
+ */
+int neo_txn_vote(struct neo_txn *txn, const void *user, size_t user_size,
+		 const void *description, size_t description_size,
+		 const void *extension, size_t extension_size,
+		 struct neo_client_conflict **conflicts, size_t *count);
+void neo_client_conflicts_free(struct neo_client_conflict *conflicts, size_t count);
+/* Finishes a voted transaction; *tid gets its final tid.  Frees txn. */
+int neo_txn_finish(struct neo_txn *txn, uint64_t *tid);
+/* Aborts and frees txn (at any point before finish). */
+void neo_txn_abort(struct neo_txn *txn);
+/* The temporary id the master gave the transaction. */
+uint64_t neo_txn_ttid(const struct neo_txn *txn);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * storage.h - the storage node: what the files of neostorage share.
+ *
+ *   storage_main.c         options, the backend module, listener, loop
+ *   storage_master.c       the link to the primary master: identification,
+ *                          recovery/verification answers, the partition
+ *                          table, starting and stopping operation
+ *   storage_peers.c        connections from clients and other storages:
+ *                          identification and dispatch
+ *   storage_read.c         loads, history, transaction lists, undo lookup
+ *   storage_txn.c          write locks, staging, vote, lock, unlock, abort
+ *   storage_replication.c  catching up OUT_OF_DATE cells, and serving
+ *                          other storages that catch up from us
+ *   storage_check.c        replica checks (neoctl check)
+ *
+ * Everything runs in the event loop's thread; the backend is called
+ * synchronously from it.
+ */
+#ifndef NEO_STORAGE_H
+#define NEO_STORAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "backend_loader.h"
+#include "conn.h"
+#include "idmap.h"
+#include "nodes.h"
+#include "options.h"
+#include "ptable.h"
+
+/* One object staged by a transaction. */
+struct staged_object {
+	uint64_t oid;
+	struct neo_opt_id data_id;	/* none: deletion */
+	struct neo_opt_id value_tid;	/* undo back-pointer */
+	bool lockless;			/* stored while the cell replicated */
+	bool check_only;		/* checkCurrentSerial: lock, no row */
+};
+
+/* A transaction between its first store and its unlock or abort. */
+struct storage_txn {
+	uint64_t ttid, tid;		/* tid 0 until locked */
+	struct neo_conn *client;	/* NULL once gone */
+	bool voted, locked;
+	bool has_metadata;
+	struct staged_object *objects;
+	size_t object_count, object_capacity;
+	bool deadlock_notified;
+};
+
+/* A request waiting for a lock to be released. */
+struct delayed_request {
+	struct neo_conn *conn;
+	struct neo_packet pkt;		/* taken from the callback */
+	struct delayed_request *next;
+};
+
+/* A connection from a client or another storage. */
+struct storage_peer {
+	struct neo_conn *conn;
+	bool identified;
+	enum neo_node_type type;
+	int32_t nid;
+};
+
+struct replication;
+struct checker;
+
+struct storage {
+	struct event_base *base;
+	struct neo_options *opts;
+	SSL_CTX *ssl;
+	struct neo_listener *listener;
+	struct neo_address address;
+	const char *cluster;
+
+	/* Backend. */
+	struct neo_backend_module module;
+	const struct neo_backend *be;
+	struct neo_db *db;
+
+	/* Master. */
+	struct neo_address *masters;
+	size_t master_count, master_index;
+	struct neo_conn *master_conn;
+	bool identified;
+	struct event *reconnect_event;
+	bool exiting;
+
+	int32_t nid;
+	struct neo_node_table nodes;
+	struct neo_ptable pt;
+	bool operational;
+
+	/* Transactions. */
+	struct neo_idmap txns;		/* ttid -> storage_txn */
+	struct neo_idmap write_locks;	/* oid -> storage_txn */
+	struct neo_idmap read_locks;	/* oid -> storage_txn being locked */
+	struct delayed_request *delayed;
+
+	struct neo_idmap peers;		/* (uintptr_t)conn -> storage_peer */
+
+	struct replication *replication;
+	struct checker *checker;
+};
+
+/* storage_main.c */
+void storage_exit(struct storage *s, int status);
+bool storage_db_failed(struct storage *s, int rc, const char *what);
+
+/* storage_master.c */
+void storage_connect_master(struct storage *s);
+void storage_master_lost(struct storage *s);
+int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value);
+int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, bool present);
+int storage_persist_pt(struct storage *s, bool reset);
+/* My cell state in a partition, or -1. */
+int storage_cell_state(const struct storage *s, uint32_t partition);
+bool storage_readable(const struct storage *s, uint32_t partition);
+
+/* storage_peers.c */
+void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);
+void storage_close_peers(struct storage *s);
+void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* storage_read.c */
+bool storage_handle_read(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+
+/* storage_txn.c */
+bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+void storage_lock_txn(struct storage *s, struct neo_conn *master, struct neo_packet *pkt);
+void storage_unlock_txn(struct storage *s, uint64_t ttid);
+void storage_abort_txn(struct storage *s, uint64_t ttid);
+void storage_validate_txn(struct storage *s, uint64_t ttid, uint64_t tid);
+void storage_txn_conn_closed(struct storage *s, struct neo_conn *conn);
+void storage_txn_reset(struct storage *s);
+void storage_drop_unfinished(struct storage *s);
+bool storage_oid_read_locked(struct storage *s, uint64_t oid);
+bool storage_tid_locked_upto(struct storage *s, uint64_t max_tid);
+void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+void storage_retry_delayed(struct storage *s);
+void storage_lockless_done(struct storage *s, uint32_t partition);
+bool storage_has_lockless(struct storage *s, uint32_t partition);
+
+/* storage_replication.c */
+void storage_replication_update(struct storage *s);
+void storage_replication_stop(struct storage *s);
+void storage_replication_txn_finished(struct storage *s, uint64_t ttid, uint64_t max_tid);
+bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+
+/* storage_check.c */
+void storage_check_partition(struct storage *s, struct neo_packet *pkt);
+bool storage_handle_check(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+void storage_check_stop(struct storage *s);
+
+#endif

@@ -1,0 +1,689 @@
+/*
+ * storage_replication.c - bringing OUT_OF_DATE cells up to date from a
+ * readable peer, and serving peers that do the same from us
+ * (cluster.md section 3.4, upstream's neo/storage/replicator.py).
+ *
+ * One partition at a time: transactions, then objects, in chunks of
+ * FETCH_COUNT; each chunk carries what we already have so that the
+ * source sends only what is missing and tells what to delete.  Once the
+ * transactions unfinished when we asked the master are finished, and no
+ * lockless write is pending, the master is told the cell is replicated.
+ */
+#include "storage.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "log.h"
+#include "tid.h"
+
+#define FETCH_COUNT 1000
+
+struct replication {
+	bool asked;			/* AskUnfinishedTransactions sent */
+	bool answered;
+	uint64_t max_tid;		/* replicate up to this tid */
+	uint64_t *pending;		/* ttids unfinished when we asked */
+	size_t pending_count;
+
+	int64_t partition;		/* being replicated, or -1 */
+	struct neo_conn *source;
+	bool source_ready;
+	uint64_t next_tid, next_oid;	/* where the current chunk starts */
+	bool fetching_objects;
+	uint64_t done_upto;		/* max_tid of the last full pass */
+	bool *covered;			/* partitions of the last ask */
+	uint32_t covered_count;
+	struct event *retry;
+};
+
+static int id_collect(void *ctx, uint64_t id)
+{
+	struct neo_list_p64 *list = ctx;
+	uint64_t *items = realloc(list->items, (list->count + 1) * sizeof *items);
+
+	if (items == NULL)
+		return -1;
+	items[list->count++] = id;
+	list->items = items;
+	return 0;
+}
+
+static int ignore_id(void *ctx, uint64_t id)
+{
+	(void)ctx;
+	(void)id;
+	return 0;
+}
+
+/* --- Destination side ------------------------------------------------------ */
+
+static void replication_next(struct storage *s);
+
+static void schedule_retry(struct storage *s, long ms)
+{
+	struct replication *r = s->replication;
+	struct timeval delay = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (r->retry)
+		evtimer_add(r->retry, &delay);
+}
+
+static void retry_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	storage_replication_update(arg);
+}
+
+static void close_source(struct replication *r)
+{
+	if (r->source) {
+		struct neo_conn *conn = r->source;
+
+		r->source = NULL;
+		neo_conn_close(conn, "replication done");
+	}
+	r->source_ready = false;
+}
+
+static void replication_abort(struct storage *s, const char *why)
+{
+	struct replication *r = s->replication;
+
+	if (r->partition >= 0)
+		neo_log(NEO_LOG_WARNING, "replication of partition %" PRId64 " aborted: %s",
+			r->partition, why);
+	r->partition = -1;
+	close_source(r);
+	schedule_retry(s, 1000);
+}
+
+static void fetch_transactions(struct storage *s);
+static void fetch_objects(struct storage *s);
+
+static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_status status,
+					struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+	const struct neo_answer_fetch_transactions *fetched;
+
+	if (r == NULL || conn != r->source)
+		return;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_FETCH_TRANSACTIONS) {
+		replication_abort(s, "source refused or lost");
+		return;
+	}
+	fetched = answer->args;
+	for (uint32_t i = 0; i < fetched->tids_to_delete.count; i++)
+		s->be->trans_delete(s->db, (uint32_t)r->partition, fetched->tids_to_delete.items[i]);
+	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (fetched->next_tid.has) {
+		r->next_tid = fetched->next_tid.v;
+		fetch_transactions(s);
+		return;
+	}
+	r->fetching_objects = true;
+	r->next_tid = 0;
+	r->next_oid = 0;
+	fetch_objects(s);
+}
+
+static void fetch_transactions(struct storage *s)
+{
+	struct replication *r = s->replication;
+	struct neo_ask_fetch_transactions ask = { .partition = r->partition, .length = FETCH_COUNT,
+						  .min_tid = r->next_tid, .max_tid = r->max_tid };
+
+	s->be->tid_range(s->db, (uint32_t)r->partition, r->next_tid, r->max_tid, FETCH_COUNT,
+			 id_collect, &ask.tids_we_have);
+	neo_conn_ask(r->source, NEO_ASK_FETCH_TRANSACTIONS, &ask, 0, answered_fetch_transactions, s);
+	free(ask.tids_we_have.items);
+}
+
+struct object_map {
+	struct neo_map_p64_list_p64 map;
+	uint32_t capacity;
+};
+
+static int object_map_add(void *ctx, uint64_t serial, uint64_t oid)
+{
+	struct object_map *m = ctx;
+	uint32_t i;
+
+	for (i = 0; i < m->map.count && m->map.keys[i] != serial; i++)
+		;
+	if (i == m->map.count) {
+		if (m->map.count == m->capacity) {
+			uint32_t capacity = m->capacity ? m->capacity * 2 : 64;
+			uint64_t *keys = realloc(m->map.keys, capacity * sizeof *keys);
+			struct neo_list_p64 *values;
+
+			if (keys == NULL)
+				return -1;
+			m->map.keys = keys;
+			values = realloc(m->map.values, capacity * sizeof *values);
+			if (values == NULL)
+				return -1;
+			m->map.values = values;
+			m->capacity = capacity;
+		}
+		m->map.keys[i] = serial;
+		m->map.values[i] = (struct neo_list_p64){ NULL, 0 };
+		m->map.count++;
+	}
+	return id_collect(&m->map.values[i], oid);
+}
+
+static void object_map_free(struct object_map *m)
+{
+	for (uint32_t i = 0; i < m->map.count; i++)
+		free(m->map.values[i].items);
+	free(m->map.keys);
+	free(m->map.values);
+}
+
+static void partition_replicated(struct storage *s);
+
+static void answered_fetch_objects(struct neo_conn *conn, enum neo_ask_status status,
+				   struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+	const struct neo_answer_fetch_objects *fetched;
+
+	if (r == NULL || conn != r->source)
+		return;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_FETCH_OBJECTS) {
+		replication_abort(s, "source refused or lost");
+		return;
+	}
+	fetched = answer->args;
+	for (uint32_t i = 0; i < fetched->objects_to_delete.count; i++)
+		for (uint32_t k = 0; k < fetched->objects_to_delete.values[i].count; k++) {
+			struct neo_opt_id serial = { true, fetched->objects_to_delete.keys[i] };
+
+			s->be->obj_delete(s->db, (uint32_t)r->partition,
+					  fetched->objects_to_delete.values[i].items[k], &serial,
+					  ignore_id, NULL);
+		}
+	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (fetched->next_tid.has) {
+		r->next_tid = fetched->next_tid.v;
+		r->next_oid = fetched->next_oid.has ? fetched->next_oid.v : 0;
+		fetch_objects(s);
+		return;
+	}
+	partition_replicated(s);
+}
+
+static void fetch_objects(struct storage *s)
+{
+	struct replication *r = s->replication;
+	struct neo_ask_fetch_objects ask = { .partition = r->partition, .length = FETCH_COUNT,
+					     .min_tid = r->next_tid, .max_tid = r->max_tid,
+					     .min_oid = r->next_oid };
+	struct object_map have = { 0 };
+
+	s->be->obj_range(s->db, (uint32_t)r->partition, r->next_tid, r->next_oid, r->max_tid,
+			 FETCH_COUNT, object_map_add, &have);
+	ask.objects_we_have = have.map;
+	neo_conn_ask(r->source, NEO_ASK_FETCH_OBJECTS, &ask, 0, answered_fetch_objects, s);
+	object_map_free(&have);
+}
+
+static void partition_replicated(struct storage *s)
+{
+	struct replication *r = s->replication;
+	uint32_t partition = (uint32_t)r->partition;
+
+	if (r->pending_count || storage_has_lockless(s, partition)) {
+		/* Transactions older than our request to the master may
+		 * still commit here: wait, then pass again. */
+		r->partition = -1;
+		close_source(r);
+		schedule_retry(s, 200);
+		return;
+	}
+	neo_log(NEO_LOG_INFO, "partition %u replicated up to %016" PRIx64, partition, r->max_tid);
+	if (s->master_conn) {
+		struct neo_notify_replication_done done = { .partition = partition,
+							    .tid = r->max_tid };
+
+		neo_conn_notify(s->master_conn, NEO_NOTIFY_REPLICATION_DONE, &done);
+	}
+	r->partition = -1;
+	close_source(r);
+	/* The master's table change makes the cell readable; until then,
+	 * do not start this partition again. */
+	r->done_upto = r->max_tid;
+	schedule_retry(s, 300);
+}
+
+static void source_identified(struct neo_conn *conn, enum neo_ask_status status,
+			      struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+
+	if (r == NULL || conn != r->source)
+		return;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ACCEPT_IDENTIFICATION) {
+		replication_abort(s, "source refused us");
+		return;
+	}
+	r->source_ready = true;
+	r->fetching_objects = false;
+	r->next_tid = 0;
+	fetch_transactions(s);
+}
+
+static void source_ready(struct neo_conn *conn, void *arg)
+{
+	struct storage *s = arg;
+	struct neo_request_identification req = { .node_type = NEO_NODE_STORAGE };
+
+	req.uuid = (struct neo_opt_int){ true, s->nid };
+	req.address.has = true;
+	neo_address_to_wire(&s->address, &req.address.v);
+	req.cluster_name = (struct neo_bin){ (const uint8_t *)s->cluster,
+					     (uint32_t)strlen(s->cluster) };
+	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, source_identified, s);
+}
+
+static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg);
+
+static void source_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+
+	if (r && conn == r->source) {
+		r->source = NULL;
+		replication_abort(s, reason);
+	}
+}
+
+static const struct neo_conn_callbacks source_callbacks = {
+	.on_ready = source_ready,
+	.on_packet = source_packet,
+	.on_close = source_closed,
+};
+
+static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+
+	if (r == NULL || conn != r->source || r->partition < 0)
+		return;
+	if (pkt->code == NEO_ADD_TRANSACTION) {
+		const struct neo_add_transaction *add = pkt->args;
+		struct neo_trans trans = { .partition = (uint32_t)r->partition, .tid = add->tid,
+					   .ttid = add->ttid, .packed = add->packed };
+		uint8_t *oids = malloc((size_t)add->oids.count * 8 + 1);
+
+		if (oids == NULL)
+			return;
+		for (uint32_t i = 0; i < add->oids.count; i++)
+			neo_p64_write(add->oids.items[i], oids + 8 * i);
+		trans.oids = (struct neo_bytes){ oids, (size_t)add->oids.count * 8 };
+		trans.user = (struct neo_bytes){ add->user.data, add->user.size };
+		trans.description = (struct neo_bytes){ add->description.data, add->description.size };
+		trans.extension = (struct neo_bytes){ add->extension.data, add->extension.size };
+		storage_db_failed(s, s->be->trans_put(s->db, &trans, false), "replicating a transaction");
+		free(oids);
+	} else if (pkt->code == NEO_ADD_OBJECT) {
+		const struct neo_add_object *add = pkt->args;
+		struct neo_obj_row row = { .partition = (uint32_t)r->partition, .oid = add->oid,
+					   .tid = add->serial };
+		uint64_t data_id;
+
+		if (add->data.size && add->checksum.size == 20) {
+			if (storage_db_failed(s, s->be->data_put(s->db, row.partition, add->checksum.data,
+						(uint8_t)add->compression,
+						(struct neo_bytes){ add->data.data, add->data.size },
+						&data_id), "replicating data"))
+				return;
+			row.data_id = (struct neo_opt_id){ true, data_id };
+		} else if (add->data_serial.has) {
+			s->be->obj_data_id(s->db, row.partition, add->oid, add->data_serial.v,
+					   &row.data_id);
+		}
+		row.value_tid = (struct neo_opt_id){ add->data_serial.has, add->data_serial.v };
+		storage_db_failed(s, s->be->obj_put(s->db, &row, 1, false), "replicating an object");
+	}
+}
+
+/* A running storage with a readable cell of the partition. */
+static struct neo_node *pick_source(struct storage *s, uint32_t partition)
+{
+	const struct neo_pt_cells *row = &s->pt.rows[partition];
+	uint32_t start = (uint32_t)rand();
+
+	for (uint32_t k = 0; k < row->count; k++) {
+		const struct neo_pt_cell *cell = &row->cells[(start + k) % row->count];
+		struct neo_node *node = neo_nodes_by_nid(&s->nodes, cell->nid);
+
+		if (cell->nid != s->nid && neo_cell_readable(cell->state) && node
+		    && node->state == NEO_NODE_RUNNING && node->has_address)
+			return node;
+	}
+	return NULL;
+}
+
+static void answered_unfinished(struct neo_conn *conn, enum neo_ask_status status,
+				struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+	const struct neo_answer_unfinished_transactions *unfinished;
+
+	(void)conn;
+	if (r == NULL || status != NEO_ASK_ANSWERED
+	    || answer->code != NEO_ANSWER_UNFINISHED_TRANSACTIONS) {
+		if (r)
+			r->asked = false;
+		return;
+	}
+	unfinished = answer->args;
+	r->answered = true;
+	r->max_tid = unfinished->max_tid;
+	free(r->pending);
+	r->pending = calloc(unfinished->ttids.count + 1, sizeof *r->pending);
+	r->pending_count = 0;
+	if (r->pending)
+		for (uint32_t i = 0; i < unfinished->ttids.count; i++)
+			r->pending[r->pending_count++] = unfinished->ttids.items[i];
+	replication_next(s);
+}
+
+static void replication_next(struct storage *s)
+{
+	struct replication *r = s->replication;
+	char err[256];
+
+	if (!s->operational || r->partition >= 0 || !r->answered || s->master_conn == NULL)
+		return;
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++) {
+		struct neo_node *source;
+
+		if (storage_cell_state(s, p) != NEO_CELL_OUT_OF_DATE)
+			continue;
+		source = pick_source(s, p);
+		if (source == NULL)
+			continue;
+		r->partition = p;
+		neo_log(NEO_LOG_INFO, "replicating partition %u up to %016" PRIx64 " from %s:%u", p,
+			r->max_tid, source->address.host, source->address.port);
+		r->source = neo_conn_connect(s->base, &source->address, s->ssl, &source_callbacks, s,
+					     err, sizeof err);
+		if (r->source == NULL)
+			replication_abort(s, err);
+		return;
+	}
+}
+
+void storage_replication_update(struct storage *s)
+{
+	struct replication *r = s->replication;
+	struct neo_ask_unfinished_transactions ask = { 0 };
+	bool outdated = false;
+
+	if (!s->operational || s->master_conn == NULL)
+		return;
+	for (uint32_t p = 0; p < s->pt.num_partitions && !outdated; p++)
+		outdated = storage_cell_state(s, p) == NEO_CELL_OUT_OF_DATE;
+	if (!outdated)
+		return;
+	if (r == NULL) {
+		r = s->replication = calloc(1, sizeof *r);
+		if (r == NULL)
+			return;
+		r->partition = -1;
+		r->retry = evtimer_new(s->base, retry_tick, s);
+	}
+	if (r->asked && r->covered_count == s->pt.num_partitions) {
+		bool uncovered = false;
+
+		for (uint32_t p = 0; p < s->pt.num_partitions && !uncovered; p++)
+			uncovered = !r->covered[p] && storage_cell_state(s, p) == NEO_CELL_OUT_OF_DATE;
+		if (!uncovered) {
+			replication_next(s);
+			return;
+		}
+	}
+	if (r->partition >= 0)
+		return;		/* asked again once this one is done */
+	free(r->covered);
+	r->covered = calloc(s->pt.num_partitions + 1, sizeof *r->covered);
+	r->covered_count = r->covered ? s->pt.num_partitions : 0;
+	r->answered = false;
+	ask.offsets.items = calloc(s->pt.num_partitions + 1, sizeof *ask.offsets.items);
+	if (ask.offsets.items == NULL)
+		return;
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+		if (storage_cell_state(s, p) == NEO_CELL_OUT_OF_DATE) {
+			ask.offsets.items[ask.offsets.count++] = p;
+			if (r->covered)
+				r->covered[p] = true;
+		}
+	r->asked = neo_conn_ask(s->master_conn, NEO_ASK_UNFINISHED_TRANSACTIONS, &ask, 0,
+				answered_unfinished, s) >= 0;
+	free(ask.offsets.items);
+}
+
+void storage_replication_txn_finished(struct storage *s, uint64_t ttid, uint64_t max_tid)
+{
+	struct replication *r = s->replication;
+
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->pending_count; i++)
+		if (r->pending[i] == ttid) {
+			r->pending[i] = r->pending[--r->pending_count];
+			break;
+		}
+	if (r->pending_count == 0 && max_tid > r->max_tid && r->partition < 0)
+		r->max_tid = max_tid;
+}
+
+void storage_replication_stop(struct storage *s)
+{
+	struct replication *r = s->replication;
+
+	if (r == NULL)
+		return;
+	s->replication = NULL;
+	if (r->source)
+		neo_conn_abort(r->source, "replication stopped");
+	if (r->retry)
+		event_free(r->retry);
+	free(r->pending);
+	free(r->covered);
+	free(r);
+}
+
+/* --- Source side ---------------------------------------------------------- */
+
+static bool serve_refused(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt,
+			  int64_t partition)
+{
+	if (partition >= 0 && partition < s->pt.num_partitions
+	    && storage_readable(s, (uint32_t)partition))
+		return false;
+	storage_send_error(conn, pkt->msg_id, NEO_ERROR_REPLICATION_ERROR,
+			   "partition %" PRId64 " not readable", partition);
+	return true;
+}
+
+static bool id_listed(const struct neo_list_p64 *list, uint64_t id, bool *used)
+{
+	for (uint32_t i = 0; i < list->count; i++)
+		if (list->items[i] == id) {
+			used[i] = true;
+			return true;
+		}
+	return false;
+}
+
+static void serve_transactions(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_fetch_transactions *ask = pkt->args;
+	struct neo_answer_fetch_transactions answer = { 0 };
+	struct neo_list_p64 tids = { 0 };
+	bool *used;
+
+	if (serve_refused(s, conn, pkt, ask->partition))
+		return;
+	if (storage_tid_locked_upto(s, ask->max_tid)) {
+		storage_delay(s, conn, pkt);
+		return;
+	}
+	used = calloc(ask->tids_we_have.count + 1, sizeof *used);
+	if (used == NULL)
+		return;
+	s->be->tid_range(s->db, (uint32_t)ask->partition, ask->min_tid, ask->max_tid,
+			 (uint64_t)ask->length + 1, id_collect, &tids);
+	if (tids.count > (uint32_t)ask->length) {
+		answer.next_tid = (struct neo_opt_p64){ true, tids.items[--tids.count] };
+	}
+	for (uint32_t i = 0; i < tids.count; i++) {
+		struct neo_trans trans = { 0 };
+		struct neo_add_transaction add = { .tid = tids.items[i] };
+		struct neo_list_p64 oids = { 0 };
+
+		if (id_listed(&ask->tids_we_have, tids.items[i], used))
+			continue;
+		if (s->be->trans_get(s->db, (uint32_t)ask->partition, tids.items[i], false, &trans)
+		    != NEO_BACKEND_OK)
+			continue;
+		for (size_t k = 0; k + 8 <= trans.oids.size; k += 8)
+			id_collect(&oids, neo_p64_read(trans.oids.data + k));
+		add.user = (struct neo_bin){ trans.user.data, (uint32_t)trans.user.size };
+		add.description = (struct neo_bin){ trans.description.data,
+						     (uint32_t)trans.description.size };
+		add.extension = (struct neo_bin){ trans.extension.data, (uint32_t)trans.extension.size };
+		add.packed = trans.packed;
+		add.ttid = trans.ttid;
+		add.oids = oids;
+		neo_conn_notify(conn, NEO_ADD_TRANSACTION, &add);
+		free(oids.items);
+	}
+	/* What the asker has and we do not: to delete. */
+	for (uint32_t i = 0; i < ask->tids_we_have.count; i++)
+		if (!used[i])
+			id_collect(&answer.tids_to_delete, ask->tids_we_have.items[i]);
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FETCH_TRANSACTIONS, &answer);
+	free(answer.tids_to_delete.items);
+	free(tids.items);
+	free(used);
+}
+
+struct pair_list {
+	uint64_t *tids, *oids;
+	uint32_t count, capacity;
+};
+
+static int pair_collect(void *ctx, uint64_t tid, uint64_t oid)
+{
+	struct pair_list *list = ctx;
+
+	if (list->count == list->capacity) {
+		uint32_t capacity = list->capacity ? list->capacity * 2 : 256;
+		uint64_t *tids = realloc(list->tids, capacity * sizeof *tids), *oids;
+
+		if (tids == NULL)
+			return -1;
+		list->tids = tids;
+		oids = realloc(list->oids, capacity * sizeof *oids);
+		if (oids == NULL)
+			return -1;
+		list->oids = oids;
+		list->capacity = capacity;
+	}
+	list->tids[list->count] = tid;
+	list->oids[list->count] = oid;
+	list->count++;
+	return 0;
+}
+
+/* Whether the asker has (serial, oid); marks it so it is not deleted. */
+static bool object_listed(const struct neo_map_p64_list_p64 *have, bool **used, uint64_t serial,
+			  uint64_t oid)
+{
+	for (uint32_t i = 0; i < have->count; i++)
+		if (have->keys[i] == serial)
+			return id_listed(&have->values[i], oid, used[i]);
+	return false;
+}
+
+static void serve_objects(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_fetch_objects *ask = pkt->args;
+	struct neo_answer_fetch_objects answer = { 0 };
+	struct pair_list rows = { 0 };
+	struct object_map remove = { 0 };
+	bool **used = calloc(ask->objects_we_have.count + 1, sizeof *used);
+
+	if (used == NULL || serve_refused(s, conn, pkt, ask->partition)) {
+		free(used);
+		return;
+	}
+	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)
+		used[i] = calloc(ask->objects_we_have.values[i].count + 1, sizeof **used);
+	s->be->obj_range(s->db, (uint32_t)ask->partition, ask->min_tid, ask->min_oid, ask->max_tid,
+			 (uint64_t)ask->length + 1, pair_collect, &rows);
+	if (rows.count > (uint32_t)ask->length) {
+		rows.count--;
+		answer.next_tid = (struct neo_opt_p64){ true, rows.tids[rows.count] };
+		answer.next_oid = (struct neo_opt_p64){ true, rows.oids[rows.count] };
+	}
+	for (uint32_t i = 0; i < rows.count; i++) {
+		struct neo_object object = { 0 };
+		struct neo_add_object add = { .oid = rows.oids[i], .serial = rows.tids[i] };
+		static const uint8_t zero[20];
+
+		if (object_listed(&ask->objects_we_have, used, rows.tids[i], rows.oids[i]))
+			continue;
+		if (s->be->obj_get(s->db, (uint32_t)ask->partition, rows.oids[i], NEO_BACKEND_OBJ_EXACT,
+				   rows.tids[i], &object) != NEO_BACKEND_OK)
+			continue;
+		add.compression = object.has_data ? object.compression : 0;
+		add.checksum = (struct neo_bin){ object.has_data ? object.checksum : zero, 20 };
+		add.data = (struct neo_bin){ object.has_data ? object.data.data : NULL,
+					     object.has_data ? (uint32_t)object.data.size : 0 };
+		add.data_serial = (struct neo_opt_p64){ object.data_serial.has, object.data_serial.id };
+		neo_conn_notify(conn, NEO_ADD_OBJECT, &add);
+	}
+	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)
+		for (uint32_t k = 0; k < ask->objects_we_have.values[i].count; k++)
+			if (used[i] && !used[i][k])
+				object_map_add(&remove, ask->objects_we_have.keys[i],
+					       ask->objects_we_have.values[i].items[k]);
+	answer.objects_to_delete = remove.map;
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FETCH_OBJECTS, &answer);
+	object_map_free(&remove);
+	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)
+		free(used[i]);
+	free(used);
+	free(rows.tids);
+	free(rows.oids);
+}
+
+bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	switch (pkt->code) {
+	case NEO_ASK_FETCH_TRANSACTIONS:
+		serve_transactions(s, conn, pkt);
+		return true;
+	case NEO_ASK_FETCH_OBJECTS:
+		serve_objects(s, conn, pkt);
+		return true;
+	default:
+		return false;
+	}
+}

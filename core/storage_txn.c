@@ -1,0 +1,616 @@
+/*
+ * storage_txn.c - the storage's side of commits (cluster.md section 3.3):
+ * per-object write locks keyed by ttid, staging data at store time, the
+ * vote (staged rows made durable), lock (the commit bit, and reads of the
+ * objects held until unlock), unlock (rows moved to their final place)
+ * and abort.  Requests that must wait for a lock are kept in a queue and
+ * retried whenever a lock goes.
+ */
+#include "storage.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "codec.h"
+#include "log.h"
+#include "tid.h"
+
+static const uint8_t zero_checksum[20];
+
+/* --- Transactions and locks ---------------------------------------------- */
+
+static struct storage_txn *txn_get(struct storage *s, uint64_t ttid, struct neo_conn *client)
+{
+	struct storage_txn *txn = neo_idmap_get(&s->txns, ttid);
+
+	if (txn)
+		return txn;
+	txn = calloc(1, sizeof *txn);
+	if (txn == NULL || neo_idmap_put(&s->txns, ttid, txn) < 0) {
+		free(txn);
+		return NULL;
+	}
+	txn->ttid = ttid;
+	txn->client = client;
+	return txn;
+}
+
+static struct staged_object *txn_object(struct storage_txn *txn, uint64_t oid, bool create)
+{
+	for (size_t i = 0; i < txn->object_count; i++)
+		if (txn->objects[i].oid == oid)
+			return &txn->objects[i];
+	if (!create)
+		return NULL;
+	if (txn->object_count == txn->object_capacity) {
+		size_t capacity = txn->object_capacity ? txn->object_capacity * 2 : 8;
+		struct staged_object *objects = realloc(txn->objects, capacity * sizeof *objects);
+
+		if (objects == NULL)
+			return NULL;
+		txn->objects = objects;
+		txn->object_capacity = capacity;
+	}
+	memset(&txn->objects[txn->object_count], 0, sizeof *txn->objects);
+	txn->objects[txn->object_count].oid = oid;
+	return &txn->objects[txn->object_count++];
+}
+
+/* Releases every lock of txn and forgets it. */
+static void txn_forget(struct storage *s, struct storage_txn *txn)
+{
+	for (size_t i = 0; i < txn->object_count; i++) {
+		uint64_t oid = txn->objects[i].oid;
+
+		if (neo_idmap_get(&s->write_locks, oid) == txn)
+			neo_idmap_remove(&s->write_locks, oid);
+		if (neo_idmap_get(&s->read_locks, oid) == txn)
+			neo_idmap_remove(&s->read_locks, oid);
+	}
+	neo_idmap_remove(&s->txns, txn->ttid);
+	free(txn->objects);
+	free(txn);
+}
+
+/* Data stored for a transaction that will not commit. */
+static void prune_staged_data(struct storage *s, struct storage_txn *txn)
+{
+	uint64_t *ids = calloc(txn->object_count + 1, sizeof *ids);
+	size_t count = 0, pruned;
+
+	if (ids == NULL)
+		return;
+	for (size_t i = 0; i < txn->object_count; i++)
+		if (txn->objects[i].data_id.has && !txn->objects[i].value_tid.has)
+			ids[count++] = txn->objects[i].data_id.id;
+	if (count)
+		s->be->data_prune(s->db, ids, count, &pruned);
+	free(ids);
+}
+
+bool storage_oid_read_locked(struct storage *s, uint64_t oid)
+{
+	return neo_idmap_get(&s->read_locks, oid) != NULL;
+}
+
+bool storage_tid_locked_upto(struct storage *s, uint64_t max_tid)
+{
+	size_t index = 0;
+	uint64_t ttid;
+	void *value;
+
+	while (neo_idmap_next(&s->txns, &index, &ttid, &value)) {
+		struct storage_txn *txn = value;
+
+		if (txn->locked && txn->tid <= max_tid)
+			return true;
+	}
+	return false;
+}
+
+bool storage_has_lockless(struct storage *s, uint32_t partition)
+{
+	size_t index = 0;
+	uint64_t ttid;
+	void *value;
+
+	while (neo_idmap_next(&s->txns, &index, &ttid, &value)) {
+		struct storage_txn *txn = value;
+
+		for (size_t i = 0; i < txn->object_count; i++)
+			if (txn->objects[i].lockless
+			    && neo_ptable_partition(&s->pt, txn->objects[i].oid) == partition)
+				return true;
+	}
+	return false;
+}
+
+void storage_lockless_done(struct storage *s, uint32_t partition)
+{
+	(void)s;
+	(void)partition;
+}
+
+/* --- Delayed requests ------------------------------------------------------ */
+
+void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	struct delayed_request *request = calloc(1, sizeof *request), **tail = &s->delayed;
+
+	if (request == NULL) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	request->conn = conn;
+	neo_packet_take(pkt, &request->pkt);
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = request;
+}
+
+bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+
+void storage_retry_delayed(struct storage *s)
+{
+	struct delayed_request *queue = s->delayed;
+
+	/* Each request either completes or is delayed again, in order. */
+	s->delayed = NULL;
+	while (queue) {
+		struct delayed_request *request = queue;
+
+		queue = request->next;
+		if (!storage_handle_read(s, request->conn, &request->pkt))
+			storage_handle_write(s, request->conn, &request->pkt);
+		neo_packet_release(&request->pkt);
+		free(request);
+	}
+}
+
+static void drop_delayed_of(struct storage *s, struct neo_conn *conn)
+{
+	struct delayed_request **at = &s->delayed;
+
+	while (*at) {
+		struct delayed_request *request = *at;
+
+		if (conn == NULL || request->conn == conn) {
+			*at = request->next;
+			neo_packet_release(&request->pkt);
+			free(request);
+		} else {
+			at = &request->next;
+		}
+	}
+}
+
+/* --- Stores --------------------------------------------------------------- */
+
+static void answer_store(struct neo_conn *conn, uint32_t msg_id, uint16_t code, bool has,
+			 uint64_t conflict)
+{
+	struct neo_answer_store_object answer = { .conflict = { has, conflict } };
+
+	/* AnswerStoreObject and AnswerCheckCurrentSerial share one shape. */
+	neo_conn_answer(conn, msg_id, code, &answer);
+}
+
+/*
+ * The lock decision for (txn, oid) based on serial: returns 1 when
+ * locked (or lockless), 0 when answered with a conflict, -1 when the
+ * request was delayed.
+ */
+static int take_write_lock(struct storage *s, struct storage_txn *txn, uint64_t oid,
+			   uint64_t serial, struct neo_conn *conn, struct neo_packet *pkt,
+			   uint16_t answer_code, bool *lockless)
+{
+	uint32_t partition = neo_ptable_partition(&s->pt, oid);
+	int state = storage_cell_state(s, partition);
+	struct storage_txn *holder;
+	uint64_t last = 0;
+
+	*lockless = false;
+	if (state < 0 || state == NEO_CELL_OUT_OF_DATE) {
+		/* As upstream: a replicating (or unassigned) cell takes the
+		 * write without a lock; a readable cell does the check. */
+		*lockless = true;
+		return 1;
+	}
+	holder = neo_idmap_get(&s->write_locks, oid);
+	if (holder && holder != txn) {
+		if (holder->ttid > txn->ttid && !holder->voted && !holder->deadlock_notified
+		    && holder->client) {
+			struct neo_notify_deadlock deadlock = { .ttid = holder->ttid, .oid = oid };
+
+			holder->deadlock_notified = true;
+			neo_conn_notify(holder->client, NEO_NOTIFY_DEADLOCK, &deadlock);
+		}
+		storage_delay(s, conn, pkt);
+		return -1;
+	}
+	if (s->be->obj_last_serial(s->db, partition, oid, &last) != NEO_BACKEND_OK)
+		last = 0;
+	if (last != serial) {
+		answer_store(conn, pkt->msg_id, answer_code, true, last);
+		return 0;
+	}
+	if (neo_idmap_put(&s->write_locks, oid, txn) < 0) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return 0;
+	}
+	return 1;
+}
+
+static bool checksum_valid(const struct neo_ask_store_object *req)
+{
+	uint8_t digest[SHA_DIGEST_LENGTH];
+
+	if (req->checksum.size != 20)
+		return false;
+	if (req->data.size == 0)
+		return true;
+	SHA1(req->data.data, req->data.size, digest);
+	return memcmp(digest, req->checksum.data, 20) == 0;
+}
+
+/* Where the data of this store lives: a new data row, an undo target, or
+ * none (deletion).  Returns 0, or -1 after answering an error. */
+static int stage_data(struct storage *s, const struct neo_ask_store_object *req,
+		      struct neo_conn *conn, uint32_t msg_id, struct staged_object *object)
+{
+	uint32_t partition = neo_ptable_partition(&s->pt, req->oid);
+	uint64_t data_id;
+	int rc;
+
+	object->data_id.has = false;
+	object->value_tid = (struct neo_opt_id){ req->data_serial.has, req->data_serial.v };
+	if (req->data_serial.has) {
+		rc = s->be->obj_data_id(s->db, partition, req->oid, req->data_serial.v,
+					&object->data_id);
+		if (rc == NEO_BACKEND_NOTFOUND && storage_readable(s, partition)) {
+			neo_conn_answer_error(conn, msg_id, NEO_ERROR_UNDO_PACK_ERROR,
+					      "undo target was packed away");
+			return -1;
+		}
+		if (rc == NEO_BACKEND_OK || req->data.size == 0)
+			return 0;
+	}
+	if (req->data.size == 0 && memcmp(req->checksum.data, zero_checksum, 20) == 0)
+		return 0;	/* deletion, or undone creation */
+	rc = s->be->data_put(s->db, partition, req->checksum.data, (uint8_t)req->compression,
+			     (struct neo_bytes){ req->data.data, req->data.size }, &data_id);
+	if (storage_db_failed(s, rc, "storing data")) {
+		neo_conn_answer_error(conn, msg_id, NEO_ERROR_NOT_READY, "backend error");
+		return -1;
+	}
+	object->data_id = (struct neo_opt_id){ true, data_id };
+	return 0;
+}
+
+static void store_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_store_object *req = pkt->args;
+	struct storage_txn *txn;
+	struct staged_object *object;
+	bool lockless;
+	int locked;
+
+	if (!req->ttid.has || req->compression < 0 || req->compression > 1 || !checksum_valid(req)) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      "bad checksum or compression");
+		neo_conn_close(conn, "protocol error");
+		return;
+	}
+	txn = txn_get(s, req->ttid.v, conn);
+	if (txn == NULL || txn->voted) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      txn ? "store after vote" : "out of memory");
+		return;
+	}
+	locked = take_write_lock(s, txn, req->oid, req->serial, conn, pkt, NEO_ANSWER_STORE_OBJECT,
+				 &lockless);
+	if (locked <= 0)
+		return;
+	object = txn_object(txn, req->oid, true);
+	if (object == NULL || stage_data(s, req, conn, pkt->msg_id, object) < 0)
+		return;
+	object->lockless = lockless;
+	object->check_only = false;
+	/* As upstream: ZERO_TID tells the client the write took no lock. */
+	answer_store(conn, pkt->msg_id, NEO_ANSWER_STORE_OBJECT, lockless, 0);
+}
+
+static void check_current(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_check_current_serial *req = pkt->args;
+	struct storage_txn *txn = txn_get(s, req->ttid, conn);
+	struct staged_object *object;
+	bool lockless;
+	int locked;
+
+	if (txn == NULL || txn->voted) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "check after vote");
+		return;
+	}
+	locked = take_write_lock(s, txn, req->oid, req->serial, conn, pkt,
+				 NEO_ANSWER_CHECK_CURRENT_SERIAL, &lockless);
+	if (locked <= 0)
+		return;
+	object = txn_object(txn, req->oid, true);
+	if (object && !object->data_id.has && !object->value_tid.has)
+		object->check_only = true;
+	answer_store(conn, pkt->msg_id, NEO_ANSWER_CHECK_CURRENT_SERIAL, lockless, 0);
+}
+
+/* --- Vote ----------------------------------------------------------------- */
+
+static int write_staged_rows(struct storage *s, struct storage_txn *txn)
+{
+	struct neo_obj_row *rows = calloc(txn->object_count + 1, sizeof *rows);
+	size_t count = 0;
+	int rc;
+
+	if (rows == NULL)
+		return NEO_BACKEND_EIO;
+	for (size_t i = 0; i < txn->object_count; i++) {
+		const struct staged_object *object = &txn->objects[i];
+
+		if (object->check_only)
+			continue;
+		rows[count].partition = neo_ptable_partition(&s->pt, object->oid);
+		rows[count].oid = object->oid;
+		rows[count].tid = txn->ttid;
+		rows[count].data_id = object->data_id;
+		rows[count].value_tid = object->value_tid;
+		count++;
+	}
+	rc = count ? s->be->obj_put(s->db, rows, count, true) : NEO_BACKEND_OK;
+	free(rows);
+	return rc;
+}
+
+static void vote(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	bool with_metadata = pkt->code == NEO_ASK_STORE_TRANSACTION;
+	uint64_t ttid = with_metadata ? ((const struct neo_ask_store_transaction *)pkt->args)->ttid
+				      : ((const struct neo_ask_vote_transaction *)pkt->args)->ttid;
+	struct storage_txn *txn = txn_get(s, ttid, conn);
+	int rc;
+
+	if (txn == NULL) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	rc = write_staged_rows(s, txn);
+	if (rc == NEO_BACKEND_OK && with_metadata) {
+		const struct neo_ask_store_transaction *req = pkt->args;
+		struct neo_trans trans = { 0 };
+		uint8_t *oids = malloc((size_t)req->oids.count * 8 + 1);
+
+		if (oids == NULL) {
+			rc = NEO_BACKEND_EIO;
+		} else {
+			for (uint32_t i = 0; i < req->oids.count; i++)
+				neo_p64_write(req->oids.items[i], oids + 8 * i);
+			trans.partition = neo_ptable_partition(&s->pt, ttid);
+			trans.ttid = ttid;
+			trans.oids = (struct neo_bytes){ oids, (size_t)req->oids.count * 8 };
+			trans.user = (struct neo_bytes){ req->user.data, req->user.size };
+			trans.description = (struct neo_bytes){ req->description.data,
+								req->description.size };
+			trans.extension = (struct neo_bytes){ req->extension.data, req->extension.size };
+			rc = s->be->trans_put(s->db, &trans, true);
+			free(oids);
+			txn->has_metadata = true;
+		}
+	}
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_db_failed(s, rc, "voting")) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "backend error");
+		return;
+	}
+	txn->voted = true;
+	neo_conn_answer(conn, pkt->msg_id, with_metadata ? NEO_ANSWER_STORE_TRANSACTION
+							 : NEO_ANSWER_VOTE_TRANSACTION, NULL);
+	storage_retry_delayed(s);
+}
+
+/* --- Lock, unlock, abort -------------------------------------------------- */
+
+void storage_lock_txn(struct storage *s, struct neo_conn *master, struct neo_packet *pkt)
+{
+	const struct neo_ask_lock_information *req = pkt->args;
+	struct neo_answer_information_locked answer = { .ttid = req->ttid };
+	struct storage_txn *txn = txn_get(s, req->ttid, NULL);
+	int rc;
+
+	if (txn == NULL) {
+		neo_conn_answer_error(master, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	rc = s->be->txn_lock(s->db, req->ttid, req->tid);
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_db_failed(s, rc, "locking a transaction")) {
+		neo_conn_answer_error(master, pkt->msg_id, NEO_ERROR_NOT_READY, "backend error");
+		return;
+	}
+	txn->tid = req->tid;
+	txn->locked = true;
+	/* Reads of these objects wait for the unlock (as upstream). */
+	for (size_t i = 0; i < txn->object_count; i++)
+		if (!txn->objects[i].check_only)
+			neo_idmap_put(&s->read_locks, txn->objects[i].oid, txn);
+	neo_conn_answer(master, pkt->msg_id, NEO_ANSWER_INFORMATION_LOCKED, &answer);
+}
+
+static int ignore_data_id(void *ctx, uint64_t id)
+{
+	(void)ctx;
+	(void)id;
+	return 0;
+}
+
+void storage_unlock_txn(struct storage *s, uint64_t ttid)
+{
+	struct storage_txn *txn = neo_idmap_get(&s->txns, ttid);
+	int rc;
+
+	if (txn == NULL || !txn->locked)
+		return;
+	rc = s->be->txn_unlock(s->db, ttid, txn->tid, ignore_data_id, NULL);
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	if (storage_db_failed(s, rc, "unlocking a transaction"))
+		return;
+	txn_forget(s, txn);
+	storage_retry_delayed(s);
+}
+
+void storage_validate_txn(struct storage *s, uint64_t ttid, uint64_t tid)
+{
+	int rc = s->be->txn_lock(s->db, ttid, tid);
+
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->txn_unlock(s->db, ttid, tid, ignore_data_id, NULL);
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (!storage_db_failed(s, rc, "validating a transaction"))
+		neo_log(NEO_LOG_INFO, "transaction %016" PRIx64 " validated as %016" PRIx64, ttid, tid);
+}
+
+static void abort_one(struct storage *s, struct storage_txn *txn)
+{
+	s->be->txn_abort(s->db, txn->ttid, ignore_data_id, NULL);
+	prune_staged_data(s, txn);
+	s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	txn_forget(s, txn);
+}
+
+void storage_abort_txn(struct storage *s, uint64_t ttid)
+{
+	struct storage_txn *txn = neo_idmap_get(&s->txns, ttid);
+
+	if (txn == NULL || txn->locked)
+		return;		/* a locked transaction is committed */
+	abort_one(s, txn);
+	storage_retry_delayed(s);
+}
+
+void storage_txn_conn_closed(struct storage *s, struct neo_conn *conn)
+{
+	size_t index = 0, count = 0;
+	uint64_t ttid;
+	void *value;
+	struct storage_txn **victims = calloc(s->txns.count + 1, sizeof *victims);
+
+	drop_delayed_of(s, conn);
+	while (victims && neo_idmap_next(&s->txns, &index, &ttid, &value)) {
+		struct storage_txn *txn = value;
+
+		if (txn->client != conn)
+			continue;
+		txn->client = NULL;
+		/* As upstream: a voted transaction is the master's to abort. */
+		if (!txn->voted)
+			victims[count++] = txn;
+	}
+	for (size_t i = 0; i < count; i++)
+		abort_one(s, victims[i]);
+	free(victims);
+	if (count)
+		storage_retry_delayed(s);
+}
+
+void storage_txn_reset(struct storage *s)
+{
+	size_t index = 0, count = 0;
+	uint64_t ttid;
+	void *value;
+	struct storage_txn **all = calloc(s->txns.count + 1, sizeof *all);
+
+	drop_delayed_of(s, NULL);
+	while (all && neo_idmap_next(&s->txns, &index, &ttid, &value))
+		all[count++] = value;
+	/* Staged rows stay in the database: verification decides. */
+	for (size_t i = 0; i < count; i++)
+		txn_forget(s, all[i]);
+	free(all);
+}
+
+static int collect_unlocked(void *ctx, uint64_t ttid, uint64_t tid)
+{
+	struct { uint64_t *ttids; size_t count, capacity; } *list = ctx;
+
+	if (tid)
+		return 0;
+	if (list->count == list->capacity) {
+		size_t capacity = list->capacity ? list->capacity * 2 : 16;
+		uint64_t *ttids = realloc(list->ttids, capacity * sizeof *ttids);
+
+		if (ttids == NULL)
+			return -1;
+		list->ttids = ttids;
+		list->capacity = capacity;
+	}
+	list->ttids[list->count++] = ttid;
+	return 0;
+}
+
+/* As upstream: voted but never locked data is dropped when operation
+ * starts; replication brings back anything that was committed. */
+void storage_drop_unfinished(struct storage *s)
+{
+	struct { uint64_t *ttids; size_t count, capacity; } list = { 0 };
+
+	s->be->txn_unfinished(s->db, collect_unlocked, &list);
+	for (size_t i = 0; i < list.count; i++)
+		s->be->txn_abort(s->db, list.ttids[i], ignore_data_id, NULL);
+	if (list.count) {
+		neo_log(NEO_LOG_INFO, "dropped %zu unfinished transaction(s)", list.count);
+		s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	}
+	free(list.ttids);
+}
+
+/* --- Dispatch ------------------------------------------------------------- */
+
+static void relock(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_relock_object *req = pkt->args;
+	struct storage_txn *txn = neo_idmap_get(&s->txns, req->ttid);
+	struct neo_answer_relock_object answer = { 0 };
+
+	/* The relock keeps the lock it has: with requests served in ttid
+	 * order at release, the older transaction gets it next. */
+	(void)txn;
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_RELOCK_OBJECT, &answer);
+}
+
+bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	switch (pkt->code) {
+	case NEO_ASK_STORE_OBJECT:
+		store_object(s, conn, pkt);
+		return true;
+	case NEO_ASK_CHECK_CURRENT_SERIAL:
+		check_current(s, conn, pkt);
+		return true;
+	case NEO_ASK_STORE_TRANSACTION:
+	case NEO_ASK_VOTE_TRANSACTION:
+		vote(s, conn, pkt);
+		return true;
+	case NEO_ABORT_TRANSACTION:
+		storage_abort_txn(s, ((const struct neo_abort_transaction *)pkt->args)->ttid);
+		return true;
+	case NEO_ASK_RELOCK_OBJECT:
+		relock(s, conn, pkt);
+		return true;
+	default:
+		return false;
+	}
+}
