@@ -1,0 +1,210 @@
+/*
+ * cluster_util.c - starting and stopping real cluster processes.
+ */
+#include "cluster_util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int free_port(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&addr, sizeof addr);
+	getsockname(fd, (struct sockaddr *)&addr, &len);
+	port = ntohs(addr.sin_port);
+	close(fd);
+	return port;
+}
+
+static const char *builddir(void)
+{
+	const char *dir = getenv("abs_top_builddir");
+
+	return dir ? dir : ".";
+}
+
+void cluster_init(struct test_cluster *tc, const char *name, int partitions, int replicas,
+		  int storages, int masters)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	memset(tc, 0, sizeof *tc);
+	snprintf(tc->dir, sizeof tc->dir, "%s/neo-cluster-XXXXXX", tmp ? tmp : "/tmp");
+	if (mkdtemp(tc->dir) == NULL) {
+		perror("mkdtemp");
+		exit(99);
+	}
+	snprintf(tc->name, sizeof tc->name, "%s", name);
+	tc->partitions = partitions;
+	tc->replicas = replicas;
+	tc->storage_count = storages;
+	tc->autostart = storages;
+	tc->master_count = masters;
+	for (int i = 0; i < masters; i++)
+		tc->master_ports[i] = free_port();
+}
+
+char *cluster_masters(struct test_cluster *tc, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (int i = 0; i < tc->master_count; i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s127.0.0.1:%d", i ? " " : "",
+			 tc->master_ports[i]);
+	return buf;
+}
+
+static pid_t spawn(char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+pid_t cluster_start_master(struct test_cluster *tc, int index)
+{
+	char path[512], bind[64], masters[256], log[512], np[16], nr[16], autostart[16];
+	char *argv[] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-p", np, "-r", nr,
+			 "-A", autostart, "-l", log, NULL };
+
+	snprintf(path, sizeof path, "%s/core/neomaster", builddir());
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->master_ports[index]);
+	cluster_masters(tc, masters, sizeof masters);
+	snprintf(np, sizeof np, "%d", tc->partitions);
+	snprintf(nr, sizeof nr, "%d", tc->replicas);
+	snprintf(autostart, sizeof autostart, "%d", tc->autostart);
+	snprintf(log, sizeof log, "%s/master%d.log", tc->dir, index);
+	tc->masters[index] = spawn(argv);
+	return tc->masters[index];
+}
+
+pid_t cluster_start_storage(struct test_cluster *tc, int index)
+{
+	char path[512], masters[256], db[512], log[512];
+	char *argv[] = { path, "-c", tc->name, "-b", "127.0.0.1", "-m", masters, "-a", "SQLite",
+			 "-d", db, "-l", log, NULL };
+
+	snprintf(path, sizeof path, "%s/core/neostorage", builddir());
+	cluster_masters(tc, masters, sizeof masters);
+	snprintf(db, sizeof db, "%s/storage%d.db", tc->dir, index);
+	snprintf(log, sizeof log, "%s/storage%d.log", tc->dir, index);
+	tc->storages[index] = spawn(argv);
+	return tc->storages[index];
+}
+
+void cluster_start(struct test_cluster *tc)
+{
+	for (int i = 0; i < tc->master_count; i++)
+		cluster_start_master(tc, i);
+	usleep(200000);
+	for (int i = 0; i < tc->storage_count; i++)
+		cluster_start_storage(tc, i);
+}
+
+void cluster_kill(pid_t *pid, int signum)
+{
+	int status;
+
+	if (*pid <= 0)
+		return;
+	kill(*pid, signum);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(*pid, &status, WNOHANG) == *pid)
+			break;
+		usleep(50000);
+		if (i == 99) {
+			kill(*pid, SIGKILL);
+			waitpid(*pid, &status, 0);
+		}
+	}
+	*pid = 0;
+}
+
+void cluster_stop(struct test_cluster *tc)
+{
+	for (int i = 0; i < tc->master_count; i++)
+		cluster_kill(&tc->masters[i], SIGTERM);
+	for (int i = 0; i < tc->storage_count; i++)
+		cluster_kill(&tc->storages[i], SIGTERM);
+}
+
+int cluster_client(struct test_cluster *tc, const char *name, struct neo_client **client,
+		   neo_client_invalidate_cb cb, void *arg)
+{
+	char masters[256];
+	struct neo_client_config config = { .struct_size = sizeof config };
+
+	config.cluster = name ? name : tc->name;
+	config.masters = cluster_masters(tc, masters, sizeof masters);
+	config.compress = -1;
+	config.connect_timeout_ms = name ? 2000 : 20000;
+	config.on_invalidate = cb;
+	config.invalidate_arg = arg;
+	return neo_client_open(&config, client);
+}
+
+int cluster_log_count(struct test_cluster *tc, const char *file, const char *text)
+{
+	char path[512], line[2048];
+	FILE *f;
+	int count = 0;
+
+	snprintf(path, sizeof path, "%s/%s", tc->dir, file);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (strstr(line, text))
+			count++;
+	fclose(f);
+	return count;
+}
+
+bool cluster_log_has(struct test_cluster *tc, const char *file, const char *text, int ms)
+{
+	for (int waited = 0; waited <= ms; waited += 100) {
+		if (cluster_log_count(tc, file, text) > 0)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+uint64_t cluster_commit(struct neo_client *client, uint64_t oid, uint64_t serial,
+			const char *data)
+{
+	struct neo_txn *txn;
+	struct neo_client_conflict *conflicts;
+	size_t count;
+	uint64_t tid = 0;
+
+	if (neo_client_begin(client, 0, &txn) != NEO_CLIENT_OK)
+		return 0;
+	if (neo_txn_store(txn, oid, serial, data, strlen(data)) != NEO_CLIENT_OK
+	    || neo_txn_vote(txn, "test", 4, "commit", 6, "", 0, &conflicts, &count) != NEO_CLIENT_OK) {
+		neo_client_conflicts_free(conflicts, count);
+		neo_txn_abort(txn);
+		return 0;
+	}
+	if (neo_txn_finish(txn, &tid) != NEO_CLIENT_OK) {
+		neo_txn_abort(txn);
+		return 0;
+	}
+	return tid;
+}

@@ -1,0 +1,44 @@
+/*
+ * cluster_util.h - real clusters for tests: neomaster and neostorage
+ * processes on 127.0.0.1, started and killed by the test itself.
+ */
+#ifndef NEO_CLUSTER_UTIL_H
+#define NEO_CLUSTER_UTIL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "neo/client.h"
+
+#define CLUSTER_MAX_NODES 8
+
+struct test_cluster {
+	char dir[256];
+	char name[64];
+	int partitions, replicas, autostart;
+	int master_ports[2];
+	int master_count;
+	pid_t masters[2];
+	pid_t storages[CLUSTER_MAX_NODES];
+	int storage_count;
+};
+
+/* A fresh directory under $TMPDIR and free ports. */
+void cluster_init(struct test_cluster *tc, const char *name, int partitions, int replicas,
+		  int storages, int masters);
+pid_t cluster_start_master(struct test_cluster *tc, int index);
+pid_t cluster_start_storage(struct test_cluster *tc, int index);
+void cluster_start(struct test_cluster *tc);
+void cluster_kill(pid_t *pid, int signum);
+void cluster_stop(struct test_cluster *tc);
+char *cluster_masters(struct test_cluster *tc, char *buf, size_t len);
+int cluster_client(struct test_cluster *tc, const char *name, struct neo_client **client,
+		   neo_client_invalidate_cb cb, void *arg);
+/* Whether the file under the cluster dir contains text (waits up to ms). */
+bool cluster_log_has(struct test_cluster *tc, const char *file, const char *text, int ms);
+int cluster_log_count(struct test_cluster *tc, const char *file, const char *text);
+/* Commits one object; returns the tid or 0. */
+uint64_t cluster_commit(struct neo_client *client, uint64_t oid, uint64_t serial,
+			const char *data);
+
+#endif
