@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "log.h"
 #include "nid.h"
 #include "ssl.h"
 #include "tid.h"
@@ -435,6 +436,11 @@ static int client_configure(struct neo_client *c, const struct neo_client_config
 		if (c->ssl == NULL)
 			return client_fail(NEO_CLIENT_INVALID, "%s", err);
 	}
+	/* The library is quiet unless given a log file. */
+	if (config->logfile)
+		neo_log_open(config->logfile, NEO_LOG_INFO, "client");
+	else
+		neo_log_set_level(NEO_LOG_ERROR);
 	c->read_only = config->read_only;
 	c->compress = config->compress;
 	c->connect_timeout_ms = config->connect_timeout_ms ? config->connect_timeout_ms : 30000;

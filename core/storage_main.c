@@ -142,6 +142,15 @@ static void storage_free(struct storage *s)
 	neo_idmap_free(&s->txns);
 	neo_idmap_free(&s->write_locks);
 	neo_idmap_free(&s->read_locks);
+	{
+		size_t index = 0;
+		uint64_t key;
+		void *peer;
+
+		while (neo_idmap_next(&s->peers, &index, &key, &peer))
+			free(peer);
+		neo_idmap_free(&s->peers);
+	}
 	neo_nodes_free(&s->nodes);
 	neo_ptable_free(&s->pt);
 	if (s->reconnect_event)
