@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,6 +72,15 @@ static pid_t spawn(char *const argv[])
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		/* Daemons log to files; they must not hold the test's output
+		 * open, or the harness waits for them after a crash. */
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+			close(null);
+		}
 		execv(argv[0], argv);
 		_exit(127);
 	}
