@@ -106,10 +106,12 @@ pid_t cluster_start_master(struct test_cluster *tc, int index)
 
 pid_t cluster_start_storage(struct test_cluster *tc, int index)
 {
-	char path[512], masters[256], db[512], log[512];
-	char *argv[] = { path, "-c", tc->name, "-b", "127.0.0.1", "-m", masters, "-a", "SQLite",
+	char path[512], masters[256], db[512], log[512], module[512];
+	char *argv[] = { path, "-c", tc->name, "-b", "127.0.0.1", "-m", masters, "-e", module,
 			 "-d", db, "-l", log, NULL };
 
+	/* The module of this build, whatever NEO_BACKEND_DIR says. */
+	snprintf(module, sizeof module, "%s/backends/.libs/sqlite.so", builddir());
 	snprintf(path, sizeof path, "%s/core/neostorage", builddir());
 	cluster_masters(tc, masters, sizeof masters);
 	snprintf(db, sizeof db, "%s/storage%d.db", tc->dir, index);

@@ -119,6 +119,10 @@ static void restart(struct test_cluster *tc)
 	int rc;
 
 	rc = cluster_client(tc, NULL, &client, NULL, NULL);
+	if (rc != NEO_CLIENT_OK) {
+		tap_ok(false, "committed before the restart: %s", neo_client_errmsg());
+		return;
+	}
 	neo_client_new_oids(client, 1, &oid);
 	tid = cluster_commit(client, oid, 0, "survives a restart");
 	neo_client_close(client);
