@@ -964,23 +964,15 @@ char *ctl_format_summary(const struct neo_answer_monitor_information *info)
 
 /* --- Sessions ----------------------------------------------------------------- */
 
-/* As upstream: AnswerLastIDs carries (last tid, last oid, first tid) in
- * this order (neo/master/handlers/__init__.py, neo/storage/handlers/
- * initialization.py); protocol.def names the first two slots the other
- * way round, so read them by position.  Should protocol.def be fixed, the
- * assertion fails and these two helpers must swap. */
-_Static_assert(offsetof(struct neo_answer_last_ids, last_oid)
-	       < offsetof(struct neo_answer_last_ids, last_tid),
-	       "AnswerLastIDs slots renamed: update last_ids_tid/last_ids_oid");
-
+/* As upstream: AnswerLastIDs carries (last tid, last oid, first tid). */
 static struct neo_opt_p64 last_ids_tid(const struct neo_answer_last_ids *ids)
 {
-	return ids->last_oid;	/* first slot */
+	return ids->last_tid;
 }
 
 static struct neo_opt_p64 last_ids_oid(const struct neo_answer_last_ids *ids)
 {
-	return ids->last_tid;	/* second slot */
+	return ids->last_oid;
 }
 
 void ctl_session_init(struct ctl_session *s, struct ctl_command *cmd)
