@@ -1,7 +1,9 @@
 /*
  * client.c - libneoclient's lifecycle, its network thread, how user
- * threads hand calls to it, and the link to the primary master (finding
- * it, identification, node list, partition table, invalidations).
+ * threads hand calls to it, and the link to the primary master: finding
+ * it among the configured masters, identification, node list, partition
+ * table, cluster state, invalidations and reconnection (cluster.md
+ * section 4.2).
  */
 #include "client_internal.h"
 
@@ -19,6 +21,14 @@
 #include "nid.h"
 #include "ssl.h"
 #include "tid.h"
+
+#define DEFAULT_CACHE_SIZE (20u << 20)
+#define DEFAULT_CONNECT_TIMEOUT_MS 30000
+#define IDENTIFICATION_TIMEOUT_MS 30000
+#define NOT_READY_RETRY_MS 1000		/* as upstream: retry a busy master each second */
+#define PARK_CHECK_MS 200
+#define MASTER_KEEPALIVE_IDLE_MS 60000
+#define MASTER_KEEPALIVE_TIMEOUT_MS 30000
 
 static _Thread_local char client_errmsg[256];
 
@@ -42,10 +52,20 @@ int client_fail(int status, const char *fmt, ...)
 	return status;
 }
 
-/* --- Calls from user threads ----------------------------------------------- */
+uint64_t client_now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+/* --- Calls from user threads ------------------------------------------------------ */
 
 int client_call(struct neo_client *c, struct client_call *call)
 {
+	struct client_call **tail;
+
 	pthread_mutex_lock(&c->lock);
 	if (c->stopping) {
 		pthread_mutex_unlock(&c->lock);
@@ -53,13 +73,9 @@ int client_call(struct neo_client *c, struct client_call *call)
 	}
 	call->done = false;
 	call->next = NULL;
-	{
-		struct client_call **tail = &c->queue;
-
-		while (*tail)
-			tail = &(*tail)->next;
-		*tail = call;
-	}
+	for (tail = &c->queue; *tail; tail = &(*tail)->next)
+		;
+	*tail = call;
 	event_active(c->wakeup, EV_READ, 0);
 	while (!call->done)
 		pthread_cond_wait(&c->cond, &c->lock);
@@ -89,17 +105,76 @@ void client_call_done(struct neo_client *c, struct client_call *call, int status
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void run_waiting(struct neo_client *c)
+static void arm_park_timer(struct neo_client *c)
 {
-	struct client_call *list = c->waiting;
+	struct timeval tick = { 0, PARK_CHECK_MS * 1000 };
 
-	c->waiting = NULL;
-	while (list) {
+	for (struct client_call *call = c->parked; call; call = call->next)
+		if (call->deadline_ms) {
+			if (!evtimer_pending(c->park_timer, NULL))
+				evtimer_add(c->park_timer, &tick);
+			return;
+		}
+}
+
+void client_call_park(struct neo_client *c, struct client_call *call, bool forever)
+{
+	struct client_call **tail;
+
+	if (c->stopping) {
+		client_call_done(c, call, NEO_CLIENT_INVALID, "client closed");
+		return;
+	}
+	call->deadline_ms = forever ? 0 : client_now_ms() + c->connect_timeout_ms;
+	call->next = NULL;
+	for (tail = &c->parked; *tail; tail = &(*tail)->next)
+		;
+	*tail = call;
+	arm_park_timer(c);
+}
+
+static void park_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct neo_client *c = arg;
+	uint64_t now = client_now_ms();
+	struct client_call **link = &c->parked;
+
+	(void)fd;
+	(void)what;
+	while (*link) {
+		struct client_call *call = *link;
+
+		if (call->deadline_ms && call->deadline_ms <= now) {
+			*link = call->next;
+			client_call_done(c, call, NEO_CLIENT_DISCONNECTED,
+					 "no operational cluster within %u ms%s%s", c->connect_timeout_ms,
+					 c->refusal[0] ? ": " : "", c->refusal);
+		} else {
+			link = &call->next;
+		}
+	}
+	arm_park_timer(c);
+}
+
+static void run_parked(struct neo_client *c)
+{
+	struct client_call *list = c->parked;
+
+	c->parked = NULL;
+	while (list && c->ready) {
 		struct client_call *call = list;
 
 		list = call->next;
 		call->next = NULL;
 		call->run(c, call);
+	}
+	/* Lost again meanwhile: the rest waits on. */
+	while (list) {
+		struct client_call *call = list;
+
+		list = call->next;
+		call->next = c->parked;
+		c->parked = call;
 	}
 }
 
@@ -119,20 +194,20 @@ static void on_wakeup(evutil_socket_t fd, short what, void *arg)
 
 		list = call->next;
 		call->next = NULL;
-		if (call->needs_ready && !c->ready) {
-			call->next = c->waiting;
-			c->waiting = call;
-			continue;
-		}
-		call->run(c, call);
+		if (call->needs_ready && !c->ready)
+			client_call_park(c, call, false);
+		else
+			call->run(c, call);
 	}
 }
+
+/* --- Answers ------------------------------------------------------------------------ */
 
 int client_error_status(const struct neo_packet *answer)
 {
 	const struct neo_error *error;
 
-	if (answer->code != NEO_ERROR)
+	if (answer == NULL || answer->code != NEO_ERROR)
 		return NEO_CLIENT_PROTOCOL;
 	error = answer->args;
 	switch (error->code) {
@@ -153,45 +228,66 @@ void client_error_text(const struct neo_packet *answer, char *buf, size_t len)
 	if (answer && answer->code == NEO_ERROR) {
 		const struct neo_error *error = answer->args;
 
-		snprintf(buf, len, "%.*s", (int)error->message.size, (const char *)error->message.data);
+		snprintf(buf, len, "%.*s", (int)error->message.size,
+			 (const char *)error->message.data);
 	} else {
 		snprintf(buf, len, "unexpected answer %s", answer ? answer->type->name : "(none)");
 	}
 }
 
-/* --- The primary master ---------------------------------------------------- */
+const char *client_ask_status_text(enum neo_ask_status status)
+{
+	return status == NEO_ASK_TIMEOUT ? "no answer in time" : "connection lost";
+}
 
-static void master_lost(struct neo_client *c, const char *why);
+/* --- The primary master ------------------------------------------------------------- */
+
+static void master_lost(struct neo_client *c, const char *why, bool next_master,
+			unsigned delay_ms);
 
 bool client_master_ask(struct neo_client *c, uint16_t code, const void *args,
 		       neo_answer_cb cb, void *arg)
 {
-	return c->master && neo_conn_ask(c->master, code, args, 0, cb, arg) >= 0;
+	return c->master && c->identified && neo_conn_ask(c->master, code, args, 0, cb, arg) >= 0;
 }
 
-static bool node_running(void *ctx, int32_t nid)
+bool client_node_running(struct neo_client *c, int32_t nid)
 {
-	struct neo_client *c = ctx;
 	struct neo_node *node = neo_nodes_by_nid(&c->nodes, nid);
 
 	return node && node->state == NEO_NODE_RUNNING;
 }
 
+static bool node_running(void *ctx, int32_t nid)
+{
+	return client_node_running(ctx, nid);
+}
+
+static void set_open_ready(struct neo_client *c, bool ready)
+{
+	pthread_mutex_lock(&c->lock);
+	c->open_ready = ready;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Ready: identified, last tid known, the cluster serving clients (RUNNING,
+ * or BACKINGUP for a read-only client), every partition readable. */
 static void update_ready(struct neo_client *c)
 {
-	bool ready = c->master && c->nid && c->have_last_tid
-		     && c->cluster_state == NEO_CLUSTER_RUNNING
+	bool serving = c->cluster_state == NEO_CLUSTER_RUNNING
+		       || c->cluster_state == NEO_CLUSTER_BACKINGUP;
+	bool ready = c->master && c->identified && c->have_last_tid && serving
 		     && neo_ptable_operational(&c->pt, node_running, c);
 
-	if (ready && !c->ready) {
-		c->ready = true;
-		c->ever_ready = true;
-		pthread_mutex_lock(&c->lock);
-		pthread_cond_broadcast(&c->cond);
-		pthread_mutex_unlock(&c->lock);
-		run_waiting(c);
-	} else if (!ready) {
-		c->ready = false;
+	if (ready == c->ready)
+		return;
+	c->ready = ready;
+	set_open_ready(c, ready);
+	if (ready) {
+		c->refusal[0] = '\0';
+		neo_log(NEO_LOG_INFO, "connected to the cluster, ready");
+		run_parked(c);
 	}
 }
 
@@ -199,20 +295,31 @@ static void answered_last_tid(struct neo_conn *conn, enum neo_ask_status status,
 			      struct neo_packet *answer, void *arg)
 {
 	struct neo_client *c = arg;
+	uint64_t tid;
+	bool missed = false;
 
-	if (conn != c->master || status != NEO_ASK_ANSWERED
-	    || answer->code != NEO_ANSWER_LAST_TRANSACTION)
+	if (conn != c->master || status != NEO_ASK_ANSWERED)
 		return;
-	pthread_mutex_lock(&c->lock);
-	{
-		uint64_t tid = ((const struct neo_answer_last_transaction *)answer->args)->tid;
-
-		/* As upstream: after a reconnection, drop what may be stale. */
-		if (tid != c->last_tid)
-			client_cache_clear(c->cache);
-		c->last_tid = tid;
+	if (answer->code != NEO_ANSWER_LAST_TRANSACTION) {
+		master_lost(c, "bad answer to AskLastTransaction", true, 0);
+		return;
 	}
+	tid = ((const struct neo_answer_last_transaction *)answer->args)->tid;
+	pthread_mutex_lock(&c->lock);
+	/* As upstream: after a reconnection, what changed meanwhile is
+	 * unknown; newer transactions stale the current revisions, an older
+	 * last tid (truncation) stales everything. */
+	if (tid != c->last_tid && c->last_tid != 0) {
+		missed = true;
+		if (tid > c->last_tid)
+			client_cache_clear_current(c->cache);
+		else
+			client_cache_clear(c->cache);
+	}
+	c->last_tid = tid;
 	pthread_mutex_unlock(&c->lock);
+	if (missed && c->on_invalidate)
+		c->on_invalidate(c->invalidate_arg, tid, NULL, 0);
 	c->have_last_tid = true;
 	update_ready(c);
 }
@@ -220,38 +327,85 @@ static void answered_last_tid(struct neo_conn *conn, enum neo_ask_status status,
 static void take_nodes(struct neo_client *c, const struct neo_notify_node_information *info)
 {
 	for (uint32_t i = 0; i < info->nodes.count; i++) {
-		const struct neo_node_info *node = &info->nodes.items[i];
-		struct neo_node *gone = NULL, *kept;
+		const struct neo_node_info *entry = &info->nodes.items[i];
+		struct neo_node *gone = NULL, *node;
 
-		if (node->uuid.has && node->uuid.v == c->nid && node->id_timestamp.has)
-			c->id_timestamp = node->id_timestamp.v;
-		kept = neo_nodes_update(&c->nodes, node, &gone);
+		if (entry->uuid.has && entry->uuid.v == c->nid && entry->id_timestamp.has)
+			c->id_timestamp = entry->id_timestamp.v;
+		node = neo_nodes_update(&c->nodes, entry, &gone);
 		if (gone) {
-			client_link_drop(c, gone->nid);
+			if (gone->type == NEO_NODE_STORAGE)
+				client_link_drop(c, gone->nid, "storage left the cluster");
 			neo_node_free(gone);
-		} else if (kept && kept->type == NEO_NODE_STORAGE && kept->state != NEO_NODE_RUNNING) {
-			client_link_drop(c, kept->nid);
+		} else if (node && node->type == NEO_NODE_STORAGE && node->state != NEO_NODE_RUNNING) {
+			/* As upstream: a storage that stops running is let go. */
+			client_link_drop(c, node->nid, "storage no longer running");
 		}
 	}
 }
 
 static void invalidate(struct neo_client *c, const struct neo_invalidate_objects *inv)
 {
+	/* As upstream: invalidations before the last tid is known are
+	 * covered by it. */
+	if (!c->have_last_tid)
+		return;
 	pthread_mutex_lock(&c->lock);
-	for (uint32_t i = 0; i < inv->oids.count; i++)
+	for (uint32_t i = 0; i < inv->oids.count; i++) {
 		client_cache_invalidate(c->cache, inv->oids.items[i], inv->tid);
-	if (inv->tid > c->last_tid)
-		c->last_tid = inv->tid;
-	c->invalidations++;
+		client_loads_invalidate(c, inv->oids.items[i], inv->tid);
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (c->on_invalidate)
 		c->on_invalidate(c->invalidate_arg, inv->tid, inv->oids.items, inv->oids.count);
+	/* As upstream (ZODB >= 5): last tid moves after the callback, so
+	 * that nobody reads at tid before hearing of its changes. */
+	pthread_mutex_lock(&c->lock);
+	if (inv->tid > c->last_tid)
+		c->last_tid = inv->tid;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static size_t master_index_of(struct neo_client *c, const struct neo_address *address)
+{
+	struct neo_address *grown;
+
+	for (size_t i = 0; i < c->master_count; i++)
+		if (c->masters[i].port == address->port
+		    && strcmp(c->masters[i].host, address->host) == 0)
+			return i;
+	/* A master we were not told of: remembered for later tries. */
+	grown = realloc(c->masters, (c->master_count + 1) * sizeof *grown);
+	if (grown == NULL)
+		return c->master_index;
+	c->masters = grown;
+	c->masters[c->master_count] = *address;
+	return c->master_count++;
+}
+
+static void not_primary(struct neo_client *c, const struct neo_not_primary_master *hint)
+{
+	struct neo_address primary;
+	int64_t index = hint->primary.has ? hint->primary.v : -1;
+
+	if (index < 0 || index >= hint->known_masters.count
+	    || !neo_address_from_wire(&hint->known_masters.items[index], &primary)) {
+		snprintf(c->refusal, sizeof c->refusal, "%.150s:%u is not the primary master",
+			 c->masters[c->master_index].host, c->masters[c->master_index].port);
+		return;
+	}
+	/* The next try goes there (master_lost moves to the next index). */
+	index = (int64_t)master_index_of(c, &primary);
+	c->master_index = ((size_t)index + c->master_count - 1) % c->master_count;
+	neo_log(NEO_LOG_INFO, "the primary master is %s:%u", primary.host, primary.port);
 }
 
 static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
 	struct neo_client *c = arg;
 
+	if (conn != c->master)
+		return;
 	switch (pkt->code) {
 	case NEO_NOTIFY_NODE_INFORMATION:
 		take_nodes(c, pkt->args);
@@ -260,15 +414,22 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	case NEO_SEND_PARTITION_TABLE: {
 		const struct neo_send_partition_table *send = pkt->args;
 
-		neo_ptable_load(&c->pt, send->ptid.has ? send->ptid.v : 0, send->num_replicas,
-				&send->rows);
+		if (neo_ptable_load(&c->pt, send->ptid.has ? send->ptid.v : 0, send->num_replicas,
+				    &send->rows) < 0) {
+			master_lost(c, "malformed partition table", true, 0);
+			return;
+		}
 		update_ready(c);
 		break;
 	}
 	case NEO_NOTIFY_PARTITION_CHANGES: {
 		const struct neo_notify_partition_changes *changes = pkt->args;
 
-		neo_ptable_apply(&c->pt, changes->ptid, changes->num_replicas, &changes->changes);
+		if (neo_ptable_apply(&c->pt, changes->ptid, changes->num_replicas,
+				     &changes->changes) < 0) {
+			master_lost(c, "partition change outside the table", true, 0);
+			return;
+		}
 		update_ready(c);
 		break;
 	}
@@ -280,23 +441,15 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 		invalidate(c, pkt->args);
 		break;
 	case NEO_STOP_OPERATION:
-		master_lost(c, "cluster stopped operating");
+		neo_log(NEO_LOG_WARNING, "the master stops operation");
+		c->cluster_state = NEO_CLUSTER_STOPPING;
+		update_ready(c);
 		break;
-	case NEO_NOT_PRIMARY_MASTER: {
-		const struct neo_not_primary_master *hint = pkt->args;
-		struct neo_address primary;
-
-		if (hint->primary.has && hint->primary.v >= 0
-		    && hint->primary.v < hint->known_masters.count
-		    && neo_address_from_wire(&hint->known_masters.items[hint->primary.v], &primary))
-			for (size_t i = 0; i < c->master_count; i++)
-				if (c->masters[i].port == primary.port
-				    && strcmp(c->masters[i].host, primary.host) == 0)
-					c->master_index = (i + c->master_count - 1) % c->master_count;
+	case NEO_NOT_PRIMARY_MASTER:
+		not_primary(c, pkt->args);
 		break;
-	}
 	default:
-		(void)conn;
+		neo_log(NEO_LOG_DEBUG, "ignored %s from the master", pkt->type->name);
 		break;
 	}
 }
@@ -305,15 +458,48 @@ static void identified(struct neo_conn *conn, enum neo_ask_status status,
 		       struct neo_packet *answer, void *arg)
 {
 	struct neo_client *c = arg;
+	const struct neo_accept_identification *accept;
 
-	if (conn != c->master || status != NEO_ASK_ANSWERED)
+	if (conn != c->master)
 		return;
-	if (answer->code != NEO_ACCEPT_IDENTIFICATION) {
-		neo_conn_close(conn, "refused");
+	if (status != NEO_ASK_ANSWERED) {
+		snprintf(c->refusal, sizeof c->refusal, "identification: %s",
+			 client_ask_status_text(status));
+		master_lost(c, c->refusal, true, 0);
 		return;
 	}
-	c->nid = (int32_t)((const struct neo_accept_identification *)answer->args)->your_uuid.v;
-	neo_conn_ask(conn, NEO_ASK_LAST_TRANSACTION, NULL, 0, answered_last_tid, c);
+	if (answer->code == NEO_ERROR) {
+		const struct neo_error *error = answer->args;
+
+		client_error_text(answer, c->refusal, sizeof c->refusal);
+		/* As upstream: a master not ready (cluster not running) is
+		 * asked again a bit later. */
+		if (error->code == NEO_ERROR_NOT_READY)
+			master_lost(c, c->refusal, false, NOT_READY_RETRY_MS);
+		else
+			master_lost(c, c->refusal, true, NOT_READY_RETRY_MS);
+		return;
+	}
+	accept = answer->args;
+	if (answer->code != NEO_ACCEPT_IDENTIFICATION || accept->node_type != NEO_NODE_MASTER
+	    || !accept->your_uuid.has) {
+		snprintf(c->refusal, sizeof c->refusal, "not a master");
+		master_lost(c, c->refusal, true, NOT_READY_RETRY_MS);
+		return;
+	}
+	c->nid = (int32_t)accept->your_uuid.v;
+	c->identified = true;
+	/* Accepted clients are told of state changes only: it serves. */
+	c->cluster_state = NEO_CLUSTER_RUNNING;
+	{
+		char name[16];
+
+		neo_log(NEO_LOG_INFO, "identified as %s by %s", neo_nid_format(c->nid, name, sizeof name),
+			neo_conn_peer(conn));
+	}
+	neo_conn_set_keepalive(conn, MASTER_KEEPALIVE_IDLE_MS, MASTER_KEEPALIVE_TIMEOUT_MS);
+	if (neo_conn_ask(conn, NEO_ASK_LAST_TRANSACTION, NULL, 0, answered_last_tid, c) < 0)
+		master_lost(c, "cannot ask the last transaction", true, 0);
 }
 
 static void master_ready(struct neo_conn *conn, void *arg)
@@ -323,6 +509,8 @@ static void master_ready(struct neo_conn *conn, void *arg)
 	struct neo_bin key = { (const uint8_t *)"read_only", 9 };
 	msgpack_object yes = { .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = true };
 
+	/* As upstream: our previous id is proposed again, no address. */
+	req.uuid = (struct neo_opt_int){ c->nid != 0, c->nid };
 	req.cluster_name = (struct neo_bin){ (const uint8_t *)c->cluster,
 					     (uint32_t)strlen(c->cluster) };
 	if (c->read_only) {
@@ -330,17 +518,21 @@ static void master_ready(struct neo_conn *conn, void *arg)
 		req.extra.values = &yes;
 		req.extra.count = 1;
 	}
-	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, identified, c);
+	if (neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, IDENTIFICATION_TIMEOUT_MS,
+			 identified, c) < 0)
+		master_lost(c, "cannot identify", true, 0);
 }
 
 static void master_closed(struct neo_conn *conn, const char *reason, void *arg)
 {
 	struct neo_client *c = arg;
 
-	if (conn == c->master) {
-		c->master = NULL;
-		master_lost(c, reason);
-	}
+	if (conn != c->master)
+		return;
+	c->master = NULL;
+	if (!c->identified && !c->refusal[0])
+		snprintf(c->refusal, sizeof c->refusal, "%s", reason);
+	master_lost(c, reason, true, 0);
 }
 
 static const struct neo_conn_callbacks master_callbacks = {
@@ -351,14 +543,16 @@ static const struct neo_conn_callbacks master_callbacks = {
 
 static void connect_master(struct neo_client *c)
 {
-	char err[256];
+	char err[200];
 
 	if (c->master || c->stopping)
 		return;
 	c->master = neo_conn_connect(c->base, &c->masters[c->master_index], c->ssl,
 				     &master_callbacks, c, err, sizeof err);
-	if (c->master == NULL)
-		master_lost(c, err);
+	if (c->master == NULL) {
+		snprintf(c->refusal, sizeof c->refusal, "%s", err);
+		master_lost(c, err, true, 0);
+	}
 }
 
 static void reconnect_tick(evutil_socket_t fd, short what, void *arg)
@@ -368,54 +562,99 @@ static void reconnect_tick(evutil_socket_t fd, short what, void *arg)
 	connect_master(arg);
 }
 
-static void master_lost(struct neo_client *c, const char *why)
+/* Forgets the cluster as the lost master described it.  The generation
+ * moves first, so that whatever the closing connections call back knows
+ * the master is gone. */
+static void forget_cluster(struct neo_client *c, const char *why)
 {
-	struct timeval delay = { 0, 300000 };
+	struct neo_conn *conn = c->master;
 
-	(void)why;
-	if (c->master) {
-		struct neo_conn *conn = c->master;
-
-		c->master = NULL;
-		neo_conn_abort(conn, why);
-	}
-	c->ready = false;
-	c->nid = 0;
+	if (c->identified)
+		neo_log(NEO_LOG_WARNING, "lost the primary master: %s", why);
+	c->identified = false;
 	c->have_last_tid = false;
-	c->master_generation++;
-	c->master_index = (c->master_index + 1) % c->master_count;
+	c->generation++;
+	c->master = NULL;
+	if (conn)
+		neo_conn_abort(conn, why);
+	neo_ptable_free(&c->pt);
 	neo_ptable_init(&c->pt, 0, 0);
 	client_links_close(c);
-	if (!c->stopping)
-		evtimer_add(c->reconnect, &delay);
+	neo_nodes_free(&c->nodes);
+	neo_nodes_init(&c->nodes);
+	update_ready(c);
 }
 
-/* --- Lifecycle ---------------------------------------------------------------- */
+static void master_lost(struct neo_client *c, const char *why, bool next_master,
+			unsigned delay_ms)
+{
+	struct timeval delay;
+
+	forget_cluster(c, why);
+	if (next_master)
+		c->master_index = (c->master_index + 1) % c->master_count;
+	if (c->stopping)
+		return;
+	/* A single master is not hammered: one try per second at most. */
+	if (delay_ms == 0)
+		delay_ms = c->master_count > 1 ? 200 : 1000;
+	delay.tv_sec = delay_ms / 1000;
+	delay.tv_usec = (delay_ms % 1000) * 1000;
+	evtimer_add(c->reconnect, &delay);
+}
+
+/* --- Lifecycle ---------------------------------------------------------------------- */
 
 static void *network_thread(void *arg)
 {
 	struct neo_client *c = arg;
 
 	connect_master(c);
-	event_base_dispatch(c->base);
+	event_base_loop(c->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	/* Connections free themselves from the loop: one last turn. */
+	event_base_loop(c->base, EVLOOP_NONBLOCK);
 	return NULL;
 }
 
 static void stop_loop(struct neo_client *c, struct client_call *call)
 {
+	pthread_mutex_lock(&c->lock);
 	c->stopping = true;
-	if (c->master)
-		neo_conn_abort(c->master, "client closing");
-	c->master = NULL;
-	client_links_close(c);
-	while (c->waiting) {
-		struct client_call *waiting = c->waiting;
+	pthread_mutex_unlock(&c->lock);
+	evtimer_del(c->reconnect);
+	evtimer_del(c->park_timer);
+	master_lost(c, "client closing", false, 0);
+	client_txns_close(c);
+	while (c->parked) {
+		struct client_call *parked = c->parked;
 
-		c->waiting = waiting->next;
-		client_call_done(c, waiting, NEO_CLIENT_INVALID, "client closed");
+		c->parked = parked->next;
+		client_call_done(c, parked, NEO_CLIENT_INVALID, "client closed");
 	}
 	event_base_loopexit(c->base, NULL);
-	client_call_done(c, call, NEO_CLIENT_OK, NULL);
+	/* Why the cluster could not be reached, for a failed open. */
+	client_call_done(c, call, NEO_CLIENT_OK, "%s", c->refusal);
+}
+
+/*
+ * The log is one per process and not made to change while other threads
+ * write to it: the first client opened sets it up, quiet (errors only, to
+ * stderr) unless given a log file, and later clients share it.
+ */
+static void setup_log(const char *logfile)
+{
+	static pthread_mutex_t once_lock = PTHREAD_MUTEX_INITIALIZER;
+	static bool done;
+
+	pthread_mutex_lock(&once_lock);
+	if (!done) {
+		if (logfile)
+			neo_log_open(logfile, NEO_LOG_INFO, "client");
+		else
+			neo_log_set_level(NEO_LOG_ERROR);
+		done = true;
+	}
+	pthread_mutex_unlock(&once_lock);
 }
 
 static int client_configure(struct neo_client *c, const struct neo_client_config *config)
@@ -423,30 +662,33 @@ static int client_configure(struct neo_client *c, const struct neo_client_config
 	char err[256];
 
 	if (config == NULL || config->struct_size < sizeof *config || config->cluster == NULL
-	    || config->masters == NULL)
+	    || config->masters == NULL || config->cluster[0] == '\0')
 		return client_fail(NEO_CLIENT_INVALID, "cluster and masters are required");
+	if (config->compress < -1 || config->compress > 9)
+		return client_fail(NEO_CLIENT_INVALID, "compress must be -1 to 9");
 	c->cluster = strdup(config->cluster);
 	if (c->cluster == NULL)
 		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
 	if (neo_address_list_parse(config->masters, 10000, &c->masters, &c->master_count, err,
-				   sizeof err) < 0 || c->master_count == 0)
+				   sizeof err) < 0)
 		return client_fail(NEO_CLIENT_INVALID, "masters: %s", err);
+	if (c->master_count == 0)
+		return client_fail(NEO_CLIENT_INVALID, "masters: no address");
 	if (config->ca || config->cert || config->key) {
+		if (!config->ca || !config->cert || !config->key)
+			return client_fail(NEO_CLIENT_INVALID, "SSL needs ca, cert and key");
 		c->ssl = neo_ssl_context_new(config->ca, config->cert, config->key, err, sizeof err);
 		if (c->ssl == NULL)
 			return client_fail(NEO_CLIENT_INVALID, "%s", err);
 	}
-	/* The library is quiet unless given a log file. */
-	if (config->logfile)
-		neo_log_open(config->logfile, NEO_LOG_INFO, "client");
-	else
-		neo_log_set_level(NEO_LOG_ERROR);
+	setup_log(config->logfile);
 	c->read_only = config->read_only;
 	c->compress = config->compress;
-	c->connect_timeout_ms = config->connect_timeout_ms ? config->connect_timeout_ms : 30000;
+	c->connect_timeout_ms = config->connect_timeout_ms ? config->connect_timeout_ms
+							   : DEFAULT_CONNECT_TIMEOUT_MS;
 	c->on_invalidate = config->on_invalidate;
 	c->invalidate_arg = config->invalidate_arg;
-	c->cache = client_cache_new(config->cache_size ? config->cache_size : 20u << 20);
+	c->cache = client_cache_new(config->cache_size ? config->cache_size : DEFAULT_CACHE_SIZE);
 	return c->cache ? NEO_CLIENT_OK : client_fail(NEO_CLIENT_NOMEM, "out of memory");
 }
 
@@ -456,12 +698,16 @@ static void client_destroy(struct neo_client *c)
 		event_free(c->wakeup);
 	if (c->reconnect)
 		event_free(c->reconnect);
+	if (c->park_timer)
+		event_free(c->park_timer);
 	if (c->base)
 		event_base_free(c->base);
 	client_cache_free(c->cache);
 	neo_nodes_free(&c->nodes);
 	neo_ptable_free(&c->pt);
 	neo_idmap_free(&c->links);
+	neo_idmap_free(&c->txns);
+	free(c->failures);
 	if (c->ssl)
 		SSL_CTX_free(c->ssl);
 	free(c->masters);
@@ -474,8 +720,9 @@ static void client_destroy(struct neo_client *c)
 static bool wait_ready(struct neo_client *c)
 {
 	struct timespec deadline;
+	bool ready;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += c->connect_timeout_ms / 1000;
 	deadline.tv_nsec += (long)(c->connect_timeout_ms % 1000) * 1000000L;
 	if (deadline.tv_nsec >= 1000000000L) {
@@ -483,42 +730,80 @@ static bool wait_ready(struct neo_client *c)
 		deadline.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&c->lock);
-	while (!c->ready && !c->stopping)
+	while (!c->open_ready)
 		if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0)
 			break;
+	ready = c->open_ready;
 	pthread_mutex_unlock(&c->lock);
-	return c->ready;
+	return ready;
+}
+
+static int client_start(struct neo_client *c)
+{
+	pthread_condattr_t attr;
+
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	neo_nodes_init(&c->nodes);
+	neo_ptable_init(&c->pt, 0, 0);
+	neo_idmap_init(&c->links);
+	neo_idmap_init(&c->txns);
+	/* Calls come from other threads through event_active. */
+	evthread_use_pthreads();
+	c->base = event_base_new();
+	if (c->base == NULL)
+		return -1;
+	c->wakeup = event_new(c->base, -1, EV_PERSIST | EV_READ, on_wakeup, c);
+	c->reconnect = evtimer_new(c->base, reconnect_tick, c);
+	c->park_timer = evtimer_new(c->base, park_tick, c);
+	return c->wakeup && c->reconnect && c->park_timer ? 0 : -1;
+}
+
+/* Stops the network thread and frees c; why gets the last refusal. */
+static void client_stop(struct neo_client *c, char *why, size_t len)
+{
+	struct client_call call = { .run = stop_loop };
+
+	client_call(c, &call);
+	if (why)
+		snprintf(why, len, "%.*s", (int)(len ? len - 1 : 0), call.err);
+	pthread_join(c->thread, NULL);
+	client_destroy(c);
 }
 
 int neo_client_open(const struct neo_client_config *config, struct neo_client **client)
 {
 	struct neo_client *c = calloc(1, sizeof *c);
+	char refusal[sizeof c->refusal];
+	unsigned timeout_ms;
 	int status;
 
+	*client = NULL;
 	if (c == NULL)
 		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
-	neo_nodes_init(&c->nodes);
+	if (client_start(c) < 0) {
+		client_destroy(c);
+		return client_fail(NEO_CLIENT_NOMEM, "cannot set up the event loop");
+	}
 	status = client_configure(c, config);
 	if (status != NEO_CLIENT_OK) {
 		client_destroy(c);
 		return status;
 	}
-	evthread_use_pthreads();
-	c->base = event_base_new();
-	c->wakeup = c->base ? event_new(c->base, -1, EV_PERSIST | EV_READ, on_wakeup, c) : NULL;
-	c->reconnect = c->base ? evtimer_new(c->base, reconnect_tick, c) : NULL;
-	if (c->wakeup == NULL || c->reconnect == NULL
-	    || pthread_create(&c->thread, NULL, network_thread, c) != 0) {
+	if (pthread_create(&c->thread, NULL, network_thread, c) != 0) {
 		client_destroy(c);
 		return client_fail(NEO_CLIENT_NOMEM, "cannot start the network thread");
 	}
+	timeout_ms = c->connect_timeout_ms;
 	if (!wait_ready(c)) {
-		neo_client_close(c);
-		return client_fail(NEO_CLIENT_TIMEOUT, "no operational cluster '%s' reached in %u ms",
-				   config->cluster, config->connect_timeout_ms ? config->connect_timeout_ms
-									       : 30000);
+		client_stop(c, refusal, sizeof refusal);
+		return client_fail(NEO_CLIENT_TIMEOUT,
+				   "no operational cluster '%s' reached in %u ms%s%s",
+				   config->cluster, timeout_ms, refusal[0] ? ": " : "",
+				   refusal);
 	}
 	*client = c;
 	return NEO_CLIENT_OK;
@@ -526,34 +811,22 @@ int neo_client_open(const struct neo_client_config *config, struct neo_client **
 
 void neo_client_close(struct neo_client *c)
 {
-	struct client_call call = { .run = stop_loop };
-
-	if (c == NULL)
-		return;
-	client_call(c, &call);
-	pthread_join(c->thread, NULL);
-	client_destroy(c);
+	if (c)
+		client_stop(c, NULL, 0);
 }
 
-/* --- Data encoding ---------------------------------------------------------- */
+/* --- Data encoding ---------------------------------------------------------------- */
 
-int client_decode_data(const uint8_t *data, size_t size, int compression,
-		       const uint8_t checksum[20], uint8_t **out, size_t *out_size)
+bool client_checksum_is_zero(const struct neo_bin *checksum)
 {
-	uint8_t digest[20];
-	unsigned int digest_size = 0;
+	for (uint32_t i = 0; i < checksum->size; i++)
+		if (checksum->data[i])
+			return false;
+	return true;
+}
 
-	if (size && (!EVP_Digest(data, size, digest, &digest_size, EVP_sha1(), NULL)
-		     || memcmp(digest, checksum, 20) != 0))
-		return client_fail(NEO_CLIENT_PROTOCOL, "wrong checksum");
-	if (compression == 0 || size == 0) {
-		*out = malloc(size ? size : 1);
-		if (*out == NULL)
-			return NEO_CLIENT_NOMEM;
-		memcpy(*out, data, size);
-		*out_size = size;
-		return NEO_CLIENT_OK;
-	}
+static int inflate_all(const uint8_t *data, size_t size, uint8_t **out, size_t *out_size)
+{
 	for (size_t capacity = size * 4 + 64;; capacity *= 2) {
 		uLongf length = capacity;
 		uint8_t *buffer = malloc(capacity);
@@ -569,14 +842,49 @@ int client_decode_data(const uint8_t *data, size_t size, int compression,
 		}
 		free(buffer);
 		if (rc != Z_BUF_ERROR || capacity > (1u << 30))
-			return client_fail(NEO_CLIENT_PROTOCOL, "cannot decompress data");
+			return NEO_CLIENT_PROTOCOL;
 	}
+}
+
+int client_decode_data(const uint8_t *data, size_t size, int compression,
+		       const uint8_t checksum[20], uint8_t **out, size_t *out_size,
+		       char *err, size_t errlen)
+{
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned int digest_size = 0;
+
+	*out = NULL;
+	*out_size = 0;
+	if (!EVP_Digest(data, size, digest, &digest_size, EVP_sha1(), NULL) || digest_size != 20
+	    || memcmp(digest, checksum, 20) != 0) {
+		snprintf(err, errlen, "wrong checksum");
+		return NEO_CLIENT_PROTOCOL;
+	}
+	if (compression == 0) {
+		*out = malloc(size ? size : 1);
+		if (*out == NULL)
+			return NEO_CLIENT_NOMEM;
+		if (size)
+			memcpy(*out, data, size);
+		*out_size = size;
+		return NEO_CLIENT_OK;
+	}
+	if (compression != 1) {
+		snprintf(err, errlen, "unknown compression %d", compression);
+		return NEO_CLIENT_PROTOCOL;
+	}
+	if (inflate_all(data, size, out, out_size) != NEO_CLIENT_OK) {
+		snprintf(err, errlen, "cannot decompress data");
+		return NEO_CLIENT_PROTOCOL;
+	}
+	return NEO_CLIENT_OK;
 }
 
 int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
 		       size_t *out_size, int *compression, uint8_t checksum[20])
 {
 	unsigned int digest_size = 0;
+	uint8_t digest[EVP_MAX_MD_SIZE];
 
 	*compression = 0;
 	*out = NULL;
@@ -585,7 +893,8 @@ int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
 		uint8_t *buffer = malloc(length);
 
 		/* As upstream: compressed only when it makes data smaller. */
-		if (buffer && compress2(buffer, &length, data, size, level < 0 ? 6 : level) == Z_OK
+		if (buffer && compress2(buffer, &length, data, size, level < 0 ? Z_DEFAULT_COMPRESSION
+										: level) == Z_OK
 		    && length < size) {
 			*out = buffer;
 			*out_size = length;
@@ -598,13 +907,16 @@ int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
 		*out = malloc(size ? size : 1);
 		if (*out == NULL)
 			return NEO_CLIENT_NOMEM;
-		memcpy(*out, data, size);
+		if (size)
+			memcpy(*out, data, size);
 		*out_size = size;
 	}
-	if (*out_size == 0) {
-		memset(checksum, 0, 20);
-		return NEO_CLIENT_OK;
+	if (!EVP_Digest(*out, *out_size, digest, &digest_size, EVP_sha1(), NULL)
+	    || digest_size != 20) {
+		free(*out);
+		*out = NULL;
+		return NEO_CLIENT_NOMEM;
 	}
-	EVP_Digest(*out, *out_size, checksum, &digest_size, EVP_sha1(), NULL);
+	memcpy(checksum, digest, 20);
 	return NEO_CLIENT_OK;
 }

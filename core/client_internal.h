@@ -2,16 +2,21 @@
  * client_internal.h - libneoclient's private parts, shared by
  *
  *   client.c        lifecycle, the network thread, calls from user
- *                   threads, the primary master link, node list and table
- *   client_links.c  connections to storages, identification, choosing cells
- *   client_read.c   loads and the other reads
+ *                   threads, the primary master link (finding it,
+ *                   identification, node list, partition table, cluster
+ *                   state, invalidations, reconnection), data encoding
+ *   client_links.c  connections to storages, identification, which cells
+ *                   to read from or write to
+ *   client_read.c   loads and the other reads, with failover
  *   client_txn.c    transactions
- *   client_cache.c  the object cache
+ *   client_cache.c  the object cache (client_cache.h)
  *
- * Threading: the event loop thread owns every connection and runs every
- * call's network part; user threads queue a call and wait on `cond` until
- * it is done.  `lock` protects the queue, the calls' results, the cache
- * and last_tid.
+ * Threading: the network thread runs the event loop; it owns every
+ * connection, the node list, the partition table, the links, the open
+ * transactions and every call's network part.  A user thread queues a
+ * call (struct client_call) and waits on `cond` until the network thread
+ * marks it done.  `lock` protects the queue, the calls' results, `ready`
+ * as user threads see it, the cache and last_tid.
  */
 #ifndef NEO_CLIENT_INTERNAL_H
 #define NEO_CLIENT_INTERNAL_H
@@ -24,36 +29,48 @@
 #include <openssl/ssl.h>
 
 #include "address.h"
+#include "client_cache.h"
 #include "conn.h"
 #include "idmap.h"
 #include "neo/client.h"
 #include "nodes.h"
 #include "ptable.h"
 
+/* Cells of one partition we consider at most (replicas + 1). */
+#define CLIENT_MAX_CELLS 32
+
 struct neo_client;
 struct client_call;
 
 typedef void (*client_call_fn)(struct neo_client *c, struct client_call *call);
 
-/* One blocking request from a user thread, run in the network thread. */
+/*
+ * One blocking request from a user thread.  `run` is called in the
+ * network thread; it ends the call with client_call_done, at once or from
+ * a later callback, or parks it until the cluster is ready again
+ * (client_call_park).  Operations embed it as their first member.
+ */
 struct client_call {
 	client_call_fn run;
-	bool needs_ready;		/* wait for an operational cluster first */
+	bool needs_ready;		/* park until the cluster is ready first */
 	bool done;
 	int status;
 	char err[256];
-	void *ctx;			/* the operation's own state */
+	uint64_t deadline_ms;		/* while parked; 0: wait as long as open */
 	struct client_call *next;
 };
 
-/* A connection to a storage node. */
+/* A connection to a storage node, made on demand. */
 struct client_link {
+	struct neo_client *c;
 	int32_t nid;
 	struct neo_conn *conn;
 	bool identified;
 	struct link_waiter *waiters;	/* sends waiting for identification */
 };
 
+/* Called once the link is identified (ok) or could not be (link may be
+ * NULL then). */
 typedef void (*link_ready_fn)(struct neo_client *c, struct client_link *link, void *arg,
 			      bool ok);
 
@@ -63,7 +80,18 @@ struct link_waiter {
 	struct link_waiter *next;
 };
 
-struct client_cache;
+/* A storage that failed us recently, tried last for reads (as upstream). */
+struct node_failure {
+	int32_t nid;
+	uint64_t until_ms;
+};
+
+/* A load in flight, told of the invalidations that arrive meanwhile. */
+struct load_watch {
+	uint64_t oid;
+	uint64_t invalidated;		/* first invalidation tid seen, 0: none */
+	struct load_watch *next;
+};
 
 struct neo_client {
 	/* Configuration (strings owned). */
@@ -82,67 +110,133 @@ struct neo_client {
 	pthread_cond_t cond;
 	struct event_base *base;
 	struct event *wakeup;		/* user event: calls queued */
-	struct event *reconnect;
-	struct client_call *queue;	/* calls to run */
-	struct client_call *waiting;	/* calls waiting for readiness */
+	struct event *reconnect;	/* timer: next try at a master */
+	struct event *park_timer;	/* timer: parked calls' deadlines */
+	struct client_call *queue;	/* calls to run (under lock) */
+	struct client_call *parked;	/* calls waiting for readiness */
 	bool stopping;
 
 	/* Network thread state. */
 	struct neo_conn *master;
-	bool ready;			/* identified, table operational, last tid known */
-	bool ever_ready;
+	bool identified;		/* AcceptIdentification from the primary */
 	bool have_last_tid;
-	int32_t nid;
+	bool ready;			/* identified, last tid known, table operational */
+	int32_t nid;			/* ours, kept to propose it again */
 	double id_timestamp;
 	enum neo_cluster_state cluster_state;
 	struct neo_node_table nodes;
 	struct neo_ptable pt;
 	struct neo_idmap links;		/* nid -> client_link */
-	uint64_t master_generation;	/* bumped at each master loss */
+	struct neo_idmap txns;		/* ttid -> neo_txn, open transactions */
+	struct load_watch *loads;	/* loads in flight */
+	struct node_failure *failures;
+	size_t failure_count;
+	uint64_t generation;		/* bumped at each loss of the master */
+	char refusal[200];		/* why the last try at a master failed */
 
 	/* Under lock. */
+	bool open_ready;		/* ready, as neo_client_open waits for it */
 	uint64_t last_tid;
-	uint64_t invalidations;		/* counter, to drop racing cache fills */
 	struct client_cache *cache;
 };
 
-/* client.c */
+/* --- client.c ---------------------------------------------------------------- */
+
+/* Runs call in the network thread and waits for it; returns its status
+ * (and sets the thread's error message). */
 int client_call(struct neo_client *c, struct client_call *call);
 void client_call_done(struct neo_client *c, struct client_call *call, int status,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Parks a call until the cluster is ready, then runs it again; for at
+ * most the connect timeout, or for as long as the client is open. */
+void client_call_park(struct neo_client *c, struct client_call *call, bool forever);
+/* Sets the calling thread's error message; returns status. */
 int client_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The status and text of an Error answer (or of an unexpected one). */
 int client_error_status(const struct neo_packet *answer);
 void client_error_text(const struct neo_packet *answer, char *buf, size_t len);
+const char *client_ask_status_text(enum neo_ask_status status);
+
+/* Asks the primary master; false when not connected. */
 bool client_master_ask(struct neo_client *c, uint16_t code, const void *args,
 		       neo_answer_cb cb, void *arg);
+bool client_node_running(struct neo_client *c, int32_t nid);
+uint64_t client_now_ms(void);
 
-/* client_links.c */
-void client_link_get(struct neo_client *c, int32_t nid, link_ready_fn fn, void *arg);
-void client_links_close(struct neo_client *c);
-void client_link_drop(struct neo_client *c, int32_t nid);
-/* Readable cells of a partition on running nodes, shuffled; returns count. */
-uint32_t client_readable_cells(struct neo_client *c, uint32_t partition, int32_t *nids,
-			       uint32_t max);
-uint32_t client_writable_cells(struct neo_client *c, uint32_t partition, int32_t *nids,
-			       uint32_t max);
-void client_handle_storage_packet(struct neo_client *c, struct client_link *link,
-				  struct neo_packet *pkt);
-
-/* client_cache.c */
-struct client_cache *client_cache_new(size_t max_bytes);
-void client_cache_free(struct client_cache *cache);
-/* The entry valid before `before` (0: current), copied into out. */
-bool client_cache_get(struct client_cache *cache, uint64_t oid, uint64_t before,
-		      struct neo_client_record *out);
-void client_cache_put(struct client_cache *cache, const struct neo_client_record *record);
-void client_cache_invalidate(struct client_cache *cache, uint64_t oid, uint64_t tid);
-void client_cache_clear(struct client_cache *cache);
-size_t client_cache_bytes(const struct client_cache *cache);
-
-/* Compression and checksums. */
+/* Compression and checksums (as upstream: SHA-1 over the stored bytes,
+ * zlib only when it makes data smaller). */
 int client_decode_data(const uint8_t *data, size_t size, int compression,
-		       const uint8_t checksum[20], uint8_t **out, size_t *out_size);
+		       const uint8_t checksum[20], uint8_t **out, size_t *out_size,
+		       char *err, size_t errlen);
 int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
 		       size_t *out_size, int *compression, uint8_t checksum[20]);
+bool client_checksum_is_zero(const struct neo_bin *checksum);
+
+/* --- client_links.c -------------------------------------------------------------- */
+
+/* Calls fn once the storage's link is identified (or failed). */
+void client_link_get(struct neo_client *c, int32_t nid, link_ready_fn fn, void *arg);
+struct client_link *client_link_identified(struct neo_client *c, int32_t nid);
+void client_link_drop(struct neo_client *c, int32_t nid, const char *why);
+void client_links_close(struct neo_client *c);
+void client_note_failure(struct neo_client *c, int32_t nid);
+/* Readable cells of a partition on running nodes: random order, nodes
+ * that failed recently last.  Returns the count. */
+uint32_t client_readable_cells(struct neo_client *c, uint32_t partition, int32_t *nids,
+			       uint32_t max);
+/* Writable cells of a partition on running nodes. */
+uint32_t client_writable_cells(struct neo_client *c, uint32_t partition, int32_t *nids,
+			       uint32_t max);
+/* Running storages holding a readable cell; *nids malloc'ed. */
+size_t client_readable_nodes(struct neo_client *c, int32_t **nids);
+
+/* --- client_read.c --------------------------------------------------------------- */
+
+/* An invalidation for the loads in flight (their answers are cached
+ * only if the master stayed the same). */
+void client_loads_invalidate(struct neo_client *c, uint64_t oid, uint64_t tid);
+
+/*
+ * One request to a readable cell of a partition, with failover as
+ * upstream's _askStorageForRead: cells in random order (recent failures
+ * last); a lost connection, NON_READABLE_CELL, a bad answer or a wrong
+ * checksum moves on to the next; after a round, a Ping to the master and
+ * another round, until failures outnumber the cells.
+ */
+struct read_req;
+enum { READ_NEXT = -1, READ_NEXT_UNCOUNTED = -2 };
+/* Returns a client status, READ_NEXT (a failure: try the next cell) or
+ * READ_NEXT_UNCOUNTED (the cell cannot serve now). */
+typedef int (*read_answer_fn)(struct read_req *req, struct neo_packet *answer);
+typedef void (*read_done_fn)(struct read_req *req, int status);
+
+struct read_req {
+	struct neo_client *c;
+	uint32_t partition;
+	uint16_t code;
+	const void *args;
+	read_answer_fn on_answer;
+	read_done_fn on_done;
+	void *ctx;
+	/* Nodes not to read from (failed in the caller's transaction). */
+	const int32_t *exclude;
+	size_t exclude_count;
+	/* Internal. */
+	int32_t nids[CLIENT_MAX_CELLS];
+	uint32_t count, index, failures, rounds;
+	int32_t current;		/* the node asked */
+	uint64_t generation;
+	bool bad_checksum;
+	char err[200];
+};
+void client_read_start(struct read_req *req);
+
+/* --- client_txn.c ---------------------------------------------------------------- */
+
+void client_txn_deadlock(struct neo_client *c, struct client_link *link,
+			 const struct neo_notify_deadlock *deadlock);
+/* The client closes: open transactions are released. */
+void client_txns_close(struct neo_client *c);
 
 #endif

@@ -1,158 +1,298 @@
 /*
- * client_read.c - reads: a request goes to one readable cell of the
- * partition (in random order), and on a lost connection, a refusal or a
- * bad checksum to the next one (as upstream's _askStorageForRead).
+ * client_read.c - reads (cluster.md section 4.3): a request goes to a
+ * readable cell of its partition and fails over to the next one (the
+ * engine below, as upstream's _askStorageForRead); loads go through the
+ * cache; lists ask every partition or every storage and merge.
  */
 #include "client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "nid.h"
 #include "tid.h"
 
 #define INVALID_PARTITION 0xffffffffu
-#define MAX_CELLS 32
+/* Rounds over the cells before giving up when cells refuse to serve
+ * (upstream retries as long as the table says they are readable). */
+#define MAX_ROUNDS 10
+/* Undo back-pointers followed by a load. */
+#define MAX_BACK_POINTERS 8
+/* AskTIDsFrom without a bound still needs one on the wire. */
+#define NO_LENGTH_BOUND 0x7fffffff
 
-struct read_op;
-typedef int (*read_answer_fn)(struct neo_client *c, struct read_op *op, struct neo_packet *answer);
+/* --- The failover engine ------------------------------------------------------------ */
 
-struct read_op {
-	struct client_call call;
-	uint32_t partition;
-	int32_t nids[MAX_CELLS];
-	uint32_t count, index;
-	uint16_t code;
-	const void *args;
-	read_answer_fn on_answer;	/* returns a status; -1: try the next cell */
-	void *out;
-	uint64_t id;			/* the oid or tid asked */
-	uint64_t invalidations;		/* at send time, for the cache */
-	bool current;			/* load of the current revision */
-	char last_error[128];
-};
+enum { READ_RESTART = -3 };
 
-static void read_try(struct neo_client *c, struct read_op *op);
+static void read_next(struct read_req *req);
+
+static void read_done(struct read_req *req, int status)
+{
+	req->on_done(req, status);
+}
+
+static bool excluded(const struct read_req *req, int32_t nid)
+{
+	for (size_t i = 0; i < req->exclude_count; i++)
+		if (req->exclude[i] == nid)
+			return true;
+	return false;
+}
+
+static bool read_master_lost(struct read_req *req)
+{
+	if (req->generation == req->c->generation)
+		return false;
+	snprintf(req->err, sizeof req->err, "lost the primary master");
+	read_done(req, NEO_CLIENT_DISCONNECTED);
+	return true;
+}
+
+static void read_round(struct read_req *req)
+{
+	uint32_t count, kept = 0;
+
+	if (read_master_lost(req))
+		return;
+	count = client_readable_cells(req->c, req->partition, req->nids, CLIENT_MAX_CELLS);
+	for (uint32_t i = 0; i < count; i++)
+		if (!excluded(req, req->nids[i]))
+			req->nids[kept++] = req->nids[i];
+	req->count = kept;
+	req->index = 0;
+	read_next(req);
+}
+
+static void read_synced(struct neo_conn *conn, enum neo_ask_status status,
+			struct neo_packet *answer, void *arg)
+{
+	(void)conn;
+	(void)status;
+	(void)answer;
+	read_round(arg);
+}
 
 static void read_answered(struct neo_conn *conn, enum neo_ask_status status,
 			  struct neo_packet *answer, void *arg)
 {
-	struct read_op *op = arg;
-	struct neo_client *c = op->call.ctx;
+	struct read_req *req = arg;
 	int result;
 
 	(void)conn;
 	if (status != NEO_ASK_ANSWERED) {
-		read_try(c, op);
-		return;
+		snprintf(req->err, sizeof req->err, "%s", client_ask_status_text(status));
+		result = READ_NEXT;
+	} else if (answer->code == NEO_ERROR
+		   && ((const struct neo_error *)answer->args)->code == NEO_ERROR_NON_READABLE_CELL) {
+		/* As upstream: the table changes, the cell no longer serves. */
+		result = READ_NEXT_UNCOUNTED;
+	} else if (answer->code == NEO_ERROR
+		   && ((const struct neo_error *)answer->args)->code == NEO_ERROR_NOT_READY) {
+		client_error_text(answer, req->err, sizeof req->err);
+		result = READ_NEXT;
+	} else {
+		result = req->on_answer(req, answer);
 	}
-	if (answer->code == NEO_ERROR) {
-		const struct neo_error *error = answer->args;
-
-		if (error->code == NEO_ERROR_NON_READABLE_CELL || error->code == NEO_ERROR_NOT_READY) {
-			read_try(c, op);
-			return;
-		}
-		client_error_text(answer, op->last_error, sizeof op->last_error);
-		client_call_done(c, &op->call, client_error_status(answer), "%s", op->last_error);
-		return;
+	switch (result) {
+	case READ_NEXT:
+		req->failures++;
+		/* fall through */
+	case READ_NEXT_UNCOUNTED:
+		read_next(req);
+		break;
+	case READ_RESTART:
+		req->failures = req->rounds = 0;
+		read_round(req);
+		break;
+	default:
+		read_done(req, result);
+		break;
 	}
-	result = op->on_answer(c, op, answer);
-	if (result < 0)
-		read_try(c, op);
-	else
-		client_call_done(c, &op->call, result, "%s", op->last_error);
 }
 
 static void read_send(struct neo_client *c, struct client_link *link, void *arg, bool ok)
 {
-	struct read_op *op = arg;
+	struct read_req *req = arg;
+	char name[16];
 
-	if (!ok || neo_conn_ask(link->conn, op->code, op->args, 0, read_answered, op) < 0)
-		read_try(c, op);
+	(void)c;
+	if (ok && neo_conn_ask(link->conn, req->code, req->args, 0, read_answered, req) >= 0)
+		return;
+	snprintf(req->err, sizeof req->err, "cannot reach %s",
+		 neo_nid_format(req->current, name, sizeof name));
+	req->failures++;
+	read_next(req);
 }
 
-static void read_try(struct neo_client *c, struct read_op *op)
+static void read_next(struct read_req *req)
 {
-	if (op->index >= op->count) {
-		client_call_done(c, &op->call, NEO_CLIENT_UNAVAILABLE,
-				 "no storage available for partition %u%s%s", op->partition,
-				 op->last_error[0] ? ": " : "", op->last_error);
+	struct neo_client *c = req->c;
+
+	if (read_master_lost(req))
+		return;
+	if (req->index < req->count) {
+		req->current = req->nids[req->index++];
+		client_link_get(c, req->current, read_send, req);
 		return;
 	}
-	client_link_get(c, op->nids[op->index++], read_send, op);
-}
+	/* As upstream: give up once failures outnumber the cells. */
+	if (req->failures > req->count || ++req->rounds >= MAX_ROUNDS) {
+		char why[sizeof req->err];
 
-static void read_start(struct neo_client *c, struct client_call *call)
-{
-	struct read_op *op = (struct read_op *)call;
-
-	op->call.ctx = c;
-	if (!c->ready) {
-		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "not connected to the cluster");
+		snprintf(why, sizeof why, "%s", req->err);
+		snprintf(req->err, sizeof req->err, "no storage available for partition %u%s%.150s",
+			 req->partition, why[0] ? ": " : "", why);
+		read_done(req, req->bad_checksum ? NEO_CLIENT_PROTOCOL : NEO_CLIENT_UNAVAILABLE);
 		return;
 	}
-	op->partition = neo_ptable_partition(&c->pt, op->id);
-	op->count = client_readable_cells(c, op->partition, op->nids, MAX_CELLS);
-	op->index = 0;
-	pthread_mutex_lock(&c->lock);
-	op->invalidations = c->invalidations;
-	pthread_mutex_unlock(&c->lock);
-	read_try(c, op);
+	/* As upstream: sync with the master (its table may be on its way)
+	 * before another round. */
+	if (!client_master_ask(c, NEO_PING, NULL, read_synced, req))
+		read_round(req);	/* reports the lost master */
 }
 
-static int read_run(struct neo_client *c, struct read_op *op)
+void client_read_start(struct read_req *req)
 {
-	op->call.run = read_start;
-	op->call.needs_ready = true;
-	return client_call(c, &op->call);
+	req->generation = req->c->generation;
+	req->failures = req->rounds = 0;
+	req->bad_checksum = false;
+	req->err[0] = '\0';
+	read_round(req);
 }
 
-/* --- Loads ------------------------------------------------------------------ */
-
-static int object_answered(struct neo_client *c, struct read_op *op, struct neo_packet *answer)
+/* The status of an Error answer, its text in req->err. */
+static int read_error(struct read_req *req, struct neo_packet *answer)
 {
+	client_error_text(answer, req->err, sizeof req->err);
+	return client_error_status(answer);
+}
+
+/* --- Loads -------------------------------------------------------------------------- */
+
+struct load_op {
+	struct client_call call;
+	struct read_req req;
+	struct neo_ask_object ask;
+	bool current;			/* before the last tid + 1, set at send time */
+	struct load_watch watch;
+	uint64_t serial, next_serial;	/* of the revision asked for */
+	int hops;			/* back-pointers followed */
+	struct neo_client_record *out;
+};
+
+void client_loads_invalidate(struct neo_client *c, uint64_t oid, uint64_t tid)
+{
+	for (struct load_watch *w = c->loads; w; w = w->next)
+		if (w->oid == oid && w->invalidated == 0)
+			w->invalidated = tid;
+}
+
+static void watch_remove(struct neo_client *c, struct load_watch *watch)
+{
+	for (struct load_watch **link = &c->loads; *link; link = &(*link)->next)
+		if (*link == watch) {
+			*link = watch->next;
+			return;
+		}
+}
+
+static int object_answered(struct read_req *req, struct neo_packet *answer)
+{
+	struct load_op *op = req->ctx;
 	const struct neo_answer_object *obj = answer->args;
-	struct neo_client_record *out = op->out;
-	static const uint8_t zero[20];
-
-	if (answer->code != NEO_ANSWER_OBJECT || obj->checksum.size != 20)
-		return NEO_CLIENT_PROTOCOL;
-	out->oid = obj->oid;
-	out->serial = obj->serial;
-	out->next_serial = obj->next_serial.has ? obj->next_serial.v : 0;
-	if (obj->data.size == 0 && memcmp(obj->checksum.data, zero, 20) == 0) {
-		snprintf(op->last_error, sizeof op->last_error, "object deleted");
-		return NEO_CLIENT_NO_DATA;
-	}
-	if (client_decode_data(obj->data.data, obj->data.size,
-			       obj->compression.has ? (int)obj->compression.v : 0,
-			       obj->checksum.data, &out->data, &out->size) != NEO_CLIENT_OK) {
-		snprintf(op->last_error, sizeof op->last_error, "bad data from a storage");
-		return -1;	/* as upstream: another cell may have it right */
-	}
-	pthread_mutex_lock(&c->lock);
-	/* A revision loaded as current while an invalidation came in may
-	 * already be stale: not cached then. */
-	if (!op->current || out->next_serial || op->invalidations == c->invalidations)
-		client_cache_put(c->cache, out);
-	pthread_mutex_unlock(&c->lock);
-	return NEO_CLIENT_OK;
-}
-
-static int load(struct neo_client *client, uint64_t oid, struct neo_ask_object *ask,
-		bool current, struct neo_client_record *out)
-{
-	struct read_op op = { 0 };
 	int status;
 
-	memset(out, 0, sizeof *out);
-	op.id = oid;
-	op.code = NEO_ASK_OBJECT;
-	op.args = ask;
-	op.on_answer = object_answered;
-	op.out = out;
-	op.current = current;
-	status = read_run(client, &op);
+	if (answer->code == NEO_ERROR)
+		return read_error(req, answer);
+	if (answer->code != NEO_ANSWER_OBJECT || obj->checksum.size != 20
+	    || obj->oid != op->ask.oid) {
+		client_error_text(answer, req->err, sizeof req->err);
+		return READ_NEXT;
+	}
+	if (op->hops == 0) {
+		op->serial = obj->serial;
+		op->next_serial = obj->next_serial.has ? obj->next_serial.v : 0;
+	}
+	if (obj->data.size == 0 && client_checksum_is_zero(&obj->checksum)) {
+		/* An undo back-pointer: the data is that of an older revision. */
+		if (obj->data_serial.has && op->hops < MAX_BACK_POINTERS) {
+			op->hops++;
+			op->ask = (struct neo_ask_object){ .oid = op->ask.oid,
+							   .at = { true, obj->data_serial.v } };
+			return READ_RESTART;
+		}
+		snprintf(req->err, sizeof req->err, "no data: deleted, or creation undone");
+		return NEO_CLIENT_NO_DATA;
+	}
+	status = client_decode_data(obj->data.data, obj->data.size,
+				    obj->compression.has ? (int)obj->compression.v : 0,
+				    obj->checksum.data, &op->out->data, &op->out->size, req->err,
+				    sizeof req->err);
+	if (status == NEO_CLIENT_PROTOCOL) {
+		/* As upstream: another cell may have it right. */
+		char name[16];
+
+		neo_log(NEO_LOG_ERROR, "%s from %s for oid %016llx", req->err,
+			neo_nid_format(req->current, name, sizeof name),
+			(unsigned long long)op->ask.oid);
+		req->bad_checksum = true;
+		return READ_NEXT;
+	}
+	return status;
+}
+
+static void load_done(struct read_req *req, int status)
+{
+	struct load_op *op = req->ctx;
+	struct neo_client *c = req->c;
+	struct neo_client_record *out = op->out;
+
+	watch_remove(c, &op->watch);
+	if (status == NEO_CLIENT_OK) {
+		uint64_t next = op->next_serial;
+
+		/* As upstream: an invalidation that came while loading closes
+		 * the revision the storage thought current. */
+		if (next == 0 && op->watch.invalidated && op->serial < op->watch.invalidated)
+			next = op->watch.invalidated;
+		out->oid = op->ask.oid;
+		out->serial = op->serial;
+		out->next_serial = next;
+		pthread_mutex_lock(&c->lock);
+		if (req->generation == c->generation)
+			client_cache_store(c->cache, out->oid, out->serial, next, out->data, out->size);
+		pthread_mutex_unlock(&c->lock);
+	}
+	client_call_done(c, &op->call, status, "%s", req->err);
+}
+
+static void load_run(struct neo_client *c, struct client_call *call)
+{
+	struct load_op *op = (struct load_op *)call;
+
+	/* Never newer than the last invalidation received. */
+	if (op->current)
+		op->ask.before = (struct neo_opt_p64){ true, c->last_tid + 1 };
+	op->watch = (struct load_watch){ .oid = op->ask.oid, .next = c->loads };
+	c->loads = &op->watch;
+	op->req = (struct read_req){ .c = c, .code = NEO_ASK_OBJECT, .args = &op->ask,
+				     .on_answer = object_answered, .on_done = load_done,
+				     .ctx = op };
+	op->req.partition = neo_ptable_partition(&c->pt, op->ask.oid);
+	client_read_start(&op->req);
+}
+
+static int load(struct neo_client *client, struct neo_ask_object *ask, bool current,
+		struct neo_client_record *out)
+{
+	struct load_op op = { .ask = *ask, .current = current, .out = out };
+	int status;
+
+	op.call.run = load_run;
+	op.call.needs_ready = true;
+	status = client_call(client, &op.call);
 	if (status != NEO_CLIENT_OK)
 		neo_client_record_clear(out);
 	return status;
@@ -163,21 +303,24 @@ int neo_client_load(struct neo_client *client, uint64_t oid, struct neo_client_r
 	struct neo_ask_object ask = { .oid = oid };
 	bool hit;
 
+	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&client->lock);
-	hit = client_cache_get(client->cache, oid, 0, out);
-	ask.before = (struct neo_opt_p64){ true, client->last_tid + 1 };
+	hit = client_cache_load(client->cache, oid, 0, out);
 	pthread_mutex_unlock(&client->lock);
-	if (hit)
-		return NEO_CLIENT_OK;
-	return load(client, oid, &ask, true, out);
+	return hit ? NEO_CLIENT_OK : load(client, &ask, true, out);
 }
 
 int neo_client_load_serial(struct neo_client *client, uint64_t oid, uint64_t serial,
 			   struct neo_client_record *out)
 {
 	struct neo_ask_object ask = { .oid = oid, .at = { true, serial } };
+	bool hit;
 
-	return load(client, oid, &ask, false, out);
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&client->lock);
+	hit = client_cache_load_serial(client->cache, oid, serial, out);
+	pthread_mutex_unlock(&client->lock);
+	return hit ? NEO_CLIENT_OK : load(client, &ask, false, out);
 }
 
 int neo_client_load_before(struct neo_client *client, uint64_t oid, uint64_t before,
@@ -186,12 +329,13 @@ int neo_client_load_before(struct neo_client *client, uint64_t oid, uint64_t bef
 	struct neo_ask_object ask = { .oid = oid, .before = { true, before } };
 	bool hit;
 
+	memset(out, 0, sizeof *out);
+	if (before == 0)
+		return client_fail(NEO_CLIENT_INVALID, "nothing is before tid 0");
 	pthread_mutex_lock(&client->lock);
-	hit = client_cache_get(client->cache, oid, before, out);
+	hit = client_cache_load(client->cache, oid, before, out);
 	pthread_mutex_unlock(&client->lock);
-	if (hit)
-		return NEO_CLIENT_OK;
-	return load(client, oid, &ask, false, out);
+	return hit ? NEO_CLIENT_OK : load(client, &ask, false, out);
 }
 
 void neo_client_record_clear(struct neo_client_record *record)
@@ -200,29 +344,77 @@ void neo_client_record_clear(struct neo_client_record *record)
 	memset(record, 0, sizeof *record);
 }
 
-/* --- History and transactions ----------------------------------------------- */
+/* --- One request, one answer ------------------------------------------------------------ */
 
-struct history_out {
-	struct neo_client_history_entry **entries;
-	size_t *count;
+/* A read of one partition whose answer is turned into the caller's
+ * result by on_answer. */
+struct single_op {
+	struct client_call call;
+	struct read_req req;
+	uint64_t id;			/* the oid or tid: its partition */
+	void *out;
 };
 
-static int history_answered(struct neo_client *c, struct read_op *op, struct neo_packet *answer)
+static void single_done(struct read_req *req, int status)
+{
+	struct single_op *op = req->ctx;
+
+	client_call_done(req->c, &op->call, status, "%s", req->err);
+}
+
+static void single_run(struct neo_client *c, struct client_call *call)
+{
+	struct single_op *op = (struct single_op *)call;
+
+	op->req.c = c;
+	op->req.ctx = op;
+	op->req.on_done = single_done;
+	op->req.partition = neo_ptable_partition(&c->pt, op->id);
+	client_read_start(&op->req);
+}
+
+static int single_read(struct neo_client *client, uint64_t id, uint16_t code, const void *args,
+		       read_answer_fn on_answer, void *out)
+{
+	struct single_op op = { .id = id, .out = out };
+
+	op.req.code = code;
+	op.req.args = args;
+	op.req.on_answer = on_answer;
+	op.call.run = single_run;
+	op.call.needs_ready = true;
+	return client_call(client, &op.call);
+}
+
+struct history_out {
+	struct neo_client_history_entry *entries;
+	size_t count;
+};
+
+static int history_answered(struct read_req *req, struct neo_packet *answer)
 {
 	const struct neo_answer_object_history *h = answer->args;
-	struct history_out *out = op->out;
+	struct history_out *out = ((struct single_op *)req->ctx)->out;
 
-	(void)c;
-	if (answer->code != NEO_ANSWER_OBJECT_HISTORY)
-		return NEO_CLIENT_PROTOCOL;
-	*out->entries = calloc(h->history.count + 1, sizeof **out->entries);
-	if (*out->entries == NULL)
+	if (answer->code == NEO_ERROR) {
+		int status = read_error(req, answer);
+
+		/* No revision at all: the object does not exist. */
+		return status == NEO_CLIENT_NO_DATA ? NEO_CLIENT_NOT_FOUND : status;
+	}
+	if (answer->code != NEO_ANSWER_OBJECT_HISTORY) {
+		client_error_text(answer, req->err, sizeof req->err);
+		return READ_NEXT;
+	}
+	out->entries = calloc(h->history.count + 1, sizeof *out->entries);
+	if (out->entries == NULL)
 		return NEO_CLIENT_NOMEM;
 	for (uint32_t i = 0; i < h->history.count; i++) {
-		(*out->entries)[i].serial = h->history.items[i].serial;
-		(*out->entries)[i].size = (uint64_t)h->history.items[i].size;
+		out->entries[i].serial = h->history.items[i].serial;
+		out->entries[i].size = h->history.items[i].size > 0
+				       ? (uint64_t)h->history.items[i].size : 0;
 	}
-	*out->count = h->history.count;
+	out->count = h->history.count;
 	return NEO_CLIENT_OK;
 }
 
@@ -231,17 +423,21 @@ int neo_client_history(struct neo_client *client, uint64_t oid, size_t length,
 {
 	struct neo_ask_object_history ask = { .oid = oid, .first = 0,
 					      .last = (int64_t)(length ? length : 1) };
-	struct history_out out = { entries, count };
-	struct read_op op = { 0 };
+	struct history_out out = { NULL, 0 };
+	int status;
 
 	*entries = NULL;
 	*count = 0;
-	op.id = oid;
-	op.code = NEO_ASK_OBJECT_HISTORY;
-	op.args = &ask;
-	op.on_answer = history_answered;
-	op.out = &out;
-	return read_run(client, &op);
+	if (length > INT32_MAX)
+		return client_fail(NEO_CLIENT_INVALID, "length too big");
+	status = single_read(client, oid, NEO_ASK_OBJECT_HISTORY, &ask, history_answered, &out);
+	if (status != NEO_CLIENT_OK) {
+		free(out.entries);
+		return status;
+	}
+	*entries = out.entries;
+	*count = out.count;
+	return NEO_CLIENT_OK;
 }
 
 static uint8_t *copy_bin(const struct neo_bin *bin, size_t *size)
@@ -249,30 +445,35 @@ static uint8_t *copy_bin(const struct neo_bin *bin, size_t *size)
 	uint8_t *copy = malloc(bin->size + 1);
 
 	if (copy) {
-		memcpy(copy, bin->data, bin->size);
+		if (bin->size)
+			memcpy(copy, bin->data, bin->size);
 		copy[bin->size] = 0;
 	}
 	*size = bin->size;
 	return copy;
 }
 
-static int info_answered(struct neo_client *c, struct read_op *op, struct neo_packet *answer)
+static int info_answered(struct read_req *req, struct neo_packet *answer)
 {
 	const struct neo_answer_transaction_information *t = answer->args;
-	struct neo_client_txn_info *out = op->out;
+	struct neo_client_txn_info *out = ((struct single_op *)req->ctx)->out;
 
-	(void)c;
-	if (answer->code != NEO_ANSWER_TRANSACTION_INFORMATION)
-		return NEO_CLIENT_PROTOCOL;
+	if (answer->code == NEO_ERROR)
+		return read_error(req, answer);
+	if (answer->code != NEO_ANSWER_TRANSACTION_INFORMATION) {
+		client_error_text(answer, req->err, sizeof req->err);
+		return READ_NEXT;
+	}
 	out->tid = t->tid;
 	out->user = copy_bin(&t->user, &out->user_size);
 	out->description = copy_bin(&t->description, &out->description_size);
 	out->extension = copy_bin(&t->extension, &out->extension_size);
 	out->packed = t->packed;
-	out->oids = calloc(t->oids.count + 1, sizeof *out->oids);
+	out->oids = malloc((t->oids.count + 1) * sizeof *out->oids);
 	if (!out->user || !out->description || !out->extension || !out->oids)
 		return NEO_CLIENT_NOMEM;
-	memcpy(out->oids, t->oids.items, t->oids.count * sizeof *out->oids);
+	if (t->oids.count)
+		memcpy(out->oids, t->oids.items, t->oids.count * sizeof *out->oids);
 	out->oid_count = t->oids.count;
 	return NEO_CLIENT_OK;
 }
@@ -281,16 +482,11 @@ int neo_client_transaction_info(struct neo_client *client, uint64_t tid,
 				struct neo_client_txn_info *out)
 {
 	struct neo_ask_transaction_information ask = { .tid = tid };
-	struct read_op op = { 0 };
 	int status;
 
 	memset(out, 0, sizeof *out);
-	op.id = tid;
-	op.code = NEO_ASK_TRANSACTION_INFORMATION;
-	op.args = &ask;
-	op.on_answer = info_answered;
-	op.out = out;
-	status = read_run(client, &op);
+	status = single_read(client, tid, NEO_ASK_TRANSACTION_INFORMATION, &ask, info_answered,
+			     out);
 	if (status != NEO_CLIENT_OK)
 		neo_client_txn_info_clear(out);
 	return status;
@@ -305,205 +501,253 @@ void neo_client_txn_info_clear(struct neo_client_txn_info *info)
 	memset(info, 0, sizeof *info);
 }
 
-/* --- Lists over every partition ------------------------------------------------ */
+/* --- Lists of tids --------------------------------------------------------------------- */
 
-/* Asks one request per partition (or per storage) and merges tid lists. */
-struct list_op {
-	struct client_call call;
-	struct neo_client *c;
-	uint16_t code;
-	uint64_t start, stop;
-	size_t length, first, last;
-	uint32_t pending;
+struct tid_list {
 	uint64_t *tids;
 	size_t count, capacity;
-	int status;
 };
 
-static void list_finish(struct list_op *op)
+static int tid_list_add(struct tid_list *list, const struct neo_list_p64 *tids)
 {
-	if (--op->pending == 0)
-		client_call_done(op->c, &op->call, op->status, op->status ? "a storage failed" : NULL);
+	if (tids->count == 0)
+		return 0;
+	if (list->count + tids->count > list->capacity) {
+		size_t capacity = list->capacity ? list->capacity : 256;
+		uint64_t *grown;
+
+		while (capacity < list->count + tids->count)
+			capacity *= 2;
+		grown = realloc(list->tids, capacity * sizeof *grown);
+		if (grown == NULL)
+			return -1;
+		list->tids = grown;
+		list->capacity = capacity;
+	}
+	memcpy(list->tids + list->count, tids->items, tids->count * sizeof *tids->items);
+	list->count += tids->count;
+	return 0;
 }
 
-static void list_answered(struct neo_conn *conn, enum neo_ask_status status,
-			  struct neo_packet *answer, void *arg)
-{
-	struct list_op *op = arg;
-	const struct neo_list_p64 *tids;
-
-	(void)conn;
-	if (status != NEO_ASK_ANSWERED
-	    || (answer->code != NEO_ANSWER_TIDS && answer->code != NEO_ANSWER_TIDS_FROM)) {
-		op->status = NEO_CLIENT_UNAVAILABLE;
-		list_finish(op);
-		return;
-	}
-	tids = answer->code == NEO_ANSWER_TIDS ? &((const struct neo_answer_tids *)answer->args)->tids
-					       : &((const struct neo_answer_tids_from *)answer->args)->tids;
-	for (uint32_t i = 0; i < tids->count; i++) {
-		if (op->count == op->capacity) {
-			size_t capacity = op->capacity ? op->capacity * 2 : 256;
-			uint64_t *grown = realloc(op->tids, capacity * sizeof *grown);
-
-			if (grown == NULL) {
-				op->status = NEO_CLIENT_NOMEM;
-				break;
-			}
-			op->tids = grown;
-			op->capacity = capacity;
-		}
-		op->tids[op->count++] = tids->items[i];
-	}
-	list_finish(op);
-}
-
-struct list_send {
-	struct list_op *op;
-	uint32_t partition;
-};
-
-static void list_send(struct neo_client *c, struct client_link *link, void *arg, bool ok)
-{
-	struct list_send *send = arg;
-	struct list_op *op = send->op;
-
-	(void)c;
-	if (ok && op->code == NEO_ASK_TIDS) {
-		struct neo_ask_tids ask = { 0, (int64_t)op->last, INVALID_PARTITION };
-
-		ok = neo_conn_ask(link->conn, NEO_ASK_TIDS, &ask, 0, list_answered, op) >= 0;
-	} else if (ok) {
-		struct neo_ask_tids_from ask = { op->start, op->stop, (int64_t)op->length,
-						 send->partition };
-
-		ok = neo_conn_ask(link->conn, NEO_ASK_TIDS_FROM, &ask, 0, list_answered, op) >= 0;
-	}
-	free(send);
-	if (!ok) {
-		op->status = NEO_CLIENT_UNAVAILABLE;
-		list_finish(op);
-	}
-}
-
-static void list_start(struct neo_client *c, struct client_call *call)
-{
-	struct list_op *op = (struct list_op *)call;
-	int32_t nids[MAX_CELLS];
-
-	op->c = c;
-	op->pending = 1;
-	if (op->code == NEO_ASK_TIDS) {
-		/* undoLog: every storage with a readable cell, all partitions. */
-		for (size_t i = 0; i < c->nodes.count; i++) {
-			struct neo_node *node = c->nodes.nodes[i];
-			struct list_send *send;
-
-			if (node->type != NEO_NODE_STORAGE || node->state != NEO_NODE_RUNNING
-			    || (send = calloc(1, sizeof *send)) == NULL)
-				continue;
-			send->op = op;
-			op->pending++;
-			client_link_get(c, node->nid, list_send, send);
-		}
-	} else {
-		for (uint32_t p = 0; p < c->pt.num_partitions; p++) {
-			struct list_send *send;
-
-			if (client_readable_cells(c, p, nids, MAX_CELLS) == 0) {
-				op->status = NEO_CLIENT_UNAVAILABLE;
-				continue;
-			}
-			send = calloc(1, sizeof *send);
-			if (send == NULL)
-				continue;
-			send->op = op;
-			send->partition = p;
-			op->pending++;
-			client_link_get(c, nids[0], list_send, send);
-		}
-	}
-	list_finish(op);
-}
-
-static int compare_desc(const void *a, const void *b)
+static int compare_ascending(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-	return (x < y) - (x > y);
+	return (x > y) - (x < y);
 }
 
-static size_t sort_unique(uint64_t *ids, size_t count, bool descending)
+/* Sorts, drops duplicates (replicas answer the same tids), then keeps at
+ * most `keep` (0: all) from the end that comes first. */
+static void tid_list_finish(struct tid_list *list, bool descending, size_t keep)
 {
 	size_t kept = 0;
 
-	qsort(ids, count, sizeof *ids, compare_desc);
-	for (size_t i = 0; i < count; i++)
-		if (kept == 0 || ids[kept - 1] != ids[i])
-			ids[kept++] = ids[i];
-	if (!descending)
+	if (list->count)
+		qsort(list->tids, list->count, sizeof *list->tids, compare_ascending);
+	for (size_t i = 0; i < list->count; i++)
+		if (kept == 0 || list->tids[kept - 1] != list->tids[i])
+			list->tids[kept++] = list->tids[i];
+	if (descending)
 		for (size_t i = 0; i < kept / 2; i++) {
-			uint64_t tmp = ids[i];
+			uint64_t tmp = list->tids[i];
 
-			ids[i] = ids[kept - 1 - i];
-			ids[kept - 1 - i] = tmp;
+			list->tids[i] = list->tids[kept - 1 - i];
+			list->tids[kept - 1 - i] = tmp;
 		}
-	return kept;
+	list->count = keep && kept > keep ? keep : kept;
 }
 
-int neo_client_undo_log(struct neo_client *client, uint64_t first, uint64_t last,
-			uint64_t **tids, size_t *count)
-{
-	struct list_op op = { .code = NEO_ASK_TIDS, .first = first, .last = last };
+/* tids_from: AskTIDsFrom to every partition at once, each with failover. */
+struct range_part {
+	struct read_req req;
+	struct neo_ask_tids_from ask;
+	struct range_op *op;
+};
+
+struct range_op {
+	struct client_call call;
+	uint64_t start, stop;
+	size_t length;
+	struct range_part *parts;
+	uint32_t pending;
 	int status;
+	char err[200];
+	struct tid_list list;
+};
 
-	*tids = NULL;
-	*count = 0;
-	if (first >= last)
-		return NEO_CLIENT_OK;
-	op.call.run = list_start;
-	op.call.needs_ready = true;
-	status = client_call(client, &op.call);
-	if (status == NEO_CLIENT_OK) {
-		size_t n = sort_unique(op.tids, op.count, true);
+static int range_answered(struct read_req *req, struct neo_packet *answer)
+{
+	struct range_part *part = req->ctx;
 
-		if (n > first) {
-			size_t take = n - first < last - first ? n - first : last - first;
-
-			memmove(op.tids, op.tids + first, take * sizeof *op.tids);
-			*tids = op.tids;
-			*count = take;
-			return NEO_CLIENT_OK;
-		}
+	if (answer->code == NEO_ERROR)
+		return read_error(req, answer);
+	if (answer->code != NEO_ANSWER_TIDS_FROM) {
+		client_error_text(answer, req->err, sizeof req->err);
+		return READ_NEXT;
 	}
-	free(op.tids);
-	return status;
+	if (tid_list_add(&part->op->list, &((const struct neo_answer_tids_from *)answer->args)->tids)
+	    < 0)
+		return NEO_CLIENT_NOMEM;
+	return NEO_CLIENT_OK;
+}
+
+static void range_part_done(struct read_req *req, int status)
+{
+	struct range_part *part = req->ctx;
+	struct range_op *op = part->op;
+	struct neo_client *c = req->c;
+
+	if (status != NEO_CLIENT_OK && op->status == NEO_CLIENT_OK) {
+		op->status = status;
+		snprintf(op->err, sizeof op->err, "%s", req->err);
+	}
+	if (--op->pending == 0) {
+		free(op->parts);	/* req with them */
+		client_call_done(c, &op->call, op->status, "%s", op->err);
+	}
+}
+
+static void range_run(struct neo_client *c, struct client_call *call)
+{
+	struct range_op *op = (struct range_op *)call;
+	uint32_t partitions = c->pt.num_partitions;
+
+	if (partitions == 0) {
+		client_call_done(c, call, NEO_CLIENT_UNAVAILABLE, "no partition table");
+		return;
+	}
+	op->parts = calloc(partitions, sizeof *op->parts);
+	if (op->parts == NULL) {
+		client_call_done(c, call, NEO_CLIENT_NOMEM, "out of memory");
+		return;
+	}
+	/* Every part may end at once: count them all first. */
+	op->pending = partitions;
+	for (uint32_t p = 0; p < partitions; p++) {
+		struct range_part *part = &op->parts[p];
+
+		part->op = op;
+		part->ask = (struct neo_ask_tids_from){ op->start, op->stop,
+							op->length ? (int64_t)op->length
+								   : NO_LENGTH_BOUND, p };
+		part->req = (struct read_req){ .c = c, .partition = p, .code = NEO_ASK_TIDS_FROM,
+					       .args = &part->ask, .on_answer = range_answered,
+					       .on_done = range_part_done, .ctx = part };
+		client_read_start(&part->req);
+	}
 }
 
 int neo_client_tids_from(struct neo_client *client, uint64_t start, uint64_t stop,
 			 size_t length, uint64_t **tids, size_t *count)
 {
-	struct list_op op = { .code = NEO_ASK_TIDS_FROM, .start = start, .stop = stop,
-			      .length = length };
+	struct range_op op = { .start = start, .stop = stop, .length = length };
 	int status;
 
-	op.call.run = list_start;
-	op.call.needs_ready = true;
-	status = client_call(client, &op.call);
 	*tids = NULL;
 	*count = 0;
+	if (length > NO_LENGTH_BOUND)
+		return client_fail(NEO_CLIENT_INVALID, "length too big");
+	if (start > stop)
+		return NEO_CLIENT_OK;
+	op.call.run = range_run;
+	op.call.needs_ready = true;
+	status = client_call(client, &op.call);
 	if (status != NEO_CLIENT_OK) {
-		free(op.tids);
+		free(op.list.tids);
 		return status;
 	}
-	*count = sort_unique(op.tids, op.count, false);
-	if (length && *count > length)
-		*count = length;
-	*tids = op.tids;
+	tid_list_finish(&op.list, false, length);
+	*tids = op.list.tids;
+	*count = op.list.count;
 	return NEO_CLIENT_OK;
 }
 
-/* --- From the master ----------------------------------------------------------- */
+/* undoLog: AskTIDs to every storage with a readable cell, merged (as
+ * upstream: each applies the offsets to its own cells, so only the first
+ * page is exact). */
+struct log_op {
+	struct client_call call;
+	struct neo_client *c;
+	struct neo_ask_tids ask;
+	uint32_t pending, answered;
+	bool nomem;
+	struct tid_list list;
+};
+
+static void log_finish(struct log_op *op)
+{
+	if (--op->pending)
+		return;
+	if (op->nomem)
+		client_call_done(op->c, &op->call, NEO_CLIENT_NOMEM, "out of memory");
+	else if (op->answered == 0)
+		client_call_done(op->c, &op->call, NEO_CLIENT_UNAVAILABLE, "no storage answered");
+	else
+		client_call_done(op->c, &op->call, NEO_CLIENT_OK, NULL);
+}
+
+static void log_answered(struct neo_conn *conn, enum neo_ask_status status,
+			 struct neo_packet *answer, void *arg)
+{
+	struct log_op *op = arg;
+
+	(void)conn;
+	if (status == NEO_ASK_ANSWERED && answer->code == NEO_ANSWER_TIDS) {
+		op->answered++;
+		if (tid_list_add(&op->list, &((const struct neo_answer_tids *)answer->args)->tids) < 0)
+			op->nomem = true;
+	}
+	log_finish(op);
+}
+
+static void log_send(struct neo_client *c, struct client_link *link, void *arg, bool ok)
+{
+	struct log_op *op = arg;
+
+	(void)c;
+	if (!ok || neo_conn_ask(link->conn, NEO_ASK_TIDS, &op->ask, 0, log_answered, op) < 0)
+		log_finish(op);
+}
+
+static void log_run(struct neo_client *c, struct client_call *call)
+{
+	struct log_op *op = (struct log_op *)call;
+	int32_t *nids;
+	size_t count = client_readable_nodes(c, &nids);
+
+	op->c = c;
+	op->pending = (uint32_t)count + 1;
+	for (size_t i = 0; i < count; i++)
+		client_link_get(c, nids[i], log_send, op);
+	free(nids);
+	log_finish(op);
+}
+
+int neo_client_undo_log(struct neo_client *client, uint64_t first, uint64_t last,
+			uint64_t **tids, size_t *count)
+{
+	struct log_op op = { .ask = { (int64_t)first, (int64_t)last, INVALID_PARTITION } };
+	int status;
+
+	*tids = NULL;
+	*count = 0;
+	if (last > INT64_MAX || first >= last)
+		return first > last || last > INT64_MAX
+		       ? client_fail(NEO_CLIENT_INVALID, "bad offsets") : NEO_CLIENT_OK;
+	op.call.run = log_run;
+	op.call.needs_ready = true;
+	status = client_call(client, &op.call);
+	if (status != NEO_CLIENT_OK) {
+		free(op.list.tids);
+		return status;
+	}
+	tid_list_finish(&op.list, true, last - first);
+	*tids = op.list.tids;
+	*count = op.list.count;
+	return NEO_CLIENT_OK;
+}
+
+/* --- From the master ------------------------------------------------------------------- */
 
 struct master_op {
 	struct client_call call;
@@ -517,27 +761,36 @@ static void oids_answered(struct neo_conn *conn, enum neo_ask_status status,
 {
 	struct master_op *op = arg;
 	const struct neo_answer_new_oids *new_oids;
+	char text[160];
 
 	(void)conn;
-	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_NEW_OIDS) {
-		client_call_done(op->c, &op->call, NEO_CLIENT_DISCONNECTED, "master lost");
+	if (status != NEO_ASK_ANSWERED) {
+		client_call_done(op->c, &op->call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
+		return;
+	}
+	if (answer->code != NEO_ANSWER_NEW_OIDS) {
+		client_error_text(answer, text, sizeof text);
+		client_call_done(op->c, &op->call, client_error_status(answer), "%s", text);
 		return;
 	}
 	new_oids = answer->args;
-	for (size_t i = 0; i < op->count && i < new_oids->oids.count; i++)
-		op->oids[i] = new_oids->oids.items[i];
-	client_call_done(op->c, &op->call, new_oids->oids.count >= op->count ? NEO_CLIENT_OK
-									     : NEO_CLIENT_PROTOCOL, NULL);
+	if (new_oids->oids.count < op->count) {
+		client_call_done(op->c, &op->call, NEO_CLIENT_PROTOCOL, "the master gave %u oids",
+				 new_oids->oids.count);
+		return;
+	}
+	memcpy(op->oids, new_oids->oids.items, op->count * sizeof *op->oids);
+	client_call_done(op->c, &op->call, NEO_CLIENT_OK, NULL);
 }
 
-static void oids_start(struct neo_client *c, struct client_call *call)
+static void oids_run(struct neo_client *c, struct client_call *call)
 {
 	struct master_op *op = (struct master_op *)call;
 	struct neo_ask_new_oids ask = { .count = (int64_t)op->count };
 
 	op->c = c;
 	if (!client_master_ask(c, NEO_ASK_NEW_OIDS, &ask, oids_answered, op))
-		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "master lost");
+		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
 }
 
 int neo_client_new_oids(struct neo_client *client, size_t count, uint64_t *oids)
@@ -546,7 +799,7 @@ int neo_client_new_oids(struct neo_client *client, size_t count, uint64_t *oids)
 
 	if (count == 0 || count > 10000)
 		return client_fail(NEO_CLIENT_INVALID, "count must be 1 to 10000");
-	op.call.run = oids_start;
+	op.call.run = oids_run;
 	op.call.needs_ready = true;
 	return client_call(client, &op.call);
 }
@@ -566,26 +819,28 @@ static void sync_answered(struct neo_conn *conn, enum neo_ask_status status,
 
 	(void)conn;
 	(void)answer;
-	client_call_done(op->c, &op->call,
-			 status == NEO_ASK_ANSWERED ? NEO_CLIENT_OK : NEO_CLIENT_DISCONNECTED, NULL);
+	if (status == NEO_ASK_ANSWERED)
+		client_call_done(op->c, &op->call, NEO_CLIENT_OK, NULL);
+	else
+		client_call_done(op->c, &op->call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
 }
 
-static void sync_start(struct neo_client *c, struct client_call *call)
+static void sync_run(struct neo_client *c, struct client_call *call)
 {
 	struct master_op *op = (struct master_op *)call;
 
 	op->c = c;
-	/* As upstream: a Ping round trip to the master is a barrier for
-	 * the invalidations sent before it. */
+	/* As upstream: the master answers Ping after every invalidation it
+	 * sent before, so the round trip is a barrier. */
 	if (!client_master_ask(c, NEO_PING, NULL, sync_answered, op))
-		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "master lost");
+		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
 }
 
 int neo_client_sync(struct neo_client *client)
 {
 	struct master_op op = { 0 };
 
-	op.call.run = sync_start;
+	op.call.run = sync_run;
 	op.call.needs_ready = true;
 	return client_call(client, &op.call);
 }

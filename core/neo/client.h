@@ -34,13 +34,15 @@ extern "C" {
 
 enum neo_client_status {
 	NEO_CLIENT_OK = 0,
-	NEO_CLIENT_NOT_FOUND = 1,	/* oid never existed (or not at that time) */
-	NEO_CLIENT_NO_DATA = 2,		/* deleted, or creation undone, at that time */
+	NEO_CLIENT_NOT_FOUND = 1,	/* oid does not exist (never stored) */
+	NEO_CLIENT_NO_DATA = 2,		/* no data at that time: before its creation,
+					 * deleted, or creation undone */
 	NEO_CLIENT_CONFLICT = 3,	/* write conflict: see the vote's conflicts */
-	NEO_CLIENT_READ_CONFLICT = 4,	/* check_current failed */
+	NEO_CLIENT_READ_CONFLICT = 4,	/* check_current failed (vote; not resolvable) */
 	NEO_CLIENT_UNDO_ERROR = 5,	/* undo impossible (changed since, or packed) */
 	NEO_CLIENT_READ_ONLY = 6,	/* read-only client or cluster */
-	NEO_CLIENT_DISCONNECTED = 7,	/* lost the primary master: retry the transaction */
+	NEO_CLIENT_DISCONNECTED = 7,	/* lost the primary master (or no cluster within
+					 * the connect timeout): retry the transaction */
 	NEO_CLIENT_UNAVAILABLE = 8,	/* no storage could serve the request */
 	NEO_CLIENT_TIMEOUT = 9,		/* no cluster within the connect timeout */
 	NEO_CLIENT_INCOMPLETE = 10,	/* the cluster refused to finish the transaction */
@@ -54,8 +56,10 @@ struct neo_client;
 struct neo_txn;
 
 /* Called from the client's network thread, in commit order, for every
- * transaction committed by another client.  Keep it short; never call
- * back into the client from it. */
+ * transaction committed by another client.  After a reconnection that may
+ * have missed transactions, called once with oids NULL and count 0:
+ * anything may have changed up to tid.  Keep it short; never call back
+ * into the client from it. */
 typedef void (*neo_client_invalidate_cb)(void *arg, uint64_t tid, const uint64_t *oids,
 					 size_t count);
 
@@ -64,19 +68,25 @@ struct neo_client_config {
 	const char *cluster;		/* cluster name (required) */
 	const char *masters;		/* "host:port host:port" (required) */
 	bool read_only;
-	size_t cache_size;		/* bytes of object cache; 0: 20 MiB */
+	size_t cache_size;		/* bytes of object cache; 0: 20 MiB.  Also bounds
+					 * a transaction's store data in flight */
 	int compress;			/* -1 or 1..9: zlib at that level (-1 default); 0: none */
 	const char *ca, *cert, *key;	/* SSL: all three or none */
-	const char *logfile;		/* NULL: no log */
-	unsigned connect_timeout_ms;	/* for the first connection; 0: 30 s */
+	const char *logfile;		/* NULL: errors only, to stderr.  One log per
+					 * process: the first client opened sets it */
+	unsigned connect_timeout_ms;	/* for the first connection, and how long a
+					 * call waits for a lost cluster; 0: 30 s */
 	neo_client_invalidate_cb on_invalidate;
 	void *invalidate_arg;
 };
 
 /* Starts the client and waits until the cluster is ready (RUNNING,
- * operational partition table) or the timeout expires. */
+ * operational partition table) or the timeout expires (TIMEOUT; the
+ * message says why the masters did not let us in).  Afterwards the
+ * client reconnects by itself whenever it loses the primary master. */
 int neo_client_open(const struct neo_client_config *config, struct neo_client **client);
-/* Aborts open transactions, closes connections, stops the thread, frees. */
+/* Aborts and frees open transactions (their pointers must not be used
+ * after), closes connections, stops the thread, frees. */
 void neo_client_close(struct neo_client *client);
 
 /* The message of the calling thread's last error ("" if none). */
@@ -95,7 +105,8 @@ struct neo_client_record {
 
 void neo_client_record_clear(struct neo_client_record *record);
 
-/* The revision current as of the last transaction this client knows. */
+/* The revision current as of the last transaction this client knows
+ * (next_serial is set if an invalidation came while loading). */
 int neo_client_load(struct neo_client *client, uint64_t oid, struct neo_client_record *out);
 /* The revision with serial == tid (loadSerial). */
 int neo_client_load_serial(struct neo_client *client, uint64_t oid, uint64_t serial,
@@ -113,7 +124,8 @@ struct neo_client_history_entry {
 	uint64_t serial;
 	uint64_t size;
 };
-/* Up to `length` revisions of oid, newest first; *entries malloc'ed. */
+/* Up to `length` revisions of oid, newest first; *entries malloc'ed.
+ * NOT_FOUND if the oid has none. */
 int neo_client_history(struct neo_client *client, uint64_t oid, size_t length,
 		       struct neo_client_history_entry **entries, size_t *count);
 
@@ -128,7 +140,9 @@ struct neo_client_txn_info {
 void neo_client_txn_info_clear(struct neo_client_txn_info *info);
 int neo_client_transaction_info(struct neo_client *client, uint64_t tid,
 				struct neo_client_txn_info *out);
-/* Tids of transactions, newest first, offsets [first, last) (undoLog). */
+/* Tids of transactions, newest first, offsets [first, last) (undoLog).  As
+ * upstream, each storage applies the offsets to its own cells: only the
+ * first page (first 0) is exact. */
 int neo_client_undo_log(struct neo_client *client, uint64_t first, uint64_t last,
 			uint64_t **tids, size_t *count);
 /* Tids in [start, stop] ascending, at most `length` (0: no bound) (iterator). */
@@ -146,37 +160,51 @@ struct neo_client_conflict {
 	bool read_conflict;		/* from check_current: not resolvable */
 };
 
-/* tid 0: a new transaction; else the tid to commit as (restore/import). */
+/* tid 0: a new transaction; else the tid to commit as (restore/import).
+ * READ_ONLY for a read-only client. */
 int neo_client_begin(struct neo_client *client, uint64_t tid, struct neo_txn **txn);
 /* Stores a revision of oid based on `serial` (0 for a new object).  Sent at
- * once; a conflict is reported by vote.  Storing an oid again replaces
- * the earlier store (after conflict resolution, with the new base). */
+ * once (waiting only while the transaction's data in flight passes the
+ * cache size); a conflict is reported by vote.  Storing an oid again
+ * replaces the earlier store (after conflict resolution, with the new
+ * base). */
 int neo_txn_store(struct neo_txn *txn, uint64_t oid, uint64_t serial, const void *data,
 		  size_t size);
 /* A deletion (IExternalGC). */
 int neo_txn_delete(struct neo_txn *txn, uint64_t oid, uint64_t serial);
-/* An undo-style revision: the data of revision data_serial. */
+/* An undo-style revision: the data of revision data_serial (a
+ * back-pointer; the data is loaded and sent along, as upstream). */
 int neo_txn_store_undo(struct neo_txn *txn, uint64_t oid, uint64_t serial, uint64_t data_serial);
-/* checkCurrentSerialInTransaction. */
+/* checkCurrentSerialInTransaction: vote reports a read_conflict if oid
+ * changed since serial.  INVALID for an oid stored in this transaction. */
 int neo_txn_check_current(struct neo_txn *txn, uint64_t oid, uint64_t serial);
 /*
  * Undoes transaction undone_tid: stores back-pointers for each of its
  * oids.  *oids (malloc'ed) lists them.  UNDO_ERROR if an object changed
- * since and cannot be undone without conflict resolution (see *conflicts).
+ * since and cannot be undone without conflict resolution: nothing is
+ * stored then, and *oids lists the objects modified since.
  */
 int neo_txn_undo(struct neo_txn *txn, uint64_t undone_tid, uint64_t **oids, size_t *count);
 /*
  * Waits for every store, then votes with the metadata.  On CONFLICT,
  * *conflicts (malloc'ed, free with neo_client_conflicts_free) lists them:
  * the caller resolves each, stores again with the committed serial as
- * base, and votes again.
+ * base, and votes again.  READ_CONFLICT when some of them come from
+ * check_current (read_conflict set, listed too): abort then.  On any other
+ * failure, abort.
  */
 int neo_txn_vote(struct neo_txn *txn, const void *user, size_t user_size,
 		 const void *description, size_t description_size,
 		 const void *extension, size_t extension_size,
 		 struct neo_client_conflict **conflicts, size_t *count);
 void neo_client_conflicts_free(struct neo_client_conflict *conflicts, size_t count);
-/* Finishes a voted transaction; *tid gets its final tid.  Frees txn. */
+/*
+ * Finishes a voted transaction; *tid gets its final tid.  Frees txn on
+ * success; on failure txn stays, for neo_txn_abort.  If the master is lost
+ * during finish, the outcome is asked again once reconnected, for as long
+ * as the client is open (as upstream): OK means committed, DISCONNECTED
+ * not committed.
+ */
 int neo_txn_finish(struct neo_txn *txn, uint64_t *tid);
 /* Aborts and frees txn (at any point before finish). */
 void neo_txn_abort(struct neo_txn *txn);
