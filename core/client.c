@@ -505,14 +505,12 @@ static void identified(struct neo_conn *conn, enum neo_ask_status status,
 static void master_ready(struct neo_conn *conn, void *arg)
 {
 	struct neo_client *c = arg;
-	struct neo_request_identification req = { .node_type = NEO_NODE_CLIENT };
+	struct neo_request_identification req;
 	struct neo_bin key = { (const uint8_t *)"read_only", 9 };
 	msgpack_object yes = { .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = true };
 
 	/* As upstream: our previous id is proposed again, no address. */
-	req.uuid = (struct neo_opt_int){ c->nid != 0, c->nid };
-	req.cluster_name = (struct neo_bin){ (const uint8_t *)c->cluster,
-					     (uint32_t)strlen(c->cluster) };
+	neo_identification_init(&req, NEO_NODE_CLIENT, c->nid, NULL, c->cluster);
 	if (c->read_only) {
 		req.extra.keys = &key;
 		req.extra.values = &yes;

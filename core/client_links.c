@@ -90,11 +90,9 @@ static void link_ready(struct neo_conn *conn, void *arg)
 {
 	struct client_link *link = arg;
 	struct neo_client *c = link->c;
-	struct neo_request_identification req = { .node_type = NEO_NODE_CLIENT };
+	struct neo_request_identification req;
 
-	req.uuid = (struct neo_opt_int){ true, c->nid };
-	req.cluster_name = (struct neo_bin){ (const uint8_t *)c->cluster,
-					     (uint32_t)strlen(c->cluster) };
+	neo_identification_init(&req, NEO_NODE_CLIENT, c->nid, NULL, c->cluster);
 	/* Lets the storage tell this incarnation of us from a previous one. */
 	req.id_timestamp = (struct neo_opt_float){ c->id_timestamp != 0, c->id_timestamp };
 	if (neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, IDENTIFICATION_TIMEOUT_MS,

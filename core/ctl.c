@@ -644,23 +644,11 @@ const char *ctl_format_utc(double t, char *buf, size_t buflen)
 
 const char *ctl_format_tid_datetime(uint64_t tid, char *buf, size_t buflen)
 {
-	uint32_t minutes = (uint32_t)(tid >> 32);
-	uint64_t scaled = (uint64_t)(uint32_t)tid * 60;
-	struct tm tm = { 0 };
+	struct tm tm;
+	long micro;
 
-	/* As upstream's datetimeFromTID: the packed fields read back as they
-	 * are (12 months of 31 days), seconds and microseconds truncated. */
-	tm.tm_min = (int)(minutes % 60);
-	minutes /= 60;
-	tm.tm_hour = (int)(minutes % 24);
-	minutes /= 24;
-	tm.tm_mday = (int)(minutes % 31) + 1;
-	minutes /= 31;
-	tm.tm_mon = (int)(minutes % 12);
-	tm.tm_year = (int)(minutes / 12);
-	tm.tm_sec = (int)(scaled >> 32);
-	return format_datetime(&tm, (long)((double)(scaled & 0xffffffffu) * 1e6 / 4294967296.0),
-			       buf, buflen);
+	neo_tid_unpack(tid, &tm, &micro);
+	return format_datetime(&tm, micro, buf, buflen);
 }
 
 /* --- Node lists --------------------------------------------------------------- */

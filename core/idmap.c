@@ -120,3 +120,26 @@ bool neo_idmap_next(const struct neo_idmap *map, size_t *index, uint64_t *key, v
 		}
 	return false;
 }
+
+int neo_id_list_add(void *list, uint64_t id)
+{
+	struct neo_id_list *l = list;
+
+	if (l->count == l->capacity) {
+		uint32_t capacity = l->capacity ? l->capacity * 2 : 64;
+		uint64_t *ids = realloc(l->ids, capacity * sizeof *ids);
+
+		if (ids == NULL)
+			return -1;
+		l->ids = ids;
+		l->capacity = capacity;
+	}
+	l->ids[l->count++] = id;
+	return 0;
+}
+
+void neo_id_list_free(struct neo_id_list *list)
+{
+	free(list->ids);
+	memset(list, 0, sizeof *list);
+}

@@ -32,4 +32,18 @@ void *neo_idmap_remove(struct neo_idmap *map, uint64_t key);
  * (do not modify the map while iterating). */
 bool neo_idmap_next(const struct neo_idmap *map, size_t *index, uint64_t *key, void **value);
 
+/*
+ * A growable list of ids, filled through a neo_id_cb-shaped callback
+ * (neo_id_list_add) so that backend scans can append to it directly.
+ * The list owns ids; neo_id_list_free releases them.
+ */
+struct neo_id_list {
+	uint64_t *ids;
+	uint32_t count, capacity;
+};
+
+/* Appends id to the struct neo_id_list at list.  Returns 0, or -1 on ENOMEM. */
+int neo_id_list_add(void *list, uint64_t id);
+void neo_id_list_free(struct neo_id_list *list);
+
 #endif

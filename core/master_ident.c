@@ -524,15 +524,9 @@ static void link_answer(struct neo_conn *conn, enum neo_ask_status status,
 
 static void identify_to_master(struct master *m, struct neo_conn *conn)
 {
-	struct neo_request_identification req = { 0 };
+	struct neo_request_identification req;
 
-	req.node_type = NEO_NODE_MASTER;
-	req.uuid.has = m->nid != 0;
-	req.uuid.v = m->nid;
-	req.address.has = true;
-	neo_address_to_wire(&m->address, &req.address.v);
-	req.cluster_name.data = (const uint8_t *)m->cluster;
-	req.cluster_name.size = (uint32_t)strlen(m->cluster);
+	neo_identification_init(&req, NEO_NODE_MASTER, m->nid, &m->address, m->cluster);
 	req.id_timestamp.has = true;
 	req.id_timestamp.v = m->election_key;
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 0, link_answer, m);

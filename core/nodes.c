@@ -182,6 +182,19 @@ void neo_address_to_wire(const struct neo_address *addr, struct neo_wire_address
 	wire->port = addr->port;
 }
 
+void neo_identification_init(struct neo_request_identification *req, enum neo_node_type type,
+			     int32_t nid, const struct neo_address *address, const char *cluster)
+{
+	memset(req, 0, sizeof *req);
+	req->node_type = type;
+	req->uuid = (struct neo_opt_int){ nid != 0, nid };
+	if (address) {
+		req->address.has = true;
+		neo_address_to_wire(address, &req->address.v);
+	}
+	req->cluster_name = (struct neo_bin){ (const uint8_t *)cluster, (uint32_t)strlen(cluster) };
+}
+
 char neo_node_state_letter(enum neo_node_state state)
 {
 	switch (state) {

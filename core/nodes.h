@@ -73,6 +73,15 @@ void neo_node_free(struct neo_node *node);
 bool neo_address_from_wire(const struct neo_wire_address *wire, struct neo_address *out);
 void neo_address_to_wire(const struct neo_address *addr, struct neo_wire_address *wire);
 
+/*
+ * The identification a node of `type` sends first on a connection: its
+ * id when it has one (nid 0: none), its listening address (NULL: none,
+ * as for clients) and the cluster name.  The request points into
+ * address and cluster; id_timestamp and extra are left for the caller.
+ */
+void neo_identification_init(struct neo_request_identification *req, enum neo_node_type type,
+			     int32_t nid, const struct neo_address *address, const char *cluster);
+
 /* The letter of a node state in the text form: U D R P. */
 char neo_node_state_letter(enum neo_node_state state);
 

@@ -347,13 +347,9 @@ static void peer_identified(struct neo_conn *conn, enum neo_ask_status status,
 static void check_peer_ready(struct neo_conn *conn, void *arg)
 {
 	struct storage *s = arg;
-	struct neo_request_identification req = { .node_type = NEO_NODE_STORAGE };
+	struct neo_request_identification req;
 
-	req.uuid = (struct neo_opt_int){ true, s->nid };
-	req.address.has = true;
-	neo_address_to_wire(&s->address, &req.address.v);
-	req.cluster_name = (struct neo_bin){ (const uint8_t *)s->cluster,
-					     (uint32_t)strlen(s->cluster) };
+	neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, peer_identified, s);
 }
 

@@ -340,47 +340,25 @@ static void truncate_order(struct storage *s, struct neo_conn *conn, struct neo_
 	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_ACK, "");
 }
 
-struct id_list {
-	uint64_t *ids;
-	size_t count, capacity;
-};
-
-static int collect_id(void *ctx, uint64_t id)
-{
-	struct id_list *list = ctx;
-
-	if (list->count == list->capacity) {
-		size_t capacity = list->capacity ? list->capacity * 2 : 64;
-		uint64_t *ids = realloc(list->ids, capacity * sizeof *ids);
-
-		if (ids == NULL)
-			return -1;
-		list->ids = ids;
-		list->capacity = capacity;
-	}
-	list->ids[list->count++] = id;
-	return 0;
-}
-
 /* neoctl prune_orphan: data records no object revision refers to. */
 static void prune_orphans(struct storage *s, bool dry_run)
 {
-	struct id_list orphans = { 0 };
+	struct neo_id_list orphans = { 0 };
 	size_t pruned = 0;
 
-	if (s->be->data_orphans(s->db, collect_id, &orphans) != NEO_BACKEND_OK) {
+	if (s->be->data_orphans(s->db, neo_id_list_add, &orphans) != NEO_BACKEND_OK) {
 		neo_log(NEO_LOG_ERROR, "prune_orphan: %s", s->be->errmsg(s->db));
-		free(orphans.ids);
+		neo_id_list_free(&orphans);
 		return;
 	}
 	if (dry_run) {
-		neo_log(NEO_LOG_INFO, "prune_orphan (dry run): %zu orphan data record(s)",
+		neo_log(NEO_LOG_INFO, "prune_orphan (dry run): %u orphan data record(s)",
 			orphans.count);
 	} else if (s->be->data_prune(s->db, orphans.ids, orphans.count, &pruned) == NEO_BACKEND_OK
 		   && s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK) {
 		neo_log(NEO_LOG_INFO, "prune_orphan: %zu orphan data record(s) deleted", pruned);
 	}
-	free(orphans.ids);
+	neo_id_list_free(&orphans);
 }
 
 static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
@@ -523,15 +501,9 @@ static void identified(struct neo_conn *conn, enum neo_ask_status status,
 static void master_ready(struct neo_conn *conn, void *arg)
 {
 	struct storage *s = arg;
-	struct neo_request_identification req = { 0 };
+	struct neo_request_identification req;
 
-	req.node_type = NEO_NODE_STORAGE;
-	req.uuid.has = s->nid != 0;
-	req.uuid.v = s->nid;
-	req.address.has = true;
-	neo_address_to_wire(&s->address, &req.address.v);
-	req.cluster_name.data = (const uint8_t *)s->cluster;
-	req.cluster_name.size = (uint32_t)strlen(s->cluster);
+	neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, identified, s);
 }
 

@@ -15,28 +15,6 @@
 
 #define INVALID_PARTITION 0xffffffffu
 
-struct id_array {
-	uint64_t *ids;
-	uint32_t count, capacity;
-};
-
-static int id_array_add(void *ctx, uint64_t id)
-{
-	struct id_array *array = ctx;
-
-	if (array->count == array->capacity) {
-		uint32_t capacity = array->capacity ? array->capacity * 2 : 64;
-		uint64_t *ids = realloc(array->ids, capacity * sizeof *ids);
-
-		if (ids == NULL)
-			return -1;
-		array->ids = ids;
-		array->capacity = capacity;
-	}
-	array->ids[array->count++] = id;
-	return 0;
-}
-
 static bool refuse_unreadable(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
 			      uint32_t partition)
 {
@@ -191,7 +169,7 @@ static void ask_tids(struct storage *s, struct neo_conn *conn, struct neo_packet
 	const struct neo_ask_tids *req = pkt->args;
 	uint32_t *partitions = calloc(s->pt.num_partitions + 1, sizeof *partitions);
 	struct neo_answer_tids answer = { 0 };
-	struct id_array tids = { 0 };
+	struct neo_id_list tids = { 0 };
 	size_t count = 0;
 
 	if (partitions == NULL || req->first < 0 || req->first >= req->last) {
@@ -206,7 +184,7 @@ static void ask_tids(struct storage *s, struct neo_conn *conn, struct neo_packet
 			partitions[count++] = p;
 	if (count)
 		s->be->tid_list_desc(s->db, partitions, count, (uint64_t)req->first,
-				     (uint64_t)(req->last - req->first), id_array_add, &tids);
+				     (uint64_t)(req->last - req->first), neo_id_list_add, &tids);
 	answer.tids.items = tids.ids;
 	answer.tids.count = tids.count;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_TIDS, &answer);
@@ -218,7 +196,7 @@ static void ask_tids_from(struct storage *s, struct neo_conn *conn, struct neo_p
 {
 	const struct neo_ask_tids_from *req = pkt->args;
 	struct neo_answer_tids_from answer = { 0 };
-	struct id_array tids = { 0 };
+	struct neo_id_list tids = { 0 };
 
 	if (req->partition < 0 || refuse_unreadable(s, conn, pkt->msg_id, (uint32_t)req->partition))
 		return;
@@ -227,7 +205,7 @@ static void ask_tids_from(struct storage *s, struct neo_conn *conn, struct neo_p
 		return;
 	}
 	s->be->tid_range(s->db, (uint32_t)req->partition, req->min_tid, req->max_tid,
-			 req->length > 0 ? (uint64_t)req->length : 0, id_array_add, &tids);
+			 req->length > 0 ? (uint64_t)req->length : 0, neo_id_list_add, &tids);
 	answer.tids.items = tids.ids;
 	answer.tids.count = tids.count;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_TIDS_FROM, &answer);
@@ -238,13 +216,13 @@ static void ask_oids_from(struct storage *s, struct neo_conn *conn, struct neo_p
 {
 	const struct neo_ask_oids_from *req = pkt->args;
 	struct neo_answer_oids_from answer = { 0 };
-	struct id_array oids = { 0 };
+	struct neo_id_list oids = { 0 };
 	uint32_t kept = 0;
 
 	if (req->partition < 0 || refuse_unreadable(s, conn, pkt->msg_id, (uint32_t)req->partition))
 		return;
 	s->be->oid_range(s->db, (uint32_t)req->partition, req->min_oid, req->tid,
-			 req->length > 0 ? (uint64_t)req->length : 0, id_array_add, &oids);
+			 req->length > 0 ? (uint64_t)req->length : 0, neo_id_list_add, &oids);
 	if (req->length > 0 && oids.count == (uint32_t)req->length)
 		answer.next_oid = (struct neo_opt_p64){ true,
 							oids.ids[oids.count - 1] + s->pt.num_partitions };

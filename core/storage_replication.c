@@ -39,18 +39,6 @@ struct replication {
 	struct event *retry;
 };
 
-static int id_collect(void *ctx, uint64_t id)
-{
-	struct neo_list_p64 *list = ctx;
-	uint64_t *items = realloc(list->items, (list->count + 1) * sizeof *items);
-
-	if (items == NULL)
-		return -1;
-	items[list->count++] = id;
-	list->items = items;
-	return 0;
-}
-
 static int ignore_id(void *ctx, uint64_t id)
 {
 	(void)ctx;
@@ -137,16 +125,21 @@ static void fetch_transactions(struct storage *s)
 	struct replication *r = s->replication;
 	struct neo_ask_fetch_transactions ask = { .partition = r->partition, .length = FETCH_COUNT,
 						  .min_tid = r->next_tid, .max_tid = r->max_tid };
+	struct neo_id_list have = { 0 };
 
 	s->be->tid_range(s->db, (uint32_t)r->partition, r->next_tid, r->max_tid, FETCH_COUNT,
-			 id_collect, &ask.tids_we_have);
+			 neo_id_list_add, &have);
+	ask.tids_we_have = (struct neo_list_p64){ have.ids, have.count };
 	neo_conn_ask(r->source, NEO_ASK_FETCH_TRANSACTIONS, &ask, 0, answered_fetch_transactions, s);
-	free(ask.tids_we_have.items);
+	neo_id_list_free(&have);
 }
 
+/* {serial: [oids]} as the fetch packets carry it. */
 struct object_map {
-	struct neo_map_p64_list_p64 map;
-	uint32_t capacity;
+	uint64_t *serials;
+	struct neo_id_list *oids;	/* per serial */
+	struct neo_list_p64 *views;	/* the wire's view of oids */
+	uint32_t count, capacity;
 };
 
 static int object_map_add(void *ctx, uint64_t serial, uint64_t oid)
@@ -154,36 +147,55 @@ static int object_map_add(void *ctx, uint64_t serial, uint64_t oid)
 	struct object_map *m = ctx;
 	uint32_t i;
 
-	for (i = 0; i < m->map.count && m->map.keys[i] != serial; i++)
+	/* Rows come in (serial, oid) order: the serial is usually the last. */
+	for (i = m->count; i > 0 && m->serials[i - 1] != serial; i--)
 		;
-	if (i == m->map.count) {
-		if (m->map.count == m->capacity) {
+	if (i == 0) {
+		if (m->count == m->capacity) {
 			uint32_t capacity = m->capacity ? m->capacity * 2 : 64;
-			uint64_t *keys = realloc(m->map.keys, capacity * sizeof *keys);
-			struct neo_list_p64 *values;
+			uint64_t *serials = realloc(m->serials, capacity * sizeof *serials);
+			struct neo_id_list *oids;
 
-			if (keys == NULL)
+			if (serials == NULL)
 				return -1;
-			m->map.keys = keys;
-			values = realloc(m->map.values, capacity * sizeof *values);
-			if (values == NULL)
+			m->serials = serials;
+			oids = realloc(m->oids, capacity * sizeof *oids);
+			if (oids == NULL)
 				return -1;
-			m->map.values = values;
+			m->oids = oids;
 			m->capacity = capacity;
 		}
-		m->map.keys[i] = serial;
-		m->map.values[i] = (struct neo_list_p64){ NULL, 0 };
-		m->map.count++;
+		m->serials[m->count] = serial;
+		m->oids[m->count] = (struct neo_id_list){ 0 };
+		i = ++m->count;
 	}
-	return id_collect(&m->map.values[i], oid);
+	return neo_id_list_add(&m->oids[i - 1], oid);
+}
+
+/* The map as a packet argument; valid until the map changes or goes. */
+static struct neo_map_p64_list_p64 object_map_wire(struct object_map *m)
+{
+	struct neo_map_p64_list_p64 wire = { m->serials, NULL, 0 };
+
+	free(m->views);
+	m->views = calloc(m->count + 1, sizeof *m->views);
+	if (m->views == NULL)
+		return wire;
+	for (uint32_t i = 0; i < m->count; i++)
+		m->views[i] = (struct neo_list_p64){ m->oids[i].ids, m->oids[i].count };
+	wire.values = m->views;
+	wire.count = m->count;
+	return wire;
 }
 
 static void object_map_free(struct object_map *m)
 {
-	for (uint32_t i = 0; i < m->map.count; i++)
-		free(m->map.values[i].items);
-	free(m->map.keys);
-	free(m->map.values);
+	for (uint32_t i = 0; i < m->count; i++)
+		neo_id_list_free(&m->oids[i]);
+	free(m->serials);
+	free(m->oids);
+	free(m->views);
+	memset(m, 0, sizeof *m);
 }
 
 static void partition_replicated(struct storage *s);
@@ -230,7 +242,7 @@ static void fetch_objects(struct storage *s)
 
 	s->be->obj_range(s->db, (uint32_t)r->partition, r->next_tid, r->next_oid, r->max_tid,
 			 FETCH_COUNT, object_map_add, &have);
-	ask.objects_we_have = have.map;
+	ask.objects_we_have = object_map_wire(&have);
 	neo_conn_ask(r->source, NEO_ASK_FETCH_OBJECTS, &ask, 0, answered_fetch_objects, s);
 	object_map_free(&have);
 }
@@ -284,13 +296,9 @@ static void source_identified(struct neo_conn *conn, enum neo_ask_status status,
 static void source_ready(struct neo_conn *conn, void *arg)
 {
 	struct storage *s = arg;
-	struct neo_request_identification req = { .node_type = NEO_NODE_STORAGE };
+	struct neo_request_identification req;
 
-	req.uuid = (struct neo_opt_int){ true, s->nid };
-	req.address.has = true;
-	neo_address_to_wire(&s->address, &req.address.v);
-	req.cluster_name = (struct neo_bin){ (const uint8_t *)s->cluster,
-					     (uint32_t)strlen(s->cluster) };
+	neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, source_identified, s);
 }
 
@@ -534,7 +542,7 @@ static void serve_transactions(struct storage *s, struct neo_conn *conn, struct 
 {
 	const struct neo_ask_fetch_transactions *ask = pkt->args;
 	struct neo_answer_fetch_transactions answer = { 0 };
-	struct neo_list_p64 tids = { 0 };
+	struct neo_id_list tids = { 0 }, deleted = { 0 };
 	bool *used;
 
 	if (serve_refused(s, conn, pkt, ask->partition))
@@ -547,39 +555,39 @@ static void serve_transactions(struct storage *s, struct neo_conn *conn, struct 
 	if (used == NULL)
 		return;
 	s->be->tid_range(s->db, (uint32_t)ask->partition, ask->min_tid, ask->max_tid,
-			 (uint64_t)ask->length + 1, id_collect, &tids);
-	if (tids.count > (uint32_t)ask->length) {
-		answer.next_tid = (struct neo_opt_p64){ true, tids.items[--tids.count] };
-	}
+			 (uint64_t)ask->length + 1, neo_id_list_add, &tids);
+	if (tids.count > (uint32_t)ask->length)
+		answer.next_tid = (struct neo_opt_p64){ true, tids.ids[--tids.count] };
 	for (uint32_t i = 0; i < tids.count; i++) {
 		struct neo_trans trans = { 0 };
-		struct neo_add_transaction add = { .tid = tids.items[i] };
-		struct neo_list_p64 oids = { 0 };
+		struct neo_add_transaction add = { .tid = tids.ids[i] };
+		struct neo_id_list oids = { 0 };
 
-		if (id_listed(&ask->tids_we_have, tids.items[i], used))
+		if (id_listed(&ask->tids_we_have, tids.ids[i], used))
 			continue;
-		if (s->be->trans_get(s->db, (uint32_t)ask->partition, tids.items[i], false, &trans)
+		if (s->be->trans_get(s->db, (uint32_t)ask->partition, tids.ids[i], false, &trans)
 		    != NEO_BACKEND_OK)
 			continue;
 		for (size_t k = 0; k + 8 <= trans.oids.size; k += 8)
-			id_collect(&oids, neo_p64_read(trans.oids.data + k));
+			neo_id_list_add(&oids, neo_p64_read(trans.oids.data + k));
 		add.user = (struct neo_bin){ trans.user.data, (uint32_t)trans.user.size };
 		add.description = (struct neo_bin){ trans.description.data,
 						     (uint32_t)trans.description.size };
 		add.extension = (struct neo_bin){ trans.extension.data, (uint32_t)trans.extension.size };
 		add.packed = trans.packed;
 		add.ttid = trans.ttid;
-		add.oids = oids;
+		add.oids = (struct neo_list_p64){ oids.ids, oids.count };
 		neo_conn_notify(conn, NEO_ADD_TRANSACTION, &add);
-		free(oids.items);
+		neo_id_list_free(&oids);
 	}
 	/* What the asker has and we do not: to delete. */
 	for (uint32_t i = 0; i < ask->tids_we_have.count; i++)
 		if (!used[i])
-			id_collect(&answer.tids_to_delete, ask->tids_we_have.items[i]);
+			neo_id_list_add(&deleted, ask->tids_we_have.items[i]);
+	answer.tids_to_delete = (struct neo_list_p64){ deleted.ids, deleted.count };
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FETCH_TRANSACTIONS, &answer);
-	free(answer.tids_to_delete.items);
-	free(tids.items);
+	neo_id_list_free(&deleted);
+	neo_id_list_free(&tids);
 	free(used);
 }
 
@@ -664,7 +672,7 @@ static void serve_objects(struct storage *s, struct neo_conn *conn, struct neo_p
 			if (used[i] && !used[i][k])
 				object_map_add(&remove, ask->objects_we_have.keys[i],
 					       ask->objects_we_have.values[i].items[k]);
-	answer.objects_to_delete = remove.map;
+	answer.objects_to_delete = object_map_wire(&remove);
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FETCH_OBJECTS, &answer);
 	object_map_free(&remove);
 	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)

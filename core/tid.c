@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -16,19 +17,31 @@ static uint32_t tid_minutes_of(const struct tm *tm)
 			   + tm->tm_hour) * 60 + tm->tm_min);
 }
 
+void neo_tid_unpack(uint64_t tid, struct tm *tm, long *microseconds)
+{
+	uint32_t minutes = (uint32_t)(tid >> 32);
+	uint64_t scaled = (uint64_t)(uint32_t)tid * 60;
+
+	memset(tm, 0, sizeof *tm);
+	tm->tm_min = (int)(minutes % 60);
+	minutes /= 60;
+	tm->tm_hour = (int)(minutes % 24);
+	minutes /= 24;
+	tm->tm_mday = (int)(minutes % 31) + 1;
+	minutes /= 31;
+	tm->tm_mon = (int)(minutes % 12);
+	tm->tm_year = (int)(minutes / 12);
+	tm->tm_sec = (int)(scaled >> 32);
+	*microseconds = (long)((double)(scaled & 0xffffffffu) * 1e6 / TID_LOW_OVERFLOW);
+}
+
 /* Back from packed minutes to a UTC time_t of that minute. */
 static time_t tid_time_of_minutes(uint32_t minutes)
 {
-	struct tm tm = { 0 };
+	struct tm tm;
+	long micro;
 
-	tm.tm_min = (int)(minutes % 60);
-	minutes /= 60;
-	tm.tm_hour = (int)(minutes % 24);
-	minutes /= 24;
-	tm.tm_mday = (int)(minutes % 31) + 1;
-	minutes /= 31;
-	tm.tm_mon = (int)(minutes % 12);
-	tm.tm_year = (int)(minutes / 12);
+	neo_tid_unpack((uint64_t)minutes << 32, &tm, &micro);
 	return timegm(&tm);
 }
 
@@ -97,13 +110,11 @@ uint64_t neo_tid_next(uint64_t last, uint64_t ttid, uint64_t divisor)
 
 const char *neo_tid_format_time(uint64_t tid, char *buf, size_t buflen)
 {
-	time_t minute = tid_time_of_minutes((uint32_t)(tid >> 32));
-	double seconds = (double)(uint32_t)tid * 60.0 / TID_LOW_OVERFLOW;
-	long micro = (long)((seconds - floor(seconds)) * 1e6);
 	struct tm tm;
+	long micro;
 
-	gmtime_r(&minute, &tm);
+	neo_tid_unpack(tid, &tm, &micro);
 	snprintf(buf, buflen, "%04d-%02d-%02d %02d:%02d:%02d.%06ld", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, (int)floor(seconds), micro);
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micro);
 	return buf;
 }

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define NEO_ZERO_TID 0ULL
 #define NEO_MAX_TID 0x7fffffffffffffffULL	/* SQLite's limit, as upstream */
@@ -27,6 +28,11 @@ uint64_t neo_tid_add(uint64_t tid, int64_t offset);
  * modulo divisor, preferring a smaller value (as upstream's _nextTID).
  */
 uint64_t neo_tid_next(uint64_t last, uint64_t ttid, uint64_t divisor);
+
+/* The calendar fields of a tid read back as packed (upstream's
+ * datetimeFromTID: 12 months of 31 days, seconds and microseconds
+ * truncated).  tm is UTC; fields other than the date and time are 0. */
+void neo_tid_unpack(uint64_t tid, struct tm *tm, long *microseconds);
 
 /* "2026-11-25 12:00:00.123456" into buf; returns buf. */
 const char *neo_tid_format_time(uint64_t tid, char *buf, size_t buflen);
