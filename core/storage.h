@@ -120,6 +120,10 @@ int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, b
 int storage_persist_pt(struct storage *s, bool reset);
 /* My cell state in a partition, or -1. */
 int storage_cell_state(const struct storage *s, uint32_t partition);
+/* The stored pt.tid of each own cell (STORAGE_NO_CELL where none), malloc'ed;
+ * for an OUT_OF_DATE cell (>= 0), up to which tid it is complete. */
+#define STORAGE_NO_CELL INT64_MIN
+int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions);
 bool storage_readable(const struct storage *s, uint32_t partition);
 
 /* storage_peers.c */

@@ -81,11 +81,65 @@ static void storage_load_pt(struct storage *s)
 		s->pt.ptid = (int64_t)ptid;
 }
 
+struct own_tids {
+	int32_t nid;
+	uint32_t count;
+	int64_t *tids;
+};
+
+static int take_own_tid(void *ctx, const struct neo_pt_row *row)
+{
+	struct own_tids *own = ctx;
+
+	if (row->nid == own->nid && row->partition < own->count)
+		own->tids[row->partition] = row->tid;
+	return 0;
+}
+
+int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions)
+{
+	struct own_tids own = { s->nid, partitions, calloc(partitions + 1, sizeof(int64_t)) };
+
+	if (own.tids == NULL)
+		return NULL;
+	for (uint32_t p = 0; p < partitions; p++)
+		own.tids[p] = STORAGE_NO_CELL;
+	if (s->be->pt_scan(s->db, take_own_tid, &own) != NEO_BACKEND_OK) {
+		free(own.tids);
+		return NULL;
+	}
+	return own.tids;
+}
+
+/*
+ * The pt.tid of an own cell becoming (or staying) OUT_OF_DATE, given the
+ * stored one: as upstream, it says up to which tid the cell is complete,
+ * so that a storage back from a short absence replicates only what it
+ * missed.  Already out of date: its progress stays.  Readable until now:
+ * the greatest tid it holds for the partition.  New or corrupted: 0, from
+ * scratch.
+ */
+static int64_t outdated_cell_tid(struct storage *s, uint32_t partition, int64_t stored)
+{
+	uint64_t obj_tid = 0, oid = 0, trans_tid = 0;
+
+	if (stored >= 0)
+		return stored;
+	if (stored != -(int64_t)NEO_CELL_UP_TO_DATE && stored != -(int64_t)NEO_CELL_FEEDING)
+		return 0;
+	if (s->be->last_obj_ids(s->db, partition, &obj_tid, &oid) != NEO_BACKEND_OK)
+		obj_tid = 0;
+	if (s->be->last_trans_tid(s->db, partition, NEO_MAX_TID, &trans_tid) != NEO_BACKEND_OK)
+		trans_tid = 0;
+	return (int64_t)(obj_tid > trans_tid ? obj_tid : trans_tid);
+}
+
 /* Writes the whole table (reset) or its current cells. */
 int storage_persist_pt(struct storage *s, bool reset)
 {
 	size_t count = 0;
 	struct neo_pt_row *rows;
+	int64_t *own_tids;
 	int rc;
 
 	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
@@ -93,6 +147,11 @@ int storage_persist_pt(struct storage *s, bool reset)
 	rows = calloc(count + 1, sizeof *rows);
 	if (rows == NULL)
 		return -1;
+	own_tids = storage_own_cell_tids(s, s->pt.num_partitions);
+	if (own_tids == NULL) {
+		free(rows);
+		return -1;
+	}
 	count = 0;
 	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
 		for (uint32_t i = 0; i < s->pt.rows[p].count; i++) {
@@ -101,12 +160,12 @@ int storage_persist_pt(struct storage *s, bool reset)
 
 			row->partition = p;
 			row->nid = cell->nid;
-			/* Own OUT_OF_DATE cells record replication progress;
-			 * it starts again from the beginning (0). */
 			row->tid = cell->nid == s->nid && cell->state == NEO_CELL_OUT_OF_DATE
-					   ? 0 : -(int64_t)cell->state;
+					   ? outdated_cell_tid(s, p, own_tids[p])
+					   : -(int64_t)cell->state;
 		}
 	rc = s->be->pt_apply(s->db, rows, count, reset);
+	free(own_tids);
 	free(rows);
 	if (rc != NEO_BACKEND_OK
 	    || storage_config_set_u64(s, "partitions", s->pt.num_partitions, true) < 0
@@ -254,6 +313,8 @@ static void take_pt(struct storage *s, const struct neo_send_partition_table *se
 static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 			    const struct neo_notify_partition_changes *changes)
 {
+	int64_t *own_tids;
+
 	if (s->pt.ptid && changes->ptid != s->pt.ptid + 1)
 		neo_log(NEO_LOG_WARNING, "partition table %lld after %lld", (long long)changes->ptid,
 			(long long)s->pt.ptid);
@@ -262,6 +323,7 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 		neo_conn_abort(conn, "bad partition table change");
 		return;
 	}
+	own_tids = storage_own_cell_tids(s, s->pt.num_partitions);
 	for (uint32_t i = 0; i < changes->changes.count; i++) {
 		const struct neo_cell_change *change = &changes->changes.items[i];
 		struct neo_pt_row row = { .partition = (uint32_t)change->partition,
@@ -270,12 +332,15 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 							 ? INT64_MIN : -(int64_t)change->state };
 
 		if (change->uuid == s->nid && change->state == NEO_CELL_OUT_OF_DATE)
-			row.tid = 0;
+			row.tid = outdated_cell_tid(s, row.partition,
+						    own_tids && row.partition < s->pt.num_partitions
+							    ? own_tids[row.partition] : STORAGE_NO_CELL);
 		if (change->uuid == s->nid && change->state == NEO_CELL_DISCARDED)
 			neo_log(NEO_LOG_INFO, "partition %lld no longer assigned here",
 				(long long)change->partition);
 		s->be->pt_apply(s->db, &row, 1, false);
 	}
+	free(own_tids);
 	storage_config_set_u64(s, "replicas", s->pt.num_replicas, true);
 	storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true);
 	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);

@@ -31,6 +31,7 @@ struct replication {
 	int64_t partition;		/* being replicated, or -1 */
 	struct neo_conn *source;
 	bool source_ready;
+	uint64_t first_tid;		/* where the partition's pass starts */
 	uint64_t next_tid, next_oid;	/* where the current chunk starts */
 	bool fetching_objects;
 	uint64_t done_upto;		/* max_tid of the last full pass */
@@ -115,7 +116,7 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
 		return;
 	}
 	r->fetching_objects = true;
-	r->next_tid = 0;
+	r->next_tid = r->first_tid;
 	r->next_oid = 0;
 	fetch_objects(s);
 }
@@ -275,6 +276,22 @@ static void partition_replicated(struct storage *s)
 	schedule_retry(s, 300);
 }
 
+/* As upstream: an own OUT_OF_DATE cell complete up to tid T (pt.tid, set
+ * when it left a readable state) resumes at T + 1; 0 means from scratch. */
+static uint64_t resume_tid(struct storage *s, uint32_t partition)
+{
+	int64_t *own = storage_own_cell_tids(s, s->pt.num_partitions);
+	uint64_t first = 0;
+
+	if (own && partition < s->pt.num_partitions && own[partition] > 0)
+		first = (uint64_t)own[partition] + 1;
+	free(own);
+	if (first)
+		neo_log(NEO_LOG_INFO, "partition %u is complete up to %016" PRIx64
+			": replicating what follows", partition, first - 1);
+	return first;
+}
+
 static void source_identified(struct neo_conn *conn, enum neo_ask_status status,
 			      struct neo_packet *answer, void *arg)
 {
@@ -289,7 +306,8 @@ static void source_identified(struct neo_conn *conn, enum neo_ask_status status,
 	}
 	r->source_ready = true;
 	r->fetching_objects = false;
-	r->next_tid = 0;
+	r->first_tid = resume_tid(s, (uint32_t)r->partition);
+	r->next_tid = r->first_tid;
 	fetch_transactions(s);
 }
 

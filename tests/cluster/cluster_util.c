@@ -56,6 +56,9 @@ void cluster_init(struct test_cluster *tc, const char *name, int partitions, int
 	tc->master_count = masters;
 	for (int i = 0; i < masters; i++)
 		tc->master_ports[i] = free_port();
+	for (int i = 0; i < CLUSTER_MAX_NODES; i++)
+		tc->storage_ports[i] = free_port();
+	tc->admin_port = free_port();
 }
 
 char *cluster_masters(struct test_cluster *tc, char *buf, size_t len)
@@ -100,24 +103,100 @@ pid_t cluster_start_master(struct test_cluster *tc, int index)
 	snprintf(nr, sizeof nr, "%d", tc->replicas);
 	snprintf(autostart, sizeof autostart, "%d", tc->autostart);
 	snprintf(log, sizeof log, "%s/master%d.log", tc->dir, index);
+	if (tc->autostart == 0) {	/* wait for neoctl start */
+		argv[11] = "-l";
+		argv[12] = log;
+		argv[13] = NULL;
+	}
 	tc->masters[index] = spawn(argv);
 	return tc->masters[index];
 }
 
 pid_t cluster_start_storage(struct test_cluster *tc, int index)
 {
-	char path[512], masters[256], db[512], log[512], module[512];
-	char *argv[] = { path, "-c", tc->name, "-b", "127.0.0.1", "-m", masters, "-e", module,
+	char path[512], masters[256], db[512], log[512], module[512], bind[64];
+	char *argv[] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-e", module,
 			 "-d", db, "-l", log, NULL };
 
 	/* The module of this build, whatever NEO_BACKEND_DIR says. */
 	snprintf(module, sizeof module, "%s/backends/.libs/sqlite.so", builddir());
 	snprintf(path, sizeof path, "%s/core/neostorage", builddir());
 	cluster_masters(tc, masters, sizeof masters);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->storage_ports[index]);
 	snprintf(db, sizeof db, "%s/storage%d.db", tc->dir, index);
 	snprintf(log, sizeof log, "%s/storage%d.log", tc->dir, index);
 	tc->storages[index] = spawn(argv);
 	return tc->storages[index];
+}
+
+pid_t cluster_start_admin(struct test_cluster *tc)
+{
+	char path[512], bind[64], masters[256], log[512];
+	char *argv[] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-l", log, NULL };
+
+	snprintf(path, sizeof path, "%s/core/neoadmin", builddir());
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->admin_port);
+	cluster_masters(tc, masters, sizeof masters);
+	snprintf(log, sizeof log, "%s/admin.log", tc->dir);
+	tc->admin = spawn(argv);
+	return tc->admin;
+}
+
+int cluster_neoctl(struct test_cluster *tc, char *out, size_t len, const char *command)
+{
+	char line[1024];
+	FILE *pipe;
+	size_t used = 0;
+	int status;
+
+	snprintf(line, sizeof line, "'%s/core/neoctl' -a 127.0.0.1:%d %s 2>&1", builddir(),
+		 tc->admin_port, command);
+	pipe = popen(line, "r");
+	if (pipe == NULL)
+		return -1;
+	out[0] = '\0';
+	while (used + 1 < len) {
+		size_t n = fread(out + used, 1, len - 1 - used, pipe);
+
+		if (n == 0)
+			break;
+		used += n;
+	}
+	out[used] = '\0';
+	while (fread(line, 1, sizeof line, pipe) > 0)
+		;	/* drain what does not fit */
+	status = pclose(pipe);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool cluster_neoctl_wait(struct test_cluster *tc, const char *command, const char *text, int ms)
+{
+	char out[8192];
+
+	for (int waited = 0; waited <= ms; waited += 100) {
+		cluster_neoctl(tc, out, sizeof out, command);
+		if (strstr(out, text))
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+int cluster_storage_index(struct test_cluster *tc, const char *nid)
+{
+	char out[8192], prefix[32];
+	const char *line;
+
+	if (cluster_neoctl(tc, out, sizeof out, "print node storage") != 0)
+		return -1;
+	snprintf(prefix, sizeof prefix, "%s | STORAGE | 127.0.0.1:", nid);
+	line = strstr(out, prefix);
+	if (line == NULL)
+		return -1;
+	for (int i = 0; i < CLUSTER_MAX_NODES; i++)
+		if (atoi(line + strlen(prefix)) == tc->storage_ports[i])
+			return i;
+	return -1;
 }
 
 void cluster_start(struct test_cluster *tc)
@@ -154,6 +233,7 @@ void cluster_stop(struct test_cluster *tc)
 		cluster_kill(&tc->masters[i], SIGTERM);
 	for (int i = 0; i < tc->storage_count; i++)
 		cluster_kill(&tc->storages[i], SIGTERM);
+	cluster_kill(&tc->admin, SIGTERM);
 }
 
 int cluster_client(struct test_cluster *tc, const char *name, struct neo_client **client,
@@ -186,6 +266,19 @@ int cluster_log_count(struct test_cluster *tc, const char *file, const char *tex
 			count++;
 	fclose(f);
 	return count;
+}
+
+int cluster_storage_log_count(struct test_cluster *tc, const char *text)
+{
+	int total = 0;
+
+	for (int i = 0; i < tc->storage_count; i++) {
+		char log[32];
+
+		snprintf(log, sizeof log, "storage%d.log", i);
+		total += cluster_log_count(tc, log, text);
+	}
+	return total;
 }
 
 bool cluster_log_has(struct test_cluster *tc, const char *file, const char *text, int ms)

@@ -20,7 +20,10 @@ struct test_cluster {
 	int master_count;
 	pid_t masters[2];
 	pid_t storages[CLUSTER_MAX_NODES];
+	int storage_ports[CLUSTER_MAX_NODES];
 	int storage_count;
+	int admin_port;
+	pid_t admin;
 };
 
 /* A fresh directory under $TMPDIR and free ports. */
@@ -34,9 +37,21 @@ void cluster_stop(struct test_cluster *tc);
 char *cluster_masters(struct test_cluster *tc, char *buf, size_t len);
 int cluster_client(struct test_cluster *tc, const char *name, struct neo_client **client,
 		   neo_client_invalidate_cb cb, void *arg);
+/* The admin node (neoctl's peer), on admin_port. */
+pid_t cluster_start_admin(struct test_cluster *tc);
+/* Runs "neoctl -a ADMIN command" (words split on spaces by sh); stdout
+ * and stderr go to out.  Returns neoctl's exit status (-1 if it could
+ * not run). */
+int cluster_neoctl(struct test_cluster *tc, char *out, size_t len, const char *command);
+/* Whether neoctl's output for command contains text within ms. */
+bool cluster_neoctl_wait(struct test_cluster *tc, const char *command, const char *text, int ms);
+/* The storage index of node id "S2" (from print node), or -1. */
+int cluster_storage_index(struct test_cluster *tc, const char *nid);
 /* Whether the file under the cluster dir contains text (waits up to ms). */
 bool cluster_log_has(struct test_cluster *tc, const char *file, const char *text, int ms);
 int cluster_log_count(struct test_cluster *tc, const char *file, const char *text);
+/* The lines with text in every storageN.log. */
+int cluster_storage_log_count(struct test_cluster *tc, const char *text);
 /* Commits one object; returns the tid or 0. */
 uint64_t cluster_commit(struct neo_client *client, uint64_t oid, uint64_t serial,
 			const char *data);

@@ -43,6 +43,7 @@ static void kill_storage(void)
 
 	cluster_init(&tc, "faults", 12, 1, 3, 1);
 	cluster_start(&tc);
+	cluster_start_admin(&tc);
 	if (cluster_client(&tc, NULL, &client, NULL, NULL) != NEO_CLIENT_OK) {
 		tap_ok(false, "client connects: %s", neo_client_errmsg());
 		cluster_stop(&tc);
@@ -71,6 +72,15 @@ static void kill_storage(void)
 	tap_ok(cluster_log_count(&tc, "master0.log", "replicated by S") >= 8,
 	       "the restarted storage replicated its cells (%d)",
 	       cluster_log_count(&tc, "master0.log", "replicated by S"));
+	/* neoctl check: every partition's replicas compared, as an operator
+	 * would after such an incident */
+	tap_ok(cluster_neoctl(&tc, data, sizeof data, "check :") == 0, "neoctl check: accepted");
+	for (int waited = 0; waited < 150 &&
+			     cluster_storage_log_count(&tc, ": replicas are equal") < 12; waited++)
+		usleep(100000);
+	tap_ok(cluster_storage_log_count(&tc, ": replicas are equal") >= 12 &&
+	       cluster_log_count(&tc, "master0.log", "is corrupted") == 0,
+	       "neoctl check finds the replicas of the 12 partitions equal");
 	cluster_kill(&tc.storages[0], SIGKILL);
 	all = true;
 	for (int i = 0; i < STREAM; i++) {

@@ -1,0 +1,251 @@
+/*
+ * test_admin.c - a cluster run the way an operator runs one: through
+ * neoadmin and neoctl (real processes on 127.0.0.1).
+ *
+ *   - a new cluster waits in RECOVERING until `start`; print cluster,
+ *     node, pt and ids show it;
+ *   - a new storage stays PENDING until `add`; `tweak` gives it cells,
+ *     which it replicates until every cell is UP_TO_DATE, and the data
+ *     is then read from it alone;
+ *   - `check` finds the replicas equal; after a row is deleted behind a
+ *     storage's back, `check` against a good reference reports that cell
+ *     corrupted (in the master's log, as upstream);
+ *   - `set cluster STOPPING` stops every master, storage and admin.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster_util.h"
+#include "tap.h"
+
+#define OBJECTS 40
+
+static struct test_cluster tc;
+static uint64_t serials[OBJECTS + 1];
+
+static int neoctl(char *out, size_t len, const char *command)
+{
+	return cluster_neoctl(&tc, out, len, command);
+}
+
+static bool output_is(const char *command, const char *expected)
+{
+	char out[8192];
+
+	neoctl(out, sizeof out, command);
+	if (strcmp(out, expected) == 0)
+		return true;
+	tap_diag("neoctl %s printed:\n%s", command, out);
+	return false;
+}
+
+static bool load_all(struct neo_client *client)
+{
+	for (uint64_t oid = 1; oid <= OBJECTS; oid++) {
+		struct neo_client_record rec = { 0 };
+		char want[32];
+		bool good;
+
+		snprintf(want, sizeof want, "object %llu", (unsigned long long)oid);
+		if (neo_client_load(client, oid, &rec) != NEO_CLIENT_OK) {
+			tap_diag("load of oid %llu: %s", (unsigned long long)oid,
+				 neo_client_errmsg());
+			return false;
+		}
+		good = rec.size == strlen(want) && memcmp(rec.data, want, rec.size) == 0;
+		neo_client_record_clear(&rec);
+		if (!good)
+			return false;
+	}
+	return true;
+}
+
+static void start_and_print(struct neo_client **client)
+{
+	char out[8192], want[256];
+	uint64_t last_tid = 0;
+
+	tap_ok(cluster_neoctl_wait(&tc, "print cluster", "RECOVERING", 10000),
+	       "print cluster: a new cluster waits in RECOVERING");
+	tap_ok(cluster_neoctl_wait(&tc, "print node storage", "S2 | STORAGE", 10000),
+	       "print node: both storages identified");
+	tap_ok(neoctl(out, sizeof out, "start") == 0, "start: accepted");
+	tap_ok(cluster_neoctl_wait(&tc, "print cluster", "RUNNING", 10000),
+	       "print cluster: RUNNING after start");
+	tap_ok(output_is("print pt", "# ptid: 1, replicas: 1\nS1 R UUUU\nS2 R UUUU\n"),
+	       "print pt: 4 partitions, 2 copies of each");
+
+	if (!tap_ok(cluster_client(&tc, NULL, client, NULL, NULL) == NEO_CLIENT_OK,
+		    "client connects")) {
+		cluster_stop(&tc);
+		exit(tap_done());
+	}
+	for (uint64_t oid = 1; oid <= OBJECTS; oid++) {
+		char data[32];
+
+		snprintf(data, sizeof data, "object %llu", (unsigned long long)oid);
+		serials[oid] = cluster_commit(*client, oid, 0, data);
+	}
+	neo_client_last_tid(*client, &last_tid);
+	/* as upstream: "last_tid = 0x... (its date)" */
+	snprintf(want, sizeof want, "last_oid = 0x%llx\nlast_tid = 0x%llx (",
+		 (unsigned long long)OBJECTS, (unsigned long long)last_tid);
+	neoctl(out, sizeof out, "print ids");
+	tap_ok(serials[OBJECTS] == last_tid && strncmp(out, want, strlen(want)) == 0 &&
+	       strstr(out, ")\nlast_ptid = 1\n"), "print ids: the last oid and tid committed");
+}
+
+/* Waits until the storages' logs hold count "replicas are equal" lines. */
+static bool checked_equal(int count)
+{
+	for (int waited = 0; waited < 15000; waited += 100) {
+		if (cluster_storage_log_count(&tc, "replicas are equal") >= count)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/* Polls print pt until no cell is OUT_OF_DATE (O) or FEEDING (F). */
+static bool replicated(char *out, size_t len)
+{
+	for (int waited = 0; waited < 20000; waited += 100) {
+		const char *rows;
+
+		neoctl(out, len, "print pt");
+		rows = strchr(out, '\n');
+		if (rows && !strpbrk(rows, "OF") && strstr(out, "S3 R "))
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+static void add_and_tweak(struct neo_client *client)
+{
+	char out[8192];
+
+	tc.storage_count = 3;
+	cluster_start_storage(&tc, 2);
+	tap_ok(cluster_neoctl_wait(&tc, "print node storage", "| PENDING |", 10000),
+	       "a new storage is PENDING in a running cluster");
+	tap_ok(output_is("print pt", "# ptid: 1, replicas: 1\nS1 R UUUU\nS2 R UUUU\n"),
+	       "a pending storage gets no cell");
+	tap_ok(neoctl(out, sizeof out, "add S3") == 0, "add S3: accepted");
+	tap_ok(cluster_neoctl_wait(&tc, "print node storage", "S3 | STORAGE | 127.0.0.1:", 5000)
+	       && !cluster_neoctl_wait(&tc, "print node storage", "| PENDING |", 0),
+	       "add makes it RUNNING");
+	tap_ok(neoctl(out, sizeof out, "tweak") == 0, "tweak: accepted");
+	tap_ok(cluster_neoctl_wait(&tc, "print pt", "S3 R ", 5000),
+	       "tweak gives S3 cells");
+	tap_ok(replicated(out, sizeof out), "S3 replicates until no cell is OUT_OF_DATE");
+	tap_diag("after tweak:\n%s", out);
+	tap_ok(strstr(out, "S3 R U") || strstr(out, "S3 R .U") || strstr(out, "S3 R ..U"),
+	       "S3 holds UP_TO_DATE cells");
+
+	neoctl(out, sizeof out, "check :");
+	tap_ok(checked_equal(4), "check: the 4 partitions are equal on their replicas");
+	tap_ok(load_all(client), "every object reads back after replication");
+}
+
+/* "000 | S1 - UP_TO_DATE | S3 - UP_TO_DATE |": the two holders of
+ * partition 0. */
+static bool holders_of_partition_0(char good[8], char victim[8])
+{
+	char out[1024];
+	const char *first, *second;
+
+	if (neoctl(out, sizeof out, "print pt 0 1") != 0)
+		return false;
+	first = strstr(out, "| S");
+	second = first ? strstr(first + 1, "| S") : NULL;
+	if (second == NULL)
+		return false;
+	sscanf(first + 2, "%7s", good);
+	sscanf(second + 2, "%7s", victim);
+	return true;
+}
+
+static void corrupt_and_check(void)
+{
+	char good[8] = "", victim[8] = "", command[1024], out[8192];
+	int index;
+
+	tap_ok(holders_of_partition_0(good, victim), "print pt 0 1 names the holders: %s %s",
+	       good, victim);
+	index = cluster_storage_index(&tc, victim);
+	tap_ok(index >= 0, "%s is storage %d", victim, index);
+	if (index < 0)
+		return;
+	cluster_kill(&tc.storages[index], SIGTERM);
+	snprintf(command, sizeof command,
+		 "python3 -c 'import sqlite3,sys; d=sqlite3.connect(sys.argv[1]);"
+		 " d.execute(\"DELETE FROM obj WHERE partition=0 AND oid=(SELECT min(oid) FROM obj"
+		 " WHERE partition=0)\"); d.commit()' %s/storage%d.db",
+		 tc.dir, index);
+	tap_ok(system(command) == 0, "one object revision deleted behind %s's back", victim);
+	cluster_start_storage(&tc, index);
+	tap_ok(cluster_neoctl_wait(&tc, "print node storage", "| RUNNING |", 10000) &&
+	       cluster_neoctl_wait(&tc, "print cluster", "RUNNING", 10000), "%s is back", victim);
+	usleep(500000);
+	snprintf(command, sizeof command, "check 0:%s", good);
+	neoctl(out, sizeof out, command);
+	/* as upstream (EXPERIMENTAL_CORRUPTED_STATE off): the master logs the
+	 * corrupted cell and leaves the table as it is */
+	snprintf(command, sizeof command, "check of partition 0: cell of %s is corrupted", victim);
+	tap_ok(cluster_log_has(&tc, "master0.log", command, 15000),
+	       "check 0:%s finds %s's cell corrupted (master log)", good, victim);
+	tap_ok(cluster_neoctl_wait(&tc, "print pt 0 1", "UP_TO_DATE", 0),
+	       "the cell states stay as they were");
+}
+
+static bool exited_within(pid_t *pid, int ms)
+{
+	int status;
+
+	for (int waited = 0; waited <= ms; waited += 50) {
+		if (waitpid(*pid, &status, WNOHANG) == *pid) {
+			*pid = 0;
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		}
+		usleep(50000);
+	}
+	return false;
+}
+
+static void stopping(void)
+{
+	char out[1024];
+	bool all = true;
+
+	tap_ok(neoctl(out, sizeof out, "set cluster STOPPING") == 0,
+	       "set cluster STOPPING: accepted");
+	all = exited_within(&tc.masters[0], 10000);
+	for (int i = 0; i < tc.storage_count; i++)
+		all = exited_within(&tc.storages[i], 10000) && all;
+	tap_ok(all, "every master and storage exits with status 0");
+	tap_ok(exited_within(&tc.admin, 10000), "the admin node exits with status 0 too");
+}
+
+int main(void)
+{
+	struct neo_client *client = NULL;
+
+	cluster_init(&tc, "admintest", 4, 1, 2, 1);
+	tc.autostart = 0;	/* wait for `neoctl start` */
+	cluster_start(&tc);
+	cluster_start_admin(&tc);
+
+	start_and_print(&client);
+	add_and_tweak(client);
+	corrupt_and_check();
+	if (client)
+		neo_client_close(client);
+	stopping();
+
+	cluster_stop(&tc);
+	return tap_done();
+}
