@@ -37,7 +37,9 @@ struct staged_object {
 	uint64_t oid;
 	struct neo_opt_id data_id;	/* none: deletion */
 	struct neo_opt_id value_tid;	/* undo back-pointer */
+	uint64_t serial;		/* the base serial the client stored on */
 	bool lockless;			/* stored while the cell replicated */
+	bool deadlock_notified;		/* NotifyDeadlock sent for this lock */
 	bool check_only;		/* checkCurrentSerial: lock, no row */
 };
 
@@ -49,7 +51,6 @@ struct storage_txn {
 	bool has_metadata;
 	struct staged_object *objects;
 	size_t object_count, object_capacity;
-	bool deadlock_notified;
 };
 
 /* A request waiting for a lock to be released. */

@@ -198,50 +198,77 @@ static void answer_store(struct neo_conn *conn, uint32_t msg_id, uint16_t code, 
 	neo_conn_answer(conn, msg_id, code, &answer);
 }
 
-/*
- * The lock decision for (txn, oid) based on serial: returns 1 when
- * locked (or lockless), 0 when answered with a conflict, -1 when the
- * request was delayed.
- */
-static int take_write_lock(struct storage *s, struct storage_txn *txn, uint64_t oid,
-			   uint64_t serial, struct neo_conn *conn, struct neo_packet *pkt,
-			   uint16_t answer_code, bool *lockless)
+enum write_lock {
+	WRITE_LOCKED,		/* txn holds the lock now */
+	WRITE_LOCKLESS,		/* taken without a lock (replicating cell) */
+	WRITE_CONFLICT,		/* the object changed since serial */
+	WRITE_DELAYED,		/* queued until the lock is released */
+	WRITE_FAILED		/* answered with an error */
+};
+
+/* Someone else holds oid's lock: as upstream, if the holder is younger and
+ * has not voted, its client is told once to relock (deadlock avoidance);
+ * the request waits in the queue either way. */
+static void wait_for_lock(struct storage *s, struct storage_txn *txn,
+			  struct storage_txn *holder, uint64_t oid, struct neo_conn *conn,
+			  struct neo_packet *pkt)
+{
+	struct staged_object *held = txn_object(holder, oid, false);
+
+	if (holder->ttid > txn->ttid && !holder->voted && holder->client && held &&
+	    !held->deadlock_notified) {
+		struct neo_notify_deadlock deadlock = { .ttid = holder->ttid, .oid = oid };
+
+		held->deadlock_notified = true;
+		neo_log(NEO_LOG_INFO, "deadlock avoidance on %016" PRIx64 ": %016" PRIx64
+			" waits for %016" PRIx64, oid, txn->ttid, holder->ttid);
+		neo_conn_notify(holder->client, NEO_NOTIFY_DEADLOCK, &deadlock);
+	}
+	storage_delay(s, conn, pkt);
+}
+
+/* The lock decision for (txn, oid) stored on serial; *last gets the
+ * committed serial on a conflict. */
+static enum write_lock take_write_lock(struct storage *s, struct storage_txn *txn, uint64_t oid,
+				       uint64_t serial, struct neo_conn *conn,
+				       struct neo_packet *pkt, uint64_t *last)
 {
 	uint32_t partition = neo_ptable_partition(&s->pt, oid);
 	int state = storage_cell_state(s, partition);
 	struct storage_txn *holder;
-	uint64_t last = 0;
 
-	*lockless = false;
-	if (state < 0 || state == NEO_CELL_OUT_OF_DATE) {
+	if (state < 0 || state == NEO_CELL_OUT_OF_DATE)
 		/* As upstream: a replicating (or unassigned) cell takes the
 		 * write without a lock; a readable cell does the check. */
-		*lockless = true;
-		return 1;
-	}
+		return WRITE_LOCKLESS;
 	holder = neo_idmap_get(&s->write_locks, oid);
 	if (holder && holder != txn) {
-		if (holder->ttid > txn->ttid && !holder->voted && !holder->deadlock_notified
-		    && holder->client) {
-			struct neo_notify_deadlock deadlock = { .ttid = holder->ttid, .oid = oid };
-
-			holder->deadlock_notified = true;
-			neo_conn_notify(holder->client, NEO_NOTIFY_DEADLOCK, &deadlock);
-		}
-		storage_delay(s, conn, pkt);
-		return -1;
+		wait_for_lock(s, txn, holder, oid, conn, pkt);
+		return WRITE_DELAYED;
 	}
-	if (s->be->obj_last_serial(s->db, partition, oid, &last) != NEO_BACKEND_OK)
-		last = 0;
-	if (last != serial) {
-		answer_store(conn, pkt->msg_id, answer_code, true, last);
-		return 0;
-	}
+	*last = 0;
+	if (s->be->obj_last_serial(s->db, partition, oid, last) != NEO_BACKEND_OK)
+		*last = 0;
+	if (*last != serial)
+		return WRITE_CONFLICT;
 	if (neo_idmap_put(&s->write_locks, oid, txn) < 0) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
-		return 0;
+		return WRITE_FAILED;
 	}
-	return 1;
+	return WRITE_LOCKED;
+}
+
+/* take_write_lock for a store or check: a conflict is answered. */
+static enum write_lock lock_for_store(struct storage *s, struct storage_txn *txn, uint64_t oid,
+				      uint64_t serial, struct neo_conn *conn,
+				      struct neo_packet *pkt, uint16_t answer_code)
+{
+	uint64_t last;
+	enum write_lock lock = take_write_lock(s, txn, oid, serial, conn, pkt, &last);
+
+	if (lock == WRITE_CONFLICT)
+		answer_store(conn, pkt->msg_id, answer_code, true, last);
+	return lock;
 }
 
 static bool checksum_valid(const struct neo_ask_store_object *req)
@@ -295,8 +322,7 @@ static void store_object(struct storage *s, struct neo_conn *conn, struct neo_pa
 	const struct neo_ask_store_object *req = pkt->args;
 	struct storage_txn *txn;
 	struct staged_object *object;
-	bool lockless;
-	int locked;
+	enum write_lock lock;
 
 	if (!req->ttid.has || req->compression < 0 || req->compression > 1 || !checksum_valid(req)) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
@@ -310,17 +336,17 @@ static void store_object(struct storage *s, struct neo_conn *conn, struct neo_pa
 				      txn ? "store after vote" : "out of memory");
 		return;
 	}
-	locked = take_write_lock(s, txn, req->oid, req->serial, conn, pkt, NEO_ANSWER_STORE_OBJECT,
-				 &lockless);
-	if (locked <= 0)
+	lock = lock_for_store(s, txn, req->oid, req->serial, conn, pkt, NEO_ANSWER_STORE_OBJECT);
+	if (lock != WRITE_LOCKED && lock != WRITE_LOCKLESS)
 		return;
 	object = txn_object(txn, req->oid, true);
 	if (object == NULL || stage_data(s, req, conn, pkt->msg_id, object) < 0)
 		return;
-	object->lockless = lockless;
+	object->serial = req->serial;
+	object->lockless = lock == WRITE_LOCKLESS;
 	object->check_only = false;
 	/* As upstream: ZERO_TID tells the client the write took no lock. */
-	answer_store(conn, pkt->msg_id, NEO_ANSWER_STORE_OBJECT, lockless, 0);
+	answer_store(conn, pkt->msg_id, NEO_ANSWER_STORE_OBJECT, object->lockless, 0);
 }
 
 static void check_current(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
@@ -328,21 +354,24 @@ static void check_current(struct storage *s, struct neo_conn *conn, struct neo_p
 	const struct neo_ask_check_current_serial *req = pkt->args;
 	struct storage_txn *txn = txn_get(s, req->ttid, conn);
 	struct staged_object *object;
-	bool lockless;
-	int locked;
+	enum write_lock lock;
 
 	if (txn == NULL || txn->voted) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "check after vote");
 		return;
 	}
-	locked = take_write_lock(s, txn, req->oid, req->serial, conn, pkt,
-				 NEO_ANSWER_CHECK_CURRENT_SERIAL, &lockless);
-	if (locked <= 0)
+	lock = lock_for_store(s, txn, req->oid, req->serial, conn, pkt,
+			      NEO_ANSWER_CHECK_CURRENT_SERIAL);
+	if (lock != WRITE_LOCKED && lock != WRITE_LOCKLESS)
 		return;
 	object = txn_object(txn, req->oid, true);
-	if (object && !object->data_id.has && !object->value_tid.has)
+	if (object && !object->data_id.has && !object->value_tid.has) {
 		object->check_only = true;
-	answer_store(conn, pkt->msg_id, NEO_ANSWER_CHECK_CURRENT_SERIAL, lockless, 0);
+		object->serial = req->serial;
+		object->lockless = lock == WRITE_LOCKLESS;
+	}
+	answer_store(conn, pkt->msg_id, NEO_ANSWER_CHECK_CURRENT_SERIAL,
+		     lock == WRITE_LOCKLESS, 0);
 }
 
 /* --- Vote ----------------------------------------------------------------- */
@@ -579,16 +608,86 @@ void storage_drop_unfinished(struct storage *s)
 
 /* --- Dispatch ------------------------------------------------------------- */
 
+/* Takes object out of txn (a conflict found at relock goes back to the
+ * client for resolution, as upstream): its data, for the answer, in
+ * *data (malloc'ed copy, or none). */
+static uint8_t *unstore(struct storage *s, struct storage_txn *txn,
+			struct staged_object *object, struct neo_opt_object_data *data,
+			uint8_t checksum[20])
+{
+	uint8_t *copy = NULL;
+	struct neo_bytes bytes = { 0 };
+	uint8_t compression = 0;
+
+	data->has = false;
+	if (object->data_id.has &&
+	    s->be->data_get(s->db, object->data_id.id, &compression, checksum, &bytes) ==
+		    NEO_BACKEND_OK) {
+		copy = malloc(bytes.size + 1);
+		if (copy) {
+			memcpy(copy, bytes.data, bytes.size);
+			data->has = true;
+			data->v.compression = compression;
+			data->v.checksum = (struct neo_bin){ checksum, 20 };
+			data->v.data = (struct neo_bin){ copy, bytes.size };
+		}
+		if (!object->value_tid.has) {
+			size_t pruned;
+
+			s->be->data_prune(s->db, &object->data_id.id, 1, &pruned);
+			s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+		}
+	}
+	*object = txn->objects[--txn->object_count];
+	return copy;
+}
+
+/*
+ * AskRelockObject, the younger transaction's answer to NotifyDeadlock (as
+ * upstream): its lock on oid goes, so that the older transaction waiting
+ * in the queue takes it, then it locks again, waiting its turn.  Locking
+ * again may find the object changed: the answer then gives the base
+ * serial, the committed one and the data, and the store is forgotten
+ * here; the client resolves the conflict and stores again.
+ */
 static void relock(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_relock_object *req = pkt->args;
 	struct storage_txn *txn = neo_idmap_get(&s->txns, req->ttid);
 	struct neo_answer_relock_object answer = { 0 };
+	struct staged_object *object = txn ? txn_object(txn, req->oid, false) : NULL;
+	uint8_t checksum[20], *data;
+	uint64_t last;
 
-	/* The relock keeps the lock it has: with requests served in ttid
-	 * order at release, the older transaction gets it next. */
-	(void)txn;
-	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_RELOCK_OBJECT, &answer);
+	if (object == NULL || object->lockless || txn->voted) {
+		neo_log(NEO_LOG_INFO, "nothing to relock for %016" PRIx64 " on %016" PRIx64,
+			req->ttid, req->oid);
+		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_RELOCK_OBJECT, &answer);
+		return;
+	}
+	if (neo_idmap_get(&s->write_locks, req->oid) == txn) {
+		neo_idmap_remove(&s->write_locks, req->oid);
+		object->deadlock_notified = false;
+		storage_retry_delayed(s);
+	}
+	switch (take_write_lock(s, txn, req->oid, object->serial, conn, pkt, &last)) {
+	case WRITE_CONFLICT:
+		answer.result.has = true;
+		answer.result.v.serial = object->serial;
+		answer.result.v.conflict_serial = last;
+		data = unstore(s, txn, object, &answer.result.v.data, checksum);
+		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_RELOCK_OBJECT, &answer);
+		free(data);
+		return;
+	case WRITE_LOCKLESS:
+		object->lockless = true;
+		/* fall through */
+	case WRITE_LOCKED:
+		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_RELOCK_OBJECT, &answer);
+		return;
+	default:	/* delayed (retried through here) or answered */
+		return;
+	}
 }
 
 bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)

@@ -2,7 +2,8 @@
  * test_client.c - libneoclient against a real cluster (2 storages, one
  * replica): every read of the API, deletion, read conflicts, undo, big
  * and many stores, calls from several threads, the cache across clients,
- * a deadlock between two clients, a client that outlives a restart of
+ * deadlock avoidance between two clients (one object, and crossed stores
+ * of two objects), a client that outlives a restart of
  * the whole cluster, fails over to a spare master, and learns that a
  * finish cut by the loss of the master did not commit.
  */
@@ -359,17 +360,17 @@ static void *vote_thread(void *arg)
 }
 
 /* a (older) waits on b's (younger) lock: the storage tells b, which
- * relocks; b commits, and a learns of the conflict. */
+ * relocks, and the lock goes to a (as upstream's deadlock avoidance).  a
+ * commits; b's relock then finds a's commit and b's vote reports the
+ * conflict with it. */
 static void deadlock(struct neo_client *a)
 {
 	struct neo_client *b = NULL;
 	struct neo_txn *older, *younger;
-	struct voter v = { 0 };
-	struct neo_client_conflict *conflicts = NULL;
-	pthread_t thread;
+	struct voter old_vote = { 0 }, young_vote = { 0 };
+	pthread_t old_thread, young_thread;
 	uint64_t oid, base, tid = 0;
-	size_t count = 0;
-	int rc;
+	int rc = -1;
 
 	if (cluster_client(&tc, NULL, &b, NULL, NULL) != NEO_CLIENT_OK) {
 		tap_ok(false, "second client: %s", neo_client_errmsg());
@@ -383,26 +384,98 @@ static void deadlock(struct neo_client *a)
 	neo_txn_store(younger, oid, base, "younger", 7);
 	usleep(200000);
 	neo_txn_store(older, oid, base, "older", 5);
-	v.txn = older;
-	pthread_create(&thread, NULL, vote_thread, &v);
+	old_vote.txn = older;
+	pthread_create(&old_thread, NULL, vote_thread, &old_vote);
 	usleep(300000);
-	rc = neo_txn_vote(younger, "", 0, "", 0, "", 0, &conflicts, &count);
-	if (rc == NEO_CLIENT_OK)
-		rc = neo_txn_finish(younger, &tid);
-	else
-		neo_txn_abort(younger);
-	neo_client_conflicts_free(conflicts, count);
-	pthread_join(thread, NULL);
-	tap_ok(rc == NEO_CLIENT_OK || v.rc == NEO_CLIENT_OK,
-	       "two transactions on one object: one commits (%d, %d)", rc, v.rc);
-	tap_ok(rc != NEO_CLIENT_OK || (v.rc == NEO_CLIENT_CONFLICT && v.count == 1
-				       && v.conflicts[0].committed_serial == tid),
-	       "the other gets a conflict with it (%d)", v.rc);
-	neo_client_conflicts_free(v.conflicts, v.count);
-	if (v.rc == NEO_CLIENT_OK)
-		neo_txn_finish(older, NULL);
+	young_vote.txn = younger;
+	pthread_create(&young_thread, NULL, vote_thread, &young_vote);
+	pthread_join(old_thread, NULL);
+	if (old_vote.rc == NEO_CLIENT_OK)
+		rc = neo_txn_finish(older, &tid);
 	else
 		neo_txn_abort(older);
+	pthread_join(young_thread, NULL);
+	tap_ok(old_vote.rc == NEO_CLIENT_OK && rc == NEO_CLIENT_OK,
+	       "the older transaction gets the lock from the younger and commits (%d, %d)",
+	       old_vote.rc, rc);
+	tap_ok(young_vote.rc == NEO_CLIENT_CONFLICT && young_vote.count == 1 &&
+	       young_vote.conflicts[0].committed_serial == tid &&
+	       young_vote.conflicts[0].base_serial == base && young_vote.conflicts[0].size == 7 &&
+	       memcmp(young_vote.conflicts[0].data, "younger", 7) == 0,
+	       "the younger's relock reports the conflict with it, with its data (%d)",
+	       young_vote.rc);
+	if (young_vote.rc == NEO_CLIENT_CONFLICT && young_vote.count == 1) {
+		/* resolved: store again on the committed serial */
+		neo_txn_store(younger, oid, tid, "resolved", 8);
+		neo_client_conflicts_free(young_vote.conflicts, young_vote.count);
+		young_vote.conflicts = NULL;
+		young_vote.count = 0;
+		vote_thread(&young_vote);
+		rc = young_vote.rc == NEO_CLIENT_OK ? neo_txn_finish(younger, &tid) : young_vote.rc;
+		neo_client_sync(a);
+		tap_ok(rc == NEO_CLIENT_OK && load_is(a, oid, "resolved"),
+		       "after resolution the younger commits too (%d)", rc);
+		if (rc != NEO_CLIENT_OK)
+			neo_txn_abort(younger);
+	} else {
+		neo_client_conflicts_free(young_vote.conflicts, young_vote.count);
+		if (young_vote.rc == NEO_CLIENT_OK)
+			neo_txn_finish(younger, NULL);
+		else
+			neo_txn_abort(younger);
+	}
+	neo_client_close(b);
+}
+
+/* The classic deadlock: a locks X, b locks Y, then each stores the
+ * other's object.  Without deadlock avoidance both votes would wait
+ * forever; with it, a (older) commits and b gets both conflicts. */
+static void crossed_deadlock(struct neo_client *a)
+{
+	struct neo_client *b = NULL;
+	struct neo_txn *older, *younger;
+	struct voter old_vote = { 0 }, young_vote = { 0 };
+	pthread_t old_thread, young_thread;
+	uint64_t oids[2], base_x, base_y, tid = 0;
+	int rc = -1;
+
+	if (cluster_client(&tc, NULL, &b, NULL, NULL) != NEO_CLIENT_OK) {
+		tap_ok(false, "second client: %s", neo_client_errmsg());
+		return;
+	}
+	neo_client_new_oids(a, 2, oids);
+	base_x = commit_meta(a, oids[0], 0, "x", "", "");
+	base_y = commit_meta(a, oids[1], 0, "y", "", "");
+	neo_client_sync(b);
+	neo_client_begin(a, 0, &older);
+	neo_client_begin(b, 0, &younger);
+	neo_txn_store(older, oids[0], base_x, "a-x", 3);
+	neo_txn_store(younger, oids[1], base_y, "b-y", 3);
+	usleep(200000);
+	neo_txn_store(older, oids[1], base_y, "a-y", 3);
+	neo_txn_store(younger, oids[0], base_x, "b-x", 3);
+	old_vote.txn = older;
+	young_vote.txn = younger;
+	pthread_create(&old_thread, NULL, vote_thread, &old_vote);
+	pthread_create(&young_thread, NULL, vote_thread, &young_vote);
+	pthread_join(old_thread, NULL);
+	if (old_vote.rc == NEO_CLIENT_OK)
+		rc = neo_txn_finish(older, &tid);
+	else
+		neo_txn_abort(older);
+	pthread_join(young_thread, NULL);
+	tap_ok(old_vote.rc == NEO_CLIENT_OK && rc == NEO_CLIENT_OK,
+	       "crossed stores: the older transaction commits (%d, %d)", old_vote.rc, rc);
+	tap_ok(young_vote.rc == NEO_CLIENT_CONFLICT && young_vote.count == 2 &&
+	       young_vote.conflicts[0].committed_serial == tid &&
+	       young_vote.conflicts[1].committed_serial == tid,
+	       "crossed stores: the younger gets both conflicts (%d, %zu)", young_vote.rc,
+	       young_vote.count);
+	neo_client_conflicts_free(young_vote.conflicts, young_vote.count);
+	if (young_vote.rc == NEO_CLIENT_OK)
+		neo_txn_finish(younger, NULL);
+	else
+		neo_txn_abort(younger);
 	neo_client_close(b);
 }
 
@@ -575,6 +648,7 @@ int main(void)
 	threads(client);
 	caches(client);
 	deadlock(client);
+	crossed_deadlock(client);
 	neo_client_close(client);
 	restart();
 	cluster_stop(&tc);
