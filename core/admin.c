@@ -376,7 +376,8 @@ static void answer_partition_list(struct admin *a, struct neo_conn *conn,
 				  const struct neo_packet *pkt)
 {
 	const struct neo_ask_partition_list *req = pkt->args;
-	struct neo_answer_partition_list answer = { .ptid = a->pt.ptid,
+	/* as upstream: no ptid (None) until the table exists */
+	struct neo_answer_partition_list answer = { .ptid = { a->pt.ptid != 0, a->pt.ptid },
 						    .num_replicas = a->pt.num_replicas };
 	int64_t max = req->max_offset ? req->max_offset : a->pt.num_partitions;
 	char nid[16];

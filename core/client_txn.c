@@ -1111,7 +1111,8 @@ static int final_tid_answered_by_storage(struct read_req *req, struct neo_packet
 		client_error_text(answer, req->err, sizeof req->err);
 		return READ_NEXT;
 	}
-	fc->tid = ((const struct neo_answer_final_tid *)answer->args)->tid;
+	fc->tid = ((const struct neo_answer_final_tid *)answer->args)->tid.has
+			  ? ((const struct neo_answer_final_tid *)answer->args)->tid.v : 0;
 	return NEO_CLIENT_OK;
 }
 
@@ -1134,7 +1135,9 @@ static void final_tid_answered(struct neo_conn *conn, enum neo_ask_status status
 				 "cannot learn the outcome: %s", text);
 		return;
 	}
-	tid = ((const struct neo_answer_final_tid *)answer->args)->tid;
+	/* None (or, from older nodes of ours, 0): not committed */
+	tid = ((const struct neo_answer_final_tid *)answer->args)->tid.has
+		      ? ((const struct neo_answer_final_tid *)answer->args)->tid.v : NEO_ZERO_TID;
 	if (tid == NEO_ZERO_TID || tid == NEO_INVALID_TID) {
 		finish_not_committed(fc);
 	} else if (tid == NEO_MAX_TID) {

@@ -1310,8 +1310,11 @@ static enum ctl_step done_pt(struct ctl_session *s, const struct neo_answer_part
 
 	if (body == NULL)
 		return done(s, NULL);
-	text_add(&t, "# ptid: %lld, replicas: %lld\n%s", (long long)pt->ptid,
-		 (long long)pt->num_replicas, body);
+	if (pt->ptid.has)
+		text_add(&t, "# ptid: %lld, replicas: %lld\n%s", (long long)pt->ptid.v,
+			 (long long)pt->num_replicas, body);
+	else
+		text_add(&t, "# ptid: None, replicas: %lld\n%s", (long long)pt->num_replicas, body);
 	free(body);
 	return done(s, text_finish(&t));
 }

@@ -50,6 +50,8 @@ struct master_txn {
 	int32_t *involved;		/* storages asked to lock */
 	uint32_t involved_count;
 	uint32_t locks_pending;		/* AnswerInformationLocked awaited */
+	struct neo_conn *final_waiter;	/* AskFinalTID answered at commit */
+	uint32_t final_waiter_msg_id;
 	struct master_txn *next;	/* in ttid order of begin */
 };
 

@@ -331,7 +331,8 @@ static void answer_node_list(struct master *m, struct neo_conn *conn, struct neo
 static void answer_partition_list(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_partition_list *req = pkt->args;
-	struct neo_answer_partition_list answer = { .ptid = m->pt.ptid,
+	/* as upstream: no ptid (None) until the table exists */
+	struct neo_answer_partition_list answer = { .ptid = { m->pt.ptid != 0, m->pt.ptid },
 						    .num_replicas = m->pt.num_replicas };
 	uint32_t min = req->min_offset > 0 ? (uint32_t)req->min_offset : 0;
 	uint32_t max = req->max_offset > 0 ? (uint32_t)req->max_offset : m->pt.num_partitions;

@@ -53,8 +53,23 @@ static void txn_unlink(struct master *m, struct master_txn *txn)
 		}
 }
 
+/* Answers the client that asked AskFinalTID while txn was pending. */
+static void answer_final_waiter(struct master_txn *txn, bool committed)
+{
+	struct neo_answer_final_tid answer = { .tid = { committed, txn->tid } };
+
+	if (txn->final_waiter == NULL)
+		return;
+	neo_conn_answer(txn->final_waiter, txn->final_waiter_msg_id, NEO_ANSWER_FINAL_TID,
+			&answer);
+	txn->final_waiter = NULL;
+}
+
+/* Frees txn; a client still waiting for its outcome learns it did not
+ * commit (committed ones are answered by commit_one). */
 static void txn_free(struct master_txn *txn)
 {
+	answer_final_waiter(txn, false);
 	free(txn->oids);
 	free(txn->involved);
 	free(txn);
@@ -65,6 +80,9 @@ void master_txn_reset(struct master *m)
 	while (m->txns) {
 		struct master_txn *txn = m->txns;
 
+		/* leaving operation: the outcome is not known here (verification
+		 * decides), and client connections are closed */
+		txn->final_waiter = NULL;
 		txn_unlink(m, txn);
 		txn_free(txn);
 	}
@@ -158,6 +176,8 @@ void master_txn_client_lost(struct master *m, struct neo_conn *conn)
 
 	for (; txn; txn = next) {
 		next = txn->next;
+		if (txn->final_waiter == conn)
+			txn->final_waiter = NULL;
 		if (txn->client != conn)
 			continue;
 		txn->client = NULL;
@@ -315,6 +335,7 @@ static void commit_one(struct master *m, struct master_txn *txn)
 	if (txn->client)
 		neo_conn_answer(txn->client, txn->finish_msg_id, NEO_ANSWER_TRANSACTION_FINISHED,
 				&finished);
+	answer_final_waiter(txn, true);
 	/* As upstream: invalidations in tid order, always before the unlock. */
 	for (size_t i = 0; i < m->nodes.count; i++) {
 		struct neo_node *node = m->nodes.nodes[i];
@@ -444,6 +465,29 @@ static void failed_vote(struct master *m, struct neo_conn *conn, struct neo_pack
 				      "not enough storages left for this transaction");
 }
 
+/*
+ * As upstream: a ttid newer than any tid given out is unknown or aborted
+ * (None); a transaction still pending gets its answer when it commits
+ * (or None if it goes away); anything else committed, and MAX_TID sends
+ * the client to the storages to learn its tid.
+ */
+static void ask_final_tid(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_final_tid *req = pkt->args;
+	struct master_txn *txn = neo_idmap_get(&m->txn_by_ttid, req->ttid);
+	struct neo_answer_final_tid answer = { .tid = { true, NEO_MAX_TID } };
+
+	if (txn) {
+		answer_final_waiter(txn, false);	/* one client at a time */
+		txn->final_waiter = conn;
+		txn->final_waiter_msg_id = pkt->msg_id;
+		return;
+	}
+	if (req->ttid > last_used_tid(m))
+		answer.tid.has = false;
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FINAL_TID, &answer);
+}
+
 void master_handle_client_packet(struct master *m, struct neo_node *node,
 				 struct neo_conn *conn, struct neo_packet *pkt)
 {
@@ -469,16 +513,9 @@ void master_handle_client_packet(struct master *m, struct neo_node *node,
 		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_LAST_TRANSACTION, &answer);
 		break;
 	}
-	case NEO_ASK_FINAL_TID: {
-		const struct neo_ask_final_tid *req = pkt->args;
-		/* As upstream: committed (or unknown but old) ttids are looked
-		 * up on storages, which MAX_TID asks the client to do. */
-		struct neo_answer_final_tid answer = { .tid = req->ttid <= m->last_tid
-								? NEO_MAX_TID : 0 };
-
-		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FINAL_TID, &answer);
+	case NEO_ASK_FINAL_TID:
+		ask_final_tid(m, conn, pkt);
 		break;
-	}
 	case NEO_ASK_PACK_ORDERS: {
 		struct neo_answer_pack_orders none = { 0 };
 

@@ -375,9 +375,10 @@ static void ask_final_tid(struct storage *s, struct neo_conn *conn, struct neo_p
 	struct neo_answer_final_tid answer = { 0 };
 	uint64_t tid;
 
+	/* as upstream: None when the transaction is not (yet) committed here */
 	if (s->be->final_tid(s->db, neo_ptable_partition(&s->pt, req->ttid), req->ttid, &tid)
 	    == NEO_BACKEND_OK)
-		answer.tid = tid;
+		answer.tid = (struct neo_opt_p64){ true, tid };
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FINAL_TID, &answer);
 }
 

@@ -502,7 +502,7 @@ static void test_errors(void)
 
 static void test_print_pt_sessions(void)
 {
-	struct neo_answer_partition_list pt = { 7, 1, sample_rows() };
+	struct neo_answer_partition_list pt = { { true, 7 }, 1, sample_rows() };
 	struct neo_answer_node_list list;
 	const struct neo_ask_partition_list *ask;
 	const struct neo_ask_node_list *ask_nodes;
@@ -528,6 +528,13 @@ static void test_print_pt_sessions(void)
 			    "001 | S2 - UP_TO_DATE | S3 - OUT_OF_DATE |"),
 	       "print pt MIN MAX: one line per row");
 	ctl_session_free(&session);
+	pt.ptid.has = false;
+	tap_ok(start("print pt 0 2") == CTL_STEP_ASK
+	       && feed(NEO_ANSWER_PARTITION_LIST, &pt) == CTL_STEP_DONE
+	       && strncmp(session.output, "# ptid: None, replicas: 1\n", 26) == 0,
+	       "print pt: a table without id (upstream's None) prints None");
+	ctl_session_free(&session);
+	pt.ptid.has = true;
 	pt.rows.count = 0;
 	list.nodes.count = 0;
 	tap_ok(start("print pt") == CTL_STEP_ASK && feed(NEO_ANSWER_PARTITION_LIST, &pt)
@@ -604,7 +611,7 @@ static bool check_entry(const struct neo_check_replicas *c, uint32_t i, int64_t 
 
 static void test_check_sessions(void)
 {
-	struct neo_answer_partition_list pt = { 7, 1, sample_rows() };
+	struct neo_answer_partition_list pt = { { true, 7 }, 1, sample_rows() };
 	const struct neo_check_replicas *c;
 
 	pt.rows.count = 3;
