@@ -308,8 +308,21 @@ static void truncate_cluster(struct master *m, struct neo_conn *conn, struct neo
 	}
 	ack(conn, pkt->msg_id, "");
 	neo_log(NEO_LOG_INFO, "truncating after %016llx", (unsigned long long)tid);
+	/* As upstream: the storages are told at once and persist the tid,
+	 * before recovery asks them (AnswerRecovery carries it, whoever the
+	 * primary is by then); they cut their history when verification asks
+	 * their last ids.  Recovery then waits for every storage of the
+	 * table. */
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *node = m->nodes.nodes[i];
+		struct neo_truncate truncate = { .tid = tid };
+
+		if (node->type == NEO_NODE_STORAGE && node->conn)
+			neo_conn_ask(node->conn, NEO_TRUNCATE, &truncate, 0, NULL, NULL);
+	}
 	m->truncate_tid = tid;
 	master_stop_operation(m);
+	m->startup_allowed = false;
 }
 
 static void answer_node_list(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)

@@ -391,6 +391,11 @@ static void answered_locked(struct neo_conn *conn, enum neo_ask_status status,
 static void verification_start(struct master *m)
 {
 	master_set_state(m, NEO_CLUSTER_VERIFYING);
+	/* After a truncation the history went back: the last and first tids
+	 * are what the storages say (as upstream, which always starts over
+	 * from their answers). */
+	if (m->truncate_tid)
+		m->last_tid = m->first_tid = 0;
 	for (size_t i = 0; i < m->nodes.count; i++) {
 		struct neo_node *node = m->nodes.nodes[i];
 

@@ -357,6 +357,9 @@ static void commit_one(struct master *m, struct master_txn *txn)
 			neo_conn_notify(node->conn, NEO_NOTIFY_TRANSACTION_FINISHED, &done);
 	}
 	m->last_tid = txn->tid;
+	/* as upstream: the first tid follows commits too (truncate checks it) */
+	if (m->first_tid == 0 || txn->tid < m->first_tid)
+		m->first_tid = txn->tid;
 	for (uint32_t i = 0; i < txn->oid_count; i++)
 		if (txn->oids[i] > m->last_oid)
 			m->last_oid = txn->oids[i];

@@ -206,25 +206,27 @@ static void answer_pt(struct storage *s, struct neo_conn *conn, uint32_t msg_id)
 	neo_ptable_wire_free(&answer.rows);
 }
 
-static int ignore_id(void *ctx, uint64_t id)
-{
-	(void)ctx;
-	(void)id;
-	return 0;
-}
-
 /* As upstream: a pending truncation is applied when the master asks the
  * last ids, once the whole cluster agreed on it. */
 static void apply_truncation(struct storage *s)
 {
+	struct neo_id_list unused = { 0 };
 	uint64_t tid;
 
 	if (storage_config_get_u64(s, "truncate_tid", &tid) < 0 || tid == 0)
 		return;
 	neo_log(NEO_LOG_INFO, "truncating history after %016" PRIx64, tid);
+	/* NEO_MAX_TID bounds every real tid (backends may store ids as
+	 * signed 64-bit integers: INVALID_TID would be -1 there) */
 	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
 		if (storage_cell_state(s, p) >= 0)
-			s->be->range_delete(s->db, p, tid, NEO_INVALID_TID, ignore_id, NULL);
+			s->be->range_delete(s->db, p, tid, NEO_MAX_TID, neo_id_list_add, &unused);
+	if (unused.count) {
+		size_t pruned;
+
+		s->be->data_prune(s->db, unused.ids, unused.count, &pruned);
+	}
+	neo_id_list_free(&unused);
 	storage_config_set_u64(s, "truncate_tid", 0, false);
 	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
 }

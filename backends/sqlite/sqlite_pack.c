@@ -127,9 +127,14 @@ int neo_sqlite_pack_oid(struct neo_db *db, uint32_t partition, uint64_t oid, uin
 int neo_sqlite_range_delete(struct neo_db *db, uint32_t partition, uint64_t min_tid,
 			    uint64_t max_tid, neo_id_cb data_ids, void *ctx)
 {
-	int status = neo_sqlite_run(db, "DELETE FROM pack WHERE tid IN (SELECT tid FROM trans"
-			  " WHERE partition = ?1 AND tid > ?2 AND tid <= ?3)", partition, min_tid, max_tid);
+	int status;
 
+	/* SQLite integers are signed: "up to INVALID_TID" means up to the
+	 * greatest tid there can be */
+	if (max_tid > (uint64_t)INT64_MAX)
+		max_tid = (uint64_t)INT64_MAX;
+	status = neo_sqlite_run(db, "DELETE FROM pack WHERE tid IN (SELECT tid FROM trans"
+			  " WHERE partition = ?1 AND tid > ?2 AND tid <= ?3)", partition, min_tid, max_tid);
 	if (status == NEO_BACKEND_OK)
 		status = neo_sqlite_run(db, "DELETE FROM trans WHERE partition = ?1 AND tid > ?2 AND tid <= ?3",
 			      partition, min_tid, max_tid);

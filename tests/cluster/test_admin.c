@@ -10,8 +10,11 @@
  *   - `check` finds the replicas equal; after a row is deleted behind a
  *     storage's back, `check` against a good reference reports that cell
  *     corrupted (in the master's log, as upstream);
+ *   - `tweak S3`, `kill S3`, `drop S3` retire a storage without losing
+ *     data; `truncate` cuts the history after a tid;
  *   - `set cluster STOPPING` stops every master, storage and admin.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,14 +205,83 @@ static void corrupt_and_check(void)
 	       "the cell states stay as they were");
 }
 
+/* tweak S3 moves its cells away, kill stops it, drop forgets it; the
+ * data stays whole on the others. */
+static void retire_storage(struct neo_client *client)
+{
+	char out[8192];
+	int index = cluster_storage_index(&tc, "S3");
+
+	tap_ok(neoctl(out, sizeof out, "tweak S3") == 0, "tweak S3: accepted");
+	tap_ok(cluster_neoctl_wait(&tc, "print pt", "S3 R ....", 20000),
+	       "S3 hands its cells over (S3 R ....)");
+	tap_ok(neoctl(out, sizeof out, "kill S3") == 0, "kill S3: %s", out);
+	tap_ok(index >= 0 && cluster_neoctl_wait(&tc, "print node storage", "| DOWN ", 10000),
+	       "S3 is DOWN");
+	neoctl(out, sizeof out, "print node storage");
+	tap_diag("%s", out);
+	if (index >= 0)
+		cluster_kill(&tc.storages[index], SIGTERM);
+	tap_ok(neoctl(out, sizeof out, "drop S3") == 0 &&
+	       strstr(out, "node permanently removed") != NULL, "drop S3: %s", out);
+	neoctl(out, sizeof out, "print node storage");
+	tap_ok(strstr(out, "S3") == NULL && strstr(out, "S1") && strstr(out, "S2"),
+	       "print node no longer lists S3");
+	tap_ok(load_all(client), "every object reads back from S1 and S2");
+}
+
+/* truncate TID: the cluster goes back to recovery, every storage cuts its
+ * history after TID, and the cluster runs again without the later
+ * transactions. */
+static void truncate_history(void)
+{
+	struct neo_client *fresh = NULL;
+	struct neo_client_record rec = { 0 };
+	char command[64], out[8192];
+	int rc;
+
+	snprintf(command, sizeof command, "truncate tid:%llu", (unsigned long long)serials[30]);
+	tap_ok(neoctl(out, sizeof out, command) == 0, "truncate after oid 30's commit: accepted %s",
+	       out);
+	/* as upstream: back to recovery, where the storages get the order;
+	 * every storage of the table is there, so it runs again by itself */
+	tap_ok(cluster_log_has(&tc, "master0.log", "truncating after", 5000),
+	       "the master truncates");
+	tap_ok(cluster_neoctl_wait(&tc, "print cluster", "RUNNING", 20000),
+	       "the cluster runs again");
+	snprintf(command, sizeof command, "last_tid = 0x%llx ", (unsigned long long)serials[30]);
+	tap_ok(cluster_neoctl_wait(&tc, "print ids", command, 5000),
+	       "print ids: the last tid is the truncation point");
+	neoctl(out, sizeof out, "print ids");
+	tap_diag("%s(truncated at %llx)", out, (unsigned long long)serials[30]);
+	if (cluster_client(&tc, NULL, &fresh, NULL, NULL) != NEO_CLIENT_OK) {
+		tap_ok(false, "a new client connects: %s", neo_client_errmsg());
+		return;
+	}
+	rc = neo_client_load(fresh, 30, &rec);
+	tap_ok(rc == NEO_CLIENT_OK && rec.serial == serials[30], "oid 30 is there");
+	neo_client_record_clear(&rec);
+	rc = neo_client_load(fresh, 31, &rec);
+	tap_ok(rc == NEO_CLIENT_NOT_FOUND || rc == NEO_CLIENT_NO_DATA,
+	       "oid 31, committed after, is gone (%d)", rc);
+	neo_client_record_clear(&rec);
+	neo_client_close(fresh);
+}
+
 static bool exited_within(pid_t *pid, int ms)
 {
 	int status;
 
+	if (*pid <= 0)
+		return true;	/* stopped earlier by the test */
 	for (int waited = 0; waited <= ms; waited += 50) {
 		if (waitpid(*pid, &status, WNOHANG) == *pid) {
 			*pid = 0;
-			return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+				return true;
+			tap_diag("exit status %d, signal %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+				 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+			return false;
 		}
 		usleep(50000);
 	}
@@ -242,8 +314,10 @@ int main(void)
 	start_and_print(&client);
 	add_and_tweak(client);
 	corrupt_and_check();
+	retire_storage(client);
 	if (client)
 		neo_client_close(client);
+	truncate_history();
 	stopping();
 
 	cluster_stop(&tc);
