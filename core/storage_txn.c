@@ -325,6 +325,8 @@ static void store_object(struct storage *s, struct neo_conn *conn, struct neo_pa
 	enum write_lock lock;
 
 	if (!req->ttid.has || req->compression < 0 || req->compression > 1 || !checksum_valid(req)) {
+		neo_log(NEO_LOG_WARNING, "%s: store of %016" PRIx64 " with a bad checksum or "
+			"compression: protocol error, closing", neo_conn_peer(conn), req->oid);
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
 				      "bad checksum or compression");
 		neo_conn_close(conn, "protocol error");

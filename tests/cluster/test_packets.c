@@ -1,18 +1,23 @@
 /*
- * test_master_protocol.c - the master's answers to AskFinalTID, packet by
- * packet, as an upstream client sees them (a real neomaster and
- * neostorage on 127.0.0.1; this side speaks protocol 5 through our codec
- * and connections, without libneoclient).
+ * test_packets.c - real nodes (neomaster, neostorage on 127.0.0.1)
+ * packet by packet, as an upstream client would speak to them: this side
+ * uses our codec and connections, without libneoclient.
  *
+ * The master's AskFinalTID:
  *   - a ttid newer than any tid given out: None (unknown or aborted);
  *   - an old one: MAX_TID (committed: ask the storages for its tid);
  *   - a transaction still open: no answer until it ends; aborted, None.
+ * The storage and bad input:
+ *   - a store whose checksum does not match its data, or with an unknown
+ *     compression, gets a protocol error, the connection is closed and
+ *     the storage logs why; it then serves the next client.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/sha.h>
 
 #include "cluster_util.h"
 #include "conn.h"
@@ -26,8 +31,10 @@ struct session {
 	struct neo_conn *conn;
 	bool ready, closed, answered;
 	uint16_t code;
+	int64_t error_code;
 	struct neo_opt_p64 final_tid;
 	uint64_t ttid;
+	int32_t your_uuid;
 };
 
 static void on_ready(struct neo_conn *conn, void *arg)
@@ -69,6 +76,12 @@ static void answered(struct neo_conn *conn, enum neo_ask_status status, struct n
 	s->code = s->answered ? answer->code : 0;
 	if (s->answered && answer->code == NEO_ANSWER_FINAL_TID)
 		s->final_tid = ((const struct neo_answer_final_tid *)answer->args)->tid;
+	if (s->answered && answer->code == NEO_ERROR)
+		s->error_code = ((const struct neo_error *)answer->args)->code;
+	if (s->answered && answer->code == NEO_ACCEPT_IDENTIFICATION)
+		s->your_uuid = ((const struct neo_accept_identification *)answer->args)->your_uuid.has
+				       ? (int32_t)((const struct neo_accept_identification *)
+						   answer->args)->your_uuid.v : 0;
 	if (s->answered && answer->code == NEO_ANSWER_BEGIN_TRANSACTION)
 		s->ttid = ((const struct neo_answer_begin_transaction *)answer->args)->ttid;
 	event_base_loopbreak(s->base);
@@ -100,15 +113,63 @@ static bool final_tid(struct session *s, uint64_t ttid)
 	return ask(s, NEO_ASK_FINAL_TID, &req, 5000) && s->code == NEO_ANSWER_FINAL_TID;
 }
 
+/* Connects and identifies as a client (nid 0: ask the master for one). */
+static bool open_session(struct session *s, int port, const char *cluster, int32_t nid,
+			 int32_t *given)
+{
+	struct neo_request_identification ident;
+	struct neo_address addr = { .port = (uint16_t)port };
+	char err[256];
+
+	snprintf(addr.host, sizeof addr.host, "127.0.0.1");
+	s->ready = s->closed = false;
+	s->conn = neo_conn_connect(s->base, &addr, NULL, &callbacks, s, err, sizeof err);
+	if (s->conn == NULL)
+		return false;
+	run(s, 5000);
+	neo_identification_init(&ident, NEO_NODE_CLIENT, nid, NULL, cluster);
+	s->your_uuid = 0;
+	if (!s->ready || !ask(s, NEO_REQUEST_IDENTIFICATION, &ident, 5000) ||
+	    s->code != NEO_ACCEPT_IDENTIFICATION)
+		return false;
+	if (given)
+		*given = s->your_uuid;
+	return true;
+}
+
+/* A store with data that does not match its checksum (or compression
+ * 2), on a storage: protocol error, closed. */
+static bool bad_store(struct test_cluster *tc, struct session *s, int32_t nid, uint64_t ttid,
+		      int64_t compression, bool good_checksum)
+{
+	struct neo_ask_store_object store = { .oid = 7, .serial = 0, .compression = compression,
+		.ttid = { true, ttid } };
+	uint8_t checksum[20];
+
+	if (good_checksum)
+		SHA1((const uint8_t *)"some data", 9, checksum);
+	else
+		memset(checksum, 'x', sizeof checksum);
+	store.checksum = (struct neo_bin){ checksum, 20 };
+	store.data = (struct neo_bin){ (const uint8_t *)"some data", 9 };
+	if (!open_session(s, tc->storage_ports[0], tc->name, nid, NULL))
+		return false;
+	s->error_code = -1;
+	if (!ask(s, NEO_ASK_STORE_OBJECT, &store, 5000) || s->code != NEO_ERROR ||
+	    s->error_code != NEO_ERROR_PROTOCOL_ERROR)
+		return false;
+	if (!s->closed)
+		run(s, 2000);
+	return s->closed;
+}
+
 int main(void)
 {
 	struct test_cluster tc;
-	struct session s = { 0 };
-	struct neo_request_identification ident;
-	struct neo_address master = { .port = 0 };
+	struct session s = { 0 }, st = { 0 };
 	struct neo_client *client = NULL;
 	struct neo_ask_begin_transaction begin = { 0 };
-	char err[256];
+	int32_t nid = 0;
 
 	cluster_init(&tc, "finaltid", 2, 0, 1, 1);
 	cluster_start(&tc);
@@ -122,13 +183,8 @@ int main(void)
 	}
 
 	s.base = event_base_new();
-	snprintf(master.host, sizeof master.host, "127.0.0.1");
-	master.port = (uint16_t)tc.master_ports[0];
-	s.conn = neo_conn_connect(s.base, &master, NULL, &callbacks, &s, err, sizeof err);
-	run(&s, 5000);
-	neo_identification_init(&ident, NEO_NODE_CLIENT, 0, NULL, tc.name);
-	tap_ok(s.ready && ask(&s, NEO_REQUEST_IDENTIFICATION, &ident, 5000) &&
-	       s.code == NEO_ACCEPT_IDENTIFICATION, "identified as a client");
+	tap_ok(open_session(&s, tc.master_ports[0], tc.name, 0, &nid) && nid,
+	       "identified as a client by the master");
 
 	tap_ok(final_tid(&s, NEO_MAX_TID - 1) && !s.final_tid.has,
 	       "AskFinalTID of a ttid never given out: None");
@@ -150,6 +206,18 @@ int main(void)
 		tap_ok(s.answered && s.code == NEO_ANSWER_FINAL_TID && !s.final_tid.has,
 		       "once it is aborted, the answer is None");
 	}
+
+	/* bad input to a storage, in a transaction of ours */
+	ask(&s, NEO_ASK_BEGIN_TRANSACTION, &begin, 5000);
+	st.base = s.base;
+	tap_ok(bad_store(&tc, &st, nid, s.ttid, 0, false),
+	       "a store whose checksum does not match: protocol error, connection closed");
+	tap_ok(cluster_log_has(&tc, "storage0.log", "bad checksum or compression", 2000),
+	       "the storage logs why");
+	tap_ok(bad_store(&tc, &st, nid, s.ttid, 2, true),
+	       "a store with an unknown compression: the same");
+	tap_ok(cluster_commit(client, 2, 0, "after") != 0,
+	       "the storage still serves a good client");
 
 	neo_conn_close(s.conn, "done");
 	run(&s, 1000);
