@@ -31,6 +31,27 @@ void storage_exit(struct storage *s, int status)
 	event_base_once(s->base, -1, EV_TIMEOUT, storage_quit, s->base, &soon);
 }
 
+/* Cuts every connection at once: to its peers the node is gone, as if it
+ * had crashed, so clients go on with the other cells and the master
+ * outdates ours (an error answer would fail their transactions). */
+static void drop_connections(struct storage *s, const char *why)
+{
+	size_t index = 0, count = 0;
+	uint64_t key;
+	void *value;
+	struct neo_conn **conns = calloc(s->peers.count + 2, sizeof *conns);
+
+	if (conns == NULL)
+		return;
+	while (neo_idmap_next(&s->peers, &index, &key, &value))
+		conns[count++] = ((struct storage_peer *)value)->conn;
+	if (s->master_conn)
+		conns[count++] = s->master_conn;
+	for (size_t i = 0; i < count; i++)
+		neo_conn_abort(conns[i], why);
+	free(conns);
+}
+
 /* A backend failure on a write: committed data must never be lost, so
  * the node stops rather than go on with a database in doubt. */
 bool storage_db_failed(struct storage *s, int rc, const char *what)
@@ -39,9 +60,11 @@ bool storage_db_failed(struct storage *s, int rc, const char *what)
 		return false;
 	neo_log(NEO_LOG_ERROR, "backend error while %s: %s", what, s->be->errmsg(s->db));
 	if (rc == NEO_BACKEND_EIO || rc == NEO_BACKEND_ECORRUPT || rc == NEO_BACKEND_ETRANSIENT) {
-		neo_log(NEO_LOG_ERROR, "stopping: the database cannot be trusted any more");
+		if (!s->exiting)
+			neo_log(NEO_LOG_ERROR, "stopping: the database cannot be trusted any more");
 		s->be->rollback(s->db);
 		storage_exit(s, 1);
+		drop_connections(s, "database failure");
 	}
 	return true;
 }

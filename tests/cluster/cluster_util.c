@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -70,11 +71,23 @@ char *cluster_masters(struct test_cluster *tc, char *buf, size_t len)
 	return buf;
 }
 
+/* Files the next spawned process may write, in bytes (0: no bound): a
+ * full disk, for that process only. */
+static off_t next_file_limit;
+
 static pid_t spawn(char *const argv[])
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		if (next_file_limit > 0) {
+			struct rlimit limit = { (rlim_t)next_file_limit, (rlim_t)next_file_limit };
+
+			/* writes past the bound fail with EFBIG, as on a
+			 * full disk, instead of killing the process */
+			signal(SIGXFSZ, SIG_IGN);
+			setrlimit(RLIMIT_FSIZE, &limit);
+		}
 		/* Daemons log to files; they must not hold the test's output
 		 * open, or the harness waits for them after a crash. */
 		int null = open("/dev/null", O_RDWR);
@@ -197,6 +210,16 @@ int cluster_storage_index(struct test_cluster *tc, const char *nid)
 		if (atoi(line + strlen(prefix)) == tc->storage_ports[i])
 			return i;
 	return -1;
+}
+
+pid_t cluster_start_storage_limited(struct test_cluster *tc, int index, off_t max_file_size)
+{
+	pid_t pid;
+
+	next_file_limit = max_file_size;
+	pid = cluster_start_storage(tc, index);
+	next_file_limit = 0;
+	return pid;
 }
 
 void cluster_start(struct test_cluster *tc)

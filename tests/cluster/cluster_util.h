@@ -31,6 +31,9 @@ void cluster_init(struct test_cluster *tc, const char *name, int partitions, int
 		  int storages, int masters);
 pid_t cluster_start_master(struct test_cluster *tc, int index);
 pid_t cluster_start_storage(struct test_cluster *tc, int index);
+/* A storage whose files cannot grow past max_file_size bytes: its disk
+ * fills up. */
+pid_t cluster_start_storage_limited(struct test_cluster *tc, int index, off_t max_file_size);
 void cluster_start(struct test_cluster *tc);
 void cluster_kill(pid_t *pid, int signum);
 void cluster_stop(struct test_cluster *tc);

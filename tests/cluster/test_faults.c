@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cluster_util.h"
@@ -174,10 +175,91 @@ static void bad_peers(void)
 	cluster_stop(&tc);
 }
 
+/* A storage whose disk fills up in the middle of commits (replicas 1):
+ * it stops with a clear message rather than go on with a database in
+ * doubt; every acknowledged commit is on the other storage; once there is
+ * room again, it comes back and catches up. */
+static void full_disk(void)
+{
+	enum { COMMITS = 60, SIZE = 64 * 1024 };
+	struct test_cluster tc;
+	struct neo_client *client = NULL;
+	uint64_t oids[COMMITS], tids[COMMITS] = { 0 };
+	uint8_t *data = malloc(SIZE);
+	bool all = true;
+	int acked = 0, status = 0;
+
+	cluster_init(&tc, "fulldisk", 4, 1, 2, 1);
+	cluster_start_master(&tc, 0);
+	usleep(200000);
+	cluster_start_storage(&tc, 0);
+	cluster_start_storage_limited(&tc, 1, 1536 * 1024);
+	if (data == NULL || cluster_client(&tc, NULL, &client, NULL, NULL) != NEO_CLIENT_OK) {
+		tap_ok(false, "client connects: %s", neo_client_errmsg());
+		free(data);
+		cluster_stop(&tc);
+		return;
+	}
+	neo_client_new_oids(client, COMMITS, oids);
+	srand(7);
+	for (int i = 0; i < COMMITS; i++) {
+		struct neo_txn *txn;
+		struct neo_client_conflict *conflicts = NULL;
+		size_t count = 0;
+
+		/* incompressible, so that the bytes reach the disk */
+		for (int k = 0; k < SIZE; k++)
+			data[k] = (uint8_t)rand();
+		data[0] = (uint8_t)i;
+		if (neo_client_begin(client, 0, &txn) != NEO_CLIENT_OK) {
+			tap_diag("commit %d: begin: %s", i, neo_client_errmsg());
+			continue;
+		}
+		if (neo_txn_store(txn, oids[i], 0, data, SIZE) == NEO_CLIENT_OK &&
+		    neo_txn_vote(txn, "", 0, "", 0, "", 0, &conflicts, &count) == NEO_CLIENT_OK &&
+		    neo_txn_finish(txn, &tids[i]) == NEO_CLIENT_OK) {
+			acked++;
+		} else {
+			tap_diag("commit %d: %s", i, neo_client_errmsg());
+			neo_txn_abort(txn);
+		}
+		neo_client_conflicts_free(conflicts, count);
+	}
+	tap_ok(waitpid(tc.storages[1], &status, WNOHANG) == tc.storages[1] &&
+	       WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	       "the storage with a full disk stops (exit status 1)");
+	tc.storages[1] = 0;
+	tap_ok(cluster_log_has(&tc, "storage1.log", "backend error while", 0) &&
+	       cluster_log_has(&tc, "storage1.log", "the database cannot be trusted", 0),
+	       "and says why in its log");
+	tap_ok(acked >= COMMITS - 1, "commits go on without it (%d/%d acknowledged)", acked,
+	       COMMITS);
+	for (int i = 0; i < COMMITS; i++) {
+		struct neo_client_record rec = { 0 };
+
+		if (tids[i] == 0)
+			continue;
+		all &= neo_client_load(client, oids[i], &rec) == NEO_CLIENT_OK &&
+		       rec.serial == tids[i] && rec.size == SIZE && rec.data[0] == (uint8_t)i;
+		neo_client_record_clear(&rec);
+	}
+	tap_ok(all, "every acknowledged commit reads back");
+	cluster_start_storage(&tc, 1);
+	for (int waited = 0; waited < 300 &&
+			     cluster_log_count(&tc, "master0.log", "replicated by S") < 4; waited++)
+		usleep(100000);
+	tap_ok(cluster_log_count(&tc, "master0.log", "replicated by S") >= 4,
+	       "with room again, it comes back and catches up");
+	neo_client_close(client);
+	free(data);
+	cluster_stop(&tc);
+}
+
 int main(void)
 {
 	kill_storage();
 	kill_primary();
 	bad_peers();
+	full_disk();
 	return tap_done();
 }
