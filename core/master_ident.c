@@ -222,7 +222,9 @@ static bool election_allows(struct master *m, const struct neo_request_identific
 static int32_t choose_nid(struct master *m, const struct neo_request_identification *req,
 			  const struct neo_address *address)
 {
-	if (req->uuid.has && req->uuid.v && neo_nid_type((int32_t)req->uuid.v) == (int)req->node_type) {
+	/* a master that lost the election may come with our own id */
+	if (req->uuid.has && req->uuid.v && (int32_t)req->uuid.v != m->nid &&
+	    neo_nid_type((int32_t)req->uuid.v) == (int)req->node_type) {
 		struct neo_node *holder = neo_nodes_by_nid(&m->nodes, (int32_t)req->uuid.v);
 
 		if (holder == NULL || holder->conn == NULL
@@ -633,6 +635,7 @@ static void become_secondary(struct master *m, const struct neo_address *primary
 	neo_ptable_init(&m->pt, 0, 0);
 	m->primary_address = *primary;
 	m->nid = 0;
+	neo_log_set_name("neomaster");
 	if (keep) {
 		m->primary_conn = keep;
 		neo_conn_set_callbacks(keep, &link_callbacks, m);
@@ -646,6 +649,27 @@ static void become_secondary(struct master *m, const struct neo_address *primary
 		neo_log(NEO_LOG_WARNING, "cannot reach %s:%u: %s", primary->host, primary->port, err);
 }
 
+/* As upstream, the primary lists itself among the nodes: the others see
+ * it in their node lists, and no secondary gets its id. */
+static void add_self(struct master *m)
+{
+	struct neo_node *self;
+	char nid[16];
+
+	neo_log_set_name(neo_nid_format(m->nid, nid, sizeof nid));
+	if (neo_nodes_by_nid(&m->nodes, m->nid) != NULL)
+		return;
+	self = neo_nodes_add(&m->nodes, NEO_NODE_MASTER);
+	if (self == NULL)
+		return;
+	self->nid = m->nid;
+	self->has_address = true;
+	self->address = m->address;
+	self->state = NEO_NODE_RUNNING;
+	self->has_id_timestamp = true;
+	self->id_timestamp = master_next_clock(m);
+}
+
 void master_start_candidacy(struct master *m)
 {
 	struct timeval second = { 1, 0 };
@@ -656,6 +680,7 @@ void master_start_candidacy(struct master *m)
 		m->master_links = calloc(m->master_count, sizeof *m->master_links);
 	if (m->nid == 0)
 		m->nid = m->opts->has_nid ? (int32_t)m->opts->nid : neo_nid_make(NEO_NODE_MASTER, 1);
+	add_self(m);
 	master_recovery_start(m);
 	connect_links(m);
 	if (m->retry_event == NULL) {

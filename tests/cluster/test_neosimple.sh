@@ -20,7 +20,7 @@ ok() {
 	fi
 }
 
-echo "1..12"
+echo "1..13"
 
 "$bin/neosimple" --help >"$scratch/help" 2>&1
 ok $? "--help exits 0"
@@ -49,6 +49,12 @@ ok $? "the cluster is RUNNING when the command starts"
 ok $? "both storages are RUNNING"
 grep -q '^# ptid: [0-9]*, replicas: 1$' "$scratch/run"
 ok $? "4 partitions, 1 replica"
+
+# Two masters: the primary lists itself, the secondary gets its own id.
+TMPDIR=$scratch "$bin/neosimple" --master_count 2 db1 -- \
+	sh -c '"$0/neoctl" -a "$NEO_ADMIN" print node master' "$bin" >"$scratch/masters" 2>&1
+grep -q '^M1 | MASTER ' "$scratch/masters" && grep -q '^M2 | MASTER ' "$scratch/masters"
+ok $? "two masters show as M1 and M2"
 
 # In the foreground until SIGTERM, in a given directory that stays.
 "$bin/neosimple" --temp_dir "$scratch/fg" db1 >"$scratch/fg.out" 2>&1 &
