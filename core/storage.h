@@ -107,6 +107,7 @@ struct storage {
 
 	struct replication *replication;
 	struct checker *checker;
+	struct dropper *dropper;
 };
 
 /* storage_main.c */
@@ -157,6 +158,12 @@ void storage_replication_update(struct storage *s);
 void storage_replication_stop(struct storage *s);
 void storage_replication_txn_finished(struct storage *s, uint64_t ttid, uint64_t max_tid);
 bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+
+/* storage_drop.c: rows of partitions no longer held, deleted in the
+ * background. */
+void storage_drop_partition(struct storage *s, uint32_t partition);
+void storage_drop_unassigned(struct storage *s);
+void storage_drop_stop(struct storage *s);
 
 /* storage_check.c */
 void storage_check_partition(struct storage *s, struct neo_packet *pkt);

@@ -309,6 +309,7 @@ static void take_pt(struct storage *s, const struct neo_send_partition_table *se
 		neo_log(NEO_LOG_ERROR, "could not take the partition table");
 		return;
 	}
+	storage_drop_unassigned(s);
 	storage_replication_update(s);
 }
 
@@ -346,6 +347,10 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 	storage_config_set_u64(s, "replicas", s->pt.num_replicas, true);
 	storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true);
 	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	for (uint32_t i = 0; i < changes->changes.count; i++)
+		if (changes->changes.items[i].uuid == s->nid &&
+		    changes->changes.items[i].state == NEO_CELL_DISCARDED)
+			storage_drop_partition(s, (uint32_t)changes->changes.items[i].partition);
 	storage_replication_update(s);
 }
 

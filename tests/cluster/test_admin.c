@@ -6,7 +6,7 @@
  *     node, pt and ids show it;
  *   - a new storage stays PENDING until `add`; `tweak` gives it cells,
  *     which it replicates until every cell is UP_TO_DATE, and the data
- *     is then read from it alone;
+ *     is then read back; those that gave cells away delete their rows;
  *   - `check` finds the replicas equal; after a row is deleted behind a
  *     storage's back, `check` against a good reference reports that cell
  *     corrupted (in the master's log, as upstream);
@@ -127,6 +127,57 @@ static bool replicated(char *out, size_t len)
 	return false;
 }
 
+/* obj and trans rows of partition in storage index's database. */
+static int rows_in_partition(int index, int partition)
+{
+	char command[1024];
+	FILE *out;
+	int rows = -1;
+
+	snprintf(command, sizeof command,
+		 "python3 -c 'import sqlite3,sys; d=sqlite3.connect(sys.argv[1]);"
+		 " print(sum(d.execute(\"SELECT count(*) FROM \"+t+\" WHERE partition=%d\")"
+		 ".fetchone()[0] for t in (\"obj\",\"trans\")))' %s/storage%d.db",
+		 partition, tc.dir, index);
+	out = popen(command, "r");
+	if (out == NULL)
+		return -1;
+	if (fscanf(out, "%d", &rows) != 1)
+		rows = -1;
+	pclose(out);
+	return rows;
+}
+
+/* Every partition shown '.' for a storage in the grid has no row left in
+ * its database (dropped in the background); at least one such cell. */
+static bool discarded_cells_emptied(const char *grid)
+{
+	int checked = 0;
+
+	for (const char *line = grid; (line = strstr(line, "\nS")) != NULL; line++) {
+		char nid[8];
+		const char *cells = strstr(line, " R ");
+		int index;
+
+		if (cells == NULL || sscanf(line + 1, "%7s", nid) != 1)
+			continue;
+		index = cluster_storage_index(&tc, nid);
+		for (int p = 0; cells[3 + p] == '.' || cells[3 + p] == 'U'; p++) {
+			if (cells[3 + p] != '.')
+				continue;
+			for (int waited = 0; rows_in_partition(index, p) != 0; waited += 100) {
+				if (waited > 10000) {
+					tap_diag("%s still has rows of partition %d", nid, p);
+					return false;
+				}
+				usleep(100000);
+			}
+			checked++;
+		}
+	}
+	return checked > 0;
+}
+
 static void add_and_tweak(struct neo_client *client)
 {
 	char out[8192];
@@ -148,6 +199,8 @@ static void add_and_tweak(struct neo_client *client)
 	tap_diag("after tweak:\n%s", out);
 	tap_ok(strstr(out, "S3 R U") || strstr(out, "S3 R .U") || strstr(out, "S3 R ..U"),
 	       "S3 holds UP_TO_DATE cells");
+	tap_ok(discarded_cells_emptied(out),
+	       "the storages that gave cells away drop their rows in the background");
 
 	neoctl(out, sizeof out, "check :");
 	tap_ok(checked_equal(4), "check: the 4 partitions are equal on their replicas");
