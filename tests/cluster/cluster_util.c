@@ -125,6 +125,36 @@ pid_t cluster_start_master(struct test_cluster *tc, int index)
 	return tc->masters[index];
 }
 
+const char *cluster_engine(void)
+{
+	const char *engine = getenv("NEO_TEST_ENGINE");
+
+	return engine && *engine ? engine : "sqlite";
+}
+
+/*
+ * The database of storage index for the engine under test: a file or a
+ * directory of the cluster's, or for MySQL a database of the server the
+ * test script started (NEO_TEST_MYSQL_SOCKET), named after the cluster
+ * directory so that tests sharing a server do not meet.
+ */
+static void storage_database(struct test_cluster *tc, int index, char *db, size_t size)
+{
+	const char *engine = cluster_engine();
+	const char *socket = getenv("NEO_TEST_MYSQL_SOCKET");
+
+	if (strcmp(engine, "mysql_innodb") == 0) {
+		const char *tag = strrchr(tc->dir, '-');
+
+		snprintf(db, size, "root@neo_%s_%d%s", tag ? tag + 1 : "test", index,
+			 socket ? socket : "");
+	} else if (strcmp(engine, "rocksdb") == 0) {
+		snprintf(db, size, "%s/storage%d.rocksdb", tc->dir, index);
+	} else {
+		snprintf(db, size, "%s/storage%d.db", tc->dir, index);
+	}
+}
+
 pid_t cluster_start_storage(struct test_cluster *tc, int index)
 {
 	char path[512], masters[256], db[512], log[512], module[512], bind[64];
@@ -132,11 +162,11 @@ pid_t cluster_start_storage(struct test_cluster *tc, int index)
 			 "-d", db, "-l", log, NULL };
 
 	/* The module of this build, whatever NEO_BACKEND_DIR says. */
-	snprintf(module, sizeof module, "%s/backends/.libs/sqlite.so", builddir());
+	snprintf(module, sizeof module, "%s/backends/.libs/%s.so", builddir(), cluster_engine());
 	snprintf(path, sizeof path, "%s/core/neostorage", builddir());
 	cluster_masters(tc, masters, sizeof masters);
 	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->storage_ports[index]);
-	snprintf(db, sizeof db, "%s/storage%d.db", tc->dir, index);
+	storage_database(tc, index, db, sizeof db);
 	snprintf(log, sizeof log, "%s/storage%d.log", tc->dir, index);
 	tc->storages[index] = spawn(argv);
 	return tc->storages[index];

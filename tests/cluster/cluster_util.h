@@ -26,6 +26,9 @@ struct test_cluster {
 	pid_t admin;
 };
 
+/* The backend module storages run on: $NEO_TEST_ENGINE, else sqlite. */
+const char *cluster_engine(void);
+
 /* A fresh directory under $TMPDIR and free ports. */
 void cluster_init(struct test_cluster *tc, const char *name, int partitions, int replicas,
 		  int storages, int masters);

@@ -189,6 +189,12 @@ static void full_disk(void)
 	bool all = true;
 	int acked = 0, status = 0;
 
+	if (strcmp(cluster_engine(), "sqlite") != 0) {
+		/* the database server, not the storage, writes the files */
+		tap_skip("full disk: made with a file size limit on a storage of the sqlite module");
+		free(data);
+		return;
+	}
 	cluster_init(&tc, "fulldisk", 4, 1, 2, 1);
 	cluster_start_master(&tc, 0);
 	usleep(200000);

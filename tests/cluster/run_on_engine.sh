@@ -1,0 +1,27 @@
+#!/bin/sh
+# run_on_engine.sh ENGINE PROGRAM - runs a cluster test (from the build
+# directory) with every storage on the backend module ENGINE (sqlite,
+# rocksdb, mysql_innodb).  For mysql_innodb it starts a private MariaDB
+# server first and stops it after (tests/backend/mariadb_server.sh).
+engine=$1
+program=$2
+top_builddir=${abs_top_builddir:-$(pwd)}
+top_srcdir=${srcdir:-$(dirname "$0")/../..}
+
+NEO_TEST_ENGINE=$engine
+export NEO_TEST_ENGINE
+if [ "$engine" != mysql_innodb ]; then
+	exec "$top_builddir/$program"
+fi
+
+server=$(mktemp -d "${TMPDIR:-/tmp}/neo-test-mariadb-XXXXXX")
+trap 'sh "$top_srcdir/tests/backend/mariadb_server.sh" stop "$server" >/dev/null 2>&1; rm -rf "$server"' EXIT
+if ! sh "$top_srcdir/tests/backend/mariadb_server.sh" start "$server" >"$server.log" 2>&1; then
+	echo "Bail out! no MariaDB server: $(tail -n 1 "$server.log")"
+	rm -f "$server.log"
+	exit 1
+fi
+rm -f "$server.log"
+NEO_TEST_MYSQL_SOCKET=$server/mysql.sock
+export NEO_TEST_MYSQL_SOCKET
+"$top_builddir/$program"
