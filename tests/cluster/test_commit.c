@@ -5,9 +5,12 @@
  * write-write conflict names the committed serial; the whole cluster is
  * stopped and started again and keeps every object.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cluster_util.h"
 #include "tap.h"
@@ -139,6 +142,38 @@ static void restart(struct test_cluster *tc)
 	}
 }
 
+/* Waits up to 10 s for pid; true if it exited with status 0. */
+static bool stopped_cleanly(pid_t *pid)
+{
+	int status;
+
+	for (int waited = 0; waited < 200; waited++) {
+		if (waitpid(*pid, &status, WNOHANG) == *pid) {
+			*pid = 0;
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		}
+		usleep(50000);
+	}
+	return false;
+}
+
+/* Every daemon stops cleanly, with status 0, on SIGINT and on SIGTERM. */
+static void signals(struct test_cluster *tc)
+{
+	pid_t admin = cluster_start_admin(tc);
+
+	usleep(300000);
+	kill(tc->storages[0], SIGINT);
+	kill(tc->storages[1], SIGTERM);
+	kill(admin, SIGINT);
+	tc->admin = 0;
+	tap_ok(stopped_cleanly(&tc->storages[0]), "neostorage stops cleanly on SIGINT");
+	tap_ok(stopped_cleanly(&tc->storages[1]), "neostorage stops cleanly on SIGTERM");
+	tap_ok(stopped_cleanly(&admin), "neoadmin stops cleanly on SIGINT");
+	kill(tc->masters[0], SIGTERM);
+	tap_ok(stopped_cleanly(&tc->masters[0]), "neomaster stops cleanly on SIGTERM");
+}
+
 int main(void)
 {
 	struct test_cluster single, triple;
@@ -153,6 +188,7 @@ int main(void)
 	commit_and_load(&triple, "3 storages, 1 replica");
 	two_clients(&triple);
 	restart(&triple);
+	signals(&triple);
 	cluster_stop(&triple);
 	return tap_done();
 }
