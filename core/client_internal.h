@@ -191,6 +191,13 @@ uint32_t client_writable_cells(struct neo_client *c, uint32_t partition, int32_t
 /* Running storages holding a readable cell; *nids malloc'ed. */
 size_t client_readable_nodes(struct neo_client *c, int32_t **nids);
 
+/* --- client_txn.c ---------------------------------------------------------------- */
+
+/* Makes txn a pack transaction: its vote and finish carry the order
+ * (oids NULL: the whole database). */
+int client_txn_set_pack(struct neo_txn *txn, uint64_t pack_tid, const uint64_t *oids,
+			size_t count);
+
 /* --- client_read.c --------------------------------------------------------------- */
 
 /* An invalidation for the loads in flight (their answers are cached

@@ -81,6 +81,8 @@ struct neo_txn {
 	/* The vote's requests. */
 	struct neo_ask_store_transaction meta;
 	uint64_t *meta_oids;
+	struct neo_opt_pack_info pack;	/* a pack transaction's order */
+	uint64_t *pack_oids;
 	bool stored;			/* vote is past the stores: deadlocks ignored */
 	bool voted, finishing, released;
 	int error;			/* a store or vote failed: vote reports it */
@@ -135,6 +137,7 @@ static void txn_free(struct neo_txn *txn)
 	free(txn->nodes);
 	free(txn->lockless);
 	free(txn->meta_oids);
+	free(txn->pack_oids);
 	free(txn);
 }
 
@@ -962,7 +965,7 @@ static void vote_after_stores(struct neo_txn *txn, struct client_call *call)
 			txn->meta_oids[n++] = txn->list[i]->oid;
 	txn->meta = (struct neo_ask_store_transaction){
 		.ttid = txn->ttid, .user = vc->user, .description = vc->description,
-		.extension = vc->extension, .oids = { txn->meta_oids, n } };
+		.extension = vc->extension, .oids = { txn->meta_oids, n }, .pack = txn->pack };
 	txn->stored = true;
 	partition = neo_ptable_partition(&c->pt, txn->ttid);
 	count = client_writable_cells(c, partition, nids, CLIENT_MAX_CELLS);
@@ -1192,7 +1195,7 @@ static void add_partition(struct neo_list_int *list, uint32_t p)
 static void finish_ask(struct neo_client *c, struct finish_call *fc)
 {
 	struct neo_txn *txn = fc->txn;
-	struct neo_ask_finish_transaction ask = { .ttid = txn->ttid };
+	struct neo_ask_finish_transaction ask = { .ttid = txn->ttid, .pack = txn->pack };
 	uint64_t *oids = malloc((txn->count + 1) * sizeof *oids);
 	int64_t *deleted = malloc((txn->count + 1) * sizeof *deleted);
 	int64_t *checked = malloc((txn->count + 1) * sizeof *checked);
@@ -1546,4 +1549,29 @@ out:
 	free(uc.entries);
 	neo_client_txn_info_clear(&info);
 	return status;
+}
+
+static int compare_oids(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int client_txn_set_pack(struct neo_txn *txn, uint64_t pack_tid, const uint64_t *oids,
+			size_t count)
+{
+	free(txn->pack_oids);
+	txn->pack_oids = NULL;
+	txn->pack = (struct neo_opt_pack_info){ true, { .pack_tid = pack_tid } };
+	if (oids == NULL)
+		return NEO_CLIENT_OK;
+	txn->pack_oids = malloc((count + 1) * sizeof *txn->pack_oids);
+	if (txn->pack_oids == NULL)
+		return NEO_CLIENT_NOMEM;
+	memcpy(txn->pack_oids, oids, count * sizeof *oids);
+	/* as upstream: the order's oids are sorted */
+	qsort(txn->pack_oids, count, sizeof *oids, compare_oids);
+	txn->pack.v.oids = (struct neo_opt_list_p64){ true, { txn->pack_oids, (uint32_t)count } };
+	return NEO_CLIENT_OK;
 }

@@ -35,6 +35,7 @@ struct master_node {
 	bool recovery_answered;
 	int64_t recovery_ptid;		/* -1: none */
 	bool replication_watch;		/* storage: asked unfinished transactions */
+	uint64_t pack_completed;	/* storage: last pack id it completed */
 };
 
 /* A transaction between begin and the end of its commit. */
@@ -50,6 +51,11 @@ struct master_txn {
 	int32_t *involved;		/* storages asked to lock */
 	uint32_t involved_count;
 	uint32_t locks_pending;		/* AnswerInformationLocked awaited */
+	bool has_pack;			/* a pack transaction: its order */
+	bool pack_partial;
+	uint64_t pack_tid;
+	uint64_t *pack_oids;
+	uint32_t pack_oid_count;
 	struct neo_conn *final_waiter;	/* AskFinalTID answered at commit */
 	uint32_t final_waiter_msg_id;
 	struct master_txn *next;	/* in ttid order of begin */
@@ -95,6 +101,9 @@ struct master {
 	uint64_t last_tid, last_oid, first_tid;
 	struct master_txn *txns;	/* pending, in begin order */
 	struct neo_idmap txn_by_ttid;
+	struct master_pack_order *pack_orders;	/* approved, in id order */
+	struct master_pack_waiter *pack_waiters;	/* WaitForPack */
+	uint64_t pack_completed;		/* by every readable storage */
 	struct master_txn **commit_queue;	/* finishing, in tid order */
 	size_t commit_count, commit_capacity;
 
@@ -135,6 +144,18 @@ int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_c
 void master_pt_outdate(struct master *m, int32_t nid);
 int master_pt_commit(struct master *m, const struct neo_ptable *before);
 void master_pt_replicated(struct master *m, uint32_t partition, int32_t nid);
+
+/* master_pack.c */
+struct neo_opt_pack_info;
+int master_pack_check(struct master *m, const struct neo_opt_pack_info *pack);
+int master_pack_copy(const struct neo_opt_pack_info *pack, struct master_txn *txn);
+void master_pack_committed(struct master *m, struct master_txn *txn);
+void master_pack_answer_orders(struct master *m, struct neo_conn *conn, uint32_t msg_id,
+			       uint64_t min_id);
+void master_pack_completed(struct master *m, struct neo_node *node, uint64_t pack_id);
+void master_pack_wait(struct master *m, struct neo_conn *conn, uint32_t msg_id, uint64_t id);
+void master_pack_conn_lost(struct master *m, struct neo_conn *conn);
+void master_pack_reset(struct master *m);
 
 /* master_txn.c */
 void master_handle_client_packet(struct master *m, struct neo_node *node,

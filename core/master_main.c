@@ -51,6 +51,7 @@ static int master_peers(struct master *m, const struct neo_daemon *daemon)
 static void master_free(struct master *m)
 {
 	master_txn_reset(m);
+	master_pack_reset(m);
 	for (size_t i = 0; i < m->nodes.count; i++) {
 		free(m->nodes.nodes[i]->owner_data);
 		m->nodes.nodes[i]->owner_data = NULL;

@@ -566,13 +566,13 @@ void master_handle_storage_packet(struct master *m, struct neo_node *node,
 				neo_nid_format(bad->uuids.items[i], nid, sizeof nid));
 		break;
 	}
-	case NEO_ASK_PACK_ORDERS: {
-		struct neo_answer_pack_orders none = { 0 };
-
-		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_PACK_ORDERS, &none);
+	case NEO_ASK_PACK_ORDERS:
+		master_pack_answer_orders(m, conn, pkt->msg_id,
+					  ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id);
 		break;
-	}
 	case NEO_NOTIFY_PACK_COMPLETED:
+		master_pack_completed(m, node,
+				      ((const struct neo_notify_pack_completed *)pkt->args)->pack_id);
 		break;
 	case NEO_ASK_LAST_TRANSACTION:
 	case NEO_ASK_FINAL_TID:

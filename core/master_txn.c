@@ -70,6 +70,7 @@ static void answer_final_waiter(struct master_txn *txn, bool committed)
 static void txn_free(struct master_txn *txn)
 {
 	answer_final_waiter(txn, false);
+	free(txn->pack_oids);
 	free(txn->oids);
 	free(txn->involved);
 	free(txn);
@@ -299,6 +300,15 @@ static void finish(struct master *m, struct neo_conn *conn, struct neo_packet *p
 				      "unknown transaction");
 		return;
 	}
+	if (master_pack_check(m, &req->pack) < 0) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      "invalid pack time");
+		return;
+	}
+	if (master_pack_copy(&req->pack, txn) < 0) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
 	txn->oids = malloc((req->oids.count + 1) * sizeof *txn->oids);
 	if (txn->oids == NULL || collect_involved(m, txn, req) < 0 || queue_push(m, txn) < 0) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
@@ -312,7 +322,8 @@ static void finish(struct master *m, struct neo_conn *conn, struct neo_packet *p
 				  : neo_tid_next(last_used_tid(m), txn->ttid, m->pt.num_partitions);
 	lock.ttid = txn->ttid;
 	lock.tid = txn->tid;
-	lock.pack = false;
+	/* as upstream: the pack order is approved at lock (automatic signing) */
+	lock.pack = txn->has_pack;
 	for (uint32_t i = 0; i < txn->involved_count; i++) {
 		struct neo_node *node = neo_nodes_by_nid(&m->nodes, txn->involved[i]);
 
@@ -363,6 +374,7 @@ static void commit_one(struct master *m, struct master_txn *txn)
 	for (uint32_t i = 0; i < txn->oid_count; i++)
 		if (txn->oids[i] > m->last_oid)
 			m->last_oid = txn->oids[i];
+	master_pack_committed(m, txn);
 }
 
 static void commit_ready(struct master *m)
@@ -519,14 +531,13 @@ void master_handle_client_packet(struct master *m, struct neo_node *node,
 	case NEO_ASK_FINAL_TID:
 		ask_final_tid(m, conn, pkt);
 		break;
-	case NEO_ASK_PACK_ORDERS: {
-		struct neo_answer_pack_orders none = { 0 };
-
-		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_PACK_ORDERS, &none);
+	case NEO_ASK_PACK_ORDERS:
+		master_pack_answer_orders(m, conn, pkt->msg_id,
+					  ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id);
 		break;
-	}
 	case NEO_WAIT_FOR_PACK:
-		neo_conn_answer(conn, pkt->msg_id, NEO_WAITED_FOR_PACK, NULL);
+		master_pack_wait(m, conn, pkt->msg_id,
+				 ((const struct neo_wait_for_pack *)pkt->args)->tid);
 		break;
 	default:
 		if (!neo_packet_is_answer(pkt->code)) {

@@ -144,6 +144,17 @@ bool neo_ptable_has_node(const struct neo_ptable *pt, int32_t nid)
 	return false;
 }
 
+bool neo_ptable_has_readable_cell(const struct neo_ptable *pt, int32_t nid)
+{
+	for (uint32_t p = 0; p < pt->num_partitions; p++) {
+		int state = neo_ptable_cell_state(pt, p, nid);
+
+		if (state >= 0 && neo_cell_readable(state))
+			return true;
+	}
+	return false;
+}
+
 static int compare_nid(const void *a, const void *b)
 {
 	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;

@@ -72,8 +72,9 @@ bool neo_ptable_filled(const struct neo_ptable *pt);
 /* Every row has a readable cell on a node for which is_running says yes. */
 bool neo_ptable_operational(const struct neo_ptable *pt,
 			    bool (*is_running)(void *ctx, int32_t nid), void *ctx);
-/* Whether nid has any cell, any readable cell. */
+/* Whether nid has any cell; any readable cell. */
 bool neo_ptable_has_node(const struct neo_ptable *pt, int32_t nid);
+bool neo_ptable_has_readable_cell(const struct neo_ptable *pt, int32_t nid);
 
 /* The sorted distinct nids having a cell; *out malloc'ed (caller frees). */
 int neo_ptable_nodes(const struct neo_ptable *pt, int32_t **out, size_t *count);

@@ -49,6 +49,7 @@ struct storage_txn {
 	struct neo_conn *client;	/* NULL once gone */
 	bool voted, locked;
 	bool has_metadata;
+	bool has_pack;			/* its pack order is staged here */
 	struct staged_object *objects;
 	size_t object_count, object_capacity;
 };
@@ -108,6 +109,7 @@ struct storage {
 	struct replication *replication;
 	struct checker *checker;
 	struct dropper *dropper;
+	struct packer *packer;
 };
 
 /* storage_main.c */
@@ -147,6 +149,9 @@ void storage_txn_conn_closed(struct storage *s, struct neo_conn *conn);
 void storage_txn_reset(struct storage *s);
 void storage_drop_unfinished(struct storage *s);
 bool storage_oid_read_locked(struct storage *s, uint64_t oid);
+/* Whether a transaction not yet unlocked uses data_id: its data must stay
+ * even when the last committed row using it goes. */
+bool storage_data_held(struct storage *s, uint64_t data_id);
 bool storage_tid_locked_upto(struct storage *s, uint64_t max_tid);
 void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
 void storage_retry_delayed(struct storage *s);
@@ -164,6 +169,10 @@ bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct
 void storage_drop_partition(struct storage *s, uint32_t partition);
 void storage_drop_unassigned(struct storage *s);
 void storage_drop_stop(struct storage *s);
+
+/* storage_pack.c: approved pack orders applied in the background. */
+void storage_pack_update(struct storage *s);
+void storage_pack_stop(struct storage *s);
 
 /* storage_check.c */
 void storage_check_partition(struct storage *s, struct neo_packet *pkt);

@@ -22,31 +22,13 @@ struct dropper {
 	struct event *step;
 };
 
-/* Whether a transaction not yet unlocked uses data_id: its data must stay
- * even when the last committed row using it goes. */
-static bool data_held(struct storage *s, uint64_t data_id)
-{
-	size_t index = 0;
-	uint64_t ttid;
-	void *value;
-
-	while (neo_idmap_next(&s->txns, &index, &ttid, &value)) {
-		const struct storage_txn *txn = value;
-
-		for (size_t i = 0; i < txn->object_count; i++)
-			if (txn->objects[i].data_id.has && txn->objects[i].data_id.id == data_id)
-				return true;
-	}
-	return false;
-}
-
 static void prune_unheld(struct storage *s, struct neo_id_list *ids)
 {
 	uint32_t kept = 0;
 	size_t pruned;
 
 	for (uint32_t i = 0; i < ids->count; i++)
-		if (!data_held(s, ids->ids[i]))
+		if (!storage_data_held(s, ids->ids[i]))
 			ids->ids[kept++] = ids->ids[i];
 	if (kept)
 		s->be->data_prune(s->db, ids->ids, kept, &pruned);

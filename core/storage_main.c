@@ -162,6 +162,7 @@ static void storage_free(struct storage *s)
 	storage_replication_stop(s);
 	storage_check_stop(s);
 	storage_drop_stop(s);
+	storage_pack_stop(s);
 	storage_txn_reset(s);
 	neo_idmap_free(&s->txns);
 	neo_idmap_free(&s->write_locks);

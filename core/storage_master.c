@@ -352,6 +352,7 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 		    changes->changes.items[i].state == NEO_CELL_DISCARDED)
 			storage_drop_partition(s, (uint32_t)changes->changes.items[i].partition);
 	storage_replication_update(s);
+	storage_pack_update(s);	/* cells that became readable may be behind */
 }
 
 static void take_nodes(struct storage *s, const struct neo_notify_node_information *info)
@@ -389,6 +390,7 @@ static void start_operation(struct storage *s, struct neo_conn *conn)
 	neo_log(NEO_LOG_INFO, "operational");
 	neo_conn_notify(conn, NEO_NOTIFY_READY, NULL);
 	storage_replication_update(s);
+	storage_pack_update(s);
 }
 
 static void stop_operation(struct storage *s)
@@ -398,8 +400,21 @@ static void stop_operation(struct storage *s)
 	s->operational = false;
 	storage_replication_stop(s);
 	storage_check_stop(s);
+	storage_pack_stop(s);
 	storage_close_peers(s);
 	storage_txn_reset(s);
+}
+
+/* As upstream: orders present here get their signature; then packing
+ * goes on with the master's list. */
+static void pack_signed(struct storage *s, const struct neo_notify_pack_signed *signed_orders)
+{
+	for (uint32_t i = 0; i < signed_orders->approved.count; i++)
+		s->be->pack_order_sign(s->db, signed_orders->approved.items[i], true);
+	for (uint32_t i = 0; i < signed_orders->rejected.count; i++)
+		s->be->pack_order_sign(s->db, signed_orders->rejected.items[i], false);
+	s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	storage_pack_update(s);
 }
 
 static void truncate_order(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
@@ -470,6 +485,9 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	case NEO_TRUNCATE:
 		truncate_order(s, conn, pkt);
 		break;
+	case NEO_NOTIFY_PACK_SIGNED:
+		pack_signed(s, pkt->args);
+		break;
 	case NEO_START_OPERATION:
 		start_operation(s, conn);
 		break;
@@ -497,7 +515,6 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	case NEO_NOTIFY_REPAIR:
 		prune_orphans(s, ((const struct neo_notify_repair *)pkt->args)->dry_run);
 		break;
-	case NEO_NOTIFY_PACK_SIGNED:
 	case NEO_FLUSH_LOG:
 		break;
 	default:

@@ -91,6 +91,22 @@ static void prune_staged_data(struct storage *s, struct storage_txn *txn)
 	free(ids);
 }
 
+bool storage_data_held(struct storage *s, uint64_t data_id)
+{
+	size_t index = 0;
+	uint64_t ttid;
+	void *value;
+
+	while (neo_idmap_next(&s->txns, &index, &ttid, &value)) {
+		const struct storage_txn *txn = value;
+
+		for (size_t i = 0; i < txn->object_count; i++)
+			if (txn->objects[i].data_id.has && txn->objects[i].data_id.id == data_id)
+				return true;
+	}
+	return false;
+}
+
 bool storage_oid_read_locked(struct storage *s, uint64_t oid)
 {
 	return neo_idmap_get(&s->read_locks, oid) != NULL;
@@ -378,6 +394,31 @@ static void check_current(struct storage *s, struct neo_conn *conn, struct neo_p
 
 /* --- Vote ----------------------------------------------------------------- */
 
+/* A pack transaction's order, staged under the ttid (as upstream): signed
+ * at lock, renamed to the final tid at unlock. */
+static int stage_pack_order(struct storage *s, struct storage_txn *txn, uint32_t partition,
+			    const struct neo_pack_info *pack)
+{
+	struct neo_pack_order order = { .id = txn->ttid, .approved = -1,
+					.partial = pack->oids.has, .has_oids = pack->oids.has,
+					.pack_tid = pack->pack_tid };
+	uint8_t *oids = NULL;
+	int rc;
+
+	if (pack->oids.has) {
+		oids = malloc((size_t)pack->oids.v.count * 8 + 1);
+		if (oids == NULL)
+			return NEO_BACKEND_EIO;
+		for (uint32_t i = 0; i < pack->oids.v.count; i++)
+			neo_p64_write(pack->oids.v.items[i], oids + 8 * i);
+		order.oids = (struct neo_bytes){ oids, (size_t)pack->oids.v.count * 8 };
+	}
+	rc = s->be->pack_order_put(s->db, partition, &order);
+	free(oids);
+	txn->has_pack = rc == NEO_BACKEND_OK;
+	return rc;
+}
+
 static int write_staged_rows(struct storage *s, struct storage_txn *txn)
 {
 	struct neo_obj_row *rows = calloc(txn->object_count + 1, sizeof *rows);
@@ -436,6 +477,8 @@ static void vote(struct storage *s, struct neo_conn *conn, struct neo_packet *pk
 			rc = s->be->trans_put(s->db, &trans, true);
 			free(oids);
 			txn->has_metadata = true;
+			if (rc == NEO_BACKEND_OK && req->pack.has)
+				rc = stage_pack_order(s, txn, trans.partition, &req->pack.v);
 		}
 	}
 	if (rc == NEO_BACKEND_OK)
@@ -464,6 +507,9 @@ void storage_lock_txn(struct storage *s, struct neo_conn *master, struct neo_pac
 		return;
 	}
 	rc = s->be->txn_lock(s->db, req->ttid, req->tid);
+	/* as upstream: the master approves a pack order at lock */
+	if (rc == NEO_BACKEND_OK && req->pack && txn->has_pack)
+		rc = s->be->pack_order_sign(s->db, req->ttid, true);
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
 	if (storage_db_failed(s, rc, "locking a transaction")) {
@@ -494,6 +540,8 @@ void storage_unlock_txn(struct storage *s, uint64_t ttid)
 	if (txn == NULL || !txn->locked)
 		return;
 	rc = s->be->txn_unlock(s->db, ttid, txn->tid, ignore_data_id, NULL);
+	if (rc == NEO_BACKEND_OK && txn->has_pack)
+		rc = s->be->pack_order_rename(s->db, ttid, txn->tid);
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	if (storage_db_failed(s, rc, "unlocking a transaction"))

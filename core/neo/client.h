@@ -160,6 +160,21 @@ struct neo_client_conflict {
 	bool read_conflict;		/* from check_current: not resolvable */
 };
 
+/*
+ * Pack (IStorage.pack), as upstream: commits a transaction carrying the
+ * order to forget, for each object, the revisions before its last one at
+ * pack_tid (and every revision up to a deletion then current); storages
+ * apply it in the background.  oids NULL: the whole database; else only
+ * those objects.  *pack_id gets the order's id (its tid).  With wait,
+ * returns once every storage has applied it (and clears the cache, whose
+ * old revisions may be gone).  A pack_tid after the last transaction is
+ * refused by the master (PROTOCOL); 0 does nothing.
+ */
+int neo_client_pack(struct neo_client *client, uint64_t pack_tid, const uint64_t *oids,
+		    size_t count, bool wait, uint64_t *pack_id);
+/* Waits until every storage has applied pack pack_id. */
+int neo_client_wait_for_pack(struct neo_client *client, uint64_t pack_id);
+
 /* tid 0: a new transaction; else the tid to commit as (restore/import).
  * READ_ONLY for a read-only client. */
 int neo_client_begin(struct neo_client *client, uint64_t tid, struct neo_txn **txn);
