@@ -295,6 +295,13 @@ static int load(struct neo_client *client, struct neo_ask_object *ask, bool curr
 	status = client_call(client, &op.call);
 	if (status != NEO_CLIENT_OK)
 		neo_client_record_clear(out);
+	if (status == NEO_CLIENT_NO_DATA && op.serial != 0) {
+		/* A revision without data (deletion, creation undone): say
+		 * which, to tell it from no revision at all (serial 0). */
+		out->oid = ask->oid;
+		out->serial = op.serial;
+		out->next_serial = op.next_serial;
+	}
 	return status;
 }
 

@@ -1509,29 +1509,44 @@ static int undo_store(struct neo_txn *txn, const struct undo_entry *entry)
 	return status;
 }
 
-int neo_txn_undo(struct neo_txn *txn, uint64_t undone_tid, uint64_t **oids, size_t *count)
+/* Asks the storages what undoing undone_tid means for each of its
+ * objects (uc->entries, sorted by oid, to free by the caller). */
+static int undo_lookup(struct neo_txn *txn, uint64_t undone_tid, struct undo_call *uc)
 {
 	struct neo_client_txn_info info;
-	struct undo_call uc = { .txn = txn, .undone_tid = undone_tid };
+	int status;
+
+	*uc = (struct undo_call){ .txn = txn, .undone_tid = undone_tid };
+	status = neo_client_transaction_info(txn->c, undone_tid, &info);
+	if (status != NEO_CLIENT_OK)
+		return status;
+	uc->count = info.oid_count;
+	uc->entries = calloc(uc->count + 1, sizeof *uc->entries);
+	if (uc->entries == NULL) {
+		neo_client_txn_info_clear(&info);
+		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < uc->count; i++)
+		uc->entries[i].oid = info.oids[i];
+	neo_client_txn_info_clear(&info);
+	qsort(uc->entries, uc->count, sizeof *uc->entries, compare_entries);
+	uc->call.run = undo_run;
+	return client_call(txn->c, &uc->call);
+}
+
+int neo_txn_undo(struct neo_txn *txn, uint64_t undone_tid, uint64_t **oids, size_t *count)
+{
+	struct undo_call uc;
 	int status;
 
 	*oids = NULL;
 	*count = 0;
-	status = neo_client_transaction_info(txn->c, undone_tid, &info);
-	if (status != NEO_CLIENT_OK)
-		return status;
-	uc.count = info.oid_count;
-	uc.entries = calloc(uc.count + 1, sizeof *uc.entries);
-	*oids = malloc((uc.count + 1) * sizeof **oids);
-	if (uc.entries == NULL || *oids == NULL) {
-		status = client_fail(NEO_CLIENT_NOMEM, "out of memory");
-		goto out;
+	status = undo_lookup(txn, undone_tid, &uc);
+	if (status == NEO_CLIENT_OK || status == NEO_CLIENT_UNDO_ERROR) {
+		*oids = malloc((uc.count + 1) * sizeof **oids);
+		if (*oids == NULL)
+			status = client_fail(NEO_CLIENT_NOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < uc.count; i++)
-		uc.entries[i].oid = info.oids[i];
-	qsort(uc.entries, uc.count, sizeof *uc.entries, compare_entries);
-	uc.call.run = undo_run;
-	status = client_call(txn->c, &uc.call);
 	if (status == NEO_CLIENT_OK)
 		status = undo_refused(&uc, oids, count);
 	/* As upstream: only objects the storages know of are undone. */
@@ -1540,14 +1555,37 @@ int neo_txn_undo(struct neo_txn *txn, uint64_t undone_tid, uint64_t **oids, size
 			status = undo_store(txn, &uc.entries[i]);
 			(*oids)[(*count)++] = uc.entries[i].oid;
 		}
-out:
 	if (status != NEO_CLIENT_OK && status != NEO_CLIENT_UNDO_ERROR) {
 		free(*oids);
 		*oids = NULL;
 		*count = 0;
 	}
 	free(uc.entries);
-	neo_client_txn_info_clear(&info);
+	return status;
+}
+
+int neo_txn_undo_serials(struct neo_txn *txn, uint64_t undone_tid,
+			 struct neo_client_undo_serial **serials, size_t *count)
+{
+	struct undo_call uc;
+	int status;
+
+	*serials = NULL;
+	*count = 0;
+	status = undo_lookup(txn, undone_tid, &uc);
+	if (status == NEO_CLIENT_OK) {
+		*serials = malloc((uc.count + 1) * sizeof **serials);
+		if (*serials == NULL)
+			status = client_fail(NEO_CLIENT_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; status == NEO_CLIENT_OK && i < uc.count; i++)
+		if (uc.entries[i].answered)
+			(*serials)[(*count)++] = (struct neo_client_undo_serial){
+				.oid = uc.entries[i].oid,
+				.current_serial = uc.entries[i].current_serial,
+				.undo_serial = uc.entries[i].undo_serial,
+				.is_current = uc.entries[i].is_current };
+	free(uc.entries);
 	return status;
 }
 

@@ -156,6 +156,8 @@ void master_pack_completed(struct master *m, struct neo_node *node, uint64_t pac
 void master_pack_wait(struct master *m, struct neo_conn *conn, uint32_t msg_id, uint64_t id);
 void master_pack_conn_lost(struct master *m, struct neo_conn *conn);
 void master_pack_reset(struct master *m);
+/* Asks a storage for the orders it holds (at verification). */
+void master_pack_recover(struct master *m, struct neo_conn *storage);
 
 /* master_txn.c */
 void master_handle_client_packet(struct master *m, struct neo_node *node,

@@ -234,3 +234,72 @@ void master_pack_reset(struct master *m)
 		free(w);
 	}
 }
+
+/* Inserts an approved order unless known; true if added. */
+static bool add_order(struct master *m, const struct neo_pack_order_entry *e)
+{
+	struct master_pack_order **at = &m->pack_orders, *order;
+
+	while (*at && (*at)->id < e->id)
+		at = &(*at)->next;
+	if (*at && (*at)->id == e->id)
+		return false;
+	order = calloc(1, sizeof *order);
+	if (order == NULL)
+		return false;
+	order->id = e->id;
+	order->partial = e->partial;
+	order->pack_tid = e->pack_tid;
+	if (e->oids.has && e->oids.v.count) {
+		order->oids = malloc(e->oids.v.count * sizeof *order->oids);
+		if (order->oids == NULL) {
+			free(order);
+			return false;
+		}
+		memcpy(order->oids, e->oids.v.items, e->oids.v.count * sizeof *order->oids);
+		order->oid_count = e->oids.v.count;
+	}
+	order->next = *at;
+	*at = order;
+	return true;
+}
+
+/* A storage's orders, asked at verification: the master learns again
+ * the approved orders it forgot by restarting (as upstream), and tells
+ * the storages, which may still have to apply them. */
+static void orders_recovered(struct neo_conn *conn, enum neo_ask_status status,
+			     struct neo_packet *answer, void *arg)
+{
+	struct master *m = arg;
+	const struct neo_answer_pack_orders *orders;
+	uint64_t *added;
+	uint32_t count = 0;
+
+	(void)conn;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_PACK_ORDERS)
+		return;
+	orders = answer->args;
+	added = calloc(orders->orders.count + 1, sizeof *added);
+	if (added == NULL)
+		return;
+	for (uint32_t i = 0; i < orders->orders.count; i++) {
+		const struct neo_pack_order_entry *e = &orders->orders.items[i];
+
+		if (e->approved.has && e->approved.v && add_order(m, e))
+			added[count++] = e->id;
+	}
+	if (count) {
+		struct neo_notify_pack_signed signed_orders = { .approved = { added, count } };
+
+		neo_log(NEO_LOG_INFO, "%u pack order(s) recovered from a storage", count);
+		master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_orders, true, false, false);
+	}
+	free(added);
+}
+
+void master_pack_recover(struct master *m, struct neo_conn *storage)
+{
+	struct neo_ask_pack_orders ask = { .min_completed_id = 0 };
+
+	neo_conn_ask(storage, NEO_ASK_PACK_ORDERS, &ask, 0, orders_recovered, m);
+}

@@ -320,8 +320,10 @@ static void ask_last_ids(struct master *m)
 		struct neo_node *node = m->nodes.nodes[i];
 
 		if (node->type == NEO_NODE_STORAGE && node->conn && node->state == NEO_NODE_RUNNING
-		    && neo_conn_ask(node->conn, NEO_ASK_LAST_IDS, NULL, 0, answered_last_ids, m) >= 0)
+		    && neo_conn_ask(node->conn, NEO_ASK_LAST_IDS, NULL, 0, answered_last_ids, m) >= 0) {
 			m->verification_pending++;
+			master_pack_recover(m, node->conn);
+		}
 	}
 	if (m->verification_pending == 0)
 		verification_done(m);

@@ -173,6 +173,8 @@ void storage_drop_stop(struct storage *s);
 /* storage_pack.c: approved pack orders applied in the background. */
 void storage_pack_update(struct storage *s);
 void storage_pack_stop(struct storage *s);
+void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
+				uint64_t min_id);
 
 /* storage_check.c */
 void storage_check_partition(struct storage *s, struct neo_packet *pkt);

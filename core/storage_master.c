@@ -488,6 +488,10 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	case NEO_NOTIFY_PACK_SIGNED:
 		pack_signed(s, pkt->args);
 		break;
+	case NEO_ASK_PACK_ORDERS:
+		storage_pack_answer_orders(s, conn, pkt->msg_id,
+					   ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id);
+		break;
 	case NEO_START_OPERATION:
 		start_operation(s, conn);
 		break;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "log.h"
 
 #define PACK_BATCH 100		/* oids per step */
@@ -298,4 +299,79 @@ void storage_pack_stop(struct storage *s)
 	free(k->oids);
 	free(k);
 	s->packer = NULL;
+}
+
+struct order_list {
+	struct neo_pack_order_entry *entries;
+	uint64_t **oid_lists;
+	uint32_t count, capacity;
+};
+
+static int take_order(void *ctx, const struct neo_pack_order *order)
+{
+	struct order_list *list = ctx;
+	struct neo_pack_order_entry *e;
+	uint64_t *oids = NULL;
+	uint32_t oid_count = (uint32_t)(order->oids.size / 8);
+
+	if (list->count == list->capacity) {
+		uint32_t capacity = list->capacity ? list->capacity * 2 : 8;
+		struct neo_pack_order_entry *entries =
+			realloc(list->entries, capacity * sizeof *entries);
+		uint64_t **lists;
+
+		if (entries == NULL)
+			return NEO_BACKEND_EIO;
+		list->entries = entries;
+		lists = realloc(list->oid_lists, capacity * sizeof *lists);
+		if (lists == NULL)
+			return NEO_BACKEND_EIO;
+		list->oid_lists = lists;
+		list->capacity = capacity;
+	}
+	if (order->has_oids) {
+		oids = malloc((oid_count + 1) * sizeof *oids);
+		if (oids == NULL)
+			return NEO_BACKEND_EIO;
+		for (uint32_t i = 0; i < oid_count; i++)
+			oids[i] = neo_p64_read(order->oids.data + 8 * i);
+	}
+	e = &list->entries[list->count];
+	list->oid_lists[list->count++] = oids;
+	*e = (struct neo_pack_order_entry){
+		.id = order->id, .approved = { order->approved >= 0, order->approved > 0 },
+		.partial = order->partial, .oids = { order->has_oids, { oids, oid_count } },
+		.pack_tid = order->pack_tid };
+	return NEO_BACKEND_OK;
+}
+
+void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
+				uint64_t min_id)
+{
+	struct order_list list = { 0 };
+	struct neo_answer_pack_orders answer = { 0 };
+	uint32_t *partitions = calloc(s->pt.num_partitions + 1, sizeof *partitions);
+	size_t count = 0;
+	int rc = NEO_BACKEND_EIO;
+
+	/* as upstream: the orders of readable partitions */
+	if (partitions) {
+		for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+			if (storage_readable(s, p))
+				partitions[count++] = p;
+		rc = count ? s->be->pack_orders_from(s->db, partitions, count, min_id, take_order,
+						     &list)
+			   : NEO_BACKEND_OK;
+	}
+	if (rc == NEO_BACKEND_OK) {
+		answer.orders = (struct neo_list_pack_order_entry){ list.entries, list.count };
+		neo_conn_answer(conn, msg_id, NEO_ANSWER_PACK_ORDERS, &answer);
+	} else {
+		neo_conn_answer_error(conn, msg_id, NEO_ERROR_NOT_READY, "cannot list pack orders");
+	}
+	for (uint32_t i = 0; i < list.count; i++)
+		free(list.oid_lists[i]);
+	free(list.oid_lists);
+	free(list.entries);
+	free(partitions);
 }

@@ -105,6 +105,11 @@ struct neo_client_record {
 
 void neo_client_record_clear(struct neo_client_record *record);
 
+/* On NO_DATA, the loads below leave data NULL but set serial (and
+ * next_serial) when they found a revision without data (a deletion, or
+ * an undone creation), and leave them 0 when there is no revision at
+ * that time (before the creation): ZODB tells the two apart. */
+
 /* The revision current as of the last transaction this client knows
  * (next_serial is set if an invalidation came while loading). */
 int neo_client_load(struct neo_client *client, uint64_t oid, struct neo_client_record *out);
@@ -200,6 +205,24 @@ int neo_txn_check_current(struct neo_txn *txn, uint64_t oid, uint64_t serial);
  * stored then, and *oids lists the objects modified since.
  */
 int neo_txn_undo(struct neo_txn *txn, uint64_t undone_tid, uint64_t **oids, size_t *count);
+/*
+ * What undoing undone_tid means for each of its objects, as the storages
+ * see it now (AskObjectUndoSerial), storing nothing: for a caller that
+ * resolves undo conflicts itself, as upstream's Python client does.
+ * current_serial is the object's last revision (the transaction's own
+ * ttid if this transaction already stored it); undo_serial the revision
+ * to go back to (0: undoing the creation); is_current false if the object
+ * changed since undone_tid.  *serials malloc'ed (neo_client_free); objects
+ * the storages no longer know are left out.
+ */
+struct neo_client_undo_serial {
+	uint64_t oid;
+	uint64_t current_serial;
+	uint64_t undo_serial;
+	bool is_current;
+};
+int neo_txn_undo_serials(struct neo_txn *txn, uint64_t undone_tid,
+			 struct neo_client_undo_serial **serials, size_t *count);
 /*
  * Waits for every store, then votes with the metadata.  On CONFLICT,
  * *conflicts (malloc'ed, free with neo_client_conflicts_free) lists them:

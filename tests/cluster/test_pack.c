@@ -8,8 +8,10 @@
  *   - WaitForPack returns once both storages are done, and neoctl check
  *     finds the replicas equal (pack is deterministic);
  *   - a partial pack touches only the objects it names;
+ *   - a master that restarts learns the orders again from the storages;
  *   - a pack time after the last transaction is refused.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +136,15 @@ int main(void)
 	tap_ok(rc == NEO_CLIENT_OK && serial_gone(client, oids[3], d1) &&
 	       serial_is(client, oids[3], d2, "d2") && serial_is(client, oids[0], a2, "a2"),
 	       "a partial pack of d at d2 drops d1 and leaves a alone (%d)", rc);
+
+	/* a master that restarts learns the orders again from the storages */
+	cluster_kill(&tc.masters[0], SIGTERM);
+	cluster_start_master(&tc, 0);
+	tap_ok(cluster_log_has(&tc, "master0.log", "pack order(s) recovered from a storage", 20000),
+	       "a restarted master recovers the pack orders from the storages");
+	rc = neo_client_wait_for_pack(client, pack_id);
+	tap_ok(rc == NEO_CLIENT_OK, "and WaitForPack of the first pack returns (%d: %s)", rc,
+	       neo_client_errmsg());
 
 	rc = neo_client_pack(client, UINT64_C(0x7ffffffffffffffe), NULL, 0, false, NULL);
 	tap_ok(rc != NEO_CLIENT_OK, "a pack time after the last transaction is refused (%d: %s)",
