@@ -354,12 +354,15 @@ static int start_masters(struct simple_cluster *c)
 static void storage_database(const struct simple_cluster *c, const char *db, char *out,
 			     size_t size)
 {
-	/* a bare name is a file of the cluster directory; anything with a
-	 * slash or an @ (a MySQL database) is used as given */
-	if (strchr(db, '/') || strchr(db, '@') || strcmp(c->opt.engine, "sqlite") != 0)
-		snprintf(out, size, "%s", db);
-	else
+	/* a bare name is a file (sqlite) or a directory (rocksdb) of the
+	 * cluster directory; anything else (a path, a MySQL database) is used
+	 * as given */
+	if (strchr(db, '/') == NULL && strcmp(c->opt.engine, "sqlite") == 0)
 		snprintf(out, size, "%s/%s.sqlite", c->dir, db);
+	else if (strchr(db, '/') == NULL && strcmp(c->opt.engine, "rocksdb") == 0)
+		snprintf(out, size, "%s/%s.rocksdb", c->dir, db);
+	else
+		snprintf(out, size, "%s", db);
 }
 
 static void start_storages(struct simple_cluster *c)
