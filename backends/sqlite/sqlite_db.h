@@ -16,8 +16,20 @@
 
 #define NEO_SQLITE_SCHEMA_VERSION 4
 
+/* Prepared statements kept for reuse: the storage runs the same few
+ * queries all the time, and compiling one costs more than running it. */
+#define NEO_SQLITE_CACHED_STATEMENTS 64
+
+struct neo_sqlite_cached {
+	char *sql;
+	sqlite3_stmt *st;
+	bool in_use;
+};
+
 struct neo_db {
 	sqlite3 *sql;
+	struct neo_sqlite_cached statements[NEO_SQLITE_CACHED_STATEMENTS];
+	size_t statement_count;
 	char errmsg[512];
 	bool dedup;
 	uint8_t *scratch[4];		/* copies of returned blobs */
@@ -27,8 +39,13 @@ struct neo_db {
 /* Records the message of the last failure; returns status. */
 int neo_sqlite_fail(struct neo_db *db, int status, const char *what);
 
-/* Prepares sql; NULL with the error recorded. */
+/* A statement for sql, from the cache or newly prepared; NULL with the
+ * error recorded.  Give it back with neo_sqlite_finalize (NULL is fine),
+ * which resets it for the next user. */
 sqlite3_stmt *neo_sqlite_prepare(struct neo_db *db, const char *sql);
+void neo_sqlite_finalize(struct neo_db *db, sqlite3_stmt *st);
+/* Finalizes every cached statement (before closing). */
+void neo_sqlite_forget_statements(struct neo_db *db);
 
 /* Runs statements with no result; returns a backend status. */
 int neo_sqlite_exec(struct neo_db *db, const char *sql);

@@ -22,7 +22,7 @@ static int scan_pairs(struct neo_db *db, sqlite3_stmt *st, neo_id_pair_cb cb, vo
 		r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
 	if (r == NEO_BACKEND_OK && step != SQLITE_DONE)
 		r = neo_sqlite_fail(db, NEO_BACKEND_EIO, "scan");
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return r;
 }
 
@@ -85,7 +85,7 @@ int neo_sqlite_obj_delete(struct neo_db *db, uint32_t partition, uint64_t oid,
 	bind_revision(st, partition, oid, serial);
 	while (r == NEO_BACKEND_OK && data_ids != NULL && sqlite3_step(st) == SQLITE_ROW)
 		r = data_ids(ctx, (uint64_t)sqlite3_column_int64(st, 0));
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	if (r != NEO_BACKEND_OK)
 		return r;
 	st = neo_sqlite_prepare(db, one ?
@@ -96,7 +96,7 @@ int neo_sqlite_obj_delete(struct neo_db *db, uint32_t partition, uint64_t oid,
 	bind_revision(st, partition, oid, serial);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = neo_sqlite_fail(db, NEO_BACKEND_EIO, "delete revisions");
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return r;
 }
 
@@ -119,7 +119,7 @@ int neo_sqlite_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, 
 		else
 			*pruned += (size_t)sqlite3_changes(db->sql);
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 

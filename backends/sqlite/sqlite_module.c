@@ -21,12 +21,54 @@ int neo_sqlite_fail(struct neo_db *db, int status, const char *what)
 sqlite3_stmt *neo_sqlite_prepare(struct neo_db *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
+	struct neo_sqlite_cached *slot;
 
+	/* the same text may be in use twice (nested scans): a free copy */
+	for (size_t i = 0; i < db->statement_count; i++) {
+		slot = &db->statements[i];
+		if (!slot->in_use && strcmp(slot->sql, sql) == 0) {
+			slot->in_use = true;
+			return slot->st;
+		}
+	}
 	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
 		neo_sqlite_fail(db, NEO_BACKEND_EIO, "prepare");
 		return NULL;
 	}
+	if (db->statement_count < NEO_SQLITE_CACHED_STATEMENTS) {
+		slot = &db->statements[db->statement_count];
+		slot->sql = strdup(sql);
+		if (slot->sql != NULL) {
+			slot->st = st;
+			slot->in_use = true;
+			db->statement_count++;
+		}
+	}
 	return st;
+}
+
+void neo_sqlite_finalize(struct neo_db *db, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < db->statement_count; i++)
+		if (db->statements[i].st == st) {
+			/* ends its read and frees its bindings' copies */
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			db->statements[i].in_use = false;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+void neo_sqlite_forget_statements(struct neo_db *db)
+{
+	for (size_t i = 0; i < db->statement_count; i++) {
+		sqlite3_finalize(db->statements[i].st);
+		free(db->statements[i].sql);
+	}
+	db->statement_count = 0;
 }
 
 int neo_sqlite_exec(struct neo_db *db, const char *sql)
@@ -76,7 +118,7 @@ int neo_sqlite_run(struct neo_db *db, const char *sql, uint64_t a, uint64_t b, u
 	bind_ids(st, a, b, c);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, sql);
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 
@@ -94,7 +136,7 @@ int neo_sqlite_each_id(struct neo_db *db, const char *sql, uint64_t a, uint64_t 
 	bind_ids(st, a, b, c);
 	while (r == NEO_BACKEND_OK && sqlite3_step(st) == SQLITE_ROW)
 		r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0));
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return r;
 }
 
@@ -124,6 +166,7 @@ static void sqlite_close(struct neo_db *db)
 	/* Uncommitted work is dropped, as on a crash: the node commits what
 	 * must last. */
 	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	neo_sqlite_forget_statements(db);
 	sqlite3_close(db->sql);
 	for (int i = 0; i < 4; i++)
 		free(db->scratch[i]);
@@ -213,7 +256,7 @@ static int sqlite_config_get(struct neo_db *db, const char *key, struct neo_byte
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
 		status = neo_sqlite_keep_blob(db, 0, sqlite3_column_text(st, 0),
 					      sqlite3_column_bytes(st, 0), value);
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 
@@ -231,7 +274,7 @@ static int sqlite_config_set(struct neo_db *db, const char *key, const struct ne
 		sqlite3_bind_text(st, 2, (const char *)value->data, (int)value->size, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, "config");
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 
@@ -254,7 +297,7 @@ static int sqlite_pt_scan(struct neo_db *db, neo_pt_row_cb cb, void *ctx)
 
 		r = cb(ctx, &row);
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return r;
 }
 
@@ -293,9 +336,9 @@ static int sqlite_pt_apply(struct neo_db *db, const struct neo_pt_row *rows, siz
 				status = neo_sqlite_fail(db, NEO_BACKEND_EIO, "pt");
 		}
 	}
-	sqlite3_finalize(update);
-	sqlite3_finalize(insert);
-	sqlite3_finalize(delete);
+	neo_sqlite_finalize(db, update);
+	neo_sqlite_finalize(db, insert);
+	neo_sqlite_finalize(db, delete);
 	return status;
 }
 
@@ -314,7 +357,7 @@ static int sqlite_pt_set_packed(struct neo_db *db, uint32_t partition, int32_t n
 		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, "pt pack");
 	else if (sqlite3_changes(db->sql) == 0)
 		status = NEO_BACKEND_NOTFOUND;
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 

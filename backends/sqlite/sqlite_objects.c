@@ -35,7 +35,7 @@ static int find_duplicate(struct neo_db *db, const uint8_t checksum[20], uint8_t
 			strcpy(db->errmsg, "two different values have the same checksum");
 		}
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 
@@ -53,7 +53,7 @@ static int next_data_id(struct neo_db *db, uint32_t partition, uint64_t *id)
 		*id = (uint64_t)sqlite3_column_int64(st, 0) + 1;
 	else
 		*id = first;
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return NEO_BACKEND_OK;
 }
 
@@ -81,7 +81,7 @@ int neo_sqlite_data_put(struct neo_db *db, uint32_t partition, const uint8_t che
 	sqlite3_bind_blob(st, 4, data.size ? data.data : (const void *)"", (int)data.size, SQLITE_STATIC);
 	status = sqlite3_step(st) == SQLITE_DONE ? NEO_BACKEND_OK :
 		 neo_sqlite_fail(db, NEO_BACKEND_EIO, "data");
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	*data_id = id;
 	return status;
 }
@@ -103,7 +103,7 @@ int neo_sqlite_data_get(struct neo_db *db, uint64_t data_id, uint8_t *compressio
 		status = neo_sqlite_keep_blob(db, 1, sqlite3_column_blob(st, 2),
 					      sqlite3_column_bytes(st, 2), data);
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 
@@ -129,7 +129,7 @@ static int next_serial(struct neo_db *db, uint32_t partition, uint64_t oid, uint
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)serial);
 	out->has = sqlite3_step(st) == SQLITE_ROW;
 	out->id = out->has ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return NEO_BACKEND_OK;
 }
 
@@ -158,7 +158,7 @@ int neo_sqlite_obj_get(struct neo_db *db, uint32_t partition, uint64_t oid,
 		out->data_serial.id = (uint64_t)sqlite3_column_int64(st, 2);
 		status = NEO_BACKEND_OK;
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	if (status != NEO_BACKEND_OK)
 		return status;
 	status = next_serial(db, partition, oid, out->serial, &out->next_serial);
@@ -186,7 +186,7 @@ int neo_sqlite_obj_last_serial(struct neo_db *db, uint32_t partition, uint64_t o
 		*serial = (uint64_t)sqlite3_column_int64(st, 0);
 		status = NEO_BACKEND_OK;
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 
@@ -218,6 +218,6 @@ int neo_sqlite_obj_put(struct neo_db *db, const struct neo_obj_row *rows, size_t
 						 SQLITE_CONSTRAINT_PRIMARYKEY ? NEO_BACKEND_EDUP :
 						 NEO_BACKEND_EIO, "obj");
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }

@@ -39,7 +39,7 @@ int neo_sqlite_pack_order_put(struct neo_db *db, uint32_t partition,
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)order->pack_tid);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, "pack order");
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 
@@ -68,7 +68,7 @@ int neo_sqlite_pack_orders_from(struct neo_db *db, const uint32_t *partitions, s
 	if (st == NULL)
 		return NEO_BACKEND_EIO;
 	if (neo_sqlite_bind_partitions(db, st, 1, partitions, count) != NEO_BACKEND_OK) {
-		sqlite3_finalize(st);
+		neo_sqlite_finalize(db, st);
 		return NEO_BACKEND_EIO;
 	}
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)min_id);
@@ -84,7 +84,7 @@ int neo_sqlite_pack_orders_from(struct neo_db *db, const uint32_t *partitions, s
 
 		r = cb(ctx, &order);
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return r;
 }
 
@@ -105,12 +105,12 @@ int neo_sqlite_pack_oid(struct neo_db *db, uint32_t partition, uint64_t oid, uin
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)oid);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)pack_tid);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		neo_sqlite_finalize(db, st);
 		return NEO_BACKEND_OK;	/* nothing at or before the pack tid */
 	}
 	last = (uint64_t)sqlite3_column_int64(st, 0);
 	deletion = sqlite3_column_int(st, 1) != 0;
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	/* A deletion goes with everything before it; data goes with what
 	 * precedes it. */
 	bound = deletion ? "<=" : "<";

@@ -30,7 +30,7 @@ static int each_row(struct neo_db *db, sqlite3_stmt *st, neo_id_cb one, neo_id_p
 	}
 	if (r == NEO_BACKEND_OK && step != SQLITE_DONE)
 		r = neo_sqlite_fail(db, NEO_BACKEND_EIO, "scan");
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return r;
 }
 
@@ -46,7 +46,7 @@ int neo_sqlite_tid_list_desc(struct neo_db *db, const uint32_t *partitions, size
 	if (st == NULL)
 		return NEO_BACKEND_EIO;
 	if (neo_sqlite_bind_partitions(db, st, 1, partitions, count) != NEO_BACKEND_OK) {
-		sqlite3_finalize(st);
+		neo_sqlite_finalize(db, st);
 		return NEO_BACKEND_EIO;
 	}
 	sqlite3_bind_int64(st, 2, limit_of(length));
@@ -118,7 +118,7 @@ static int one_row(struct neo_db *db, sqlite3_stmt *st, uint64_t *a, uint64_t *b
 	} else if (step != SQLITE_ROW && step != SQLITE_DONE) {
 		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, "last ids");
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 

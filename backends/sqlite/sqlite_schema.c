@@ -42,7 +42,7 @@ static int stored_version(struct neo_db *db)
 
 	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
 		version = atoi((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return version;
 }
 
@@ -52,7 +52,7 @@ static bool has_config_table(struct neo_db *db)
 		"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'config'");
 	bool found = st != NULL && sqlite3_step(st) == SQLITE_ROW;
 
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return found;
 }
 
@@ -62,7 +62,7 @@ static bool has_dedup_index(struct neo_db *db)
 		"SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = '_data_i1'");
 	bool found = st != NULL && sqlite3_step(st) == SQLITE_ROW;
 
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return found;
 }
 
@@ -98,10 +98,10 @@ int neo_sqlite_setup_schema(struct neo_db *db, bool dedup, char *err, size_t err
 			goto failed;
 		sqlite3_bind_text(st, 1, version_text, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) != SQLITE_DONE) {
-			sqlite3_finalize(st);
+			neo_sqlite_finalize(db, st);
 			goto failed;
 		}
-		sqlite3_finalize(st);
+		neo_sqlite_finalize(db, st);
 	}
 	db->dedup = dedup;
 	return neo_sqlite_exec(db, "COMMIT; BEGIN IMMEDIATE");

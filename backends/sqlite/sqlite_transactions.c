@@ -42,7 +42,7 @@ int neo_sqlite_trans_put(struct neo_db *db, const struct neo_trans *trans, bool 
 		status = neo_sqlite_fail(db, sqlite3_extended_errcode(db->sql) ==
 					 SQLITE_CONSTRAINT_PRIMARYKEY ? NEO_BACKEND_EDUP :
 					 NEO_BACKEND_EIO, "trans");
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 
@@ -92,7 +92,7 @@ int neo_sqlite_trans_get(struct neo_db *db, uint32_t partition, uint64_t tid,
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)tid);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			status = read_trans(db, st, out);
-		sqlite3_finalize(st);
+		neo_sqlite_finalize(db, st);
 	}
 	return status;
 }
@@ -120,7 +120,7 @@ int neo_sqlite_final_tid(struct neo_db *db, uint32_t partition, uint64_t ttid, u
 		*tid = (uint64_t)sqlite3_column_int64(st, 0);
 		status = NEO_BACKEND_OK;
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
 
@@ -183,7 +183,7 @@ int neo_sqlite_txn_unfinished(struct neo_db *db, neo_id_pair_cb cb, void *ctx)
 		return NEO_BACKEND_EIO;
 	while (r == NEO_BACKEND_OK && sqlite3_step(st) == SQLITE_ROW)
 		r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return r;
 }
 
@@ -210,6 +210,6 @@ int neo_sqlite_obj_data_id(struct neo_db *db, uint32_t partition, uint64_t oid, 
 		data_id->id = (uint64_t)sqlite3_column_int64(st, 0);
 		status = NEO_BACKEND_OK;
 	}
-	sqlite3_finalize(st);
+	neo_sqlite_finalize(db, st);
 	return status;
 }
