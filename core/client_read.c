@@ -178,6 +178,7 @@ struct load_op {
 	bool current;			/* before the last tid + 1, set at send time */
 	struct load_watch watch;
 	uint64_t serial, next_serial;	/* of the revision asked for */
+	uint64_t data_serial;		/* its back-pointer, 0: none */
 	int hops;			/* back-pointers followed */
 	struct neo_client_record *out;
 };
@@ -214,6 +215,7 @@ static int object_answered(struct read_req *req, struct neo_packet *answer)
 	if (op->hops == 0) {
 		op->serial = obj->serial;
 		op->next_serial = obj->next_serial.has ? obj->next_serial.v : 0;
+		op->data_serial = obj->data_serial.has ? obj->data_serial.v : 0;
 	}
 	if (obj->data.size == 0 && client_checksum_is_zero(&obj->checksum)) {
 		/* An undo back-pointer: the data is that of an older revision. */
@@ -285,7 +287,7 @@ static void load_run(struct neo_client *c, struct client_call *call)
 }
 
 static int load(struct neo_client *client, struct neo_ask_object *ask, bool current,
-		struct neo_client_record *out)
+		struct neo_client_record *out, uint64_t *data_serial)
 {
 	struct load_op op = { .ask = *ask, .current = current, .out = out };
 	int status;
@@ -302,6 +304,8 @@ static int load(struct neo_client *client, struct neo_ask_object *ask, bool curr
 		out->serial = op.serial;
 		out->next_serial = op.next_serial;
 	}
+	if (data_serial)
+		*data_serial = op.data_serial;
 	return status;
 }
 
@@ -314,7 +318,7 @@ int neo_client_load(struct neo_client *client, uint64_t oid, struct neo_client_r
 	pthread_mutex_lock(&client->lock);
 	hit = client_cache_load(client->cache, oid, 0, out);
 	pthread_mutex_unlock(&client->lock);
-	return hit ? NEO_CLIENT_OK : load(client, &ask, true, out);
+	return hit ? NEO_CLIENT_OK : load(client, &ask, true, out, NULL);
 }
 
 int neo_client_load_serial(struct neo_client *client, uint64_t oid, uint64_t serial,
@@ -327,7 +331,7 @@ int neo_client_load_serial(struct neo_client *client, uint64_t oid, uint64_t ser
 	pthread_mutex_lock(&client->lock);
 	hit = client_cache_load_serial(client->cache, oid, serial, out);
 	pthread_mutex_unlock(&client->lock);
-	return hit ? NEO_CLIENT_OK : load(client, &ask, false, out);
+	return hit ? NEO_CLIENT_OK : load(client, &ask, false, out, NULL);
 }
 
 int neo_client_load_before(struct neo_client *client, uint64_t oid, uint64_t before,
@@ -342,7 +346,19 @@ int neo_client_load_before(struct neo_client *client, uint64_t oid, uint64_t bef
 	pthread_mutex_lock(&client->lock);
 	hit = client_cache_load(client->cache, oid, before, out);
 	pthread_mutex_unlock(&client->lock);
-	return hit ? NEO_CLIENT_OK : load(client, &ask, false, out);
+	return hit ? NEO_CLIENT_OK : load(client, &ask, false, out, NULL);
+}
+
+int neo_client_load_serial_ex(struct neo_client *client, uint64_t oid, uint64_t serial,
+			      struct neo_client_record *out, uint64_t *data_serial)
+{
+	struct neo_ask_object ask = { .oid = oid, .at = { true, serial } };
+
+	/* Not from the cache, which keeps the data but not where it came
+	 * from. */
+	memset(out, 0, sizeof *out);
+	*data_serial = 0;
+	return load(client, &ask, false, out, data_serial);
 }
 
 void neo_client_record_clear(struct neo_client_record *record)

@@ -262,6 +262,20 @@ static enum write_lock take_write_lock(struct storage *s, struct storage_txn *tx
 		wait_for_lock(s, txn, holder, oid, conn, pkt);
 		return WRITE_DELAYED;
 	}
+	if (holder == txn) {
+		/* As upstream: storing again what we hold needs no check,
+		 * except that after an undo the next store must be based on
+		 * the undo's target. */
+		const struct staged_object *previous = txn_object(txn, oid, false);
+
+		if (previous && !previous->check_only) {
+			if (previous->value_tid.has && previous->value_tid.id != serial) {
+				*last = previous->value_tid.id;
+				return WRITE_CONFLICT;
+			}
+			return WRITE_LOCKED;
+		}
+	}
 	*last = 0;
 	if (s->be->obj_last_serial(s->db, partition, oid, last) != NEO_BACKEND_OK)
 		*last = 0;

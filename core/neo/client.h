@@ -116,6 +116,11 @@ int neo_client_load(struct neo_client *client, uint64_t oid, struct neo_client_r
 /* The revision with serial == tid (loadSerial). */
 int neo_client_load_serial(struct neo_client *client, uint64_t oid, uint64_t serial,
 			   struct neo_client_record *out);
+/* load_serial, also telling where the data comes from: *data_serial is
+ * the revision an undo pointed back to, 0 if the revision has data of its
+ * own (for iterators: ZODB's DataRecord.data_txn).  Never from the cache. */
+int neo_client_load_serial_ex(struct neo_client *client, uint64_t oid, uint64_t serial,
+			      struct neo_client_record *out, uint64_t *data_serial);
 /* The newest revision with serial < before (loadBefore). */
 int neo_client_load_before(struct neo_client *client, uint64_t oid, uint64_t before,
 			   struct neo_client_record *out);

@@ -1,0 +1,1 @@
+"""NEO, a distributed storage for ZODB: the client side (neo.client)."""

@@ -1,0 +1,547 @@
+"""neo.client.Storage: the ZODB storage of a NEO cluster.
+
+Storage(master_nodes, name, ...) takes upstream NEO's keyword arguments.
+The work is done by libneoclient through the C extension _neoclient;
+this module adapts it to ZODB's storage interfaces: IStorage, loadBefore
+for the MVCC adapter, undo, iteration, restore, deleteObject, and
+conflict resolution on the client side (ZODB 5: tpc_vote returns the
+oids it resolved).
+
+Threads: calls may come from any thread, and several transactions may be
+committed at once (one Txn each).  Invalidations of other clients arrive
+in libneoclient's network thread and are passed to the registered DB.
+"""
+
+import atexit
+import logging
+import threading
+import time
+import weakref
+
+import zope.interface
+from ZODB import BaseStorage, ConflictResolution
+from ZODB import interfaces
+from ZODB.POSException import (ConflictError, POSKeyError, ReadConflictError,
+                               ReadOnlyError, StorageTransactionError,
+                               UndoError)
+from ZODB.TimeStamp import TimeStamp
+from ZODB.utils import maxtid, u64, z64
+
+from . import _neoclient
+from .exception import translate
+from .iterator import iterator as _iterator, transaction_info
+
+logger = logging.getLogger(__name__)
+
+# Oids asked of the master at once (as upstream).
+OID_BATCH = 100
+
+# The description of pack transactions (as upstream).
+TXN_PACK_DESC = b'IStorage.pack'
+
+# Clients still open at exit are closed before the interpreter goes away:
+# their network thread must not call into a finalizing interpreter.
+_open_clients = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all():
+    for client in list(_open_clients):
+        client.close()
+
+
+def _compress_level(compress):
+    """libneoclient's level for upstream's `compress` values: None or True
+    (zlib, default level), False (none), 'zlib' or 'zlib=N', or the
+    (algorithm, level) pair of the ZConfig datatype."""
+    if compress is None or compress is True:
+        return -1
+    if compress is False:
+        return 0
+    if isinstance(compress, tuple):
+        return -1 if compress[1] is None else int(compress[1])
+    algorithm, _, level = str(compress).partition('=')
+    if algorithm != 'zlib':
+        raise ValueError('compress: only zlib is known, not %r' % compress)
+    if not level:
+        return -1
+    level = int(level)
+    if not 1 <= level <= 9:
+        raise ValueError('compress: zlib level %r is not 1 to 9' % level)
+    return level
+
+
+def _as_bytes(text):
+    return text if isinstance(text, bytes) else text.encode('utf-8')
+
+
+class _Commit(object):
+    """One transaction in progress, between tpc_begin and its end."""
+
+    def __init__(self, txn):
+        self.txn = txn
+        self.data = {}          # oid -> data this transaction stores
+        self.resolved = set()   # oids whose conflicts were resolved
+        self.voted = False
+
+
+@zope.interface.implementer(
+    interfaces.IStorage,
+    interfaces.IStorageRestoreable,
+    interfaces.IStorageIteration,
+    interfaces.IStorageUndoable,
+    interfaces.IExternalGC,
+    interfaces.ReadVerifyingStorage,
+)
+class Storage(BaseStorage.BaseStorage,
+              ConflictResolution.ConflictResolvingStorage):
+    """ZODB storage on the NEO cluster `name` whose masters are
+    `master_nodes` ("host:port host:port", commas also accepted)."""
+
+    def __init__(self, master_nodes, name, read_only=False, compress=None,
+                 cache_size=None, logfile=None, ca=None, cert=None, key=None,
+                 ignore_wrong_checksum=False, dynamic_master_list=None,
+                 connect_timeout=None, _app=None, **kw):
+        # Accepted for upstream's callers, without effect here:
+        # - ignore_wrong_checksum: a wrong checksum is always an error (the
+        #   library tries the other replicas first);
+        # - dynamic_master_list: the master list is the one given;
+        # - _app: upstream's internal way to share an Application;
+        # - other keywords of upstream's Application (e.g. its test hooks).
+        BaseStorage.BaseStorage.__init__(self, 'NEOStorage(%s)' % name)
+        self._is_read_only = bool(read_only)  # read by BaseStorage.isReadOnly
+        self._db = None
+        self._commits = {}                    # transaction -> _Commit
+        self._commits_lock = threading.Lock()
+        self._oids = []
+        self._oid_lock = threading.Lock()
+        self._last_oid = z64
+        # lastTransaction(): moves only once ZODB heard of the changes up
+        # to it (see _invalidated and tpc_finish).
+        self._last_tid = z64
+        self._tid_lock = threading.RLock()  # f(tid) may call lastTransaction
+        if (ca, cert, key) != (None, None, None) and None in (ca, cert, key):
+            raise ValueError('SSL needs all of ca, cert and key')
+        self._client = _neoclient.Client(
+            ' '.join(str(master_nodes).replace(',', ' ').split()), str(name),
+            read_only=self._is_read_only,
+            cache_size=int(cache_size or 0),
+            compress=_compress_level(compress),
+            ca=ca, cert=cert, key=key, logfile=logfile,
+            connect_timeout=float(connect_timeout or 0),
+            on_invalidate=_invalidation_callback(self))
+        _open_clients.add(self._client)
+        last = self._client.last_tid()
+        with self._tid_lock:
+            if last > self._last_tid:
+                self._last_tid = last
+
+    # --- Invalidations ---------------------------------------------------
+
+    def registerDB(self, db, limit=None):
+        ConflictResolution.ConflictResolvingStorage.registerDB(self, db)
+        self._db = db
+
+    def _invalidated(self, tid, oids):
+        """Called in the network thread for each transaction of another
+        client, in commit order; oids None after a reconnection."""
+        db = self._db
+        if db is not None:
+            if oids is None:
+                db.invalidateCache()
+            else:
+                db.invalidate(tid, oids)
+        # As upstream with ZODB 5: the last tid moves after the DB heard
+        # of the changes, so that nobody reads at tid with a stale cache.
+        with self._tid_lock:
+            if oids is None or tid > self._last_tid:
+                self._last_tid = tid
+
+    def lastTransaction(self):
+        # Waits while a tpc_finish callback runs, as FileStorage does, so
+        # that the new tid is never seen before its callback ended.
+        with self._tid_lock:
+            return self._last_tid
+
+    def sync(self):
+        """Wait until every invalidation sent before now was processed."""
+        try:
+            self._client.sync()
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    # --- Reads -----------------------------------------------------------
+
+    def load(self, oid, version=''):
+        assert not version, 'versions are not supported'
+        try:
+            return self._client.load(oid)[:2]
+        except (_neoclient.NotFoundError, _neoclient.NoDataError):
+            raise POSKeyError(oid)
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    def loadSerial(self, oid, serial):
+        try:
+            return self._client.load_serial(oid, serial)[0]
+        except (_neoclient.NotFoundError, _neoclient.NoDataError):
+            raise POSKeyError(oid)
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    def loadBefore(self, oid, tid):
+        if tid == z64:
+            # Nothing is before tid 0; still, an unknown oid is a KeyError.
+            try:
+                self._client.history(oid, 1)
+            except _neoclient.NotFoundError:
+                raise POSKeyError(oid)
+            except _neoclient.Error as e:
+                raise translate(e)
+            return None
+        try:
+            return self._client.load_before(oid, tid)
+        except _neoclient.NotFoundError:
+            raise POSKeyError(oid)
+        except _neoclient.NoDataError as e:
+            # As upstream: a deletion or an undone creation is a missing
+            # object; no revision yet at that time is None.
+            if e.serial is not None:
+                raise POSKeyError(oid)
+            return None
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    def getTid(self, oid):
+        try:
+            return self._client.load(oid)[1]
+        except (_neoclient.NotFoundError, _neoclient.NoDataError):
+            raise POSKeyError(oid)
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    def new_oid(self):
+        if self._is_read_only:
+            raise ReadOnlyError()
+        with self._oid_lock:
+            if not self._oids:
+                try:
+                    self._oids = self._client.new_oids(OID_BATCH)[::-1]
+                except _neoclient.Error as e:
+                    raise translate(e)
+            oid = self._last_oid = self._oids.pop()
+        return oid
+
+    def __len__(self):
+        # As upstream: the last oid this client was given, an estimate.
+        return u64(self._last_oid)
+
+    def history(self, oid, size=1, filter=None):
+        try:
+            revisions = self._client.history(oid, max(int(size), 1))
+        except (_neoclient.NotFoundError, _neoclient.NoDataError):
+            raise POSKeyError(oid)
+        except _neoclient.Error as e:
+            raise translate(e)
+        result = []
+        for serial, length in revisions:
+            entry = transaction_info(self._client, serial)
+            del entry['id']
+            entry.update(tid=serial, version='', size=length)
+            if filter is None or filter(entry):
+                result.append(entry)
+        return result
+
+    def iterator(self, start=None, stop=None):
+        return _iterator(self._client, start, min(stop or maxtid,
+                                                  self.lastTransaction()))
+
+    # --- Undo ------------------------------------------------------------
+
+    def supportsUndo(self):
+        return True
+
+    def undoLog(self, first=0, last=-20, filter=None):
+        """Transactions newest first, as dicts: `first` to `last` of those
+        that pass `filter` (last < 0: -last of them)."""
+        if last < 0:
+            last = first - last
+        wanted = max(last - first, 0)
+        result = []
+        skipped = seen = 0
+        page = max(last, 20)
+        while len(result) < wanted:
+            # Only a log read from offset 0 is exact across storages.
+            try:
+                tids = self._client.undo_log(0, page)
+            except _neoclient.Error as e:
+                raise translate(e)
+            for tid in tids[seen:]:
+                entry = transaction_info(self._client, tid)
+                if filter is not None and not filter(entry):
+                    continue
+                if skipped < first:
+                    skipped += 1
+                    continue
+                result.append(entry)
+                if len(result) == wanted:
+                    break
+            if len(tids) < page:
+                break
+            seen = len(tids)
+            page *= 4
+        return result
+
+    def undo(self, transaction_id, transaction):
+        if self._is_read_only:
+            raise ReadOnlyError()
+        commit = self._commit(transaction)
+        txn = commit.txn
+        try:
+            serials = txn.undo_serials(transaction_id)
+        except (_neoclient.TidNotFoundError, _neoclient.UndoError):
+            raise UndoError('non-undoable transaction')
+        except _neoclient.Error as e:
+            raise translate(e)
+        oids = []
+        for oid, current, undo_serial, is_current in serials:
+            try:
+                if is_current:
+                    if undo_serial is None:
+                        txn.delete(oid, current)  # undoing the creation
+                        commit.data[oid] = None
+                    else:
+                        txn.store_undo(oid, current, undo_serial)
+                        commit.data.pop(oid, None)
+                else:
+                    data = self._resolve_undo(commit, oid, current,
+                                              transaction_id, undo_serial)
+                    txn.store(oid, current, data)
+                    commit.data[oid] = data
+            except _neoclient.Error as e:
+                raise translate(e)
+            oids.append(oid)
+        return None, oids
+
+    def _resolve_undo(self, commit, oid, current, undone_tid, undo_serial):
+        """The data that undoes undone_tid on oid changed since (as
+        upstream: conflict resolution between the current revision and the
+        one before undone_tid)."""
+        try:
+            if current == commit.txn.ttid:
+                data = commit.data[oid]  # stored earlier in this transaction
+            else:
+                data = self._client.load_serial(oid, current)[0]
+            undo_data = (self._client.load_serial(oid, undo_serial)[0]
+                         if undo_serial is not None else None)
+        except (KeyError, _neoclient.NotFoundError, _neoclient.NoDataError):
+            raise UndoError('object not found while resolving the undo', oid)
+        if not data or not undo_data:
+            raise UndoError('some data were modified by a later transaction',
+                            oid)
+        try:
+            return self.tryToResolveConflict(oid, current, undone_tid,
+                                             undo_data, data)
+        except ConflictError:
+            raise UndoError('some data were modified by a later transaction',
+                            oid)
+
+    # --- Two-phase commit ------------------------------------------------
+
+    def _commit(self, transaction):
+        with self._commits_lock:
+            commit = self._commits.get(transaction)
+        if commit is None:
+            raise StorageTransactionError(self, transaction)
+        return commit
+
+    def tpc_begin(self, transaction, tid=None, status=' '):
+        if self._is_read_only:
+            raise ReadOnlyError()
+        with self._commits_lock:
+            if transaction in self._commits:
+                raise StorageTransactionError(
+                    self, 'tpc_begin called twice for one transaction')
+            self._commits[transaction] = None   # taken, while we ask
+        try:
+            txn = self._client.begin(tid)
+        except BaseException as e:
+            with self._commits_lock:
+                del self._commits[transaction]
+            if isinstance(e, _neoclient.Error):
+                raise translate(e)
+            raise
+        with self._commits_lock:
+            self._commits[transaction] = _Commit(txn)
+
+    def store(self, oid, serial, data, version, transaction):
+        assert not version, 'versions are not supported'
+        if self._is_read_only:
+            raise ReadOnlyError()
+        commit = self._commit(transaction)
+        try:
+            commit.txn.store(oid, serial or z64, data)
+        except _neoclient.Error as e:
+            raise translate(e)
+        commit.data[oid] = data
+
+    def deleteObject(self, oid, serial, transaction):
+        commit = self._commit(transaction)
+        try:
+            commit.txn.delete(oid, serial)
+        except _neoclient.Error as e:
+            raise translate(e)
+        commit.data[oid] = None
+
+    def restore(self, oid, serial, data, version, prev_txn, transaction):
+        """Stores oid as copied from another storage, in the transaction
+        begun with its tid (copyTransactionsFrom)."""
+        assert not version, 'versions are not supported'
+        if self._is_read_only:
+            raise ReadOnlyError()
+        commit = self._commit(transaction)
+        base = self._current_serial(oid)
+        try:
+            if data is not None:
+                commit.txn.store(oid, base, data)
+            elif prev_txn:
+                commit.txn.store_undo(oid, base, prev_txn)
+            else:
+                commit.txn.delete(oid, base)
+        except _neoclient.Error as e:
+            raise translate(e)
+        commit.data[oid] = data
+
+    def _current_serial(self, oid):
+        """The serial a new revision of oid is based on (z64: none)."""
+        try:
+            return self._client.load(oid)[1]
+        except _neoclient.NotFoundError:
+            return z64
+        except _neoclient.NoDataError as e:
+            return e.serial or z64
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    def checkCurrentSerialInTransaction(self, oid, serial, transaction):
+        commit = self._commit(transaction)
+        try:
+            commit.txn.check_current(oid, serial)
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    def tpc_vote(self, transaction):
+        commit = self._commit(transaction)
+        user = _as_bytes(transaction.user)
+        description = _as_bytes(transaction.description)
+        extension = transaction.extension_bytes
+        while True:
+            try:
+                conflicts = commit.txn.vote(user, description, extension)
+            except _neoclient.Error as e:
+                raise translate(e)
+            if not conflicts:
+                break
+            self._resolve(commit, conflicts)
+        commit.voted = True
+        return list(commit.resolved)
+
+    def _resolve(self, commit, conflicts):
+        """Resolves each conflict and stores the result for the next vote
+        (ConflictError if one cannot be resolved)."""
+        for oid, committed, base, data, read_conflict in conflicts:
+            if read_conflict:
+                raise ReadConflictError(oid=oid, serials=(committed, base))
+        for oid, committed, base, data, read_conflict in conflicts:
+            if data is None:  # a deletion cannot be merged
+                raise ConflictError(oid=oid, serials=(committed, base))
+            if self.lastTransaction() < committed:
+                # As upstream: the invalidation of `committed` may still be
+                # on its way; let it arrive before our own commit.
+                self.sync()
+            data = self.tryToResolveConflict(oid, committed, base, data)
+            try:
+                commit.txn.store(oid, committed, data)
+            except _neoclient.Error as e:
+                raise translate(e)
+            commit.data[oid] = data
+            commit.resolved.add(oid)
+
+    def tpc_finish(self, transaction, f=None):
+        commit = self._commit(transaction)
+        if not commit.voted:
+            self.tpc_vote(transaction)
+        try:
+            tid = commit.txn.finish()
+        except _neoclient.Error as e:
+            # The transaction stays, for tpc_abort.
+            raise translate(e)
+        with self._commits_lock:
+            self._commits.pop(transaction, None)
+        with self._tid_lock:
+            try:
+                if f is not None:
+                    f(tid)
+            finally:
+                if tid > self._last_tid:
+                    self._last_tid = tid
+        return tid
+
+    def tpc_abort(self, transaction):
+        with self._commits_lock:
+            commit = self._commits.pop(transaction, None)
+        if commit is not None:
+            commit.txn.abort()
+
+    # --- Whole storage ---------------------------------------------------
+
+    def copyTransactionsFrom(self, other, verbose=False):
+        BaseStorage.copy(other, self, verbose)
+
+    # As upstream: pack returns once the order is committed, and storages
+    # apply it in the background; True waits until they are done (tests).
+    wait_for_pack = False
+
+    def pack(self, t, referencesf=None, gc=None):
+        """Forgets, for each object, its revisions older than the last one
+        at time t.  As upstream: no garbage collection (referencesf and gc,
+        FileStorage's switch, are ignored), and the order is a transaction
+        described TXN_PACK_DESC."""
+        if referencesf is not None and gc is not False:
+            logger.info('NEO packs without garbage collection: '
+                        'use an external tool for that')
+        tid = min(TimeStamp(*_gmtime(t)).raw(), self.lastTransaction())
+        if tid == z64:
+            return
+        try:
+            self._client.pack(tid, wait=self.wait_for_pack)
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    def close(self):
+        client = self._client
+        _open_clients.discard(client)
+        with self._commits_lock:
+            self._commits.clear()
+        client.close()
+
+    def cleanup(self):
+        """Nothing to remove on the client side."""
+
+
+def _gmtime(t):
+    """TimeStamp's arguments for the time t (seconds since the epoch)."""
+    g = time.gmtime(t)
+    return g[:5] + (g[5] + t % 1,)
+
+
+def _invalidation_callback(storage):
+    """The callable given to the C client: it must not keep the Storage
+    alive (the Storage owns the client)."""
+    ref = weakref.ref(storage)
+
+    def invalidated(tid, oids):
+        storage = ref()
+        if storage is not None:
+            storage._invalidated(tid, oids)
+    return invalidated

@@ -1,0 +1,79 @@
+"""Transactions of a NEO cluster as ZODB sees them: the dicts of
+undoLog/history, and the records of IStorageIteration."""
+
+from ZODB.BaseStorage import DataRecord, TransactionRecord
+from ZODB.TimeStamp import TimeStamp
+from ZODB._compat import loads
+from ZODB.utils import p64, u64, z64
+
+from . import _neoclient
+from .exception import translate
+
+# Transactions asked of the storages at once.
+CHUNK = 100
+
+
+def transaction_info(client, tid):
+    """The description of a transaction for undoLog and history: id,
+    time, user_name, description, and the keys of its extension."""
+    try:
+        user, description, extension, packed, oids = client.transaction_info(tid)
+    except _neoclient.Error as e:
+        raise translate(e)
+    info = {'id': tid, 'time': TimeStamp(tid).timeTime(),
+            'user_name': user, 'description': description}
+    if extension:
+        info.update(loads(extension))
+    return info
+
+
+class Record(DataRecord):
+    """A revision in a transaction of the iterator.  data is None for a
+    deletion or an undone creation; data_txn is the transaction whose data
+    an undo restored (None if the revision has data of its own)."""
+
+
+class Transaction(TransactionRecord):
+    """A transaction of the iterator; iterating gives its Records."""
+
+    def __init__(self, client, tid):
+        try:
+            user, description, extension, packed, oids = \
+                client.transaction_info(tid)
+        except _neoclient.Error as e:
+            raise translate(e)
+        TransactionRecord.__init__(self, tid, 'p' if packed else ' ',
+                                   user, description, extension)
+        self._client = client
+        self._oids = oids
+
+    def __iter__(self):
+        for oid in self._oids:
+            try:
+                data, _, _, data_txn = self._client.load_serial_ex(oid,
+                                                                   self.tid)
+            except _neoclient.NoDataError as e:
+                if e.serial is None:
+                    continue  # gone (packed): as upstream, not listed
+                data = data_txn = None
+            except _neoclient.NotFoundError:
+                continue
+            except _neoclient.Error as e:
+                raise translate(e)
+            yield Record(oid, self.tid, data, data_txn)
+
+
+def iterator(client, start, stop):
+    """Transactions with start <= tid <= stop, oldest first, read from the
+    cluster CHUNK at a time."""
+    start = start or z64
+    while start <= stop:
+        try:
+            tids = client.tids_from(start, stop, CHUNK)
+        except _neoclient.Error as e:
+            raise translate(e)
+        for tid in tids:
+            yield Transaction(client, tid)
+        if len(tids) < CHUNK:
+            return
+        start = p64(u64(tids[-1]) + 1)
