@@ -161,7 +161,9 @@ int neo_sqlite_obj_get(struct neo_db *db, uint32_t partition, uint64_t oid,
 	neo_sqlite_finalize(db, st);
 	if (status != NEO_BACKEND_OK)
 		return status;
-	status = next_serial(db, partition, oid, out->serial, &out->next_serial);
+	/* the latest revision has no next one: one query less per load */
+	if (at != NEO_BACKEND_OBJ_LATEST)
+		status = next_serial(db, partition, oid, out->serial, &out->next_serial);
 	if (status == NEO_BACKEND_OK && out->has_data)
 		status = neo_sqlite_data_get(db, (uint64_t)data_id, &out->compression,
 					     out->checksum, &out->data);
