@@ -57,6 +57,12 @@ struct neo_conn {
 	size_t wait_for;	/* input bytes needed before scanning again */
 	size_t high_water, low_water;
 	bool congested;
+	/* Plain TCP writes itself the answers of a batch of input, in one
+	 * system call, without asking epoll whether the socket is writable
+	 * (two epoll_ctl and one wakeup per answer otherwise).  write_enabled
+	 * says whether libevent is writing the output; in_read, whether the
+	 * input is being processed (what it sends goes at its end). */
+	bool plain, write_enabled, in_read;
 	struct event *keepalive;
 	unsigned idle_ms, ping_timeout_ms;
 	struct event *linger;		/* bounds a graceful close */
@@ -148,6 +154,35 @@ static void linger_expired(evutil_socket_t fd, short what, void *ctx)
 	finish(conn, conn->close_reason ? conn->close_reason : "closed");
 }
 
+/* Lets libevent write the output (when the socket is writable). */
+static void want_write(struct neo_conn *conn)
+{
+	if (conn->write_enabled)
+		return;
+	conn->write_enabled = true;
+	bufferevent_enable(conn->bev, EV_WRITE);
+}
+
+/* Writes the output now, and leaves the rest (if the socket is full) to
+ * libevent. */
+static void flush_now(struct neo_conn *conn)
+{
+	struct evbuffer *output = bufferevent_get_output(conn->bev);
+
+	if (conn->state == CONN_CLOSED || conn->write_enabled ||
+	    evbuffer_get_length(output) == 0)
+		return;
+	if (conn->plain) {
+		/* A bufferevent keeps its output frozen at the front but while
+		 * it writes; so do we. */
+		evbuffer_unfreeze(output, 1);
+		evbuffer_write(output, bufferevent_getfd(conn->bev));
+		evbuffer_freeze(output, 1);
+	}
+	if (evbuffer_get_length(output) > 0)
+		want_write(conn);	/* the rest, or an error through on_event */
+}
+
 void neo_conn_close(struct neo_conn *conn, const char *reason)
 {
 	struct timeval linger = ms_to_timeval(LINGER_MS);
@@ -162,6 +197,7 @@ void neo_conn_close(struct neo_conn *conn, const char *reason)
 	}
 	/* The write callback finishes once the output is flushed; a peer
 	 * that never reads is dropped after LINGER_MS. */
+	want_write(conn);
 	conn->close_reason = reason ? strdup(reason) : NULL;
 	conn->linger = evtimer_new(conn->base, linger_expired, conn);
 	if (conn->linger == NULL || evtimer_add(conn->linger, &linger) != 0) {
@@ -209,6 +245,8 @@ static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, co
 	if (neo_packet_encode(&conn->packer, msg_id, code, args) != 0)
 		return -1;
 	check_congestion(conn);
+	if (!conn->in_read)
+		want_write(conn);
 	return 0;
 }
 
@@ -478,7 +516,10 @@ static void on_read(struct bufferevent *bev, void *ctx)
 
 	(void)bev;
 	arm_keepalive(conn);
+	conn->in_read = conn->plain;
 	process_input(conn);
+	conn->in_read = false;
+	flush_now(conn);
 }
 
 static void on_write(struct bufferevent *bev, void *ctx)
@@ -499,6 +540,12 @@ static void on_write(struct bufferevent *bev, void *ctx)
 			conn->callbacks.on_congestion(conn, false, conn->arg);
 		/* Input that arrived meanwhile is already buffered. */
 		process_input(conn);
+	}
+	/* drained: the next sends write themselves (plain TCP) */
+	if (conn->plain && (conn->state == CONN_OPEN || conn->state == CONN_HANDSHAKE) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		conn->write_enabled = false;
+		bufferevent_disable(bev, EV_WRITE);
 	}
 }
 
@@ -576,6 +623,8 @@ static struct neo_conn *conn_new(struct event_base *base, evutil_socket_t fd, SS
 		return NULL;
 	}
 	msgpack_packer_init(&conn->packer, conn, write_to_output);
+	conn->plain = ssl_ctx == NULL;
+	conn->write_enabled = true;	/* the handshake */
 	bufferevent_setcb(conn->bev, on_read, on_write, on_event, conn);
 	/* Each side sends the handshake first, without waiting (inside TLS
 	 * when there is TLS: the bufferevent encrypts it). */
