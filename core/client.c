@@ -73,13 +73,15 @@ int client_call(struct neo_client *c, struct client_call *call)
 	}
 	call->done = false;
 	call->next = NULL;
+	pthread_cond_init(&call->cond, NULL);
 	for (tail = &c->queue; *tail; tail = &(*tail)->next)
 		;
 	*tail = call;
 	event_active(c->wakeup, EV_READ, 0);
 	while (!call->done)
-		pthread_cond_wait(&c->cond, &c->lock);
+		pthread_cond_wait(&call->cond, &c->lock);
 	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&call->cond);
 	if (call->status != NEO_CLIENT_OK)
 		snprintf(client_errmsg, sizeof client_errmsg, "%s", call->err);
 	else
@@ -101,7 +103,7 @@ void client_call_done(struct neo_client *c, struct client_call *call, int status
 		va_end(ap);
 	}
 	call->done = true;
-	pthread_cond_broadcast(&c->cond);
+	pthread_cond_signal(&call->cond);
 	pthread_mutex_unlock(&c->lock);
 }
 

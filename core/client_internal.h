@@ -54,6 +54,9 @@ struct client_call {
 	client_call_fn run;
 	bool needs_ready;		/* park until the cluster is ready first */
 	bool done;
+	/* The caller's own wake-up: completions wake only their caller, not
+	 * every thread with a call in flight. */
+	pthread_cond_t cond;
 	int status;
 	char err[256];
 	uint64_t deadline_ms;		/* while parked; 0: wait as long as open */
