@@ -203,9 +203,11 @@ static int parse_args(int argc, char **argv, struct simple_options *opt)
 	return 0;
 }
 
-/* A port nobody listens on now.  Another process could take it before the
- * node binds it; the node would then fail with a clear message. */
-static int free_port(const char *ip)
+/* A port nobody listens on now, its socket kept open in *fd (so that the
+ * next call cannot get it too) until the caller closes it.  Another
+ * process could take it before the node binds it; the node would then
+ * fail with a clear message. */
+static int free_port(const char *ip, int *fd_out)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	socklen_t len = sizeof addr;
@@ -219,8 +221,25 @@ static int free_port(const char *ip)
 	if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
 	    getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
 		port = ntohs(addr.sin_port);
-	close(fd);
+	*fd_out = fd;
 	return port;
+}
+
+/* The ports of the masters and of the admin, all different. */
+static int reserve_ports(struct simple_cluster *c, int *master_ports, int *admin_port)
+{
+	int fds[SIMPLE_MAX_MASTERS + 1], count = 0, rc = 0;
+
+	for (int i = 0; i < c->opt.master_count && rc == 0; i++)
+		if ((master_ports[i] = free_port(c->opt.bind_ip, &fds[count++])) < 0)
+			rc = -1;
+	if (rc == 0 && (*admin_port = free_port(c->opt.bind_ip, &fds[count++])) < 0)
+		rc = -1;
+	while (count > 0)
+		close(fds[--count]);
+	if (rc < 0)
+		fprintf(stderr, "neosimple: no free port on %s\n", c->opt.bind_ip);
+	return rc;
 }
 
 /* neomaster & co live next to neosimple, installed or in a build tree. */
@@ -317,12 +336,11 @@ static struct simple_node *add_node(struct simple_cluster *c, const char *role,
 	return node;
 }
 
-static int start_masters(struct simple_cluster *c)
+static int start_masters(struct simple_cluster *c, const int *ports)
 {
 	char path[PATH_MAX + 16], bind[64], np[16], nr[16], autostart[16], label[32];
 	char *argv[] = { path, "-c", (char *)c->opt.name, "-b", bind, "-m", c->masters, "-p", np,
 			 "-r", nr, "-A", autostart, "-l", NULL, NULL };
-	int ports[SIMPLE_MAX_MASTERS];
 
 	snprintf(path, sizeof path, "%s/neomaster", c->bindir);
 	snprintf(np, sizeof np, "%d", c->opt.partitions);
@@ -331,11 +349,6 @@ static int start_masters(struct simple_cluster *c)
 	snprintf(autostart, sizeof autostart, "%d", c->opt.db_count);
 	c->masters[0] = '\0';
 	for (int i = 0; i < c->opt.master_count; i++) {
-		ports[i] = free_port(c->opt.bind_ip);
-		if (ports[i] < 0) {
-			fprintf(stderr, "neosimple: no free port on %s\n", c->opt.bind_ip);
-			return -1;
-		}
 		snprintf(c->masters + strlen(c->masters), sizeof c->masters - strlen(c->masters),
 			 "%s%s:%d", i ? " " : "", c->opt.bind_ip, ports[i]);
 	}
@@ -385,18 +398,13 @@ static void start_storages(struct simple_cluster *c)
 	}
 }
 
-static int start_admin(struct simple_cluster *c)
+static int start_admin(struct simple_cluster *c, int port)
 {
 	char path[PATH_MAX + 16];
 	char *argv[] = { path, "-c", (char *)c->opt.name, "-b", c->admin, "-m", c->masters, "-l",
 			 NULL, NULL };
 	struct simple_node *node;
-	int port = free_port(c->opt.bind_ip);
 
-	if (port < 0) {
-		fprintf(stderr, "neosimple: no free port on %s\n", c->opt.bind_ip);
-		return -1;
-	}
 	snprintf(c->admin, sizeof c->admin, "%s:%d", c->opt.bind_ip, port);
 	snprintf(path, sizeof path, "%s/neoadmin", c->bindir);
 	node = add_node(c, "admin", "admin");
@@ -571,13 +579,15 @@ static void serve(struct simple_cluster *c, sigset_t *waitmask)
 
 static int start(struct simple_cluster *c)
 {
+	int master_ports[SIMPLE_MAX_MASTERS], admin_port = 0;
+
 	if (find_bindir(c) < 0 || make_dir(c) < 0)
 		return -1;
 	find_build_modules(c);
-	if (start_masters(c) < 0)
+	if (reserve_ports(c, master_ports, &admin_port) < 0 || start_masters(c, master_ports) < 0)
 		return -1;
 	start_storages(c);
-	if (start_admin(c) < 0)
+	if (start_admin(c, admin_port) < 0)
 		return -1;
 	return wait_running(c);
 }

@@ -17,18 +17,19 @@
 #include <time.h>
 #include <unistd.h>
 
-static int free_port(void)
+/* A port nobody listens on.  The socket stays bound (in *fds) until the
+ * caller has all its ports, or the kernel could give the same one twice. */
+static int free_port(int *fds, int *count)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	socklen_t len = sizeof addr;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	bind(fd, (struct sockaddr *)&addr, sizeof addr);
 	getsockname(fd, (struct sockaddr *)&addr, &len);
-	port = ntohs(addr.sin_port);
-	close(fd);
-	return port;
+	fds[(*count)++] = fd;
+	return ntohs(addr.sin_port);
 }
 
 static const char *builddir(void)
@@ -55,11 +56,17 @@ void cluster_init(struct test_cluster *tc, const char *name, int partitions, int
 	tc->storage_count = storages;
 	tc->autostart = storages;
 	tc->master_count = masters;
-	for (int i = 0; i < masters; i++)
-		tc->master_ports[i] = free_port();
-	for (int i = 0; i < CLUSTER_MAX_NODES; i++)
-		tc->storage_ports[i] = free_port();
-	tc->admin_port = free_port();
+	{
+		int fds[2 + CLUSTER_MAX_NODES + 1], count = 0;
+
+		for (int i = 0; i < masters; i++)
+			tc->master_ports[i] = free_port(fds, &count);
+		for (int i = 0; i < CLUSTER_MAX_NODES; i++)
+			tc->storage_ports[i] = free_port(fds, &count);
+		tc->admin_port = free_port(fds, &count);
+		while (count > 0)
+			close(fds[--count]);
+	}
 }
 
 char *cluster_masters(struct test_cluster *tc, char *buf, size_t len)

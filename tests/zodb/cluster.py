@@ -37,10 +37,19 @@ def _die_with_parent():
         pass
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+def free_ports(count):
+    """count ports nobody listens on, all different: the sockets stay
+    bound until every port is chosen, or the kernel could give one twice."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            sockets.append(s)
+            s.bind(('127.0.0.1', 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class Cluster(object):
@@ -77,7 +86,9 @@ class Cluster(object):
         there)."""
         self.stop()
         self.dir = tempfile.mkdtemp(prefix='neo-zodb-')
-        self.master_ports = [free_port() for _ in range(self.master_count)]
+        ports = free_ports(self.master_count + self.storage_count)
+        self.master_ports = ports[:self.master_count]
+        storage_ports = ports[self.master_count:]
         engine = os.path.join(self.builddir, 'backends', '.libs', 'sqlite.so')
         for i, port in enumerate(self.master_ports):
             self._spawn('neomaster', '-b', '127.0.0.1:%d' % port,
@@ -86,7 +97,7 @@ class Cluster(object):
                         '-A', str(self.storage_count),
                         '-l', os.path.join(self.dir, 'master%d.log' % i))
         for i in range(self.storage_count):
-            self._spawn('neostorage', '-b', '127.0.0.1:%d' % free_port(),
+            self._spawn('neostorage', '-b', '127.0.0.1:%d' % storage_ports[i],
                         '-m', self.master_nodes, '-e', engine,
                         '-d', os.path.join(self.dir, 'storage%d.db' % i),
                         '-l', os.path.join(self.dir, 'storage%d.log' % i))
