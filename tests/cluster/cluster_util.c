@@ -152,9 +152,20 @@ static void storage_database(struct test_cluster *tc, int index, char *db, size_
 
 	if (strcmp(engine, "mysql_innodb") == 0) {
 		const char *tag = strrchr(tc->dir, '-');
+		const char *server = getenv("NEO_TEST_MYSQL_DIR");
+		const char *script = getenv("NEO_TEST_MYSQL_SCRIPT");
+		char command[1024];
 
 		snprintf(db, size, "root@neo_%s_%d%s", tag ? tag + 1 : "test", index,
 			 socket ? socket : "");
+		/* as upstream, the module uses a database, it does not create one */
+		if (server && script) {
+			snprintf(command, sizeof command,
+				 "sh '%s' sql '%s' 'CREATE DATABASE IF NOT EXISTS neo_%s_%d' >/dev/null",
+				 script, server, tag ? tag + 1 : "test", index);
+			if (system(command) != 0)
+				fprintf(stderr, "cluster_util: could not create database %d\n", index);
+		}
 	} else if (strcmp(engine, "rocksdb") == 0) {
 		snprintf(db, size, "%s/storage%d.rocksdb", tc->dir, index);
 	} else {

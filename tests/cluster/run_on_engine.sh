@@ -16,12 +16,14 @@ fi
 
 server=$(mktemp -d "${TMPDIR:-/tmp}/neo-test-mariadb-XXXXXX")
 trap 'sh "$top_srcdir/tests/backend/mariadb_server.sh" stop "$server" >/dev/null 2>&1; rm -rf "$server"' EXIT
-if ! sh "$top_srcdir/tests/backend/mariadb_server.sh" start "$server" >"$server.log" 2>&1; then
+if ! sh "$top_srcdir/tests/backend/mariadb_server.sh" start "$server" neo >"$server.log" 2>&1; then
 	echo "Bail out! no MariaDB server: $(tail -n 1 "$server.log")"
 	rm -f "$server.log"
 	exit 1
 fi
 rm -f "$server.log"
 NEO_TEST_MYSQL_SOCKET=$server/mysql.sock
-export NEO_TEST_MYSQL_SOCKET
+NEO_TEST_MYSQL_DIR=$server
+NEO_TEST_MYSQL_SCRIPT=$top_srcdir/tests/backend/mariadb_server.sh
+export NEO_TEST_MYSQL_SOCKET NEO_TEST_MYSQL_DIR NEO_TEST_MYSQL_SCRIPT
 "$top_builddir/$program"
