@@ -199,8 +199,12 @@ static void add_and_tweak(struct neo_client *client)
 	tap_diag("after tweak:\n%s", out);
 	tap_ok(strstr(out, "S3 R U") || strstr(out, "S3 R .U") || strstr(out, "S3 R ..U"),
 	       "S3 holds UP_TO_DATE cells");
-	tap_ok(discarded_cells_emptied(out),
-	       "the storages that gave cells away drop their rows in the background");
+	/* the databases are looked into with Python's sqlite3 */
+	if (strcmp(cluster_engine(), "sqlite") == 0)
+		tap_ok(discarded_cells_emptied(out),
+		       "the storages that gave cells away drop their rows in the background");
+	else
+		tap_skip("rows of given-away cells: checked in the files of the sqlite module only");
 
 	neoctl(out, sizeof out, "check :");
 	tap_ok(checked_equal(4), "check: the 4 partitions are equal on their replicas");
@@ -230,6 +234,11 @@ static void corrupt_and_check(void)
 	char good[8] = "", victim[8] = "", command[1024], out[8192];
 	int index;
 
+	if (strcmp(cluster_engine(), "sqlite") != 0) {
+		/* the row is deleted with Python's sqlite3 */
+		tap_skip("a corrupted replica: made in the files of the sqlite module only");
+		return;
+	}
 	tap_ok(holders_of_partition_0(good, victim), "print pt 0 1 names the holders: %s %s",
 	       good, victim);
 	index = cluster_storage_index(&tc, victim);
