@@ -144,6 +144,10 @@ struct neo_mysql_row {
 
 /* Reads the next row into row: OK, NOTFOUND at the end, or an error. */
 int neo_mysql_fetch(struct neo_db *db, MYSQL_STMT *st, struct neo_mysql_row *row);
+/* Runs sql and reads its first row into row (OK, NOTFOUND if none, or an
+ * error), then gives the statement back. */
+int neo_mysql_query_row(struct neo_db *db, const char *sql, MYSQL_BIND *params,
+			struct neo_mysql_row *row);
 
 /* Calls cb with the first column of every row of sql (ids bound as in
  * neo_mysql_run_ids); a callback's non-zero return stops and is returned. */

@@ -179,18 +179,13 @@ static int next_serial(struct neo_db *db, uint64_t partition, uint64_t oid, uint
 {
 	struct neo_mysql_row row = { .ids = 1 };
 	MYSQL_BIND params[3];
-	MYSQL_STMT *st;
 	int status;
 
 	neo_mysql_bind_id(&params[0], &partition);
 	neo_mysql_bind_id(&params[1], &oid);
 	neo_mysql_bind_id(&params[2], &serial);
-	status = neo_mysql_execute(db, "SELECT tid FROM obj FORCE INDEX (PRIMARY) WHERE `partition` = ? AND oid = ?"
-				   " AND tid > ? ORDER BY tid LIMIT 1", params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
+	status = neo_mysql_query_row(db, "SELECT tid FROM obj FORCE INDEX (PRIMARY) WHERE `partition` = ? AND oid = ?"
+				   " AND tid > ? ORDER BY tid LIMIT 1", params, &row);
 	out->has = status == NEO_BACKEND_OK;
 	out->id = out->has ? row.id[0] : 0;
 	return status == NEO_BACKEND_NOTFOUND ? NEO_BACKEND_OK : status;
@@ -223,7 +218,6 @@ int neo_mysql_obj_get(struct neo_db *db, uint32_t partition, uint64_t oid,
 	struct neo_mysql_row row = { .ids = 4, .blobs = 2 };
 	uint64_t p = partition;
 	MYSQL_BIND params[3];
-	MYSQL_STMT *st;
 	int status;
 
 	if ((unsigned)at > NEO_BACKEND_OBJ_BEFORE)
@@ -232,11 +226,7 @@ int neo_mysql_obj_get(struct neo_db *db, uint32_t partition, uint64_t oid,
 	neo_mysql_bind_id(&params[0], &p);
 	neo_mysql_bind_id(&params[1], &oid);
 	neo_mysql_bind_id(&params[2], &tid);
-	status = neo_mysql_execute(db, revision_queries[at], params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
+	status = neo_mysql_query_row(db, revision_queries[at], params, &row);
 	if (status == NEO_BACKEND_OK)
 		status = read_revision(db, &row, out);
 	/* the latest revision has no next one: one query less per load */
@@ -251,17 +241,12 @@ int neo_mysql_obj_last_serial(struct neo_db *db, uint32_t partition, uint64_t oi
 	struct neo_mysql_row row = { .ids = 1 };
 	uint64_t p = partition;
 	MYSQL_BIND params[2];
-	MYSQL_STMT *st;
 	int status;
 
 	neo_mysql_bind_id(&params[0], &p);
 	neo_mysql_bind_id(&params[1], &oid);
-	status = neo_mysql_execute(db, "SELECT tid FROM obj FORCE INDEX (PRIMARY) WHERE `partition` = ? AND oid = ?"
-				   " ORDER BY tid DESC LIMIT 1", params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
+	status = neo_mysql_query_row(db, "SELECT tid FROM obj FORCE INDEX (PRIMARY) WHERE `partition` = ? AND oid = ?"
+				   " ORDER BY tid DESC LIMIT 1", params, &row);
 	if (status == NEO_BACKEND_OK)
 		*serial = row.id[0];
 	return status;
@@ -273,18 +258,13 @@ int neo_mysql_obj_data_id(struct neo_db *db, uint32_t partition, uint64_t oid, u
 	struct neo_mysql_row row = { .ids = 1 };
 	uint64_t p = partition;
 	MYSQL_BIND params[3];
-	MYSQL_STMT *st;
 	int status;
 
 	neo_mysql_bind_id(&params[0], &p);
 	neo_mysql_bind_id(&params[1], &oid);
 	neo_mysql_bind_id(&params[2], &serial);
-	status = neo_mysql_execute(db, "SELECT data_id FROM obj WHERE `partition` = ? AND oid = ?"
-				   " AND tid = ?", params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
+	status = neo_mysql_query_row(db, "SELECT data_id FROM obj WHERE `partition` = ? AND oid = ?"
+				   " AND tid = ?", params, &row);
 	if (status == NEO_BACKEND_OK) {
 		data_id->has = !row.null[0];
 		data_id->id = row.id[0];

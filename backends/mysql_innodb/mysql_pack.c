@@ -110,18 +110,13 @@ static int last_revision(struct neo_db *db, uint64_t partition, uint64_t oid, ui
 {
 	struct neo_mysql_row row = { .ids = 2 };
 	MYSQL_BIND params[3];
-	MYSQL_STMT *st;
 	int status;
 
 	neo_mysql_bind_id(&params[0], &partition);
 	neo_mysql_bind_id(&params[1], &oid);
 	neo_mysql_bind_id(&params[2], &pack_tid);
-	status = neo_mysql_execute(db, "SELECT tid, data_id FROM obj WHERE `partition` = ?"
-				   " AND oid = ? AND tid <= ? ORDER BY tid DESC LIMIT 1", params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
+	status = neo_mysql_query_row(db, "SELECT tid, data_id FROM obj WHERE `partition` = ?"
+				   " AND oid = ? AND tid <= ? ORDER BY tid DESC LIMIT 1", params, &row);
 	*tid = row.id[0];
 	*deletion = row.null[1];
 	return status;

@@ -416,3 +416,16 @@ uint64_t neo_mysql_limit(uint64_t length)
 {
 	return length == 0 ? UINT64_MAX : length;
 }
+
+int neo_mysql_query_row(struct neo_db *db, const char *sql, MYSQL_BIND *params,
+			struct neo_mysql_row *row)
+{
+	MYSQL_STMT *st;
+	int status = neo_mysql_execute(db, sql, params, &st);
+
+	if (status != NEO_BACKEND_OK)
+		return status;
+	status = neo_mysql_fetch(db, st, row);
+	neo_mysql_done(db, st);
+	return status;
+}

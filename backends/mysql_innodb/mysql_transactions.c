@@ -64,16 +64,11 @@ static int trans_get_from(struct neo_db *db, const char *sql, uint64_t partition
 {
 	struct neo_mysql_row row = { .ids = 4, .blobs = 4 };
 	MYSQL_BIND params[2];
-	MYSQL_STMT *st;
 	int status;
 
 	neo_mysql_bind_id(&params[0], &partition);
 	neo_mysql_bind_id(&params[1], &tid);
-	status = neo_mysql_execute(db, sql, params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
+	status = neo_mysql_query_row(db, sql, params, &row);
 	if (status == NEO_BACKEND_OK)
 		status = read_trans(db, &row, out);
 	return status;
@@ -110,19 +105,14 @@ int neo_mysql_final_tid(struct neo_db *db, uint32_t partition, uint64_t ttid, ui
 	struct neo_mysql_row row = { .ids = 1 };
 	uint64_t p = partition;
 	MYSQL_BIND params[3];
-	MYSQL_STMT *st;
 	int status;
 
 	neo_mysql_bind_id(&params[0], &p);
 	neo_mysql_bind_id(&params[1], &ttid);
 	neo_mysql_bind_id(&params[2], &ttid);
 	/* As upstream: the final tid is never below the ttid. */
-	status = neo_mysql_execute(db, "SELECT tid FROM trans WHERE `partition` = ? AND tid >= ?"
-				   " AND ttid = ? LIMIT 1", params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
+	status = neo_mysql_query_row(db, "SELECT tid FROM trans WHERE `partition` = ? AND tid >= ?"
+				   " AND ttid = ? LIMIT 1", params, &row);
 	if (status == NEO_BACKEND_OK)
 		*tid = row.id[0];
 	return status;
