@@ -34,7 +34,9 @@ struct master_node {
 	bool recovery_asked;		/* storage: AskRecovery sent in this recovery */
 	bool recovery_answered;
 	int64_t recovery_ptid;		/* -1: none */
+	uint64_t recovery_backup_tid, recovery_truncate_tid;
 	bool replication_watch;		/* storage: asked unfinished transactions */
+	uint64_t readiness;		/* storage: order of its NotifyReady */
 	uint64_t pack_completed;	/* storage: last pack id it completed */
 };
 
@@ -48,6 +50,9 @@ struct master_txn {
 	uint32_t finish_msg_id;
 	uint64_t *oids;
 	uint32_t oid_count;
+	uint64_t storage_readiness;	/* storages ready at begin: up to this */
+	int32_t *failed;		/* storages a write failed to (FailedVote) */
+	uint32_t failed_count;
 	int32_t *involved;		/* storages asked to lock */
 	uint32_t involved_count;
 	uint32_t locks_pending;		/* AnswerInformationLocked awaited */
@@ -99,6 +104,7 @@ struct master {
 
 	/* Transactions. */
 	uint64_t last_tid, last_oid, first_tid;
+	uint64_t storage_readiness;	/* NotifyReady counter */
 	struct master_txn *txns;	/* pending, in begin order */
 	struct neo_idmap txn_by_ttid;
 	struct master_pack_order *pack_orders;	/* approved, in id order */

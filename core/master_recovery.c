@@ -53,12 +53,15 @@ static void answered_partition_table(struct neo_conn *conn, enum neo_ask_status 
 	if (node == NULL || node != m->pt_source)
 		return;
 	m->pt_source = NULL;
+	if (status == NEO_ASK_ANSWERED && answer->code != NEO_ANSWER_PARTITION_TABLE)
+		master_node_data(node)->recovery_ptid = 0;	/* refused: not asked again */
 	if (status == NEO_ASK_ANSWERED && answer->code == NEO_ANSWER_PARTITION_TABLE) {
 		const struct neo_answer_partition_table *table = answer->args;
 
 		if (neo_ptable_load(&m->pt, table->ptid, table->num_replicas, &table->rows) < 0) {
 			neo_log(NEO_LOG_ERROR, "%s sent a malformed partition table",
 				neo_conn_peer(conn));
+			master_node_data(node)->recovery_ptid = 0;	/* not asked again */
 		} else {
 			/* Storages of the table we never met are known as DOWN. */
 			int32_t *nids;
@@ -102,17 +105,51 @@ static void answered_recovery(struct neo_conn *conn, enum neo_ask_status status,
 		const struct neo_answer_recovery *recovery = answer->args;
 
 		data->recovery_ptid = recovery->ptid.has ? recovery->ptid.v : 0;
-		if (data->recovery_ptid > m->recovered_ptid && m->pt_source == NULL) {
-			m->recovered_ptid = data->recovery_ptid;
-			m->backup_tid = recovery->backup_tid.has ? recovery->backup_tid.v : 0;
-			m->truncate_tid = recovery->truncate_tid.has ? recovery->truncate_tid.v : 0;
-			m->pt_source = node;
-			neo_conn_ask(conn, NEO_ASK_PARTITION_TABLE, NULL, 0,
-				     answered_partition_table, m);
-			return;
-		}
+		data->recovery_backup_tid = recovery->backup_tid.has ? recovery->backup_tid.v : 0;
+		data->recovery_truncate_tid =
+			recovery->truncate_tid.has ? recovery->truncate_tid.v : 0;
 	}
 	master_recovery_check(m);
+}
+
+/*
+ * Asks the connected storage with the newest table for it, if it is newer
+ * than the one loaded.  Called after every recovery event, so that a
+ * storage lost while it was being asked is replaced by another with the
+ * same table, or by itself when it comes back (as upstream), and a newer
+ * table announced meanwhile is read after the current one.  Returns
+ * whether a table is being read.
+ */
+static bool recovery_fetch_pt(struct master *m)
+{
+	struct neo_node *best = NULL;
+	int64_t best_ptid = m->pt.num_partitions ? m->pt.ptid : 0;
+
+	if (m->pt_source)
+		return true;
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *node = m->nodes.nodes[i];
+		struct master_node *data = node->owner_data;
+
+		if (node->type == NEO_NODE_STORAGE && node->conn && data && data->recovery_answered
+		    && data->recovery_ptid > best_ptid) {
+			best = node;
+			best_ptid = data->recovery_ptid;
+		}
+	}
+	if (best == NULL)
+		return false;
+	{
+		struct master_node *data = best->owner_data;
+
+		m->recovered_ptid = best_ptid;
+		m->backup_tid = data->recovery_backup_tid;
+		m->truncate_tid = data->recovery_truncate_tid;
+	}
+	if (neo_conn_ask(best->conn, NEO_ASK_PARTITION_TABLE, NULL, 0, answered_partition_table, m) < 0)
+		return false;
+	m->pt_source = best;
+	return true;
 }
 
 void master_recovery_node(struct master *m, struct neo_node *node)
@@ -262,7 +299,8 @@ static void recovery_finish(struct master *m, bool new_table)
 
 void master_recovery_check(struct master *m)
 {
-	if (m->state != NEO_CLUSTER_RECOVERING || !m->primary || recovery_answers_pending(m))
+	if (m->state != NEO_CLUSTER_RECOVERING || !m->primary || recovery_fetch_pt(m)
+	    || recovery_answers_pending(m))
 		return;
 	if (m->pt.num_partitions) {
 		if (!neo_ptable_operational(&m->pt, pending_connected, m))
@@ -273,7 +311,7 @@ void master_recovery_check(struct master *m)
 		return;
 	}
 	if (m->recovered_ptid > 0)
-		return;		/* a table exists but is still being read */
+		return;		/* a table exists: wait for a storage that has it */
 	if (connected_storages(m, true) == 0)
 		return;
 	if (m->startup_allowed
@@ -432,7 +470,13 @@ static void verification_done(struct master *m)
 	for (size_t i = 0; i < m->nodes.count; i++) {
 		struct neo_node *node = m->nodes.nodes[i];
 
-		if (node->type == NEO_NODE_STORAGE && node->conn && node->state == NEO_NODE_RUNNING)
+		if (node->type != NEO_NODE_STORAGE || node->conn == NULL)
+			continue;
+		/* as upstream: a storage of the table that came back too late
+		 * for this verification runs too (its cells are out of date) */
+		if (node->state == NEO_NODE_PENDING && neo_ptable_has_node(&m->pt, node->nid))
+			master_set_node_state(m, node, NEO_NODE_RUNNING);
+		if (node->state == NEO_NODE_RUNNING)
 			master_start_storage(m, node);
 	}
 }
@@ -456,9 +500,11 @@ void master_storage_ready(struct master *m, struct neo_node *node)
 	struct master_node *data = master_node_data(node);
 	char nid[16];
 
-	(void)m;
 	if (data) {
 		data->ready = true;
+		/* as upstream: a transaction involves only the storages that
+		 * were ready when it began (the others may lack its writes) */
+		data->readiness = ++m->storage_readiness;
 		neo_log(NEO_LOG_INFO, "storage %s ready", neo_nid_format(node->nid, nid, sizeof nid));
 	}
 }
@@ -548,7 +594,10 @@ void master_handle_storage_packet(struct master *m, struct neo_node *node,
 	case NEO_NOTIFY_REPLICATION_DONE: {
 		const struct neo_notify_replication_done *done = pkt->args;
 
-		if (done->partition >= 0 && done->partition < m->pt.num_partitions)
+		/* as upstream: only from a storage that asked which
+		 * transactions were unfinished (its cells are "updatable") */
+		if (done->partition >= 0 && done->partition < m->pt.num_partitions
+		    && master_node_data(node) && master_node_data(node)->replication_watch)
 			master_pt_replicated(m, (uint32_t)done->partition, node->nid);
 		break;
 	}

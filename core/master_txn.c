@@ -71,6 +71,7 @@ static void txn_free(struct master_txn *txn)
 {
 	answer_final_waiter(txn, false);
 	free(txn->pack_oids);
+	free(txn->failed);
 	free(txn->oids);
 	free(txn->involved);
 	free(txn);
@@ -122,6 +123,7 @@ static void begin(struct master *m, struct neo_node *node, struct neo_conn *conn
 	txn->ttid = req->tid.has ? req->tid.v : neo_tid_next(last, 0, 0);
 	txn->client = conn;
 	txn->client_nid = node->nid;
+	txn->storage_readiness = m->storage_readiness;
 	if (neo_idmap_put(&m->txn_by_ttid, txn->ttid, txn) < 0) {
 		free(txn);
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
@@ -149,6 +151,11 @@ static void notify_abort(struct master *m, uint64_t ttid, const int64_t *nids, s
 
 		for (size_t k = 0; k < count && !listed; k++)
 			listed = nids[k] == node->nid;
+		/* as upstream: storages waiting for unfinished transactions
+		 * learn of the abort too (they may have joined after the
+		 * client chose whom to write to) */
+		if (node->owner_data && ((struct master_node *)node->owner_data)->replication_watch)
+			listed = true;
 		if (node->type == NEO_NODE_STORAGE && node->conn && listed)
 			neo_conn_notify(node->conn, NEO_ABORT_TRANSACTION, &abort_txn);
 	}
@@ -200,6 +207,11 @@ static bool nid_in(const int32_t *list, uint32_t count, int32_t nid)
 	return false;
 }
 
+static bool ready_at_begin(const struct master_txn *txn, const struct master_node *data)
+{
+	return data->ready && data->readiness <= txn->storage_readiness;
+}
+
 static void add_partition_nodes(struct master *m, struct master_txn *txn, uint32_t partition)
 {
 	const struct neo_pt_cells *row;
@@ -211,7 +223,7 @@ static void add_partition_nodes(struct master *m, struct master_txn *txn, uint32
 		struct neo_node *node = neo_nodes_by_nid(&m->nodes, row->cells[i].nid);
 		struct master_node *data = node ? node->owner_data : NULL;
 
-		if (node && node->conn && data && data->ready
+		if (node && node->conn && data && ready_at_begin(txn, data)
 		    && !nid_in(txn->involved, txn->involved_count, node->nid))
 			txn->involved[txn->involved_count++] = node->nid;
 	}
@@ -241,6 +253,8 @@ static int collect_involved(struct master *m, struct master_txn *txn,
 }
 
 static void commit_ready(struct master *m);
+static bool operational_without(struct master *m, const int32_t *nids, uint32_t count);
+static void drop_failed_storages(struct master *m, struct master_txn *txn);
 
 static void lock_answered(struct neo_conn *conn, enum neo_ask_status status,
 			  struct neo_packet *answer, void *arg)
@@ -304,6 +318,25 @@ static void finish(struct master *m, struct neo_conn *conn, struct neo_packet *p
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
 				      "invalid pack time");
 		return;
+	}
+	if (txn->failed_count) {
+		uint64_t ttid = txn->ttid;
+
+		if (!operational_without(m, txn->failed, txn->failed_count)) {
+			/* as upstream: answered, and aborted for the client */
+			neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_INCOMPLETE_TRANSACTION,
+					      "not enough storages left for this transaction");
+			notify_abort(m, ttid, NULL, 0);
+			txn_unlink(m, txn);
+			txn_free(txn);
+			return;
+		}
+		drop_failed_storages(m, txn);
+		/* losing them may have changed everything (it should not
+		 * stop operation: the table is operational without them) */
+		txn = neo_idmap_get(&m->txn_by_ttid, ttid);
+		if (txn == NULL || m->state != NEO_CLUSTER_RUNNING)
+			return;
 	}
 	if (master_pack_copy(&req->pack, txn) < 0) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
@@ -457,27 +490,85 @@ static void new_oids(struct master *m, struct neo_conn *conn, struct neo_packet 
 	free(answer.oids.items);
 }
 
-static void failed_vote(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+/* Whether the table stays operational without the storages listed. */
+static bool operational_without(struct master *m, const int32_t *nids, uint32_t count)
 {
-	const struct neo_failed_vote *req = pkt->args;
 	struct neo_ptable without = { 0 };
 	bool operational;
 
-	/* As upstream: the vote may go on if the table stays operational
-	 * without the failed storages (they will be outdated at finish). */
-	if (neo_ptable_copy(&without, &m->pt) < 0) {
-		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
-		return;
-	}
-	for (uint32_t i = 0; i < req->failed_uuids.count; i++)
-		neo_ptable_drop_node(&without, (int32_t)req->failed_uuids.items[i]);
+	if (neo_ptable_copy(&without, &m->pt) < 0)
+		return false;
+	for (uint32_t i = 0; i < count; i++)
+		neo_ptable_drop_node(&without, nids[i]);
 	operational = neo_ptable_operational(&without, master_is_running, m);
 	neo_ptable_free(&without);
-	if (operational)
+	return operational;
+}
+
+static int txn_add_failed(struct master_txn *txn, int32_t nid)
+{
+	int32_t *failed;
+
+	if (nid_in(txn->failed, txn->failed_count, nid))
+		return 0;
+	failed = realloc(txn->failed, (txn->failed_count + 1) * sizeof *failed);
+	if (failed == NULL)
+		return -1;
+	txn->failed = failed;
+	txn->failed[txn->failed_count++] = nid;
+	return 0;
+}
+
+/*
+ * As upstream: the client could not write to some storages.  Those that
+ * were not ready when the transaction began were not expected to get it
+ * in full and do not count.  The vote may go on if the table stays
+ * operational without the others: they are disconnected at finish, before
+ * the lock, so that their cells are outdated and catch up by replication
+ * (locking the transaction there would commit it incomplete).
+ */
+static void failed_vote(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_failed_vote *req = pkt->args;
+	struct master_txn *txn = neo_idmap_get(&m->txn_by_ttid, req->ttid);
+
+	if (txn == NULL || txn->client != conn || txn->finishing) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      "unknown transaction");
+		return;
+	}
+	for (uint32_t i = 0; i < req->failed_uuids.count; i++) {
+		struct neo_node *node = neo_nodes_by_nid(&m->nodes, (int32_t)req->failed_uuids.items[i]);
+		struct master_node *data = node ? node->owner_data : NULL;
+
+		if (node == NULL || node->type != NEO_NODE_STORAGE || data == NULL
+		    || !ready_at_begin(txn, data))
+			continue;
+		if (txn_add_failed(txn, node->nid) < 0) {
+			neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+			return;
+		}
+	}
+	if (operational_without(m, txn->failed, txn->failed_count))
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_ACK, "");
 	else
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_INCOMPLETE_TRANSACTION,
 				      "not enough storages left for this transaction");
+}
+
+/* Disconnects the storages a write of txn failed to (see failed_vote). */
+static void drop_failed_storages(struct master *m, struct master_txn *txn)
+{
+	for (uint32_t i = 0; i < txn->failed_count; i++) {
+		struct neo_node *node = neo_nodes_by_nid(&m->nodes, txn->failed[i]);
+		char nid[16];
+
+		if (node == NULL || node->conn == NULL)
+			continue;
+		neo_log(NEO_LOG_WARNING, "disconnecting %s: a write of transaction %016llx failed there",
+			neo_nid_format(node->nid, nid, sizeof nid), (unsigned long long)txn->ttid);
+		neo_conn_abort(node->conn, "a write failed there");
+	}
 }
 
 /*

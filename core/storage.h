@@ -133,6 +133,9 @@ bool storage_readable(const struct storage *s, uint32_t partition);
 /* storage_peers.c */
 void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);
 void storage_close_peers(struct storage *s);
+/* Serves a request from an identified client or storage; false if it is
+ * none of the requests a storage serves. */
+bool storage_handle_request(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
 void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -161,7 +164,12 @@ bool storage_has_lockless(struct storage *s, uint32_t partition);
 /* storage_replication.c */
 void storage_replication_update(struct storage *s);
 void storage_replication_stop(struct storage *s);
-void storage_replication_txn_finished(struct storage *s, uint64_t ttid, uint64_t max_tid);
+/* The master says ttid ended: committed as max_tid, or aborted. */
+void storage_replication_txn_finished(struct storage *s, uint64_t ttid, bool committed,
+				      uint64_t max_tid);
+/* Whether an OUT_OF_DATE cell of ours holds all it should: writes to it
+ * take locks again (conflicts can be checked here). */
+bool storage_replication_complete(const struct storage *s, uint32_t partition);
 bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
 
 /* storage_drop.c: rows of partitions no longer held, deleted in the

@@ -504,13 +504,18 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	case NEO_NOTIFY_UNLOCK_INFORMATION:
 		storage_unlock_txn(s, ((const struct neo_notify_unlock_information *)pkt->args)->ttid);
 		break;
-	case NEO_ABORT_TRANSACTION:
-		storage_abort_txn(s, ((const struct neo_abort_transaction *)pkt->args)->ttid);
+	case NEO_ABORT_TRANSACTION: {
+		uint64_t ttid = ((const struct neo_abort_transaction *)pkt->args)->ttid;
+
+		storage_abort_txn(s, ttid);
+		/* as upstream: an abort ends an unfinished transaction too */
+		storage_replication_txn_finished(s, ttid, false, 0);
 		break;
+	}
 	case NEO_NOTIFY_TRANSACTION_FINISHED: {
 		const struct neo_notify_transaction_finished *done = pkt->args;
 
-		storage_replication_txn_finished(s, done->ttid, done->max_tid);
+		storage_replication_txn_finished(s, done->ttid, true, done->max_tid);
 		break;
 	}
 	case NEO_CHECK_PARTITION:

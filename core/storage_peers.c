@@ -92,6 +92,12 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 	neo_conn_answer(peer->conn, pkt->msg_id, NEO_ACCEPT_IDENTIFICATION, &accept);
 }
 
+bool storage_handle_request(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	return storage_handle_read(s, conn, pkt) || storage_handle_write(s, conn, pkt)
+	       || storage_handle_replication(s, conn, pkt) || storage_handle_check(s, conn, pkt);
+}
+
 static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
 	struct storage *s = arg;
@@ -110,8 +116,7 @@ static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 		neo_conn_close(conn, "not identified");
 		return;
 	}
-	if (storage_handle_read(s, conn, pkt) || storage_handle_write(s, conn, pkt)
-	    || storage_handle_replication(s, conn, pkt) || storage_handle_check(s, conn, pkt))
+	if (storage_handle_request(s, conn, pkt))
 		return;
 	if (!neo_packet_is_answer(pkt->code)) {
 		neo_log(NEO_LOG_WARNING, "%s: unexpected %s", neo_conn_peer(conn), pkt->type->name);

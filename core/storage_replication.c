@@ -3,11 +3,23 @@
  * readable peer, and serving peers that do the same from us
  * (cluster.md section 3.4, upstream's neo/storage/replicator.py).
  *
+ * Outdated cells are writable: once the master has answered which
+ * transactions were unfinished when we asked, every transaction that
+ * begins afterwards reaches us in full.  So a cell is up to date when:
+ *   1. it holds, from a readable peer, every transaction up to the last
+ *      tid the master had committed when it answered;
+ *   2. the transactions unfinished at that answer have all ended, and
+ *      what they committed was replicated too (each one that commits
+ *      moves the partition's target to its tid: a pass more);
+ *   3. no write taken without a lock (lockless, while the cell could not
+ *      check conflicts) is left: from then on the cell takes locks.
+ * Only then is the master told (NotifyReplicationDone).
+ *
  * One partition at a time: transactions, then objects, in chunks of
  * FETCH_COUNT; each chunk carries what we already have so that the
- * source sends only what is missing and tells what to delete.  Once the
- * transactions unfinished when we asked the master are finished, and no
- * lockless write is pending, the master is told the cell is replicated.
+ * source sends only what is missing and tells what to delete.  After a
+ * pass the cell's stored tid records how far it is complete, so that a
+ * restart resumes there.
  */
 #include "storage.h"
 
@@ -20,24 +32,40 @@
 #include "tid.h"
 
 #define FETCH_COUNT 1000
+#define DRAIN_POLL_MS 50
+
+/* Where one of our OUT_OF_DATE cells stands (see the comment above). */
+enum rep_phase {
+	REP_IDLE,		/* not an OUT_OF_DATE cell of ours */
+	REP_ASK,		/* the master is to be asked its unfinished txns */
+	REP_ASKED,		/* asked: answer awaited */
+	REP_TRACKED,		/* answered: passes until nothing is left */
+	REP_DRAINING,		/* complete: lockless writes still pending */
+	REP_NOTIFIED		/* NotifyReplicationDone sent */
+};
+
+struct rep_partition {
+	enum rep_phase phase;
+	bool waiting;		/* a transaction up to max_ttid may still commit */
+	uint64_t max_ttid;
+	bool has_target;	/* a pass up to target is due */
+	uint64_t target;
+	uint64_t done_tid;	/* complete up to (after the last pass) */
+};
 
 struct replication {
-	bool asked;			/* AskUnfinishedTransactions sent */
-	bool answered;
-	uint64_t max_tid;		/* replicate up to this tid */
-	uint64_t *pending;		/* ttids unfinished when we asked */
-	size_t pending_count;
+	struct rep_partition *parts;
+	uint32_t part_count;
+	bool asking;		/* an AskUnfinishedTransactions is in flight */
+	struct neo_id_list unfinished;	/* ttids the master said were pending */
 
 	int64_t partition;		/* being replicated, or -1 */
 	struct neo_conn *source;
-	bool source_ready;
+	uint64_t max_tid;		/* this pass replicates up to this tid */
 	uint64_t first_tid;		/* where the partition's pass starts */
 	uint64_t next_tid, next_oid;	/* where the current chunk starts */
-	bool fetching_objects;
-	uint64_t done_upto;		/* max_tid of the last full pass */
-	bool *covered;			/* partitions of the last ask */
-	uint32_t covered_count;
 	struct event *retry;
+	struct event *drain;
 };
 
 static int ignore_id(void *ctx, uint64_t id)
@@ -50,14 +78,14 @@ static int ignore_id(void *ctx, uint64_t id)
 /* --- Destination side ------------------------------------------------------ */
 
 static void replication_next(struct storage *s);
+static void drain_check(struct storage *s);
 
-static void schedule_retry(struct storage *s, long ms)
+static void schedule(struct event *ev, long ms)
 {
-	struct replication *r = s->replication;
 	struct timeval delay = { ms / 1000, (ms % 1000) * 1000 };
 
-	if (r->retry)
-		evtimer_add(r->retry, &delay);
+	if (ev && !evtimer_pending(ev, NULL))
+		evtimer_add(ev, &delay);
 }
 
 static void retry_tick(evutil_socket_t fd, short what, void *arg)
@@ -67,29 +95,55 @@ static void retry_tick(evutil_socket_t fd, short what, void *arg)
 	storage_replication_update(arg);
 }
 
-static void close_source(struct replication *r)
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	drain_check(arg);
+}
+
+static void close_source(struct replication *r, const char *why)
 {
 	if (r->source) {
 		struct neo_conn *conn = r->source;
 
 		r->source = NULL;
-		neo_conn_close(conn, "replication done");
+		neo_conn_close(conn, why);
 	}
-	r->source_ready = false;
 }
 
+/* The current pass stops; its target stays due (unless a newer one came). */
 static void replication_abort(struct storage *s, const char *why)
 {
 	struct replication *r = s->replication;
 
-	if (r->partition >= 0)
+	if (r->partition >= 0) {
+		struct rep_partition *p = &r->parts[r->partition];
+
 		neo_log(NEO_LOG_WARNING, "replication of partition %" PRId64 " aborted: %s",
 			r->partition, why);
+		if (p->phase == REP_TRACKED && !p->has_target) {
+			p->has_target = true;
+			p->target = r->max_tid;
+		}
+	}
 	r->partition = -1;
-	close_source(r);
-	schedule_retry(s, 1000);
+	close_source(r, "replication aborted");
+	schedule(r->retry, 1000);
 }
 
+/* Records that an own OUT_OF_DATE cell is complete up to tid, so that a
+ * restart resumes after it (as upstream's updateCellTID). */
+static void save_progress(struct storage *s, uint32_t partition, uint64_t tid)
+{
+	struct neo_pt_row row = { .partition = partition, .nid = s->nid, .tid = (int64_t)tid };
+
+	if (storage_cell_state(s, partition) != NEO_CELL_OUT_OF_DATE)
+		return;
+	storage_db_failed(s, s->be->pt_apply(s->db, &row, 1, false), "saving replication progress");
+}
+
+static void pass_done(struct storage *s);
 static void fetch_transactions(struct storage *s);
 static void fetch_objects(struct storage *s);
 
@@ -100,7 +154,7 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
 	struct replication *r = s->replication;
 	const struct neo_answer_fetch_transactions *fetched;
 
-	if (r == NULL || conn != r->source)
+	if (r == NULL || conn != r->source || r->partition < 0)
 		return;
 	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_FETCH_TRANSACTIONS) {
 		replication_abort(s, "source refused or lost");
@@ -109,13 +163,14 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
 	fetched = answer->args;
 	for (uint32_t i = 0; i < fetched->tids_to_delete.count; i++)
 		s->be->trans_delete(s->db, (uint32_t)r->partition, fetched->tids_to_delete.items[i]);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
+			      "replicating transactions"))
+		return;
 	if (fetched->next_tid.has) {
 		r->next_tid = fetched->next_tid.v;
 		fetch_transactions(s);
 		return;
 	}
-	r->fetching_objects = true;
 	r->next_tid = r->first_tid;
 	r->next_oid = 0;
 	fetch_objects(s);
@@ -199,8 +254,6 @@ static void object_map_free(struct object_map *m)
 	memset(m, 0, sizeof *m);
 }
 
-static void partition_replicated(struct storage *s);
-
 static void answered_fetch_objects(struct neo_conn *conn, enum neo_ask_status status,
 				   struct neo_packet *answer, void *arg)
 {
@@ -208,7 +261,7 @@ static void answered_fetch_objects(struct neo_conn *conn, enum neo_ask_status st
 	struct replication *r = s->replication;
 	const struct neo_answer_fetch_objects *fetched;
 
-	if (r == NULL || conn != r->source)
+	if (r == NULL || conn != r->source || r->partition < 0)
 		return;
 	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_FETCH_OBJECTS) {
 		replication_abort(s, "source refused or lost");
@@ -223,14 +276,16 @@ static void answered_fetch_objects(struct neo_conn *conn, enum neo_ask_status st
 					  fetched->objects_to_delete.values[i].items[k], &serial,
 					  ignore_id, NULL);
 		}
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
+			      "replicating objects"))
+		return;
 	if (fetched->next_tid.has) {
 		r->next_tid = fetched->next_tid.v;
 		r->next_oid = fetched->next_oid.has ? fetched->next_oid.v : 0;
 		fetch_objects(s);
 		return;
 	}
-	partition_replicated(s);
+	pass_done(s);
 }
 
 static void fetch_objects(struct storage *s)
@@ -248,36 +303,73 @@ static void fetch_objects(struct storage *s)
 	object_map_free(&have);
 }
 
-static void partition_replicated(struct storage *s)
+/* Nothing more can commit here that we could lack: wait for the lockless
+ * writes to end, then tell the master. */
+static void partition_complete(struct storage *s, uint32_t partition)
+{
+	struct rep_partition *p = &s->replication->parts[partition];
+
+	p->phase = REP_DRAINING;
+	neo_log(NEO_LOG_INFO, "partition %u complete up to %016" PRIx64, partition, p->done_tid);
+	drain_check(s);
+}
+
+static void pass_done(struct storage *s)
 {
 	struct replication *r = s->replication;
 	uint32_t partition = (uint32_t)r->partition;
+	struct rep_partition *p = &r->parts[partition];
 
-	if (r->pending_count || storage_has_lockless(s, partition)) {
-		/* Transactions older than our request to the master may
-		 * still commit here: wait, then pass again. */
-		r->partition = -1;
-		close_source(r);
-		schedule_retry(s, 200);
-		return;
-	}
+	save_progress(s, partition, r->max_tid);
+	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
 	neo_log(NEO_LOG_INFO, "partition %u replicated up to %016" PRIx64, partition, r->max_tid);
-	if (s->master_conn) {
-		struct neo_notify_replication_done done = { .partition = partition,
-							    .tid = r->max_tid };
-
-		neo_conn_notify(s->master_conn, NEO_NOTIFY_REPLICATION_DONE, &done);
-	}
+	p->done_tid = r->max_tid;
 	r->partition = -1;
-	close_source(r);
-	/* The master's table change makes the cell readable; until then,
-	 * do not start this partition again. */
-	r->done_upto = r->max_tid;
-	schedule_retry(s, 300);
+	close_source(r, "replication pass done");
+	if (p->phase == REP_TRACKED && !p->waiting && !p->has_target)
+		partition_complete(s, partition);
+	replication_next(s);
+}
+
+static void drain_check(struct storage *s)
+{
+	struct replication *r = s->replication;
+	bool draining = false;
+
+	if (r == NULL)
+		return;
+	for (uint32_t i = 0; i < r->part_count; i++) {
+		struct rep_partition *p = &r->parts[i];
+
+		if (p->phase != REP_DRAINING)
+			continue;
+		if (storage_has_lockless(s, i) || s->master_conn == NULL) {
+			draining = true;
+			continue;
+		}
+		neo_log(NEO_LOG_INFO, "partition %u up to date (replicated up to %016" PRIx64 ")",
+			i, p->done_tid);
+		neo_conn_notify(s->master_conn, NEO_NOTIFY_REPLICATION_DONE,
+				&(struct neo_notify_replication_done){ .partition = i,
+								       .tid = p->done_tid });
+		p->phase = REP_NOTIFIED;
+	}
+	if (draining)
+		schedule(r->drain, DRAIN_POLL_MS);
+}
+
+bool storage_replication_complete(const struct storage *s, uint32_t partition)
+{
+	const struct replication *r = s->replication;
+
+	return r && partition < r->part_count
+	       && (r->parts[partition].phase == REP_DRAINING
+		   || r->parts[partition].phase == REP_NOTIFIED);
 }
 
 /* As upstream: an own OUT_OF_DATE cell complete up to tid T (pt.tid, set
- * when it left a readable state) resumes at T + 1; 0 means from scratch. */
+ * when it left a readable state and after each pass) resumes at T + 1;
+ * 0 means from scratch. */
 static uint64_t resume_tid(struct storage *s, uint32_t partition)
 {
 	int64_t *own = storage_own_cell_tids(s, s->pt.num_partitions);
@@ -298,14 +390,12 @@ static void source_identified(struct neo_conn *conn, enum neo_ask_status status,
 	struct storage *s = arg;
 	struct replication *r = s->replication;
 
-	if (r == NULL || conn != r->source)
+	if (r == NULL || conn != r->source || r->partition < 0)
 		return;
 	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ACCEPT_IDENTIFICATION) {
 		replication_abort(s, "source refused us");
 		return;
 	}
-	r->source_ready = true;
-	r->fetching_objects = false;
 	r->first_tid = resume_tid(s, (uint32_t)r->partition);
 	r->next_tid = r->first_tid;
 	fetch_transactions(s);
@@ -339,6 +429,46 @@ static const struct neo_conn_callbacks source_callbacks = {
 	.on_close = source_closed,
 };
 
+static void add_transaction(struct storage *s, uint32_t partition,
+			    const struct neo_add_transaction *add)
+{
+	struct neo_trans trans = { .partition = partition, .tid = add->tid, .ttid = add->ttid,
+				   .packed = add->packed };
+	uint8_t *oids = malloc((size_t)add->oids.count * 8 + 1);
+
+	if (oids == NULL) {
+		replication_abort(s, "out of memory");
+		return;
+	}
+	for (uint32_t i = 0; i < add->oids.count; i++)
+		neo_p64_write(add->oids.items[i], oids + 8 * i);
+	trans.oids = (struct neo_bytes){ oids, (size_t)add->oids.count * 8 };
+	trans.user = (struct neo_bytes){ add->user.data, add->user.size };
+	trans.description = (struct neo_bytes){ add->description.data, add->description.size };
+	trans.extension = (struct neo_bytes){ add->extension.data, add->extension.size };
+	storage_db_failed(s, s->be->trans_put(s->db, &trans, false), "replicating a transaction");
+	free(oids);
+}
+
+static void add_object(struct storage *s, uint32_t partition, const struct neo_add_object *add)
+{
+	struct neo_obj_row row = { .partition = partition, .oid = add->oid, .tid = add->serial };
+	uint64_t data_id;
+
+	if (add->data.size && add->checksum.size == 20) {
+		if (storage_db_failed(s, s->be->data_put(s->db, row.partition, add->checksum.data,
+					(uint8_t)add->compression,
+					(struct neo_bytes){ add->data.data, add->data.size },
+					&data_id), "replicating data"))
+			return;
+		row.data_id = (struct neo_opt_id){ true, data_id };
+	} else if (add->data_serial.has) {
+		s->be->obj_data_id(s->db, row.partition, add->oid, add->data_serial.v, &row.data_id);
+	}
+	row.value_tid = (struct neo_opt_id){ add->data_serial.has, add->data_serial.v };
+	storage_db_failed(s, s->be->obj_put(s->db, &row, 1, false), "replicating an object");
+}
+
 static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
 	struct storage *s = arg;
@@ -346,42 +476,10 @@ static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 
 	if (r == NULL || conn != r->source || r->partition < 0)
 		return;
-	if (pkt->code == NEO_ADD_TRANSACTION) {
-		const struct neo_add_transaction *add = pkt->args;
-		struct neo_trans trans = { .partition = (uint32_t)r->partition, .tid = add->tid,
-					   .ttid = add->ttid, .packed = add->packed };
-		uint8_t *oids = malloc((size_t)add->oids.count * 8 + 1);
-
-		if (oids == NULL)
-			return;
-		for (uint32_t i = 0; i < add->oids.count; i++)
-			neo_p64_write(add->oids.items[i], oids + 8 * i);
-		trans.oids = (struct neo_bytes){ oids, (size_t)add->oids.count * 8 };
-		trans.user = (struct neo_bytes){ add->user.data, add->user.size };
-		trans.description = (struct neo_bytes){ add->description.data, add->description.size };
-		trans.extension = (struct neo_bytes){ add->extension.data, add->extension.size };
-		storage_db_failed(s, s->be->trans_put(s->db, &trans, false), "replicating a transaction");
-		free(oids);
-	} else if (pkt->code == NEO_ADD_OBJECT) {
-		const struct neo_add_object *add = pkt->args;
-		struct neo_obj_row row = { .partition = (uint32_t)r->partition, .oid = add->oid,
-					   .tid = add->serial };
-		uint64_t data_id;
-
-		if (add->data.size && add->checksum.size == 20) {
-			if (storage_db_failed(s, s->be->data_put(s->db, row.partition, add->checksum.data,
-						(uint8_t)add->compression,
-						(struct neo_bytes){ add->data.data, add->data.size },
-						&data_id), "replicating data"))
-				return;
-			row.data_id = (struct neo_opt_id){ true, data_id };
-		} else if (add->data_serial.has) {
-			s->be->obj_data_id(s->db, row.partition, add->oid, add->data_serial.v,
-					   &row.data_id);
-		}
-		row.value_tid = (struct neo_opt_id){ add->data_serial.has, add->data_serial.v };
-		storage_db_failed(s, s->be->obj_put(s->db, &row, 1, false), "replicating an object");
-	}
+	if (pkt->code == NEO_ADD_TRANSACTION)
+		add_transaction(s, (uint32_t)r->partition, pkt->args);
+	else if (pkt->code == NEO_ADD_OBJECT)
+		add_object(s, (uint32_t)r->partition, pkt->args);
 }
 
 /* A running storage with a readable cell of the partition. */
@@ -401,120 +499,221 @@ static struct neo_node *pick_source(struct storage *s, uint32_t partition)
 	return NULL;
 }
 
+static bool id_in(const struct neo_id_list *list, uint64_t id)
+{
+	for (uint32_t i = 0; i < list->count; i++)
+		if (list->ids[i] == id)
+			return true;
+	return false;
+}
+
+static void ask_unfinished(struct storage *s);
+
 static void answered_unfinished(struct neo_conn *conn, enum neo_ask_status status,
 				struct neo_packet *answer, void *arg)
 {
 	struct storage *s = arg;
 	struct replication *r = s->replication;
 	const struct neo_answer_unfinished_transactions *unfinished;
+	uint64_t max_ttid = 0;
 
 	(void)conn;
-	if (r == NULL || status != NEO_ASK_ANSWERED
-	    || answer->code != NEO_ANSWER_UNFINISHED_TRANSACTIONS) {
-		if (r)
-			r->asked = false;
+	if (r == NULL)
+		return;
+	r->asking = false;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_UNFINISHED_TRANSACTIONS) {
+		for (uint32_t i = 0; i < r->part_count; i++)
+			if (r->parts[i].phase == REP_ASKED)
+				r->parts[i].phase = REP_ASK;
+		schedule(r->retry, 1000);
 		return;
 	}
 	unfinished = answer->args;
-	r->answered = true;
-	r->max_tid = unfinished->max_tid;
-	free(r->pending);
-	r->pending = calloc(unfinished->ttids.count + 1, sizeof *r->pending);
-	r->pending_count = 0;
-	if (r->pending)
-		for (uint32_t i = 0; i < unfinished->ttids.count; i++)
-			r->pending[r->pending_count++] = unfinished->ttids.items[i];
+	for (uint32_t i = 0; i < unfinished->ttids.count; i++) {
+		uint64_t ttid = unfinished->ttids.items[i];
+
+		if (ttid > max_ttid)
+			max_ttid = ttid;
+		if (!id_in(&r->unfinished, ttid) && neo_id_list_add(&r->unfinished, ttid) < 0) {
+			/* a forgotten ttid could let a cell be declared up to
+			 * date too early: better stop */
+			neo_log(NEO_LOG_ERROR, "out of memory while replicating: stopping");
+			storage_exit(s, 1);
+			return;
+		}
+	}
+	for (uint32_t i = 0; i < r->part_count; i++) {
+		struct rep_partition *p = &r->parts[i];
+
+		if (p->phase != REP_ASKED)
+			continue;
+		p->phase = REP_TRACKED;
+		p->waiting = unfinished->ttids.count > 0;
+		p->max_ttid = max_ttid;
+		p->has_target = true;
+		p->target = unfinished->max_tid;
+	}
+	ask_unfinished(s);
 	replication_next(s);
 }
 
+/* Asks the master which transactions are unfinished, for the cells that
+ * became OUT_OF_DATE since the last answer. */
+static void ask_unfinished(struct storage *s)
+{
+	struct replication *r = s->replication;
+	struct neo_ask_unfinished_transactions ask = { 0 };
+
+	if (r->asking || s->master_conn == NULL)
+		return;
+	ask.offsets.items = calloc(r->part_count + 1, sizeof *ask.offsets.items);
+	if (ask.offsets.items == NULL)
+		return;
+	for (uint32_t i = 0; i < r->part_count; i++)
+		if (r->parts[i].phase == REP_ASK)
+			ask.offsets.items[ask.offsets.count++] = i;
+	if (ask.offsets.count
+	    && neo_conn_ask(s->master_conn, NEO_ASK_UNFINISHED_TRANSACTIONS, &ask, 0,
+			    answered_unfinished, s) >= 0) {
+		r->asking = true;
+		for (uint32_t k = 0; k < ask.offsets.count; k++)
+			r->parts[ask.offsets.items[k]].phase = REP_ASKED;
+	}
+	free(ask.offsets.items);
+}
+
+/* Starts a pass on a partition that has one due, preferring those with no
+ * transaction left to wait for. */
 static void replication_next(struct storage *s)
 {
 	struct replication *r = s->replication;
+	int64_t chosen = -1;
+	struct neo_node *source = NULL;
 	char err[256];
 
-	if (!s->operational || r->partition >= 0 || !r->answered || s->master_conn == NULL)
+	if (r == NULL || !s->operational || r->partition >= 0 || s->master_conn == NULL)
 		return;
-	for (uint32_t p = 0; p < s->pt.num_partitions; p++) {
-		struct neo_node *source;
+	for (uint32_t i = 0; i < r->part_count; i++) {
+		struct rep_partition *p = &r->parts[i];
+		struct neo_node *node;
 
-		if (storage_cell_state(s, p) != NEO_CELL_OUT_OF_DATE)
+		if (p->phase != REP_TRACKED || !p->has_target)
 			continue;
-		source = pick_source(s, p);
-		if (source == NULL)
+		if ((node = pick_source(s, i)) == NULL)
 			continue;
-		r->partition = p;
-		neo_log(NEO_LOG_INFO, "replicating partition %u up to %016" PRIx64 " from %s:%u", p,
-			r->max_tid, source->address.host, source->address.port);
-		r->source = neo_conn_connect(s->base, &source->address, s->ssl, &source_callbacks, s,
-					     err, sizeof err);
-		if (r->source == NULL)
-			replication_abort(s, err);
-		return;
+		if (chosen < 0 || (r->parts[chosen].waiting && !p->waiting)) {
+			chosen = i;
+			source = node;
+		}
 	}
+	if (chosen < 0)
+		return;
+	r->partition = chosen;
+	r->max_tid = r->parts[chosen].target;
+	r->parts[chosen].has_target = false;
+	neo_log(NEO_LOG_INFO, "replicating partition %" PRId64 " up to %016" PRIx64 " from %s:%u",
+		chosen, r->max_tid, source->address.host, source->address.port);
+	r->source = neo_conn_connect(s->base, &source->address, s->ssl, &source_callbacks, s,
+				     err, sizeof err);
+	if (r->source == NULL)
+		replication_abort(s, err);
+}
+
+static struct replication *replication_get(struct storage *s)
+{
+	struct replication *r = s->replication;
+
+	if (r && r->part_count != s->pt.num_partitions) {
+		storage_replication_stop(s);
+		r = NULL;
+	}
+	if (r)
+		return r;
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return NULL;
+	r->parts = calloc(s->pt.num_partitions + 1, sizeof *r->parts);
+	r->retry = evtimer_new(s->base, retry_tick, s);
+	r->drain = evtimer_new(s->base, drain_tick, s);
+	if (r->parts == NULL || r->retry == NULL || r->drain == NULL) {
+		s->replication = r;
+		storage_replication_stop(s);
+		return NULL;
+	}
+	r->part_count = s->pt.num_partitions;
+	r->partition = -1;
+	s->replication = r;
+	return r;
 }
 
 void storage_replication_update(struct storage *s)
 {
-	struct replication *r = s->replication;
-	struct neo_ask_unfinished_transactions ask = { 0 };
-	bool outdated = false;
+	struct replication *r;
 
 	if (!s->operational || s->master_conn == NULL)
 		return;
-	for (uint32_t p = 0; p < s->pt.num_partitions && !outdated; p++)
-		outdated = storage_cell_state(s, p) == NEO_CELL_OUT_OF_DATE;
-	if (!outdated)
+	if ((r = replication_get(s)) == NULL) {
+		neo_log(NEO_LOG_ERROR, "out of memory: replication postponed");
 		return;
-	if (r == NULL) {
-		r = s->replication = calloc(1, sizeof *r);
-		if (r == NULL)
-			return;
-		r->partition = -1;
-		r->retry = evtimer_new(s->base, retry_tick, s);
 	}
-	if (r->asked && r->covered_count == s->pt.num_partitions) {
-		bool uncovered = false;
+	for (uint32_t i = 0; i < r->part_count; i++) {
+		struct rep_partition *p = &r->parts[i];
+		bool outdated = storage_cell_state(s, i) == NEO_CELL_OUT_OF_DATE;
 
-		for (uint32_t p = 0; p < s->pt.num_partitions && !uncovered; p++)
-			uncovered = !r->covered[p] && storage_cell_state(s, p) == NEO_CELL_OUT_OF_DATE;
-		if (!uncovered) {
-			replication_next(s);
-			return;
+		if (outdated && p->phase == REP_IDLE) {
+			p->phase = REP_ASK;
+		} else if (!outdated && p->phase != REP_IDLE) {
+			/* readable now, or no longer ours */
+			memset(p, 0, sizeof *p);
+			if (r->partition == (int64_t)i) {
+				r->partition = -1;
+				close_source(r, "partition no longer replicated");
+			}
 		}
 	}
-	if (r->partition >= 0)
-		return;		/* asked again once this one is done */
-	free(r->covered);
-	r->covered = calloc(s->pt.num_partitions + 1, sizeof *r->covered);
-	r->covered_count = r->covered ? s->pt.num_partitions : 0;
-	r->answered = false;
-	ask.offsets.items = calloc(s->pt.num_partitions + 1, sizeof *ask.offsets.items);
-	if (ask.offsets.items == NULL)
-		return;
-	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
-		if (storage_cell_state(s, p) == NEO_CELL_OUT_OF_DATE) {
-			ask.offsets.items[ask.offsets.count++] = p;
-			if (r->covered)
-				r->covered[p] = true;
-		}
-	r->asked = neo_conn_ask(s->master_conn, NEO_ASK_UNFINISHED_TRANSACTIONS, &ask, 0,
-				answered_unfinished, s) >= 0;
-	free(ask.offsets.items);
+	ask_unfinished(s);
+	replication_next(s);
+	drain_check(s);
 }
 
-void storage_replication_txn_finished(struct storage *s, uint64_t ttid, uint64_t max_tid)
+void storage_replication_txn_finished(struct storage *s, uint64_t ttid, bool committed,
+				      uint64_t max_tid)
 {
 	struct replication *r = s->replication;
+	uint64_t min_ttid = UINT64_MAX;
+	bool found = false;
 
 	if (r == NULL)
 		return;
-	for (size_t i = 0; i < r->pending_count; i++)
-		if (r->pending[i] == ttid) {
-			r->pending[i] = r->pending[--r->pending_count];
+	for (uint32_t i = 0; i < r->unfinished.count; i++)
+		if (r->unfinished.ids[i] == ttid) {
+			r->unfinished.ids[i] = r->unfinished.ids[--r->unfinished.count];
+			found = true;
 			break;
 		}
-	if (r->pending_count == 0 && max_tid > r->max_tid && r->partition < 0)
-		r->max_tid = max_tid;
+	if (!found)
+		return;
+	for (uint32_t i = 0; i < r->unfinished.count; i++)
+		if (r->unfinished.ids[i] < min_ttid)
+			min_ttid = r->unfinished.ids[i];
+	for (uint32_t i = 0; i < r->part_count; i++) {
+		struct rep_partition *p = &r->parts[i];
+
+		if (p->phase != REP_TRACKED || !p->waiting)
+			continue;
+		/* As upstream: what committed may have missed us: one pass more,
+		 * up to it. */
+		if (committed && (!p->has_target || max_tid > p->target)) {
+			p->has_target = true;
+			p->target = max_tid;
+		}
+		if (p->max_ttid < min_ttid) {
+			p->waiting = false;
+			if (!p->has_target && r->partition != (int64_t)i)
+				partition_complete(s, i);	/* the rest aborted */
+		}
+	}
+	replication_next(s);
 }
 
 void storage_replication_stop(struct storage *s)
@@ -528,8 +727,10 @@ void storage_replication_stop(struct storage *s)
 		neo_conn_abort(r->source, "replication stopped");
 	if (r->retry)
 		event_free(r->retry);
-	free(r->pending);
-	free(r->covered);
+	if (r->drain)
+		event_free(r->drain);
+	neo_id_list_free(&r->unfinished);
+	free(r->parts);
 	free(r);
 }
 
@@ -657,6 +858,13 @@ static void serve_objects(struct storage *s, struct neo_conn *conn, struct neo_p
 
 	if (used == NULL || serve_refused(s, conn, pkt, ask->partition)) {
 		free(used);
+		return;
+	}
+	/* Objects of a transaction locked here are not in place until its
+	 * unlock: the asker would miss them (or be told to delete them). */
+	if (storage_tid_locked_upto(s, ask->max_tid)) {
+		free(used);
+		storage_delay(s, conn, pkt);
 		return;
 	}
 	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)

@@ -179,8 +179,9 @@ void storage_retry_delayed(struct storage *s)
 		struct delayed_request *request = queue;
 
 		queue = request->next;
-		if (!storage_handle_read(s, request->conn, &request->pkt))
-			storage_handle_write(s, request->conn, &request->pkt);
+		/* every kind of request may have been delayed (replication
+		 * and checks wait for locked transactions too) */
+		storage_handle_request(s, request->conn, &request->pkt);
 		neo_packet_release(&request->pkt);
 		free(request);
 	}
@@ -253,10 +254,17 @@ static enum write_lock take_write_lock(struct storage *s, struct storage_txn *tx
 	int state = storage_cell_state(s, partition);
 	struct storage_txn *holder;
 
-	if (state < 0 || state == NEO_CELL_OUT_OF_DATE)
-		/* As upstream: a replicating (or unassigned) cell takes the
-		 * write without a lock; a readable cell does the check. */
-		return WRITE_LOCKLESS;
+	if (state < 0)
+		return WRITE_LOCKLESS;	/* not ours (any more): accepted, unused */
+	if (state == NEO_CELL_OUT_OF_DATE) {
+		const struct staged_object *previous = txn_object(txn, oid, false);
+
+		/* As upstream: a replicating cell takes the write without a
+		 * lock (a readable cell does the check), until it holds all
+		 * it should: then it locks, so that lockless writes drain. */
+		if (!storage_replication_complete(s, partition) || (previous && previous->lockless))
+			return WRITE_LOCKLESS;
+	}
 	holder = neo_idmap_get(&s->write_locks, oid);
 	if (holder && holder != txn) {
 		wait_for_lock(s, txn, holder, oid, conn, pkt);
@@ -635,39 +643,32 @@ void storage_txn_reset(struct storage *s)
 	free(all);
 }
 
-static int collect_unlocked(void *ctx, uint64_t ttid, uint64_t tid)
+static int collect_unfinished(void *ctx, uint64_t ttid, uint64_t tid)
 {
-	struct { uint64_t *ttids; size_t count, capacity; } *list = ctx;
-
-	if (tid)
-		return 0;
-	if (list->count == list->capacity) {
-		size_t capacity = list->capacity ? list->capacity * 2 : 16;
-		uint64_t *ttids = realloc(list->ttids, capacity * sizeof *ttids);
-
-		if (ttids == NULL)
-			return -1;
-		list->ttids = ttids;
-		list->capacity = capacity;
-	}
-	list->ttids[list->count++] = ttid;
-	return 0;
+	(void)tid;
+	return neo_id_list_add(ctx, ttid);
 }
 
-/* As upstream: voted but never locked data is dropped when operation
- * starts; replication brings back anything that was committed. */
+/* As upstream: when operation starts, every staged transaction is dropped,
+ * locked ones too.  Verification already committed what the cluster
+ * committed (ValidateTransaction); a storage joining a running cluster
+ * has its cells out of date, and replication brings back anything
+ * committed elsewhere.  Kept, a locked one would be committed twice:
+ * by replication, then by the next verification. */
 void storage_drop_unfinished(struct storage *s)
 {
-	struct { uint64_t *ttids; size_t count, capacity; } list = { 0 };
+	struct neo_id_list ttids = { 0 };
 
-	s->be->txn_unfinished(s->db, collect_unlocked, &list);
-	for (size_t i = 0; i < list.count; i++)
-		s->be->txn_abort(s->db, list.ttids[i], ignore_data_id, NULL);
-	if (list.count) {
-		neo_log(NEO_LOG_INFO, "dropped %zu unfinished transaction(s)", list.count);
-		s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (s->be->txn_unfinished(s->db, collect_unfinished, &ttids) != NEO_BACKEND_OK)
+		storage_db_failed(s, NEO_BACKEND_EIO, "listing unfinished transactions");
+	for (size_t i = 0; i < ttids.count; i++)
+		s->be->txn_abort(s->db, ttids.ids[i], ignore_data_id, NULL);
+	if (ttids.count) {
+		neo_log(NEO_LOG_INFO, "dropped %u unfinished transaction(s)", ttids.count);
+		storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
+				  "dropping unfinished transactions");
 	}
-	free(list.ttids);
+	neo_id_list_free(&ttids);
 }
 
 /* --- Dispatch ------------------------------------------------------------- */
