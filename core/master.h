@@ -55,7 +55,8 @@ struct master_txn {
 	uint32_t failed_count;
 	int32_t *involved;		/* storages asked to lock */
 	uint32_t involved_count;
-	uint32_t locks_pending;		/* AnswerInformationLocked awaited */
+	int32_t *lock_waiting;		/* storages whose lock answer is awaited */
+	uint32_t locks_pending;		/* how many (a subset of involved) */
 	bool has_pack;			/* a pack transaction: its order */
 	bool pack_partial;
 	uint64_t pack_tid;

@@ -564,7 +564,6 @@ void master_storage_lost(struct master *m, struct neo_node *node)
 			break;
 		}
 		master_set_node_state(m, node, NEO_NODE_DOWN);
-		master_txn_storage_lost(m, node->nid);
 		{
 			struct neo_ptable before = { 0 };
 
@@ -573,8 +572,15 @@ void master_storage_lost(struct master *m, struct neo_node *node)
 			master_pt_commit(m, &before);
 			neo_ptable_free(&before);
 		}
-		if (!neo_ptable_operational(&m->pt, master_is_running, m))
+		/* As upstream, operation stops before transactions forget the
+		 * node: a transaction waiting only for this node's lock must
+		 * not be acknowledged as committed when no storage locked it
+		 * (verification decides its fate). */
+		if (!neo_ptable_operational(&m->pt, master_is_running, m)) {
 			master_stop_operation(m);
+			break;
+		}
+		master_txn_storage_lost(m, node->nid);
 		break;
 	}
 }

@@ -74,6 +74,7 @@ static void txn_free(struct master_txn *txn)
 	free(txn->failed);
 	free(txn->oids);
 	free(txn->involved);
+	free(txn->lock_waiting);
 	free(txn);
 }
 
@@ -238,7 +239,8 @@ static int collect_involved(struct master *m, struct master_txn *txn,
 		if (m->nodes.nodes[i]->type == NEO_NODE_STORAGE)
 			storages++;
 	txn->involved = calloc(storages + 1, sizeof *txn->involved);
-	if (txn->involved == NULL)
+	txn->lock_waiting = calloc(storages + 1, sizeof *txn->lock_waiting);
+	if (txn->involved == NULL || txn->lock_waiting == NULL)
 		return -1;
 	add_partition_nodes(m, txn, neo_ptable_partition(&m->pt, txn->ttid));
 	for (uint32_t i = 0; i < req->oids.count; i++)
@@ -274,17 +276,24 @@ static void lock_answered(struct neo_conn *conn, enum neo_ask_status status,
 	master_txn_lock_answered(m, node->nid, ttid);
 }
 
+/* A storage answered the lock, or was lost: it is not waited for (an
+ * answer counts once, whatever comes after). */
+static void stop_waiting_lock(struct master_txn *txn, int32_t nid)
+{
+	for (uint32_t i = 0; i < txn->locks_pending; i++)
+		if (txn->lock_waiting[i] == nid) {
+			txn->lock_waiting[i] = txn->lock_waiting[--txn->locks_pending];
+			return;
+		}
+}
+
 void master_txn_lock_answered(struct master *m, int32_t storage_nid, uint64_t ttid)
 {
 	struct master_txn *txn = neo_idmap_get(&m->txn_by_ttid, ttid);
 
-	if (txn == NULL || !txn->finishing || txn->locks_pending == 0)
+	if (txn == NULL || !txn->finishing)
 		return;
-	for (uint32_t i = 0; i < txn->involved_count; i++)
-		if (txn->involved[i] == storage_nid) {
-			txn->locks_pending--;
-			break;
-		}
+	stop_waiting_lock(txn, storage_nid);
 	commit_ready(m);
 }
 
@@ -362,7 +371,7 @@ static void finish(struct master *m, struct neo_conn *conn, struct neo_packet *p
 
 		if (node && node->conn
 		    && neo_conn_ask(node->conn, NEO_ASK_LOCK_INFORMATION, &lock, 0, lock_answered, m) >= 0)
-			txn->locks_pending++;
+			txn->lock_waiting[txn->locks_pending++] = node->nid;
 	}
 	commit_ready(m);
 }
@@ -430,8 +439,7 @@ void master_txn_storage_lost(struct master *m, int32_t nid)
 			if (txn->involved[k] == nid) {
 				/* Not waited for any more; its cells get outdated. */
 				txn->involved[k] = txn->involved[--txn->involved_count];
-				if (txn->locks_pending)
-					txn->locks_pending--;
+				stop_waiting_lock(txn, nid);
 				break;
 			}
 	}

@@ -515,6 +515,10 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	case NEO_NOTIFY_TRANSACTION_FINISHED: {
 		const struct neo_notify_transaction_finished *done = pkt->args;
 
+		/* as upstream: what we staged of it without being involved
+		 * (we were not ready when it began) goes: replication brings
+		 * the committed transaction */
+		storage_abort_txn(s, done->ttid);
 		storage_replication_txn_finished(s, done->ttid, true, done->max_tid);
 		break;
 	}
