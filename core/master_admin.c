@@ -60,7 +60,8 @@ static struct neo_node *storage_named(struct master *m, struct neo_conn *conn, u
 	return NULL;
 }
 
-/* As upstream: table-changing commands only while serving. */
+/* As upstream: table-changing commands only while serving (upstream also
+ * allows backup states, which this master does not have); check too. */
 static bool pt_changes_allowed(struct master *m, struct neo_conn *conn, uint32_t msg_id,
 			       const char *rpc)
 {
@@ -595,7 +596,6 @@ static size_t storages_in_use(struct master *m)
 static void set_num_replicas(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	int64_t nr = ((const struct neo_set_num_replicas *)pkt->args)->num_replicas;
-	size_t storages = storages_in_use(m);
 	struct neo_ptable before = { 0 };
 	char warning[256] = "";
 
@@ -613,10 +613,11 @@ static void set_num_replicas(struct master *m, struct neo_conn *conn, struct neo
 	}
 	/* As upstream, accepted (rows get min(nr + 1, storages) cells at the
 	 * next tweak), but said: the operator may have meant fewer. */
-	if ((uint64_t)nr + 1 > storages)
+	if ((uint64_t)nr + 1 > storages_in_use(m))
 		snprintf(warning, sizeof warning, "Warning: %lld replicas need %lld storage nodes "
 			 "and the cluster has %zu: partitions keep fewer copies until more "
-			 "storage nodes are added", (long long)nr, (long long)nr + 1, storages);
+			 "storage nodes are added", (long long)nr, (long long)nr + 1,
+			 storages_in_use(m));
 	if (neo_ptable_copy(&before, &m->pt) < 0) {
 		deny(conn, pkt->msg_id, "out of memory");
 		return;
