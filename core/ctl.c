@@ -306,6 +306,9 @@ static enum ctl_parse_result parse_node_list(struct ctl_command *cmd, size_t arg
 static enum ctl_parse_result parse_storages(struct ctl_command *cmd, size_t argc,
 					    char *const argv[], char *err, size_t errlen)
 {
+	/* Upstream sends an empty list, which does nothing. */
+	if (argc == 0)
+		return refuse(err, errlen, "expected all or node ids");
 	if (argc == 1 && strcmp(argv[0], "all") == 0) {
 		cmd->all_storages = true;
 		return CTL_PARSE_OK;
@@ -410,6 +413,13 @@ static enum ctl_parse_result parse_check(struct ctl_command *cmd, size_t argc,
 	}
 	if (i + 2 < argc)
 		return refuse(err, errlen, "unexpected argument '%s'", argv[i + 2]);
+	/* Upstream sends an empty request then, which checks nothing and
+	 * exits 0: an operator who typed `check` surely meant something. */
+	if (cmd->check_count == 0 && !cmd->check_every_partition)
+		return refuse(err, errlen, "no partition given (PARTITION:[REF] for one, "
+			      "':' or ':REF' for every partition)");
+	if (cmd->has_max_tid && cmd->min_tid > cmd->max_tid)
+		return refuse(err, errlen, "MIN_TID is after MAX_TID: nothing to check");
 	return CTL_PARSE_OK;
 }
 
@@ -452,11 +462,14 @@ static const struct ctl_verb ctl_verbs[] = {
 	  "Parameters: STATE (e.g. STOPPING, STARTING_BACKUP, STOPPING_BACKUP)" },
 	{ "set", "replicas", CTL_SET_REPLICAS, parse_set_replicas,
 	  "Change the number of replicas.\n"
-	  "Parameters: N (0: a single copy of each partition)" },
+	  "Parameters: N (0: a single copy of each partition)\n"
+	  "More replicas than storage nodes allow is accepted with a warning;\n"
+	  "'tweak' then gives the partitions their new number of copies." },
 	{ NULL, "check", CTL_CHECK, parse_check,
 	  "Compare the replicas of partitions to find corrupted cells.\n"
-	  "Parameters: [PARTITION:[REF] ...] [MIN_TID [MAX_TID]]\n"
+	  "Parameters: PARTITION:[REF] ... [MIN_TID [MAX_TID]]\n"
 	  "  PARTITION: a partition number; left out (\":REF\"), every partition\n"
+	  "             (at least one must be given: ':' checks them all)\n"
 	  "  REF: a storage node whose data is known to be good; without it,\n"
 	  "       an upstream cell in backup mode\n"
 	  "Experimental: a pack in progress shows as differences." },
@@ -1219,8 +1232,10 @@ static bool acked_request(const struct ctl_session *s)
 
 static enum ctl_step on_ack(struct ctl_session *s, struct neo_bin message)
 {
-	/* As upstream: truncate and check print nothing, the others the text. */
-	if (s->cmd.kind == CTL_TRUNCATE || s->cmd.kind == CTL_CHECK)
+	/* As upstream: truncate and check print nothing, the others the text;
+	 * but a check's Ack is printed when it says something (which
+	 * partitions were skipped: upstream's master never does). */
+	if (s->cmd.kind == CTL_TRUNCATE || (s->cmd.kind == CTL_CHECK && message.size == 0))
 		return done_silently(s);
 	return done_bin(s, message);
 }

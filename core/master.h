@@ -157,6 +157,8 @@ struct neo_opt_pack_info;
 int master_pack_check(struct master *m, const struct neo_opt_pack_info *pack);
 int master_pack_copy(const struct neo_opt_pack_info *pack, struct master_txn *txn);
 void master_pack_committed(struct master *m, struct master_txn *txn);
+/* The id of the last approved pack (completed or not), 0 if none. */
+uint64_t master_pack_last_approved(struct master *m);
 void master_pack_answer_orders(struct master *m, struct neo_conn *conn, uint32_t msg_id,
 			       uint64_t min_id);
 void master_pack_completed(struct master *m, struct neo_node *node, uint64_t pack_id);

@@ -89,6 +89,17 @@ void master_pack_committed(struct master *m, struct master_txn *txn)
 	master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_order, true, false, false);
 }
 
+uint64_t master_pack_last_approved(struct master *m)
+{
+	uint64_t last = m->pack_completed;
+
+	/* Orders are kept in id order, completed ones too. */
+	for (struct master_pack_order *o = m->pack_orders; o; o = o->next)
+		if (o->id > last)
+			last = o->id;
+	return last;
+}
+
 void master_pack_answer_orders(struct master *m, struct neo_conn *conn, uint32_t msg_id,
 			       uint64_t min_id)
 {

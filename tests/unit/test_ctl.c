@@ -122,6 +122,12 @@ static void test_parse_changes(void)
 	expect_refused("set replicas many", "invalid number");
 	expect_refused("start now", "unexpected argument");
 	expect_refused("add S1 all", "invalid node id 'all'");
+	/* upstream sends an empty list, which adds nothing */
+	expect_refused("add", "add: expected all or node ids");
+	expect_refused("prune_orphan 1", "prune_orphan: expected all or node ids");
+	expect_refused("set replicas 99999999999999999999", "invalid number");
+	expect_refused("set replicas 1 2", "expected a number of replicas");
+	expect_refused("set replicas", "expected a number of replicas");
 	expect_refused("drop", "expected one node id");
 	expect_refused("kill S1 S2", "expected one node id");
 	expect_refused("prune_orphan 2 all", "expected 0 or 1");
@@ -133,9 +139,21 @@ static void test_parse_changes(void)
 
 static void test_parse_check(void)
 {
-	tap_ok(parses("check", CTL_CHECK) && cmd.check_count == 0 && !cmd.check_every_partition
-	       && cmd.min_tid == 0 && !cmd.has_max_tid, "check: nothing named");
+	/* upstream sends an empty request (nothing checked, exit 0): refused */
+	expect_refused("check", "check: no partition given (PARTITION:[REF] for one, "
+		       "':' or ':REF' for every partition)");
+	expect_refused("check tid:5", "no partition given");
+	expect_refused("check tid:5 tid:9", "no partition given");
+	tap_ok(parses("check :", CTL_CHECK) && cmd.check_every_partition && !cmd.every_has_source
+	       && cmd.check_count == 0, "check : is every partition");
 	ctl_command_free(&cmd);
+	tap_ok(parses("check 0: tid:5 tid:5", CTL_CHECK) && cmd.min_tid == 5 && cmd.max_tid == 5,
+	       "check with MIN_TID == MAX_TID");
+	ctl_command_free(&cmd);
+	expect_refused("check 0: tid:9 tid:5", "check: MIN_TID is after MAX_TID: nothing to check");
+	expect_refused("check : 1325421296 1000000000", "MIN_TID is after MAX_TID");
+	expect_refused("check -1:", "invalid partition in '-1:'");
+	expect_refused("check 99999999999999999999:", "invalid partition");
 	tap_ok(parses("check 1:S2 3:", CTL_CHECK) && cmd.check_count == 2
 	       && cmd.checks[0].partition == 1 && cmd.checks[0].has_source
 	       && cmd.checks[0].source == storage(2) && cmd.checks[1].partition == 3
@@ -447,6 +465,18 @@ static void test_acks(void)
 	       && feed_error(NEO_ERROR_ACK, "") == CTL_STEP_DONE && output_is(""),
 	       "set replicas: an empty Ack is an empty line");
 	ctl_session_free(&session);
+	tap_ok(start("set replicas 5") == CTL_STEP_ASK
+	       && ((const struct neo_set_num_replicas *)req.args)->num_replicas == 5
+	       && feed_error(NEO_ERROR_ACK, "Warning: 5 replicas need 6 storage nodes")
+		  == CTL_STEP_DONE && output_is("Warning: 5 replicas need 6 storage nodes"),
+	       "set replicas: the master's warning is printed");
+	ctl_session_free(&session);
+	tap_ok(start("set replicas 4294967296") == CTL_STEP_ASK
+	       && ((const struct neo_set_num_replicas *)req.args)->num_replicas == 4294967296LL
+	       && feed_error(NEO_ERROR_DENIED, "invalid number of replicas: 4294967296")
+		  == CTL_STEP_FAILED && error_is("invalid number of replicas: 4294967296"),
+	       "set replicas: a huge number goes whole to the master, whose refusal is printed");
+	ctl_session_free(&session);
 	tap_ok(start("drop S2") == CTL_STEP_ASK && req.code == NEO_SET_NODE_STATE
 	       && (node_state = req.args)->uuid == storage(2)
 	       && node_state->state == NEO_NODE_UNKNOWN
@@ -625,6 +655,18 @@ static void test_check_sessions(void)
 	       "check :S1 1:S2 7: every partition of the table, then the named ones");
 	tap_ok(feed_error(NEO_ERROR_ACK, "") == CTL_STEP_DONE && output_is(NULL),
 	       "check prints nothing");
+	ctl_session_free(&session);
+	tap_ok(start("check 1: 2:") == CTL_STEP_ASK && req.code == NEO_CHECK_REPLICAS
+	       && feed_error(NEO_ERROR_ACK, "skipped (fewer than 2 readable cells): partition 2")
+		  == CTL_STEP_DONE
+	       && output_is("skipped (fewer than 2 readable cells): partition 2"),
+	       "check prints a non-empty Ack (partitions skipped)");
+	ctl_session_free(&session);
+	tap_ok(start("check 9:") == CTL_STEP_ASK
+	       && feed_error(NEO_ERROR_DENIED, "check: partition 9 does not exist (the table has "
+			     "4, 0 to 3)") == CTL_STEP_FAILED
+	       && error_is("check: partition 9 does not exist (the table has 4, 0 to 3)"),
+	       "check refused by the master: its message, exit 1");
 	ctl_session_free(&session);
 	tap_ok(start("check 2: tid:1 tid:0x0102030405060708") == CTL_STEP_ASK
 	       && req.code == NEO_CHECK_REPLICAS && (c = req.args)->partitions.count == 1
