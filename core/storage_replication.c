@@ -435,6 +435,7 @@ static void add_transaction(struct storage *s, uint32_t partition,
 	struct neo_trans trans = { .partition = partition, .tid = add->tid, .ttid = add->ttid,
 				   .packed = add->packed };
 	uint8_t *oids = malloc((size_t)add->oids.count * 8 + 1);
+	int rc;
 
 	if (oids == NULL) {
 		replication_abort(s, "out of memory");
@@ -446,7 +447,11 @@ static void add_transaction(struct storage *s, uint32_t partition,
 	trans.user = (struct neo_bytes){ add->user.data, add->user.size };
 	trans.description = (struct neo_bytes){ add->description.data, add->description.size };
 	trans.extension = (struct neo_bytes){ add->extension.data, add->extension.size };
-	storage_db_failed(s, s->be->trans_put(s->db, &trans, false), "replicating a transaction");
+	rc = s->be->trans_put(s->db, &trans, false);
+	/* Already here: the source sends what lies past the end of the
+	 * list we sent when our chunk ended earlier than its own. */
+	if (rc != NEO_BACKEND_EDUP)
+		storage_db_failed(s, rc, "replicating a transaction");
 	free(oids);
 }
 
@@ -454,6 +459,7 @@ static void add_object(struct storage *s, uint32_t partition, const struct neo_a
 {
 	struct neo_obj_row row = { .partition = partition, .oid = add->oid, .tid = add->serial };
 	uint64_t data_id;
+	int rc;
 
 	if (add->data.size && add->checksum.size == 20) {
 		if (storage_db_failed(s, s->be->data_put(s->db, row.partition, add->checksum.data,
@@ -466,7 +472,9 @@ static void add_object(struct storage *s, uint32_t partition, const struct neo_a
 		s->be->obj_data_id(s->db, row.partition, add->oid, add->data_serial.v, &row.data_id);
 	}
 	row.value_tid = (struct neo_opt_id){ add->data_serial.has, add->data_serial.v };
-	storage_db_failed(s, s->be->obj_put(s->db, &row, 1, false), "replicating an object");
+	rc = s->be->obj_put(s->db, &row, 1, false);
+	if (rc != NEO_BACKEND_EDUP)	/* already here: see add_transaction */
+		storage_db_failed(s, rc, "replicating an object");
 }
 
 static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
