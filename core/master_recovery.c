@@ -328,6 +328,8 @@ struct locked_txn {
 };
 
 static void verification_done(struct master *m);
+static void validate_locked(struct master *m);
+static void ask_last_ids(struct master *m);
 
 static void answered_last_ids(struct neo_conn *conn, enum neo_ask_status status,
 			      struct neo_packet *answer, void *arg)
@@ -394,6 +396,87 @@ static void validate_locked(struct master *m)
 	neo_idmap_free(&m->locked);
 }
 
+/* AskFinalTID about one voted ttid, to one storage. */
+struct final_tid_ask {
+	struct master *m;
+	uint64_t ttid;
+};
+
+static void answered_final_tid(struct neo_conn *conn, enum neo_ask_status status,
+			       struct neo_packet *answer, void *arg)
+{
+	struct final_tid_ask *ask = arg;
+	struct master *m = ask->m;
+
+	(void)conn;
+	if (m->state == NEO_CLUSTER_VERIFYING) {
+		if (status == NEO_ASK_ANSWERED && answer->code == NEO_ANSWER_FINAL_TID) {
+			const struct neo_answer_final_tid *final = answer->args;
+			struct locked_txn *txn = neo_idmap_get(&m->locked, ask->ttid);
+
+			if (txn && final->tid.has && final->tid.v != NEO_MAX_TID && txn->tid == 0)
+				txn->tid = final->tid.v;
+		}
+		if (m->verification_pending && --m->verification_pending == 0) {
+			validate_locked(m);
+			ask_last_ids(m);
+		}
+	}
+	free(ask);
+}
+
+static bool voted_by(const struct locked_txn *txn, int32_t nid)
+{
+	for (uint32_t i = 0; i < txn->voter_count; i++)
+		if (txn->voters[i] == nid)
+			return true;
+	return false;
+}
+
+/*
+ * As upstream: a transaction voted but seen locked nowhere may have been
+ * locked and unlocked by a node holding its metadata (a node with only
+ * its objects records no lock).  The readable cells of the ttid's
+ * partition that did not vote it are asked its final tid: a tid means it
+ * committed, and it is validated on the voters.
+ */
+static void ask_final_tids(struct master *m)
+{
+	size_t index = 0;
+	uint64_t ttid;
+	void *value;
+
+	m->verification_pending = 0;
+	while (neo_idmap_next(&m->locked, &index, &ttid, &value)) {
+		struct locked_txn *txn = value;
+		const struct neo_pt_cells *row;
+
+		if (txn->tid || m->pt.num_partitions == 0)
+			continue;
+		row = &m->pt.rows[neo_ptable_partition(&m->pt, ttid)];
+		for (uint32_t i = 0; i < row->count; i++) {
+			struct neo_node *node = neo_nodes_by_nid(&m->nodes, row->cells[i].nid);
+			struct neo_ask_final_tid req = { .ttid = ttid };
+			struct final_tid_ask *ask;
+
+			if (!neo_cell_readable(row->cells[i].state) || node == NULL || node->conn == NULL
+			    || node->state != NEO_NODE_RUNNING || voted_by(txn, node->nid))
+				continue;
+			if ((ask = malloc(sizeof *ask)) == NULL)
+				continue;
+			*ask = (struct final_tid_ask){ m, ttid };
+			if (neo_conn_ask(node->conn, NEO_ASK_FINAL_TID, &req, 0, answered_final_tid, ask) < 0)
+				free(ask);
+			else
+				m->verification_pending++;
+		}
+	}
+	if (m->verification_pending == 0) {
+		validate_locked(m);
+		ask_last_ids(m);
+	}
+}
+
 static void answered_locked(struct neo_conn *conn, enum neo_ask_status status,
 			    struct neo_packet *answer, void *arg)
 {
@@ -422,10 +505,8 @@ static void answered_locked(struct neo_conn *conn, enum neo_ask_status status,
 				txn->voters[txn->voter_count++] = node->nid;
 		}
 	}
-	if (m->verification_pending && --m->verification_pending == 0) {
-		validate_locked(m);
-		ask_last_ids(m);
-	}
+	if (m->verification_pending && --m->verification_pending == 0)
+		ask_final_tids(m);
 }
 
 static void verification_start(struct master *m)
@@ -447,13 +528,17 @@ static void verification_start(struct master *m)
 	for (size_t i = 0; i < m->nodes.count; i++) {
 		struct neo_node *node = m->nodes.nodes[i];
 
+		/* As upstream: only nodes with readable cells; the staged data
+		 * of others is dropped when they start, and replication brings
+		 * back what committed. */
 		if (node->type == NEO_NODE_STORAGE && node->conn && node->state == NEO_NODE_RUNNING
+		    && neo_ptable_has_readable_cell(&m->pt, node->nid)
 		    && neo_conn_ask(node->conn, NEO_ASK_LOCKED_TRANSACTIONS, NULL, 0,
 				    answered_locked, m) >= 0)
 			m->verification_pending++;
 	}
 	if (m->verification_pending == 0)
-		ask_last_ids(m);
+		ask_final_tids(m);
 }
 
 static void verification_done(struct master *m)

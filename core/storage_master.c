@@ -476,6 +476,10 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	case NEO_ASK_LOCKED_TRANSACTIONS:
 		answer_locked(s, conn, pkt->msg_id);
 		break;
+	case NEO_ASK_FINAL_TID:
+		/* verification: did a transaction voted elsewhere commit here? */
+		storage_handle_read(s, conn, pkt);
+		break;
 	case NEO_VALIDATE_TRANSACTION: {
 		const struct neo_validate_transaction *v = pkt->args;
 
