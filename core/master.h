@@ -134,7 +134,9 @@ bool master_is_running(void *ctx, int32_t nid);
 
 /* master_recovery.c */
 void master_set_state(struct master *m, enum neo_cluster_state state);
-void master_recovery_start(struct master *m);
+/* keep_pt: after a loss of operation, the table in memory stays (only a
+ * newer one from a storage replaces it). */
+void master_recovery_start(struct master *m, bool keep_pt);
 void master_recovery_check(struct master *m);
 void master_recovery_node(struct master *m, struct neo_node *node);
 void master_storage_ready(struct master *m, struct neo_node *node);

@@ -682,7 +682,7 @@ void master_start_candidacy(struct master *m)
 	if (m->nid == 0)
 		m->nid = m->opts->has_nid ? (int32_t)m->opts->nid : neo_nid_make(NEO_NODE_MASTER, 1);
 	add_self(m);
-	master_recovery_start(m);
+	master_recovery_start(m, false);
 	connect_links(m);
 	if (m->retry_event == NULL) {
 		m->retry_event = event_new(m->base, -1, EV_PERSIST, retry_tick, m);

@@ -168,12 +168,20 @@ void master_recovery_node(struct master *m, struct neo_node *node)
 	neo_conn_ask(node->conn, NEO_ASK_RECOVERY, NULL, 0, answered_recovery, m);
 }
 
-void master_recovery_start(struct master *m)
+void master_recovery_start(struct master *m, bool keep_pt)
 {
 	m->state = NEO_CLUSTER_RECOVERING;
 	neo_log(NEO_LOG_INFO, "cluster state: RECOVERING");
-	neo_ptable_init(&m->pt, 0, 0);
-	m->recovered_ptid = 0;
+	/* After a loss of operation the table this master last committed is
+	 * the newest there is (the storages that died first did not get its
+	 * last changes): an older one from them would start the cluster on
+	 * cells that miss the last commits.  Only a newer one replaces it. */
+	if (!keep_pt || m->pt.num_partitions == 0) {
+		neo_ptable_init(&m->pt, 0, 0);
+		m->recovered_ptid = 0;
+	} else {
+		m->recovered_ptid = m->pt.ptid;
+	}
 	m->pt_source = NULL;
 	m->verification_pending = 0;
 	for (size_t i = 0; i < m->nodes.count; i++) {
@@ -606,7 +614,7 @@ void master_stop_operation(struct master *m)
 			neo_conn_close(node->conn, "cluster not operational");
 	}
 	m->startup_allowed = true;
-	master_recovery_start(m);
+	master_recovery_start(m, true);
 	master_broadcast(m, NEO_NOTIFY_CLUSTER_INFORMATION,
 			 &(struct neo_notify_cluster_information){ .state = m->state },
 			 true, true, true);
