@@ -1,17 +1,18 @@
 #!/bin/sh
-# run_on_engine.sh ENGINE PROGRAM - runs a cluster test (from the build
-# directory) with every storage on the backend module ENGINE (sqlite,
+# run_on_engine.sh ENGINE PROGRAM [ARG...] - runs a cluster test (from the
+# build directory), with ARGs, with every storage on the backend module ENGINE (sqlite,
 # rocksdb, mysql_innodb).  For mysql_innodb it starts a private MariaDB
 # server first and stops it after (tests/backend/mariadb_server.sh).
 engine=$1
 program=$2
+shift 2
 top_builddir=${abs_top_builddir:-$(pwd)}
 top_srcdir=${srcdir:-$(dirname "$0")/../..}
 
 NEO_TEST_ENGINE=$engine
 export NEO_TEST_ENGINE
 if [ "$engine" != mysql_innodb ]; then
-	exec "$top_builddir/$program"
+	exec "$top_builddir/$program" "$@"
 fi
 
 server=$(mktemp -d "${TMPDIR:-/tmp}/neo-test-mariadb-XXXXXX")
@@ -26,4 +27,4 @@ NEO_TEST_MYSQL_SOCKET=$server/mysql.sock
 NEO_TEST_MYSQL_DIR=$server
 NEO_TEST_MYSQL_SCRIPT=$top_srcdir/tests/backend/mariadb_server.sh
 export NEO_TEST_MYSQL_SOCKET NEO_TEST_MYSQL_DIR NEO_TEST_MYSQL_SCRIPT
-"$top_builddir/$program"
+"$top_builddir/$program" "$@"
