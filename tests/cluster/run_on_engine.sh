@@ -16,7 +16,15 @@ if [ "$engine" != mysql_innodb ]; then
 fi
 
 server=$(mktemp -d "${TMPDIR:-/tmp}/neo-test-mariadb-XXXXXX")
-trap 'sh "$top_srcdir/tests/backend/mariadb_server.sh" stop "$server" >/dev/null 2>&1; rm -rf "$server"' EXIT
+# With NEO_TEST_KEEP_FAILED set, a failing test keeps the server's files
+# (its databases) for diagnosis, as it keeps its cluster directory.
+status=1
+trap 'sh "$top_srcdir/tests/backend/mariadb_server.sh" stop "$server" >/dev/null 2>&1
+if [ $status -ne 0 ] && [ -n "$NEO_TEST_KEEP_FAILED" ]; then
+	echo "# MariaDB files kept in $server"
+else
+	rm -rf "$server"
+fi' EXIT
 if ! sh "$top_srcdir/tests/backend/mariadb_server.sh" start "$server" neo >"$server.log" 2>&1; then
 	echo "Bail out! no MariaDB server: $(tail -n 1 "$server.log")"
 	rm -f "$server.log"
@@ -28,3 +36,5 @@ NEO_TEST_MYSQL_DIR=$server
 NEO_TEST_MYSQL_SCRIPT=$top_srcdir/tests/backend/mariadb_server.sh
 export NEO_TEST_MYSQL_SOCKET NEO_TEST_MYSQL_DIR NEO_TEST_MYSQL_SCRIPT
 "$top_builddir/$program" "$@"
+status=$?
+exit $status

@@ -100,6 +100,9 @@ struct campaign {
 	long acknowledged, unknown, failed, conflicts;
 	long lost, lost_missing, lost_different, lost_error, read_ok;
 	long replica_diffs, replica_rows, cells_compared, cells_not_compared;
+	long replica_missing_acked;	/* (oid, tid) acknowledged, absent from a U cell */
+	struct ack *acks;		/* snapshot read back */
+	size_t ack_total;
 	long check_corruptions, check_equal, check_unfinished;
 	bool final_running;
 };

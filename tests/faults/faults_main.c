@@ -280,6 +280,7 @@ static void print_figures(struct campaign *cp, double duration)
 	figure("lost_different", "%ld", cp->lost_different);
 	figure("lost_unreadable", "%ld", cp->lost_error);
 	figure("replica_differences", "%ld", cp->replica_diffs);
+	figure("replica_missing_acked", "%ld", cp->replica_missing_acked);
 	figure("replica_rows", "%ld", cp->replica_rows);
 	figure("cells_compared", "%ld", cp->cells_compared);
 	figure("cells_not_compared", "%ld", cp->cells_not_compared);
@@ -377,9 +378,10 @@ static int conclude(struct campaign *cp, double duration)
 	tap_ok(cp->acknowledged > 0, "commits were acknowledged (%ld)", cp->acknowledged);
 	tap_ok(cp->lost == 0, "no acknowledged revision lost (%ld lost of %ld read)", cp->lost,
 	       cp->lost + cp->read_ok);
-	tap_ok(cp->replica_diffs == 0 && cp->cells_compared > 0,
-	       "replicas equal row by row (%ld differences, %ld cells compared)", cp->replica_diffs,
-	       cp->cells_compared);
+	tap_ok(cp->replica_diffs == 0 && cp->replica_missing_acked == 0 && cp->cells_compared > 0,
+	       "replicas equal row by row, each with every acknowledged revision (%ld differences,"
+	       " %ld acknowledged revisions missing on a replica, %ld cells compared)",
+	       cp->replica_diffs, cp->replica_missing_acked, cp->cells_compared);
 	tap_ok(cp->check_corruptions == 0, "neoctl check finds no corruption (%ld)",
 	       cp->check_corruptions);
 	tap_ok(cp->left_down == 0, "no fault left the cluster down (%ld)", cp->left_down);

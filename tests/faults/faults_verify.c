@@ -99,7 +99,9 @@ void verify_read_back(struct campaign *cp)
 	say(cp, "read back %zu acknowledged revisions: %ld ok, %ld missing, %ld different, "
 	    "%ld unreadable", count, cp->read_ok, cp->lost_missing, cp->lost_different,
 	    cp->lost_error);
-	free(acks);
+	/* kept: the replicas are checked for them too */
+	cp->acks = acks;
+	cp->ack_total = count;
 }
 
 /* --- neoctl check ---------------------------------------------------------------- */
@@ -121,7 +123,8 @@ static long file_size(struct campaign *cp, const char *name)
 enum { CHECK_NONE, CHECK_EQUAL, CHECK_CORRUPT, CHECK_ABORTED };
 
 /* Reads what the log name says past offset about partition checks. */
-static void scan_check_log(struct campaign *cp, const char *name, long offset, int *result)
+static void scan_check_log(struct campaign *cp, const char *name, long offset, int *result,
+			   bool report)
 {
 	char path[512], line[2048];
 	FILE *f;
@@ -138,7 +141,8 @@ static void scan_check_log(struct campaign *cp, const char *name, long offset, i
 		    && sscanf(at, "check of partition %u", &p) == 1 && p < 1024) {
 			result[p] = CHECK_CORRUPT;
 			cp->check_corruptions++;
-			say(cp, "CORRUPTED: %s", at);
+			if (report)
+				say(cp, "CORRUPTED (%s): %s", name, at);
 		} else if (strstr(line, "replicas are equal") && (at = strstr(line, " partition "))
 			   && sscanf(at, " partition %u", &p) == 1 && p < 1024
 			   && result[p] == CHECK_NONE) {
@@ -152,7 +156,9 @@ static void scan_check_log(struct campaign *cp, const char *name, long offset, i
 	fclose(f);
 }
 
-static int scan_checks(struct campaign *cp, long *offsets, int *result)
+/* Returns how many partitions have a verdict; with report, says the
+ * corruptions found. */
+static int scan_checks(struct campaign *cp, long *offsets, int *result, bool report)
 {
 	int done = 0;
 	char name[32];
@@ -161,11 +167,11 @@ static int scan_checks(struct campaign *cp, long *offsets, int *result)
 	cp->check_corruptions = 0;
 	for (int i = 0; i < cp->tc.master_count; i++) {
 		snprintf(name, sizeof name, "master%d.log", i);
-		scan_check_log(cp, name, offsets[i], result);
+		scan_check_log(cp, name, offsets[i], result, report);
 	}
 	for (int i = 0; i < cp->tc.storage_count; i++) {
 		snprintf(name, sizeof name, "storage%d.log", i);
-		scan_check_log(cp, name, offsets[2 + i], result);
+		scan_check_log(cp, name, offsets[2 + i], result, report);
 	}
 	for (int p = 0; p < cp->opt.partitions; p++)
 		done += result[p] != CHECK_NONE;
@@ -195,11 +201,11 @@ void verify_check(struct campaign *cp)
 		cp->check_unfinished = cp->opt.partitions;
 		return;
 	}
-	while (scan_checks(cp, offsets, result) < cp->opt.partitions && now_ms() < deadline)
+	while (scan_checks(cp, offsets, result, false) < cp->opt.partitions && now_ms() < deadline)
 		usleep(250000);
 	/* Corruption reports may trail the last verdict: a moment more. */
 	usleep(1000000);
-	scan_checks(cp, offsets, result);
+	scan_checks(cp, offsets, result, true);
 	for (int p = 0; p < cp->opt.partitions; p++) {
 		cp->check_equal += result[p] == CHECK_EQUAL;
 		cp->check_unfinished += result[p] == CHECK_NONE || result[p] == CHECK_ABORTED;
@@ -406,6 +412,24 @@ static void compare_rows(struct campaign *cp, uint32_t p, int a, const struct ro
 	}
 }
 
+/* Every acknowledged revision of partition p has its row in this
+ * replica: the read back sees one replica, this sees each of them. */
+static void check_acked_rows(struct campaign *cp, uint32_t p, int i, const struct rows *r)
+{
+	for (size_t k = 0; k < cp->ack_total; k++) {
+		const struct ack *a = &cp->acks[k];
+		struct row key = { a->tid, a->oid, 0 };
+
+		if (a->oid % (uint64_t)cp->opt.partitions != p
+		    || bsearch(&key, r->items, r->count, sizeof key, row_cmp))
+			continue;
+		cp->replica_missing_acked++;
+		if (cp->replica_missing_acked <= EXAMPLES)
+			say(cp, "ACKED REVISION MISSING on storage%d: partition %u oid %016" PRIx64
+			    " tid %016" PRIx64, i, p, a->oid, a->tid);
+	}
+}
+
 struct opened {
 	struct neo_db *db;
 	struct rows rows;
@@ -459,6 +483,7 @@ static void compare_partition(struct campaign *cp, const struct neo_backend *be,
 		}
 		cp->replica_rows += (long)dbs[i].rows.count;
 		cp->cells_compared++;
+		check_acked_rows(cp, p, i, &dbs[i].rows);
 		if (first < 0)
 			first = i;
 		else
@@ -489,6 +514,8 @@ void verify_replicas(struct campaign *cp, const char *holder)
 		free(dbs[i].rows.items);
 	}
 	neo_backend_unload(&module);
-	say(cp, "replicas: %ld cells compared (%ld rows), %ld differences, %ld cells not compared",
-	    cp->cells_compared, cp->replica_rows, cp->replica_diffs, cp->cells_not_compared);
+	say(cp, "replicas: %ld cells compared (%ld rows), %ld differences, %ld acknowledged "
+	    "revisions missing on a replica, %ld cells not compared", cp->cells_compared,
+	    cp->replica_rows, cp->replica_diffs, cp->replica_missing_acked,
+	    cp->cells_not_compared);
 }
