@@ -288,6 +288,15 @@ static struct committer *committer_new(struct campaign *cp)
 
 void committers_start(struct campaign *cp)
 {
+	struct neo_client *first = NULL;
+
+	/* One client opened alone first: neo_client_open sets up libevent's
+	 * threading (evthread_use_pthreads) every time, and two first calls
+	 * at once abort the process (libevent's "lock_ == NULL" assertion). */
+	if (open_client(cp, &first, 30000) == NEO_CLIENT_OK)
+		neo_client_close(first);
+	else
+		say(cp, "a first client could not connect: %s", neo_client_errmsg());
 	atomic_store(&cp->last_ack_ms, now_ms());
 	for (int i = 0; i < cp->opt.committers; i++)
 		committer_new(cp);
