@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -81,12 +82,21 @@ char *cluster_masters(struct test_cluster *tc, char *buf, size_t len)
 /* Files the next spawned process may write, in bytes (0: no bound): a
  * full disk, for that process only. */
 static off_t next_file_limit;
+/* Whether spawned processes get SIGKILL when the spawning thread ends. */
+static bool die_with_parent;
+
+void cluster_die_with_parent(bool on)
+{
+	die_with_parent = on;
+}
 
 static pid_t spawn(char *const argv[])
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		if (die_with_parent)
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (next_file_limit > 0) {
 			struct rlimit limit = { (rlim_t)next_file_limit, (rlim_t)next_file_limit };
 
@@ -145,7 +155,7 @@ const char *cluster_engine(void)
  * test script started (NEO_TEST_MYSQL_SOCKET), named after the cluster
  * directory so that tests sharing a server do not meet.
  */
-static void storage_database(struct test_cluster *tc, int index, char *db, size_t size)
+void cluster_storage_database(struct test_cluster *tc, int index, char *db, size_t size)
 {
 	const char *engine = cluster_engine();
 	const char *socket = getenv("NEO_TEST_MYSQL_SOCKET");
@@ -184,7 +194,7 @@ pid_t cluster_start_storage(struct test_cluster *tc, int index)
 	snprintf(path, sizeof path, "%s/core/neostorage", builddir());
 	cluster_masters(tc, masters, sizeof masters);
 	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->storage_ports[index]);
-	storage_database(tc, index, db, sizeof db);
+	cluster_storage_database(tc, index, db, sizeof db);
 	snprintf(log, sizeof log, "%s/storage%d.log", tc->dir, index);
 	tc->storages[index] = spawn(argv);
 	return tc->storages[index];

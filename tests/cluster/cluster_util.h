@@ -38,6 +38,13 @@ pid_t cluster_start_storage(struct test_cluster *tc, int index);
  * fills up. */
 pid_t cluster_start_storage_limited(struct test_cluster *tc, int index, off_t max_file_size);
 void cluster_start(struct test_cluster *tc);
+/* With on, processes spawned afterwards get SIGKILL when the thread that
+ * spawned them ends (prctl PR_SET_PDEATHSIG): a harness killed or crashed
+ * leaves no daemon behind.  Spawn from one long-lived thread then. */
+void cluster_die_with_parent(bool on);
+/* The database= string of storage index for the engine under test (for
+ * MySQL, the database is created first). */
+void cluster_storage_database(struct test_cluster *tc, int index, char *db, size_t size);
 void cluster_kill(pid_t *pid, int signum);
 void cluster_stop(struct test_cluster *tc);
 char *cluster_masters(struct test_cluster *tc, char *buf, size_t len);
