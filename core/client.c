@@ -7,6 +7,7 @@
  */
 #include "client_internal.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -718,6 +719,14 @@ static void check_overdue(evutil_socket_t fd, short what, void *arg)
 static void *network_thread(void *arg)
 {
 	struct neo_client *c = arg;
+	sigset_t pipe;
+
+	/* A write to a storage or master that went away must fail with EPIPE,
+	 * not kill the application: SIGPIPE is blocked in this thread (which
+	 * does all the writes), without changing the process's handling. */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 
 	connect_master(c);
 	check_overdue(-1, 0, c);
