@@ -518,7 +518,6 @@ void master_storage_lost(struct master *m, struct neo_node *node)
 			break;
 		}
 		master_set_node_state(m, node, NEO_NODE_DOWN);
-		master_txn_storage_lost(m, node->nid);
 		{
 			struct neo_ptable before = { 0 };
 
@@ -527,8 +526,13 @@ void master_storage_lost(struct master *m, struct neo_node *node)
 			master_pt_commit(m, &before);
 			neo_ptable_free(&before);
 		}
+		/* As upstream: commits stop waiting for its lock only if the
+		 * others still hold every partition; otherwise a commit that
+		 * no storage locked could be acknowledged. */
 		if (!neo_ptable_operational(&m->pt, master_is_running, m))
 			master_stop_operation(m);
+		else
+			master_txn_storage_lost(m, node->nid);
 		break;
 	}
 }
