@@ -51,6 +51,8 @@ struct master_txn {
 	int32_t *involved;		/* storages asked to lock */
 	uint32_t involved_count;
 	uint32_t locks_pending;		/* AnswerInformationLocked awaited */
+	int32_t *failed;		/* storages the client's FailedVote named */
+	uint32_t failed_count;
 	bool has_pack;			/* a pack transaction: its order */
 	bool pack_partial;
 	uint64_t pack_tid;

@@ -73,6 +73,7 @@ static void txn_free(struct master_txn *txn)
 	free(txn->pack_oids);
 	free(txn->oids);
 	free(txn->involved);
+	free(txn->failed);
 	free(txn);
 }
 
@@ -289,12 +290,44 @@ static int queue_push(struct master *m, struct master_txn *txn)
 	return 0;
 }
 
+/*
+ * As upstream (prepare): a storage that missed some of the writes (the
+ * client's FailedVote) must not lock the transaction as if it had them
+ * all; it is dropped, which outdates its cells, and it replicates what it
+ * missed when it comes back.  Returns the transaction, or NULL if losing
+ * them ended operation (and the transaction with it).
+ */
+static struct master_txn *drop_failed(struct master *m, struct master_txn *txn)
+{
+	uint64_t ttid = txn->ttid;
+	uint32_t count = txn->failed_count;
+	int32_t *failed = txn->failed;
+	char nid[16];
+
+	txn->failed = NULL;
+	txn->failed_count = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		struct neo_node *node = neo_nodes_by_nid(&m->nodes, failed[i]);
+
+		if (node == NULL || node->type != NEO_NODE_STORAGE || node->conn == NULL)
+			continue;
+		neo_log(NEO_LOG_WARNING, "%s missed writes of %016llx: dropped to catch up",
+			neo_nid_format(node->nid, nid, sizeof nid), (unsigned long long)ttid);
+		neo_conn_abort(node->conn, "missed writes of a transaction");
+	}
+	free(failed);
+	return neo_idmap_get(&m->txn_by_ttid, ttid);
+}
+
 static void finish(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_finish_transaction *req = pkt->args;
 	struct master_txn *txn = neo_idmap_get(&m->txn_by_ttid, req->ttid);
 	struct neo_ask_lock_information lock;
 
+	if (txn && txn->client == conn && !txn->finishing && txn->failed_count
+	    && ((txn = drop_failed(m, txn)) == NULL || txn->client != conn))
+		return;		/* operation stopped: the client is let go */
 	if (txn == NULL || txn->client != conn || txn->finishing) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
 				      "unknown transaction");
@@ -457,6 +490,25 @@ static void new_oids(struct master *m, struct neo_conn *conn, struct neo_packet 
 	free(answer.oids.items);
 }
 
+/* The storages that missed some of a transaction's writes, for finish. */
+static int remember_failed(struct master *m, struct neo_conn *conn,
+			   const struct neo_failed_vote *req)
+{
+	struct master_txn *txn = neo_idmap_get(&m->txn_by_ttid, req->ttid);
+	int32_t *failed;
+
+	if (txn == NULL || txn->client != conn || req->failed_uuids.count == 0)
+		return 0;
+	failed = realloc(txn->failed, (txn->failed_count + req->failed_uuids.count)
+				      * sizeof *failed);
+	if (failed == NULL)
+		return -1;
+	txn->failed = failed;
+	for (uint32_t i = 0; i < req->failed_uuids.count; i++)
+		txn->failed[txn->failed_count++] = (int32_t)req->failed_uuids.items[i];
+	return 0;
+}
+
 static void failed_vote(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_failed_vote *req = pkt->args;
@@ -473,7 +525,9 @@ static void failed_vote(struct master *m, struct neo_conn *conn, struct neo_pack
 		neo_ptable_drop_node(&without, (int32_t)req->failed_uuids.items[i]);
 	operational = neo_ptable_operational(&without, master_is_running, m);
 	neo_ptable_free(&without);
-	if (operational)
+	if (operational && remember_failed(m, conn, req) < 0)
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+	else if (operational)
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_ACK, "");
 	else
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_INCOMPLETE_TRANSACTION,

@@ -27,6 +27,7 @@ struct replication {
 	uint64_t max_tid;		/* replicate up to this tid */
 	uint64_t *pending;		/* ttids unfinished when we asked */
 	size_t pending_count;
+	uint64_t raise_to;		/* max_tid once the current pass ends */
 
 	int64_t partition;		/* being replicated, or -1 */
 	struct neo_conn *source;
@@ -261,6 +262,15 @@ static void partition_replicated(struct storage *s)
 		schedule_retry(s, 200);
 		return;
 	}
+	if (r->raise_to > r->max_tid) {
+		/* The last of them committed during this pass, above its
+		 * bound: pass again, up to it. */
+		r->max_tid = r->raise_to;
+		r->partition = -1;
+		close_source(r);
+		schedule_retry(s, 0);
+		return;
+	}
 	neo_log(NEO_LOG_INFO, "partition %u replicated up to %016" PRIx64, partition, r->max_tid);
 	if (s->master_conn) {
 		struct neo_notify_replication_done done = { .partition = partition,
@@ -418,6 +428,7 @@ static void answered_unfinished(struct neo_conn *conn, enum neo_ask_status statu
 	unfinished = answer->args;
 	r->answered = true;
 	r->max_tid = unfinished->max_tid;
+	r->raise_to = 0;
 	free(r->pending);
 	r->pending = calloc(unfinished->ttids.count + 1, sizeof *r->pending);
 	r->pending_count = 0;
@@ -513,8 +524,15 @@ void storage_replication_txn_finished(struct storage *s, uint64_t ttid, uint64_t
 			r->pending[i] = r->pending[--r->pending_count];
 			break;
 		}
-	if (r->pending_count == 0 && max_tid > r->max_tid && r->partition < 0)
+	if (r->pending_count || max_tid <= r->max_tid)
+		return;
+	/* A pass in progress keeps its bound; partition_replicated raises
+	 * it and passes again (raising it here lost the bump: the cell was
+	 * reported replicated without that transaction). */
+	if (r->partition < 0)
 		r->max_tid = max_tid;
+	else if (max_tid > r->raise_to)
+		r->raise_to = max_tid;
 }
 
 void storage_replication_stop(struct storage *s)
