@@ -114,6 +114,7 @@ int client_call(struct neo_client *c, struct client_call *call)
 	}
 	call->done = false;
 	call->parked = false;
+	call->timeout_note = NULL;
 	call->next = NULL;
 	call->next_active = NULL;
 	call->deadline_ms = client_now_ms() + c->call_timeout_ms;
