@@ -200,6 +200,14 @@ static void hung_storage(void)
 	tap_ok(acked_between(&cm, back, now_ms(), &first) > 0, "commits go on afterwards");
 	cm.stop = true;
 	pthread_join(thread, NULL);
+	/* As an operator would after the incident: compare the replicas. */
+	cluster_neoctl(&tc, out, sizeof out, "check :");
+	for (int waited = 0; waited < 300 &&
+			     cluster_storage_log_count(&tc, ": replicas are equal") < 4; waited++)
+		usleep(100000);
+	tap_ok(cluster_storage_log_count(&tc, ": replicas are equal") >= 4
+	       && cluster_log_count(&tc, "master0.log", "is corrupted") == 0,
+	       "neoctl check finds the replicas of the 4 partitions equal");
 	if (!tap_ok(reads_back(&tc, &cm), "a fresh client reads back all %d acknowledged commits",
 		    cm.count))
 		tap_diag("logs kept in %s", tc.dir);
