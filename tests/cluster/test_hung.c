@@ -140,6 +140,26 @@ static bool reads_back(struct test_cluster *tc, struct committer *cm)
 	return bad == 0;
 }
 
+/* Loads the first count commits; returns how many read back right. */
+static int loads_before(struct neo_client *client, struct committer *cm, int count)
+{
+	int good = 0;
+	char data[64];
+
+	for (int i = 0; i < count; i++) {
+		struct neo_client_record record;
+
+		data_of(i, data, sizeof data);
+		if (neo_client_load(client, cm->oids[i], &record) != NEO_CLIENT_OK) {
+			tap_diag("load of commit %d during the stop: %s", i, neo_client_errmsg());
+			continue;
+		}
+		good += record.size == strlen(data) && memcmp(record.data, data, record.size) == 0;
+		neo_client_record_clear(&record);
+	}
+	return good;
+}
+
 /* The committer logs to client.log in the cluster directory. */
 static int open_logged_client(struct test_cluster *tc, struct neo_client **client)
 {
@@ -161,8 +181,9 @@ static void hung_storage(void)
 	struct test_cluster tc;
 	pthread_t thread;
 	uint64_t stopped, continued, first, back;
-	int before, during;
+	int before, during, read_ok;
 	char out[4096];
+	struct neo_client *reader;
 	bool ok;
 
 	cluster_init(&tc, "hung", 4, 1, 2, 1);
@@ -179,9 +200,18 @@ static void hung_storage(void)
 	before = acked_between(&cm, 0, now_ms(), &first);
 	tap_ok(before > 0, "commits before the stop (%d)", before);
 
+	if (cluster_client(&tc, NULL, &reader, NULL, NULL) != NEO_CLIENT_OK)
+		reader = NULL;
 	stopped = now_ms();
 	kill(tc.storages[1], SIGSTOP);
-	sleep(STOP_SECONDS);
+	/* Loads of what was committed before: a load sent to the stopped
+	 * storage waits until the link to it is dropped, then fails over. */
+	read_ok = reader ? loads_before(reader, &cm, before) : 0;
+	tap_ok(read_ok == before && now_ms() - stopped < STOP_SECONDS * 1000,
+	       "a client opened before the stop reads all %d earlier commits during it (%d, "
+	       "in %.1f s)", before, read_ok, (double)(now_ms() - stopped) / 1000);
+	while (now_ms() - stopped < STOP_SECONDS * 1000)
+		usleep(100000);
 	continued = now_ms();
 	during = acked_between(&cm, stopped, continued, &first);
 	tap_ok(during > 0, "commits go on while a storage is stopped (%d in %d s, the first after "
@@ -212,6 +242,8 @@ static void hung_storage(void)
 		    cm.count))
 		tap_diag("logs kept in %s", tc.dir);
 	neo_client_close(cm.client);
+	if (reader)
+		neo_client_close(reader);
 	cluster_stop(&tc);
 }
 
