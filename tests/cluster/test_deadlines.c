@@ -7,9 +7,10 @@
  *     error saying so; never hangs, whether the storage stays stopped
  *     past the call timeout or is continued at once;
  *   - hundreds of connections that never finish their handshake (silent,
- *     half a handshake, garbage, a handshake but no identification) are
- *     closed by the master and by the storage after the identification
- *     deadline, while a real client connects and commits.
+ *     half a handshake, garbage, a handshake but no identification or
+ *     request) are closed by the master, the storage and the admin after
+ *     the identification deadline, while a real client connects and
+ *     commits.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -238,14 +239,15 @@ static bool closed_by_server(int fd, int ms)
 
 static void never_identify(void)
 {
-	static int fds[2][IDLE_PEERS];
+	static int fds[3][IDLE_PEERS];
 	struct test_cluster tc;
 	struct neo_client *client = NULL;
-	int opened = 0, closed = 0, ports[2];
+	int opened = 0, closed = 0, ports[3];
 	uint64_t oid, start;
 
 	cluster_init(&tc, "idle", 4, 0, 1, 1);
 	cluster_start(&tc);
+	cluster_start_admin(&tc);
 	if (open_client(&tc, &client) != NEO_CLIENT_OK) {
 		tap_ok(false, "idle peers: client connects: %s", neo_client_errmsg());
 		cluster_stop(&tc);
@@ -255,8 +257,9 @@ static void never_identify(void)
 	client = NULL;
 	ports[0] = tc.master_ports[0];
 	ports[1] = tc.storage_ports[0];
+	ports[2] = tc.admin_port;
 	start = now_ms();
-	for (int node = 0; node < 2; node++)
+	for (int node = 0; node < 3; node++)
 		for (int i = 0; i < IDLE_PEERS; i++) {
 			fds[node][i] = raw_connect(ports[node]);
 			if (fds[node][i] >= 0) {
@@ -264,13 +267,13 @@ static void never_identify(void)
 				opened++;
 			}
 		}
-	tap_ok(opened == 2 * IDLE_PEERS, "%d connections to the master and the storage that never "
-	       "identify", opened);
+	tap_ok(opened == 3 * IDLE_PEERS, "%d connections to the master, the storage and the admin "
+	       "that never identify", opened);
 	tap_ok(open_client(&tc, &client) == NEO_CLIENT_OK
 	       && neo_client_new_oids(client, 1, &oid) == NEO_CLIENT_OK
 	       && cluster_commit(client, oid, 0, "among idle peers") != 0,
 	       "meanwhile a real client connects and commits");
-	for (int node = 0; node < 2; node++)
+	for (int node = 0; node < 3; node++)
 		for (int i = 0; i < IDLE_PEERS; i++)
 			if (fds[node][i] >= 0) {
 				closed += closed_by_server(fds[node][i], 40000 - (int)(now_ms() - start));
@@ -280,8 +283,15 @@ static void never_identify(void)
 	       closed, opened, (double)(now_ms() - start) / 1000);
 	tap_ok(cluster_log_count(&tc, "master0.log", "no handshake within") > 0
 	       && cluster_log_count(&tc, "master0.log", "no identification within") > 0
-	       && cluster_log_count(&tc, "storage0.log", "no identification within") > 0,
+	       && cluster_log_count(&tc, "storage0.log", "no identification within") > 0
+	       && cluster_log_count(&tc, "admin.log", "no identification within") > 0,
 	       "each closing is logged");
+	{
+		char out[4096];
+
+		tap_ok(cluster_neoctl(&tc, out, sizeof out, "print cluster") == 0
+		       && strstr(out, "RUNNING"), "neoctl still reaches the admin");
+	}
 	tap_ok(client && cluster_commit(client, oid, 0, "among idle peers") == 0,
 	       "(a stale serial is a conflict: the client still works)");
 	if (client && neo_client_new_oids(client, 1, &oid) == NEO_CLIENT_OK)
