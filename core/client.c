@@ -383,8 +383,12 @@ static void answered_last_tid(struct neo_conn *conn, enum neo_ask_status status,
 	uint64_t tid;
 	bool missed = false;
 
-	if (conn != c->master || status != NEO_ASK_ANSWERED)
+	if (conn != c->master || status == NEO_ASK_CLOSED)
 		return;
+	if (status == NEO_ASK_TIMEOUT) {
+		master_lost(c, "no answer to AskLastTransaction", true, 0);
+		return;
+	}
 	if (answer->code != NEO_ANSWER_LAST_TRANSACTION) {
 		master_lost(c, "bad answer to AskLastTransaction", true, 0);
 		return;
