@@ -681,6 +681,9 @@ static void client_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	struct admin_client *client = arg;
 	struct admin *a = client->admin;
 
+	/* As upstream, neoctl does not identify: its first packet ends the
+	 * handshake deadline. */
+	neo_conn_identified(conn);
 	/* As upstream: nothing is served without a primary; an unexpected
 	 * packet is answered with an error (even a notification) and ends
 	 * the connection. */

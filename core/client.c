@@ -7,7 +7,9 @@
  */
 #include "client_internal.h"
 
+#include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +26,17 @@
 
 #define DEFAULT_CACHE_SIZE (20u << 20)
 #define DEFAULT_CONNECT_TIMEOUT_MS 30000
+/* How long a call may block: long enough for a master failover and a
+ * storage dropped for not answering pings (15 s) on a loaded machine,
+ * short enough that an application is not stuck for good. */
+#define DEFAULT_CALL_TIMEOUT_MS 60000
+/* A call still running this long after its deadline means a step that
+ * was not bounded: the connections are dropped so that it ends. */
+#define OVERDUE_GRACE_MS 2000
+#define OVERDUE_CHECK_MS 1000
 #define IDENTIFICATION_TIMEOUT_MS 30000
 #define NOT_READY_RETRY_MS 1000		/* as upstream: retry a busy master each second */
 #define PARK_CHECK_MS 200
-#define MASTER_KEEPALIVE_IDLE_MS 60000
-#define MASTER_KEEPALIVE_TIMEOUT_MS 30000
 
 static _Thread_local char client_errmsg[256];
 
@@ -62,9 +70,42 @@ uint64_t client_now_ms(void)
 
 /* --- Calls from user threads ------------------------------------------------------ */
 
+static struct timespec deadline_timespec(uint64_t deadline_ms)
+{
+	struct timespec ts = { .tv_sec = (time_t)(deadline_ms / 1000),
+			       .tv_nsec = (long)(deadline_ms % 1000) * 1000000L };
+
+	return ts;
+}
+
+/*
+ * The caller waits for the network thread, which ends every call by its
+ * deadline: parked calls at it, requests time out by it, and a call
+ * still running after it makes the network thread drop its connections
+ * (check_overdue).  The call lives on the caller's stack, so the caller
+ * cannot leave before the network thread lets go of it; past the
+ * deadline it only prods the network thread, in case its timer is late.
+ */
+static void wait_done(struct neo_client *c, struct client_call *call)
+{
+	uint64_t next = call->deadline_ms + OVERDUE_GRACE_MS;
+
+	while (!call->done) {
+		struct timespec ts = deadline_timespec(next);
+
+		if (pthread_cond_timedwait(&call->cond, &c->lock, &ts) == 0 || call->done)
+			continue;
+		if (client_now_ms() >= next) {
+			event_active(c->overdue_timer, EV_TIMEOUT, 0);
+			next = client_now_ms() + OVERDUE_CHECK_MS;
+		}
+	}
+}
+
 int client_call(struct neo_client *c, struct client_call *call)
 {
 	struct client_call **tail;
+	pthread_condattr_t attr;
 
 	pthread_mutex_lock(&c->lock);
 	if (c->stopping) {
@@ -72,14 +113,20 @@ int client_call(struct neo_client *c, struct client_call *call)
 		return client_fail(NEO_CLIENT_INVALID, "client closed");
 	}
 	call->done = false;
+	call->parked = false;
+	call->timeout_note = NULL;
 	call->next = NULL;
-	pthread_cond_init(&call->cond, NULL);
+	call->next_active = NULL;
+	call->deadline_ms = client_now_ms() + c->call_timeout_ms;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&call->cond, &attr);
+	pthread_condattr_destroy(&attr);
 	for (tail = &c->queue; *tail; tail = &(*tail)->next)
 		;
 	*tail = call;
 	event_active(c->wakeup, EV_READ, 0);
-	while (!call->done)
-		pthread_cond_wait(&call->cond, &c->lock);
+	wait_done(c, call);
 	pthread_mutex_unlock(&c->lock);
 	pthread_cond_destroy(&call->cond);
 	if (call->status != NEO_CLIENT_OK)
@@ -94,6 +141,11 @@ void client_call_done(struct neo_client *c, struct client_call *call, int status
 {
 	va_list ap;
 
+	for (struct client_call **link = &c->active; *link; link = &(*link)->next_active)
+		if (*link == call) {
+			*link = call->next_active;
+			break;
+		}
 	pthread_mutex_lock(&c->lock);
 	call->status = status;
 	call->err[0] = '\0';
@@ -107,27 +159,45 @@ void client_call_done(struct neo_client *c, struct client_call *call, int status
 	pthread_mutex_unlock(&c->lock);
 }
 
+void client_call_unanswered(struct neo_client *c, struct client_call *call,
+			    enum neo_ask_status status)
+{
+	if (status == NEO_ASK_TIMEOUT)
+		client_call_done(c, call, NEO_CLIENT_TIMEOUT,
+				 "no answer from the primary master within the call timeout (%u ms)",
+				 c->call_timeout_ms);
+	else
+		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
+}
+
+unsigned client_ask_timeout(struct neo_client *c, const struct client_call *call)
+{
+	uint64_t now = client_now_ms();
+
+	if (call == NULL)
+		return c->call_timeout_ms;
+	return call->deadline_ms > now ? (unsigned)(call->deadline_ms - now) : 1;
+}
+
 static void arm_park_timer(struct neo_client *c)
 {
 	struct timeval tick = { 0, PARK_CHECK_MS * 1000 };
 
-	for (struct client_call *call = c->parked; call; call = call->next)
-		if (call->deadline_ms) {
-			if (!evtimer_pending(c->park_timer, NULL))
-				evtimer_add(c->park_timer, &tick);
-			return;
-		}
+	if (c->parked && !evtimer_pending(c->park_timer, NULL))
+		evtimer_add(c->park_timer, &tick);
 }
 
 void client_call_park(struct neo_client *c, struct client_call *call, bool forever)
 {
 	struct client_call **tail;
+	uint64_t until = client_now_ms() + c->connect_timeout_ms;
 
 	if (c->stopping) {
 		client_call_done(c, call, NEO_CLIENT_INVALID, "client closed");
 		return;
 	}
-	call->deadline_ms = forever ? 0 : client_now_ms() + c->connect_timeout_ms;
+	call->park_until_ms = forever || until > call->deadline_ms ? call->deadline_ms : until;
+	call->parked = true;
 	call->next = NULL;
 	for (tail = &c->parked; *tail; tail = &(*tail)->next)
 		;
@@ -146,11 +216,20 @@ static void park_tick(evutil_socket_t fd, short what, void *arg)
 	while (*link) {
 		struct client_call *call = *link;
 
-		if (call->deadline_ms && call->deadline_ms <= now) {
+		if (call->park_until_ms <= now) {
 			*link = call->next;
-			client_call_done(c, call, NEO_CLIENT_DISCONNECTED,
-					 "no operational cluster within %u ms%s%s", c->connect_timeout_ms,
-					 c->refusal[0] ? ": " : "", c->refusal);
+			call->parked = false;
+			if (call->park_until_ms >= call->deadline_ms)
+				client_call_done(c, call, NEO_CLIENT_TIMEOUT,
+						 "no answer within the call timeout (%u ms)%s%s%s%s",
+						 c->call_timeout_ms, c->refusal[0] ? ": " : "",
+						 c->refusal, call->timeout_note ? "; " : "",
+						 call->timeout_note ? call->timeout_note : "");
+			else
+				client_call_done(c, call, NEO_CLIENT_DISCONNECTED,
+						 "no operational cluster within %u ms%s%s",
+						 c->connect_timeout_ms, c->refusal[0] ? ": " : "",
+						 c->refusal);
 		} else {
 			link = &call->next;
 		}
@@ -168,6 +247,7 @@ static void run_parked(struct neo_client *c)
 
 		list = call->next;
 		call->next = NULL;
+		call->parked = false;
 		call->run(c, call);
 	}
 	/* Lost again meanwhile: the rest waits on. */
@@ -196,6 +276,8 @@ static void on_wakeup(evutil_socket_t fd, short what, void *arg)
 
 		list = call->next;
 		call->next = NULL;
+		call->next_active = c->active;
+		c->active = call;
 		if (call->needs_ready && !c->ready)
 			client_call_park(c, call, false);
 		else
@@ -247,10 +329,11 @@ const char *client_ask_status_text(enum neo_ask_status status)
 static void master_lost(struct neo_client *c, const char *why, bool next_master,
 			unsigned delay_ms);
 
-bool client_master_ask(struct neo_client *c, uint16_t code, const void *args,
-		       neo_answer_cb cb, void *arg)
+bool client_master_ask(struct neo_client *c, const struct client_call *call, uint16_t code,
+		       const void *args, neo_answer_cb cb, void *arg)
 {
-	return c->master && c->identified && neo_conn_ask(c->master, code, args, 0, cb, arg) >= 0;
+	return c->master && c->identified
+	       && neo_conn_ask(c->master, code, args, client_ask_timeout(c, call), cb, arg) >= 0;
 }
 
 bool client_node_running(struct neo_client *c, int32_t nid)
@@ -300,8 +383,12 @@ static void answered_last_tid(struct neo_conn *conn, enum neo_ask_status status,
 	uint64_t tid;
 	bool missed = false;
 
-	if (conn != c->master || status != NEO_ASK_ANSWERED)
+	if (conn != c->master || status == NEO_ASK_CLOSED)
 		return;
+	if (status == NEO_ASK_TIMEOUT) {
+		master_lost(c, "no answer to AskLastTransaction", true, 0);
+		return;
+	}
 	if (answer->code != NEO_ANSWER_LAST_TRANSACTION) {
 		master_lost(c, "bad answer to AskLastTransaction", true, 0);
 		return;
@@ -499,8 +586,8 @@ static void identified(struct neo_conn *conn, enum neo_ask_status status,
 		neo_log(NEO_LOG_INFO, "identified as %s by %s", neo_nid_format(c->nid, name, sizeof name),
 			neo_conn_peer(conn));
 	}
-	neo_conn_set_keepalive(conn, MASTER_KEEPALIVE_IDLE_MS, MASTER_KEEPALIVE_TIMEOUT_MS);
-	if (neo_conn_ask(conn, NEO_ASK_LAST_TRANSACTION, NULL, 0, answered_last_tid, c) < 0)
+	if (neo_conn_ask(conn, NEO_ASK_LAST_TRANSACTION, NULL, IDENTIFICATION_TIMEOUT_MS,
+			 answered_last_tid, c) < 0)
 		master_lost(c, "cannot ask the last transaction", true, 0);
 }
 
@@ -603,13 +690,51 @@ static void master_lost(struct neo_client *c, const char *why, bool next_master,
 	evtimer_add(c->reconnect, &delay);
 }
 
+/* --- Overdue calls ---------------------------------------------------------------- */
+
+/*
+ * Every step of a call is bounded (requests time out, parks end at the
+ * deadline), so this should never fire; it is the backstop that keeps
+ * the promise that no call blocks for good, should some step not be.
+ * Dropping the connections fails whatever the call waits for: it then
+ * ends, or parks and ends at its (past) deadline.
+ */
+static void check_overdue(evutil_socket_t fd, short what, void *arg)
+{
+	struct neo_client *c = arg;
+	uint64_t now = client_now_ms();
+	struct timeval tick = { OVERDUE_CHECK_MS / 1000, (OVERDUE_CHECK_MS % 1000) * 1000 };
+
+	(void)fd;
+	(void)what;
+	for (struct client_call *call = c->active; call; call = call->next_active)
+		if (!call->parked && now >= call->deadline_ms + OVERDUE_GRACE_MS) {
+			neo_log(NEO_LOG_ERROR, "a call is %llu ms past its deadline: "
+				"dropping the connections to end it",
+				(unsigned long long)(now - call->deadline_ms));
+			master_lost(c, "a call is past its deadline", false, 0);
+			break;
+		}
+	if (!c->stopping)
+		evtimer_add(c->overdue_timer, &tick);
+}
+
 /* --- Lifecycle ---------------------------------------------------------------------- */
 
 static void *network_thread(void *arg)
 {
 	struct neo_client *c = arg;
+	sigset_t pipe;
+
+	/* A write to a storage or master that went away must fail with EPIPE,
+	 * not kill the application: SIGPIPE is blocked in this thread (which
+	 * does all the writes), without changing the process's handling. */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 
 	connect_master(c);
+	check_overdue(-1, 0, c);
 	event_base_loop(c->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	/* Connections free themselves from the loop: one last turn. */
 	event_base_loop(c->base, EVLOOP_NONBLOCK);
@@ -623,6 +748,7 @@ static void stop_loop(struct neo_client *c, struct client_call *call)
 	pthread_mutex_unlock(&c->lock);
 	evtimer_del(c->reconnect);
 	evtimer_del(c->park_timer);
+	evtimer_del(c->overdue_timer);
 	master_lost(c, "client closing", false, 0);
 	client_txns_close(c);
 	while (c->parked) {
@@ -661,7 +787,9 @@ static int client_configure(struct neo_client *c, const struct neo_client_config
 {
 	char err[256];
 
-	if (config == NULL || config->struct_size < sizeof *config || config->cluster == NULL
+	/* Callers built before call_timeout_ms existed pass a shorter struct. */
+	if (config == NULL || config->struct_size < offsetof(struct neo_client_config, call_timeout_ms)
+	    || config->cluster == NULL
 	    || config->masters == NULL || config->cluster[0] == '\0')
 		return client_fail(NEO_CLIENT_INVALID, "cluster and masters are required");
 	if (config->compress < -1 || config->compress > 9)
@@ -686,6 +814,10 @@ static int client_configure(struct neo_client *c, const struct neo_client_config
 	c->compress = config->compress;
 	c->connect_timeout_ms = config->connect_timeout_ms ? config->connect_timeout_ms
 							   : DEFAULT_CONNECT_TIMEOUT_MS;
+	c->call_timeout_ms = DEFAULT_CALL_TIMEOUT_MS;
+	if (config->struct_size >= offsetof(struct neo_client_config, call_timeout_ms)
+				   + sizeof config->call_timeout_ms && config->call_timeout_ms)
+		c->call_timeout_ms = config->call_timeout_ms;
 	c->on_invalidate = config->on_invalidate;
 	c->invalidate_arg = config->invalidate_arg;
 	c->cache = client_cache_new(config->cache_size ? config->cache_size : DEFAULT_CACHE_SIZE);
@@ -700,6 +832,8 @@ static void client_destroy(struct neo_client *c)
 		event_free(c->reconnect);
 	if (c->park_timer)
 		event_free(c->park_timer);
+	if (c->overdue_timer)
+		event_free(c->overdue_timer);
 	if (c->base)
 		event_base_free(c->base);
 	client_cache_free(c->cache);
@@ -759,7 +893,8 @@ static int client_start(struct neo_client *c)
 	c->wakeup = event_new(c->base, -1, EV_PERSIST | EV_READ, on_wakeup, c);
 	c->reconnect = evtimer_new(c->base, reconnect_tick, c);
 	c->park_timer = evtimer_new(c->base, park_tick, c);
-	return c->wakeup && c->reconnect && c->park_timer ? 0 : -1;
+	c->overdue_timer = evtimer_new(c->base, check_overdue, c);
+	return c->wakeup && c->reconnect && c->park_timer && c->overdue_timer ? 0 : -1;
 }
 
 /* Stops the network thread and frees c; why gets the last refusal. */

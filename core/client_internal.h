@@ -59,8 +59,16 @@ struct client_call {
 	pthread_cond_t cond;
 	int status;
 	char err[256];
-	uint64_t deadline_ms;		/* while parked; 0: wait as long as open */
+	/* Every call ends by then (now + the call timeout when queued): the
+	 * network thread bounds each of its steps by it (cluster.md 4.2). */
+	uint64_t deadline_ms;
+	uint64_t park_until_ms;		/* while parked */
+	bool parked;
+	/* Said after the timeout message (e.g. that a commit's outcome is
+	 * unknown); static text. */
+	const char *timeout_note;
 	struct client_call *next;
+	struct client_call *next_active;	/* calls run and not yet done */
 };
 
 /* A connection to a storage node, made on demand. */
@@ -104,6 +112,7 @@ struct neo_client {
 	bool read_only;
 	int compress;
 	unsigned connect_timeout_ms;
+	unsigned call_timeout_ms;	/* bounds every call (and every request) */
 	neo_client_invalidate_cb on_invalidate;
 	void *invalidate_arg;
 	SSL_CTX *ssl;
@@ -115,8 +124,10 @@ struct neo_client {
 	struct event *wakeup;		/* user event: calls queued */
 	struct event *reconnect;	/* timer: next try at a master */
 	struct event *park_timer;	/* timer: parked calls' deadlines */
+	struct event *overdue_timer;	/* timer: running calls' deadlines */
 	struct client_call *queue;	/* calls to run (under lock) */
 	struct client_call *parked;	/* calls waiting for readiness */
+	struct client_call *active;	/* calls run and not done (network thread) */
 	bool stopping;
 
 	/* Network thread state. */
@@ -151,8 +162,14 @@ int client_call(struct neo_client *c, struct client_call *call);
 void client_call_done(struct neo_client *c, struct client_call *call, int status,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Parks a call until the cluster is ready, then runs it again; for at
- * most the connect timeout, or for as long as the client is open. */
+ * most the connect timeout (forever: until the call's deadline). */
 void client_call_park(struct neo_client *c, struct client_call *call, bool forever);
+/* The timeout of a request made for a call: what is left of its time
+ * (at least 1 ms); call NULL: the call timeout. */
+unsigned client_ask_timeout(struct neo_client *c, const struct client_call *call);
+/* Ends a call whose request to the master was not answered (status). */
+void client_call_unanswered(struct neo_client *c, struct client_call *call,
+			    enum neo_ask_status status);
 /* Sets the calling thread's error message; returns status. */
 int client_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -161,9 +178,10 @@ int client_error_status(const struct neo_packet *answer);
 void client_error_text(const struct neo_packet *answer, char *buf, size_t len);
 const char *client_ask_status_text(enum neo_ask_status status);
 
-/* Asks the primary master; false when not connected. */
-bool client_master_ask(struct neo_client *c, uint16_t code, const void *args,
-		       neo_answer_cb cb, void *arg);
+/* Asks the primary master, for call (NULL: no call waits on it); false
+ * when not connected. */
+bool client_master_ask(struct neo_client *c, const struct client_call *call, uint16_t code,
+		       const void *args, neo_answer_cb cb, void *arg);
 bool client_node_running(struct neo_client *c, int32_t nid);
 uint64_t client_now_ms(void);
 

@@ -70,6 +70,8 @@ static void link_identified(struct neo_conn *conn, enum neo_ask_status status,
 	struct client_link *link = arg;
 	const struct neo_accept_identification *accept;
 
+	if (status == NEO_ASK_TIMEOUT)
+		neo_conn_abort(conn, "no answer to identification");
 	if (status != NEO_ASK_ANSWERED)
 		return;		/* the close callback fails the waiters */
 	accept = answer->args;

@@ -26,7 +26,7 @@ static void waited(struct neo_conn *conn, enum neo_ask_status status, struct neo
 
 	(void)conn;
 	if (status != NEO_ASK_ANSWERED) {
-		client_call_done(op->c, &op->call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
+		client_call_unanswered(op->c, &op->call, status);
 		return;
 	}
 	if (answer->code != NEO_WAITED_FOR_PACK) {
@@ -47,7 +47,7 @@ static void wait_run(struct neo_client *c, struct client_call *call)
 	struct neo_wait_for_pack ask = { .tid = op->pack_id };
 
 	op->c = c;
-	if (!client_master_ask(c, NEO_WAIT_FOR_PACK, &ask, waited, op))
+	if (!client_master_ask(c, call, NEO_WAIT_FOR_PACK, &ask, waited, op))
 		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
 }
 

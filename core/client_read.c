@@ -118,7 +118,8 @@ static void read_send(struct neo_client *c, struct client_link *link, void *arg,
 	char name[16];
 
 	(void)c;
-	if (ok && neo_conn_ask(link->conn, req->code, req->args, 0, read_answered, req) >= 0)
+	if (ok && neo_conn_ask(link->conn, req->code, req->args, client_ask_timeout(c, NULL),
+				read_answered, req) >= 0)
 		return;
 	snprintf(req->err, sizeof req->err, "cannot reach %s",
 		 neo_nid_format(req->current, name, sizeof name));
@@ -149,7 +150,7 @@ static void read_next(struct read_req *req)
 	}
 	/* As upstream: sync with the master (its table may be on its way)
 	 * before another round. */
-	if (!client_master_ask(c, NEO_PING, NULL, read_synced, req))
+	if (!client_master_ask(c, NULL, NEO_PING, NULL, read_synced, req))
 		read_round(req);	/* reports the lost master */
 }
 
@@ -728,7 +729,8 @@ static void log_send(struct neo_client *c, struct client_link *link, void *arg, 
 	struct log_op *op = arg;
 
 	(void)c;
-	if (!ok || neo_conn_ask(link->conn, NEO_ASK_TIDS, &op->ask, 0, log_answered, op) < 0)
+	if (!ok || neo_conn_ask(link->conn, NEO_ASK_TIDS, &op->ask, client_ask_timeout(c, NULL),
+				 log_answered, op) < 0)
 		log_finish(op);
 }
 
@@ -788,7 +790,7 @@ static void oids_answered(struct neo_conn *conn, enum neo_ask_status status,
 
 	(void)conn;
 	if (status != NEO_ASK_ANSWERED) {
-		client_call_done(op->c, &op->call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
+		client_call_unanswered(op->c, &op->call, status);
 		return;
 	}
 	if (answer->code != NEO_ANSWER_NEW_OIDS) {
@@ -812,7 +814,7 @@ static void oids_run(struct neo_client *c, struct client_call *call)
 	struct neo_ask_new_oids ask = { .count = (int64_t)op->count };
 
 	op->c = c;
-	if (!client_master_ask(c, NEO_ASK_NEW_OIDS, &ask, oids_answered, op))
+	if (!client_master_ask(c, &op->call, NEO_ASK_NEW_OIDS, &ask, oids_answered, op))
 		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
 }
 
@@ -845,7 +847,7 @@ static void sync_answered(struct neo_conn *conn, enum neo_ask_status status,
 	if (status == NEO_ASK_ANSWERED)
 		client_call_done(op->c, &op->call, NEO_CLIENT_OK, NULL);
 	else
-		client_call_done(op->c, &op->call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
+		client_call_unanswered(op->c, &op->call, status);
 }
 
 static void sync_run(struct neo_client *c, struct client_call *call)
@@ -855,7 +857,7 @@ static void sync_run(struct neo_client *c, struct client_call *call)
 	op->c = c;
 	/* As upstream: the master answers Ping after every invalidation it
 	 * sent before, so the round trip is a barrier. */
-	if (!client_master_ask(c, NEO_PING, NULL, sync_answered, op))
+	if (!client_master_ask(c, &op->call, NEO_PING, NULL, sync_answered, op))
 		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
 }
 

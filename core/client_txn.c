@@ -358,7 +358,7 @@ static void begun(struct neo_conn *conn, enum neo_ask_status status, struct neo_
 
 	(void)conn;
 	if (status != NEO_ASK_ANSWERED) {
-		client_call_done(c, &bc->call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
+		client_call_unanswered(c, &bc->call, status);
 		return;
 	}
 	if (answer->code != NEO_ANSWER_BEGIN_TRANSACTION) {
@@ -386,7 +386,7 @@ static void begin_run(struct neo_client *c, struct client_call *call)
 	struct neo_ask_begin_transaction ask = { .tid = { bc->tid != 0, bc->tid } };
 
 	bc->txn->generation = c->generation;
-	if (!client_master_ask(c, NEO_ASK_BEGIN_TRANSACTION, &ask, begun, bc))
+	if (!client_master_ask(c, call, NEO_ASK_BEGIN_TRANSACTION, &ask, begun, bc))
 		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
 }
 
@@ -485,11 +485,11 @@ static void store_to_link(struct neo_client *c, struct client_link *link, void *
 		return;
 	}
 	if (ok && blob->check_only)
-		sent = neo_conn_ask(link->conn, NEO_ASK_CHECK_CURRENT_SERIAL, &blob->check, 0,
-				    store_answered, ask);
+		sent = neo_conn_ask(link->conn, NEO_ASK_CHECK_CURRENT_SERIAL, &blob->check,
+				    client_ask_timeout(c, NULL), store_answered, ask);
 	else if (ok)
-		sent = neo_conn_ask(link->conn, NEO_ASK_STORE_OBJECT, &blob->store, 0, store_answered,
-				    ask);
+		sent = neo_conn_ask(link->conn, NEO_ASK_STORE_OBJECT, &blob->store,
+				    client_ask_timeout(c, NULL), store_answered, ask);
 	/* Encoded at once: the blob is no longer needed by this one. */
 	ask->blob = NULL;
 	blob_unref(blob);
@@ -742,7 +742,8 @@ void client_txn_deadlock(struct neo_client *c, struct client_link *link,
 		txn_set_error(txn, NEO_CLIENT_NOMEM, "out of memory");
 		return;
 	}
-	if (neo_conn_ask(link->conn, NEO_ASK_RELOCK_OBJECT, &relock, 0, relock_answered, ask) < 0)
+	if (neo_conn_ask(link->conn, NEO_ASK_RELOCK_OBJECT, &relock, client_ask_timeout(c, NULL),
+			 relock_answered, ask) < 0)
 		relock_answered(NULL, NEO_ASK_CLOSED, NULL, ask);
 }
 
@@ -821,7 +822,8 @@ static void vote_to_link(struct neo_client *c, struct client_link *link, void *a
 		ask_finish(ask);
 		return;
 	}
-	if (!ok || neo_conn_ask(link->conn, ask->code, args, 0, vote_answered, ask) < 0)
+	if (!ok || neo_conn_ask(link->conn, ask->code, args, client_ask_timeout(c, NULL),
+				vote_answered, ask) < 0)
 		vote_answered(NULL, NEO_ASK_CLOSED, NULL, ask);
 }
 
@@ -905,7 +907,7 @@ static void vote_failures(struct neo_txn *txn, struct vote_call *vc)
 		if (txn->nodes[i].failed && client_node_running(c, txn->nodes[i].nid))
 			failed[ask.failed_uuids.count++] = txn->nodes[i].nid;
 	if (ask.failed_uuids.count == 0
-	    || !client_master_ask(c, NEO_FAILED_VOTE, &ask, failed_vote_answered, vc))
+	    || !client_master_ask(c, &vc->call, NEO_FAILED_VOTE, &ask, failed_vote_answered, vc))
 		vote_finish(txn, vc);
 	free(failed);
 }
@@ -1167,9 +1169,12 @@ static void finished(struct neo_conn *conn, enum neo_ask_status status, struct n
 	if (status != NEO_ASK_ANSWERED) {
 		/* As upstream: the outcome is asked again, for as long as it
 		 * takes to reach a master. */
-		neo_log(NEO_LOG_WARNING, "lost the master during finish of %016llx",
+		neo_log(NEO_LOG_WARNING, "%s during finish of %016llx",
+			status == NEO_ASK_TIMEOUT ? "no answer from the master"
+						  : "lost the master",
 			(unsigned long long)fc->txn->ttid);
 		fc->phase = FINISH_FINAL_TID;
+		fc->call.timeout_note = "the outcome of the transaction is unknown";
 		client_call_park(c, &fc->call, true);
 		return;
 	}
@@ -1220,7 +1225,7 @@ static void finish_ask(struct neo_client *c, struct finish_call *fc)
 		else
 			oids[ask.oids.count++] = object->oid;
 	}
-	if (!client_master_ask(c, NEO_ASK_FINISH_TRANSACTION, &ask, finished, fc)) {
+	if (!client_master_ask(c, &fc->call, NEO_ASK_FINISH_TRANSACTION, &ask, finished, fc)) {
 		client_call_done(c, &fc->call, NEO_CLIENT_DISCONNECTED,
 				 "lost the primary master before finish");
 		goto out;
@@ -1239,7 +1244,7 @@ static void finish_run(struct neo_client *c, struct client_call *call)
 	struct neo_ask_final_tid final = { txn->ttid };
 
 	if (fc->phase == FINISH_FINAL_TID) {
-		if (!client_master_ask(c, NEO_ASK_FINAL_TID, &final, final_tid_answered, fc))
+		if (!client_master_ask(c, call, NEO_ASK_FINAL_TID, &final, final_tid_answered, fc))
 			client_call_park(c, call, true);
 		return;
 	}

@@ -31,6 +31,9 @@
 #define EXPIRED_IDS 64
 /* How long a graceful close may wait for a peer to take our output. */
 #define LINGER_MS 5000
+/* How long a listener out of file descriptors waits before accepting
+ * again: the backlog keeps the callers meanwhile. */
+#define ACCEPT_PAUSE_MS 500
 
 enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_CLOSED };
 
@@ -65,6 +68,9 @@ struct neo_conn {
 	bool plain, write_enabled, in_read;
 	struct event *keepalive;
 	unsigned idle_ms, ping_timeout_ms;
+	size_t output_at_ping;		/* queued output when the last Ping went */
+	struct event *deadline;		/* an accepted conn's identification */
+	unsigned deadline_ms;
 	struct event *linger;		/* bounds a graceful close */
 	char *close_reason;		/* kept for the end of a graceful close */
 	char peer[300];
@@ -76,6 +82,8 @@ struct neo_listener {
 	neo_accept_cb on_accept;
 	void *arg;
 	struct neo_address address;
+	unsigned handshake_timeout_ms;
+	struct event *resume;		/* accepting again after EMFILE */
 };
 
 static void process_input(struct neo_conn *conn);
@@ -101,6 +109,8 @@ static void free_conn(evutil_socket_t fd, short what, void *ctx)
 		event_free(conn->keepalive);
 	if (conn->linger != NULL)
 		event_free(conn->linger);
+	if (conn->deadline != NULL)
+		event_free(conn->deadline);
 	free(conn->close_reason);
 	free(conn);
 }
@@ -133,6 +143,8 @@ static void finish(struct neo_conn *conn, const char *reason)
 		event_del(conn->keepalive);
 	if (conn->linger != NULL)
 		event_del(conn->linger);
+	if (conn->deadline != NULL)
+		event_del(conn->deadline);
 	fail_pending(conn);
 	if (conn->callbacks.on_close != NULL)
 		conn->callbacks.on_close(conn, reason, conn->arg);
@@ -361,15 +373,23 @@ static void arm_keepalive(struct neo_conn *conn)
 		evtimer_add(conn->keepalive, &tv);
 }
 
+/* While congested we do not read, so no Pong can come; a peer that
+ * took some of our output since the Ping is alive all the same. */
+static bool output_moved(const struct neo_conn *conn)
+{
+	return conn->congested && neo_conn_output_size(conn) < conn->output_at_ping;
+}
+
 static void pong_received(struct neo_conn *conn, enum neo_ask_status status,
 			  struct neo_packet *answer, void *arg)
 {
 	(void)answer;
 	(void)arg;
-	if (status == NEO_ASK_TIMEOUT) {
-		neo_log(NEO_LOG_WARNING, "%s: no answer to ping, dropping the connection", conn->peer);
+	if (status == NEO_ASK_TIMEOUT && !output_moved(conn)) {
+		neo_log(NEO_LOG_WARNING, "%s: no answer to ping within %u ms, dropping the connection",
+			conn->peer, conn->ping_timeout_ms);
 		finish(conn, "peer does not answer pings");
-	} else if (status == NEO_ASK_ANSWERED) {
+	} else if (status != NEO_ASK_CLOSED) {
 		arm_keepalive(conn);
 	}
 }
@@ -380,6 +400,7 @@ static void idle_timeout(evutil_socket_t fd, short what, void *ctx)
 
 	(void)fd;
 	(void)what;
+	conn->output_at_ping = neo_conn_output_size(conn);
 	if (neo_conn_ask(conn, NEO_PING, NULL, conn->ping_timeout_ms, pong_received, NULL) < 0)
 		finish(conn, "cannot send ping");
 }
@@ -394,6 +415,37 @@ void neo_conn_set_keepalive(struct neo_conn *conn, unsigned idle_ms, unsigned ti
 		event_del(conn->keepalive);
 	else
 		arm_keepalive(conn);
+}
+
+/* --- Identification deadline ------------------------------------------ */
+
+static void deadline_expired(evutil_socket_t fd, short what, void *ctx)
+{
+	struct neo_conn *conn = ctx;
+	const char *stage = conn->state == CONN_HANDSHAKE ? "handshake" : "identification";
+
+	(void)fd;
+	(void)what;
+	neo_log(NEO_LOG_WARNING, "%s: no %s within %u ms, closing the connection", conn->peer,
+		stage, conn->deadline_ms);
+	finish(conn, conn->state == CONN_HANDSHAKE ? "handshake timed out"
+						   : "identification timed out");
+}
+
+static void arm_deadline(struct neo_conn *conn, unsigned ms)
+{
+	struct timeval tv = ms_to_timeval(ms);
+
+	conn->deadline_ms = ms;
+	conn->deadline = evtimer_new(conn->base, deadline_expired, conn);
+	if (conn->deadline != NULL)
+		evtimer_add(conn->deadline, &tv);
+}
+
+void neo_conn_identified(struct neo_conn *conn)
+{
+	if (conn->deadline != NULL)
+		event_del(conn->deadline);
 }
 
 /* --- Receiving --------------------------------------------------------- */
@@ -623,6 +675,11 @@ static struct neo_conn *conn_new(struct event_base *base, evutil_socket_t fd, SS
 		return NULL;
 	}
 	msgpack_packer_init(&conn->packer, conn, write_to_output);
+	/* Every connection watches its peer (see NEO_KEEPALIVE_IDLE_MS);
+	 * armed once the handshake is done. */
+	conn->idle_ms = NEO_KEEPALIVE_IDLE_MS;
+	conn->ping_timeout_ms = NEO_KEEPALIVE_TIMEOUT_MS;
+	conn->keepalive = evtimer_new(base, idle_timeout, conn);
 	conn->plain = ssl_ctx == NULL;
 	conn->write_enabled = true;	/* the handshake */
 	bufferevent_setcb(conn->bev, on_read, on_write, on_event, conn);
@@ -713,7 +770,37 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 	}
 	if (neo_address_from_sockaddr(sa, &peer) == 0)
 		neo_address_format(&peer, conn->peer, sizeof(conn->peer));
+	/* Armed before the owner sees it: TLS and NEO handshakes included. */
+	if (listener->handshake_timeout_ms > 0)
+		arm_deadline(conn, listener->handshake_timeout_ms);
 	listener->on_accept(listener, conn, listener->arg);
+}
+
+static void accept_resume(evutil_socket_t fd, short what, void *ctx)
+{
+	struct neo_listener *listener = ctx;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(listener->listener);
+}
+
+/* accept() failed for another reason than a retriable one: the socket
+ * stays readable, so without a pause the loop would spin on it.  Most
+ * likely out of file descriptors (EMFILE, ENFILE) or memory. */
+static void on_accept_error(struct evconnlistener *evl, void *ctx)
+{
+	struct neo_listener *listener = ctx;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval pause = ms_to_timeval(ACCEPT_PAUSE_MS);
+
+	(void)evl;
+	neo_log(NEO_LOG_ERROR, "cannot accept connections on %s:%u: %s; pausing %u ms",
+		listener->address.host, listener->address.port, evutil_socket_error_to_string(err),
+		ACCEPT_PAUSE_MS);
+	evconnlistener_disable(listener->listener);
+	if (listener->resume == NULL || evtimer_add(listener->resume, &pause) != 0)
+		evconnlistener_enable(listener->listener);
 }
 
 struct neo_listener *neo_listener_new(struct event_base *base, const struct neo_address *addr,
@@ -732,14 +819,19 @@ struct neo_listener *neo_listener_new(struct event_base *base, const struct neo_
 	listener->ssl = ssl;
 	listener->on_accept = accept_cb;
 	listener->arg = arg;
+	listener->handshake_timeout_ms = NEO_HANDSHAKE_TIMEOUT_MS;
+	listener->resume = evtimer_new(base, accept_resume, listener);
 	listener->listener = evconnlistener_new_bind(base, on_accept, listener,
 		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1, (struct sockaddr *)&ss, (int)sslen);
 	if (listener->listener == NULL) {
 		snprintf(err, errlen, "cannot listen on %s: %s",
 			 neo_address_format(addr, where, sizeof(where)), strerror(errno));
+		if (listener->resume != NULL)
+			event_free(listener->resume);
 		free(listener);
 		return NULL;
 	}
+	evconnlistener_set_error_cb(listener->listener, on_accept_error);
 	sslen = sizeof(ss);
 	getsockname(evconnlistener_get_fd(listener->listener), (struct sockaddr *)&ss, &sslen);
 	neo_address_from_sockaddr((struct sockaddr *)&ss, &listener->address);
@@ -751,10 +843,17 @@ const struct neo_address *neo_listener_address(const struct neo_listener *listen
 	return &listener->address;
 }
 
+void neo_listener_set_handshake_timeout(struct neo_listener *listener, unsigned ms)
+{
+	listener->handshake_timeout_ms = ms;
+}
+
 void neo_listener_free(struct neo_listener *listener)
 {
 	if (listener == NULL)
 		return;
 	evconnlistener_free(listener->listener);
+	if (listener->resume != NULL)
+		event_free(listener->resume);
 	free(listener);
 }

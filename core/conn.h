@@ -13,11 +13,20 @@
  *     request is first answered with Error(PROTOCOL_ERROR));
  *   - message ids count from 0 per direction for requests and
  *     notifications; answers reuse their request's id (as upstream);
- *   - Ping is answered with Pong without bothering the owner;
+ *   - Ping is answered with Pong without bothering the owner, and a peer
+ *     that stops answering Pings is dropped (NEO_KEEPALIVE_IDLE_MS);
  *   - close callbacks fire exactly once, and every pending request's
  *     callback fires exactly once (answer, timeout or closed);
  *   - a connection may be closed from inside any of its callbacks; its
  *     memory is freed later, from the event loop, never under the caller.
+ *
+ *   - an accepted connection that is not identified (neo_conn_identified)
+ *     within the listener's handshake timeout is closed with a log line,
+ *     whether it stalls in TLS, in the NEO handshake or before sending
+ *     RequestIdentification: idle sockets cannot pile up and take every
+ *     file descriptor;
+ *   - a listener out of file descriptors logs it and pauses accepting
+ *     for a while instead of spinning.
  *
  * Ownership: a packet passed to a callback belongs to the connection and
  * is released when the callback returns.  The owner never frees a conn:
@@ -38,6 +47,24 @@
 
 struct neo_conn;
 struct neo_listener;
+
+/*
+ * A peer that stops answering (hung, SIGSTOPped, behind a dead link) is
+ * found by keepalive pings: after NEO_KEEPALIVE_IDLE_MS without input a
+ * Ping goes out, and without its Pong within NEO_KEEPALIVE_TIMEOUT_MS the
+ * connection is dropped, so such a peer is noticed within 15 s.  Upstream
+ * relies on TCP keepalive (60 s) only, which does not notice a stopped
+ * process whose kernel still acknowledges; NEO nodes do all of their work
+ * in one event loop, so 10 s without even a Pong is a node that cannot
+ * serve, and commits must go on with the other replicas.  A Pong that
+ * cannot be read because we stopped reading (congestion) is no sign of a
+ * hang as long as the peer takes our output.
+ */
+#define NEO_KEEPALIVE_IDLE_MS 5000
+#define NEO_KEEPALIVE_TIMEOUT_MS 10000
+/* How long an accepted connection may take to be identified (TLS, the
+ * NEO handshake and RequestIdentification). */
+#define NEO_HANDSHAKE_TIMEOUT_MS 10000
 
 struct neo_conn_callbacks {
 	/* The peer's handshake arrived: packets may flow.  Optional. */
@@ -74,6 +101,9 @@ struct neo_listener *neo_listener_new(struct event_base *base, const struct neo_
 				      char *err, size_t errlen);
 /* The bound address (the real port when 0 was asked). */
 const struct neo_address *neo_listener_address(const struct neo_listener *listener);
+/* How long accepted connections have to be identified; 0: forever.
+ * Default NEO_HANDSHAKE_TIMEOUT_MS. */
+void neo_listener_set_handshake_timeout(struct neo_listener *listener, unsigned ms);
 void neo_listener_free(struct neo_listener *listener);
 
 void neo_conn_set_callbacks(struct neo_conn *conn, const struct neo_conn_callbacks *callbacks,
@@ -89,8 +119,13 @@ int neo_conn_answer_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error
 int neo_conn_notify(struct neo_conn *conn, uint16_t code, const void *args);
 
 /* Sends Ping after idle_ms without input, and drops the peer if no Pong
- * comes within timeout_ms.  0 turns it off. */
+ * comes within timeout_ms.  0 turns it off.  Every connection starts
+ * with NEO_KEEPALIVE_IDLE_MS and NEO_KEEPALIVE_TIMEOUT_MS. */
 void neo_conn_set_keepalive(struct neo_conn *conn, unsigned idle_ms, unsigned timeout_ms);
+
+/* The owner accepted the peer's identification (or, for peers that never
+ * identify, its first request): the handshake deadline is off. */
+void neo_conn_identified(struct neo_conn *conn);
 
 /* Output water marks for back-pressure (defaults 8 MiB and 1 MiB). */
 void neo_conn_set_watermarks(struct neo_conn *conn, size_t high, size_t low);

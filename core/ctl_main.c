@@ -7,6 +7,7 @@
  * message on stderr, as upstream); 2 bad command line.  Without a command,
  * the list of commands (exit 0, as upstream).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,8 @@ int main(int argc, char **argv)
 	char err[512];
 	int status = prepare(argc, argv, &opts, &cmd, &admin);
 
+	/* An admin that goes away is reported, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
 	if (status >= 0) {
 		neo_options_free(&opts);
 		return status;

@@ -65,7 +65,6 @@ void master_on_accept(struct neo_listener *listener, struct neo_conn *conn, void
 {
 	(void)listener;
 	neo_conn_set_callbacks(conn, &master_conn_callbacks, arg);
-	neo_conn_set_keepalive(conn, 60000, 30000);
 }
 
 /* --- Notifications -------------------------------------------------------- */
@@ -288,6 +287,7 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 	accept.your_uuid.has = true;
 	accept.your_uuid.v = node->nid;
 	neo_conn_answer(node->conn, msg_id, NEO_ACCEPT_IDENTIFICATION, &accept);
+	neo_conn_identified(node->conn);
 	neo_log(NEO_LOG_INFO, "%s %s identified from %s (%s)", neo_enum_name(NEO_ENUM_NODE_TYPES, node->type),
 		neo_nid_format(node->nid, nid, sizeof nid), neo_conn_peer(node->conn),
 		neo_enum_name(NEO_ENUM_NODE_STATES, node->state));

@@ -57,6 +57,10 @@ struct neo_signals *neo_signals_install(struct event_base *base,
 
 	if (s == NULL)
 		return NULL;
+	/* A write to a peer that went away must fail with EPIPE (and close
+	 * that connection), not kill the node: a node continued after a
+	 * SIGSTOP finds its connections closed under it. */
+	signal(SIGPIPE, SIG_IGN);
 	s->base = base;
 	s->on_stop = on_stop;
 	s->arg = arg;

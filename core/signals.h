@@ -4,7 +4,8 @@
  * asynchronous signal handler):
  *
  *   SIGTERM, SIGINT  stop: the owner's on_stop runs, or the loop ends;
- *   SIGHUP           the log file is reopened (for logrotate).
+ *   SIGHUP           the log file is reopened (for logrotate);
+ *   SIGPIPE          ignored: a write to a closed peer fails with EPIPE.
  */
 #ifndef NEO_SIGNALS_H
 #define NEO_SIGNALS_H

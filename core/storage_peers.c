@@ -45,7 +45,6 @@ void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, voi
 	}
 	peer->conn = conn;
 	neo_conn_set_callbacks(conn, &peer_callbacks, s);
-	neo_conn_set_keepalive(conn, 60000, 30000);
 }
 
 void storage_close_peers(struct storage *s)
@@ -90,6 +89,7 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 	accept.my_uuid.v = s->nid;
 	accept.your_uuid = req->uuid;
 	neo_conn_answer(peer->conn, pkt->msg_id, NEO_ACCEPT_IDENTIFICATION, &accept);
+	neo_conn_identified(peer->conn);
 }
 
 bool storage_handle_request(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)

@@ -44,7 +44,8 @@ enum neo_client_status {
 	NEO_CLIENT_DISCONNECTED = 7,	/* lost the primary master (or no cluster within
 					 * the connect timeout): retry the transaction */
 	NEO_CLIENT_UNAVAILABLE = 8,	/* no storage could serve the request */
-	NEO_CLIENT_TIMEOUT = 9,		/* no cluster within the connect timeout */
+	NEO_CLIENT_TIMEOUT = 9,		/* no cluster within the connect timeout, or a
+					 * call not done within the call timeout */
 	NEO_CLIENT_INCOMPLETE = 10,	/* the cluster refused to finish the transaction */
 	NEO_CLIENT_INVALID = 11,	/* bad argument or call order */
 	NEO_CLIENT_PROTOCOL = 12,	/* a node misbehaved */
@@ -78,6 +79,9 @@ struct neo_client_config {
 					 * call waits for a lost cluster; 0: 30 s */
 	neo_client_invalidate_cb on_invalidate;
 	void *invalidate_arg;
+	unsigned call_timeout_ms;	/* how long any call may block; 0: 60 s.  A call
+					 * not done by then returns TIMEOUT (a finish:
+					 * its outcome unknown, see neo_txn_finish) */
 };
 
 /* Starts the client and waits until the cluster is ready (RUNNING,
@@ -244,9 +248,10 @@ void neo_client_conflicts_free(struct neo_client_conflict *conflicts, size_t cou
 /*
  * Finishes a voted transaction; *tid gets its final tid.  Frees txn on
  * success; on failure txn stays, for neo_txn_abort.  If the master is lost
- * during finish, the outcome is asked again once reconnected, for as long
- * as the client is open (as upstream): OK means committed, DISCONNECTED
- * not committed.
+ * during finish, the outcome is asked again (AskFinalTID) once reconnected
+ * to a master, as upstream, until the call timeout: OK means committed,
+ * DISCONNECTED not committed, TIMEOUT that the outcome is unknown (the
+ * message says so; a new client reading the objects tells).
  */
 int neo_txn_finish(struct neo_txn *txn, uint64_t *tid);
 /* Aborts and frees txn (at any point before finish). */

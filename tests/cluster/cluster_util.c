@@ -90,8 +90,68 @@ void cluster_die_with_parent(bool on)
 	die_with_parent = on;
 }
 
-static pid_t spawn(char *const argv[])
+/* TLS for every node, neoctl and client: the files, or "" when off. */
+static char ssl_ca[300], ssl_cert[300], ssl_key[300];
+
+bool cluster_use_ssl(struct test_cluster *tc)
 {
+	char command[2048];
+
+	snprintf(command, sizeof command,
+		 "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+		 "-days 2 -subj /CN=neo-test-ca -addext basicConstraints=critical,CA:TRUE "
+		 "-addext keyUsage=critical,keyCertSign >/dev/null 2>&1 && "
+		 "openssl req -newkey rsa:2048 -nodes -keyout node.key -out node.csr "
+		 "-subj /CN=neo-test-node >/dev/null 2>&1 && "
+		 "openssl x509 -req -in node.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+		 "-out node.crt -days 2 >/dev/null 2>&1", tc->dir);
+	if (system(command) != 0)
+		return false;
+	snprintf(ssl_ca, sizeof ssl_ca, "%s/ca.crt", tc->dir);
+	snprintf(ssl_cert, sizeof ssl_cert, "%s/node.crt", tc->dir);
+	snprintf(ssl_key, sizeof ssl_key, "%s/node.key", tc->dir);
+	return true;
+}
+
+void cluster_ssl_off(void)
+{
+	ssl_ca[0] = ssl_cert[0] = ssl_key[0] = '\0';
+}
+
+void cluster_client_ssl(struct neo_client_config *config)
+{
+	if (ssl_ca[0]) {
+		config->ca = ssl_ca;
+		config->cert = ssl_cert;
+		config->key = ssl_key;
+	}
+}
+
+/* argv with the TLS options added when TLS is on (execv's array). */
+static char *const *with_ssl(char *const argv[], char **buf, size_t room)
+{
+	size_t n = 0;
+
+	if (!ssl_ca[0])
+		return argv;
+	while (argv[n] && n + 7 < room) {
+		buf[n] = argv[n];
+		n++;
+	}
+	buf[n++] = "--ca";
+	buf[n++] = ssl_ca;
+	buf[n++] = "--cert";
+	buf[n++] = ssl_cert;
+	buf[n++] = "--key";
+	buf[n++] = ssl_key;
+	buf[n] = NULL;
+	return buf;
+}
+
+static pid_t spawn(char *const plain_argv[])
+{
+	char *buf[40];
+	char *const *argv = with_ssl(plain_argv, buf, 40);
 	pid_t pid = fork();
 
 	if (pid == 0) {
@@ -220,8 +280,13 @@ int cluster_neoctl(struct test_cluster *tc, char *out, size_t len, const char *c
 	size_t used = 0;
 	int status;
 
-	snprintf(line, sizeof line, "'%s/core/neoctl' -a 127.0.0.1:%d %s 2>&1", builddir(),
-		 tc->admin_port, command);
+	if (ssl_ca[0])
+		snprintf(line, sizeof line, "'%s/core/neoctl' -a 127.0.0.1:%d --ca '%s' --cert '%s' "
+			 "--key '%s' %s 2>&1", builddir(), tc->admin_port, ssl_ca, ssl_cert, ssl_key,
+			 command);
+	else
+		snprintf(line, sizeof line, "'%s/core/neoctl' -a 127.0.0.1:%d %s 2>&1", builddir(),
+			 tc->admin_port, command);
 	pipe = popen(line, "r");
 	if (pipe == NULL)
 		return -1;
@@ -329,6 +394,7 @@ int cluster_client(struct test_cluster *tc, const char *name, struct neo_client 
 	config.connect_timeout_ms = name ? 2000 : 20000;
 	config.on_invalidate = cb;
 	config.invalidate_arg = arg;
+	cluster_client_ssl(&config);
 	return neo_client_open(&config, client);
 }
 

@@ -29,6 +29,14 @@ struct test_cluster {
 /* The backend module storages run on: $NEO_TEST_ENGINE, else sqlite. */
 const char *cluster_engine(void);
 
+/* From now on, nodes, neoctl and cluster_client use TLS, with a CA and a
+ * certificate made in tc->dir (by the openssl command: false without
+ * it); until cluster_ssl_off. */
+bool cluster_use_ssl(struct test_cluster *tc);
+void cluster_ssl_off(void);
+/* Sets the TLS files in a client configuration when TLS is on. */
+void cluster_client_ssl(struct neo_client_config *config);
+
 /* A fresh directory under $TMPDIR and free ports. */
 void cluster_init(struct test_cluster *tc, const char *name, int partitions, int replicas,
 		  int storages, int masters);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ struct server {
 	int held_count, hold_until;
 	size_t keepalive_ms;		/* keepalive for accepted conns */
 	size_t high_water;		/* watermarks for accepted conns */
+	bool no_identify;		/* leave accepted conns unidentified */
 	bool congested_seen, uncongested_seen;
 };
 
@@ -140,6 +142,8 @@ static void server_accept(struct neo_listener *l, struct neo_conn *conn, void *a
 	server.accepted++;
 	server.last_conn = conn;
 	neo_conn_set_callbacks(conn, &server_callbacks, NULL);
+	if (!server.no_identify)
+		neo_conn_identified(conn);
 	if (server.keepalive_ms)
 		neo_conn_set_keepalive(conn, (unsigned)server.keepalive_ms, (unsigned)server.keepalive_ms);
 	if (server.high_water)
@@ -446,6 +450,95 @@ static void test_keepalive(struct client *c)
 	close(fd);
 }
 
+/* Whether the server closes a raw connection (after sending bytes) within
+ * ms, for the reason given. */
+static bool raw_closed_by_server(struct neo_listener *l, const void *bytes, size_t size,
+				 const char *reason, unsigned ms)
+{
+	int closes = server.closes;
+	int fd = raw_connect(neo_listener_address(l));
+	uint8_t buf[4096];
+	bool eof = false;
+
+	if (fd < 0)
+		return false;
+	if (size && write(fd, bytes, size) != (ssize_t)size)
+		tap_diag("short write");
+	raw_read_all(fd, buf, sizeof(buf), &eof, ms);
+	close(fd);
+	if (!eof || (reason && (server.closes <= closes || !strstr(server.last_close, reason))))
+		tap_diag("eof %d, closes %d -> %d, last close: %s", eof, closes, server.closes,
+			 server.last_close);
+	return eof && (!reason || (server.closes > closes && strstr(server.last_close, reason)));
+}
+
+static void test_handshake_deadline(void)
+{
+	struct neo_listener *l = server.listener;
+	struct client c;
+
+	server.no_identify = true;
+	neo_listener_set_handshake_timeout(l, 300);
+	tap_ok(raw_closed_by_server(l, NULL, 0, "handshake timed out", 3000),
+	       "deadline: a silent connection is closed by the server");
+	tap_ok(raw_closed_by_server(l, neo_handshake, 3, "handshake timed out", 3000),
+	       "deadline: half a handshake, then silence: closed");
+	tap_ok(raw_closed_by_server(l, neo_handshake, NEO_HANDSHAKE_SIZE,
+				    "identification timed out", 3000),
+	       "deadline: a handshake but no identification: closed");
+	server.no_identify = false;
+	client_connect(&c, neo_listener_address(l), NULL);
+	run_for(800);
+	tap_ok(c.ready && !c.closed, "deadline: an identified connection stays past it");
+	neo_conn_close(c.conn, NULL);
+	run_for(50);
+	neo_listener_set_handshake_timeout(l, NEO_HANDSHAKE_TIMEOUT_MS);
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+	       + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Out of file descriptors: accept fails with EMFILE; the listener must
+ * pause (not spin on a readable socket) and accept once fds are back. */
+static void test_accept_emfile(void)
+{
+	static int fillers[65536];
+	struct rlimit old, low;
+	int count = 0, fd, accepted = server.accepted;
+	double cpu;
+
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = 256 < old.rlim_cur ? 256 : old.rlim_cur;
+	setrlimit(RLIMIT_NOFILE, &low);
+	while (count < 65536 && (fillers[count] = dup(0)) >= 0)
+		count++;
+	/* One fd for our side of the connection, none for the server's. */
+	close(fillers[--count]);
+	fd = raw_connect(neo_listener_address(server.listener));
+	cpu = cpu_seconds();
+	run_for(600);
+	cpu = cpu_seconds() - cpu;
+	tap_ok(fd >= 0 && server.accepted == accepted && cpu < 0.3,
+	       "EMFILE: the listener pauses instead of spinning (%.0f ms of CPU in 600 ms)",
+	       cpu * 1000);
+	while (count > 0)
+		close(fillers[--count]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	for (int waited = 0; waited < 3000 && server.accepted == accepted; waited += 10)
+		run_for(10);
+	tap_ok(server.accepted == accepted + 1, "EMFILE: once fds are back, the caller is accepted");
+	if (fd >= 0)
+		close(fd);
+	run_for(50);
+}
+
 static void test_graceful_close(void)
 {
 	struct client c;
@@ -609,6 +702,19 @@ static void test_ssl(void)
 	run_until(&c.closed, 3000);
 	tap_ok(c.closed && !c.ready && server.closes > closes,
 	       "a client whose certificate another CA signed is refused");
+
+	/* The identification deadline covers the TLS handshake too. */
+	server.no_identify = true;
+	neo_listener_set_handshake_timeout(tls, 300);
+	tap_ok(raw_closed_by_server(tls, NULL, 0, "handshake timed out", 3000),
+	       "TLS deadline: a connection that never starts TLS is closed");
+	tap_ok(raw_closed_by_server(tls, "\x16\x03\x01", 3, "handshake timed out", 3000),
+	       "TLS deadline: a partial ClientHello, then silence: closed");
+	client_connect(&c, neo_listener_address(tls), ctx);
+	run_until(&c.closed, 3000);
+	tap_ok(c.ready && c.closed, "TLS deadline: TLS and NEO handshakes done, no identification: "
+	       "closed (%s)", server.last_close);
+	server.no_identify = false;
 	run_for(100);
 	neo_listener_free(tls);
 	SSL_CTX_free(ctx);
@@ -638,6 +744,8 @@ int main(void)
 	test_bad_request_answered();
 	test_byte_by_byte_and_bulk();
 	test_keepalive(&c);
+	test_handshake_deadline();
+	test_accept_emfile();
 	test_graceful_close();
 	test_close_in_callback();
 	test_back_pressure();
