@@ -24,6 +24,13 @@
 #include "ssl.h"
 #include "tid.h"
 
+static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+
+static void use_pthreads(void)
+{
+	evthread_use_pthreads();
+}
+
 #define DEFAULT_CACHE_SIZE (20u << 20)
 #define DEFAULT_CONNECT_TIMEOUT_MS 30000
 /* How long a call may block: long enough for a master failover and a
@@ -885,8 +892,10 @@ static int client_start(struct neo_client *c)
 	neo_ptable_init(&c->pt, 0, 0);
 	neo_idmap_init(&c->links);
 	neo_idmap_init(&c->txns);
-	/* Calls come from other threads through event_active. */
-	evthread_use_pthreads();
+	/* Calls come from other threads through event_active.  libevent's
+	 * locking is set up once per process: two clients opened at the same
+	 * time from two threads made libevent abort. */
+	pthread_once(&evthread_once, use_pthreads);
 	c->base = event_base_new();
 	if (c->base == NULL)
 		return -1;
