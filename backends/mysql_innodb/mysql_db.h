@@ -53,7 +53,6 @@ struct neo_mysql_target {
 };
 
 struct neo_mysql_cached {
-	const char *key;		/* the caller's pointer, for a quick match */
 	char *sql;			/* a copy of the text */
 	MYSQL_STMT *st;
 	bool in_use;			/* a second user of the text gets another */

@@ -85,11 +85,10 @@ void neo_mysql_bind_bytes(MYSQL_BIND *bind, const void *data, const unsigned lon
 
 static MYSQL_STMT *cached_statement(struct neo_db *db, const char *sql)
 {
-	/* Most texts are the same literals every time: compare pointers
-	 * first, text second. */
-	for (size_t i = 0; i < db->statement_count; i++)
-		if (db->statements[i].key == sql && !db->statements[i].in_use)
-			return db->statements[i].st;
+	/* By text only: a pointer seen before may now hold another text
+	 * (insert_text's buffers are freed and malloc hands the address out
+	 * again), and a staged write then ran the cached INSERT INTO obj,
+	 * committing revisions under their ttid. */
 	for (size_t i = 0; i < db->statement_count; i++)
 		if (!db->statements[i].in_use && strcmp(db->statements[i].sql, sql) == 0)
 			return db->statements[i].st;
@@ -114,7 +113,6 @@ static void remember(struct neo_db *db, const char *sql, MYSQL_STMT *st)
 	slot->sql = strdup(sql);
 	if (slot->sql == NULL)
 		return;
-	slot->key = sql;
 	slot->st = st;
 	db->statement_count++;
 }
