@@ -573,7 +573,7 @@ static void drop_failed_storages(struct master *m, struct master_txn *txn)
 
 		if (node == NULL || node->conn == NULL)
 			continue;
-		neo_log(NEO_LOG_WARNING, "disconnecting %s: a write of transaction %016llx failed there",
+		neo_log(NEO_LOG_WARNING, "%s missed writes of %016llx: disconnected to catch up",
 			neo_nid_format(node->nid, nid, sizeof nid), (unsigned long long)txn->ttid);
 		neo_conn_abort(node->conn, "a write failed there");
 	}
