@@ -55,10 +55,13 @@ answers() {
 }
 
 server_pid() {
-	[ -s "$dir/mariadbd.pid" ] && cat "$dir/mariadbd.pid"
+	[ -s "$dir/started.pid" ] && cat "$dir/started.pid"
 }
 
-# Only the server this script started, found by its pid file.
+# Only the server this script started, found by the pid this script
+# recorded.  Not mariadbd's own --pid-file: the server truncates and
+# rewrites that one while it starts, and a check that found it empty then
+# took a starting server for a dead one.
 server_running() {
 	pid=$(server_pid) && kill -0 "$pid" 2>/dev/null
 }
@@ -82,7 +85,7 @@ start_server() {
 		--tmpdir="$dir" --user="$(id -un)" --max-allowed-packet=128M \
 		--innodb-buffer-pool-size=128M --skip-name-resolve \
 		>"$dir/server.out" 2>&1 </dev/null &
-	echo $! >"$dir/mariadbd.pid"
+	echo $! >"$dir/started.pid"
 }
 
 wait_until_answering() {
@@ -128,7 +131,7 @@ cmd_stop() {
 		fi
 		sleep 0.1
 	done
-	rm -f "$dir/mariadbd.pid"
+	rm -f "$dir/started.pid"
 }
 
 cmd_sql() {
