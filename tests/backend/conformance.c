@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_loader.h"
+#include "runtime/backend_loader.h"
 #include "tap.h"
 
 static const struct neo_backend *ops;

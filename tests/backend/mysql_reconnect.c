@@ -18,7 +18,7 @@
 
 #include <mysql.h>
 
-#include "backend_loader.h"
+#include "runtime/backend_loader.h"
 #include "tap.h"
 
 static const struct neo_backend *ops;

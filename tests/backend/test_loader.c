@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_loader.h"
+#include "runtime/backend_loader.h"
 #include "tap.h"
 
 static char err[1024];

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend_loader.h"
+#include "runtime/backend_loader.h"
 
 static double now(void)
 {

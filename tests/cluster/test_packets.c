@@ -19,12 +19,12 @@
 #include <event2/event.h>
 #include <openssl/sha.h>
 
+#include "cluster/nodes.h"
+#include "cluster/tid.h"
 #include "cluster_util.h"
-#include "conn.h"
-#include "nodes.h"
-#include "packets.h"
+#include "net/conn.h"
+#include "proto/packets.h"
 #include "tap.h"
-#include "tid.h"
 
 struct session {
 	struct event_base *base;

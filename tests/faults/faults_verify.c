@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend_loader.h"
 #include "faults.h"
+#include "runtime/backend_loader.h"
 
 #define EXAMPLES 10
 

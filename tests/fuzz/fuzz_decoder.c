@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "packet.h"
-#include "wire.h"
+#include "proto/packet.h"
+#include "proto/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "address.h"
+#include "net/address.h"
 #include "tap.h"
 
 static char err[200];

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_cache.h"
+#include "client/cache.h"
 #include "tap.h"
 
 static struct neo_client_record rec;

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "packet.h"
+#include "proto/packet.h"
+#include "proto/wire.h"
 #include "tap.h"
-#include "wire.h"
 
 static msgpack_sbuffer out;
 static msgpack_packer packer;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "runtime/config.h"
 #include "tap.h"
 
 static char err[256];

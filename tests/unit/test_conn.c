@@ -16,11 +16,11 @@
 
 #include <event2/event.h>
 
-#include "conn.h"
-#include "log.h"
-#include "ssl.h"
+#include "net/conn.h"
+#include "net/ssl.h"
+#include "proto/wire.h"
+#include "runtime/log.h"
 #include "tap.h"
-#include "wire.h"
 
 static struct event_base *base;
 

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl.h"
-#include "nid.h"
+#include "cluster/nid.h"
+#include "cluster/tid.h"
+#include "ctl/ctl.h"
 #include "tap.h"
 
 static struct ctl_command cmd;
@@ -194,11 +195,11 @@ static void test_tids(void)
 	       "a UNIX time with a fraction");
 	tap_ok(ctl_parse_tid("nan", &tid) == -1 && ctl_parse_tid("-5", &tid) == -1,
 	       "nan and negative times refused");
-	tap_ok(strcmp(ctl_format_tid_datetime(0x3937af2eeeeeeeeULL, buf, sizeof buf),
+	tap_ok(strcmp(neo_tid_format_datetime(0x3937af2eeeeeeeeULL, buf, sizeof buf),
 		      "2012-01-01 12:34:55.999999") == 0, "datetimeFromTID truncates: %s", buf);
-	tap_ok(strcmp(ctl_format_tid_datetime(0x03f1b2c3d4e5f602ULL, buf, sizeof buf),
+	tap_ok(strcmp(neo_tid_format_datetime(0x03f1b2c3d4e5f602ULL, buf, sizeof buf),
 		      "2023-07-11 11:47:49.898035") == 0, "datetimeFromTID: %s", buf);
-	tap_ok(strcmp(ctl_format_tid_datetime(0, buf, sizeof buf), "1900-01-01 00:00:00") == 0,
+	tap_ok(strcmp(neo_tid_format_datetime(0, buf, sizeof buf), "1900-01-01 00:00:00") == 0,
 	       "the zero tid, without microseconds: %s", buf);
 	tap_ok(strcmp(ctl_format_utc(1700000000.123456, buf, sizeof buf),
 		      "2023-11-14 22:13:20.123456") == 0, "utcfromtimestamp: %s", buf);

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "runtime/log.h"
 #include "tap.h"
 
 static char *read_file(const char *path)

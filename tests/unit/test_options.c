@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "options.h"
+#include "runtime/options.h"
 #include "tap.h"
 
 static char conf_path[] = "/tmp/neo-test-options-XXXXXX";

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "signals.h"
+#include "net/signals.h"
+#include "runtime/log.h"
 #include "tap.h"
 
 static int stops;

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "packet.h"
+#include "proto/packet.h"
+#include "proto/wire.h"
 #include "tap.h"
 #include "vector_json.h"
-#include "wire.h"
 
 /* A receiving side reduced to what the wire defines. */
 struct receiver {

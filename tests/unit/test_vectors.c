@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "packet.h"
+#include "proto/packet.h"
+#include "proto/wire.h"
 #include "tap.h"
 #include "vector_json.h"
-#include "wire.h"
 
 static bool same_bytes(const msgpack_sbuffer *sb, const struct vector *v)
 {

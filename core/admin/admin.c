@@ -1,0 +1,859 @@
+/*
+ * admin/admin.c - the admin node: the link to the primary master, the mirror of
+ * its view, and the neoctl connections.  See admin/admin.h.
+ */
+#include "admin/admin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/nid.h"
+#include "cluster/tid.h"
+#include "runtime/log.h"
+
+/* As upstream: a failed master is retried (the next one) after 1 s. */
+#define RETRY_DELAY_MS 1000
+/* Our own bound on identification; upstream waits as long as TCP does. */
+#define IDENTIFY_TIMEOUT_MS 60000
+
+static const char not_connected[] = "Not connected to a primary master.";
+
+/* A neoctl connection. */
+struct admin_client {
+	struct admin_client *next;
+	struct admin *admin;
+	struct neo_conn *conn;
+	struct admin_relay *relays;	/* its requests out to the master */
+};
+
+/* A neoctl request waiting for the master's answer. */
+struct admin_relay {
+	struct admin_relay *next;	/* in its client's list */
+	struct admin_client *client;	/* NULL once the client is gone */
+	uint32_t msg_id;		/* neoctl's id for the request */
+	bool summary;			/* a monitoring summary, not a relay */
+};
+
+static void master_connect(struct admin *a);
+static void admin_leave(struct admin *a);
+
+/* --- Masters --------------------------------------------------------------- */
+
+static const char *master_text(const struct admin *a, size_t index, char *buf, size_t buflen)
+{
+	return neo_address_format(&a->masters[index], buf, buflen);
+}
+
+/* The index of a master address, added to the list when new. */
+static size_t learn_master(struct admin *a, const struct neo_address *address)
+{
+	for (size_t i = 0; i < a->master_count; i++)
+		if (a->masters[i].port == address->port
+		    && strcmp(a->masters[i].host, address->host) == 0)
+			return i;
+	if (a->master_count == a->master_capacity) {
+		size_t capacity = a->master_capacity ? a->master_capacity * 2 : 4;
+		struct neo_address *masters = realloc(a->masters, capacity * sizeof *masters);
+
+		if (masters == NULL)
+			return SIZE_MAX;
+		a->masters = masters;
+		a->master_capacity = capacity;
+	}
+	a->masters[a->master_count] = *address;
+	return a->master_count++;
+}
+
+static void retry_fired(evutil_socket_t fd, short what, void *arg)
+{
+	master_connect(arg);
+}
+
+/* The next attempt: the primary we were sent to at once, else the next
+ * master after a pause. */
+static void schedule_retry(struct admin *a)
+{
+	/* One hop to a named primary is immediate; masters naming each other
+	 * in a ring are followed at the pace of failures. */
+	bool immediate = a->redirected && !a->redirect_followed;
+	struct timeval delay = { 0, 0 };
+
+	if (a->stopped)
+		return;
+	a->redirect_followed = a->redirected;
+	if (!a->redirected)
+		a->master_index = (a->master_index + 1) % a->master_count;
+	a->redirected = false;
+	if (!immediate) {
+		delay.tv_sec = RETRY_DELAY_MS / 1000;
+		delay.tv_usec = (RETRY_DELAY_MS % 1000) * 1000;
+	}
+	if (evtimer_add(a->retry, &delay) != 0)
+		neo_log(NEO_LOG_ERROR, "cannot schedule the next connection to a master");
+}
+
+/* --- The mirror ------------------------------------------------------------ */
+
+static void mirror_clear(struct admin *a)
+{
+	neo_nodes_free(&a->nodes);
+	neo_nodes_init(&a->nodes);
+	neo_ptable_free(&a->pt);
+	a->has_cluster_state = false;
+}
+
+static void apply_node_information(struct admin *a, const struct neo_notify_node_information *n)
+{
+	for (uint32_t i = 0; i < n->nodes.count; i++) {
+		struct neo_node *gone = NULL;
+
+		neo_nodes_update(&a->nodes, &n->nodes.items[i], &gone);
+		if (gone == NULL)
+			continue;
+		/* As upstream: a forgotten storage leaves the table too. */
+		if (gone->type == NEO_NODE_STORAGE && gone->nid)
+			neo_ptable_drop_node(&a->pt, gone->nid);
+		neo_node_free(gone);
+	}
+}
+
+static void load_partition_table(struct admin *a, const struct neo_send_partition_table *send)
+{
+	if (neo_ptable_load(&a->pt, send->ptid.has ? send->ptid.v : 0, send->num_replicas,
+			    &send->rows) < 0)
+		neo_log(NEO_LOG_ERROR, "malformed partition table from the primary, ignored");
+	else
+		neo_log(NEO_LOG_DEBUG, "partition table loaded (ptid %lld)",
+			(long long)a->pt.ptid);
+}
+
+static void apply_partition_changes(struct admin *a, const struct neo_notify_partition_changes *c)
+{
+	if (neo_ptable_apply(&a->pt, c->ptid, c->num_replicas, &c->changes) < 0)
+		neo_log(NEO_LOG_ERROR, "partition changes (ptid %lld) outside the table, ignored",
+			(long long)c->ptid);
+}
+
+static void set_cluster_state(struct admin *a, enum neo_cluster_state state)
+{
+	if (a->has_cluster_state && a->cluster_state == state)
+		return;
+	a->has_cluster_state = true;
+	a->cluster_state = state;
+	neo_log(NEO_LOG_INFO, "cluster state: %s", neo_enum_name(NEO_ENUM_CLUSTER_STATES, state));
+}
+
+/* --- Connection to the primary master ------------------------------------ */
+
+static void on_cluster_state(struct neo_conn *conn, enum neo_ask_status status,
+			     struct neo_packet *answer, void *arg)
+{
+	struct admin *a = arg;
+	const struct neo_answer_cluster_state *state;
+
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_CLUSTER_STATE)
+		return;
+	state = answer->args;
+	if (state->state.has && conn == a->master_conn)
+		set_cluster_state(a, state->state.v);
+}
+
+static void accepted(struct admin *a, struct neo_conn *conn,
+		     const struct neo_accept_identification *accept)
+{
+	char nid[16], primary[16], where[300];
+
+	if (accept->node_type != NEO_NODE_MASTER || !accept->your_uuid.has
+	    || !accept->my_uuid.has) {
+		neo_log(NEO_LOG_ERROR, "%s: identification answered without the ids of a master",
+			neo_conn_peer(conn));
+		neo_conn_close(conn, "bad identification answer");
+		return;
+	}
+	a->identified = true;
+	a->redirect_followed = false;
+	a->nid = (int32_t)accept->your_uuid.v;
+	a->primary_nid = (int32_t)accept->my_uuid.v;
+	neo_log_set_name(neo_nid_format(a->nid, nid, sizeof nid));
+	neo_log(NEO_LOG_INFO, "connected to the primary master %s at %s",
+		neo_nid_format(a->primary_nid, primary, sizeof primary),
+		master_text(a, a->master_index, where, sizeof where));
+	/* As upstream: the state also comes by NotifyClusterInformation. */
+	neo_conn_ask(conn, NEO_ASK_CLUSTER_STATE, NULL, 0, on_cluster_state, a);
+}
+
+static void on_identification(struct neo_conn *conn, enum neo_ask_status status,
+			      struct neo_packet *answer, void *arg)
+{
+	struct admin *a = arg;
+
+	if (conn != a->master_conn)
+		return;
+	if (status == NEO_ASK_TIMEOUT) {
+		neo_log(NEO_LOG_WARNING, "%s: no answer to our identification",
+			neo_conn_peer(conn));
+		neo_conn_abort(conn, "identification timed out");
+		return;
+	}
+	if (status != NEO_ASK_ANSWERED)
+		return;		/* on_close retries */
+	if (answer->code == NEO_ERROR) {
+		const struct neo_error *e = answer->args;
+		const char *code = neo_enum_name(NEO_ENUM_ERROR_CODES, (int)e->code);
+
+		neo_log(NEO_LOG_WARNING, "%s refused us: %s: %.*s", neo_conn_peer(conn),
+			code ? code : "?", (int)e->message.size, (const char *)e->message.data);
+		neo_conn_close(conn, "identification refused");
+		return;
+	}
+	if (answer->code != NEO_ACCEPT_IDENTIFICATION) {
+		neo_conn_close(conn, "unexpected identification answer");
+		return;
+	}
+	accepted(a, conn, answer->args);
+}
+
+static void master_ready(struct neo_conn *conn, void *arg)
+{
+	struct admin *a = arg;
+	struct neo_request_identification req = { 0 };
+	struct neo_map_bin_any extra = { &a->extra_key, &a->extra_value, 1 };
+
+	/* As upstream's BootstrapManager: our listening address, no
+	 * id_timestamp, and the backups we watch. */
+	req.node_type = NEO_NODE_ADMIN;
+	req.uuid.has = a->nid != 0;
+	req.uuid.v = a->nid;
+	req.address.has = true;
+	neo_address_to_wire(&a->address, &req.address.v);
+	req.cluster_name = neo_bin_str(a->cluster);
+	req.extra = extra;
+	if (neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, IDENTIFY_TIMEOUT_MS,
+			 on_identification, a) < 0)
+		neo_conn_abort(conn, "cannot send the identification");
+}
+
+/* A secondary master names the primary: go there next. */
+static void redirected(struct admin *a, struct neo_conn *conn,
+		       const struct neo_not_primary_master *np)
+{
+	char where[300];
+	size_t primary = SIZE_MAX;
+
+	for (uint32_t i = 0; i < np->known_masters.count; i++) {
+		struct neo_address address;
+		size_t index;
+
+		if (!neo_address_from_wire(&np->known_masters.items[i], &address))
+			continue;
+		index = learn_master(a, &address);
+		if (np->primary.has && np->primary.v == (int64_t)i)
+			primary = index;
+	}
+	if (primary != SIZE_MAX) {
+		neo_log(NEO_LOG_INFO, "%s is not the primary master; the primary is %s",
+			neo_conn_peer(conn), master_text(a, primary, where, sizeof where));
+		a->master_index = primary;
+		a->redirected = true;
+	} else {
+		neo_log(NEO_LOG_INFO, "%s is not the primary master and knows no primary yet",
+			neo_conn_peer(conn));
+	}
+	neo_conn_close(conn, "not the primary master");
+}
+
+static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct admin *a = arg;
+
+	if (pkt->code == NEO_NOT_PRIMARY_MASTER) {
+		redirected(a, conn, pkt->args);
+		return;
+	}
+	if (!a->identified) {
+		neo_log(NEO_LOG_DEBUG, "%s before identification, ignored", pkt->type->name);
+		return;
+	}
+	switch (pkt->code) {
+	case NEO_NOTIFY_NODE_INFORMATION:
+		apply_node_information(a, pkt->args);
+		break;
+	case NEO_SEND_PARTITION_TABLE:
+		load_partition_table(a, pkt->args);
+		break;
+	case NEO_NOTIFY_PARTITION_CHANGES:
+		apply_partition_changes(a, pkt->args);
+		break;
+	case NEO_NOTIFY_CLUSTER_INFORMATION: {
+		const struct neo_notify_cluster_information *info = pkt->args;
+
+		set_cluster_state(a, info->state);
+		break;
+	}
+	default:
+		/* e.g. NotifyUpstreamAdmin: backup monitoring is not done here. */
+		neo_log(NEO_LOG_DEBUG, "%s from the primary master ignored", pkt->type->name);
+		break;
+	}
+}
+
+static void master_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct admin *a = arg;
+	bool stopping = a->identified && a->has_cluster_state
+			&& a->cluster_state == NEO_CLUSTER_STOPPING;
+	char where[300];
+
+	if (conn != a->master_conn)
+		return;
+	if (a->stopped)
+		neo_log(NEO_LOG_INFO, "left the master: %s", reason);
+	else if (a->identified)
+		neo_log(NEO_LOG_ERROR, "primary master lost: %s", reason);
+	else if (!a->redirected)
+		neo_log(NEO_LOG_INFO, "master %s: %s; trying the next one",
+			master_text(a, a->master_index, where, sizeof where), reason);
+	a->master_conn = NULL;
+	if (a->identified)
+		neo_log_set_name("neoadmin");
+	a->identified = false;
+	a->nid = 0;		/* as upstream: a new id from the next primary */
+	mirror_clear(a);
+	/* As upstream: a stopped cluster stops its admin. */
+	if (stopping) {
+		neo_log(NEO_LOG_INFO, "the cluster stopped: exiting");
+		admin_leave(a);
+		return;
+	}
+	schedule_retry(a);
+}
+
+static void master_connect(struct admin *a)
+{
+	static const struct neo_conn_callbacks callbacks = {
+		.on_ready = master_ready,
+		.on_packet = master_packet,
+		.on_close = master_closed,
+	};
+	char where[300], err[300];
+
+	if (a->stopped || a->master_conn)
+		return;
+	neo_log(NEO_LOG_INFO, "connecting to master %s",
+		master_text(a, a->master_index, where, sizeof where));
+	a->master_conn = neo_conn_connect(a->base, &a->masters[a->master_index], a->ssl,
+					  &callbacks, a, err, sizeof err);
+	if (a->master_conn == NULL) {
+		neo_log(NEO_LOG_WARNING, "master %s: %s", where, err);
+		schedule_retry(a);
+	}
+}
+
+/* --- Answers from the mirror -------------------------------------------------- */
+
+static void answer_node_list(struct admin *a, struct neo_conn *conn, const struct neo_packet *pkt)
+{
+	const struct neo_ask_node_list *req = pkt->args;
+	struct neo_answer_node_list answer = { 0 };
+	struct neo_node_info *infos = calloc(a->nodes.count + 1, sizeof *infos);
+
+	neo_log(NEO_LOG_INFO, "ask list of %s nodes", req->node_type.has
+		? neo_enum_name(NEO_ENUM_NODE_TYPES, req->node_type.v) : "all");
+	if (infos == NULL) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < a->nodes.count; i++)
+		if (!req->node_type.has || a->nodes.nodes[i]->type == req->node_type.v)
+			neo_node_to_wire(a->nodes.nodes[i], &infos[answer.nodes.count++]);
+	answer.nodes.items = infos;
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_NODE_LIST, &answer);
+	free(infos);
+}
+
+static void answer_partition_list(struct admin *a, struct neo_conn *conn,
+				  const struct neo_packet *pkt)
+{
+	const struct neo_ask_partition_list *req = pkt->args;
+	/* as upstream: no ptid (None) until the table exists */
+	struct neo_answer_partition_list answer = { .ptid = { a->pt.ptid != 0, a->pt.ptid },
+						    .num_replicas = a->pt.num_replicas };
+	int64_t max = req->max_offset ? req->max_offset : a->pt.num_partitions;
+	char nid[16];
+
+	neo_log(NEO_LOG_INFO, "ask partition list from %lld to %lld for %s",
+		(long long)req->min_offset, (long long)req->max_offset,
+		req->uuid.has ? neo_nid_format(req->uuid.v, nid, sizeof nid) : "None");
+	/* As upstream: MAX 0 is the end; rows past the end are an error, an
+	 * empty range is not.  The node is not used to filter. */
+	if (req->min_offset < 0 || max < 0 || max > a->pt.num_partitions) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      "invalid partition table offset");
+		return;
+	}
+	if (neo_ptable_to_wire(&a->pt, (uint32_t)(req->min_offset < max ? req->min_offset : max),
+			       (uint32_t)max, &answer.rows) < 0) {
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_PARTITION_LIST, &answer);
+	neo_ptable_wire_free(&answer.rows);
+}
+
+static void answer_cluster_state(struct admin *a, struct neo_conn *conn, uint32_t msg_id)
+{
+	struct neo_answer_cluster_state answer = { .state = { a->has_cluster_state,
+							      a->cluster_state } };
+
+	neo_conn_answer(conn, msg_id, NEO_ANSWER_CLUSTER_STATE, &answer);
+}
+
+static void answer_primary(struct admin *a, struct neo_conn *conn, uint32_t msg_id)
+{
+	struct neo_answer_primary answer = { .primary_uuid = a->primary_nid };
+
+	neo_conn_answer(conn, msg_id, NEO_ANSWER_PRIMARY, &answer);
+}
+
+/* --- Monitoring summary (this cluster only) --------------------------------- */
+
+static bool node_running(const struct admin *a, int32_t nid)
+{
+	const struct neo_node *node = neo_nodes_by_nid(&a->nodes, nid);
+
+	return node && node->state == NEO_NODE_RUNNING;
+}
+
+/* As upstream's Monitor: cells per state, and nodes with cells not running. */
+static void pt_summary(const struct admin *a, uint32_t counts[NEO_CELL_DISCARDED + 1],
+		       uint32_t *down)
+{
+	int32_t *nids = NULL;
+	size_t count = 0;
+
+	memset(counts, 0, (NEO_CELL_DISCARDED + 1) * sizeof *counts);
+	for (uint32_t p = 0; p < a->pt.num_partitions; p++)
+		for (uint32_t i = 0; i < a->pt.rows[p].count; i++)
+			if (a->pt.rows[p].cells[i].state <= NEO_CELL_DISCARDED)
+				counts[a->pt.rows[p].cells[i].state]++;
+	*down = 0;
+	if (neo_ptable_nodes(&a->pt, &nids, &count) < 0)
+		return;
+	for (size_t i = 0; i < count; i++)
+		*down += !node_running(a, nids[i]);
+	free(nids);
+}
+
+static bool operational(const struct admin *a)
+{
+	return a->has_cluster_state && (a->cluster_state == NEO_CLUSTER_RUNNING
+					 || a->cluster_state == NEO_CLUSTER_BACKINGUP);
+}
+
+/* "RUNNING; UP_TO_DATE=12; ltid=03f1... (2026-...)", as upstream's
+ * formatSummary; *severity 0 ok, 1 warning, 2 problem. */
+static void summary_text(const struct admin *a, bool has_tid, uint64_t tid, char *buf,
+			 size_t buflen, int *severity)
+{
+	uint32_t counts[NEO_CELL_DISCARDED + 1], down;
+	size_t len;
+	bool only_up_to_date = true, first = true;
+	char when[64];
+
+	pt_summary(a, counts, &down);
+	len = (size_t)snprintf(buf, buflen, "%s", a->has_cluster_state
+			       ? neo_enum_name(NEO_ENUM_CLUSTER_STATES, a->cluster_state) : "None");
+	for (int state = 0; state <= NEO_CELL_DISCARDED && len < buflen; state++) {
+		if (counts[state] == 0)
+			continue;
+		only_up_to_date &= state == NEO_CELL_UP_TO_DATE;
+		len += (size_t)snprintf(buf + len, buflen - len, "%s%s=%u", first ? "; " : ", ",
+					neo_enum_name(NEO_ENUM_CELL_STATES, state), counts[state]);
+		first = false;
+	}
+	if (down && len < buflen)
+		len += (size_t)snprintf(buf + len, buflen - len, "; DOWN=%u", down);
+	if (has_tid && operational(a) && len < buflen)
+		snprintf(buf + len, buflen - len, "; ltid=%016llx (%s)", (unsigned long long)tid,
+			 neo_tid_format_datetime(tid, when, sizeof when));
+	*severity = down || !operational(a) ? 2 : first || !only_up_to_date ? 1 : 0;
+}
+
+static void answer_summary(struct admin *a, struct neo_conn *conn, uint32_t msg_id,
+			   bool has_tid, uint64_t tid)
+{
+	struct neo_opt_bin me = { .has = false };	/* None: this cluster */
+	struct neo_answer_monitor_information answer = { 0 };
+	char body[512];
+	int severity;
+
+	summary_text(a, has_tid, tid, body, sizeof body, &severity);
+	if (severity == 1)
+		answer.primary_masters = (struct neo_list_opt_bin){ &me, 1 };	/* warnings */
+	else if (severity == 2)
+		answer.backup_states = (struct neo_list_opt_bin){ &me, 1 };	/* problems */
+	answer.name = neo_bin_str(body);
+	neo_conn_answer(conn, msg_id, NEO_ANSWER_MONITOR_INFORMATION, &answer);
+}
+
+/* The last tid came (or not): the summary can go. */
+static void summary_answered(struct admin_client *client, uint32_t msg_id,
+			     enum neo_ask_status status, const struct neo_packet *answer)
+{
+	bool has_tid = false;
+	uint64_t tid = 0;
+
+	if (status == NEO_ASK_ANSWERED && answer->code == NEO_ANSWER_LAST_TRANSACTION) {
+		has_tid = true;
+		tid = ((const struct neo_answer_last_transaction *)answer->args)->tid;
+	} else if (status == NEO_ASK_ANSWERED && answer->code == NEO_ANSWER_RECOVERY) {
+		const struct neo_answer_recovery *recovery = answer->args;
+
+		has_tid = recovery->backup_tid.has;
+		tid = recovery->backup_tid.v;
+	}
+	answer_summary(client->admin, client->conn, msg_id, has_tid, tid);
+}
+
+/* --- neoctl connections ------------------------------------------------------- */
+
+static void client_drop_relay(struct admin_client *client, struct admin_relay *relay)
+{
+	for (struct admin_relay **r = &client->relays; *r; r = &(*r)->next)
+		if (*r == relay) {
+			*r = relay->next;
+			return;
+		}
+}
+
+static void refuse(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
+		   const char *why)
+{
+	neo_log(NEO_LOG_WARNING, "refused a request from %s: %s", neo_conn_peer(conn), why);
+	neo_conn_answer_error(conn, msg_id, code, why);
+	/* As upstream: NOT_READY and protocol errors end the connection. */
+	neo_conn_close(conn, why);
+}
+
+/* The master's answer, back under neoctl's id.  As upstream, a protocol
+ * error ends neoctl's connection too. */
+static void relay_answer(struct admin_client *client, uint32_t msg_id,
+			 const struct neo_packet *answer)
+{
+	const struct neo_error *error = answer->code == NEO_ERROR ? answer->args : NULL;
+
+	neo_conn_answer(client->conn, msg_id, answer->code, answer->args);
+	if (error && error->code == NEO_ERROR_PROTOCOL_ERROR)
+		neo_conn_close(client->conn, "protocol error from the master");
+}
+
+/* A relayed request ended: answered, or the master went away. */
+static void on_relayed(struct neo_conn *master, enum neo_ask_status status,
+		       struct neo_packet *answer, void *arg)
+{
+	struct admin_relay *relay = arg;
+	struct admin_client *client = relay->client;
+
+	if (client) {
+		client_drop_relay(client, relay);
+		if (relay->summary)
+			summary_answered(client, relay->msg_id, status, answer);
+		else if (status != NEO_ASK_ANSWERED)
+			/* As upstream's cancelRequests. */
+			refuse(client->conn, relay->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+			       "connection to master lost");
+		else
+			relay_answer(client, relay->msg_id, answer);
+	}
+	free(relay);
+}
+
+/* Asks the master on behalf of a neoctl request. */
+static void relay(struct admin_client *client, const struct neo_packet *pkt, uint16_t code,
+		  const void *args, bool summary)
+{
+	struct admin *a = client->admin;
+	struct admin_relay *r = calloc(1, sizeof *r);
+
+	if (r == NULL) {
+		refuse(client->conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	r->client = client;
+	r->msg_id = pkt->msg_id;
+	r->summary = summary;
+	if (neo_conn_ask(a->master_conn, code, args, 0, on_relayed, r) < 0) {
+		free(r);
+		refuse(client->conn, pkt->msg_id, NEO_ERROR_NOT_READY, not_connected);
+		return;
+	}
+	r->next = client->relays;
+	client->relays = r;
+}
+
+/* As upstream's summary: when the cluster serves, its last tid, or in
+ * backup mode how far the backup got. */
+static void ask_summary(struct admin_client *client, const struct neo_packet *pkt)
+{
+	struct admin *a = client->admin;
+
+	if (!operational(a)) {
+		answer_summary(a, client->conn, pkt->msg_id, false, 0);
+		return;
+	}
+	relay(client, pkt, a->cluster_state == NEO_CLUSTER_BACKINGUP ? NEO_ASK_RECOVERY
+		: NEO_ASK_LAST_TRANSACTION, NULL, true);
+}
+
+static bool relayed_request(uint16_t code)
+{
+	switch (code) {
+	case NEO_ADD_PENDING_NODES:
+	case NEO_ASK_LAST_IDS:
+	case NEO_ASK_LAST_TRANSACTION:
+	case NEO_ASK_RECOVERY:
+	case NEO_CHECK_REPLICAS:
+	case NEO_REPAIR:
+	case NEO_SET_CLUSTER_STATE:
+	case NEO_SET_NODE_STATE:
+	case NEO_SET_NUM_REPLICAS:
+	case NEO_TRUNCATE:
+	case NEO_TWEAK_PARTITION_TABLE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Another admin announcing itself: upstream takes those of the backups it
+ * watches; watching backups is not done here. */
+static void refuse_identification(struct admin_client *client, const struct neo_packet *pkt)
+{
+	const struct neo_request_identification *req = pkt->args;
+	char why[300];
+
+	if (req->node_type != NEO_NODE_ADMIN)
+		snprintf(why, sizeof why, "reject non-admin node");
+	else
+		snprintf(why, sizeof why, "unknown backup cluster '%.*s'",
+			 (int)req->cluster_name.size, (const char *)req->cluster_name.data);
+	refuse(client->conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, why);
+}
+
+static void client_request(struct admin_client *client, const struct neo_packet *pkt)
+{
+	struct admin *a = client->admin;
+	char why[200];
+
+	if (relayed_request(pkt->code)) {
+		relay(client, pkt, pkt->code, pkt->args, false);
+		return;
+	}
+	switch (pkt->code) {
+	case NEO_ASK_CLUSTER_STATE:
+		answer_cluster_state(a, client->conn, pkt->msg_id);
+		return;
+	case NEO_ASK_NODE_LIST:
+		answer_node_list(a, client->conn, pkt);
+		return;
+	case NEO_ASK_PARTITION_LIST:
+		answer_partition_list(a, client->conn, pkt);
+		return;
+	case NEO_ASK_PRIMARY:
+		answer_primary(a, client->conn, pkt->msg_id);
+		return;
+	case NEO_ASK_MONITOR_INFORMATION:
+		ask_summary(client, pkt);
+		return;
+	case NEO_REQUEST_IDENTIFICATION:
+		refuse_identification(client, pkt);
+		return;
+	default:
+		snprintf(why, sizeof why, "unexpected packet %s", pkt->type->name);
+		refuse(client->conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, why);
+		return;
+	}
+}
+
+static void client_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct admin_client *client = arg;
+	struct admin *a = client->admin;
+
+	/* As upstream, neoctl does not identify: its first packet ends the
+	 * handshake deadline. */
+	neo_conn_identified(conn);
+	/* As upstream: nothing is served without a primary; an unexpected
+	 * packet is answered with an error (even a notification) and ends
+	 * the connection. */
+	if (pkt->code == NEO_FLUSH_LOG) {
+		if (!a->identified) {
+			neo_conn_close(conn, not_connected);
+			return;
+		}
+		neo_log(NEO_LOG_INFO, "flush_log: relayed to the primary master");
+		neo_conn_notify(a->master_conn, NEO_FLUSH_LOG, NULL);
+		return;
+	}
+	if (!a->identified) {
+		refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, not_connected);
+		return;
+	}
+	client_request(client, pkt);
+}
+
+static void client_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct admin_client *client = arg;
+	struct admin *a = client->admin;
+
+	neo_log(NEO_LOG_DEBUG, "neoctl %s gone: %s", neo_conn_peer(conn), reason);
+	/* Answers still to come from the master have nowhere to go. */
+	for (struct admin_relay *r = client->relays; r; r = r->next)
+		r->client = NULL;
+	for (struct admin_client **c = &a->clients; *c; c = &(*c)->next)
+		if (*c == client) {
+			*c = client->next;
+			break;
+		}
+	free(client);
+	if (a->leaving && a->clients == NULL)
+		admin_stop(a);
+}
+
+static void client_accepted(struct neo_listener *listener, struct neo_conn *conn, void *arg)
+{
+	static const struct neo_conn_callbacks callbacks = {
+		.on_packet = client_packet,
+		.on_close = client_closed,
+	};
+	struct admin *a = arg;
+	struct admin_client *client = calloc(1, sizeof *client);
+
+	if (client == NULL) {
+		neo_log(NEO_LOG_ERROR, "%s: out of memory", neo_conn_peer(conn));
+		neo_conn_abort(conn, "out of memory");
+		return;
+	}
+	client->admin = a;
+	client->conn = conn;
+	client->next = a->clients;
+	a->clients = client;
+	neo_conn_set_callbacks(conn, &callbacks, client);
+	neo_log(NEO_LOG_DEBUG, "neoctl connected from %s", neo_conn_peer(conn));
+}
+
+/* --- Life ----------------------------------------------------------------------- */
+
+static int extra_init(struct admin *a, const struct neo_options *opts)
+{
+	const struct neo_string_list *names = &opts->monitor_backup;
+
+	a->backup_names = calloc(names->count + 1, sizeof *a->backup_names);
+	if (a->backup_names == NULL)
+		return -1;
+	for (size_t i = 0; i < names->count; i++) {
+		a->backup_names[i].type = MSGPACK_OBJECT_BIN;
+		a->backup_names[i].via.bin.ptr = names->items[i];
+		a->backup_names[i].via.bin.size = (uint32_t)strlen(names->items[i]);
+	}
+	a->extra_key = neo_bin_str("backup");
+	a->extra_value.type = MSGPACK_OBJECT_ARRAY;
+	a->extra_value.via.array.ptr = a->backup_names;
+	a->extra_value.via.array.size = (uint32_t)names->count;
+	return 0;
+}
+
+int admin_init(struct admin *a, struct event_base *base, SSL_CTX *ssl,
+	       const struct neo_options *opts, const struct neo_address *bind,
+	       const struct neo_address *masters, size_t master_count, char *err, size_t errlen)
+{
+	memset(a, 0, sizeof *a);
+	a->base = base;
+	a->ssl = ssl;
+	a->cluster = opts->cluster;
+	a->nid = opts->has_nid ? (int32_t)opts->nid : 0;
+	neo_nodes_init(&a->nodes);
+	if (master_count == 0) {
+		snprintf(err, errlen, "no master address (--masters)");
+		return -1;
+	}
+	for (size_t i = 0; i < master_count; i++)
+		if (learn_master(a, &masters[i]) == SIZE_MAX) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	/* The first try is the first configured master. */
+	a->master_index = 0;
+	a->retry = evtimer_new(base, retry_fired, a);
+	if (a->retry == NULL || extra_init(a, opts) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	a->listener = neo_listener_new(base, bind, ssl, client_accepted, a, err, errlen);
+	if (a->listener == NULL)
+		return -1;
+	a->address = *neo_listener_address(a->listener);
+	return 0;
+}
+
+void admin_start(struct admin *a)
+{
+	char where[300];
+
+	neo_log(NEO_LOG_INFO, "admin of cluster '%s' listening on %s", a->cluster,
+		neo_address_format(&a->address, where, sizeof where));
+	master_connect(a);
+}
+
+/* As upstream: no new neoctl, and the loop ends once the answers still
+ * queued (e.g. the Ack of "set cluster STOPPING") are out. */
+static void admin_leave(struct admin *a)
+{
+	a->leaving = true;
+	if (a->listener) {
+		neo_listener_free(a->listener);
+		a->listener = NULL;
+	}
+	if (a->clients == NULL) {
+		admin_stop(a);
+		return;
+	}
+	for (struct admin_client *c = a->clients, *next; c; c = next) {
+		next = c->next;		/* closing may free c at once */
+		neo_conn_close(c->conn, "admin exiting");
+	}
+}
+
+void admin_stop(struct admin *a)
+{
+	a->stopped = true;
+	event_base_loopbreak(a->base);
+}
+
+void admin_close(struct admin *a)
+{
+	a->stopped = true;
+	if (a->listener) {
+		neo_listener_free(a->listener);
+		a->listener = NULL;
+	}
+	if (a->master_conn)
+		neo_conn_abort(a->master_conn, "admin exiting");
+	while (a->clients)
+		neo_conn_abort(a->clients->conn, "admin exiting");
+}
+
+void admin_free(struct admin *a)
+{
+	if (a->listener)
+		neo_listener_free(a->listener);
+	if (a->retry)
+		event_free(a->retry);
+	neo_nodes_free(&a->nodes);
+	neo_ptable_free(&a->pt);
+	free(a->masters);
+	free(a->backup_names);
+	memset(a, 0, sizeof *a);
+}

@@ -1,0 +1,270 @@
+/*
+ * client/internal.h - libneoclient's private parts, shared by
+ *
+ *   client/client.c        lifecycle, the network thread, calls from user
+ *                   threads, the primary master link (finding it,
+ *                   identification, node list, partition table, cluster
+ *                   state, invalidations, reconnection), data encoding
+ *   client/links.c  connections to storages, identification, which cells
+ *                   to read from or write to
+ *   client/read.c   loads and the other reads, with failover
+ *   client/txn.c    transactions
+ *   client/cache.c  the object cache (client/cache.h)
+ *
+ * Threading: the network thread runs the event loop; it owns every
+ * connection, the node list, the partition table, the links, the open
+ * transactions and every call's network part.  A user thread queues a
+ * call (struct client_call) and waits on `cond` until the network thread
+ * marks it done.  `lock` protects the queue, the calls' results, `ready`
+ * as user threads see it, the cache and last_tid.
+ */
+#ifndef NEO_CLIENT_INTERNAL_H
+#define NEO_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "client/cache.h"
+#include "cluster/idmap.h"
+#include "cluster/nodes.h"
+#include "cluster/ptable.h"
+#include "neo/client.h"
+#include "net/address.h"
+#include "net/conn.h"
+
+/* Cells of one partition we consider at most (replicas + 1). */
+#define CLIENT_MAX_CELLS 32
+
+struct neo_client;
+struct client_call;
+
+typedef void (*client_call_fn)(struct neo_client *c, struct client_call *call);
+
+/*
+ * One blocking request from a user thread.  `run` is called in the
+ * network thread; it ends the call with client_call_done, at once or from
+ * a later callback, or parks it until the cluster is ready again
+ * (client_call_park).  Operations embed it as their first member.
+ */
+struct client_call {
+	client_call_fn run;
+	bool needs_ready;		/* park until the cluster is ready first */
+	bool done;
+	/* The caller's own wake-up: completions wake only their caller, not
+	 * every thread with a call in flight. */
+	pthread_cond_t cond;
+	int status;
+	char err[256];
+	/* Every call ends by then (now + the call timeout when queued): the
+	 * network thread bounds each of its steps by it (cluster.md 4.2). */
+	uint64_t deadline_ms;
+	uint64_t park_until_ms;		/* while parked */
+	bool parked;
+	/* Said after the timeout message (e.g. that a commit's outcome is
+	 * unknown); static text. */
+	const char *timeout_note;
+	struct client_call *next;
+	struct client_call *next_active;	/* calls run and not yet done */
+};
+
+/* A connection to a storage node, made on demand. */
+struct client_link {
+	struct neo_client *c;
+	int32_t nid;
+	struct neo_conn *conn;
+	bool identified;
+	struct link_waiter *waiters;	/* sends waiting for identification */
+};
+
+/* Called once the link is identified (ok) or could not be (link may be
+ * NULL then). */
+typedef void (*link_ready_fn)(struct neo_client *c, struct client_link *link, void *arg,
+			      bool ok);
+
+struct link_waiter {
+	link_ready_fn fn;
+	void *arg;
+	struct link_waiter *next;
+};
+
+/* A storage that failed us recently, tried last for reads (as upstream). */
+struct node_failure {
+	int32_t nid;
+	uint64_t until_ms;
+};
+
+/* A load in flight, told of the invalidations that arrive meanwhile. */
+struct load_watch {
+	uint64_t oid;
+	uint64_t invalidated;		/* first invalidation tid seen, 0: none */
+	struct load_watch *next;
+};
+
+struct neo_client {
+	/* Configuration (strings owned). */
+	char *cluster;
+	struct neo_address *masters;
+	size_t master_count, master_index;
+	bool read_only;
+	int compress;
+	unsigned connect_timeout_ms;
+	unsigned call_timeout_ms;	/* bounds every call (and every request) */
+	neo_client_invalidate_cb on_invalidate;
+	void *invalidate_arg;
+	SSL_CTX *ssl;
+
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct event_base *base;
+	struct event *wakeup;		/* user event: calls queued */
+	struct event *reconnect;	/* timer: next try at a master */
+	struct event *park_timer;	/* timer: parked calls' deadlines */
+	struct event *overdue_timer;	/* timer: running calls' deadlines */
+	struct client_call *queue;	/* calls to run (under lock) */
+	struct client_call *parked;	/* calls waiting for readiness */
+	struct client_call *active;	/* calls run and not done (network thread) */
+	bool stopping;
+
+	/* Network thread state. */
+	struct neo_conn *master;
+	bool identified;		/* AcceptIdentification from the primary */
+	bool have_last_tid;
+	bool ready;			/* identified, last tid known, table operational */
+	int32_t nid;			/* ours, kept to propose it again */
+	double id_timestamp;
+	enum neo_cluster_state cluster_state;
+	struct neo_node_table nodes;
+	struct neo_ptable pt;
+	struct neo_idmap links;		/* nid -> client_link */
+	struct neo_idmap txns;		/* ttid -> neo_txn, open transactions */
+	struct load_watch *loads;	/* loads in flight */
+	struct node_failure *failures;
+	size_t failure_count;
+	uint64_t generation;		/* bumped at each loss of the master */
+	char refusal[200];		/* why the last try at a master failed */
+
+	/* Under lock. */
+	bool open_ready;		/* ready, as neo_client_open waits for it */
+	uint64_t last_tid;
+	struct client_cache *cache;
+};
+
+/* --- client/client.c ---------------------------------------------------------------- */
+
+/* Runs call in the network thread and waits for it; returns its status
+ * (and sets the thread's error message). */
+int client_call(struct neo_client *c, struct client_call *call);
+void client_call_done(struct neo_client *c, struct client_call *call, int status,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Parks a call until the cluster is ready, then runs it again; for at
+ * most the connect timeout (forever: until the call's deadline). */
+void client_call_park(struct neo_client *c, struct client_call *call, bool forever);
+/* The timeout of a request made for a call: what is left of its time
+ * (at least 1 ms); call NULL: the call timeout. */
+unsigned client_ask_timeout(struct neo_client *c, const struct client_call *call);
+/* Ends a call whose request to the master was not answered (status). */
+void client_call_unanswered(struct neo_client *c, struct client_call *call,
+			    enum neo_ask_status status);
+/* Sets the calling thread's error message; returns status. */
+int client_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The status and text of an Error answer (or of an unexpected one). */
+int client_error_status(const struct neo_packet *answer);
+void client_error_text(const struct neo_packet *answer, char *buf, size_t len);
+const char *client_ask_status_text(enum neo_ask_status status);
+
+/* Asks the primary master, for call (NULL: no call waits on it); false
+ * when not connected. */
+bool client_master_ask(struct neo_client *c, const struct client_call *call, uint16_t code,
+		       const void *args, neo_answer_cb cb, void *arg);
+bool client_node_running(struct neo_client *c, int32_t nid);
+uint64_t client_now_ms(void);
+
+/* Compression and checksums (as upstream: SHA-1 over the stored bytes,
+ * zlib only when it makes data smaller). */
+int client_decode_data(const uint8_t *data, size_t size, int compression,
+		       const uint8_t checksum[20], uint8_t **out, size_t *out_size,
+		       char *err, size_t errlen);
+int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
+		       size_t *out_size, int *compression, uint8_t checksum[20]);
+bool client_checksum_is_zero(const struct neo_bin *checksum);
+
+/* --- client/links.c -------------------------------------------------------------- */
+
+/* Calls fn once the storage's link is identified (or failed). */
+void client_link_get(struct neo_client *c, int32_t nid, link_ready_fn fn, void *arg);
+struct client_link *client_link_identified(struct neo_client *c, int32_t nid);
+void client_link_drop(struct neo_client *c, int32_t nid, const char *why);
+void client_links_close(struct neo_client *c);
+void client_note_failure(struct neo_client *c, int32_t nid);
+/* Readable cells of a partition on running nodes: random order, nodes
+ * that failed recently last.  Returns the count. */
+uint32_t client_readable_cells(struct neo_client *c, uint32_t partition, int32_t *nids,
+			       uint32_t max);
+/* Writable cells of a partition on running nodes. */
+uint32_t client_writable_cells(struct neo_client *c, uint32_t partition, int32_t *nids,
+			       uint32_t max);
+/* Running storages holding a readable cell; *nids malloc'ed. */
+size_t client_readable_nodes(struct neo_client *c, int32_t **nids);
+
+/* --- client/txn.c ---------------------------------------------------------------- */
+
+/* Makes txn a pack transaction: its vote and finish carry the order
+ * (oids NULL: the whole database). */
+int client_txn_set_pack(struct neo_txn *txn, uint64_t pack_tid, const uint64_t *oids,
+			size_t count);
+
+/* --- client/read.c --------------------------------------------------------------- */
+
+/* An invalidation for the loads in flight (their answers are cached
+ * only if the master stayed the same). */
+void client_loads_invalidate(struct neo_client *c, uint64_t oid, uint64_t tid);
+
+/*
+ * One request to a readable cell of a partition, with failover as
+ * upstream's _askStorageForRead: cells in random order (recent failures
+ * last); a lost connection, NON_READABLE_CELL, a bad answer or a wrong
+ * checksum moves on to the next; after a round, a Ping to the master and
+ * another round, until failures outnumber the cells.
+ */
+struct read_req;
+enum { READ_NEXT = -1, READ_NEXT_UNCOUNTED = -2 };
+/* Returns a client status, READ_NEXT (a failure: try the next cell) or
+ * READ_NEXT_UNCOUNTED (the cell cannot serve now). */
+typedef int (*read_answer_fn)(struct read_req *req, struct neo_packet *answer);
+typedef void (*read_done_fn)(struct read_req *req, int status);
+
+struct read_req {
+	struct neo_client *c;
+	uint32_t partition;
+	uint16_t code;
+	const void *args;
+	read_answer_fn on_answer;
+	read_done_fn on_done;
+	void *ctx;
+	/* Nodes not to read from (failed in the caller's transaction). */
+	const int32_t *exclude;
+	size_t exclude_count;
+	/* Internal. */
+	int32_t nids[CLIENT_MAX_CELLS];
+	uint32_t count, index, failures, rounds;
+	int32_t current;		/* the node asked */
+	uint64_t generation;
+	bool bad_checksum;
+	char err[200];
+};
+void client_read_start(struct read_req *req);
+
+/* --- client/txn.c ---------------------------------------------------------------- */
+
+void client_txn_deadlock(struct neo_client *c, struct client_link *link,
+			 const struct neo_notify_deadlock *deadlock);
+/* The client closes: open transactions are released. */
+void client_txns_close(struct neo_client *c);
+
+#endif

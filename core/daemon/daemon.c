@@ -1,0 +1,96 @@
+/*
+ * daemon/daemon.c - the common start-up of neomaster, neostorage and neoadmin.
+ */
+#include "daemon/daemon.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/thread.h>
+
+#include "autoconfig.h"
+#include "net/ssl.h"
+#include "runtime/log.h"
+
+static int daemon_addresses(struct neo_daemon *daemon, enum neo_program program,
+			    int bind_default_port)
+{
+	char err[256];
+
+	if (neo_address_parse(daemon->opts.bind, bind_default_port, &daemon->bind, err,
+			      sizeof err) < 0) {
+		fprintf(stderr, "%s: --bind: %s\n", neo_program_name(program), err);
+		return -1;
+	}
+	if (daemon->opts.masters && *daemon->opts.masters
+	    && neo_address_list_parse(daemon->opts.masters, 10000, &daemon->masters,
+				      &daemon->master_count, err, sizeof err) < 0) {
+		fprintf(stderr, "%s: --masters: %s\n", neo_program_name(program), err);
+		return -1;
+	}
+	return 0;
+}
+
+int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int argc,
+		     char *const argv[], int bind_default_port,
+		     void (*on_stop)(int signum, void *arg), void *arg)
+{
+	char err[512];
+
+	memset(daemon, 0, sizeof *daemon);
+	if (neo_options_parse(program, argc, argv, &daemon->opts, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	if (daemon->opts.help) {
+		neo_options_usage(program, stdout);
+		neo_options_free(&daemon->opts);
+		return 0;
+	}
+	if (daemon->opts.version) {
+		printf("%s (NEO in C) %s\n", neo_program_name(program), PACKAGE_VERSION);
+		neo_options_free(&daemon->opts);
+		return 0;
+	}
+	if (daemon_addresses(daemon, program, bind_default_port) < 0)
+		goto fail;
+	if (neo_log_open(daemon->opts.logfile, NEO_LOG_INFO, neo_program_name(program)) < 0) {
+		fprintf(stderr, "%s: cannot open log file %s\n", neo_program_name(program),
+			daemon->opts.logfile);
+		goto fail;
+	}
+	if (daemon->opts.ca) {
+		daemon->ssl = neo_ssl_context_new(daemon->opts.ca, daemon->opts.cert,
+						  daemon->opts.key, err, sizeof err);
+		if (daemon->ssl == NULL) {
+			fprintf(stderr, "%s: %s\n", neo_program_name(program), err);
+			goto fail;
+		}
+	}
+	evthread_use_pthreads();
+	daemon->base = event_base_new();
+	if (daemon->base == NULL)
+		goto fail;
+	daemon->signals = neo_signals_install(daemon->base, on_stop, arg);
+	if (daemon->signals == NULL)
+		goto fail;
+	return 0;
+fail:
+	neo_daemon_finish(daemon);
+	return 1;
+}
+
+void neo_daemon_finish(struct neo_daemon *daemon)
+{
+	if (daemon->signals)
+		neo_signals_free(daemon->signals);
+	if (daemon->base)
+		event_base_free(daemon->base);
+	if (daemon->ssl)
+		SSL_CTX_free(daemon->ssl);
+	free(daemon->masters);
+	neo_options_free(&daemon->opts);
+	neo_log_close();
+	memset(daemon, 0, sizeof *daemon);
+}

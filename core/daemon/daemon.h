@@ -1,0 +1,37 @@
+/*
+ * daemon/daemon.h - what every NEO daemon does before its own work: parse the
+ * command line (and neo.conf), open the log, build the TLS context, parse
+ * the listening and master addresses, and install the signal handlers.
+ */
+#ifndef NEO_DAEMON_H
+#define NEO_DAEMON_H
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "net/address.h"
+#include "net/signals.h"
+#include "runtime/options.h"
+
+struct neo_daemon {
+	struct neo_options opts;
+	struct event_base *base;
+	SSL_CTX *ssl;				/* NULL without --ca/--cert/--key */
+	struct neo_address bind;
+	struct neo_address *masters;		/* from --masters */
+	size_t master_count;
+	struct neo_signals *signals;
+};
+
+/*
+ * Returns 0 when the daemon should run; otherwise the exit status to
+ * return from main (0 after --help/--version, 1 or 2 on error, with the
+ * message already printed).  bind_default_port is used when --bind has
+ * no port (0: any).
+ */
+int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int argc,
+		     char *const argv[], int bind_default_port,
+		     void (*on_stop)(int signum, void *arg), void *arg);
+void neo_daemon_finish(struct neo_daemon *daemon);
+
+#endif

@@ -1,0 +1,692 @@
+/*
+ * master/ident.c - who is connected to the master: accepting connections,
+ * identifying nodes, assigning ids, telling everyone about node changes,
+ * and the election between masters (the primary, the secondaries).
+ */
+#include "master/master.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster/nid.h"
+#include "runtime/log.h"
+
+static void master_conn_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg);
+static void master_conn_closed(struct neo_conn *conn, const char *reason, void *arg);
+
+static const struct neo_conn_callbacks master_conn_callbacks = {
+	.on_packet = master_conn_packet,
+	.on_close = master_conn_closed,
+};
+
+static double monotonic_now(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* As upstream: id timestamps come from a clock that never goes back and
+ * never repeats. */
+static double master_next_clock(struct master *m)
+{
+	double now = monotonic_now();
+
+	if (now <= m->node_clock)
+		now = m->node_clock + 1e-6;
+	m->node_clock = now;
+	return now;
+}
+
+struct master_node *master_node_data(struct neo_node *node)
+{
+	if (node->owner_data == NULL) {
+		struct master_node *data = calloc(1, sizeof *data);
+
+		if (data == NULL)
+			return NULL;
+		data->recovery_ptid = -1;
+		node->owner_data = data;
+	}
+	return node->owner_data;
+}
+
+bool master_is_running(void *ctx, int32_t nid)
+{
+	struct master *m = ctx;
+	struct neo_node *node = neo_nodes_by_nid(&m->nodes, nid);
+
+	return node && node->state == NEO_NODE_RUNNING && node->conn;
+}
+
+void master_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg)
+{
+	(void)listener;
+	neo_conn_set_callbacks(conn, &master_conn_callbacks, arg);
+}
+
+/* --- Notifications -------------------------------------------------------- */
+
+/* Whether a node of type `to` is told about a node of type `about`. */
+static bool node_news_for(enum neo_node_type to, enum neo_node_type about)
+{
+	/* Clients need not know each other; everyone else is told all. */
+	return !(to == NEO_NODE_CLIENT && about == NEO_NODE_CLIENT);
+}
+
+static int send_node_list(struct master *m, struct neo_conn *conn, enum neo_node_type to,
+			  struct neo_node *first, struct neo_node **nodes, size_t count)
+{
+	struct neo_notify_node_information notify = { 0 };
+	struct neo_node_info *infos = calloc(count + 1, sizeof *infos);
+	uint32_t n = 0;
+	int rc;
+
+	if (infos == NULL)
+		return -1;
+	if (first)
+		neo_node_to_wire(first, &infos[n++]);
+	for (size_t i = 0; i < count; i++)
+		if (nodes[i] != first && node_news_for(to, nodes[i]->type))
+			neo_node_to_wire(nodes[i], &infos[n++]);
+	notify.timestamp = master_next_clock(m);
+	notify.nodes.items = infos;
+	notify.nodes.count = n;
+	rc = n ? neo_conn_notify(conn, NEO_NOTIFY_NODE_INFORMATION, &notify) : 0;
+	free(infos);
+	return rc;
+}
+
+/* Tells every identified node (but the changed ones' own news to
+ * themselves is included too) about the changed nodes. */
+void master_notify_nodes(struct master *m, struct neo_node **changed, size_t count)
+{
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *peer = m->nodes.nodes[i];
+
+		if (peer->conn && peer->type != NEO_NODE_MASTER)
+			send_node_list(m, peer->conn, peer->type, NULL, changed, count);
+	}
+}
+
+void master_broadcast(struct master *m, uint16_t code, const void *args, bool to_storages,
+		      bool to_clients, bool to_admins)
+{
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *peer = m->nodes.nodes[i];
+
+		if (peer->conn == NULL)
+			continue;
+		if ((peer->type == NEO_NODE_STORAGE && to_storages)
+		    || (peer->type == NEO_NODE_CLIENT && to_clients)
+		    || (peer->type == NEO_NODE_ADMIN && to_admins))
+			neo_conn_notify(peer->conn, code, args);
+	}
+}
+
+void master_set_node_state(struct master *m, struct neo_node *node, enum neo_node_state state)
+{
+	if (node->state == state)
+		return;
+	node->state = state;
+	master_notify_nodes(m, &node, 1);
+}
+
+int master_send_pt(struct master *m, struct neo_conn *conn)
+{
+	struct neo_send_partition_table send = { 0 };
+	int rc;
+
+	if (neo_ptable_to_wire(&m->pt, 0, m->pt.num_partitions, &send.rows) < 0)
+		return -1;
+	send.ptid.has = m->pt.ptid > 0;
+	send.ptid.v = m->pt.ptid;
+	send.num_replicas = m->pt.num_replicas;
+	rc = neo_conn_notify(conn, NEO_SEND_PARTITION_TABLE, &send);
+	neo_ptable_wire_free(&send.rows);
+	return rc;
+}
+
+/* --- Identification ------------------------------------------------------- */
+
+static void refuse(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
+		   const char *why)
+{
+	neo_log(NEO_LOG_WARNING, "refused %s: %s", neo_conn_peer(conn), why);
+	neo_conn_answer_error(conn, msg_id, code, why);
+	neo_conn_close(conn, why);
+}
+
+/* Where the primary is, for a node that reached a secondary. */
+static void answer_not_primary(struct master *m, struct neo_conn *conn)
+{
+	struct neo_not_primary_master answer = { 0 };
+	struct neo_wire_address *known = calloc(m->master_count + 1, sizeof *known);
+
+	if (known == NULL) {
+		neo_conn_close(conn, "out of memory");
+		return;
+	}
+	neo_address_to_wire(&m->address, &known[0]);
+	for (size_t i = 0; i < m->master_count; i++) {
+		neo_address_to_wire(&m->masters[i], &known[i + 1]);
+		if (m->primary_conn && m->masters[i].port == m->primary_address.port
+		    && strcmp(m->masters[i].host, m->primary_address.host) == 0) {
+			answer.primary.has = true;
+			answer.primary.v = (int64_t)i + 1;
+		}
+	}
+	answer.known_masters.items = known;
+	answer.known_masters.count = (uint32_t)m->master_count + 1;
+	neo_conn_notify(conn, NEO_NOT_PRIMARY_MASTER, &answer);
+	neo_conn_close(conn, "not the primary master");
+	free(known);
+}
+
+static bool address_less(const struct neo_address *a, const struct neo_address *b)
+{
+	int c = strcmp(a->host, b->host);
+
+	return c < 0 || (c == 0 && a->port < b->port);
+}
+
+static void become_secondary(struct master *m, const struct neo_address *primary,
+			     struct neo_conn *keep);
+
+/*
+ * Election, as upstream: a candidate meeting a candidate that started
+ * earlier (the smaller key; the address breaks ties) gives up and
+ * follows it.  Returns true when the identification may go on.
+ */
+static bool election_allows(struct master *m, const struct neo_request_identification *req,
+			    const struct neo_address *peer)
+{
+	double key;
+
+	if (m->state != NEO_CLUSTER_RECOVERING)
+		return true;
+	key = req->id_timestamp.has ? req->id_timestamp.v : 0;
+	if (key < m->election_key
+	    || (key == m->election_key && address_less(peer, &m->address))) {
+		neo_log(NEO_LOG_INFO, "master %s:%u started earlier: following it",
+			peer->host, peer->port);
+		become_secondary(m, peer, NULL);
+		return false;
+	}
+	return true;
+}
+
+static int32_t choose_nid(struct master *m, const struct neo_request_identification *req,
+			  const struct neo_address *address)
+{
+	/* a master that lost the election may come with our own id */
+	if (req->uuid.has && req->uuid.v && (int32_t)req->uuid.v != m->nid &&
+	    neo_nid_type((int32_t)req->uuid.v) == (int)req->node_type) {
+		struct neo_node *holder = neo_nodes_by_nid(&m->nodes, (int32_t)req->uuid.v);
+
+		if (holder == NULL || holder->conn == NULL
+		    || (address && holder->has_address
+			&& holder->address.port == address->port
+			&& strcmp(holder->address.host, address->host) == 0))
+			return (int32_t)req->uuid.v;
+		if (req->node_type == NEO_NODE_STORAGE)
+			return 0;	/* clone protection: refused */
+	}
+	return neo_nodes_free_nid(&m->nodes, req->node_type);
+}
+
+static enum neo_node_state initial_state(struct master *m, enum neo_node_type type, int32_t nid)
+{
+	if (type != NEO_NODE_STORAGE)
+		return NEO_NODE_RUNNING;
+	if (m->state == NEO_CLUSTER_RECOVERING)
+		return NEO_NODE_PENDING;
+	return neo_ptable_has_node(&m->pt, nid) ? NEO_NODE_RUNNING : NEO_NODE_PENDING;
+}
+
+static struct neo_node *register_node(struct master *m, const struct neo_request_identification *req,
+				      const struct neo_address *address, int32_t nid,
+				      struct neo_conn *conn)
+{
+	struct neo_node *node = neo_nodes_by_nid(&m->nodes, nid);
+
+	if (node == NULL && address)
+		node = neo_nodes_by_address(&m->nodes, address);
+	if (node && node->conn) {
+		/* A temporary-id node taking a fresh id: forget the old one. */
+		node = NULL;
+	}
+	if (node == NULL && (node = neo_nodes_add(&m->nodes, req->node_type)) == NULL)
+		return NULL;
+	if (master_node_data(node) == NULL)
+		return NULL;
+	node->type = req->node_type;
+	node->nid = nid;
+	node->has_address = address != NULL;
+	if (address)
+		node->address = *address;
+	node->conn = conn;
+	node->has_id_timestamp = true;
+	node->id_timestamp = master_next_clock(m);
+	node->state = initial_state(m, req->node_type, nid);
+	memset(node->owner_data, 0, sizeof(struct master_node));
+	((struct master_node *)node->owner_data)->recovery_ptid = -1;
+	return node;
+}
+
+static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
+{
+	struct neo_accept_identification accept = { 0 };
+	char nid[16];
+
+	accept.node_type = NEO_NODE_MASTER;
+	accept.my_uuid.has = true;
+	accept.my_uuid.v = m->nid;
+	accept.your_uuid.has = true;
+	accept.your_uuid.v = node->nid;
+	neo_conn_answer(node->conn, msg_id, NEO_ACCEPT_IDENTIFICATION, &accept);
+	neo_conn_identified(node->conn);
+	neo_log(NEO_LOG_INFO, "%s %s identified from %s (%s)", neo_enum_name(NEO_ENUM_NODE_TYPES, node->type),
+		neo_nid_format(node->nid, nid, sizeof nid), neo_conn_peer(node->conn),
+		neo_enum_name(NEO_ENUM_NODE_STATES, node->state));
+	/* As upstream: the node's own entry first, then all it should know. */
+	send_node_list(m, node->conn, node->type, node, m->nodes.nodes, m->nodes.count);
+	if (node->type != NEO_NODE_MASTER
+	    && !(node->type == NEO_NODE_STORAGE && m->state == NEO_CLUSTER_RECOVERING))
+		master_send_pt(m, node->conn);
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *peer = m->nodes.nodes[i];
+
+		if (peer->conn && peer != node && peer->type != NEO_NODE_MASTER
+		    && node_news_for(peer->type, node->type))
+			send_node_list(m, peer->conn, peer->type, NULL, &node, 1);
+	}
+	if (node->type != NEO_NODE_MASTER) {
+		struct neo_notify_cluster_information info = { .state = m->state };
+
+		neo_conn_notify(node->conn, NEO_NOTIFY_CLUSTER_INFORMATION, &info);
+	}
+}
+
+static void identify(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_request_identification *req = pkt->args;
+	struct neo_address address, *has_address = NULL;
+	struct neo_node *node;
+	int32_t nid;
+
+	if (req->cluster_name.size != strlen(m->cluster)
+	    || memcmp(req->cluster_name.data, m->cluster, req->cluster_name.size) != 0) {
+		refuse(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "wrong cluster name");
+		return;
+	}
+	if (!m->primary) {
+		answer_not_primary(m, conn);
+		return;
+	}
+	if (req->address.has) {
+		if (!neo_address_from_wire(&req->address.v, &address)) {
+			refuse(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "bad address");
+			return;
+		}
+		has_address = &address;
+	}
+	switch (req->node_type) {
+	case NEO_NODE_MASTER:
+		if (has_address == NULL) {
+			refuse(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "master without address");
+			return;
+		}
+		if (!election_allows(m, req, has_address)) {
+			neo_conn_close(conn, "lost the election");
+			return;
+		}
+		break;
+	case NEO_NODE_CLIENT:
+		if (m->state != NEO_CLUSTER_RUNNING) {
+			refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "cluster not operational");
+			return;
+		}
+		break;
+	case NEO_NODE_STORAGE:
+		if (has_address == NULL) {
+			refuse(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "storage without address");
+			return;
+		}
+		if (m->state == NEO_CLUSTER_STOPPING) {
+			refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "cluster is stopping");
+			return;
+		}
+		break;
+	case NEO_NODE_ADMIN:
+		break;
+	}
+	nid = choose_nid(m, req, has_address);
+	if (nid == 0) {
+		refuse(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+		       "a node with this id is already connected");
+		return;
+	}
+	node = register_node(m, req, has_address, nid, conn);
+	if (node == NULL) {
+		refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	welcome(m, node, pkt->msg_id);
+	if (node->type == NEO_NODE_STORAGE) {
+		if (m->state == NEO_CLUSTER_RECOVERING)
+			master_recovery_node(m, node);
+		else if (m->state == NEO_CLUSTER_RUNNING && node->state == NEO_NODE_RUNNING)
+			master_start_storage(m, node);
+		else if (m->state == NEO_CLUSTER_VERIFYING && node->state == NEO_NODE_RUNNING)
+			master_recovery_node(m, node);
+	}
+}
+
+/* --- Dispatch ------------------------------------------------------------- */
+
+static void master_conn_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct master *m = arg;
+	struct neo_node *node = neo_nodes_by_conn(&m->nodes, conn);
+
+	if (node == NULL) {
+		if (pkt->code == NEO_REQUEST_IDENTIFICATION)
+			identify(m, conn, pkt);
+		else if (pkt->code == NEO_ASK_PRIMARY && m->primary) {
+			struct neo_answer_primary answer = { .primary_uuid = m->nid };
+
+			neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_PRIMARY, &answer);
+		} else {
+			neo_log(NEO_LOG_WARNING, "%s: %s before identification", neo_conn_peer(conn),
+				pkt->type->name);
+			neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+					      "identify first");
+			neo_conn_close(conn, "not identified");
+		}
+		return;
+	}
+	if (master_handle_admin_packet(m, node, conn, pkt))
+		return;
+	switch (node->type) {
+	case NEO_NODE_STORAGE:
+		master_handle_storage_packet(m, node, conn, pkt);
+		break;
+	case NEO_NODE_CLIENT:
+		master_handle_client_packet(m, node, conn, pkt);
+		break;
+	default:
+		if (!neo_packet_is_answer(pkt->code) && pkt->code != NEO_NOTIFY_NODE_INFORMATION)
+			neo_log(NEO_LOG_DEBUG, "ignored %s from %s", pkt->type->name,
+				neo_conn_peer(conn));
+		break;
+	}
+}
+
+void master_node_lost(struct master *m, struct neo_node *node, const char *reason)
+{
+	char nid[16];
+
+	neo_log(NEO_LOG_INFO, "%s lost: %s", neo_nid_format(node->nid, nid, sizeof nid), reason);
+	node->conn = NULL;
+	switch (node->type) {
+	case NEO_NODE_STORAGE:
+		master_storage_lost(m, node);
+		break;
+	case NEO_NODE_CLIENT:
+	case NEO_NODE_ADMIN:
+		/* As upstream: clients and admins are forgotten. */
+		node->state = NEO_NODE_UNKNOWN;
+		master_notify_nodes(m, &node, 1);
+		free(node->owner_data);
+		neo_nodes_remove(&m->nodes, node);
+		break;
+	case NEO_NODE_MASTER:
+		master_set_node_state(m, node, NEO_NODE_DOWN);
+		break;
+	}
+}
+
+static void master_conn_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct master *m = arg;
+	struct neo_node *node = neo_nodes_by_conn(&m->nodes, conn);
+
+	master_txn_client_lost(m, conn);
+	master_pack_conn_lost(m, conn);
+	if (node)
+		master_node_lost(m, node, reason);
+	if (m->stopping_exit)
+		master_exit_loop(m);
+}
+
+/* --- Candidate and secondary roles ---------------------------------------- */
+
+static void close_all_nodes(struct master *m, struct neo_conn *keep)
+{
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *node = m->nodes.nodes[i];
+
+		if (node->conn && node->conn != keep) {
+			struct neo_conn *conn = node->conn;
+
+			node->conn = NULL;
+			neo_conn_abort(conn, "master role changed");
+		}
+		free(node->owner_data);
+		node->owner_data = NULL;
+	}
+	neo_nodes_free(&m->nodes);
+	neo_nodes_init(&m->nodes);
+}
+
+static void drop_master_links(struct master *m)
+{
+	for (size_t i = 0; i < m->master_count; i++)
+		if (m->master_links[i]) {
+			struct neo_conn *link = m->master_links[i];
+
+			m->master_links[i] = NULL;
+			neo_conn_abort(link, "election over");
+		}
+}
+
+static void link_ready(struct neo_conn *conn, void *arg);
+static void link_closed(struct neo_conn *conn, const char *reason, void *arg);
+static void link_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg);
+
+static const struct neo_conn_callbacks link_callbacks = {
+	.on_ready = link_ready,
+	.on_packet = link_packet,
+	.on_close = link_closed,
+};
+
+static void identify_to_master(struct master *m, struct neo_conn *conn);
+
+static void link_answer(struct neo_conn *conn, enum neo_ask_status status,
+			struct neo_packet *answer, void *arg)
+{
+	struct master *m = arg;
+	struct neo_address peer;
+
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ACCEPT_IDENTIFICATION)
+		return;		/* refused: the link closes and is retried */
+	if (m->primary_conn == conn)
+		return;		/* already following it */
+	for (size_t i = 0; i < m->master_count; i++)
+		if (m->master_links[i] == conn) {
+			/* It accepted a candidate: it is the primary. */
+			peer = m->masters[i];
+			m->master_links[i] = NULL;
+			become_secondary(m, &peer, conn);
+			return;
+		}
+}
+
+static void identify_to_master(struct master *m, struct neo_conn *conn)
+{
+	struct neo_request_identification req;
+
+	neo_identification_init(&req, NEO_NODE_MASTER, m->nid, &m->address, m->cluster);
+	req.id_timestamp.has = true;
+	req.id_timestamp.v = m->election_key;
+	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 0, link_answer, m);
+}
+
+static void link_ready(struct neo_conn *conn, void *arg)
+{
+	identify_to_master(arg, conn);
+}
+
+static void follow_hint(struct master *m, const struct neo_not_primary_master *hint)
+{
+	struct neo_address primary;
+
+	if (!hint->primary.has || hint->primary.v < 0
+	    || hint->primary.v >= hint->known_masters.count)
+		return;
+	if (!neo_address_from_wire(&hint->known_masters.items[hint->primary.v], &primary))
+		return;
+	if (primary.port == m->address.port && strcmp(primary.host, m->address.host) == 0)
+		return;
+	if (m->primary && m->state == NEO_CLUSTER_RECOVERING)
+		become_secondary(m, &primary, NULL);
+}
+
+static void link_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct master *m = arg;
+
+	if (pkt->code == NEO_NOT_PRIMARY_MASTER) {
+		follow_hint(m, pkt->args);
+		return;
+	}
+	if (conn != m->primary_conn)
+		return;
+	if (pkt->code == NEO_NOTIFY_CLUSTER_INFORMATION) {
+		const struct neo_notify_cluster_information *info = pkt->args;
+
+		if (info->state == NEO_CLUSTER_STOPPING) {
+			neo_log(NEO_LOG_INFO, "the cluster is stopping: exiting");
+			master_exit_loop(m);
+		}
+	} else if (pkt->code == NEO_NOTIFY_NODE_INFORMATION) {
+		const struct neo_notify_node_information *info = pkt->args;
+
+		for (uint32_t i = 0; i < info->nodes.count; i++)
+			if (info->nodes.items[i].uuid.has && info->nodes.items[i].uuid.v == m->nid
+			    && m->nid && info->nodes.items[i].state == NEO_NODE_DOWN) {
+				neo_log(NEO_LOG_INFO, "told to stop by the primary: exiting");
+				master_exit_loop(m);
+			}
+	} else if (pkt->code == NEO_ACCEPT_IDENTIFICATION) {
+		/* handled by link_answer */
+	}
+}
+
+static void link_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct master *m = arg;
+
+	for (size_t i = 0; i < m->master_count; i++)
+		if (m->master_links[i] == conn)
+			m->master_links[i] = NULL;
+	if (conn == m->primary_conn) {
+		m->primary_conn = NULL;
+		neo_log(NEO_LOG_WARNING, "lost the primary master (%s): running for primary", reason);
+		master_start_candidacy(m);
+	}
+}
+
+static void connect_links(struct master *m)
+{
+	char err[256];
+
+	for (size_t i = 0; i < m->master_count; i++) {
+		if (m->master_links[i])
+			continue;
+		m->master_links[i] = neo_conn_connect(m->base, &m->masters[i], m->ssl,
+						      &link_callbacks, m, err, sizeof err);
+	}
+}
+
+static void retry_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct master *m = arg;
+
+	(void)fd;
+	(void)what;
+	if (m->primary && m->state == NEO_CLUSTER_RECOVERING)
+		connect_links(m);
+	else if (!m->primary && m->primary_conn == NULL)
+		master_start_candidacy(m);
+}
+
+static void become_secondary(struct master *m, const struct neo_address *primary,
+			     struct neo_conn *keep)
+{
+	char err[256];
+
+	m->primary = false;
+	drop_master_links(m);
+	close_all_nodes(m, keep);
+	master_txn_reset(m);
+	neo_ptable_init(&m->pt, 0, 0);
+	m->primary_address = *primary;
+	m->nid = 0;
+	neo_log_set_name("neomaster");
+	if (keep) {
+		m->primary_conn = keep;
+		neo_conn_set_callbacks(keep, &link_callbacks, m);
+		neo_log(NEO_LOG_INFO, "secondary master, following %s:%u", primary->host,
+			primary->port);
+		return;
+	}
+	m->primary_conn = neo_conn_connect(m->base, primary, m->ssl, &link_callbacks, m, err,
+					   sizeof err);
+	if (m->primary_conn == NULL)
+		neo_log(NEO_LOG_WARNING, "cannot reach %s:%u: %s", primary->host, primary->port, err);
+}
+
+/* As upstream, the primary lists itself among the nodes: the others see
+ * it in their node lists, and no secondary gets its id. */
+static void add_self(struct master *m)
+{
+	struct neo_node *self;
+	char nid[16];
+
+	neo_log_set_name(neo_nid_format(m->nid, nid, sizeof nid));
+	if (neo_nodes_by_nid(&m->nodes, m->nid) != NULL)
+		return;
+	self = neo_nodes_add(&m->nodes, NEO_NODE_MASTER);
+	if (self == NULL)
+		return;
+	self->nid = m->nid;
+	self->has_address = true;
+	self->address = m->address;
+	self->state = NEO_NODE_RUNNING;
+	self->has_id_timestamp = true;
+	self->id_timestamp = master_next_clock(m);
+}
+
+void master_start_candidacy(struct master *m)
+{
+	struct timeval second = { 1, 0 };
+
+	m->primary = true;
+	m->election_key = master_next_clock(m);
+	if (m->masters && m->master_links == NULL)
+		m->master_links = calloc(m->master_count, sizeof *m->master_links);
+	if (m->nid == 0)
+		m->nid = m->opts->has_nid ? (int32_t)m->opts->nid : neo_nid_make(NEO_NODE_MASTER, 1);
+	add_self(m);
+	master_recovery_start(m, false);
+	connect_links(m);
+	if (m->retry_event == NULL) {
+		m->retry_event = event_new(m->base, -1, EV_PERSIST, retry_tick, m);
+		if (m->retry_event)
+			event_add(m->retry_event, &second);
+	}
+}

@@ -1,0 +1,316 @@
+/*
+ * master/pack.c - the master's part of pack (cluster.md 3.10), as
+ * upstream: a pack is a transaction whose finish carries a pack order
+ * (oids or none for the whole database, pack tid).  The order is approved
+ * at once (automatic signing), given to the storages with
+ * NotifyPackSigned when the transaction commits and to any storage that
+ * asks (AskPackOrders).  Storages pack in the background and report the
+ * last order they completed; once every storage holding readable cells
+ * has done an order, clients waiting for it (WaitForPack) are answered.
+ */
+#include "master/master.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/nid.h"
+#include "runtime/log.h"
+
+struct master_pack_order {
+	uint64_t id;			/* the pack transaction's tid */
+	bool partial;
+	uint64_t *oids;			/* partial pack only */
+	uint32_t oid_count;
+	uint64_t pack_tid;
+	struct master_pack_order *next;	/* in id order */
+};
+
+struct master_pack_waiter {
+	struct neo_conn *conn;
+	uint32_t msg_id;
+	uint64_t id;
+	struct master_pack_waiter *next;
+};
+
+int master_pack_check(struct master *m, const struct neo_opt_pack_info *pack)
+{
+	/* as upstream: a pack time in the future, or none, is a protocol
+	 * error */
+	if (!pack->has)
+		return 0;
+	return pack->v.pack_tid > 0 && pack->v.pack_tid <= m->last_tid ? 0 : -1;
+}
+
+int master_pack_copy(const struct neo_opt_pack_info *pack, struct master_txn *txn)
+{
+	txn->has_pack = pack->has;
+	if (!pack->has)
+		return 0;
+	txn->pack_tid = pack->v.pack_tid;
+	txn->pack_partial = pack->v.oids.has;
+	txn->pack_oid_count = 0;
+	if (!pack->v.oids.has)
+		return 0;
+	txn->pack_oids = malloc((pack->v.oids.v.count + 1) * sizeof *txn->pack_oids);
+	if (txn->pack_oids == NULL)
+		return -1;
+	memcpy(txn->pack_oids, pack->v.oids.v.items, pack->v.oids.v.count * sizeof *txn->pack_oids);
+	txn->pack_oid_count = pack->v.oids.v.count;
+	return 0;
+}
+
+/* The order of a committed pack transaction: kept (it takes txn's oids)
+ * and signed on every storage. */
+void master_pack_committed(struct master *m, struct master_txn *txn)
+{
+	struct master_pack_order *order, **tail = &m->pack_orders;
+	uint64_t id = txn->tid;
+	struct neo_notify_pack_signed signed_order = { .approved = { &id, 1 } };
+
+	if (!txn->has_pack)
+		return;
+	order = calloc(1, sizeof *order);
+	if (order == NULL) {
+		neo_log(NEO_LOG_ERROR, "out of memory: pack %016llx forgotten",
+			(unsigned long long)id);
+		return;
+	}
+	order->id = id;
+	order->partial = txn->pack_partial;
+	order->oids = txn->pack_oids;
+	order->oid_count = txn->pack_oid_count;
+	order->pack_tid = txn->pack_tid;
+	txn->pack_oids = NULL;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = order;
+	neo_log(NEO_LOG_INFO, "pack %016llx up to %016llx approved",
+		(unsigned long long)id, (unsigned long long)order->pack_tid);
+	master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_order, true, false, false);
+}
+
+uint64_t master_pack_last_approved(struct master *m)
+{
+	uint64_t last = m->pack_completed;
+
+	/* Orders are kept in id order, completed ones too. */
+	for (struct master_pack_order *o = m->pack_orders; o; o = o->next)
+		if (o->id > last)
+			last = o->id;
+	return last;
+}
+
+void master_pack_answer_orders(struct master *m, struct neo_conn *conn, uint32_t msg_id,
+			       uint64_t min_id)
+{
+	struct neo_answer_pack_orders answer = { 0 };
+	struct neo_pack_order_entry *entries;
+	size_t count = 0;
+
+	for (struct master_pack_order *o = m->pack_orders; o; o = o->next)
+		count++;
+	entries = calloc(count + 1, sizeof *entries);
+	if (entries == NULL) {
+		neo_conn_answer_error(conn, msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	for (struct master_pack_order *o = m->pack_orders; o; o = o->next) {
+		struct neo_pack_order_entry *e = &entries[answer.orders.count];
+
+		if (o->id < min_id)
+			continue;
+		e->id = o->id;
+		e->approved = (struct neo_opt_bool){ true, true };
+		e->partial = o->partial;
+		e->oids.has = o->partial;
+		e->oids.v = (struct neo_list_p64){ o->oids, o->oid_count };
+		e->pack_tid = o->pack_tid;
+		answer.orders.count++;
+	}
+	answer.orders.items = entries;
+	neo_conn_answer(conn, msg_id, NEO_ANSWER_PACK_ORDERS, &answer);
+	free(entries);
+}
+
+/* Every storage with a readable cell (but the one of conn skip, being
+ * lost) has completed this pack id. */
+static uint64_t cluster_completed(struct master *m, struct neo_conn *skip)
+{
+	uint64_t min = 0;
+	bool any = false;
+
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *node = m->nodes.nodes[i];
+		struct master_node *data = node->owner_data;
+
+		if (node->type != NEO_NODE_STORAGE || node->conn == NULL || node->conn == skip ||
+		    node->state != NEO_NODE_RUNNING || data == NULL ||
+		    !neo_ptable_has_readable_cell(&m->pt, node->nid))
+			continue;
+		if (!any || data->pack_completed < min)
+			min = data->pack_completed;
+		any = true;
+	}
+	return any ? min : 0;
+}
+
+static void answer_waiters(struct master *m)
+{
+	struct master_pack_waiter **at = &m->pack_waiters;
+
+	while (*at) {
+		struct master_pack_waiter *w = *at;
+
+		if (w->id > m->pack_completed) {
+			at = &w->next;
+			continue;
+		}
+		*at = w->next;
+		neo_conn_answer(w->conn, w->msg_id, NEO_WAITED_FOR_PACK, NULL);
+		free(w);
+	}
+}
+
+static void recheck(struct master *m, struct neo_conn *skip)
+{
+	uint64_t completed = cluster_completed(m, skip);
+
+	if (completed <= m->pack_completed)
+		return;
+	m->pack_completed = completed;
+	neo_log(NEO_LOG_INFO, "packs completed up to %016llx", (unsigned long long)completed);
+	/* Completed orders stay: a storage back from an absence still has
+	 * to apply them to its old history. */
+	answer_waiters(m);
+}
+
+void master_pack_completed(struct master *m, struct neo_node *node, uint64_t pack_id)
+{
+	struct master_node *data = master_node_data(node);
+
+	if (data == NULL)
+		return;
+	data->pack_completed = pack_id;
+	recheck(m, NULL);
+}
+
+void master_pack_wait(struct master *m, struct neo_conn *conn, uint32_t msg_id, uint64_t id)
+{
+	struct master_pack_waiter *w;
+
+	if (id <= m->pack_completed) {
+		neo_conn_answer(conn, msg_id, NEO_WAITED_FOR_PACK, NULL);
+		return;
+	}
+	w = calloc(1, sizeof *w);
+	if (w == NULL) {
+		neo_conn_answer_error(conn, msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	*w = (struct master_pack_waiter){ conn, msg_id, id, m->pack_waiters };
+	m->pack_waiters = w;
+}
+
+void master_pack_conn_lost(struct master *m, struct neo_conn *conn)
+{
+	struct master_pack_waiter **at = &m->pack_waiters;
+
+	while (*at) {
+		struct master_pack_waiter *w = *at;
+
+		if (w->conn != conn) {
+			at = &w->next;
+			continue;
+		}
+		*at = w->next;
+		free(w);
+	}
+	/* a storage that was behind may be the one gone */
+	recheck(m, conn);
+}
+
+void master_pack_reset(struct master *m)
+{
+	while (m->pack_orders) {
+		struct master_pack_order *o = m->pack_orders;
+
+		m->pack_orders = o->next;
+		free(o->oids);
+		free(o);
+	}
+	while (m->pack_waiters) {
+		struct master_pack_waiter *w = m->pack_waiters;
+
+		m->pack_waiters = w->next;
+		free(w);
+	}
+}
+
+/* Inserts an approved order unless known; true if added. */
+static bool add_order(struct master *m, const struct neo_pack_order_entry *e)
+{
+	struct master_pack_order **at = &m->pack_orders, *order;
+
+	while (*at && (*at)->id < e->id)
+		at = &(*at)->next;
+	if (*at && (*at)->id == e->id)
+		return false;
+	order = calloc(1, sizeof *order);
+	if (order == NULL)
+		return false;
+	order->id = e->id;
+	order->partial = e->partial;
+	order->pack_tid = e->pack_tid;
+	if (e->oids.has && e->oids.v.count) {
+		order->oids = malloc(e->oids.v.count * sizeof *order->oids);
+		if (order->oids == NULL) {
+			free(order);
+			return false;
+		}
+		memcpy(order->oids, e->oids.v.items, e->oids.v.count * sizeof *order->oids);
+		order->oid_count = e->oids.v.count;
+	}
+	order->next = *at;
+	*at = order;
+	return true;
+}
+
+/* A storage's orders, asked at verification: the master learns again
+ * the approved orders it forgot by restarting (as upstream), and tells
+ * the storages, which may still have to apply them. */
+static void orders_recovered(struct neo_conn *conn, enum neo_ask_status status,
+			     struct neo_packet *answer, void *arg)
+{
+	struct master *m = arg;
+	const struct neo_answer_pack_orders *orders;
+	uint64_t *added;
+	uint32_t count = 0;
+
+	(void)conn;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_PACK_ORDERS)
+		return;
+	orders = answer->args;
+	added = calloc(orders->orders.count + 1, sizeof *added);
+	if (added == NULL)
+		return;
+	for (uint32_t i = 0; i < orders->orders.count; i++) {
+		const struct neo_pack_order_entry *e = &orders->orders.items[i];
+
+		if (e->approved.has && e->approved.v && add_order(m, e))
+			added[count++] = e->id;
+	}
+	if (count) {
+		struct neo_notify_pack_signed signed_orders = { .approved = { added, count } };
+
+		neo_log(NEO_LOG_INFO, "%u pack order(s) recovered from a storage", count);
+		master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_orders, true, false, false);
+	}
+	free(added);
+}
+
+void master_pack_recover(struct master *m, struct neo_conn *storage)
+{
+	struct neo_ask_pack_orders ask = { .min_completed_id = 0 };
+
+	neo_conn_ask(storage, NEO_ASK_PACK_ORDERS, &ask, 0, orders_recovered, m);
+}

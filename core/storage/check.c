@@ -1,0 +1,449 @@
+/*
+ * storage/check.c - replica checks (neoctl check, cluster.md section 3.7):
+ * this node compares, chunk by chunk, digests of the transactions and
+ * object revisions of a partition with every other readable cell, and
+ * reports the cells that differ from the reference to the master.  The
+ * digests are upstream's (SHA-1 of comma-separated decimal ids), so that
+ * our nodes and upstream's can check each other.
+ */
+#include "storage/storage.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "cluster/nid.h"
+#include "runtime/log.h"
+
+#define CHECK_COUNT 40000
+
+/* --- Digests (both sides) -------------------------------------------------- */
+
+struct digest {
+	EVP_MD_CTX *tids, *oids;
+	uint64_t count, last_tid, last_oid;
+};
+
+static void digest_add_decimal(EVP_MD_CTX *ctx, uint64_t count, uint64_t value)
+{
+	char text[24];
+	int n = snprintf(text, sizeof text, "%s%" PRIu64, count ? "," : "", value);
+
+	EVP_DigestUpdate(ctx, text, (size_t)n);
+}
+
+static int digest_tid(void *ctx, uint64_t tid)
+{
+	struct digest *d = ctx;
+
+	digest_add_decimal(d->tids, d->count, tid);
+	d->last_tid = tid;
+	d->count++;
+	return 0;
+}
+
+static int digest_serial(void *ctx, uint64_t tid, uint64_t oid)
+{
+	struct digest *d = ctx;
+
+	digest_add_decimal(d->tids, d->count, tid);
+	digest_add_decimal(d->oids, d->count, oid);
+	d->last_tid = tid;
+	d->last_oid = oid;
+	d->count++;
+	return 0;
+}
+
+struct range_result {
+	bool serial;			/* AnswerCheckSerialRange shape */
+	int64_t count;
+	uint8_t tid_digest[20], oid_digest[20];
+	uint64_t max_tid, max_oid;
+};
+
+static void compute_range(struct storage *s, uint32_t partition, bool serial, uint64_t length,
+			  uint64_t min_tid, uint64_t max_tid, uint64_t min_oid,
+			  struct range_result *out)
+{
+	struct digest d = { 0 };
+
+	memset(out, 0, sizeof *out);
+	out->serial = serial;
+	d.tids = EVP_MD_CTX_new();
+	d.oids = EVP_MD_CTX_new();
+	if (d.tids && d.oids && EVP_DigestInit_ex(d.tids, EVP_sha1(), NULL)
+	    && EVP_DigestInit_ex(d.oids, EVP_sha1(), NULL)) {
+		if (serial)
+			s->be->obj_range(s->db, partition, min_tid, min_oid, max_tid, length,
+					 digest_serial, &d);
+		else
+			s->be->tid_range(s->db, partition, min_tid, max_tid, length, digest_tid, &d);
+		out->count = (int64_t)d.count;
+		/* As upstream: no record gives zero digests and ids. */
+		if (d.count) {
+			EVP_DigestFinal_ex(d.tids, out->tid_digest, NULL);
+			if (serial)
+				EVP_DigestFinal_ex(d.oids, out->oid_digest, NULL);
+			out->max_tid = d.last_tid;
+			out->max_oid = d.last_oid;
+		}
+	}
+	EVP_MD_CTX_free(d.tids);
+	EVP_MD_CTX_free(d.oids);
+}
+
+bool storage_handle_check(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	struct range_result r;
+
+	if (pkt->code == NEO_ASK_CHECK_TID_RANGE) {
+		const struct neo_ask_check_tid_range *ask = pkt->args;
+		struct neo_answer_check_tid_range answer;
+
+		if (ask->partition < 0 || !storage_readable(s, (uint32_t)ask->partition)) {
+			storage_send_error(conn, pkt->msg_id, NEO_ERROR_CHECKING_ERROR,
+					   "partition %" PRId64 " not readable", ask->partition);
+			return true;
+		}
+		compute_range(s, (uint32_t)ask->partition, false, (uint64_t)ask->length, ask->min_tid,
+			      ask->max_tid, 0, &r);
+		answer.count = r.count;
+		answer.checksum = (struct neo_bin){ r.tid_digest, 20 };
+		answer.max_tid = r.max_tid;
+		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_CHECK_TID_RANGE, &answer);
+		return true;
+	}
+	if (pkt->code == NEO_ASK_CHECK_SERIAL_RANGE) {
+		const struct neo_ask_check_serial_range *ask = pkt->args;
+		struct neo_answer_check_serial_range answer;
+
+		if (ask->partition < 0 || !storage_readable(s, (uint32_t)ask->partition)) {
+			storage_send_error(conn, pkt->msg_id, NEO_ERROR_CHECKING_ERROR,
+					   "partition %" PRId64 " not readable", ask->partition);
+			return true;
+		}
+		compute_range(s, (uint32_t)ask->partition, true, (uint64_t)ask->length, ask->min_tid,
+			      ask->max_tid, ask->min_oid, &r);
+		answer.count = r.count;
+		answer.tid_checksum = (struct neo_bin){ r.tid_digest, 20 };
+		answer.max_tid = r.max_tid;
+		answer.oid_checksum = (struct neo_bin){ r.oid_digest, 20 };
+		answer.max_oid = r.max_oid;
+		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_CHECK_SERIAL_RANGE, &answer);
+		return true;
+	}
+	return false;
+}
+
+/* --- The checking node ------------------------------------------------------ */
+
+#define CHECK_PEERS 16
+
+struct check_peer {
+	int32_t nid;
+	struct neo_conn *conn;
+	bool ready, answered, differs;
+	struct range_result result;
+};
+
+struct check_order {
+	uint32_t partition;
+	uint64_t min_tid, max_tid;
+	struct check_order *next;
+};
+
+struct checker {
+	struct check_order *queue;
+	struct check_order *current;
+	struct check_peer peers[CHECK_PEERS];
+	uint32_t peer_count;
+	bool serial_phase;
+	uint64_t next_tid, next_oid;
+	struct range_result local;
+};
+
+static void check_next(struct storage *s);
+static void check_round(struct storage *s);
+
+static struct check_peer *peer_of(struct checker *c, struct neo_conn *conn)
+{
+	for (uint32_t i = 0; i < c->peer_count; i++)
+		if (c->peers[i].conn == conn)
+			return &c->peers[i];
+	return NULL;
+}
+
+static bool same_result(const struct range_result *a, const struct range_result *b)
+{
+	return a->count == b->count && a->max_tid == b->max_tid
+	       && memcmp(a->tid_digest, b->tid_digest, 20) == 0
+	       && (!a->serial || (a->max_oid == b->max_oid
+				  && memcmp(a->oid_digest, b->oid_digest, 20) == 0));
+}
+
+static void check_finish(struct storage *s, bool corrupted)
+{
+	struct checker *c = s->checker;
+	struct check_order *order = c->current;
+
+	if (!corrupted)
+		neo_log(NEO_LOG_INFO, "partition %u checked from %016" PRIx64 " to %016" PRIx64
+			": replicas are equal", order->partition, order->min_tid, order->max_tid);
+	for (uint32_t i = 0; i < c->peer_count; i++)
+		if (c->peers[i].conn)
+			neo_conn_close(c->peers[i].conn, "check done");
+	c->peer_count = 0;
+	c->current = NULL;
+	free(order);
+	check_next(s);
+}
+
+static void report_corrupted(struct storage *s)
+{
+	struct checker *c = s->checker;
+	struct neo_notify_partition_corrupted bad = { .partition = c->current->partition };
+	int64_t nids[CHECK_PEERS];
+	char name[16];
+
+	for (uint32_t i = 0; i < c->peer_count; i++)
+		if (c->peers[i].differs) {
+			nids[bad.uuids.count++] = c->peers[i].nid;
+			neo_log(NEO_LOG_ERROR, "partition %u differs on %s", c->current->partition,
+				neo_nid_format(c->peers[i].nid, name, sizeof name));
+		}
+	bad.uuids.items = nids;
+	if (s->master_conn)
+		neo_conn_notify(s->master_conn, NEO_NOTIFY_PARTITION_CORRUPTED, &bad);
+}
+
+static void check_answers_in(struct storage *s)
+{
+	struct checker *c = s->checker;
+	bool corrupted = false;
+
+	for (uint32_t i = 0; i < c->peer_count; i++) {
+		if (!c->peers[i].answered)
+			return;
+		if (!same_result(&c->peers[i].result, &c->local))
+			corrupted = c->peers[i].differs = true;
+	}
+	if (corrupted) {
+		report_corrupted(s);
+		check_finish(s, true);
+		return;
+	}
+	if (!c->serial_phase) {
+		if (c->local.count < CHECK_COUNT) {
+			c->serial_phase = true;
+			c->next_tid = c->current->min_tid;
+			c->next_oid = 0;
+		} else {
+			c->next_tid = c->local.max_tid + 1;
+		}
+	} else {
+		if (c->local.count < CHECK_COUNT) {
+			check_finish(s, false);
+			return;
+		}
+		c->next_tid = c->local.max_tid;
+		c->next_oid = c->local.max_oid + 1;
+	}
+	check_round(s);
+}
+
+static void range_answered(struct neo_conn *conn, enum neo_ask_status status,
+			   struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct checker *c = s->checker;
+	struct check_peer *peer = c ? peer_of(c, conn) : NULL;
+
+	if (peer == NULL || c->current == NULL)
+		return;
+	if (status != NEO_ASK_ANSWERED) {
+		neo_log(NEO_LOG_WARNING, "check of partition %u aborted: a peer went away",
+			c->current->partition);
+		check_finish(s, true);
+		return;
+	}
+	memset(&peer->result, 0, sizeof peer->result);
+	if (answer->code == NEO_ANSWER_CHECK_TID_RANGE) {
+		const struct neo_answer_check_tid_range *a = answer->args;
+
+		peer->result.count = a->count;
+		if (a->checksum.size == 20)
+			memcpy(peer->result.tid_digest, a->checksum.data, 20);
+		peer->result.max_tid = a->max_tid;
+	} else if (answer->code == NEO_ANSWER_CHECK_SERIAL_RANGE) {
+		const struct neo_answer_check_serial_range *a = answer->args;
+
+		peer->result.serial = true;
+		peer->result.count = a->count;
+		if (a->tid_checksum.size == 20)
+			memcpy(peer->result.tid_digest, a->tid_checksum.data, 20);
+		if (a->oid_checksum.size == 20)
+			memcpy(peer->result.oid_digest, a->oid_checksum.data, 20);
+		peer->result.max_tid = a->max_tid;
+		peer->result.max_oid = a->max_oid;
+	} else {
+		peer->result.count = -1;	/* an error: differs */
+	}
+	peer->answered = true;
+	check_answers_in(s);
+}
+
+static void check_round(struct storage *s)
+{
+	struct checker *c = s->checker;
+	struct check_order *order = c->current;
+
+	for (uint32_t i = 0; i < c->peer_count; i++)
+		if (!c->peers[i].ready)
+			return;
+	compute_range(s, order->partition, c->serial_phase, CHECK_COUNT, c->next_tid,
+		      order->max_tid, c->next_oid, &c->local);
+	for (uint32_t i = 0; i < c->peer_count; i++) {
+		c->peers[i].answered = false;
+		if (c->serial_phase) {
+			struct neo_ask_check_serial_range ask = { order->partition, CHECK_COUNT,
+								  c->next_tid, order->max_tid,
+								  c->next_oid };
+
+			neo_conn_ask(c->peers[i].conn, NEO_ASK_CHECK_SERIAL_RANGE, &ask, 0,
+				     range_answered, s);
+		} else {
+			struct neo_ask_check_tid_range ask = { order->partition, CHECK_COUNT,
+							       c->next_tid, order->max_tid };
+
+			neo_conn_ask(c->peers[i].conn, NEO_ASK_CHECK_TID_RANGE, &ask, 0,
+				     range_answered, s);
+		}
+	}
+	if (c->peer_count == 0)
+		check_finish(s, false);
+}
+
+static void peer_identified(struct neo_conn *conn, enum neo_ask_status status,
+			    struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct checker *c = s->checker;
+	struct check_peer *peer = c ? peer_of(c, conn) : NULL;
+
+	if (peer == NULL)
+		return;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ACCEPT_IDENTIFICATION) {
+		neo_log(NEO_LOG_WARNING, "check: a peer refused us");
+		check_finish(s, true);
+		return;
+	}
+	peer->ready = true;
+	check_round(s);
+}
+
+static void check_peer_ready(struct neo_conn *conn, void *arg)
+{
+	struct storage *s = arg;
+	struct neo_request_identification req;
+
+	neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
+	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, peer_identified, s);
+}
+
+static void check_peer_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct storage *s = arg;
+	struct checker *c = s->checker;
+	struct check_peer *peer = c ? peer_of(c, conn) : NULL;
+
+	(void)reason;
+	if (peer)
+		peer->conn = NULL;
+}
+
+static const struct neo_conn_callbacks check_peer_callbacks = {
+	.on_ready = check_peer_ready,
+	.on_close = check_peer_closed,
+};
+
+static void check_next(struct storage *s)
+{
+	struct checker *c = s->checker;
+	char err[256];
+
+	while (c->current == NULL && c->queue) {
+		struct check_order *order = c->queue;
+		const struct neo_pt_cells *row;
+
+		c->queue = order->next;
+		c->current = order;
+		c->serial_phase = false;
+		c->next_tid = order->min_tid;
+		c->next_oid = 0;
+		c->peer_count = 0;
+		if (order->partition >= s->pt.num_partitions || !storage_readable(s, order->partition)) {
+			check_finish(s, true);
+			continue;
+		}
+		row = &s->pt.rows[order->partition];
+		for (uint32_t i = 0; i < row->count && c->peer_count < CHECK_PEERS; i++) {
+			struct neo_node *node = neo_nodes_by_nid(&s->nodes, row->cells[i].nid);
+			struct check_peer *peer = &c->peers[c->peer_count];
+
+			if (row->cells[i].nid == s->nid || !neo_cell_readable(row->cells[i].state)
+			    || node == NULL || !node->has_address)
+				continue;
+			memset(peer, 0, sizeof *peer);
+			peer->nid = node->nid;
+			c->peer_count++;
+			peer->conn = neo_conn_connect(s->base, &node->address, s->ssl,
+						      &check_peer_callbacks, s, err, sizeof err);
+		}
+		neo_log(NEO_LOG_INFO, "checking partition %u against %u replica(s)", order->partition,
+			c->peer_count);
+		if (c->peer_count == 0)
+			check_finish(s, false);
+	}
+}
+
+void storage_check_partition(struct storage *s, struct neo_packet *pkt)
+{
+	const struct neo_check_partition *req = pkt->args;
+	struct check_order *order, **tail;
+
+	if (s->checker == NULL && (s->checker = calloc(1, sizeof *s->checker)) == NULL)
+		return;
+	order = calloc(1, sizeof *order);
+	if (order == NULL || req->partition < 0)
+		return free(order);
+	order->partition = (uint32_t)req->partition;
+	order->min_tid = req->min_tid;
+	order->max_tid = req->max_tid;
+	for (tail = &s->checker->queue; *tail; tail = &(*tail)->next)
+		;
+	*tail = order;
+	check_next(s);
+}
+
+void storage_check_stop(struct storage *s)
+{
+	struct checker *c = s->checker;
+
+	if (c == NULL)
+		return;
+	s->checker = NULL;
+	for (uint32_t i = 0; i < c->peer_count; i++)
+		if (c->peers[i].conn)
+			neo_conn_abort(c->peers[i].conn, "check stopped");
+	while (c->queue) {
+		struct check_order *next = c->queue->next;
+
+		free(c->queue);
+		c->queue = next;
+	}
+	free(c->current);
+	free(c);
+}

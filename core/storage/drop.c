@@ -1,0 +1,141 @@
+/*
+ * storage/drop.c - deleting the rows of partitions this node no longer
+ * holds (backend.md 7.12), in the background: a discarded cell, or, when
+ * the master sends a whole table, every partition without a cell here.
+ *
+ * As upstream, the work goes in small steps (drop_step, DROP_BATCH rows)
+ * from the event loop, so that requests are served in between, and a
+ * partition given back to this node before the end is left alone (its
+ * replication starts from scratch anyway).
+ */
+#include "storage/storage.h"
+
+#include <stdlib.h>
+
+#include "runtime/log.h"
+
+#define DROP_BATCH 1000
+
+struct dropper {
+	bool *pending;			/* partitions to empty */
+	uint32_t count;			/* size of pending */
+	struct event *step;
+};
+
+static void prune_unheld(struct storage *s, struct neo_id_list *ids)
+{
+	uint32_t kept = 0;
+	size_t pruned;
+
+	for (uint32_t i = 0; i < ids->count; i++)
+		if (!storage_data_held(s, ids->ids[i]))
+			ids->ids[kept++] = ids->ids[i];
+	if (kept)
+		s->be->data_prune(s->db, ids->ids, kept, &pruned);
+}
+
+static void schedule(struct dropper *d, long ms)
+{
+	struct timeval delay = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(d->step, &delay);
+}
+
+/* One batch of the first pending partition. */
+static void drop_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct storage *s = arg;
+	struct dropper *d = s->dropper;
+	struct neo_id_list data_ids = { 0 };
+	bool done = false;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	if (!s->operational) {
+		/* only a table the cluster runs with says what to drop */
+		schedule(d, 1000);
+		return;
+	}
+	for (uint32_t p = 0; p < d->count; p++) {
+		if (!d->pending[p])
+			continue;
+		if (p < s->pt.num_partitions && storage_cell_state(s, p) >= 0) {
+			d->pending[p] = false;	/* given back to us meanwhile */
+			continue;
+		}
+		rc = s->be->drop_step(s->db, p, DROP_BATCH, neo_id_list_add, &data_ids, &done);
+		if (rc == NEO_BACKEND_OK)
+			prune_unheld(s, &data_ids);
+		if (rc == NEO_BACKEND_OK)
+			rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+		neo_id_list_free(&data_ids);
+		if (storage_db_failed(s, rc, "dropping a partition"))
+			return;
+		if (done) {
+			d->pending[p] = false;
+			neo_log(NEO_LOG_INFO, "partition %u dropped", p);
+		}
+		schedule(d, 0);
+		return;
+	}
+}
+
+static struct dropper *dropper_get(struct storage *s)
+{
+	struct dropper *d = s->dropper;
+
+	if (d && d->count >= s->pt.num_partitions)
+		return d;
+	if (d == NULL) {
+		d = calloc(1, sizeof *d);
+		if (d == NULL)
+			return NULL;
+		d->step = evtimer_new(s->base, drop_step, s);
+		if (d->step == NULL) {
+			free(d);
+			return NULL;
+		}
+		s->dropper = d;
+	}
+	{
+		bool *pending = realloc(d->pending, (s->pt.num_partitions + 1) * sizeof *pending);
+
+		if (pending == NULL)
+			return NULL;
+		for (uint32_t p = d->count; p <= s->pt.num_partitions; p++)
+			pending[p] = false;
+		d->pending = pending;
+		d->count = s->pt.num_partitions;
+	}
+	return d;
+}
+
+void storage_drop_partition(struct storage *s, uint32_t partition)
+{
+	struct dropper *d = dropper_get(s);
+
+	if (d == NULL || partition >= d->count)
+		return;
+	d->pending[partition] = true;
+	schedule(d, 0);
+}
+
+void storage_drop_unassigned(struct storage *s)
+{
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+		if (storage_cell_state(s, p) < 0)
+			storage_drop_partition(s, p);
+}
+
+void storage_drop_stop(struct storage *s)
+{
+	struct dropper *d = s->dropper;
+
+	if (d == NULL)
+		return;
+	event_free(d->step);
+	free(d->pending);
+	free(d);
+	s->dropper = NULL;
+}

@@ -1,0 +1,244 @@
+/*
+ * neostorage - the storage node.  Opens its backend module, listens, then
+ * serves the cluster through the primary master; see storage/storage.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "runtime/log.h"
+#include "storage/storage.h"
+
+static void storage_quit(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static int exit_status;
+
+/* Leaves the loop soon, so that queued packets go out first. */
+void storage_exit(struct storage *s, int status)
+{
+	struct timeval soon = { 0, 100000 };
+
+	if (s->exiting)
+		return;
+	s->exiting = true;
+	exit_status = status;
+	event_base_once(s->base, -1, EV_TIMEOUT, storage_quit, s->base, &soon);
+}
+
+/* Cuts every connection at once: to its peers the node is gone, as if it
+ * had crashed, so clients go on with the other cells and the master
+ * outdates ours (an error answer would fail their transactions). */
+static void drop_connections(struct storage *s, const char *why)
+{
+	size_t index = 0, count = 0;
+	uint64_t key;
+	void *value;
+	struct neo_conn **conns = calloc(s->peers.count + 2, sizeof *conns);
+
+	if (conns == NULL)
+		return;
+	while (neo_idmap_next(&s->peers, &index, &key, &value))
+		conns[count++] = ((struct storage_peer *)value)->conn;
+	if (s->master_conn)
+		conns[count++] = s->master_conn;
+	for (size_t i = 0; i < count; i++)
+		neo_conn_abort(conns[i], why);
+	free(conns);
+}
+
+/* A backend failure on a write: committed data must never be lost, so
+ * the node stops rather than go on with a database in doubt. */
+bool storage_db_failed(struct storage *s, int rc, const char *what)
+{
+	if (rc == NEO_BACKEND_OK)
+		return false;
+	neo_log(NEO_LOG_ERROR, "backend error while %s: %s", what, s->be->errmsg(s->db));
+	if (rc == NEO_BACKEND_EIO || rc == NEO_BACKEND_ECORRUPT || rc == NEO_BACKEND_ETRANSIENT) {
+		if (!s->exiting)
+			neo_log(NEO_LOG_ERROR, "stopping: the database cannot be trusted any more");
+		s->be->rollback(s->db);
+		storage_exit(s, 1);
+		drop_connections(s, "database failure");
+	}
+	return true;
+}
+
+static void storage_on_signal(int signum, void *arg)
+{
+	struct storage *s = arg;
+
+	neo_log(NEO_LOG_INFO, "signal %d: stopping", signum);
+	event_base_loopbreak(s->base);
+}
+
+static void backend_log(void *ctx, enum neo_backend_log_level level, const char *message)
+{
+	static const enum neo_log_level levels[] = { NEO_LOG_DEBUG, NEO_LOG_INFO,
+						     NEO_LOG_WARNING, NEO_LOG_ERROR };
+
+	(void)ctx;
+	neo_log(levels[level <= NEO_BACKEND_LOG_ERROR ? level : NEO_BACKEND_LOG_ERROR], "backend: %s",
+		message);
+}
+
+static int storage_open_backend(struct storage *s, struct neo_options *opts)
+{
+	struct neo_backend_open_args args = { .struct_size = sizeof args };
+	const char *module, *mysql_engine;
+	char err[512];
+	int rc;
+
+	if (opts->database == NULL) {
+		neo_log(NEO_LOG_ERROR, "--database is required");
+		return -1;
+	}
+	if (neo_backend_choice(opts->adapter, opts->engine, &module, &mysql_engine, err,
+			       sizeof err) < 0
+	    || neo_backend_load(module, &s->module, err, sizeof err) < 0) {
+		neo_log(NEO_LOG_ERROR, "%s", err);
+		return -1;
+	}
+	s->be = s->module.ops;
+	args.database = opts->database;
+	args.engine = mysql_engine;
+	args.wait_seconds = (int)opts->wait;
+	args.flags = (opts->reset ? NEO_BACKEND_OPEN_RESET : 0)
+		     | (opts->dedup ? NEO_BACKEND_OPEN_DEDUP : 0);
+	args.log = backend_log;
+	rc = s->be->open(&args, &s->db, err, sizeof err);
+	if (rc != NEO_BACKEND_OK) {
+		neo_log(NEO_LOG_ERROR, "cannot open database '%s' with %s: %s", opts->database,
+			s->module.path, err);
+		return -1;
+	}
+	neo_log(NEO_LOG_INFO, "database '%s' opened with %s", opts->database, s->module.path);
+	return 0;
+}
+
+/* As upstream: the cluster name is stored on first use and must match. */
+static int storage_check_name(struct storage *s)
+{
+	struct neo_bytes name = { 0 };
+	struct neo_bytes mine = { (const uint8_t *)s->cluster, strlen(s->cluster) };
+	int rc = s->be->config_get(s->db, "name", &name);
+
+	if (rc == NEO_BACKEND_NOTFOUND) {
+		if (s->be->config_set(s->db, "name", &mine) != NEO_BACKEND_OK
+		    || s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC) != NEO_BACKEND_OK)
+			return -1;
+		return 0;
+	}
+	if (rc != NEO_BACKEND_OK)
+		return -1;
+	if (name.size != mine.size || memcmp(name.data, mine.data, mine.size) != 0) {
+		neo_log(NEO_LOG_ERROR, "database belongs to cluster '%.*s', not '%s'",
+			(int)name.size, (const char *)name.data, s->cluster);
+		return -1;
+	}
+	return 0;
+}
+
+static int storage_load_state(struct storage *s)
+{
+	uint64_t nid = 0;
+
+	if (storage_check_name(s) < 0)
+		return -1;
+	if (storage_config_get_u64(s, "nid", &nid) == 0)
+		s->nid = (int32_t)nid;
+	else if (s->opts->has_nid)
+		s->nid = (int32_t)s->opts->nid;
+	return 0;
+}
+
+static void storage_free(struct storage *s)
+{
+	storage_replication_stop(s);
+	storage_check_stop(s);
+	storage_drop_stop(s);
+	storage_pack_stop(s);
+	storage_txn_reset(s);
+	neo_idmap_free(&s->txns);
+	neo_idmap_free(&s->write_locks);
+	neo_idmap_free(&s->read_locks);
+	{
+		size_t index = 0;
+		uint64_t key;
+		void *peer;
+
+		while (neo_idmap_next(&s->peers, &index, &key, &peer))
+			free(peer);
+		neo_idmap_free(&s->peers);
+	}
+	neo_nodes_free(&s->nodes);
+	neo_ptable_free(&s->pt);
+	if (s->reconnect_event)
+		event_free(s->reconnect_event);
+	if (s->listener)
+		neo_listener_free(s->listener);
+	if (s->db)
+		s->be->close(s->db);
+	if (s->be)
+		neo_backend_unload(&s->module);
+}
+
+int main(int argc, char **argv)
+{
+	struct neo_daemon daemon;
+	struct storage s;
+	char err[256];
+	int status;
+
+	memset(&s, 0, sizeof s);
+	status = neo_daemon_start(&daemon, NEO_PROGRAM_STORAGE, argc, argv, 0, storage_on_signal, &s);
+	if (status || daemon.base == NULL)
+		return status;
+	s.base = daemon.base;
+	s.opts = &daemon.opts;
+	s.ssl = daemon.ssl;
+	s.cluster = daemon.opts.cluster;
+	s.masters = daemon.masters;
+	s.master_count = daemon.master_count;
+	neo_nodes_init(&s.nodes);
+	if (storage_open_backend(&s, &daemon.opts) < 0 || storage_load_state(&s) < 0) {
+		storage_free(&s);
+		neo_daemon_finish(&daemon);
+		return 1;
+	}
+	if (daemon.opts.reset) {
+		neo_log(NEO_LOG_INFO, "database erased (--reset)");
+		storage_free(&s);
+		neo_daemon_finish(&daemon);
+		return 0;
+	}
+	s.listener = neo_listener_new(s.base, &daemon.bind, s.ssl, storage_on_accept, &s, err,
+				      sizeof err);
+	if (s.listener == NULL) {
+		neo_log(NEO_LOG_ERROR, "cannot listen on %s:%u: %s", daemon.bind.host,
+			daemon.bind.port, err);
+		storage_free(&s);
+		neo_daemon_finish(&daemon);
+		return 1;
+	}
+	s.address = *neo_listener_address(s.listener);
+	neo_log(NEO_LOG_INFO, "storage of cluster '%s' listening on %s:%u", s.cluster,
+		s.address.host, s.address.port);
+	storage_connect_master(&s);
+	event_base_dispatch(s.base);
+	neo_log(NEO_LOG_INFO, "storage stopped");
+	storage_close_peers(&s);
+	if (s.master_conn)
+		neo_conn_abort(s.master_conn, "exiting");
+	event_base_loop(s.base, EVLOOP_NONBLOCK);
+	if (s.db)
+		s.be->commit(s.db, NEO_BACKEND_COMMIT_SYNC);
+	storage_free(&s);
+	neo_daemon_finish(&daemon);
+	return exit_status;
+}

@@ -1,0 +1,682 @@
+/*
+ * storage/master.c - the storage's link to the primary master: finding
+ * it, identifying, answering recovery and verification, keeping the
+ * partition table (in memory and in the database), and starting or
+ * stopping operation when told (cluster.md section 3.1).
+ */
+#include "storage/storage.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/nid.h"
+#include "cluster/tid.h"
+#include "runtime/log.h"
+
+/* --- Persistent state ----------------------------------------------------- */
+
+int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value)
+{
+	struct neo_bytes bytes = { 0 };
+	char text[32];
+
+	if (s->be->config_get(s->db, key, &bytes) != NEO_BACKEND_OK || bytes.size == 0
+	    || bytes.size >= sizeof text)
+		return -1;
+	memcpy(text, bytes.data, bytes.size);
+	text[bytes.size] = '\0';
+	*value = strtoull(text, NULL, 10);
+	return 0;
+}
+
+int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, bool present)
+{
+	char text[32];
+	struct neo_bytes bytes;
+
+	snprintf(text, sizeof text, "%" PRIu64, value);
+	bytes.data = (const uint8_t *)text;
+	bytes.size = strlen(text);
+	return s->be->config_set(s->db, key, present ? &bytes : NULL) == NEO_BACKEND_OK ? 0 : -1;
+}
+
+int storage_cell_state(const struct storage *s, uint32_t partition)
+{
+	return neo_ptable_cell_state(&s->pt, partition, s->nid);
+}
+
+bool storage_readable(const struct storage *s, uint32_t partition)
+{
+	int state = storage_cell_state(s, partition);
+
+	return state >= 0 && neo_cell_readable(state);
+}
+
+struct pt_load {
+	struct neo_ptable *pt;
+};
+
+static int load_pt_row(void *ctx, const struct neo_pt_row *row)
+{
+	struct pt_load *load = ctx;
+	enum neo_cell_state state = row->tid < 0 ? (enum neo_cell_state)(-row->tid)
+						 : NEO_CELL_OUT_OF_DATE;
+
+	neo_ptable_set_cell(load->pt, row->partition, row->nid, state);
+	return 0;
+}
+
+static void storage_load_pt(struct storage *s)
+{
+	uint64_t np = 0, nr = 0, ptid = 0;
+	struct pt_load load = { &s->pt };
+
+	storage_config_get_u64(s, "partitions", &np);
+	storage_config_get_u64(s, "replicas", &nr);
+	storage_config_get_u64(s, "ptid", &ptid);
+	neo_ptable_init(&s->pt, (uint32_t)np, (uint32_t)nr);
+	if (np && s->be->pt_scan(s->db, load_pt_row, &load) == NEO_BACKEND_OK)
+		s->pt.ptid = (int64_t)ptid;
+}
+
+struct own_tids {
+	int32_t nid;
+	uint32_t count;
+	int64_t *tids;
+};
+
+static int take_own_tid(void *ctx, const struct neo_pt_row *row)
+{
+	struct own_tids *own = ctx;
+
+	if (row->nid == own->nid && row->partition < own->count)
+		own->tids[row->partition] = row->tid;
+	return 0;
+}
+
+int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions)
+{
+	struct own_tids own = { s->nid, partitions, calloc(partitions + 1, sizeof(int64_t)) };
+
+	if (own.tids == NULL)
+		return NULL;
+	for (uint32_t p = 0; p < partitions; p++)
+		own.tids[p] = STORAGE_NO_CELL;
+	if (s->be->pt_scan(s->db, take_own_tid, &own) != NEO_BACKEND_OK) {
+		free(own.tids);
+		return NULL;
+	}
+	return own.tids;
+}
+
+/*
+ * The pt.tid of an own cell becoming (or staying) OUT_OF_DATE, given the
+ * stored one: as upstream, it says up to which tid the cell is complete,
+ * so that a storage back from a short absence replicates only what it
+ * missed.  Already out of date: its progress stays.  Readable until now:
+ * the greatest tid it holds for the partition.  New or corrupted: 0, from
+ * scratch.
+ */
+static int64_t outdated_cell_tid(struct storage *s, uint32_t partition, int64_t stored)
+{
+	uint64_t obj_tid = 0, oid = 0, trans_tid = 0;
+
+	if (stored >= 0)
+		return stored;
+	if (stored != -(int64_t)NEO_CELL_UP_TO_DATE && stored != -(int64_t)NEO_CELL_FEEDING)
+		return 0;
+	if (s->be->last_obj_ids(s->db, partition, &obj_tid, &oid) != NEO_BACKEND_OK)
+		obj_tid = 0;
+	if (s->be->last_trans_tid(s->db, partition, NEO_MAX_TID, &trans_tid) != NEO_BACKEND_OK)
+		trans_tid = 0;
+	return (int64_t)(obj_tid > trans_tid ? obj_tid : trans_tid);
+}
+
+/* Writes the whole table (reset) or its current cells. */
+int storage_persist_pt(struct storage *s, bool reset)
+{
+	size_t count = 0;
+	struct neo_pt_row *rows;
+	int64_t *own_tids;
+	int rc;
+
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+		count += s->pt.rows[p].count;
+	rows = calloc(count + 1, sizeof *rows);
+	if (rows == NULL)
+		return -1;
+	own_tids = storage_own_cell_tids(s, s->pt.num_partitions);
+	if (own_tids == NULL) {
+		free(rows);
+		return -1;
+	}
+	count = 0;
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+		for (uint32_t i = 0; i < s->pt.rows[p].count; i++) {
+			const struct neo_pt_cell *cell = &s->pt.rows[p].cells[i];
+			struct neo_pt_row *row = &rows[count++];
+
+			row->partition = p;
+			row->nid = cell->nid;
+			row->tid = cell->nid == s->nid && cell->state == NEO_CELL_OUT_OF_DATE
+					   ? outdated_cell_tid(s, p, own_tids[p])
+					   : -(int64_t)cell->state;
+		}
+	rc = s->be->pt_apply(s->db, rows, count, reset);
+	free(own_tids);
+	free(rows);
+	if (rc != NEO_BACKEND_OK
+	    || storage_config_set_u64(s, "partitions", s->pt.num_partitions, true) < 0
+	    || storage_config_set_u64(s, "replicas", s->pt.num_replicas, true) < 0
+	    || storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true) < 0)
+		return -1;
+	return s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK ? 0 : -1;
+}
+
+/* --- Answers to the master ------------------------------------------------ */
+
+static void answer_recovery(struct storage *s, struct neo_conn *conn, uint32_t msg_id)
+{
+	struct neo_answer_recovery answer = { 0 };
+	uint64_t value;
+
+	answer.ptid.has = s->pt.ptid > 0;
+	answer.ptid.v = s->pt.ptid;
+	if (storage_config_get_u64(s, "backup_tid", &value) == 0 && value) {
+		answer.backup_tid.has = true;
+		answer.backup_tid.v = value;
+	}
+	if (storage_config_get_u64(s, "truncate_tid", &value) == 0 && value) {
+		answer.truncate_tid.has = true;
+		answer.truncate_tid.v = value;
+	}
+	neo_conn_answer(conn, msg_id, NEO_ANSWER_RECOVERY, &answer);
+}
+
+static void answer_pt(struct storage *s, struct neo_conn *conn, uint32_t msg_id)
+{
+	struct neo_answer_partition_table answer = { .ptid = s->pt.ptid,
+						     .num_replicas = s->pt.num_replicas };
+
+	if (neo_ptable_to_wire(&s->pt, 0, s->pt.num_partitions, &answer.rows) < 0)
+		return;
+	neo_conn_answer(conn, msg_id, NEO_ANSWER_PARTITION_TABLE, &answer);
+	neo_ptable_wire_free(&answer.rows);
+}
+
+/* As upstream: a pending truncation is applied when the master asks the
+ * last ids, once the whole cluster agreed on it. */
+static void apply_truncation(struct storage *s)
+{
+	struct neo_id_list unused = { 0 };
+	uint64_t tid;
+
+	if (storage_config_get_u64(s, "truncate_tid", &tid) < 0 || tid == 0)
+		return;
+	neo_log(NEO_LOG_INFO, "truncating history after %016" PRIx64, tid);
+	/* NEO_MAX_TID bounds every real tid (backends may store ids as
+	 * signed 64-bit integers: INVALID_TID would be -1 there) */
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+		if (storage_cell_state(s, p) >= 0)
+			s->be->range_delete(s->db, p, tid, NEO_MAX_TID, neo_id_list_add, &unused);
+	if (unused.count) {
+		size_t pruned;
+
+		s->be->data_prune(s->db, unused.ids, unused.count, &pruned);
+	}
+	neo_id_list_free(&unused);
+	storage_config_set_u64(s, "truncate_tid", 0, false);
+	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+}
+
+static void answer_last_ids(struct storage *s, struct neo_conn *conn, uint32_t msg_id)
+{
+	struct neo_answer_last_ids answer = { .first_tid = NEO_MAX_TID };
+
+	apply_truncation(s);
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++) {
+		uint64_t tid, oid;
+
+		if (!storage_readable(s, p))
+			continue;
+		if (s->be->last_obj_ids(s->db, p, &tid, &oid) == NEO_BACKEND_OK) {
+			if (!answer.last_oid.has || oid > answer.last_oid.v)
+				answer.last_oid = (struct neo_opt_p64){ true, oid };
+			if (!answer.last_tid.has || tid > answer.last_tid.v)
+				answer.last_tid = (struct neo_opt_p64){ true, tid };
+		}
+		if (s->be->last_trans_tid(s->db, p, NEO_MAX_TID, &tid) == NEO_BACKEND_OK
+		    && (!answer.last_tid.has || tid > answer.last_tid.v))
+			answer.last_tid = (struct neo_opt_p64){ true, tid };
+		if (s->be->first_trans_tid(s->db, p, &tid) == NEO_BACKEND_OK && tid < answer.first_tid)
+			answer.first_tid = tid;
+	}
+	neo_conn_answer(conn, msg_id, NEO_ANSWER_LAST_IDS, &answer);
+}
+
+struct locked_list {
+	uint64_t *ttids;
+	struct neo_opt_p64 *tids;
+	uint32_t count, capacity;
+};
+
+static int collect_locked(void *ctx, uint64_t ttid, uint64_t tid)
+{
+	struct locked_list *list = ctx;
+
+	if (list->count == list->capacity) {
+		uint32_t capacity = list->capacity ? list->capacity * 2 : 16;
+		uint64_t *ttids = realloc(list->ttids, capacity * sizeof *ttids);
+		struct neo_opt_p64 *tids;
+
+		if (ttids == NULL)
+			return -1;
+		list->ttids = ttids;
+		tids = realloc(list->tids, capacity * sizeof *tids);
+		if (tids == NULL)
+			return -1;
+		list->tids = tids;
+		list->capacity = capacity;
+	}
+	list->ttids[list->count] = ttid;
+	list->tids[list->count] = (struct neo_opt_p64){ tid != 0, tid };
+	list->count++;
+	return 0;
+}
+
+static void answer_locked(struct storage *s, struct neo_conn *conn, uint32_t msg_id)
+{
+	struct locked_list list = { 0 };
+	struct neo_answer_locked_transactions answer = { 0 };
+
+	s->be->txn_unfinished(s->db, collect_locked, &list);
+	answer.locked.keys = list.ttids;
+	answer.locked.values = list.tids;
+	answer.locked.count = list.count;
+	neo_conn_answer(conn, msg_id, NEO_ANSWER_LOCKED_TRANSACTIONS, &answer);
+	free(list.ttids);
+	free(list.tids);
+}
+
+/* --- Partition table and nodes from the master ---------------------------- */
+
+static void take_pt(struct storage *s, const struct neo_send_partition_table *send)
+{
+	if (neo_ptable_load(&s->pt, send->ptid.has ? send->ptid.v : 0, send->num_replicas,
+			    &send->rows) < 0 || storage_persist_pt(s, true) < 0) {
+		neo_log(NEO_LOG_ERROR, "could not take the partition table");
+		return;
+	}
+	storage_drop_unassigned(s);
+	storage_replication_update(s);
+}
+
+static void take_pt_changes(struct storage *s, struct neo_conn *conn,
+			    const struct neo_notify_partition_changes *changes)
+{
+	int64_t *own_tids;
+
+	if (s->pt.ptid && changes->ptid != s->pt.ptid + 1)
+		neo_log(NEO_LOG_WARNING, "partition table %lld after %lld", (long long)changes->ptid,
+			(long long)s->pt.ptid);
+	if (neo_ptable_apply(&s->pt, changes->ptid, changes->num_replicas, &changes->changes) < 0) {
+		neo_log(NEO_LOG_ERROR, "bad partition table change from the master");
+		neo_conn_abort(conn, "bad partition table change");
+		return;
+	}
+	own_tids = storage_own_cell_tids(s, s->pt.num_partitions);
+	for (uint32_t i = 0; i < changes->changes.count; i++) {
+		const struct neo_cell_change *change = &changes->changes.items[i];
+		struct neo_pt_row row = { .partition = (uint32_t)change->partition,
+					  .nid = (int32_t)change->uuid,
+					  .tid = change->state == NEO_CELL_DISCARDED
+							 ? INT64_MIN : -(int64_t)change->state };
+
+		if (change->uuid == s->nid && change->state == NEO_CELL_OUT_OF_DATE)
+			row.tid = outdated_cell_tid(s, row.partition,
+						    own_tids && row.partition < s->pt.num_partitions
+							    ? own_tids[row.partition] : STORAGE_NO_CELL);
+		if (change->uuid == s->nid && change->state == NEO_CELL_DISCARDED)
+			neo_log(NEO_LOG_INFO, "partition %lld no longer assigned here",
+				(long long)change->partition);
+		s->be->pt_apply(s->db, &row, 1, false);
+	}
+	free(own_tids);
+	storage_config_set_u64(s, "replicas", s->pt.num_replicas, true);
+	storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true);
+	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	for (uint32_t i = 0; i < changes->changes.count; i++)
+		if (changes->changes.items[i].uuid == s->nid &&
+		    changes->changes.items[i].state == NEO_CELL_DISCARDED)
+			storage_drop_partition(s, (uint32_t)changes->changes.items[i].partition);
+	storage_replication_update(s);
+	storage_pack_update(s);	/* cells that became readable may be behind */
+}
+
+static void take_nodes(struct storage *s, const struct neo_notify_node_information *info)
+{
+	for (uint32_t i = 0; i < info->nodes.count; i++) {
+		const struct neo_node_info *node = &info->nodes.items[i];
+		struct neo_node *gone = NULL;
+
+		if (node->uuid.has && node->uuid.v == s->nid && s->nid) {
+			if (node->state == NEO_NODE_DOWN) {
+				neo_log(NEO_LOG_INFO, "told to stop by the master");
+				storage_exit(s, 0);
+			} else if (node->state == NEO_NODE_UNKNOWN) {
+				/* As upstream, a dropped storage erases its data;
+				 * we keep it and just leave, which is safer. */
+				neo_log(NEO_LOG_WARNING, "dropped from the cluster: exiting");
+				storage_exit(s, 0);
+			}
+		}
+		neo_nodes_update(&s->nodes, node, &gone);
+		if (gone) {
+			if (gone->conn)
+				neo_conn_close(gone->conn, "node left the cluster");
+			neo_node_free(gone);
+		}
+	}
+}
+
+/* --- Operation ------------------------------------------------------------ */
+
+static void start_operation(struct storage *s, struct neo_conn *conn)
+{
+	storage_drop_unfinished(s);
+	s->operational = true;
+	neo_log(NEO_LOG_INFO, "operational");
+	neo_conn_notify(conn, NEO_NOTIFY_READY, NULL);
+	storage_replication_update(s);
+	storage_pack_update(s);
+}
+
+static void stop_operation(struct storage *s)
+{
+	if (s->operational)
+		neo_log(NEO_LOG_INFO, "operation stopped");
+	s->operational = false;
+	storage_replication_stop(s);
+	storage_check_stop(s);
+	storage_pack_stop(s);
+	storage_close_peers(s);
+	storage_txn_reset(s);
+}
+
+/* As upstream: orders present here get their signature; then packing
+ * goes on with the master's list. */
+static void pack_signed(struct storage *s, const struct neo_notify_pack_signed *signed_orders)
+{
+	for (uint32_t i = 0; i < signed_orders->approved.count; i++)
+		s->be->pack_order_sign(s->db, signed_orders->approved.items[i], true);
+	for (uint32_t i = 0; i < signed_orders->rejected.count; i++)
+		s->be->pack_order_sign(s->db, signed_orders->rejected.items[i], false);
+	s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	storage_pack_update(s);
+}
+
+static void truncate_order(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	uint64_t tid = ((const struct neo_truncate *)pkt->args)->tid;
+
+	storage_config_set_u64(s, "truncate_tid", tid, true);
+	storage_config_set_u64(s, "backup_tid", 0, false);
+	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_ACK, "");
+}
+
+/* neoctl prune_orphan: data records no object revision refers to. */
+static void prune_orphans(struct storage *s, bool dry_run)
+{
+	struct neo_id_list orphans = { 0 };
+	size_t pruned = 0;
+
+	if (s->be->data_orphans(s->db, neo_id_list_add, &orphans) != NEO_BACKEND_OK) {
+		neo_log(NEO_LOG_ERROR, "prune_orphan: %s", s->be->errmsg(s->db));
+		neo_id_list_free(&orphans);
+		return;
+	}
+	if (dry_run) {
+		neo_log(NEO_LOG_INFO, "prune_orphan (dry run): %u orphan data record(s)",
+			orphans.count);
+	} else if (s->be->data_prune(s->db, orphans.ids, orphans.count, &pruned) == NEO_BACKEND_OK
+		   && s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK) {
+		neo_log(NEO_LOG_INFO, "prune_orphan: %zu orphan data record(s) deleted", pruned);
+	}
+	neo_id_list_free(&orphans);
+}
+
+static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct storage *s = arg;
+
+	switch (pkt->code) {
+	case NEO_NOTIFY_NODE_INFORMATION:
+		take_nodes(s, pkt->args);
+		break;
+	case NEO_SEND_PARTITION_TABLE:
+		take_pt(s, pkt->args);
+		break;
+	case NEO_NOTIFY_PARTITION_CHANGES:
+		take_pt_changes(s, conn, pkt->args);
+		break;
+	case NEO_NOTIFY_CLUSTER_INFORMATION:
+		break;
+	case NEO_ASK_RECOVERY:
+		answer_recovery(s, conn, pkt->msg_id);
+		break;
+	case NEO_ASK_PARTITION_TABLE:
+		answer_pt(s, conn, pkt->msg_id);
+		break;
+	case NEO_ASK_LAST_IDS:
+		answer_last_ids(s, conn, pkt->msg_id);
+		break;
+	case NEO_ASK_LOCKED_TRANSACTIONS:
+		answer_locked(s, conn, pkt->msg_id);
+		break;
+	case NEO_ASK_FINAL_TID:
+		/* verification: did a transaction voted elsewhere commit here? */
+		storage_handle_read(s, conn, pkt);
+		break;
+	case NEO_VALIDATE_TRANSACTION: {
+		const struct neo_validate_transaction *v = pkt->args;
+
+		storage_validate_txn(s, v->ttid, v->tid);
+		break;
+	}
+	case NEO_TRUNCATE:
+		truncate_order(s, conn, pkt);
+		break;
+	case NEO_NOTIFY_PACK_SIGNED:
+		pack_signed(s, pkt->args);
+		break;
+	case NEO_ASK_PACK_ORDERS:
+		storage_pack_answer_orders(s, conn, pkt->msg_id,
+					   ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id);
+		break;
+	case NEO_START_OPERATION:
+		start_operation(s, conn);
+		break;
+	case NEO_STOP_OPERATION:
+		stop_operation(s);
+		break;
+	case NEO_ASK_LOCK_INFORMATION:
+		storage_lock_txn(s, conn, pkt);
+		break;
+	case NEO_NOTIFY_UNLOCK_INFORMATION:
+		storage_unlock_txn(s, ((const struct neo_notify_unlock_information *)pkt->args)->ttid);
+		break;
+	case NEO_ABORT_TRANSACTION: {
+		uint64_t ttid = ((const struct neo_abort_transaction *)pkt->args)->ttid;
+
+		storage_abort_txn(s, ttid);
+		/* as upstream: an abort ends an unfinished transaction too */
+		storage_replication_txn_finished(s, ttid, false, 0);
+		break;
+	}
+	case NEO_NOTIFY_TRANSACTION_FINISHED: {
+		const struct neo_notify_transaction_finished *done = pkt->args;
+
+		/* as upstream: what we staged of it without being involved
+		 * (we were not ready when it began) goes: replication brings
+		 * the committed transaction */
+		storage_abort_txn(s, done->ttid);
+		storage_replication_txn_finished(s, done->ttid, true, done->max_tid);
+		break;
+	}
+	case NEO_CHECK_PARTITION:
+		storage_check_partition(s, pkt);
+		break;
+	case NEO_NOTIFY_REPAIR:
+		prune_orphans(s, ((const struct neo_notify_repair *)pkt->args)->dry_run);
+		break;
+	case NEO_FLUSH_LOG:
+		break;
+	default:
+		if (!neo_packet_is_answer(pkt->code)) {
+			neo_log(NEO_LOG_WARNING, "unexpected %s from the master", pkt->type->name);
+			neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+					      "unexpected packet");
+		}
+		break;
+	}
+}
+
+/* --- Finding the primary -------------------------------------------------- */
+
+static void master_ready(struct neo_conn *conn, void *arg);
+static void master_closed(struct neo_conn *conn, const char *reason, void *arg);
+
+static const struct neo_conn_callbacks master_callbacks = {
+	.on_ready = master_ready,
+	.on_packet = master_packet,
+	.on_close = master_closed,
+};
+
+static void follow_primary(struct storage *s, const struct neo_not_primary_master *hint)
+{
+	struct neo_address primary;
+
+	if (!hint->primary.has || hint->primary.v < 0 || hint->primary.v >= hint->known_masters.count
+	    || !neo_address_from_wire(&hint->known_masters.items[hint->primary.v], &primary))
+		return;
+	for (size_t i = 0; i < s->master_count; i++)
+		if (s->masters[i].port == primary.port && strcmp(s->masters[i].host, primary.host) == 0) {
+			/* master_closed moves on by one: land on it. */
+			s->master_index = (i + s->master_count - 1) % s->master_count;
+			return;
+		}
+}
+
+static void identified(struct neo_conn *conn, enum neo_ask_status status,
+		       struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	char nid[16];
+
+	if (status != NEO_ASK_ANSWERED)
+		return;
+	if (answer->code == NEO_ACCEPT_IDENTIFICATION) {
+		const struct neo_accept_identification *accept = answer->args;
+
+		if (accept->node_type != NEO_NODE_MASTER || !accept->your_uuid.has) {
+			neo_conn_abort(conn, "not a master");
+			return;
+		}
+		if (s->nid != (int32_t)accept->your_uuid.v) {
+			s->nid = (int32_t)accept->your_uuid.v;
+			storage_config_set_u64(s, "nid", (uint32_t)s->nid, true);
+			s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+		}
+		s->identified = true;
+		neo_log_set_name(neo_nid_format(s->nid, nid, sizeof nid));
+		neo_log(NEO_LOG_INFO, "identified by the primary master %s as %s", neo_conn_peer(conn),
+			nid);
+		return;
+	}
+	if (answer->code == NEO_ERROR) {
+		const struct neo_error *error = answer->args;
+
+		neo_log(NEO_LOG_WARNING, "master %s refused us: %.*s", neo_conn_peer(conn),
+			(int)error->message.size, (const char *)error->message.data);
+	}
+}
+
+static void master_ready(struct neo_conn *conn, void *arg)
+{
+	struct storage *s = arg;
+	struct neo_request_identification req;
+
+	neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
+	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, identified, s);
+}
+
+static void reconnect(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	storage_connect_master(arg);
+}
+
+void storage_master_lost(struct storage *s)
+{
+	struct timeval delay = { 1, 0 };
+
+	stop_operation(s);
+	s->identified = false;
+	if (s->exiting)
+		return;
+	if (s->reconnect_event == NULL)
+		s->reconnect_event = evtimer_new(s->base, reconnect, s);
+	if (s->reconnect_event)
+		evtimer_add(s->reconnect_event, &delay);
+}
+
+static void master_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct storage *s = arg;
+
+	if (conn != s->master_conn)
+		return;
+	s->master_conn = NULL;
+	if (s->identified)
+		neo_log(NEO_LOG_WARNING, "lost the primary master: %s", reason);
+	s->master_index = (s->master_index + 1) % (s->master_count ? s->master_count : 1);
+	storage_master_lost(s);
+}
+
+/* The NotPrimaryMaster hint arrives as a packet before the close. */
+static void master_hint_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	if (pkt->code == NEO_NOT_PRIMARY_MASTER)
+		follow_primary(arg, pkt->args);
+	else
+		master_packet(conn, pkt, arg);
+}
+
+static const struct neo_conn_callbacks master_hint_callbacks = {
+	.on_ready = master_ready,
+	.on_packet = master_hint_packet,
+	.on_close = master_closed,
+};
+
+void storage_connect_master(struct storage *s)
+{
+	char err[256];
+
+	(void)master_callbacks;
+	if (s->master_conn || s->exiting || s->master_count == 0)
+		return;
+	if (s->pt.num_partitions == 0)
+		storage_load_pt(s);
+	s->master_conn = neo_conn_connect(s->base, &s->masters[s->master_index], s->ssl,
+					  &master_hint_callbacks, s, err, sizeof err);
+	if (s->master_conn == NULL) {
+		neo_log(NEO_LOG_WARNING, "cannot reach master %s:%u: %s",
+			s->masters[s->master_index].host, s->masters[s->master_index].port, err);
+		s->master_index = (s->master_index + 1) % s->master_count;
+		storage_master_lost(s);
+	}
+}

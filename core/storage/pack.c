@@ -1,0 +1,377 @@
+/*
+ * storage/pack.c - packing in the background (backend.md 7.10), as
+ * upstream: the orders come from the master (AskPackOrders, from the one
+ * after the last this node completed); approved ones are applied in id
+ * order to every readable cell here whose pt.pack is behind, oid by oid
+ * (pack_oid keeps, per oid, the last revision at the pack tid unless it
+ * is a deletion), in small steps from the event loop; each partition
+ * done gets pt.pack, and the node reports the order done with
+ * NotifyPackCompleted.  Pack is deterministic, so replicas stay equal and
+ * doing a partition again after a restart is harmless.
+ *
+ * Cells still replicating are left for later: they are packed once
+ * readable (the next order, or the next time the node starts).
+ */
+#include "storage/storage.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/codec.h"
+#include "runtime/log.h"
+
+#define PACK_BATCH 100		/* oids per step */
+
+struct packer {
+	bool asking;			/* AskPackOrders out */
+	bool working;			/* an order being applied */
+	uint64_t id, pack_tid;		/* the order */
+	uint64_t *oids;			/* partial pack: its oids, else NULL */
+	uint32_t oid_count;
+	uint32_t partition;		/* being packed */
+	uint64_t next_oid;		/* where its next step starts */
+	uint32_t next_index;		/* partial pack: index in oids */
+	uint64_t reported;		/* last NotifyPackCompleted sent */
+	struct event *step;
+};
+
+struct own_packed {
+	int32_t nid;
+	uint32_t count;
+	uint64_t *packed;		/* per partition: pt.pack, 0 if NULL */
+};
+
+static int take_packed(void *ctx, const struct neo_pt_row *row)
+{
+	struct own_packed *own = ctx;
+
+	if (row->nid == own->nid && row->partition < own->count)
+		own->packed[row->partition] = row->pack.has ? row->pack.id : 0;
+	return 0;
+}
+
+/* pt.pack of every own cell (0 where none); malloc'ed. */
+static uint64_t *own_packed_ids(struct storage *s)
+{
+	struct own_packed own = { s->nid, s->pt.num_partitions,
+				  calloc(s->pt.num_partitions + 1, sizeof(uint64_t)) };
+
+	if (own.packed && s->be->pt_scan(s->db, take_packed, &own) != NEO_BACKEND_OK) {
+		free(own.packed);
+		return NULL;
+	}
+	return own.packed;
+}
+
+/* The last order done on every readable cell here; -1 without any. */
+static int64_t completed_id(struct storage *s, const uint64_t *packed)
+{
+	int64_t min = -1;
+
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+		if (storage_readable(s, p) && (min < 0 || packed[p] < (uint64_t)min))
+			min = (int64_t)packed[p];
+	return min;
+}
+
+static void report(struct storage *s, struct packer *k, uint64_t id)
+{
+	struct neo_notify_pack_completed done = { .pack_id = id };
+
+	if (s->master_conn == NULL || id == k->reported)
+		return;
+	k->reported = id;
+	neo_conn_notify(s->master_conn, NEO_NOTIFY_PACK_COMPLETED, &done);
+}
+
+static void schedule(struct packer *k)
+{
+	struct timeval now = { 0, 0 };
+
+	event_add(k->step, &now);
+}
+
+/* The next readable partition here still behind the order, or false. */
+static bool next_partition(struct storage *s, struct packer *k, uint32_t from)
+{
+	uint64_t *packed = own_packed_ids(s);
+	bool found = false;
+
+	for (uint32_t p = from; packed && p < s->pt.num_partitions && !found; p++)
+		if (storage_readable(s, p) && packed[p] < k->id) {
+			k->partition = p;
+			k->next_oid = 0;
+			k->next_index = 0;
+			found = true;
+		}
+	free(packed);
+	return found;
+}
+
+static void order_done(struct storage *s, struct packer *k)
+{
+	neo_log(NEO_LOG_INFO, "pack %016" PRIx64 " (up to %016" PRIx64 ") done", k->id,
+		k->pack_tid);
+	free(k->oids);
+	k->oids = NULL;
+	k->working = false;
+	storage_pack_update(s);
+}
+
+/* Data of deleted revisions that nothing pending uses goes too. */
+static void prune(struct storage *s, struct neo_id_list *ids)
+{
+	uint32_t kept = 0;
+	size_t pruned;
+
+	for (uint32_t i = 0; i < ids->count; i++)
+		if (!storage_data_held(s, ids->ids[i]))
+			ids->ids[kept++] = ids->ids[i];
+	if (kept)
+		s->be->data_prune(s->db, ids->ids, kept, &pruned);
+}
+
+/* The oids of this step: a page of the partition, or of the partial
+ * order's oids that belong to it. */
+static int step_oids(struct storage *s, struct packer *k, struct neo_id_list *oids, bool *last)
+{
+	if (k->oids) {
+		while (k->next_index < k->oid_count && oids->count < PACK_BATCH) {
+			uint64_t oid = k->oids[k->next_index++];
+
+			if (neo_ptable_partition(&s->pt, oid) == k->partition &&
+			    neo_id_list_add(oids, oid) < 0)
+				return NEO_BACKEND_EIO;
+		}
+		*last = k->next_index >= k->oid_count;
+		return NEO_BACKEND_OK;
+	}
+	{
+		int rc = s->be->oid_range(s->db, k->partition, k->next_oid, k->pack_tid,
+					  PACK_BATCH, neo_id_list_add, oids);
+
+		*last = oids->count < PACK_BATCH;
+		if (oids->count)
+			k->next_oid = oids->ids[oids->count - 1] + 1;
+		return rc;
+	}
+}
+
+static void pack_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct storage *s = arg;
+	struct packer *k = s->packer;
+	struct neo_id_list oids = { 0 }, data_ids = { 0 };
+	bool last = false;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	if (!k->working || !s->operational)
+		return;
+	if (!storage_readable(s, k->partition)) {
+		/* lost or replicating meanwhile: the others first */
+		if (!next_partition(s, k, k->partition + 1))
+			order_done(s, k);
+		else
+			schedule(k);
+		return;
+	}
+	rc = step_oids(s, k, &oids, &last);
+	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < oids.count; i++)
+		rc = s->be->pack_oid(s->db, k->partition, oids.ids[i], k->pack_tid,
+				     neo_id_list_add, &data_ids);
+	if (rc == NEO_BACKEND_OK)
+		prune(s, &data_ids);
+	if (rc == NEO_BACKEND_OK && last)
+		rc = s->be->pt_set_packed(s->db, k->partition, s->nid, k->id);
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	neo_id_list_free(&oids);
+	neo_id_list_free(&data_ids);
+	if (storage_db_failed(s, rc, "packing"))
+		return;
+	if (last && !next_partition(s, k, k->partition + 1)) {
+		order_done(s, k);
+		return;
+	}
+	schedule(k);
+}
+
+static void start_order(struct storage *s, struct packer *k,
+			const struct neo_pack_order_entry *order)
+{
+	k->id = order->id;
+	k->pack_tid = order->pack_tid;
+	k->oids = NULL;
+	k->oid_count = 0;
+	if (order->oids.has) {
+		k->oids = malloc((order->oids.v.count + 1) * sizeof *k->oids);
+		if (k->oids == NULL)
+			return;
+		memcpy(k->oids, order->oids.v.items, order->oids.v.count * sizeof *k->oids);
+		k->oid_count = order->oids.v.count;
+	}
+	if (!next_partition(s, k, 0)) {
+		free(k->oids);
+		k->oids = NULL;
+		return;
+	}
+	k->working = true;
+	neo_log(NEO_LOG_INFO, "packing %016" PRIx64 " up to %016" PRIx64 "%s", k->id, k->pack_tid,
+		k->oids ? " (partial)" : "");
+	schedule(k);
+}
+
+static void orders_answered(struct neo_conn *conn, enum neo_ask_status status,
+			    struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct packer *k = s->packer;
+	const struct neo_answer_pack_orders *orders;
+	uint64_t *packed;
+	int64_t completed;
+
+	(void)conn;
+	if (k == NULL)
+		return;
+	k->asking = false;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_PACK_ORDERS ||
+	    !s->operational)
+		return;
+	orders = answer->args;
+	packed = own_packed_ids(s);
+	completed = packed ? completed_id(s, packed) : -1;
+	free(packed);
+	/* the master lists approved orders in id order */
+	for (uint32_t i = 0; i < orders->orders.count; i++) {
+		const struct neo_pack_order_entry *order = &orders->orders.items[i];
+
+		if (!order->approved.has || !order->approved.v || (int64_t)order->id <= completed)
+			continue;
+		start_order(s, k, order);
+		if (k->working)
+			return;
+		/* nothing of ours behind it: done as far as we are concerned */
+		completed = (int64_t)order->id;
+	}
+	if (completed >= 0)
+		report(s, k, (uint64_t)completed);
+}
+
+void storage_pack_update(struct storage *s)
+{
+	struct packer *k = s->packer;
+	struct neo_ask_pack_orders ask = { 0 };
+	uint64_t *packed;
+	int64_t completed;
+
+	if (!s->operational || s->master_conn == NULL)
+		return;
+	if (k == NULL) {
+		k = s->packer = calloc(1, sizeof *k);
+		if (k == NULL)
+			return;
+		k->step = evtimer_new(s->base, pack_step, s);
+		k->reported = UINT64_MAX;
+	}
+	if (k->asking || k->working)
+		return;
+	packed = own_packed_ids(s);
+	if (packed == NULL)
+		return;
+	completed = completed_id(s, packed);
+	free(packed);
+	ask.min_completed_id = completed > 0 ? (uint64_t)completed + 1 : 0;
+	k->asking = neo_conn_ask(s->master_conn, NEO_ASK_PACK_ORDERS, &ask, 0, orders_answered,
+				 s) >= 0;
+}
+
+void storage_pack_stop(struct storage *s)
+{
+	struct packer *k = s->packer;
+
+	if (k == NULL)
+		return;
+	if (k->step)
+		event_free(k->step);
+	free(k->oids);
+	free(k);
+	s->packer = NULL;
+}
+
+struct order_list {
+	struct neo_pack_order_entry *entries;
+	uint64_t **oid_lists;
+	uint32_t count, capacity;
+};
+
+static int take_order(void *ctx, const struct neo_pack_order *order)
+{
+	struct order_list *list = ctx;
+	struct neo_pack_order_entry *e;
+	uint64_t *oids = NULL;
+	uint32_t oid_count = (uint32_t)(order->oids.size / 8);
+
+	if (list->count == list->capacity) {
+		uint32_t capacity = list->capacity ? list->capacity * 2 : 8;
+		struct neo_pack_order_entry *entries =
+			realloc(list->entries, capacity * sizeof *entries);
+		uint64_t **lists;
+
+		if (entries == NULL)
+			return NEO_BACKEND_EIO;
+		list->entries = entries;
+		lists = realloc(list->oid_lists, capacity * sizeof *lists);
+		if (lists == NULL)
+			return NEO_BACKEND_EIO;
+		list->oid_lists = lists;
+		list->capacity = capacity;
+	}
+	if (order->has_oids) {
+		oids = malloc((oid_count + 1) * sizeof *oids);
+		if (oids == NULL)
+			return NEO_BACKEND_EIO;
+		for (uint32_t i = 0; i < oid_count; i++)
+			oids[i] = neo_p64_read(order->oids.data + 8 * i);
+	}
+	e = &list->entries[list->count];
+	list->oid_lists[list->count++] = oids;
+	*e = (struct neo_pack_order_entry){
+		.id = order->id, .approved = { order->approved >= 0, order->approved > 0 },
+		.partial = order->partial, .oids = { order->has_oids, { oids, oid_count } },
+		.pack_tid = order->pack_tid };
+	return NEO_BACKEND_OK;
+}
+
+void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
+				uint64_t min_id)
+{
+	struct order_list list = { 0 };
+	struct neo_answer_pack_orders answer = { 0 };
+	uint32_t *partitions = calloc(s->pt.num_partitions + 1, sizeof *partitions);
+	size_t count = 0;
+	int rc = NEO_BACKEND_EIO;
+
+	/* as upstream: the orders of readable partitions */
+	if (partitions) {
+		for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+			if (storage_readable(s, p))
+				partitions[count++] = p;
+		rc = count ? s->be->pack_orders_from(s->db, partitions, count, min_id, take_order,
+						     &list)
+			   : NEO_BACKEND_OK;
+	}
+	if (rc == NEO_BACKEND_OK) {
+		answer.orders = (struct neo_list_pack_order_entry){ list.entries, list.count };
+		neo_conn_answer(conn, msg_id, NEO_ANSWER_PACK_ORDERS, &answer);
+	} else {
+		neo_conn_answer_error(conn, msg_id, NEO_ERROR_NOT_READY, "cannot list pack orders");
+	}
+	for (uint32_t i = 0; i < list.count; i++)
+		free(list.oid_lists[i]);
+	free(list.oid_lists);
+	free(list.entries);
+	free(partitions);
+}

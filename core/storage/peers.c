@@ -1,0 +1,135 @@
+/*
+ * storage/peers.c - connections from clients and other storages:
+ * identification (only once operational, as upstream), then dispatch of
+ * their requests to the read, write, replication and check handlers.
+ */
+#include "storage/storage.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/log.h"
+
+static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg);
+static void peer_closed(struct neo_conn *conn, const char *reason, void *arg);
+
+static const struct neo_conn_callbacks peer_callbacks = {
+	.on_packet = peer_packet,
+	.on_close = peer_closed,
+};
+
+void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
+			const char *fmt, ...)
+{
+	char message[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+	neo_conn_answer_error(conn, msg_id, code, message);
+}
+
+void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg)
+{
+	struct storage *s = arg;
+	struct storage_peer *peer = calloc(1, sizeof *peer);
+
+	(void)listener;
+	if (peer == NULL || neo_idmap_put(&s->peers, (uintptr_t)conn, peer) < 0) {
+		free(peer);
+		neo_conn_abort(conn, "out of memory");
+		return;
+	}
+	peer->conn = conn;
+	neo_conn_set_callbacks(conn, &peer_callbacks, s);
+}
+
+void storage_close_peers(struct storage *s)
+{
+	size_t index = 0;
+	uint64_t key;
+	void *value;
+	struct neo_conn **conns = calloc(s->peers.count + 1, sizeof *conns);
+	size_t count = 0;
+
+	while (conns && neo_idmap_next(&s->peers, &index, &key, &value))
+		conns[count++] = ((struct storage_peer *)value)->conn;
+	for (size_t i = 0; i < count; i++)
+		neo_conn_abort(conns[i], "operation stopped");
+	free(conns);
+}
+
+static void identify(struct storage *s, struct storage_peer *peer, struct neo_packet *pkt)
+{
+	const struct neo_request_identification *req = pkt->args;
+	struct neo_accept_identification accept = { .node_type = NEO_NODE_STORAGE };
+
+	if (req->cluster_name.size != strlen(s->cluster)
+	    || memcmp(req->cluster_name.data, s->cluster, req->cluster_name.size) != 0) {
+		neo_log(NEO_LOG_WARNING, "refused %s: wrong cluster name", neo_conn_peer(peer->conn));
+		neo_conn_answer_error(peer->conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      "wrong cluster name");
+		neo_conn_close(peer->conn, "wrong cluster name");
+		return;
+	}
+	if (!s->operational || (req->node_type != NEO_NODE_CLIENT
+				&& req->node_type != NEO_NODE_STORAGE)) {
+		neo_conn_answer_error(peer->conn, pkt->msg_id, NEO_ERROR_NOT_READY,
+				      s->operational ? "only clients and storages" : "not operational");
+		neo_conn_close(peer->conn, "not ready");
+		return;
+	}
+	peer->identified = true;
+	peer->type = req->node_type;
+	peer->nid = req->uuid.has ? (int32_t)req->uuid.v : 0;
+	accept.my_uuid.has = true;
+	accept.my_uuid.v = s->nid;
+	accept.your_uuid = req->uuid;
+	neo_conn_answer(peer->conn, pkt->msg_id, NEO_ACCEPT_IDENTIFICATION, &accept);
+	neo_conn_identified(peer->conn);
+}
+
+bool storage_handle_request(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	return storage_handle_read(s, conn, pkt) || storage_handle_write(s, conn, pkt)
+	       || storage_handle_replication(s, conn, pkt) || storage_handle_check(s, conn, pkt);
+}
+
+static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct storage *s = arg;
+	struct storage_peer *peer = neo_idmap_get(&s->peers, (uintptr_t)conn);
+
+	if (peer == NULL)
+		return;
+	if (!peer->identified) {
+		if (pkt->code == NEO_REQUEST_IDENTIFICATION) {
+			identify(s, peer, pkt);
+			return;
+		}
+		neo_log(NEO_LOG_WARNING, "%s: %s before identification", neo_conn_peer(conn),
+			pkt->type->name);
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "identify first");
+		neo_conn_close(conn, "not identified");
+		return;
+	}
+	if (storage_handle_request(s, conn, pkt))
+		return;
+	if (!neo_packet_is_answer(pkt->code)) {
+		neo_log(NEO_LOG_WARNING, "%s: unexpected %s", neo_conn_peer(conn), pkt->type->name);
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "unexpected packet");
+	}
+}
+
+static void peer_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct storage *s = arg;
+	struct storage_peer *peer = neo_idmap_remove(&s->peers, (uintptr_t)conn);
+
+	(void)reason;
+	storage_txn_conn_closed(s, conn);
+	free(peer);
+}

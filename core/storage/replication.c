@@ -1,0 +1,931 @@
+/*
+ * storage/replication.c - bringing OUT_OF_DATE cells up to date from a
+ * readable peer, and serving peers that do the same from us
+ * (cluster.md section 3.4, upstream's neo/storage/replicator.py).
+ *
+ * Outdated cells are writable: once the master has answered which
+ * transactions were unfinished when we asked, every transaction that
+ * begins afterwards reaches us in full.  So a cell is up to date when:
+ *   1. it holds, from a readable peer, every transaction up to the last
+ *      tid the master had committed when it answered;
+ *   2. the transactions unfinished at that answer have all ended, and
+ *      what they committed was replicated too (each one that commits
+ *      moves the partition's target to its tid: a pass more);
+ *   3. no write taken without a lock (lockless, while the cell could not
+ *      check conflicts) is left: from then on the cell takes locks.
+ * Only then is the master told (NotifyReplicationDone).
+ *
+ * One partition at a time: transactions, then objects, in chunks of
+ * FETCH_COUNT; each chunk carries what we already have so that the
+ * source sends only what is missing and tells what to delete.  After a
+ * pass the cell's stored tid records how far it is complete, so that a
+ * restart resumes there.
+ */
+#include "storage/storage.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/tid.h"
+#include "proto/codec.h"
+#include "runtime/log.h"
+
+#define FETCH_COUNT 1000
+#define DRAIN_POLL_MS 50
+
+/* Where one of our OUT_OF_DATE cells stands (see the comment above). */
+enum rep_phase {
+	REP_IDLE,		/* not an OUT_OF_DATE cell of ours */
+	REP_ASK,		/* the master is to be asked its unfinished txns */
+	REP_ASKED,		/* asked: answer awaited */
+	REP_TRACKED,		/* answered: passes until nothing is left */
+	REP_DRAINING,		/* complete: lockless writes still pending */
+	REP_NOTIFIED		/* NotifyReplicationDone sent */
+};
+
+struct rep_partition {
+	enum rep_phase phase;
+	bool waiting;		/* a transaction up to max_ttid may still commit */
+	uint64_t max_ttid;
+	bool has_target;	/* a pass up to target is due */
+	uint64_t target;
+	uint64_t done_tid;	/* complete up to (after the last pass) */
+};
+
+struct replication {
+	struct rep_partition *parts;
+	uint32_t part_count;
+	bool asking;		/* an AskUnfinishedTransactions is in flight */
+	struct neo_id_list unfinished;	/* ttids the master said were pending */
+
+	int64_t partition;		/* being replicated, or -1 */
+	struct neo_conn *source;
+	uint64_t max_tid;		/* this pass replicates up to this tid */
+	uint64_t first_tid;		/* where the partition's pass starts */
+	uint64_t next_tid, next_oid;	/* where the current chunk starts */
+	struct event *retry;
+	struct event *drain;
+};
+
+static int ignore_id(void *ctx, uint64_t id)
+{
+	(void)ctx;
+	(void)id;
+	return 0;
+}
+
+/* --- Destination side ------------------------------------------------------ */
+
+static void replication_next(struct storage *s);
+static void drain_check(struct storage *s);
+
+static void schedule(struct event *ev, long ms)
+{
+	struct timeval delay = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ev && !evtimer_pending(ev, NULL))
+		evtimer_add(ev, &delay);
+}
+
+static void retry_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	storage_replication_update(arg);
+}
+
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	drain_check(arg);
+}
+
+static void close_source(struct replication *r, const char *why)
+{
+	if (r->source) {
+		struct neo_conn *conn = r->source;
+
+		r->source = NULL;
+		neo_conn_close(conn, why);
+	}
+}
+
+/* The current pass stops; its target stays due (unless a newer one came). */
+static void replication_abort(struct storage *s, const char *why)
+{
+	struct replication *r = s->replication;
+
+	if (r->partition >= 0) {
+		struct rep_partition *p = &r->parts[r->partition];
+
+		neo_log(NEO_LOG_WARNING, "replication of partition %" PRId64 " aborted: %s",
+			r->partition, why);
+		if (p->phase == REP_TRACKED && !p->has_target) {
+			p->has_target = true;
+			p->target = r->max_tid;
+		}
+	}
+	r->partition = -1;
+	close_source(r, "replication aborted");
+	schedule(r->retry, 1000);
+}
+
+/* Records that an own OUT_OF_DATE cell is complete up to tid, so that a
+ * restart resumes after it (as upstream's updateCellTID). */
+static void save_progress(struct storage *s, uint32_t partition, uint64_t tid)
+{
+	struct neo_pt_row row = { .partition = partition, .nid = s->nid, .tid = (int64_t)tid };
+
+	if (storage_cell_state(s, partition) != NEO_CELL_OUT_OF_DATE)
+		return;
+	storage_db_failed(s, s->be->pt_apply(s->db, &row, 1, false), "saving replication progress");
+}
+
+static void pass_done(struct storage *s);
+static void fetch_transactions(struct storage *s);
+static void fetch_objects(struct storage *s);
+
+static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_status status,
+					struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+	const struct neo_answer_fetch_transactions *fetched;
+
+	if (r == NULL || conn != r->source || r->partition < 0)
+		return;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_FETCH_TRANSACTIONS) {
+		replication_abort(s, "source refused or lost");
+		return;
+	}
+	fetched = answer->args;
+	for (uint32_t i = 0; i < fetched->tids_to_delete.count; i++)
+		s->be->trans_delete(s->db, (uint32_t)r->partition, fetched->tids_to_delete.items[i]);
+	if (storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
+			      "replicating transactions"))
+		return;
+	if (fetched->next_tid.has) {
+		r->next_tid = fetched->next_tid.v;
+		fetch_transactions(s);
+		return;
+	}
+	r->next_tid = r->first_tid;
+	r->next_oid = 0;
+	fetch_objects(s);
+}
+
+static void fetch_transactions(struct storage *s)
+{
+	struct replication *r = s->replication;
+	struct neo_ask_fetch_transactions ask = { .partition = r->partition, .length = FETCH_COUNT,
+						  .min_tid = r->next_tid, .max_tid = r->max_tid };
+	struct neo_id_list have = { 0 };
+
+	s->be->tid_range(s->db, (uint32_t)r->partition, r->next_tid, r->max_tid, FETCH_COUNT,
+			 neo_id_list_add, &have);
+	ask.tids_we_have = (struct neo_list_p64){ have.ids, have.count };
+	neo_conn_ask(r->source, NEO_ASK_FETCH_TRANSACTIONS, &ask, 0, answered_fetch_transactions, s);
+	neo_id_list_free(&have);
+}
+
+/* {serial: [oids]} as the fetch packets carry it. */
+struct object_map {
+	uint64_t *serials;
+	struct neo_id_list *oids;	/* per serial */
+	struct neo_list_p64 *views;	/* the wire's view of oids */
+	uint32_t count, capacity;
+};
+
+static int object_map_add(void *ctx, uint64_t serial, uint64_t oid)
+{
+	struct object_map *m = ctx;
+	uint32_t i;
+
+	/* Rows come in (serial, oid) order: the serial is usually the last. */
+	for (i = m->count; i > 0 && m->serials[i - 1] != serial; i--)
+		;
+	if (i == 0) {
+		if (m->count == m->capacity) {
+			uint32_t capacity = m->capacity ? m->capacity * 2 : 64;
+			uint64_t *serials = realloc(m->serials, capacity * sizeof *serials);
+			struct neo_id_list *oids;
+
+			if (serials == NULL)
+				return -1;
+			m->serials = serials;
+			oids = realloc(m->oids, capacity * sizeof *oids);
+			if (oids == NULL)
+				return -1;
+			m->oids = oids;
+			m->capacity = capacity;
+		}
+		m->serials[m->count] = serial;
+		m->oids[m->count] = (struct neo_id_list){ 0 };
+		i = ++m->count;
+	}
+	return neo_id_list_add(&m->oids[i - 1], oid);
+}
+
+/* The map as a packet argument; valid until the map changes or goes. */
+static struct neo_map_p64_list_p64 object_map_wire(struct object_map *m)
+{
+	struct neo_map_p64_list_p64 wire = { m->serials, NULL, 0 };
+
+	free(m->views);
+	m->views = calloc(m->count + 1, sizeof *m->views);
+	if (m->views == NULL)
+		return wire;
+	for (uint32_t i = 0; i < m->count; i++)
+		m->views[i] = (struct neo_list_p64){ m->oids[i].ids, m->oids[i].count };
+	wire.values = m->views;
+	wire.count = m->count;
+	return wire;
+}
+
+static void object_map_free(struct object_map *m)
+{
+	for (uint32_t i = 0; i < m->count; i++)
+		neo_id_list_free(&m->oids[i]);
+	free(m->serials);
+	free(m->oids);
+	free(m->views);
+	memset(m, 0, sizeof *m);
+}
+
+static void answered_fetch_objects(struct neo_conn *conn, enum neo_ask_status status,
+				   struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+	const struct neo_answer_fetch_objects *fetched;
+
+	if (r == NULL || conn != r->source || r->partition < 0)
+		return;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_FETCH_OBJECTS) {
+		replication_abort(s, "source refused or lost");
+		return;
+	}
+	fetched = answer->args;
+	for (uint32_t i = 0; i < fetched->objects_to_delete.count; i++)
+		for (uint32_t k = 0; k < fetched->objects_to_delete.values[i].count; k++) {
+			struct neo_opt_id serial = { true, fetched->objects_to_delete.keys[i] };
+
+			s->be->obj_delete(s->db, (uint32_t)r->partition,
+					  fetched->objects_to_delete.values[i].items[k], &serial,
+					  ignore_id, NULL);
+		}
+	if (storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
+			      "replicating objects"))
+		return;
+	if (fetched->next_tid.has) {
+		r->next_tid = fetched->next_tid.v;
+		r->next_oid = fetched->next_oid.has ? fetched->next_oid.v : 0;
+		fetch_objects(s);
+		return;
+	}
+	pass_done(s);
+}
+
+static void fetch_objects(struct storage *s)
+{
+	struct replication *r = s->replication;
+	struct neo_ask_fetch_objects ask = { .partition = r->partition, .length = FETCH_COUNT,
+					     .min_tid = r->next_tid, .max_tid = r->max_tid,
+					     .min_oid = r->next_oid };
+	struct object_map have = { 0 };
+
+	s->be->obj_range(s->db, (uint32_t)r->partition, r->next_tid, r->next_oid, r->max_tid,
+			 FETCH_COUNT, object_map_add, &have);
+	ask.objects_we_have = object_map_wire(&have);
+	neo_conn_ask(r->source, NEO_ASK_FETCH_OBJECTS, &ask, 0, answered_fetch_objects, s);
+	object_map_free(&have);
+}
+
+/* Nothing more can commit here that we could lack: wait for the lockless
+ * writes to end, then tell the master. */
+static void partition_complete(struct storage *s, uint32_t partition)
+{
+	struct rep_partition *p = &s->replication->parts[partition];
+
+	p->phase = REP_DRAINING;
+	neo_log(NEO_LOG_INFO, "partition %u complete up to %016" PRIx64, partition, p->done_tid);
+	drain_check(s);
+}
+
+static void pass_done(struct storage *s)
+{
+	struct replication *r = s->replication;
+	uint32_t partition = (uint32_t)r->partition;
+	struct rep_partition *p = &r->parts[partition];
+
+	save_progress(s, partition, r->max_tid);
+	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	neo_log(NEO_LOG_INFO, "partition %u replicated up to %016" PRIx64, partition, r->max_tid);
+	p->done_tid = r->max_tid;
+	r->partition = -1;
+	close_source(r, "replication pass done");
+	if (p->phase == REP_TRACKED && !p->waiting && !p->has_target)
+		partition_complete(s, partition);
+	replication_next(s);
+}
+
+static void drain_check(struct storage *s)
+{
+	struct replication *r = s->replication;
+	bool draining = false;
+
+	if (r == NULL)
+		return;
+	for (uint32_t i = 0; i < r->part_count; i++) {
+		struct rep_partition *p = &r->parts[i];
+
+		if (p->phase != REP_DRAINING)
+			continue;
+		if (storage_has_lockless(s, i) || s->master_conn == NULL) {
+			draining = true;
+			continue;
+		}
+		neo_log(NEO_LOG_INFO, "partition %u up to date (replicated up to %016" PRIx64 ")",
+			i, p->done_tid);
+		neo_conn_notify(s->master_conn, NEO_NOTIFY_REPLICATION_DONE,
+				&(struct neo_notify_replication_done){ .partition = i,
+								       .tid = p->done_tid });
+		p->phase = REP_NOTIFIED;
+	}
+	if (draining)
+		schedule(r->drain, DRAIN_POLL_MS);
+}
+
+bool storage_replication_complete(const struct storage *s, uint32_t partition)
+{
+	const struct replication *r = s->replication;
+
+	return r && partition < r->part_count
+	       && (r->parts[partition].phase == REP_DRAINING
+		   || r->parts[partition].phase == REP_NOTIFIED);
+}
+
+/* As upstream: an own OUT_OF_DATE cell complete up to tid T (pt.tid, set
+ * when it left a readable state and after each pass) resumes at T + 1;
+ * 0 means from scratch. */
+static uint64_t resume_tid(struct storage *s, uint32_t partition)
+{
+	int64_t *own = storage_own_cell_tids(s, s->pt.num_partitions);
+	uint64_t first = 0;
+
+	if (own && partition < s->pt.num_partitions && own[partition] > 0)
+		first = (uint64_t)own[partition] + 1;
+	free(own);
+	if (first)
+		neo_log(NEO_LOG_INFO, "partition %u is complete up to %016" PRIx64
+			": replicating what follows", partition, first - 1);
+	return first;
+}
+
+static void source_identified(struct neo_conn *conn, enum neo_ask_status status,
+			      struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+
+	if (r == NULL || conn != r->source || r->partition < 0)
+		return;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ACCEPT_IDENTIFICATION) {
+		replication_abort(s, "source refused us");
+		return;
+	}
+	r->first_tid = resume_tid(s, (uint32_t)r->partition);
+	r->next_tid = r->first_tid;
+	fetch_transactions(s);
+}
+
+static void source_ready(struct neo_conn *conn, void *arg)
+{
+	struct storage *s = arg;
+	struct neo_request_identification req;
+
+	neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
+	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, source_identified, s);
+}
+
+static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg);
+
+static void source_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+
+	if (r && conn == r->source) {
+		r->source = NULL;
+		replication_abort(s, reason);
+	}
+}
+
+static const struct neo_conn_callbacks source_callbacks = {
+	.on_ready = source_ready,
+	.on_packet = source_packet,
+	.on_close = source_closed,
+};
+
+static void add_transaction(struct storage *s, uint32_t partition,
+			    const struct neo_add_transaction *add)
+{
+	struct neo_trans trans = { .partition = partition, .tid = add->tid, .ttid = add->ttid,
+				   .packed = add->packed };
+	uint8_t *oids = malloc((size_t)add->oids.count * 8 + 1);
+	int rc;
+
+	if (oids == NULL) {
+		replication_abort(s, "out of memory");
+		return;
+	}
+	for (uint32_t i = 0; i < add->oids.count; i++)
+		neo_p64_write(add->oids.items[i], oids + 8 * i);
+	trans.oids = (struct neo_bytes){ oids, (size_t)add->oids.count * 8 };
+	trans.user = (struct neo_bytes){ add->user.data, add->user.size };
+	trans.description = (struct neo_bytes){ add->description.data, add->description.size };
+	trans.extension = (struct neo_bytes){ add->extension.data, add->extension.size };
+	rc = s->be->trans_put(s->db, &trans, false);
+	/* Already here: the source sends what lies past the end of the
+	 * list we sent when our chunk ended earlier than its own. */
+	if (rc != NEO_BACKEND_EDUP)
+		storage_db_failed(s, rc, "replicating a transaction");
+	free(oids);
+}
+
+static void add_object(struct storage *s, uint32_t partition, const struct neo_add_object *add)
+{
+	struct neo_obj_row row = { .partition = partition, .oid = add->oid, .tid = add->serial };
+	uint64_t data_id;
+	int rc;
+
+	if (add->data.size && add->checksum.size == 20) {
+		if (storage_db_failed(s, s->be->data_put(s->db, row.partition, add->checksum.data,
+					(uint8_t)add->compression,
+					(struct neo_bytes){ add->data.data, add->data.size },
+					&data_id), "replicating data"))
+			return;
+		row.data_id = (struct neo_opt_id){ true, data_id };
+	} else if (add->data_serial.has) {
+		s->be->obj_data_id(s->db, row.partition, add->oid, add->data_serial.v, &row.data_id);
+	}
+	row.value_tid = (struct neo_opt_id){ add->data_serial.has, add->data_serial.v };
+	rc = s->be->obj_put(s->db, &row, 1, false);
+	if (rc != NEO_BACKEND_EDUP)	/* already here: see add_transaction */
+		storage_db_failed(s, rc, "replicating an object");
+}
+
+static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+
+	if (r == NULL || conn != r->source || r->partition < 0)
+		return;
+	if (pkt->code == NEO_ADD_TRANSACTION)
+		add_transaction(s, (uint32_t)r->partition, pkt->args);
+	else if (pkt->code == NEO_ADD_OBJECT)
+		add_object(s, (uint32_t)r->partition, pkt->args);
+}
+
+/* A running storage with a readable cell of the partition. */
+static struct neo_node *pick_source(struct storage *s, uint32_t partition)
+{
+	const struct neo_pt_cells *row = &s->pt.rows[partition];
+	uint32_t start = (uint32_t)rand();
+
+	for (uint32_t k = 0; k < row->count; k++) {
+		const struct neo_pt_cell *cell = &row->cells[(start + k) % row->count];
+		struct neo_node *node = neo_nodes_by_nid(&s->nodes, cell->nid);
+
+		if (cell->nid != s->nid && neo_cell_readable(cell->state) && node
+		    && node->state == NEO_NODE_RUNNING && node->has_address)
+			return node;
+	}
+	return NULL;
+}
+
+static bool id_in(const struct neo_id_list *list, uint64_t id)
+{
+	for (uint32_t i = 0; i < list->count; i++)
+		if (list->ids[i] == id)
+			return true;
+	return false;
+}
+
+static void ask_unfinished(struct storage *s);
+
+static void answered_unfinished(struct neo_conn *conn, enum neo_ask_status status,
+				struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct replication *r = s->replication;
+	const struct neo_answer_unfinished_transactions *unfinished;
+	uint64_t max_ttid = 0;
+
+	(void)conn;
+	if (r == NULL)
+		return;
+	r->asking = false;
+	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_UNFINISHED_TRANSACTIONS) {
+		for (uint32_t i = 0; i < r->part_count; i++)
+			if (r->parts[i].phase == REP_ASKED)
+				r->parts[i].phase = REP_ASK;
+		schedule(r->retry, 1000);
+		return;
+	}
+	unfinished = answer->args;
+	for (uint32_t i = 0; i < unfinished->ttids.count; i++) {
+		uint64_t ttid = unfinished->ttids.items[i];
+
+		if (ttid > max_ttid)
+			max_ttid = ttid;
+		if (!id_in(&r->unfinished, ttid) && neo_id_list_add(&r->unfinished, ttid) < 0) {
+			/* a forgotten ttid could let a cell be declared up to
+			 * date too early: better stop */
+			neo_log(NEO_LOG_ERROR, "out of memory while replicating: stopping");
+			storage_exit(s, 1);
+			return;
+		}
+	}
+	for (uint32_t i = 0; i < r->part_count; i++) {
+		struct rep_partition *p = &r->parts[i];
+
+		if (p->phase != REP_ASKED)
+			continue;
+		p->phase = REP_TRACKED;
+		p->waiting = unfinished->ttids.count > 0;
+		p->max_ttid = max_ttid;
+		p->has_target = true;
+		p->target = unfinished->max_tid;
+	}
+	ask_unfinished(s);
+	replication_next(s);
+}
+
+/* Asks the master which transactions are unfinished, for the cells that
+ * became OUT_OF_DATE since the last answer. */
+static void ask_unfinished(struct storage *s)
+{
+	struct replication *r = s->replication;
+	struct neo_ask_unfinished_transactions ask = { 0 };
+
+	if (r->asking || s->master_conn == NULL)
+		return;
+	ask.offsets.items = calloc(r->part_count + 1, sizeof *ask.offsets.items);
+	if (ask.offsets.items == NULL)
+		return;
+	for (uint32_t i = 0; i < r->part_count; i++)
+		if (r->parts[i].phase == REP_ASK)
+			ask.offsets.items[ask.offsets.count++] = i;
+	if (ask.offsets.count
+	    && neo_conn_ask(s->master_conn, NEO_ASK_UNFINISHED_TRANSACTIONS, &ask, 0,
+			    answered_unfinished, s) >= 0) {
+		r->asking = true;
+		for (uint32_t k = 0; k < ask.offsets.count; k++)
+			r->parts[ask.offsets.items[k]].phase = REP_ASKED;
+	}
+	free(ask.offsets.items);
+}
+
+/* Starts a pass on a partition that has one due, preferring those with no
+ * transaction left to wait for. */
+static void replication_next(struct storage *s)
+{
+	struct replication *r = s->replication;
+	int64_t chosen = -1;
+	struct neo_node *source = NULL;
+	char err[256];
+
+	if (r == NULL || !s->operational || r->partition >= 0 || s->master_conn == NULL)
+		return;
+	for (uint32_t i = 0; i < r->part_count; i++) {
+		struct rep_partition *p = &r->parts[i];
+		struct neo_node *node;
+
+		if (p->phase != REP_TRACKED || !p->has_target)
+			continue;
+		if ((node = pick_source(s, i)) == NULL)
+			continue;
+		if (chosen < 0 || (r->parts[chosen].waiting && !p->waiting)) {
+			chosen = i;
+			source = node;
+		}
+	}
+	if (chosen < 0)
+		return;
+	r->partition = chosen;
+	r->max_tid = r->parts[chosen].target;
+	r->parts[chosen].has_target = false;
+	neo_log(NEO_LOG_INFO, "replicating partition %" PRId64 " up to %016" PRIx64 " from %s:%u",
+		chosen, r->max_tid, source->address.host, source->address.port);
+	r->source = neo_conn_connect(s->base, &source->address, s->ssl, &source_callbacks, s,
+				     err, sizeof err);
+	if (r->source == NULL)
+		replication_abort(s, err);
+}
+
+static struct replication *replication_get(struct storage *s)
+{
+	struct replication *r = s->replication;
+
+	if (r && r->part_count != s->pt.num_partitions) {
+		storage_replication_stop(s);
+		r = NULL;
+	}
+	if (r)
+		return r;
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return NULL;
+	r->parts = calloc(s->pt.num_partitions + 1, sizeof *r->parts);
+	r->retry = evtimer_new(s->base, retry_tick, s);
+	r->drain = evtimer_new(s->base, drain_tick, s);
+	if (r->parts == NULL || r->retry == NULL || r->drain == NULL) {
+		s->replication = r;
+		storage_replication_stop(s);
+		return NULL;
+	}
+	r->part_count = s->pt.num_partitions;
+	r->partition = -1;
+	s->replication = r;
+	return r;
+}
+
+void storage_replication_update(struct storage *s)
+{
+	struct replication *r;
+
+	if (!s->operational || s->master_conn == NULL)
+		return;
+	if ((r = replication_get(s)) == NULL) {
+		neo_log(NEO_LOG_ERROR, "out of memory: replication postponed");
+		return;
+	}
+	for (uint32_t i = 0; i < r->part_count; i++) {
+		struct rep_partition *p = &r->parts[i];
+		bool outdated = storage_cell_state(s, i) == NEO_CELL_OUT_OF_DATE;
+
+		if (outdated && p->phase == REP_IDLE) {
+			p->phase = REP_ASK;
+		} else if (!outdated && p->phase != REP_IDLE) {
+			/* readable now, or no longer ours */
+			memset(p, 0, sizeof *p);
+			if (r->partition == (int64_t)i) {
+				r->partition = -1;
+				close_source(r, "partition no longer replicated");
+			}
+		}
+	}
+	ask_unfinished(s);
+	replication_next(s);
+	drain_check(s);
+}
+
+void storage_replication_txn_finished(struct storage *s, uint64_t ttid, bool committed,
+				      uint64_t max_tid)
+{
+	struct replication *r = s->replication;
+	uint64_t min_ttid = UINT64_MAX;
+	bool found = false;
+
+	if (r == NULL)
+		return;
+	for (uint32_t i = 0; i < r->unfinished.count; i++)
+		if (r->unfinished.ids[i] == ttid) {
+			r->unfinished.ids[i] = r->unfinished.ids[--r->unfinished.count];
+			found = true;
+			break;
+		}
+	if (!found)
+		return;
+	for (uint32_t i = 0; i < r->unfinished.count; i++)
+		if (r->unfinished.ids[i] < min_ttid)
+			min_ttid = r->unfinished.ids[i];
+	for (uint32_t i = 0; i < r->part_count; i++) {
+		struct rep_partition *p = &r->parts[i];
+
+		if (p->phase != REP_TRACKED || !p->waiting)
+			continue;
+		/* As upstream: what committed may have missed us: one pass more,
+		 * up to it. */
+		if (committed && (!p->has_target || max_tid > p->target)) {
+			p->has_target = true;
+			p->target = max_tid;
+		}
+		if (p->max_ttid < min_ttid) {
+			p->waiting = false;
+			if (!p->has_target && r->partition != (int64_t)i)
+				partition_complete(s, i);	/* the rest aborted */
+		}
+	}
+	replication_next(s);
+}
+
+void storage_replication_stop(struct storage *s)
+{
+	struct replication *r = s->replication;
+
+	if (r == NULL)
+		return;
+	s->replication = NULL;
+	if (r->source)
+		neo_conn_abort(r->source, "replication stopped");
+	if (r->retry)
+		event_free(r->retry);
+	if (r->drain)
+		event_free(r->drain);
+	neo_id_list_free(&r->unfinished);
+	free(r->parts);
+	free(r);
+}
+
+/* --- Source side ---------------------------------------------------------- */
+
+static bool serve_refused(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt,
+			  int64_t partition)
+{
+	if (partition >= 0 && partition < s->pt.num_partitions
+	    && storage_readable(s, (uint32_t)partition))
+		return false;
+	storage_send_error(conn, pkt->msg_id, NEO_ERROR_REPLICATION_ERROR,
+			   "partition %" PRId64 " not readable", partition);
+	return true;
+}
+
+static bool id_listed(const struct neo_list_p64 *list, uint64_t id, bool *used)
+{
+	for (uint32_t i = 0; i < list->count; i++)
+		if (list->items[i] == id) {
+			used[i] = true;
+			return true;
+		}
+	return false;
+}
+
+static void serve_transactions(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_fetch_transactions *ask = pkt->args;
+	struct neo_answer_fetch_transactions answer = { 0 };
+	struct neo_id_list tids = { 0 }, deleted = { 0 };
+	bool *used;
+
+	if (serve_refused(s, conn, pkt, ask->partition))
+		return;
+	if (storage_tid_locked_upto(s, ask->max_tid)) {
+		storage_delay(s, conn, pkt);
+		return;
+	}
+	used = calloc(ask->tids_we_have.count + 1, sizeof *used);
+	if (used == NULL)
+		return;
+	s->be->tid_range(s->db, (uint32_t)ask->partition, ask->min_tid, ask->max_tid,
+			 (uint64_t)ask->length + 1, neo_id_list_add, &tids);
+	if (tids.count > (uint32_t)ask->length)
+		answer.next_tid = (struct neo_opt_p64){ true, tids.ids[--tids.count] };
+	for (uint32_t i = 0; i < tids.count; i++) {
+		struct neo_trans trans = { 0 };
+		struct neo_add_transaction add = { .tid = tids.ids[i] };
+		struct neo_id_list oids = { 0 };
+
+		if (id_listed(&ask->tids_we_have, tids.ids[i], used))
+			continue;
+		if (s->be->trans_get(s->db, (uint32_t)ask->partition, tids.ids[i], false, &trans)
+		    != NEO_BACKEND_OK)
+			continue;
+		for (size_t k = 0; k + 8 <= trans.oids.size; k += 8)
+			neo_id_list_add(&oids, neo_p64_read(trans.oids.data + k));
+		add.user = (struct neo_bin){ trans.user.data, (uint32_t)trans.user.size };
+		add.description = (struct neo_bin){ trans.description.data,
+						     (uint32_t)trans.description.size };
+		add.extension = (struct neo_bin){ trans.extension.data, (uint32_t)trans.extension.size };
+		add.packed = trans.packed;
+		add.ttid = trans.ttid;
+		add.oids = (struct neo_list_p64){ oids.ids, oids.count };
+		neo_conn_notify(conn, NEO_ADD_TRANSACTION, &add);
+		neo_id_list_free(&oids);
+	}
+	/* What the asker has and we do not: to delete. */
+	for (uint32_t i = 0; i < ask->tids_we_have.count; i++)
+		if (!used[i])
+			neo_id_list_add(&deleted, ask->tids_we_have.items[i]);
+	answer.tids_to_delete = (struct neo_list_p64){ deleted.ids, deleted.count };
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FETCH_TRANSACTIONS, &answer);
+	neo_id_list_free(&deleted);
+	neo_id_list_free(&tids);
+	free(used);
+}
+
+struct pair_list {
+	uint64_t *tids, *oids;
+	uint32_t count, capacity;
+};
+
+static int pair_collect(void *ctx, uint64_t tid, uint64_t oid)
+{
+	struct pair_list *list = ctx;
+
+	if (list->count == list->capacity) {
+		uint32_t capacity = list->capacity ? list->capacity * 2 : 256;
+		uint64_t *tids = realloc(list->tids, capacity * sizeof *tids), *oids;
+
+		if (tids == NULL)
+			return -1;
+		list->tids = tids;
+		oids = realloc(list->oids, capacity * sizeof *oids);
+		if (oids == NULL)
+			return -1;
+		list->oids = oids;
+		list->capacity = capacity;
+	}
+	list->tids[list->count] = tid;
+	list->oids[list->count] = oid;
+	list->count++;
+	return 0;
+}
+
+/* Whether the asker has (serial, oid); marks it so it is not deleted. */
+static bool object_listed(const struct neo_map_p64_list_p64 *have, bool **used, uint64_t serial,
+			  uint64_t oid)
+{
+	for (uint32_t i = 0; i < have->count; i++)
+		if (have->keys[i] == serial)
+			return id_listed(&have->values[i], oid, used[i]);
+	return false;
+}
+
+static void serve_objects(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_fetch_objects *ask = pkt->args;
+	struct neo_answer_fetch_objects answer = { 0 };
+	struct pair_list rows = { 0 };
+	struct object_map remove = { 0 };
+	bool **used = calloc(ask->objects_we_have.count + 1, sizeof *used);
+
+	if (used == NULL || serve_refused(s, conn, pkt, ask->partition)) {
+		free(used);
+		return;
+	}
+	/* Objects of a transaction locked here are not in place until its
+	 * unlock: the asker would miss them (or be told to delete them). */
+	if (storage_tid_locked_upto(s, ask->max_tid)) {
+		free(used);
+		storage_delay(s, conn, pkt);
+		return;
+	}
+	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)
+		used[i] = calloc(ask->objects_we_have.values[i].count + 1, sizeof **used);
+	s->be->obj_range(s->db, (uint32_t)ask->partition, ask->min_tid, ask->min_oid, ask->max_tid,
+			 (uint64_t)ask->length + 1, pair_collect, &rows);
+	if (rows.count > (uint32_t)ask->length) {
+		rows.count--;
+		answer.next_tid = (struct neo_opt_p64){ true, rows.tids[rows.count] };
+		answer.next_oid = (struct neo_opt_p64){ true, rows.oids[rows.count] };
+	}
+	for (uint32_t i = 0; i < rows.count; i++) {
+		struct neo_object object = { 0 };
+		struct neo_add_object add = { .oid = rows.oids[i], .serial = rows.tids[i] };
+		static const uint8_t zero[20];
+
+		if (object_listed(&ask->objects_we_have, used, rows.tids[i], rows.oids[i]))
+			continue;
+		if (s->be->obj_get(s->db, (uint32_t)ask->partition, rows.oids[i], NEO_BACKEND_OBJ_EXACT,
+				   rows.tids[i], &object) != NEO_BACKEND_OK)
+			continue;
+		add.compression = object.has_data ? object.compression : 0;
+		add.checksum = (struct neo_bin){ object.has_data ? object.checksum : zero, 20 };
+		add.data = (struct neo_bin){ object.has_data ? object.data.data : NULL,
+					     object.has_data ? (uint32_t)object.data.size : 0 };
+		add.data_serial = (struct neo_opt_p64){ object.data_serial.has, object.data_serial.id };
+		neo_conn_notify(conn, NEO_ADD_OBJECT, &add);
+	}
+	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)
+		for (uint32_t k = 0; k < ask->objects_we_have.values[i].count; k++)
+			if (used[i] && !used[i][k])
+				object_map_add(&remove, ask->objects_we_have.keys[i],
+					       ask->objects_we_have.values[i].items[k]);
+	answer.objects_to_delete = object_map_wire(&remove);
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FETCH_OBJECTS, &answer);
+	object_map_free(&remove);
+	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)
+		free(used[i]);
+	free(used);
+	free(rows.tids);
+	free(rows.oids);
+}
+
+bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	switch (pkt->code) {
+	case NEO_ASK_FETCH_TRANSACTIONS:
+		serve_transactions(s, conn, pkt);
+		return true;
+	case NEO_ASK_FETCH_OBJECTS:
+		serve_objects(s, conn, pkt);
+		return true;
+	default:
+		return false;
+	}
+}

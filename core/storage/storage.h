@@ -1,0 +1,192 @@
+/*
+ * storage/storage.h - the storage node: what the files of neostorage share.
+ *
+ *   storage/main.c         options, the backend module, listener, loop
+ *   storage/master.c       the link to the primary master: identification,
+ *                          recovery/verification answers, the partition
+ *                          table, starting and stopping operation
+ *   storage/peers.c        connections from clients and other storages:
+ *                          identification and dispatch
+ *   storage/read.c         loads, history, transaction lists, undo lookup
+ *   storage/txn.c          write locks, staging, vote, lock, unlock, abort
+ *   storage/replication.c  catching up OUT_OF_DATE cells, and serving
+ *                          other storages that catch up from us
+ *   storage/check.c        replica checks (neoctl check)
+ *
+ * Everything runs in the event loop's thread; the backend is called
+ * synchronously from it.
+ */
+#ifndef NEO_STORAGE_H
+#define NEO_STORAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "cluster/idmap.h"
+#include "cluster/nodes.h"
+#include "cluster/ptable.h"
+#include "net/conn.h"
+#include "runtime/backend_loader.h"
+#include "runtime/options.h"
+
+/* One object staged by a transaction. */
+struct staged_object {
+	uint64_t oid;
+	struct neo_opt_id data_id;	/* none: deletion */
+	struct neo_opt_id value_tid;	/* undo back-pointer */
+	uint64_t serial;		/* the base serial the client stored on */
+	bool lockless;			/* stored while the cell replicated */
+	bool deadlock_notified;		/* NotifyDeadlock sent for this lock */
+	bool check_only;		/* checkCurrentSerial: lock, no row */
+};
+
+/* A transaction between its first store and its unlock or abort. */
+struct storage_txn {
+	uint64_t ttid, tid;		/* tid 0 until locked */
+	struct neo_conn *client;	/* NULL once gone */
+	bool voted, locked;
+	bool has_metadata;
+	bool has_pack;			/* its pack order is staged here */
+	struct staged_object *objects;
+	size_t object_count, object_capacity;
+};
+
+/* A request waiting for a lock to be released. */
+struct delayed_request {
+	struct neo_conn *conn;
+	struct neo_packet pkt;		/* taken from the callback */
+	struct delayed_request *next;
+};
+
+/* A connection from a client or another storage. */
+struct storage_peer {
+	struct neo_conn *conn;
+	bool identified;
+	enum neo_node_type type;
+	int32_t nid;
+};
+
+struct replication;
+struct checker;
+
+struct storage {
+	struct event_base *base;
+	struct neo_options *opts;
+	SSL_CTX *ssl;
+	struct neo_listener *listener;
+	struct neo_address address;
+	const char *cluster;
+
+	/* Backend. */
+	struct neo_backend_module module;
+	const struct neo_backend *be;
+	struct neo_db *db;
+
+	/* Master. */
+	struct neo_address *masters;
+	size_t master_count, master_index;
+	struct neo_conn *master_conn;
+	bool identified;
+	struct event *reconnect_event;
+	bool exiting;
+
+	int32_t nid;
+	struct neo_node_table nodes;
+	struct neo_ptable pt;
+	bool operational;
+
+	/* Transactions. */
+	struct neo_idmap txns;		/* ttid -> storage_txn */
+	struct neo_idmap write_locks;	/* oid -> storage_txn */
+	struct neo_idmap read_locks;	/* oid -> storage_txn being locked */
+	struct delayed_request *delayed;
+
+	struct neo_idmap peers;		/* (uintptr_t)conn -> storage_peer */
+
+	struct replication *replication;
+	struct checker *checker;
+	struct dropper *dropper;
+	struct packer *packer;
+};
+
+/* storage/main.c */
+void storage_exit(struct storage *s, int status);
+bool storage_db_failed(struct storage *s, int rc, const char *what);
+
+/* storage/master.c */
+void storage_connect_master(struct storage *s);
+void storage_master_lost(struct storage *s);
+int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value);
+int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, bool present);
+int storage_persist_pt(struct storage *s, bool reset);
+/* My cell state in a partition, or -1. */
+int storage_cell_state(const struct storage *s, uint32_t partition);
+/* The stored pt.tid of each own cell (STORAGE_NO_CELL where none), malloc'ed;
+ * for an OUT_OF_DATE cell (>= 0), up to which tid it is complete. */
+#define STORAGE_NO_CELL INT64_MIN
+int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions);
+bool storage_readable(const struct storage *s, uint32_t partition);
+
+/* storage/peers.c */
+void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);
+void storage_close_peers(struct storage *s);
+/* Serves a request from an identified client or storage; false if it is
+ * none of the requests a storage serves. */
+bool storage_handle_request(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* storage/read.c */
+bool storage_handle_read(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+
+/* storage/txn.c */
+bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+void storage_lock_txn(struct storage *s, struct neo_conn *master, struct neo_packet *pkt);
+void storage_unlock_txn(struct storage *s, uint64_t ttid);
+void storage_abort_txn(struct storage *s, uint64_t ttid);
+void storage_validate_txn(struct storage *s, uint64_t ttid, uint64_t tid);
+void storage_txn_conn_closed(struct storage *s, struct neo_conn *conn);
+void storage_txn_reset(struct storage *s);
+void storage_drop_unfinished(struct storage *s);
+bool storage_oid_read_locked(struct storage *s, uint64_t oid);
+/* Whether a transaction not yet unlocked uses data_id: its data must stay
+ * even when the last committed row using it goes. */
+bool storage_data_held(struct storage *s, uint64_t data_id);
+bool storage_tid_locked_upto(struct storage *s, uint64_t max_tid);
+void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+void storage_retry_delayed(struct storage *s);
+void storage_lockless_done(struct storage *s, uint32_t partition);
+bool storage_has_lockless(struct storage *s, uint32_t partition);
+
+/* storage/replication.c */
+void storage_replication_update(struct storage *s);
+void storage_replication_stop(struct storage *s);
+/* The master says ttid ended: committed as max_tid, or aborted. */
+void storage_replication_txn_finished(struct storage *s, uint64_t ttid, bool committed,
+				      uint64_t max_tid);
+/* Whether an OUT_OF_DATE cell of ours holds all it should: writes to it
+ * take locks again (conflicts can be checked here). */
+bool storage_replication_complete(const struct storage *s, uint32_t partition);
+bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+
+/* storage/drop.c: rows of partitions no longer held, deleted in the
+ * background. */
+void storage_drop_partition(struct storage *s, uint32_t partition);
+void storage_drop_unassigned(struct storage *s);
+void storage_drop_stop(struct storage *s);
+
+/* storage/pack.c: approved pack orders applied in the background. */
+void storage_pack_update(struct storage *s);
+void storage_pack_stop(struct storage *s);
+void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
+				uint64_t min_id);
+
+/* storage/check.c */
+void storage_check_partition(struct storage *s, struct neo_packet *pkt);
+bool storage_handle_check(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+void storage_check_stop(struct storage *s);
+
+#endif
