@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/thread.h>
 
 #include "autoconfig.h"
 #include "net/ssl.h"
+#include "runtime/alloc.h"
 #include "runtime/log.h"
 
 static int daemon_addresses(struct neo_daemon *daemon, enum neo_program program,
@@ -32,12 +34,22 @@ static int daemon_addresses(struct neo_daemon *daemon, enum neo_program program,
 	return 0;
 }
 
+/* The daemons' failure policy for memory (runtime/alloc.h): a node that
+ * lost an allocation stops rather than answer from half-done work; what
+ * it acknowledged is on disk, and its peers carry on without it. */
+static void daemon_out_of_memory(size_t size)
+{
+	neo_log(NEO_LOG_ERROR, "out of memory (an allocation of %zu bytes failed): stopping", size);
+	_exit(1);
+}
+
 int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int argc,
 		     char *const argv[], int bind_default_port,
 		     void (*on_stop)(int signum, void *arg), void *arg)
 {
 	char err[512];
 
+	neo_set_oom_handler(daemon_out_of_memory);
 	memset(daemon, 0, sizeof *daemon);
 	if (neo_options_parse(program, argc, argv, &daemon->opts, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
