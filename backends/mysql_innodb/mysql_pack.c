@@ -3,9 +3,9 @@
  * (truncate ranges, dropped partitions) in mysql_innodb.so.
  *
  * Pack keeps, for each oid, its last revision at or before the pack tid,
- * unless that revision is a deletion, and never touches later revisions
- * or undo pointers (backend.md 7.10): replicas packing the same order
- * stay identical.  The pack table records each order's partition, so
+ * unless that revision is a deletion, and never touches later revisions or
+ * undo pointers (core/neo/backend.md section 15): replicas packing the same
+ * order stay identical.  The pack table records each order's partition, so
  * orders are listed per partition without knowing their number.
  */
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * mysql_schema.c - the tables of a storage database: upstream's MySQL
- * schema, version 4 (backend.md section 3), in InnoDB.
+ * schema, version 4 (core/neo/backend.md section 10), in InnoDB.
  *
  * Differences from upstream, each for a reason:
  *   - pack has a `partition` column, as in sqlite.so: the node passes the

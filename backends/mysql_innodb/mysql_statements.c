@@ -2,13 +2,13 @@
  * mysql_statements.c - prepared statements of mysql_innodb.so: the cache,
  * parameters, execution with the reconnection rule, and reading rows.
  *
- * Reconnection (backend.md section 10, as upstream): when the server is
- * gone (restarted, or the connection KILLed) and nothing was left
- * uncommitted, the statement is retried once on a new connection, so a
- * read or the first write of a transaction never notices.  When changes
- * were uncommitted, the server has rolled them back: the operation fails
- * with ETRANSIENT, and so does every later one until the node calls
- * rollback(), lest it commit half a transaction.
+ * Reconnection (core/neo/backend.md section 6.1, as upstream): when the
+ * server is gone (restarted, or the connection KILLed) and nothing was left
+ * uncommitted, the statement is retried once on a new connection, so a read
+ * or the first write of a transaction never notices.  When changes were
+ * uncommitted, the server has rolled them back: the operation fails with
+ * ETRANSIENT, and so does every later one until the node calls rollback(),
+ * lest it commit half a transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>

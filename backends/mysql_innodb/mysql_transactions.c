@@ -1,6 +1,6 @@
 /*
  * mysql_transactions.c - transaction metadata and the two-phase commit
- * of staged rows in mysql_innodb.so (backend.md section 6).
+ * of staged rows in mysql_innodb.so (core/neo/backend.md section 12).
  *
  * At vote the node stages revisions in tobj (their tid column holds the
  * ttid) and metadata in ttrans (tid NULL).  Lock writes the final tid into

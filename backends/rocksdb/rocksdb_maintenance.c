@@ -5,7 +5,7 @@
  * Data rows are deleted only when no revision references them (no
  * data_ref key under their id): with dedup a row may be shared across
  * oids and partitions, so nothing is ever deleted by id range
- * (backend.md section 5).
+ * (core/neo/backend.md section 11.2).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,9 +3,9 @@
  * (truncate ranges, dropped partitions) in rocksdb.so.
  *
  * Pack keeps, for each oid, its last revision at or before the pack tid,
- * unless that revision is a deletion, and never touches later revisions
- * or undo pointers (backend.md 7.10): replicas packing the same order
- * stay identical.  Each pack order records its partition, so orders can
+ * unless that revision is a deletion, and never touches later revisions or
+ * undo pointers (core/neo/backend.md section 15): replicas packing the same
+ * order stay identical.  Each pack order records its partition, so orders can
  * be listed per partition without knowing their number.
  */
 #include <stdlib.h>

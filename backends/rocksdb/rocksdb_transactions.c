@@ -1,6 +1,6 @@
 /*
  * rocksdb_transactions.c - transaction metadata and the two-phase commit
- * of staged rows in rocksdb.so (backend.md section 6).
+ * of staged rows in rocksdb.so (core/neo/backend.md section 12).
  *
  * At vote the node stages revisions in tobj (keyed by ttid) and metadata
  * in ttrans (not locked).  Lock marks the ttrans row with the final tid;

@@ -4,7 +4,7 @@
  *
  * Data rows are deleted only when no revision references them: with
  * dedup a row may be shared across oids and partitions, so nothing is
- * ever deleted by id range (backend.md section 5).
+ * ever deleted by id range (core/neo/backend.md section 11.2).
  */
 #include <stdio.h>
 #include <string.h>

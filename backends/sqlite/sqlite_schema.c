@@ -1,8 +1,7 @@
 /*
- * sqlite_schema.c - the tables of a storage database, version 4 of
- * upstream's logical layout (backend.md section 3).  A database of any
- * other version is refused, never rewritten: upgrades are an explicit
- * operation.
+ * sqlite_schema.c - the tables of a storage database, version 4 of upstream's
+ * logical layout (core/neo/backend.md section 10).  A database of any other
+ * version is refused, never rewritten: upgrades are an explicit operation.
  */
 #include <stdio.h>
 #include <stdlib.h>

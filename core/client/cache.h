@@ -2,7 +2,8 @@
  * client/cache.h - libneoclient's object cache: uncompressed revisions
  * of objects, each valid over [serial, next_serial), bounded in bytes.
  *
- * Promises (as upstream's neo/client/cache.py, cluster.md section 4.4):
+ * Promises (as upstream's neo/client/cache.py, core/cluster/cluster.md
+ * section 11.3):
  *   - several revisions of an oid may be cached; a lookup "before tid"
  *     returns the revision with serial < tid <= next_serial (next_serial
  *     0 means current: valid up to the last tid the client knows);

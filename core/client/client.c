@@ -2,8 +2,8 @@
  * client/client.c - libneoclient's lifecycle, its network thread, how user
  * threads hand calls to it, and the link to the primary master: finding
  * it among the configured masters, identification, node list, partition
- * table, cluster state, invalidations and reconnection (cluster.md
- * section 4.2).
+ * table, cluster state, invalidations and reconnection
+ * (core/cluster/cluster.md section 12).
  */
 #include "client/internal.h"
 

@@ -60,7 +60,8 @@ struct client_call {
 	int status;
 	char err[256];
 	/* Every call ends by then (now + the call timeout when queued): the
-	 * network thread bounds each of its steps by it (cluster.md 4.2). */
+	 * network thread bounds each of its steps by it
+	 * (core/cluster/cluster.md section 10.5). */
 	uint64_t deadline_ms;
 	uint64_t park_until_ms;		/* while parked */
 	bool parked;

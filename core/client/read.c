@@ -1,7 +1,7 @@
 /*
- * client/read.c - reads (cluster.md section 4.3): a request goes to a
- * readable cell of its partition and fails over to the next one (the
- * engine below, as upstream's _askStorageForRead); loads go through the
+ * client/read.c - reads (core/cluster/cluster.md section 11.2): a request
+ * goes to a readable cell of its partition and fails over to the next one
+ * (the engine below, as upstream's _askStorageForRead); loads go through the
  * cache; lists ask every partition or every storage and merge.
  */
 #include "client/internal.h"

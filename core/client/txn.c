@@ -1,5 +1,5 @@
 /*
- * client/txn.c - transactions (cluster.md sections 2.8 and 4.5), as
+ * client/txn.c - transactions (core/cluster/cluster.md section 9), as
  * upstream's neo/client/app.py and transactions.py:
  *
  *   begin   AskBeginTransaction to the master gives the ttid;

@@ -1,12 +1,13 @@
 /*
- * master/pack.c - the master's part of pack (cluster.md 3.10), as
- * upstream: a pack is a transaction whose finish carries a pack order
- * (oids or none for the whole database, pack tid).  The order is approved
- * at once (automatic signing), given to the storages with
- * NotifyPackSigned when the transaction commits and to any storage that
- * asks (AskPackOrders).  Storages pack in the background and report the
- * last order they completed; once every storage holding readable cells
- * has done an order, clients waiting for it (WaitForPack) are answered.
+ * master/pack.c - the master's part of pack
+ * (core/cluster/cluster.md section 14), as upstream: a pack is a
+ * transaction whose finish carries a pack order (oids or none for the
+ * whole database, pack tid).  The order is approved at once (automatic
+ * signing), given to the storages with NotifyPackSigned when the
+ * transaction commits and to any storage that asks (AskPackOrders).
+ * Storages pack in the background and report the last order they
+ * completed; once every storage holding readable cells has done an order,
+ * clients waiting for it (WaitForPack) are answered.
  */
 #include "master/master.h"
 

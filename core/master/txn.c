@@ -2,7 +2,7 @@
  * master/txn.c - the primary's part of transactions: temporary ids at
  * begin, oids, the final tid at finish, locking on the storages, and
  * committing in tid order (answer, invalidations, unlock), as described in
- * cluster.md section 2.8 and upstream's neo/master/transactions.py.
+ * core/cluster/cluster.md section 9 and upstream's neo/master/transactions.py.
  */
 #include "master/master.h"
 

@@ -16,6 +16,12 @@
  *     only those inside struct_size, and a NULL operation means "not
  *     supported" (the peer then gets BACKEND_NOT_IMPLEMENTED).
  *
+ * The contract in words is backend.md, installed beside this header: see
+ * backend.md sections 2, 3 and 4 for loading, versions and NULL
+ * operations, backend.md sections 5 to 8 for ownership, errors, threads
+ * and durability, and backend.md section 17 for which request needs which
+ * operation.
+ *
  * The module is thin: it stores and finds rows.  What upstream writes once
  * for every backend (partition arithmetic, readable-cell checks, cell-state
  * encoding, data holds, undo resolution, the loops of pack, truncate and
@@ -89,7 +95,7 @@ struct neo_db;
 
 /* --- Rows ---------------------------------------------------------------- */
 
-/* A cell of the partition table as stored (backend.md section 2): tid is
+/* A cell of the partition table as stored (backend.md section 9.2): tid is
  * -state for others' cells and own readable ones, or the replication
  * progress of an own OUT_OF_DATE cell. */
 struct neo_pt_row {

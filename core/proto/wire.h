@@ -2,7 +2,7 @@
  * proto/wire.h - the bytes of a NEO protocol 5 stream, before any typing.
  *
  * A NEO stream is the 6-byte handshake followed by msgpack values laid end
- * to end with no length prefix, one per packet (see protocol.md).  This
+ * to end with no length prefix, one per packet (protocol.md section 4).  This
  * module recognises the handshake and finds where one msgpack value ends,
  * without trusting any length read from the wire: a declared length or
  * count that could not fit in NEO_MAX_PACKET_SIZE is malformed input, not

@@ -1,9 +1,9 @@
 /*
- * storage/check.c - replica checks (neoctl check, cluster.md section 3.7):
- * this node compares, chunk by chunk, digests of the transactions and
- * object revisions of a partition with every other readable cell, and
- * reports the cells that differ from the reference to the master.  The
- * digests are upstream's (SHA-1 of comma-separated decimal ids), so that
+ * storage/check.c - replica checks (neoctl check, core/cluster/cluster.md
+ * section 13): this node compares, chunk by chunk, digests of the
+ * transactions and object revisions of a partition with every other readable
+ * cell, and reports the cells that differ from the reference to the master.
+ * The digests are upstream's (SHA-1 of comma-separated decimal ids), so that
  * our nodes and upstream's can check each other.
  */
 #include "storage/storage.h"

@@ -1,7 +1,7 @@
 /*
- * storage/drop.c - deleting the rows of partitions this node no longer
- * holds (backend.md 7.12), in the background: a discarded cell, or, when
- * the master sends a whole table, every partition without a cell here.
+ * storage/drop.c - deleting the rows of partitions this node no longer holds
+ * (core/neo/backend.md section 16), in the background: a discarded cell, or,
+ * when the master sends a whole table, every partition without a cell here.
  *
  * As upstream, the work goes in small steps (drop_step, DROP_BATCH rows)
  * from the event loop, so that requests are served in between, and a

@@ -2,7 +2,7 @@
  * storage/master.c - the storage's link to the primary master: finding
  * it, identifying, answering recovery and verification, keeping the
  * partition table (in memory and in the database), and starting or
- * stopping operation when told (cluster.md section 3.1).
+ * stopping operation when told (core/cluster/cluster.md section 4).
  */
 #include "storage/storage.h"
 

@@ -1,13 +1,14 @@
 /*
- * storage/pack.c - packing in the background (backend.md 7.10), as
- * upstream: the orders come from the master (AskPackOrders, from the one
- * after the last this node completed); approved ones are applied in id
- * order to every readable cell here whose pt.pack is behind, oid by oid
- * (pack_oid keeps, per oid, the last revision at the pack tid unless it
- * is a deletion), in small steps from the event loop; each partition
- * done gets pt.pack, and the node reports the order done with
- * NotifyPackCompleted.  Pack is deterministic, so replicas stay equal and
- * doing a partition again after a restart is harmless.
+ * storage/pack.c - packing in the background
+ * (core/cluster/cluster.md section 14), as upstream: the orders come from
+ * the master (AskPackOrders, from the one after the last this node
+ * completed); approved ones are applied in id order to every readable cell
+ * here whose pt.pack is behind, oid by oid (pack_oid keeps, per oid, the
+ * last revision at the pack tid unless it is a deletion), in small steps
+ * from the event loop; each partition done gets pt.pack, and the node
+ * reports the order done with NotifyPackCompleted.  Pack is deterministic,
+ * so replicas stay equal and doing a partition again after a restart is
+ * harmless.
  *
  * Cells still replicating are left for later: they are packed once
  * readable (the next order, or the next time the node starts).

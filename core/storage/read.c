@@ -1,8 +1,8 @@
 /*
  * storage/read.c - what clients read from a storage: object revisions,
  * history, transaction metadata and lists, and the undo lookup
- * (cluster.md section 3.2, backend.md section 7.7).  A read of an object
- * whose new revision is being locked waits for the unlock.
+ * (core/cluster/cluster.md section 11.1, core/neo/backend.md section 13).  A
+ * read of an object whose new revision is being locked waits for the unlock.
  */
 #include "storage/storage.h"
 
@@ -273,8 +273,8 @@ static int undo_history_add(void *ctx, uint64_t serial, uint64_t value_tid)
 }
 
 /*
- * findUndoTID (backend.md 7.7): returns 1 with the answer filled, 0 when
- * there is nothing to undo for oid, -1 for OidNotFound.
+ * findUndoTID (core/neo/backend.md section 13): returns 1 with the answer
+ * filled, 0 when there is nothing to undo for oid, -1 for OidNotFound.
  */
 static int find_undo(struct storage *s, uint64_t oid, uint64_t ltid, uint64_t undo_tid,
 		     uint64_t current_tid, struct neo_undo_serial *out)

@@ -1,7 +1,7 @@
 /*
  * storage/replication.c - bringing OUT_OF_DATE cells up to date from a
  * readable peer, and serving peers that do the same from us
- * (cluster.md section 3.4, upstream's neo/storage/replicator.py).
+ * (core/cluster/cluster.md section 8, upstream's neo/storage/replicator.py).
  *
  * Outdated cells are writable: once the master has answered which
  * transactions were unfinished when we asked, every transaction that

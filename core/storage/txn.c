@@ -1,8 +1,8 @@
 /*
- * storage/txn.c - the storage's side of commits (cluster.md section 3.3):
- * per-object write locks keyed by ttid, staging data at store time, the
- * vote (staged rows made durable), lock (the commit bit, and reads of the
- * objects held until unlock), unlock (rows moved to their final place)
+ * storage/txn.c - the storage's side of commits (core/cluster/cluster.md
+ * section 9): per-object write locks keyed by ttid, staging data at store
+ * time, the vote (staged rows made durable), lock (the commit bit, and reads
+ * of the objects held until unlock), unlock (rows moved to their final place)
  * and abort.  Requests that must wait for a lock are kept in a queue and
  * retried whenever a lock goes.
  */

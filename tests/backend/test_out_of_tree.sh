@@ -19,9 +19,9 @@ ok() {
 	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
 }
 
-make -C "$top_builddir" install-neoincludeHEADERS install-pkgconfigDATA \
+make -C "$top_builddir" install-neoincludeHEADERS install-dist_neoincludeDATA install-pkgconfigDATA \
 	DESTDIR="$scratch/root" >"$scratch/install.out" 2>&1
-ok $? "the backend header and neo-backend.pc install"
+ok $? "the backend header, its contract and neo-backend.pc install"
 
 pcdir=$(find "$scratch/root" -name neo-backend.pc -exec dirname {} \; | head -n 1)
 cflags=$(PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$scratch/root" \
@@ -29,6 +29,9 @@ cflags=$(PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$scratch/root" \
 incdir=$(PKG_CONFIG_PATH="$pcdir" pkg-config --variable=includedir neo-backend 2>/dev/null)
 [ -n "$pcdir" ] && [ -n "$cflags" ] && [ -f "$scratch/root$incdir/neo/backend.h" ]
 ok $? "pkg-config --cflags neo-backend finds the installed header ($cflags)"
+
+[ -f "$scratch/root$incdir/neo/backend.md" ]
+ok $? "the contract (core/neo/backend.md) is installed beside backend.h"
 
 mkdir -p "$scratch/thirdparty" "$scratch/backends"
 cp "$srcdir/tests/backend/example_backend.c" "$scratch/thirdparty/tiny.c"
