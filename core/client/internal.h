@@ -17,8 +17,9 @@
  *   client/pack.c    pack
  *   client/cache.c   the object cache (client/cache.h)
  *
- * Calls go one way: client -> master -> read -> links, calls -> util
- * (tests/build/call_graph.py lists any loop).  Failure policy: every
+ * Calls go one way: client -> master -> read -> links -> util, with txn
+ * and pack above read, and calls, codec, cache below; util.c calls no
+ * other file (tests/build/call_graph.py lists any loop).  Failure policy: every
  * function returns a status code (NEO_CLIENT_*), allocation failures
  * included; the library never stops the application.
  *

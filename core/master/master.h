@@ -17,8 +17,9 @@
  *   master/pack.c      pack orders
  *   master/admin.c     requests relayed by the admin node (neoctl)
  *
- * Calls go one way: main -> routes -> ident, admin -> recovery -> txn ->
- * pack -> pt, decide -> nodes (tests/build/call_graph.py lists any loop).
+ * Calls go one way: main -> routes -> admin, ident -> recovery -> txn ->
+ * pack -> nodes, with pt and decide between recovery and nodes; nodes.c
+ * calls no other file (tests/build/call_graph.py lists any loop).
  *
  * Everything runs in the event loop's thread.
  */

@@ -15,7 +15,7 @@ A cycle is a strongly connected component of more than one node; each is
 printed with the edges inside it and, for each edge, a few of the symbols
 that make it.
 
-Usage: call_graph.py [--tap] [--files master,client] BUILDDIR
+Usage: call_graph.py [--tap] [--edges] [--files master,client] BUILDDIR
 With --tap the report is TAP (for "make check"): the folder test fails on
 any cross-folder cycle; the file reports are diagnostics.  Without objects
 (nothing built) the tests are skipped.
@@ -121,7 +121,8 @@ def describe(component, edges, why):
 
 def main(argv):
     tap = '--tap' in argv
-    argv = [a for a in argv if a != '--tap']
+    show_edges = '--edges' in argv
+    argv = [a for a in argv if a not in ('--tap', '--edges')]
     file_folders = ['master', 'client']
     if '--files' in argv:
         at = argv.index('--files')
@@ -186,6 +187,9 @@ def main(argv):
             print('cycles between files of %s/: %d' % (folder, count))
             for line in file_reports[folder]:
                 print('  ' + line)
+            if show_edges:
+                for a in sorted(file_edges[folder]):
+                    print('  %s -> %s' % (a, ' '.join(sorted(file_edges[folder][a]))))
         return 1 if folder_cycles else 0
 
     print('1..%d' % (1 + len(file_folders)))
