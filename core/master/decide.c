@@ -113,8 +113,9 @@ enum master_recovery_step master_recovery_decide(const struct master *m)
 			return MASTER_RECOVERY_WAIT;
 		return MASTER_RECOVERY_START;
 	}
+	/* a table exists: wait for a storage that has it */
 	if (m->recovered_ptid > 0)
-		return MASTER_RECOVERY_WAIT;	/* a table exists: wait for a storage that has it */
+		return MASTER_RECOVERY_WAIT;
 	if (master_connected_storages(m, true) == 0)
 		return MASTER_RECOVERY_WAIT;
 	if (m->startup_allowed
