@@ -119,24 +119,9 @@ def describe(component, edges, why):
     return lines
 
 
-def main(argv):
-    tap = '--tap' in argv
-    show_edges = '--edges' in argv
-    argv = [a for a in argv if a not in ('--tap', '--edges')]
-    file_folders = ['master', 'client']
-    if '--files' in argv:
-        at = argv.index('--files')
-        file_folders = argv[at + 1].split(',')
-        del argv[at:at + 2]
-    builddir = argv[0] if argv else '_build'
-    objects = object_files(os.path.join(builddir, 'core'))
-    if not objects:
-        if tap:
-            print('1..0 # SKIP no object files under %s/core' % builddir)
-            return 0
-        print('no object files under %s/core' % builddir, file=sys.stderr)
-        return 1
-
+def analyze(objects, file_folders):
+    """(folders, folder cycles, their report, {folder: file report},
+    {folder: file edges}) of the objects."""
     definers = defaultdict(set)		# symbol -> {(folder, file)}
     uses = {}
     for folder, stem, path in objects:
@@ -177,6 +162,59 @@ def main(argv):
             lines += describe(component, file_edges[folder], file_why[folder])
         file_reports[folder] = lines
 
+    return folders, folder_cycles, report, file_reports, file_edges
+
+
+def selftest():
+    """Builds two folders whose files call each other with $CC and
+    checks the cycle is found: (ok, why)."""
+    import shutil
+    import tempfile
+    cc = os.environ.get('CC', 'cc').split()
+    if not cc or shutil.which(cc[0]) is None:
+        return None, 'no C compiler'
+    top = tempfile.mkdtemp(prefix='neo-call-graph-')
+    try:
+        sources = {'one/a.c': 'int b(void); int a(void) { return b(); }\n',
+                   'two/b.c': 'int a(void); int b(void) { return 0; }\n'
+                              'int c(void) { return a(); }\n'}
+        for name, text in sources.items():
+            path = os.path.join(top, 'core', name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(text)
+            subprocess.run(cc + ['-c', path, '-o', path[:-2] + '.o'], check=True,
+                           capture_output=True)
+        objects = object_files(os.path.join(top, 'core'))
+        _f, cycles, _r, _fr, _fe = analyze(objects, [])
+        return cycles == [['one', 'two']], 'found: %s' % cycles
+    except (OSError, subprocess.CalledProcessError) as e:
+        return None, 'cannot build: %s' % e
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def main(argv):
+    tap = '--tap' in argv
+    show_edges = '--edges' in argv
+    argv = [a for a in argv if a not in ('--tap', '--edges')]
+    file_folders = ['master', 'client']
+    if '--files' in argv:
+        at = argv.index('--files')
+        file_folders = argv[at + 1].split(',')
+        del argv[at:at + 2]
+    builddir = argv[0] if argv else '_build'
+    objects = object_files(os.path.join(builddir, 'core'))
+    if not objects:
+        if tap:
+            print('1..0 # SKIP no object files under %s/core' % builddir)
+            return 0
+        print('no object files under %s/core' % builddir, file=sys.stderr)
+        return 1
+
+    folders, folder_cycles, report, file_reports, file_edges = \
+        analyze(objects, file_folders)
+
     if not tap:
         print('folders: %s' % ' '.join(folders))
         print('cycles between folders: %d' % len(folder_cycles))
@@ -192,7 +230,7 @@ def main(argv):
                     print('  %s -> %s' % (a, ' '.join(sorted(file_edges[folder][a]))))
         return 1 if folder_cycles else 0
 
-    print('1..%d' % (1 + len(file_folders)))
+    print('1..%d' % (2 + len(file_folders)))
     print('%s 1 - no cycle of calls between the folders of core/ (%s)'
           % ('not ok' if folder_cycles else 'ok', ' '.join(folders)))
     for line in report:
@@ -202,6 +240,13 @@ def main(argv):
         print('ok %d - cycles between the files of %s/ reported: %d' % (n, folder, count))
         for line in file_reports[folder]:
             print('# ' + line)
+    ok, why = selftest()
+    n = 2 + len(file_folders)
+    if ok is None:
+        print('ok %d # SKIP a cycle made on purpose is found: %s' % (n, why))
+    else:
+        print('%s %d - a cycle made on purpose between two folders is found (%s)'
+              % ('ok' if ok else 'not ok', n, why))
     return 0
 
 
