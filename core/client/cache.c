@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cluster/idmap.h"
+#include "runtime/alloc.h"
 
 #define LEVELS 16
 #define DEFAULT_LIFE_TIME 10000
@@ -50,7 +51,7 @@ struct client_cache {
 
 struct client_cache *client_cache_new(size_t max_bytes)
 {
-	struct client_cache *cache = calloc(1, sizeof *cache);
+	struct client_cache *cache = neo_calloc(1, sizeof *cache);
 
 	if (cache == NULL)
 		return NULL;
@@ -135,9 +136,9 @@ static struct cache_oid *oid_entry(struct client_cache *cache, uint64_t oid, boo
 
 	if (entry || !create)
 		return entry;
-	entry = calloc(1, sizeof *entry);
+	entry = neo_calloc(1, sizeof *entry);
 	if (entry && neo_idmap_put(&cache->oids, oid, entry) < 0) {
-		free(entry);
+		neo_free(entry);
 		return NULL;
 	}
 	return entry;
@@ -145,8 +146,8 @@ static struct cache_oid *oid_entry(struct client_cache *cache, uint64_t oid, boo
 
 static void oid_entry_free(struct cache_oid *entry)
 {
-	free(entry->revs);
-	free(entry);
+	neo_free(entry->revs);
+	neo_free(entry);
 }
 
 static int entry_insert(struct cache_oid *entry, struct cache_rev *rev)
@@ -155,7 +156,7 @@ static int entry_insert(struct cache_oid *entry, struct cache_rev *rev)
 
 	if (entry->count == entry->capacity) {
 		uint32_t capacity = entry->capacity ? entry->capacity * 2 : 2;
-		struct cache_rev **revs = realloc(entry->revs, capacity * sizeof *revs);
+		struct cache_rev **revs = neo_realloc(entry->revs, capacity * sizeof *revs);
 
 		if (revs == NULL)
 			return -1;
@@ -219,7 +220,7 @@ static void forget(struct client_cache *cache, struct cache_rev *rev)
 	if (rev->data) {
 		cache->bytes -= rev->size;
 		cache->revisions--;
-		free(rev->data);
+		neo_free(rev->data);
 	}
 	if (entry) {
 		entry_remove(entry, rev);
@@ -228,7 +229,7 @@ static void forget(struct client_cache *cache, struct cache_rev *rev)
 			oid_entry_free(entry);
 		}
 	}
-	free(rev);
+	neo_free(rev);
 }
 
 /* Frees the data; the hit count stays in the history. */
@@ -238,7 +239,7 @@ static void to_history(struct client_cache *cache, struct cache_rev *rev)
 	if (rev->data) {
 		cache->bytes -= rev->size;
 		cache->revisions--;
-		free(rev->data);
+		neo_free(rev->data);
 		rev->data = NULL;
 		rev->size = 0;
 	}
@@ -284,7 +285,7 @@ static void evict(struct client_cache *cache)
 static bool copy_out(struct client_cache *cache, struct cache_rev *rev,
 		     struct neo_client_record *out)
 {
-	uint8_t *data = malloc(rev->size ? rev->size : 1);
+	uint8_t *data = neo_malloc(rev->size ? rev->size : 1);
 
 	if (data == NULL)
 		return false;
@@ -387,7 +388,7 @@ static bool fits(struct client_cache *cache, struct cache_oid *entry, uint64_t s
 static struct cache_rev *new_rev(struct cache_oid *entry, uint64_t oid, uint64_t serial,
 				 uint64_t next_serial)
 {
-	struct cache_rev *rev = calloc(1, sizeof *rev);
+	struct cache_rev *rev = neo_calloc(1, sizeof *rev);
 
 	if (rev == NULL)
 		return NULL;
@@ -396,7 +397,7 @@ static struct cache_rev *new_rev(struct cache_oid *entry, uint64_t oid, uint64_t
 	rev->next_serial = next_serial;
 	rev->level = -1;
 	if (entry_insert(entry, rev) < 0) {
-		free(rev);
+		neo_free(rev);
 		return NULL;
 	}
 	return rev;
@@ -427,7 +428,7 @@ void client_cache_store(struct client_cache *cache, uint64_t oid, uint64_t seria
 			drop_if_empty(cache, entry, oid);
 		return;
 	}
-	copy = malloc(size ? size : 1);
+	copy = neo_malloc(size ? size : 1);
 	if (copy == NULL) {
 		drop_if_empty(cache, entry, oid);
 		return;
@@ -442,7 +443,7 @@ void client_cache_store(struct client_cache *cache, uint64_t oid, uint64_t seria
 	} else {
 		rev = new_rev(entry, oid, serial, next_serial);
 		if (rev == NULL) {
-			free(copy);
+			neo_free(copy);
 			drop_if_empty(cache, entry, oid);
 			return;
 		}
@@ -469,7 +470,7 @@ void client_cache_invalidate(struct client_cache *cache, uint64_t oid, uint64_t 
 /* The oids of the map, so that it can change while they are visited. */
 static uint64_t *all_oids(const struct client_cache *cache, size_t *count)
 {
-	uint64_t *oids = malloc((cache->oids.count + 1) * sizeof *oids);
+	uint64_t *oids = neo_malloc((cache->oids.count + 1) * sizeof *oids);
 	size_t index = 0;
 	uint64_t key;
 	void *value;
@@ -496,7 +497,7 @@ void client_cache_clear_current(struct client_cache *cache)
 		if (last->next_serial == 0)
 			forget(cache, last);
 	}
-	free(oids);
+	neo_free(oids);
 }
 
 void client_cache_clear(struct client_cache *cache)
@@ -512,7 +513,7 @@ void client_cache_free(struct client_cache *cache)
 		return;
 	client_cache_clear(cache);
 	neo_idmap_free(&cache->oids);
-	free(cache);
+	neo_free(cache);
 }
 
 void client_cache_stats(const struct client_cache *cache, struct client_cache_stats *stats)

@@ -1,15 +1,27 @@
 /*
  * client/internal.h - libneoclient's private parts, shared by
  *
- *   client/client.c        lifecycle, the network thread, calls from user
- *                   threads, the primary master link (finding it,
- *                   identification, node list, partition table, cluster
- *                   state, invalidations, reconnection), data encoding
- *   client/links.c  connections to storages, identification, which cells
- *                   to read from or write to
- *   client/read.c   loads and the other reads, with failover
- *   client/txn.c    transactions
- *   client/cache.c  the object cache (client/cache.h)
+ *   client/client.c  lifecycle: open, close, the network thread
+ *   client/calls.c   the call queue: calls from user threads, their end,
+ *                    parking until the cluster is ready
+ *   client/master.c  the primary master link (finding it, identification,
+ *                    node list, partition table, cluster state,
+ *                    invalidations, reconnection), overdue calls
+ *   client/codec.c   the data codec (compression, checksums)
+ *   client/util.c    shared helpers (a leaf): error message, clock,
+ *                    answers' status and text, asking the master
+ *   client/links.c   connections to storages, identification, which cells
+ *                    to read from or write to
+ *   client/read.c    loads and the other reads, with failover
+ *   client/txn.c     transactions
+ *   client/pack.c    pack
+ *   client/cache.c   the object cache (client/cache.h)
+ *
+ * Calls go one way: client -> master -> read -> links -> util, with txn
+ * and pack above read, and calls, codec, cache below; util.c calls no
+ * other file (tests/build/call_graph.py lists any loop).  Failure policy: every
+ * function returns a status code (NEO_CLIENT_*), allocation failures
+ * included; the library never stops the application.
  *
  * Threading: the network thread runs the event loop; it owns every
  * connection, the node list, the partition table, the links, the open
@@ -35,6 +47,11 @@
 #include "neo/client.h"
 #include "net/address.h"
 #include "net/conn.h"
+
+/* A call still running this long after its deadline means a step that
+ * was not bounded: the connections are dropped so that it ends. */
+#define OVERDUE_GRACE_MS 2000
+#define OVERDUE_CHECK_MS 1000
 
 /* Cells of one partition we consider at most (replicas + 1). */
 #define CLIENT_MAX_CELLS 32
@@ -109,7 +126,7 @@ struct neo_client {
 	/* Configuration (strings owned). */
 	char *cluster;
 	struct neo_address *masters;
-	size_t master_count, master_index;
+	size_t master_count, master_index, masters_capacity;
 	bool read_only;
 	int compress;
 	unsigned connect_timeout_ms;
@@ -145,7 +162,10 @@ struct neo_client {
 	struct neo_idmap txns;		/* ttid -> neo_txn, open transactions */
 	struct load_watch *loads;	/* loads in flight */
 	struct node_failure *failures;
-	size_t failure_count;
+	size_t failure_count, failures_capacity;
+	/* A storage's NotifyDeadlock, for client/txn.c (set at open). */
+	void (*on_deadlock)(struct neo_client *c, struct client_link *link,
+			    const struct neo_notify_deadlock *deadlock);
 	uint64_t generation;		/* bumped at each loss of the master */
 	char refusal[200];		/* why the last try at a master failed */
 
@@ -155,7 +175,26 @@ struct neo_client {
 	struct client_cache *cache;
 };
 
-/* --- client/client.c ---------------------------------------------------------------- */
+/* --- client/util.c: shared helpers, a leaf ------------------------------------------ */
+
+/* Sets the calling thread's error message; returns status. */
+int client_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void client_set_errmsg(const char *text);
+uint64_t client_now_ms(void);
+/* The timeout of a request made for a call: what is left of its time
+ * (at least 1 ms); call NULL: the call timeout. */
+unsigned client_ask_timeout(struct neo_client *c, const struct client_call *call);
+/* The status and text of an Error answer (or of an unexpected one). */
+int client_error_status(const struct neo_packet *answer);
+void client_error_text(const struct neo_packet *answer, char *buf, size_t len);
+const char *client_ask_status_text(enum neo_ask_status status);
+/* Asks the primary master, for call (NULL: no call waits on it); false
+ * when not connected. */
+bool client_master_ask(struct neo_client *c, const struct client_call *call, uint16_t code,
+		       const void *args, neo_answer_cb cb, void *arg);
+bool client_node_running(struct neo_client *c, int32_t nid);
+
+/* --- client/calls.c: the call queue ------------------------------------------------- */
 
 /* Runs call in the network thread and waits for it; returns its status
  * (and sets the thread's error message). */
@@ -165,26 +204,27 @@ void client_call_done(struct neo_client *c, struct client_call *call, int status
 /* Parks a call until the cluster is ready, then runs it again; for at
  * most the connect timeout (forever: until the call's deadline). */
 void client_call_park(struct neo_client *c, struct client_call *call, bool forever);
-/* The timeout of a request made for a call: what is left of its time
- * (at least 1 ms); call NULL: the call timeout. */
-unsigned client_ask_timeout(struct neo_client *c, const struct client_call *call);
 /* Ends a call whose request to the master was not answered (status). */
 void client_call_unanswered(struct neo_client *c, struct client_call *call,
 			    enum neo_ask_status status);
-/* Sets the calling thread's error message; returns status. */
-int client_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The network thread's side: calls queued (event), parked calls'
+ * deadlines (timer), parked calls run once ready. */
+void client_on_wakeup(evutil_socket_t fd, short what, void *arg);
+void client_park_tick(evutil_socket_t fd, short what, void *arg);
+void client_run_parked(struct neo_client *c);
 
-/* The status and text of an Error answer (or of an unexpected one). */
-int client_error_status(const struct neo_packet *answer);
-void client_error_text(const struct neo_packet *answer, char *buf, size_t len);
-const char *client_ask_status_text(enum neo_ask_status status);
+/* --- client/master.c: the primary master link -------------------------------------- */
 
-/* Asks the primary master, for call (NULL: no call waits on it); false
- * when not connected. */
-bool client_master_ask(struct neo_client *c, const struct client_call *call, uint16_t code,
-		       const void *args, neo_answer_cb cb, void *arg);
-bool client_node_running(struct neo_client *c, int32_t nid);
-uint64_t client_now_ms(void);
+void client_connect_master(struct neo_client *c);
+void client_reconnect_tick(evutil_socket_t fd, short what, void *arg);
+/* Forgets the cluster and tries again (the next master if next_master)
+ * after delay_ms (0: the default). */
+void client_master_lost(struct neo_client *c, const char *why, bool next_master,
+			unsigned delay_ms);
+/* Timer: drops the connections when a call runs past its deadline. */
+void client_check_overdue(evutil_socket_t fd, short what, void *arg);
+
+/* --- client/codec.c: the data codec ------------------------------------------------ */
 
 /* Compression and checksums (as upstream: SHA-1 over the stored bytes,
  * zlib only when it makes data smaller). */

@@ -12,6 +12,7 @@
 
 #include "cluster/nid.h"
 #include "runtime/log.h"
+#include "runtime/alloc.h"
 
 /* As upstream (MAX_FAILURE_AGE): how long a node that failed us is
  * tried last. */
@@ -30,7 +31,7 @@ static void link_run_waiters(struct neo_client *c, struct client_link *link, boo
 
 		link->waiters = w->next;
 		w->fn(c, ok ? link : NULL, w->arg, ok);
-		free(w);
+		neo_free(w);
 	}
 }
 
@@ -40,7 +41,7 @@ static void link_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 
 	(void)conn;
 	if (pkt->code == NEO_NOTIFY_DEADLOCK)
-		client_txn_deadlock(link->c, link, pkt->args);
+		link->c->on_deadlock(link->c, link, pkt->args);
 	else
 		neo_log(NEO_LOG_DEBUG, "ignored %s from a storage", pkt->type->name);
 }
@@ -61,7 +62,7 @@ static void link_closed(struct neo_conn *conn, const char *reason, void *arg)
 	link->conn = NULL;
 	neo_idmap_remove(&c->links, link_key(link->nid));
 	link_run_waiters(c, link, false);
-	free(link);
+	neo_free(link);
 }
 
 static void link_identified(struct neo_conn *conn, enum neo_ask_status status,
@@ -117,13 +118,13 @@ static struct client_link *link_new(struct neo_client *c, int32_t nid)
 	if (c->stopping || !c->identified || node == NULL || !node->has_address
 	    || node->type != NEO_NODE_STORAGE || node->state != NEO_NODE_RUNNING)
 		return NULL;
-	link = calloc(1, sizeof *link);
+	link = neo_calloc(1, sizeof *link);
 	if (link == NULL)
 		return NULL;
 	link->c = c;
 	link->nid = nid;
 	if (neo_idmap_put(&c->links, link_key(nid), link) < 0) {
-		free(link);
+		neo_free(link);
 		return NULL;
 	}
 	link->conn = neo_conn_connect(c->base, &node->address, c->ssl, &link_callbacks, link, err,
@@ -133,7 +134,7 @@ static struct client_link *link_new(struct neo_client *c, int32_t nid)
 			node->address.port, err);
 		client_note_failure(c, nid);
 		neo_idmap_remove(&c->links, link_key(nid));
-		free(link);
+		neo_free(link);
 		return NULL;
 	}
 	return link;
@@ -152,7 +153,7 @@ void client_link_get(struct neo_client *c, int32_t nid, link_ready_fn fn, void *
 		fn(c, NULL, arg, false);
 		return;
 	}
-	w = malloc(sizeof *w);
+	w = neo_malloc(sizeof *w);
 	if (w == NULL) {
 		fn(c, NULL, arg, false);
 		return;
@@ -190,14 +191,14 @@ void client_links_close(struct neo_client *c)
 	size_t index = 0, count = 0;
 	uint64_t key;
 	void *value;
-	int32_t *nids = malloc((c->links.count + 1) * sizeof *nids);
+	int32_t *nids = neo_malloc((c->links.count + 1) * sizeof *nids);
 
 	/* Closing calls back into the map: collect first. */
 	while (nids && neo_idmap_next(&c->links, &index, &key, &value))
 		nids[count++] = ((struct client_link *)value)->nid;
 	for (size_t i = 0; i < count; i++)
 		client_link_drop(c, nids[i], "closing");
-	free(nids);
+	neo_free(nids);
 }
 
 /* --- Failures ------------------------------------------------------------------ */
@@ -205,17 +206,15 @@ void client_links_close(struct neo_client *c)
 void client_note_failure(struct neo_client *c, int32_t nid)
 {
 	uint64_t until = client_now_ms() + FAILURE_AGE_MS;
-	struct node_failure *grown;
 
 	for (size_t i = 0; i < c->failure_count; i++)
 		if (c->failures[i].nid == nid) {
 			c->failures[i].until_ms = until;
 			return;
 		}
-	grown = realloc(c->failures, (c->failure_count + 1) * sizeof *grown);
-	if (grown == NULL)
+	if (neo_grow(&c->failures, &c->failures_capacity, c->failure_count + 1,
+		     sizeof *c->failures) < 0)
 		return;
-	c->failures = grown;
 	c->failures[c->failure_count++] = (struct node_failure){ nid, until };
 }
 
@@ -292,7 +291,7 @@ size_t client_readable_nodes(struct neo_client *c, int32_t **out)
 	*out = NULL;
 	if (neo_ptable_nodes(&c->pt, &all, &all_count) < 0)
 		return 0;
-	nids = malloc((all_count + 1) * sizeof *nids);
+	nids = neo_malloc((all_count + 1) * sizeof *nids);
 	for (size_t i = 0; nids && i < all_count; i++) {
 		bool readable = false;
 
@@ -306,7 +305,7 @@ size_t client_readable_nodes(struct neo_client *c, int32_t **out)
 		if (readable)
 			nids[count++] = all[i];
 	}
-	free(all);
+	neo_free(all);
 	*out = nids;
 	return nids ? count : 0;
 }

@@ -5,6 +5,7 @@
  * storage has applied it.
  */
 #include "client/internal.h"
+#include "runtime/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,6 +12,7 @@
 #include "cluster/nid.h"
 #include "cluster/tid.h"
 #include "runtime/log.h"
+#include "runtime/alloc.h"
 
 #define INVALID_PARTITION 0xffffffffu
 /* Rounds over the cells before giving up when cells refuse to serve
@@ -364,7 +365,7 @@ int neo_client_load_serial_ex(struct neo_client *client, uint64_t oid, uint64_t 
 
 void neo_client_record_clear(struct neo_client_record *record)
 {
-	free(record->data);
+	neo_free(record->data);
 	memset(record, 0, sizeof *record);
 }
 
@@ -430,7 +431,7 @@ static int history_answered(struct read_req *req, struct neo_packet *answer)
 		client_error_text(answer, req->err, sizeof req->err);
 		return READ_NEXT;
 	}
-	out->entries = calloc(h->history.count + 1, sizeof *out->entries);
+	out->entries = neo_calloc(h->history.count + 1, sizeof *out->entries);
 	if (out->entries == NULL)
 		return NEO_CLIENT_NOMEM;
 	for (uint32_t i = 0; i < h->history.count; i++) {
@@ -456,7 +457,7 @@ int neo_client_history(struct neo_client *client, uint64_t oid, size_t length,
 		return client_fail(NEO_CLIENT_INVALID, "length too big");
 	status = single_read(client, oid, NEO_ASK_OBJECT_HISTORY, &ask, history_answered, &out);
 	if (status != NEO_CLIENT_OK) {
-		free(out.entries);
+		neo_free(out.entries);
 		return status;
 	}
 	*entries = out.entries;
@@ -466,7 +467,7 @@ int neo_client_history(struct neo_client *client, uint64_t oid, size_t length,
 
 static uint8_t *copy_bin(const struct neo_bin *bin, size_t *size)
 {
-	uint8_t *copy = malloc(bin->size + 1);
+	uint8_t *copy = neo_malloc(bin->size + 1);
 
 	if (copy) {
 		if (bin->size)
@@ -493,7 +494,7 @@ static int info_answered(struct read_req *req, struct neo_packet *answer)
 	out->description = copy_bin(&t->description, &out->description_size);
 	out->extension = copy_bin(&t->extension, &out->extension_size);
 	out->packed = t->packed;
-	out->oids = malloc((t->oids.count + 1) * sizeof *out->oids);
+	out->oids = neo_malloc((t->oids.count + 1) * sizeof *out->oids);
 	if (!out->user || !out->description || !out->extension || !out->oids)
 		return NEO_CLIENT_NOMEM;
 	if (t->oids.count)
@@ -518,10 +519,10 @@ int neo_client_transaction_info(struct neo_client *client, uint64_t tid,
 
 void neo_client_txn_info_clear(struct neo_client_txn_info *info)
 {
-	free(info->user);
-	free(info->description);
-	free(info->extension);
-	free(info->oids);
+	neo_free(info->user);
+	neo_free(info->description);
+	neo_free(info->extension);
+	neo_free(info->oids);
 	memset(info, 0, sizeof *info);
 }
 
@@ -536,18 +537,9 @@ static int tid_list_add(struct tid_list *list, const struct neo_list_p64 *tids)
 {
 	if (tids->count == 0)
 		return 0;
-	if (list->count + tids->count > list->capacity) {
-		size_t capacity = list->capacity ? list->capacity : 256;
-		uint64_t *grown;
-
-		while (capacity < list->count + tids->count)
-			capacity *= 2;
-		grown = realloc(list->tids, capacity * sizeof *grown);
-		if (grown == NULL)
-			return -1;
-		list->tids = grown;
-		list->capacity = capacity;
-	}
+	if (neo_grow(&list->tids, &list->capacity, list->count + tids->count,
+		     sizeof *list->tids) < 0)
+		return -1;
 	memcpy(list->tids + list->count, tids->items, tids->count * sizeof *tids->items);
 	list->count += tids->count;
 	return 0;
@@ -626,7 +618,7 @@ static void range_part_done(struct read_req *req, int status)
 		snprintf(op->err, sizeof op->err, "%s", req->err);
 	}
 	if (--op->pending == 0) {
-		free(op->parts);	/* req with them */
+		neo_free(op->parts);	/* req with them */
 		client_call_done(c, &op->call, op->status, "%s", op->err);
 	}
 }
@@ -640,7 +632,7 @@ static void range_run(struct neo_client *c, struct client_call *call)
 		client_call_done(c, call, NEO_CLIENT_UNAVAILABLE, "no partition table");
 		return;
 	}
-	op->parts = calloc(partitions, sizeof *op->parts);
+	op->parts = neo_calloc(partitions, sizeof *op->parts);
 	if (op->parts == NULL) {
 		client_call_done(c, call, NEO_CLIENT_NOMEM, "out of memory");
 		return;
@@ -677,7 +669,7 @@ int neo_client_tids_from(struct neo_client *client, uint64_t start, uint64_t sto
 	op.call.needs_ready = true;
 	status = client_call(client, &op.call);
 	if (status != NEO_CLIENT_OK) {
-		free(op.list.tids);
+		neo_free(op.list.tids);
 		return status;
 	}
 	tid_list_finish(&op.list, false, length);
@@ -744,7 +736,7 @@ static void log_run(struct neo_client *c, struct client_call *call)
 	op->pending = (uint32_t)count + 1;
 	for (size_t i = 0; i < count; i++)
 		client_link_get(c, nids[i], log_send, op);
-	free(nids);
+	neo_free(nids);
 	log_finish(op);
 }
 
@@ -763,7 +755,7 @@ int neo_client_undo_log(struct neo_client *client, uint64_t first, uint64_t last
 	op.call.needs_ready = true;
 	status = client_call(client, &op.call);
 	if (status != NEO_CLIENT_OK) {
-		free(op.list.tids);
+		neo_free(op.list.tids);
 		return status;
 	}
 	tid_list_finish(&op.list, true, last - first);

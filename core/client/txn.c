@@ -29,6 +29,7 @@
 #include "cluster/nid.h"
 #include "cluster/tid.h"
 #include "runtime/log.h"
+#include "runtime/alloc.h"
 
 static const uint8_t zero_checksum[20];
 
@@ -121,24 +122,24 @@ uint64_t neo_txn_ttid(const struct neo_txn *txn)
 static void blob_unref(struct store_blob *blob)
 {
 	if (blob && --blob->refs == 0) {
-		free(blob->wire);
-		free(blob);
+		neo_free(blob->wire);
+		neo_free(blob);
 	}
 }
 
 static void txn_free(struct neo_txn *txn)
 {
 	for (size_t i = 0; i < txn->count; i++) {
-		free(txn->list[i]->data);
-		free(txn->list[i]);
+		neo_free(txn->list[i]->data);
+		neo_free(txn->list[i]);
 	}
-	free(txn->list);
+	neo_free(txn->list);
 	neo_idmap_free(&txn->objects);
-	free(txn->nodes);
-	free(txn->lockless);
-	free(txn->meta_oids);
-	free(txn->pack_oids);
-	free(txn);
+	neo_free(txn->nodes);
+	neo_free(txn->lockless);
+	neo_free(txn->meta_oids);
+	neo_free(txn->pack_oids);
+	neo_free(txn);
 }
 
 /* Finished or aborted: forgotten by the client, freed once idle. */
@@ -210,19 +211,13 @@ static struct txn_node *txn_node_find(struct neo_txn *txn, int32_t nid)
 /* The node, added to those written to if new. */
 static struct txn_node *txn_node(struct neo_txn *txn, int32_t nid)
 {
-	struct txn_node *grown, *node = txn_node_find(txn, nid);
+	struct txn_node *node = txn_node_find(txn, nid);
 
 	if (node)
 		return node;
-	if (txn->node_count == txn->node_capacity) {
-		size_t capacity = txn->node_capacity ? txn->node_capacity * 2 : 8;
-
-		grown = realloc(txn->nodes, capacity * sizeof *grown);
-		if (grown == NULL)
-			return NULL;
-		txn->nodes = grown;
-		txn->node_capacity = capacity;
-	}
+	if (neo_grow(&txn->nodes, &txn->node_capacity, txn->node_count + 1,
+		     sizeof *txn->nodes) < 0)
+		return NULL;
 	txn->nodes[txn->node_count] = (struct txn_node){ .nid = nid };
 	return &txn->nodes[txn->node_count++];
 }
@@ -246,21 +241,13 @@ static void node_failed(struct neo_txn *txn, int32_t nid)
 
 static void note_lockless(struct neo_txn *txn, uint32_t partition, int32_t nid)
 {
-	struct lockless_cell *grown;
-
 	for (size_t i = 0; i < txn->lockless_count; i++)
 		if (txn->lockless[i].partition == partition && txn->lockless[i].nid == nid)
 			return;
-	if (txn->lockless_count == txn->lockless_capacity) {
-		size_t capacity = txn->lockless_capacity ? txn->lockless_capacity * 2 : 8;
-
-		grown = realloc(txn->lockless, capacity * sizeof *grown);
-		if (grown == NULL) {
-			txn_set_error(txn, NEO_CLIENT_NOMEM, "out of memory");
-			return;
-		}
-		txn->lockless = grown;
-		txn->lockless_capacity = capacity;
+	if (neo_grow(&txn->lockless, &txn->lockless_capacity, txn->lockless_count + 1,
+		     sizeof *txn->lockless) < 0) {
+		txn_set_error(txn, NEO_CLIENT_NOMEM, "out of memory");
+		return;
 	}
 	txn->lockless[txn->lockless_count++] = (struct lockless_cell){ partition, nid };
 }
@@ -279,18 +266,11 @@ static struct txn_object *txn_object(struct neo_txn *txn, uint64_t oid, bool cre
 
 	if (object || !create)
 		return object;
-	if (txn->count == txn->capacity) {
-		size_t capacity = txn->capacity ? txn->capacity * 2 : 32;
-		struct txn_object **grown = realloc(txn->list, capacity * sizeof *grown);
-
-		if (grown == NULL)
-			return NULL;
-		txn->list = grown;
-		txn->capacity = capacity;
-	}
-	object = calloc(1, sizeof *object);
+	if (neo_grow(&txn->list, &txn->capacity, txn->count + 1, sizeof *txn->list) < 0)
+		return NULL;
+	object = neo_calloc(1, sizeof *object);
 	if (object == NULL || neo_idmap_put(&txn->objects, oid, object) < 0) {
-		free(object);
+		neo_free(object);
 		return NULL;
 	}
 	object->oid = oid;
@@ -301,7 +281,7 @@ static struct txn_object *txn_object(struct neo_txn *txn, uint64_t oid, bool cre
 static struct txn_ask *ask_new(struct neo_txn *txn, struct txn_object *object, int32_t nid,
 			       uint16_t code)
 {
-	struct txn_ask *ask = calloc(1, sizeof *ask);
+	struct txn_ask *ask = neo_calloc(1, sizeof *ask);
 
 	if (ask == NULL)
 		return NULL;
@@ -321,7 +301,7 @@ static void ask_finish(struct txn_ask *ask)
 	blob_unref(ask->blob);
 	txn->inflight_bytes -= ask->bytes;
 	txn->pending--;
-	free(ask);
+	neo_free(ask);
 	txn_poke(txn);
 }
 
@@ -398,7 +378,7 @@ int neo_client_begin(struct neo_client *client, uint64_t tid, struct neo_txn **t
 	*txn = NULL;
 	if (client->read_only)
 		return client_fail(NEO_CLIENT_READ_ONLY, "read-only client");
-	bc.txn = calloc(1, sizeof *bc.txn);
+	bc.txn = neo_calloc(1, sizeof *bc.txn);
 	if (bc.txn == NULL)
 		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
 	bc.txn->c = client;
@@ -464,7 +444,7 @@ static void store_answered(struct neo_conn *conn, enum neo_ask_status status,
 		if (txn->kept_bytes + object->size < client_cache_max_bytes(txn->c->cache)) {
 			txn->kept_bytes += object->size;
 		} else {
-			free(object->data);
+			neo_free(object->data);
 			object->data = NULL;
 			object->size = 0;
 		}
@@ -502,7 +482,7 @@ static void store_to_link(struct neo_client *c, struct client_link *link, void *
 /* Takes over the prepared store in the object. */
 static void object_replace(struct txn_object *object, struct store_call *sc)
 {
-	free(object->data);
+	neo_free(object->data);
 	object->data = sc->data;
 	object->size = sc->size;
 	sc->data = NULL;
@@ -590,7 +570,7 @@ static int store_any(struct neo_txn *txn, uint64_t oid, uint64_t serial, enum tx
 {
 	struct store_call sc = { .txn = txn, .oid = oid, .serial = serial, .kind = kind,
 				 .data_serial = data_serial, .size = size };
-	struct store_blob *blob = calloc(1, sizeof *blob);
+	struct store_blob *blob = neo_calloc(1, sizeof *blob);
 	int compression = 0, status;
 
 	if (blob == NULL)
@@ -600,11 +580,11 @@ static int store_any(struct neo_txn *txn, uint64_t oid, uint64_t serial, enum tx
 		blob->check_only = true;
 		blob->check = (struct neo_ask_check_current_serial){ txn->ttid, oid, serial };
 	} else if (data) {
-		sc.data = malloc(size ? size : 1);
+		sc.data = neo_malloc(size ? size : 1);
 		if (sc.data == NULL
 		    || client_encode_data(txn->c->compress, data, size, &blob->wire, &blob->wire_size,
 					  &compression, blob->checksum) != NEO_CLIENT_OK) {
-			free(sc.data);
+			neo_free(sc.data);
 			blob_unref(blob);
 			return client_fail(NEO_CLIENT_NOMEM, "out of memory");
 		}
@@ -624,7 +604,7 @@ static int store_any(struct neo_txn *txn, uint64_t oid, uint64_t serial, enum tx
 	sc.call.run = store_run;
 	status = client_call(txn->c, &sc.call);
 	/* Still ours if the call did not run. */
-	free(sc.data);
+	neo_free(sc.data);
 	blob_unref(sc.blob);
 	return status;
 }
@@ -765,7 +745,7 @@ static int collect_conflicts(struct neo_txn *txn, struct vote_call *vc)
 		n += txn->list[i]->conflict != 0;
 	if (n == 0)
 		return 0;
-	vc->conflicts = calloc(n, sizeof *vc->conflicts);
+	vc->conflicts = neo_calloc(n, sizeof *vc->conflicts);
 	if (vc->conflicts == NULL)
 		return -1;
 	for (size_t i = 0; i < txn->count; i++) {
@@ -779,7 +759,7 @@ static int collect_conflicts(struct neo_txn *txn, struct vote_call *vc)
 		conflict->committed_serial = object->conflict;
 		conflict->base_serial = object->serial;
 		conflict->read_conflict = object->kind == TXN_CHECK;
-		if (object->data && (conflict->data = malloc(object->size ? object->size : 1))) {
+		if (object->data && (conflict->data = neo_malloc(object->size ? object->size : 1))) {
 			memcpy(conflict->data, object->data, object->size);
 			conflict->size = object->size;
 		}
@@ -874,7 +854,7 @@ static void failed_vote_answered(struct neo_conn *conn, enum neo_ask_status stat
 static void vote_failures(struct neo_txn *txn, struct vote_call *vc)
 {
 	struct neo_client *c = txn->c;
-	int64_t *failed = calloc(txn->node_count + 1, sizeof *failed);
+	int64_t *failed = neo_calloc(txn->node_count + 1, sizeof *failed);
 	struct neo_failed_vote ask = { .ttid = txn->ttid, .failed_uuids = { failed, 0 } };
 
 	if (failed == NULL) {
@@ -898,7 +878,7 @@ static void vote_failures(struct neo_txn *txn, struct vote_call *vc)
 
 			snprintf(text, sizeof text, "partition %u not fully write-locked", p);
 			txn_set_error(txn, NEO_CLIENT_INCOMPLETE, text);
-			free(failed);
+			neo_free(failed);
 			vote_finish(txn, vc);
 			return;
 		}
@@ -909,7 +889,7 @@ static void vote_failures(struct neo_txn *txn, struct vote_call *vc)
 	if (ask.failed_uuids.count == 0
 	    || !client_master_ask(c, &vc->call, NEO_FAILED_VOTE, &ask, failed_vote_answered, vc))
 		vote_finish(txn, vc);
-	free(failed);
+	neo_free(failed);
 }
 
 static void vote_after_votes(struct neo_txn *txn, struct client_call *call)
@@ -955,8 +935,8 @@ static void vote_after_stores(struct neo_txn *txn, struct client_call *call)
 				 read_conflict ? ", on an object checked" : "");
 		return;
 	}
-	free(txn->meta_oids);
-	txn->meta_oids = malloc((txn->count + 1) * sizeof *txn->meta_oids);
+	neo_free(txn->meta_oids);
+	txn->meta_oids = neo_malloc((txn->count + 1) * sizeof *txn->meta_oids);
 	if (txn->meta_oids == NULL) {
 		client_call_done(c, call, NEO_CLIENT_NOMEM, "out of memory");
 		return;
@@ -1039,8 +1019,8 @@ int neo_txn_vote(struct neo_txn *txn, const void *user, size_t user_size,
 void neo_client_conflicts_free(struct neo_client_conflict *conflicts, size_t count)
 {
 	for (size_t i = 0; conflicts && i < count; i++)
-		free(conflicts[i].data);
-	free(conflicts);
+		neo_free(conflicts[i].data);
+	neo_free(conflicts);
 }
 
 /* --- Finish ----------------------------------------------------------------------------- */
@@ -1201,9 +1181,9 @@ static void finish_ask(struct neo_client *c, struct finish_call *fc)
 {
 	struct neo_txn *txn = fc->txn;
 	struct neo_ask_finish_transaction ask = { .ttid = txn->ttid, .pack = txn->pack };
-	uint64_t *oids = malloc((txn->count + 1) * sizeof *oids);
-	int64_t *deleted = malloc((txn->count + 1) * sizeof *deleted);
-	int64_t *checked = malloc((txn->count + 1) * sizeof *checked);
+	uint64_t *oids = neo_malloc((txn->count + 1) * sizeof *oids);
+	int64_t *deleted = neo_malloc((txn->count + 1) * sizeof *deleted);
+	int64_t *checked = neo_malloc((txn->count + 1) * sizeof *checked);
 
 	ask.oids.items = oids;
 	ask.deleted.items = deleted;
@@ -1232,9 +1212,9 @@ static void finish_ask(struct neo_client *c, struct finish_call *fc)
 	}
 	txn->finishing = true;
 out:
-	free(oids);
-	free(deleted);
-	free(checked);
+	neo_free(oids);
+	neo_free(deleted);
+	neo_free(checked);
 }
 
 static void finish_run(struct neo_client *c, struct client_call *call)
@@ -1281,7 +1261,7 @@ static void abort_run(struct neo_client *c, struct client_call *call)
 	struct neo_txn *txn = ((struct abort_call *)call)->txn;
 	struct neo_abort_transaction to_storage = { .ttid = txn->ttid };
 	struct neo_abort_transaction to_master = { .ttid = txn->ttid };
-	int64_t *involved = malloc((txn->node_count + 1) * sizeof *involved);
+	int64_t *involved = neo_malloc((txn->node_count + 1) * sizeof *involved);
 
 	/* After a finish was sent, the master ends the transaction itself
 	 * (as upstream, whose finish forgets it). */
@@ -1301,7 +1281,7 @@ static void abort_run(struct neo_client *c, struct client_call *call)
 		if (c->master && c->identified && txn->generation == c->generation)
 			neo_conn_notify(c->master, NEO_ABORT_TRANSACTION, &to_master);
 	}
-	free(involved);
+	neo_free(involved);
 	txn_release(txn);
 	client_call_done(c, call, NEO_CLIENT_OK, NULL);
 }
@@ -1321,7 +1301,7 @@ void client_txns_close(struct neo_client *c)
 	size_t index = 0, count = 0;
 	uint64_t key;
 	void *value;
-	struct neo_txn **txns = malloc((c->txns.count + 1) * sizeof *txns);
+	struct neo_txn **txns = neo_malloc((c->txns.count + 1) * sizeof *txns);
 
 	while (txns && neo_idmap_next(&c->txns, &index, &key, &value))
 		txns[count++] = value;
@@ -1332,7 +1312,7 @@ void client_txns_close(struct neo_client *c)
 		}
 		txn_release(txns[i]);
 	}
-	free(txns);
+	neo_free(txns);
 }
 
 /* --- Undo --------------------------------------------------------------------------------- */
@@ -1413,9 +1393,9 @@ static void undo_release(struct neo_client *c, struct undo_call *uc)
 {
 	if (--uc->pending)
 		return;
-	free(uc->parts);
-	free(uc->part_oids);
-	free(uc->exclude);
+	neo_free(uc->parts);
+	neo_free(uc->part_oids);
+	neo_free(uc->exclude);
 	client_call_done(c, &uc->call, uc->status, "%s", uc->err);
 }
 
@@ -1442,9 +1422,9 @@ static void undo_run(struct neo_client *c, struct client_call *call)
 
 	if (txn_broken(c, txn, call))
 		return;
-	uc->parts = calloc(partitions ? partitions : 1, sizeof *uc->parts);
-	uc->part_oids = malloc((uc->count + 1) * sizeof *uc->part_oids);
-	uc->exclude = malloc((txn->node_count + 1) * sizeof *uc->exclude);
+	uc->parts = neo_calloc(partitions ? partitions : 1, sizeof *uc->parts);
+	uc->part_oids = neo_malloc((uc->count + 1) * sizeof *uc->part_oids);
+	uc->exclude = neo_malloc((txn->node_count + 1) * sizeof *uc->exclude);
 	if (!uc->parts || !uc->part_oids || !uc->exclude) {
 		uc->pending = 1;
 		uc->status = NEO_CLIENT_NOMEM;
@@ -1526,7 +1506,7 @@ static int undo_lookup(struct neo_txn *txn, uint64_t undone_tid, struct undo_cal
 	if (status != NEO_CLIENT_OK)
 		return status;
 	uc->count = info.oid_count;
-	uc->entries = calloc(uc->count + 1, sizeof *uc->entries);
+	uc->entries = neo_calloc(uc->count + 1, sizeof *uc->entries);
 	if (uc->entries == NULL) {
 		neo_client_txn_info_clear(&info);
 		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
@@ -1548,7 +1528,7 @@ int neo_txn_undo(struct neo_txn *txn, uint64_t undone_tid, uint64_t **oids, size
 	*count = 0;
 	status = undo_lookup(txn, undone_tid, &uc);
 	if (status == NEO_CLIENT_OK || status == NEO_CLIENT_UNDO_ERROR) {
-		*oids = malloc((uc.count + 1) * sizeof **oids);
+		*oids = neo_malloc((uc.count + 1) * sizeof **oids);
 		if (*oids == NULL)
 			status = client_fail(NEO_CLIENT_NOMEM, "out of memory");
 	}
@@ -1561,11 +1541,11 @@ int neo_txn_undo(struct neo_txn *txn, uint64_t undone_tid, uint64_t **oids, size
 			(*oids)[(*count)++] = uc.entries[i].oid;
 		}
 	if (status != NEO_CLIENT_OK && status != NEO_CLIENT_UNDO_ERROR) {
-		free(*oids);
+		neo_free(*oids);
 		*oids = NULL;
 		*count = 0;
 	}
-	free(uc.entries);
+	neo_free(uc.entries);
 	return status;
 }
 
@@ -1579,7 +1559,7 @@ int neo_txn_undo_serials(struct neo_txn *txn, uint64_t undone_tid,
 	*count = 0;
 	status = undo_lookup(txn, undone_tid, &uc);
 	if (status == NEO_CLIENT_OK) {
-		*serials = malloc((uc.count + 1) * sizeof **serials);
+		*serials = neo_malloc((uc.count + 1) * sizeof **serials);
 		if (*serials == NULL)
 			status = client_fail(NEO_CLIENT_NOMEM, "out of memory");
 	}
@@ -1590,7 +1570,7 @@ int neo_txn_undo_serials(struct neo_txn *txn, uint64_t undone_tid,
 				.current_serial = uc.entries[i].current_serial,
 				.undo_serial = uc.entries[i].undo_serial,
 				.is_current = uc.entries[i].is_current };
-	free(uc.entries);
+	neo_free(uc.entries);
 	return status;
 }
 
@@ -1604,12 +1584,12 @@ static int compare_oids(const void *a, const void *b)
 int client_txn_set_pack(struct neo_txn *txn, uint64_t pack_tid, const uint64_t *oids,
 			size_t count)
 {
-	free(txn->pack_oids);
+	neo_free(txn->pack_oids);
 	txn->pack_oids = NULL;
 	txn->pack = (struct neo_opt_pack_info){ true, { .pack_tid = pack_tid } };
 	if (oids == NULL)
 		return NEO_CLIENT_OK;
-	txn->pack_oids = malloc((count + 1) * sizeof *txn->pack_oids);
+	txn->pack_oids = neo_malloc((count + 1) * sizeof *txn->pack_oids);
 	if (txn->pack_oids == NULL)
 		return NEO_CLIENT_NOMEM;
 	memcpy(txn->pack_oids, oids, count * sizeof *oids);

@@ -34,6 +34,12 @@ void neo_ptable_free(struct neo_ptable *pt)
 	pt->ptid = 0;
 }
 
+void neo_ptable_clear(struct neo_ptable *pt)
+{
+	neo_ptable_free(pt);
+	pt->num_replicas = 0;
+}
+
 int neo_ptable_copy(struct neo_ptable *dst, const struct neo_ptable *src)
 {
 	struct neo_ptable copy = { 0 };
@@ -101,11 +107,17 @@ size_t neo_ptable_drop_node(struct neo_ptable *pt, int32_t nid)
 {
 	size_t dropped = 0;
 
-	for (uint32_t p = 0; p < pt->num_partitions; p++)
-		if (neo_ptable_cell_state(pt, p, nid) >= 0) {
-			neo_ptable_set_cell(pt, p, nid, NEO_CELL_DISCARDED);
-			dropped++;
-		}
+	/* removing a cell cannot fail */
+	for (uint32_t p = 0; p < pt->num_partitions; p++) {
+		struct neo_pt_cells *row = &pt->rows[p];
+
+		for (uint32_t i = 0; i < row->count; i++)
+			if (row->cells[i].nid == nid) {
+				row->cells[i] = row->cells[--row->count];
+				dropped++;
+				break;
+			}
+	}
 	return dropped;
 }
 

@@ -37,15 +37,27 @@ struct neo_ptable {
 	struct neo_pt_cells *rows;	/* num_partitions of them */
 };
 
+/*
+ * The functions that change a table and can fail say so in their result,
+ * which callers must check (warn_unused_result): on failure the table is
+ * as it was.
+ */
+
 /* Empties pt and gives it np rows (np may be 0).  Returns 0 or -1. */
-int neo_ptable_init(struct neo_ptable *pt, uint32_t num_partitions, uint32_t num_replicas);
+int neo_ptable_init(struct neo_ptable *pt, uint32_t num_partitions, uint32_t num_replicas)
+	__attribute__((warn_unused_result));
 void neo_ptable_free(struct neo_ptable *pt);
-/* Copies src over dst (dst freed first).  Returns 0 or -1. */
-int neo_ptable_copy(struct neo_ptable *dst, const struct neo_ptable *src);
+/* Empties pt: no row, no replica, ptid 0 (cannot fail). */
+void neo_ptable_clear(struct neo_ptable *pt);
+/* Copies src over dst (dst freed first).  Returns 0, or -1 with dst
+ * unchanged. */
+int neo_ptable_copy(struct neo_ptable *dst, const struct neo_ptable *src)
+	__attribute__((warn_unused_result));
 
 /* Sets, or with DISCARDED removes, a cell.  Returns 0 or -1 (bad row). */
 int neo_ptable_set_cell(struct neo_ptable *pt, uint32_t partition, int32_t nid,
-			enum neo_cell_state state);
+			enum neo_cell_state state)
+	__attribute__((warn_unused_result));
 /* The state of nid's cell in the row, or -1 if it has none. */
 int neo_ptable_cell_state(const struct neo_ptable *pt, uint32_t partition, int32_t nid);
 /* Removes every cell of nid.  Returns how many went. */
@@ -85,13 +97,15 @@ int neo_ptable_nodes(const struct neo_ptable *pt, int32_t **out, size_t *count);
  * -1 when a cell is malformed (pt unchanged).
  */
 int neo_ptable_load(struct neo_ptable *pt, int64_t ptid, int64_t num_replicas,
-		    const struct neo_list_list_cell *rows);
+		    const struct neo_list_list_cell *rows)
+	__attribute__((warn_unused_result));
 /*
  * Applies NotifyPartitionChanges.  Returns 0, or -1 when a change names a
  * partition outside the table (nothing applied).
  */
 int neo_ptable_apply(struct neo_ptable *pt, int64_t ptid, int64_t num_replicas,
-		     const struct neo_list_cell_change *changes);
+		     const struct neo_list_cell_change *changes)
+	__attribute__((warn_unused_result));
 
 /* Rows min..max-1 as the wire wants them. */
 int neo_ptable_to_wire(const struct neo_ptable *pt, uint32_t min, uint32_t max,

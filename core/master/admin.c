@@ -15,6 +15,7 @@
 
 #include "cluster/nid.h"
 #include "cluster/tid.h"
+#include "runtime/alloc.h"
 #include "runtime/log.h"
 
 static void deny(struct neo_conn *conn, uint32_t msg_id, const char *why)
@@ -77,7 +78,7 @@ static bool pt_changes_allowed(struct master *m, struct neo_conn *conn, uint32_t
 
 static void stop_cluster(struct master *m)
 {
-	struct neo_node **storages = calloc(m->nodes.count + 1, sizeof *storages);
+	struct neo_node **storages = neo_calloc(m->nodes.count + 1, sizeof *storages);
 	size_t count = 0;
 
 	master_set_state(m, NEO_CLUSTER_STOPPING);
@@ -85,14 +86,13 @@ static void stop_cluster(struct master *m)
 	for (size_t i = 0; i < m->nodes.count && storages; i++) {
 		struct neo_node *node = m->nodes.nodes[i];
 
-		if (node->type == NEO_NODE_STORAGE && node->conn) {
-			node->state = NEO_NODE_DOWN;
+		if (node->type == NEO_NODE_STORAGE && node->conn
+		    && master_change_node_state(m, node, NEO_NODE_DOWN))
 			storages[count++] = node;
-		}
 	}
 	if (count)
 		master_notify_nodes(m, storages, count);
-	free(storages);
+	neo_free(storages);
 	for (size_t i = 0; i < m->nodes.count; i++)
 		if (m->nodes.nodes[i]->conn)
 			neo_conn_close(m->nodes.nodes[i]->conn, "cluster stopping");
@@ -100,7 +100,8 @@ static void stop_cluster(struct master *m)
 	master_exit_loop(m);
 }
 
-static void set_cluster_state(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_admin_set_cluster_state(struct master *m, struct neo_node *from, struct neo_conn *conn,
+				    struct neo_packet *pkt)
 {
 	enum neo_cluster_state state = ((const struct neo_set_cluster_state *)pkt->args)->state;
 
@@ -140,7 +141,8 @@ static void set_cluster_state(struct master *m, struct neo_conn *conn, struct ne
 	}
 }
 
-static void add_pending(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_admin_add_pending(struct master *m, struct neo_node *from, struct neo_conn *conn,
+			      struct neo_packet *pkt)
 {
 	const struct neo_add_pending_nodes *req = pkt->args;
 	char message[1024] = "Nodes added: ";
@@ -201,7 +203,8 @@ static bool tweak_nodes_valid(struct master *m, struct neo_conn *conn, uint32_t 
 	return true;
 }
 
-static void tweak(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_admin_tweak(struct master *m, struct neo_node *from, struct neo_conn *conn,
+			struct neo_packet *pkt)
 {
 	const struct neo_tweak_partition_table *req = pkt->args;
 	struct neo_answer_tweak_partition_table answer = { 0 };
@@ -212,7 +215,7 @@ static void tweak(struct master *m, struct neo_conn *conn, struct neo_packet *pk
 	if (!pt_changes_allowed(m, conn, pkt->msg_id, "tweakPartitionTable")
 	    || !tweak_nodes_valid(m, conn, pkt->msg_id, &req->excluded_uuids))
 		return;
-	excluded = calloc(req->excluded_uuids.count + 1, sizeof *excluded);
+	excluded = neo_calloc(req->excluded_uuids.count + 1, sizeof *excluded);
 	if (excluded == NULL) {
 		deny(conn, pkt->msg_id, "out of memory");
 		return;
@@ -221,7 +224,7 @@ static void tweak(struct master *m, struct neo_conn *conn, struct neo_packet *pk
 		excluded[i] = (int32_t)req->excluded_uuids.items[i];
 	rc = master_pt_tweak(m, excluded, req->excluded_uuids.count, req->dry_run, &result,
 			     &answer.changed);
-	free(excluded);
+	neo_free(excluded);
 	if (rc == -2) {
 		deny(conn, pkt->msg_id, "tweak: can not remove all nodes");
 		return;
@@ -270,7 +273,8 @@ static bool node_state_allowed(enum neo_node_type type, enum neo_node_state stat
 	}
 }
 
-static void set_node_state(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_admin_set_node_state(struct master *m, struct neo_node *from, struct neo_conn *conn,
+				 struct neo_packet *pkt)
 {
 	const struct neo_set_node_state *req = pkt->args;
 	struct neo_node *node = req->uuid >= INT32_MIN && req->uuid <= INT32_MAX
@@ -317,24 +321,33 @@ static void set_node_state(struct master *m, struct neo_conn *conn, struct neo_p
 			deny(conn, pkt->msg_id, "a running node must be stopped before removal");
 			return;
 		}
-		neo_ptable_copy(&before, &m->pt);
+		if (neo_ptable_copy(&before, &m->pt) < 0) {
+			deny(conn, pkt->msg_id, "out of memory");
+			return;
+		}
 		neo_ptable_drop_node(&m->pt, node->nid);
-		master_pt_commit(m, &before);
+		if (master_pt_commit(m, &before) < 0) {
+			/* the table stays as it was, and so does the node */
+			neo_ptable_free(&before);
+			deny(conn, pkt->msg_id, "out of memory");
+			return;
+		}
 		neo_ptable_free(&before);
-		node->state = NEO_NODE_UNKNOWN;
-		master_notify_nodes(m, &node, 1);
-		ack(conn, pkt->msg_id, "node permanently removed");
-		if (node->conn)
+		if (node->conn) {
+			master_set_node_state(m, node, NEO_NODE_UNKNOWN);
+			ack(conn, pkt->msg_id, "node permanently removed");
 			neo_conn_close(node->conn, "dropped");
-		else {
-			free(node->owner_data);
-			neo_nodes_remove(&m->nodes, node);
+		} else {
+			master_forget_node(m, node);
+			ack(conn, pkt->msg_id, "node permanently removed");
 		}
 		return;
 	}
 	/* DOWN: tell it, then let the connection loss outdate its cells. */
-	node->state = NEO_NODE_DOWN;
-	master_notify_nodes(m, &node, 1);
+	if (!master_set_node_state(m, node, NEO_NODE_DOWN)) {
+		deny(conn, pkt->msg_id, "illegal state change");
+		return;
+	}
 	ack(conn, pkt->msg_id, "state changed");
 	if (node->conn)
 		neo_conn_close(node->conn, "killed by an administrator");
@@ -495,8 +508,8 @@ static bool check_send(struct master *m, struct neo_conn *conn, uint32_t msg_id,
 	return true;
 }
 
-static void check_replicas(
-struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_admin_check_replicas(struct master *m, struct neo_node *from, struct neo_conn *conn,
+				 struct neo_packet *pkt)
 {
 	const struct neo_check_replicas *req = pkt->args;
 	uint32_t count = req->partitions.count;
@@ -513,7 +526,7 @@ struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
 		deny(conn, pkt->msg_id, "check: no partition given");
 		return;
 	}
-	plans = calloc(count, sizeof *plans);
+	plans = neo_calloc(count, sizeof *plans);
 	if (plans == NULL) {
 		deny(conn, pkt->msg_id, "out of memory");
 		return;
@@ -523,15 +536,16 @@ struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
 	for (uint32_t i = 0; i < count; i++)
 		if (!check_plan_partition(m, conn, pkt->msg_id, req->partitions.keys[i],
 					  &req->partitions.values[i], &plans[i])) {
-			free(plans);
+			neo_free(plans);
 			return;
 		}
 	if (check_send(m, conn, pkt->msg_id, plans, count, req->min_tid, max_tid))
 		neo_log(NEO_LOG_INFO, "replica check of %u partition(s) ordered", count);
-	free(plans);
+	neo_free(plans);
 }
 
-static void truncate_cluster(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_admin_truncate(struct master *m, struct neo_node *from, struct neo_conn *conn,
+			   struct neo_packet *pkt)
 {
 	uint64_t tid = ((const struct neo_truncate *)pkt->args)->tid;
 
@@ -593,7 +607,8 @@ static size_t storages_in_use(struct master *m)
 	return count;
 }
 
-static void set_num_replicas(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_admin_set_num_replicas(struct master *m, struct neo_node *from, struct neo_conn *conn,
+				   struct neo_packet *pkt)
 {
 	int64_t nr = ((const struct neo_set_num_replicas *)pkt->args)->num_replicas;
 	struct neo_ptable before = { 0 };
@@ -623,13 +638,19 @@ static void set_num_replicas(struct master *m, struct neo_conn *conn, struct neo
 		return;
 	}
 	m->pt.num_replicas = (uint32_t)nr;
-	master_pt_commit(m, &before);
+	if (master_pt_commit(m, &before) < 0) {
+		/* the table is back as it was: nothing was told */
+		neo_ptable_free(&before);
+		deny(conn, pkt->msg_id, "out of memory");
+		return;
+	}
 	neo_ptable_free(&before);
 	ack(conn, pkt->msg_id, warning);
 }
 
 /* As upstream: every id must be a connected storage, or nothing is sent. */
-static void repair(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_admin_repair(struct master *m, struct neo_node *from, struct neo_conn *conn,
+			 struct neo_packet *pkt)
 {
 	const struct neo_repair *req = pkt->args;
 	struct neo_notify_repair notify = { .dry_run = req->dry_run };
@@ -640,7 +661,7 @@ static void repair(struct master *m, struct neo_conn *conn, struct neo_packet *p
 		deny(conn, pkt->msg_id, "prune_orphan: no storage node given");
 		return;
 	}
-	targets = calloc(req->uuids.count, sizeof *targets);
+	targets = neo_calloc(req->uuids.count, sizeof *targets);
 	if (targets == NULL) {
 		deny(conn, pkt->msg_id, "out of memory");
 		return;
@@ -655,131 +676,13 @@ static void repair(struct master *m, struct neo_conn *conn, struct neo_packet *p
 			/* as upstream */
 			denyf(conn, pkt->msg_id, "invalid storage node %s",
 			      neo_nid_format(nid, text, sizeof text));
-			free(targets);
+			neo_free(targets);
 			return;
 		}
 		targets[i] = node->conn;
 	}
 	for (uint32_t i = 0; i < req->uuids.count; i++)
 		neo_conn_notify(targets[i], NEO_NOTIFY_REPAIR, &notify);
-	free(targets);
+	neo_free(targets);
 	ack(conn, pkt->msg_id, "");
-}
-
-static void answer_node_list(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
-{
-	const struct neo_ask_node_list *req = pkt->args;
-	struct neo_answer_node_list answer = { 0 };
-	struct neo_node_info *infos = calloc(m->nodes.count + 1, sizeof *infos);
-
-	if (infos == NULL) {
-		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
-		return;
-	}
-	for (size_t i = 0; i < m->nodes.count; i++)
-		if (!req->node_type.has || m->nodes.nodes[i]->type == req->node_type.v)
-			neo_node_to_wire(m->nodes.nodes[i], &infos[answer.nodes.count++]);
-	answer.nodes.items = infos;
-	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_NODE_LIST, &answer);
-	free(infos);
-}
-
-static void answer_partition_list(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
-{
-	const struct neo_ask_partition_list *req = pkt->args;
-	/* as upstream: no ptid (None) until the table exists */
-	struct neo_answer_partition_list answer = { .ptid = { m->pt.ptid != 0, m->pt.ptid },
-						    .num_replicas = m->pt.num_replicas };
-	int64_t max = req->max_offset ? req->max_offset : m->pt.num_partitions;
-
-	/* As the admin node (upstream's): MAX 0 is the end, rows past the end
-	 * are an error, an empty range is not. */
-	if (req->min_offset < 0 || max < 0 || max > m->pt.num_partitions) {
-		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
-				      "invalid partition table offset");
-		return;
-	}
-	if (neo_ptable_to_wire(&m->pt, (uint32_t)(req->min_offset < max ? req->min_offset : max),
-			       (uint32_t)max, &answer.rows) < 0) {
-		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
-		return;
-	}
-	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_PARTITION_LIST, &answer);
-	neo_ptable_wire_free(&answer.rows);
-}
-
-bool master_handle_admin_packet(struct master *m, struct neo_node *node, struct neo_conn *conn,
-				struct neo_packet *pkt)
-{
-	switch (pkt->code) {
-	case NEO_ASK_CLUSTER_STATE: {
-		struct neo_answer_cluster_state answer = { .state = { true, m->state } };
-
-		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_CLUSTER_STATE, &answer);
-		return true;
-	}
-	case NEO_ASK_PRIMARY: {
-		struct neo_answer_primary answer = { .primary_uuid = m->nid };
-
-		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_PRIMARY, &answer);
-		return true;
-	}
-	case NEO_ASK_NODE_LIST:
-		answer_node_list(m, conn, pkt);
-		return true;
-	case NEO_ASK_PARTITION_LIST:
-		answer_partition_list(m, conn, pkt);
-		return true;
-	case NEO_ASK_LAST_IDS: {
-		struct neo_answer_last_ids answer = { .last_oid = { true, m->last_oid },
-						      .last_tid = { true, m->last_tid },
-						      .first_tid = m->first_tid };
-
-		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_LAST_IDS, &answer);
-		return true;
-	}
-	case NEO_ASK_RECOVERY: {
-		struct neo_answer_recovery answer = { .ptid = { true, m->pt.ptid } };
-
-		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_RECOVERY, &answer);
-		return true;
-	}
-	default:
-		break;
-	}
-	if (node->type != NEO_NODE_ADMIN)
-		return false;
-	switch (pkt->code) {
-	case NEO_SET_CLUSTER_STATE:
-		set_cluster_state(m, conn, pkt);
-		return true;
-	case NEO_ADD_PENDING_NODES:
-		add_pending(m, conn, pkt);
-		return true;
-	case NEO_TWEAK_PARTITION_TABLE:
-		tweak(m, conn, pkt);
-		return true;
-	case NEO_SET_NODE_STATE:
-		set_node_state(m, conn, pkt);
-		return true;
-	case NEO_SET_NUM_REPLICAS:
-		set_num_replicas(m, conn, pkt);
-		return true;
-	case NEO_CHECK_REPLICAS:
-		check_replicas(m, conn, pkt);
-		return true;
-	case NEO_TRUNCATE:
-		truncate_cluster(m, conn, pkt);
-		return true;
-	case NEO_REPAIR:
-		repair(m, conn, pkt);
-		return true;
-	case NEO_FLUSH_LOG:
-		return true;
-	case NEO_ASK_LAST_TRANSACTION:
-		master_handle_client_packet(m, node, conn, pkt);
-		return true;
-	default:
-		return false;
-	}
 }

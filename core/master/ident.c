@@ -1,153 +1,15 @@
 /*
- * master/ident.c - who is connected to the master: accepting connections,
- * identifying nodes, assigning ids, telling everyone about node changes,
- * and the election between masters (the primary, the secondaries).
+ * master/ident.c - who is connected to the master: identifying nodes,
+ * assigning ids, welcoming them (what they must know), and the election
+ * between masters (the primary, the secondaries).
  */
 #include "master/master.h"
 
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cluster/nid.h"
+#include "runtime/alloc.h"
 #include "runtime/log.h"
-
-static void master_conn_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg);
-static void master_conn_closed(struct neo_conn *conn, const char *reason, void *arg);
-
-static const struct neo_conn_callbacks master_conn_callbacks = {
-	.on_packet = master_conn_packet,
-	.on_close = master_conn_closed,
-};
-
-static double monotonic_now(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
-/* As upstream: id timestamps come from a clock that never goes back and
- * never repeats. */
-static double master_next_clock(struct master *m)
-{
-	double now = monotonic_now();
-
-	if (now <= m->node_clock)
-		now = m->node_clock + 1e-6;
-	m->node_clock = now;
-	return now;
-}
-
-struct master_node *master_node_data(struct neo_node *node)
-{
-	if (node->owner_data == NULL) {
-		struct master_node *data = calloc(1, sizeof *data);
-
-		if (data == NULL)
-			return NULL;
-		data->recovery_ptid = -1;
-		node->owner_data = data;
-	}
-	return node->owner_data;
-}
-
-bool master_is_running(void *ctx, int32_t nid)
-{
-	struct master *m = ctx;
-	struct neo_node *node = neo_nodes_by_nid(&m->nodes, nid);
-
-	return node && node->state == NEO_NODE_RUNNING && node->conn;
-}
-
-void master_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg)
-{
-	(void)listener;
-	neo_conn_set_callbacks(conn, &master_conn_callbacks, arg);
-}
-
-/* --- Notifications -------------------------------------------------------- */
-
-/* Whether a node of type `to` is told about a node of type `about`. */
-static bool node_news_for(enum neo_node_type to, enum neo_node_type about)
-{
-	/* Clients need not know each other; everyone else is told all. */
-	return !(to == NEO_NODE_CLIENT && about == NEO_NODE_CLIENT);
-}
-
-static int send_node_list(struct master *m, struct neo_conn *conn, enum neo_node_type to,
-			  struct neo_node *first, struct neo_node **nodes, size_t count)
-{
-	struct neo_notify_node_information notify = { 0 };
-	struct neo_node_info *infos = calloc(count + 1, sizeof *infos);
-	uint32_t n = 0;
-	int rc;
-
-	if (infos == NULL)
-		return -1;
-	if (first)
-		neo_node_to_wire(first, &infos[n++]);
-	for (size_t i = 0; i < count; i++)
-		if (nodes[i] != first && node_news_for(to, nodes[i]->type))
-			neo_node_to_wire(nodes[i], &infos[n++]);
-	notify.timestamp = master_next_clock(m);
-	notify.nodes.items = infos;
-	notify.nodes.count = n;
-	rc = n ? neo_conn_notify(conn, NEO_NOTIFY_NODE_INFORMATION, &notify) : 0;
-	free(infos);
-	return rc;
-}
-
-/* Tells every identified node (but the changed ones' own news to
- * themselves is included too) about the changed nodes. */
-void master_notify_nodes(struct master *m, struct neo_node **changed, size_t count)
-{
-	for (size_t i = 0; i < m->nodes.count; i++) {
-		struct neo_node *peer = m->nodes.nodes[i];
-
-		if (peer->conn && peer->type != NEO_NODE_MASTER)
-			send_node_list(m, peer->conn, peer->type, NULL, changed, count);
-	}
-}
-
-void master_broadcast(struct master *m, uint16_t code, const void *args, bool to_storages,
-		      bool to_clients, bool to_admins)
-{
-	for (size_t i = 0; i < m->nodes.count; i++) {
-		struct neo_node *peer = m->nodes.nodes[i];
-
-		if (peer->conn == NULL)
-			continue;
-		if ((peer->type == NEO_NODE_STORAGE && to_storages)
-		    || (peer->type == NEO_NODE_CLIENT && to_clients)
-		    || (peer->type == NEO_NODE_ADMIN && to_admins))
-			neo_conn_notify(peer->conn, code, args);
-	}
-}
-
-void master_set_node_state(struct master *m, struct neo_node *node, enum neo_node_state state)
-{
-	if (node->state == state)
-		return;
-	node->state = state;
-	master_notify_nodes(m, &node, 1);
-}
-
-int master_send_pt(struct master *m, struct neo_conn *conn)
-{
-	struct neo_send_partition_table send = { 0 };
-	int rc;
-
-	if (neo_ptable_to_wire(&m->pt, 0, m->pt.num_partitions, &send.rows) < 0)
-		return -1;
-	send.ptid.has = m->pt.ptid > 0;
-	send.ptid.v = m->pt.ptid;
-	send.num_replicas = m->pt.num_replicas;
-	rc = neo_conn_notify(conn, NEO_SEND_PARTITION_TABLE, &send);
-	neo_ptable_wire_free(&send.rows);
-	return rc;
-}
 
 /* --- Identification ------------------------------------------------------- */
 
@@ -163,7 +25,7 @@ static void refuse(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code c
 static void answer_not_primary(struct master *m, struct neo_conn *conn)
 {
 	struct neo_not_primary_master answer = { 0 };
-	struct neo_wire_address *known = calloc(m->master_count + 1, sizeof *known);
+	struct neo_wire_address *known = neo_calloc(m->master_count + 1, sizeof *known);
 
 	if (known == NULL) {
 		neo_conn_close(conn, "out of memory");
@@ -182,7 +44,7 @@ static void answer_not_primary(struct master *m, struct neo_conn *conn)
 	answer.known_masters.count = (uint32_t)m->master_count + 1;
 	neo_conn_notify(conn, NEO_NOT_PRIMARY_MASTER, &answer);
 	neo_conn_close(conn, "not the primary master");
-	free(known);
+	neo_free(known);
 }
 
 static bool address_less(const struct neo_address *a, const struct neo_address *b)
@@ -270,7 +132,7 @@ static struct neo_node *register_node(struct master *m, const struct neo_request
 	node->conn = conn;
 	node->has_id_timestamp = true;
 	node->id_timestamp = master_next_clock(m);
-	node->state = initial_state(m, req->node_type, nid);
+	master_change_node_state(m, node, initial_state(m, req->node_type, nid));
 	memset(node->owner_data, 0, sizeof(struct master_node));
 	((struct master_node *)node->owner_data)->recovery_ptid = -1;
 	return node;
@@ -292,7 +154,7 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 		neo_nid_format(node->nid, nid, sizeof nid), neo_conn_peer(node->conn),
 		neo_enum_name(NEO_ENUM_NODE_STATES, node->state));
 	/* As upstream: the node's own entry first, then all it should know. */
-	send_node_list(m, node->conn, node->type, node, m->nodes.nodes, m->nodes.count);
+	master_send_node_list(m, node->conn, node->type, node, m->nodes.nodes, m->nodes.count);
 	if (node->type != NEO_NODE_MASTER
 	    && !(node->type == NEO_NODE_STORAGE && m->state == NEO_CLUSTER_RECOVERING))
 		master_send_pt(m, node->conn);
@@ -300,8 +162,8 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 		struct neo_node *peer = m->nodes.nodes[i];
 
 		if (peer->conn && peer != node && peer->type != NEO_NODE_MASTER
-		    && node_news_for(peer->type, node->type))
-			send_node_list(m, peer->conn, peer->type, NULL, &node, 1);
+		    && master_node_news_for(peer->type, node->type))
+			master_send_node_list(m, peer->conn, peer->type, NULL, &node, 1);
 	}
 	if (node->type != NEO_NODE_MASTER) {
 		struct neo_notify_cluster_information info = { .state = m->state };
@@ -310,7 +172,8 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 	}
 }
 
-static void identify(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_identify(struct master *m, struct neo_node *unidentified, struct neo_conn *conn,
+		     struct neo_packet *pkt)
 {
 	const struct neo_request_identification *req = pkt->args;
 	struct neo_address address, *has_address = NULL;
@@ -385,83 +248,6 @@ static void identify(struct master *m, struct neo_conn *conn, struct neo_packet 
 	}
 }
 
-/* --- Dispatch ------------------------------------------------------------- */
-
-static void master_conn_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
-{
-	struct master *m = arg;
-	struct neo_node *node = neo_nodes_by_conn(&m->nodes, conn);
-
-	if (node == NULL) {
-		if (pkt->code == NEO_REQUEST_IDENTIFICATION)
-			identify(m, conn, pkt);
-		else if (pkt->code == NEO_ASK_PRIMARY && m->primary) {
-			struct neo_answer_primary answer = { .primary_uuid = m->nid };
-
-			neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_PRIMARY, &answer);
-		} else {
-			neo_log(NEO_LOG_WARNING, "%s: %s before identification", neo_conn_peer(conn),
-				pkt->type->name);
-			neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
-					      "identify first");
-			neo_conn_close(conn, "not identified");
-		}
-		return;
-	}
-	if (master_handle_admin_packet(m, node, conn, pkt))
-		return;
-	switch (node->type) {
-	case NEO_NODE_STORAGE:
-		master_handle_storage_packet(m, node, conn, pkt);
-		break;
-	case NEO_NODE_CLIENT:
-		master_handle_client_packet(m, node, conn, pkt);
-		break;
-	default:
-		if (!neo_packet_is_answer(pkt->code) && pkt->code != NEO_NOTIFY_NODE_INFORMATION)
-			neo_log(NEO_LOG_DEBUG, "ignored %s from %s", pkt->type->name,
-				neo_conn_peer(conn));
-		break;
-	}
-}
-
-void master_node_lost(struct master *m, struct neo_node *node, const char *reason)
-{
-	char nid[16];
-
-	neo_log(NEO_LOG_INFO, "%s lost: %s", neo_nid_format(node->nid, nid, sizeof nid), reason);
-	node->conn = NULL;
-	switch (node->type) {
-	case NEO_NODE_STORAGE:
-		master_storage_lost(m, node);
-		break;
-	case NEO_NODE_CLIENT:
-	case NEO_NODE_ADMIN:
-		/* As upstream: clients and admins are forgotten. */
-		node->state = NEO_NODE_UNKNOWN;
-		master_notify_nodes(m, &node, 1);
-		free(node->owner_data);
-		neo_nodes_remove(&m->nodes, node);
-		break;
-	case NEO_NODE_MASTER:
-		master_set_node_state(m, node, NEO_NODE_DOWN);
-		break;
-	}
-}
-
-static void master_conn_closed(struct neo_conn *conn, const char *reason, void *arg)
-{
-	struct master *m = arg;
-	struct neo_node *node = neo_nodes_by_conn(&m->nodes, conn);
-
-	master_txn_client_lost(m, conn);
-	master_pack_conn_lost(m, conn);
-	if (node)
-		master_node_lost(m, node, reason);
-	if (m->stopping_exit)
-		master_exit_loop(m);
-}
-
 /* --- Candidate and secondary roles ---------------------------------------- */
 
 static void close_all_nodes(struct master *m, struct neo_conn *keep)
@@ -475,7 +261,7 @@ static void close_all_nodes(struct master *m, struct neo_conn *keep)
 			node->conn = NULL;
 			neo_conn_abort(conn, "master role changed");
 		}
-		free(node->owner_data);
+		neo_free(node->owner_data);
 		node->owner_data = NULL;
 	}
 	neo_nodes_free(&m->nodes);
@@ -633,7 +419,7 @@ static void become_secondary(struct master *m, const struct neo_address *primary
 	drop_master_links(m);
 	close_all_nodes(m, keep);
 	master_txn_reset(m);
-	neo_ptable_init(&m->pt, 0, 0);
+	neo_ptable_clear(&m->pt);	/* a secondary keeps no table */
 	m->primary_address = *primary;
 	m->nid = 0;
 	neo_log_set_name("neomaster");
@@ -666,7 +452,7 @@ static void add_self(struct master *m)
 	self->nid = m->nid;
 	self->has_address = true;
 	self->address = m->address;
-	self->state = NEO_NODE_RUNNING;
+	master_change_node_state(m, self, NEO_NODE_RUNNING);
 	self->has_id_timestamp = true;
 	self->id_timestamp = master_next_clock(m);
 }
@@ -678,7 +464,7 @@ void master_start_candidacy(struct master *m)
 	m->primary = true;
 	m->election_key = master_next_clock(m);
 	if (m->masters && m->master_links == NULL)
-		m->master_links = calloc(m->master_count, sizeof *m->master_links);
+		m->master_links = neo_calloc(m->master_count, sizeof *m->master_links);
 	if (m->nid == 0)
 		m->nid = m->opts->has_nid ? (int32_t)m->opts->nid : neo_nid_make(NEO_NODE_MASTER, 1);
 	add_self(m);

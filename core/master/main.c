@@ -7,22 +7,8 @@
 
 #include "daemon/daemon.h"
 #include "master/master.h"
+#include "runtime/alloc.h"
 #include "runtime/log.h"
-
-static void master_quit(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(arg);
-}
-
-/* Leaves the loop soon: what is queued for peers goes out first. */
-void master_exit_loop(struct master *m)
-{
-	struct timeval soon = { 0, 200000 };
-
-	event_base_once(m->base, -1, EV_TIMEOUT, master_quit, m->base, &soon);
-}
 
 static void master_on_signal(int signum, void *arg)
 {
@@ -35,7 +21,7 @@ static void master_on_signal(int signum, void *arg)
 /* The configured masters but ourselves. */
 static int master_peers(struct master *m, const struct neo_daemon *daemon)
 {
-	m->masters = calloc(daemon->master_count + 1, sizeof *m->masters);
+	m->masters = neo_calloc(daemon->master_count + 1, sizeof *m->masters);
 	if (m->masters == NULL)
 		return -1;
 	for (size_t i = 0; i < daemon->master_count; i++) {
@@ -53,7 +39,7 @@ static void master_free(struct master *m)
 	master_txn_reset(m);
 	master_pack_reset(m);
 	for (size_t i = 0; i < m->nodes.count; i++) {
-		free(m->nodes.nodes[i]->owner_data);
+		neo_free(m->nodes.nodes[i]->owner_data);
 		m->nodes.nodes[i]->owner_data = NULL;
 	}
 	neo_nodes_free(&m->nodes);
@@ -63,8 +49,8 @@ static void master_free(struct master *m)
 		event_free(m->retry_event);
 	if (m->listener)
 		neo_listener_free(m->listener);
-	free(m->master_links);
-	free(m->masters);
+	neo_free(m->master_links);
+	neo_free(m->masters);
 }
 
 int main(int argc, char **argv)

@@ -2,13 +2,24 @@
  * master/master.h - the master node: what the files of neomaster share.
  *
  *   master/main.c      options, listener, signals, the loop
- *   master/ident.c     connections, identification, node notifications,
- *                      the election between masters, secondary role
+ *   master/routes.c    the connections' callbacks and THE routing table:
+ *                      which handler gets which packet from which peer
+ *   master/nodes.c     what every file calls (a leaf): node data, node
+ *                      notifications, broadcasts, the state setters
+ *   master/decide.c    recovery's and the commit queue's decisions, from
+ *                      the master's state alone (unit-tested)
+ *   master/ident.c     identification, the election between masters,
+ *                      secondary role
  *   master/recovery.c  cluster states: recovery, verification, running,
  *                      stopping, and losing nodes
  *   master/pt.c        building and changing the partition table
  *   master/txn.c       tids, oids and the commit protocol
+ *   master/pack.c      pack orders
  *   master/admin.c     requests relayed by the admin node (neoctl)
+ *
+ * Calls go one way: main -> routes -> admin, ident -> recovery -> txn ->
+ * pack -> nodes, with pt and decide between recovery and nodes; nodes.c
+ * calls no other file (tests/build/call_graph.py lists any loop).
  *
  * Everything runs in the event loop's thread.
  */
@@ -53,6 +64,7 @@ struct master_txn {
 	uint64_t storage_readiness;	/* storages ready at begin: up to this */
 	int32_t *failed;		/* storages a write failed to (FailedVote) */
 	uint32_t failed_count;
+	size_t failed_capacity;
 	int32_t *involved;		/* storages asked to lock */
 	uint32_t involved_count;
 	int32_t *lock_waiting;		/* storages whose lock answer is awaited */
@@ -117,41 +129,99 @@ struct master {
 	struct event *tick;		/* periodic work */
 };
 
-/* master/main.c */
-void master_exit_loop(struct master *m);
+/*
+ * The handler of a packet from an identified peer (node NULL before
+ * identification).  Which handler gets which packet from which peer is
+ * master/routes.c's table, and only there.
+ */
+typedef void master_handler(struct master *m, struct neo_node *node, struct neo_conn *conn,
+			    struct neo_packet *pkt);
 
-/* master/ident.c */
-void master_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);
-void master_start_candidacy(struct master *m);
+/* master/nodes.c: what every file calls; calls no other file of master/. */
+void master_exit_loop(struct master *m);
+double master_next_clock(struct master *m);
+struct master_node *master_node_data(struct neo_node *node);
+bool master_is_running(void *ctx, int32_t nid);
+/* Whether a node of type `to` is told about a node of type `about`. */
+bool master_node_news_for(enum neo_node_type to, enum neo_node_type about);
+int master_send_node_list(struct master *m, struct neo_conn *conn, enum neo_node_type to,
+			  struct neo_node *first, struct neo_node **nodes, size_t count);
+/* Tells every identified node but masters about the changed nodes. */
 void master_notify_nodes(struct master *m, struct neo_node **changed, size_t count);
 void master_broadcast(struct master *m, uint16_t code, const void *args, bool to_storages,
 		      bool to_clients, bool to_admins);
-struct master_node *master_node_data(struct neo_node *node);
-void master_node_lost(struct master *m, struct neo_node *node, const char *reason);
-void master_set_node_state(struct master *m, struct neo_node *node, enum neo_node_state state);
 int master_send_pt(struct master *m, struct neo_conn *conn);
-bool master_is_running(void *ctx, int32_t nid);
+/*
+ * The setters, the only writers of m->state and node->state: an illegal
+ * transition is refused (false) and logged as an error, a change logged.
+ * master_change_* only change and log; master_set_state tells every node
+ * the new cluster state, master_set_node_state the node's.
+ */
+bool master_cluster_transition_ok(enum neo_cluster_state from, enum neo_cluster_state to);
+bool master_node_transition_ok(enum neo_node_type type, enum neo_node_state from,
+			       enum neo_node_state to);
+bool master_change_state(struct master *m, enum neo_cluster_state state);
+bool master_set_state(struct master *m, enum neo_cluster_state state);
+bool master_change_node_state(struct master *m, struct neo_node *node, enum neo_node_state state);
+bool master_set_node_state(struct master *m, struct neo_node *node, enum neo_node_state state);
+/* Tells the others the node is UNKNOWN, then removes it (node freed). */
+void master_forget_node(struct master *m, struct neo_node *node);
+
+/* master/decide.c: the decisions, from the master's state alone (no
+ * connection is used, no event loop needed: tests/unit/test_master). */
+bool master_pending_connected(void *ctx, int32_t nid);
+size_t master_connected_storages(const struct master *m, bool pending_only);
+/* The connected storage that announced the newest table, newer than the
+ * one loaded (*ptid: its ptid), or NULL. */
+struct neo_node *master_recovery_pt_source(const struct master *m, int64_t *ptid);
+enum master_recovery_step {
+	MASTER_RECOVERY_WAIT,		/* answers or storages still awaited */
+	MASTER_RECOVERY_START,		/* the recovered table is operational */
+	MASTER_RECOVERY_CREATE,		/* no table anywhere: make a new one */
+};
+/* What recovery does next, once no table is to be read. */
+enum master_recovery_step master_recovery_decide(const struct master *m);
+/* A storage's lock answer: counted once (true), or not awaited (false). */
+bool master_txn_lock_counted(struct master_txn *txn, int32_t nid);
+/* The finishing transaction that commits next: the first in tid order,
+ * once every lock it waits for is in; NULL while it waits. */
+struct master_txn *master_txn_next_commit(const struct master *m);
+int master_txn_queue_push(struct master *m, struct master_txn *txn)
+	__attribute__((warn_unused_result));
+
+/* master/routes.c: the connections' callbacks and the routing table. */
+void master_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);
+void master_node_lost(struct master *m, struct neo_node *node, const char *reason);
+
+/* master/ident.c */
+master_handler master_identify;
+void master_start_candidacy(struct master *m);
 
 /* master/recovery.c */
-void master_set_state(struct master *m, enum neo_cluster_state state);
 /* keep_pt: after a loss of operation, the table in memory stays (only a
  * newer one from a storage replaces it). */
 void master_recovery_start(struct master *m, bool keep_pt);
 void master_recovery_check(struct master *m);
 void master_recovery_node(struct master *m, struct neo_node *node);
-void master_storage_ready(struct master *m, struct neo_node *node);
 void master_storage_lost(struct master *m, struct neo_node *node);
 void master_start_storage(struct master *m, struct neo_node *node);
 void master_stop_operation(struct master *m);
-void master_handle_storage_packet(struct master *m, struct neo_node *node,
-				  struct neo_conn *conn, struct neo_packet *pkt);
+master_handler master_storage_notify_ready, master_storage_replication_done,
+	master_storage_partition_corrupted;
 
 /* master/pt.c */
-int master_pt_make(struct master *m, const int32_t *nids, size_t count);
+int master_pt_make(struct master *m, const int32_t *nids, size_t count)
+	__attribute__((warn_unused_result));
 int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_count,
-		    bool dry_run, struct neo_ptable *result, bool *changed);
+		    bool dry_run, struct neo_ptable *result, bool *changed)
+	__attribute__((warn_unused_result));
 void master_pt_outdate(struct master *m, int32_t nid);
-int master_pt_commit(struct master *m, const struct neo_ptable *before);
+/* Publishes the changes made to m->pt since `before` (ptid + 1).  On
+ * failure (-1) nothing was told and the two tables are swapped: m->pt is
+ * back as it was, *before holds the refused one (the caller frees *before
+ * either way). */
+int master_pt_commit(struct master *m, struct neo_ptable *before)
+	__attribute__((warn_unused_result));
 void master_pt_replicated(struct master *m, uint32_t partition, int32_t nid);
 
 /* master/pack.c */
@@ -161,28 +231,25 @@ int master_pack_copy(const struct neo_opt_pack_info *pack, struct master_txn *tx
 void master_pack_committed(struct master *m, struct master_txn *txn);
 /* The id of the last approved pack (completed or not), 0 if none. */
 uint64_t master_pack_last_approved(struct master *m);
-void master_pack_answer_orders(struct master *m, struct neo_conn *conn, uint32_t msg_id,
-			       uint64_t min_id);
-void master_pack_completed(struct master *m, struct neo_node *node, uint64_t pack_id);
-void master_pack_wait(struct master *m, struct neo_conn *conn, uint32_t msg_id, uint64_t id);
+master_handler master_pack_ask_orders, master_pack_notify_completed, master_pack_wait;
 void master_pack_conn_lost(struct master *m, struct neo_conn *conn);
 void master_pack_reset(struct master *m);
 /* Asks a storage for the orders it holds (at verification). */
 void master_pack_recover(struct master *m, struct neo_conn *storage);
 
 /* master/txn.c */
-void master_handle_client_packet(struct master *m, struct neo_node *node,
-				 struct neo_conn *conn, struct neo_packet *pkt);
+master_handler master_txn_begin, master_txn_finish, master_txn_abort, master_txn_failed_vote,
+	master_txn_new_oids, master_txn_ask_last_transaction, master_txn_ask_final_tid,
+	master_txn_ask_unfinished;
 void master_txn_lock_answered(struct master *m, int32_t storage_nid, uint64_t ttid);
 void master_txn_client_lost(struct master *m, struct neo_conn *conn);
 void master_txn_storage_lost(struct master *m, int32_t nid);
 void master_txn_reset(struct master *m);
 uint64_t master_txn_min_pending(const struct master *m);
-void master_answer_unfinished(struct master *m, struct neo_conn *conn, uint32_t msg_id,
-			      struct neo_node *node);
 
-/* master/admin.c */
-bool master_handle_admin_packet(struct master *m, struct neo_node *node, struct neo_conn *conn,
-				struct neo_packet *pkt);
+/* master/admin.c: requests only an admin node may make. */
+master_handler master_admin_set_cluster_state, master_admin_add_pending, master_admin_tweak,
+	master_admin_set_node_state, master_admin_set_num_replicas, master_admin_check_replicas,
+	master_admin_truncate, master_admin_repair;
 
 #endif

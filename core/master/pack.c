@@ -11,10 +11,10 @@
  */
 #include "master/master.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "cluster/nid.h"
+#include "runtime/alloc.h"
 #include "runtime/log.h"
 
 struct master_pack_order {
@@ -52,7 +52,7 @@ int master_pack_copy(const struct neo_opt_pack_info *pack, struct master_txn *tx
 	txn->pack_oid_count = 0;
 	if (!pack->v.oids.has)
 		return 0;
-	txn->pack_oids = malloc((pack->v.oids.v.count + 1) * sizeof *txn->pack_oids);
+	txn->pack_oids = neo_malloc((pack->v.oids.v.count + 1) * sizeof *txn->pack_oids);
 	if (txn->pack_oids == NULL)
 		return -1;
 	memcpy(txn->pack_oids, pack->v.oids.v.items, pack->v.oids.v.count * sizeof *txn->pack_oids);
@@ -70,7 +70,7 @@ void master_pack_committed(struct master *m, struct master_txn *txn)
 
 	if (!txn->has_pack)
 		return;
-	order = calloc(1, sizeof *order);
+	order = neo_calloc(1, sizeof *order);
 	if (order == NULL) {
 		neo_log(NEO_LOG_ERROR, "out of memory: pack %016llx forgotten",
 			(unsigned long long)id);
@@ -101,16 +101,18 @@ uint64_t master_pack_last_approved(struct master *m)
 	return last;
 }
 
-void master_pack_answer_orders(struct master *m, struct neo_conn *conn, uint32_t msg_id,
-			       uint64_t min_id)
+void master_pack_ask_orders(struct master *m, struct neo_node *node, struct neo_conn *conn,
+			    struct neo_packet *pkt)
 {
+	uint64_t min_id = ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id;
+	uint32_t msg_id = pkt->msg_id;
 	struct neo_answer_pack_orders answer = { 0 };
 	struct neo_pack_order_entry *entries;
 	size_t count = 0;
 
 	for (struct master_pack_order *o = m->pack_orders; o; o = o->next)
 		count++;
-	entries = calloc(count + 1, sizeof *entries);
+	entries = neo_calloc(count + 1, sizeof *entries);
 	if (entries == NULL) {
 		neo_conn_answer_error(conn, msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
@@ -130,7 +132,7 @@ void master_pack_answer_orders(struct master *m, struct neo_conn *conn, uint32_t
 	}
 	answer.orders.items = entries;
 	neo_conn_answer(conn, msg_id, NEO_ANSWER_PACK_ORDERS, &answer);
-	free(entries);
+	neo_free(entries);
 }
 
 /* Every storage with a readable cell (but the one of conn skip, being
@@ -168,7 +170,7 @@ static void answer_waiters(struct master *m)
 		}
 		*at = w->next;
 		neo_conn_answer(w->conn, w->msg_id, NEO_WAITED_FOR_PACK, NULL);
-		free(w);
+		neo_free(w);
 	}
 }
 
@@ -185,8 +187,10 @@ static void recheck(struct master *m, struct neo_conn *skip)
 	answer_waiters(m);
 }
 
-void master_pack_completed(struct master *m, struct neo_node *node, uint64_t pack_id)
+void master_pack_notify_completed(struct master *m, struct neo_node *node, struct neo_conn *conn,
+				  struct neo_packet *pkt)
 {
+	uint64_t pack_id = ((const struct neo_notify_pack_completed *)pkt->args)->pack_id;
 	struct master_node *data = master_node_data(node);
 
 	if (data == NULL)
@@ -195,15 +199,18 @@ void master_pack_completed(struct master *m, struct neo_node *node, uint64_t pac
 	recheck(m, NULL);
 }
 
-void master_pack_wait(struct master *m, struct neo_conn *conn, uint32_t msg_id, uint64_t id)
+void master_pack_wait(struct master *m, struct neo_node *node, struct neo_conn *conn,
+		      struct neo_packet *pkt)
 {
+	uint64_t id = ((const struct neo_wait_for_pack *)pkt->args)->tid;
+	uint32_t msg_id = pkt->msg_id;
 	struct master_pack_waiter *w;
 
 	if (id <= m->pack_completed) {
 		neo_conn_answer(conn, msg_id, NEO_WAITED_FOR_PACK, NULL);
 		return;
 	}
-	w = calloc(1, sizeof *w);
+	w = neo_calloc(1, sizeof *w);
 	if (w == NULL) {
 		neo_conn_answer_error(conn, msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
@@ -224,7 +231,7 @@ void master_pack_conn_lost(struct master *m, struct neo_conn *conn)
 			continue;
 		}
 		*at = w->next;
-		free(w);
+		neo_free(w);
 	}
 	/* a storage that was behind may be the one gone */
 	recheck(m, conn);
@@ -236,14 +243,14 @@ void master_pack_reset(struct master *m)
 		struct master_pack_order *o = m->pack_orders;
 
 		m->pack_orders = o->next;
-		free(o->oids);
-		free(o);
+		neo_free(o->oids);
+		neo_free(o);
 	}
 	while (m->pack_waiters) {
 		struct master_pack_waiter *w = m->pack_waiters;
 
 		m->pack_waiters = w->next;
-		free(w);
+		neo_free(w);
 	}
 }
 
@@ -256,16 +263,16 @@ static bool add_order(struct master *m, const struct neo_pack_order_entry *e)
 		at = &(*at)->next;
 	if (*at && (*at)->id == e->id)
 		return false;
-	order = calloc(1, sizeof *order);
+	order = neo_calloc(1, sizeof *order);
 	if (order == NULL)
 		return false;
 	order->id = e->id;
 	order->partial = e->partial;
 	order->pack_tid = e->pack_tid;
 	if (e->oids.has && e->oids.v.count) {
-		order->oids = malloc(e->oids.v.count * sizeof *order->oids);
+		order->oids = neo_malloc(e->oids.v.count * sizeof *order->oids);
 		if (order->oids == NULL) {
-			free(order);
+			neo_free(order);
 			return false;
 		}
 		memcpy(order->oids, e->oids.v.items, e->oids.v.count * sizeof *order->oids);
@@ -291,7 +298,7 @@ static void orders_recovered(struct neo_conn *conn, enum neo_ask_status status,
 	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_PACK_ORDERS)
 		return;
 	orders = answer->args;
-	added = calloc(orders->orders.count + 1, sizeof *added);
+	added = neo_calloc(orders->orders.count + 1, sizeof *added);
 	if (added == NULL)
 		return;
 	for (uint32_t i = 0; i < orders->orders.count; i++) {
@@ -306,7 +313,7 @@ static void orders_recovered(struct neo_conn *conn, enum neo_ask_status status,
 		neo_log(NEO_LOG_INFO, "%u pack order(s) recovered from a storage", count);
 		master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_orders, true, false, false);
 	}
-	free(added);
+	neo_free(added);
 }
 
 void master_pack_recover(struct master *m, struct neo_conn *storage)

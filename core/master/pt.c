@@ -9,10 +9,10 @@
  */
 #include "master/master.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "cluster/nid.h"
+#include "runtime/alloc.h"
 #include "runtime/log.h"
 
 int master_pt_make(struct master *m, const int32_t *nids, size_t count)
@@ -26,7 +26,11 @@ int master_pt_make(struct master *m, const int32_t *nids, size_t count)
 	 * roughly sequential (as upstream). */
 	for (uint32_t p = 0; p < np; p++)
 		for (size_t k = 0; k < per_row; k++)
-			neo_ptable_set_cell(&m->pt, p, nids[(p + k) % count], NEO_CELL_UP_TO_DATE);
+			if (neo_ptable_set_cell(&m->pt, p, nids[(p + k) % count],
+						NEO_CELL_UP_TO_DATE) < 0) {
+				neo_ptable_clear(&m->pt);
+				return -1;
+			}
 	m->pt.ptid = 1;
 	return 0;
 }
@@ -58,13 +62,15 @@ void master_pt_outdate(struct master *m, int32_t nid)
 		 * the cluster can start again from it. */
 		if (row_readable_without(m, &m->pt, p, nid) == 0)
 			continue;
-		neo_ptable_set_cell(&m->pt, p, nid,
-				    state == NEO_CELL_FEEDING ? NEO_CELL_DISCARDED
-							      : NEO_CELL_OUT_OF_DATE);
+		/* a cell that stays cannot fail to change state */
+		if (neo_ptable_set_cell(&m->pt, p, nid,
+					state == NEO_CELL_FEEDING ? NEO_CELL_DISCARDED
+								  : NEO_CELL_OUT_OF_DATE) < 0)
+			neo_log(NEO_LOG_ERROR, "cannot outdate a cell of partition %u", p);
 	}
 }
 
-int master_pt_commit(struct master *m, const struct neo_ptable *before)
+int master_pt_commit(struct master *m, struct neo_ptable *before)
 {
 	struct neo_notify_partition_changes notify = { 0 };
 	size_t capacity = 0;
@@ -73,9 +79,16 @@ int master_pt_commit(struct master *m, const struct neo_ptable *before)
 
 	for (uint32_t p = 0; p < m->pt.num_partitions; p++)
 		capacity += m->pt.rows[p].count + (p < before->num_partitions ? before->rows[p].count : 0);
-	changes = calloc(capacity + 1, sizeof *changes);
-	if (changes == NULL)
+	changes = neo_calloc(capacity + 1, sizeof *changes);
+	if (changes == NULL) {
+		/* nothing told: the table goes back to what the nodes know */
+		struct neo_ptable failed = m->pt;
+
+		m->pt = *before;
+		*before = failed;
+		neo_log(NEO_LOG_ERROR, "partition table change refused: out of memory");
 		return -1;
+	}
 	for (uint32_t p = 0; p < m->pt.num_partitions; p++) {
 		for (uint32_t i = 0; i < m->pt.rows[p].count; i++) {
 			const struct neo_pt_cell *cell = &m->pt.rows[p].cells[i];
@@ -103,7 +116,7 @@ int master_pt_commit(struct master *m, const struct neo_ptable *before)
 		neo_log(NEO_LOG_INFO, "partition table %lld: %u cell(s) changed",
 			(long long)m->pt.ptid, count);
 	}
-	free(changes);
+	neo_free(changes);
 	return 0;
 }
 
@@ -115,9 +128,16 @@ void master_pt_replicated(struct master *m, uint32_t partition, int32_t nid)
 
 	if (neo_ptable_cell_state(&m->pt, partition, nid) != NEO_CELL_OUT_OF_DATE)
 		return;
-	if (neo_ptable_copy(&before, &m->pt) < 0)
+	if (neo_ptable_copy(&before, &m->pt) < 0) {
+		/* the storage tells again after its next replication */
+		neo_log(NEO_LOG_ERROR, "partition %u replicated: table not changed (out of memory)",
+			partition);
 		return;
-	neo_ptable_set_cell(&m->pt, partition, nid, NEO_CELL_UP_TO_DATE);
+	}
+	if (neo_ptable_set_cell(&m->pt, partition, nid, NEO_CELL_UP_TO_DATE) < 0) {
+		neo_ptable_free(&before);
+		return;
+	}
 	neo_log(NEO_LOG_INFO, "partition %u replicated by %s", partition,
 		neo_nid_format(nid, name, sizeof name));
 	/* FEEDING cells can go once enough copies are readable. */
@@ -125,12 +145,14 @@ void master_pt_replicated(struct master *m, uint32_t partition, int32_t nid)
 		struct neo_pt_cell *cell = &row->cells[i];
 		uint32_t others = row_readable_without(m, &m->pt, partition, cell->nid);
 
-		if (cell->state == NEO_CELL_FEEDING && others >= m->pt.num_replicas + 1)
-			neo_ptable_set_cell(&m->pt, partition, cell->nid, NEO_CELL_DISCARDED);
-		else
-			i++;
+		if (cell->state == NEO_CELL_FEEDING && others >= m->pt.num_replicas + 1
+		    && neo_ptable_set_cell(&m->pt, partition, cell->nid, NEO_CELL_DISCARDED) == 0)
+			continue;
+		i++;
 	}
-	master_pt_commit(m, &before);
+	/* on failure the table stays as it was (logged) */
+	if (master_pt_commit(m, &before) < 0)
+		neo_log(NEO_LOG_ERROR, "partition %u replicated: table not changed", partition);
 	neo_ptable_free(&before);
 }
 
@@ -167,8 +189,9 @@ static uint32_t row_kept_cells(const struct neo_ptable *pt, uint32_t p)
 	return count;
 }
 
-/* Removes a cell in a tweak: FEEDING while it is needed as a source. */
-static void tweak_remove(struct neo_ptable *pt, uint32_t p, int32_t nid)
+/* Removes a cell in a tweak: FEEDING while it is needed as a source.
+ * Changes a cell that exists: cannot fail. */
+static int tweak_remove(struct neo_ptable *pt, uint32_t p, int32_t nid)
 {
 	int state = neo_ptable_cell_state(pt, p, nid);
 	uint32_t up = 0;
@@ -178,9 +201,10 @@ static void tweak_remove(struct neo_ptable *pt, uint32_t p, int32_t nid)
 		    && pt->rows[p].cells[i].state == NEO_CELL_UP_TO_DATE)
 			up++;
 	if (state == NEO_CELL_UP_TO_DATE && up == 0)
-		neo_ptable_set_cell(pt, p, nid, NEO_CELL_FEEDING);
-	else if (state != NEO_CELL_FEEDING)
-		neo_ptable_set_cell(pt, p, nid, NEO_CELL_DISCARDED);
+		return neo_ptable_set_cell(pt, p, nid, NEO_CELL_FEEDING);
+	if (state != NEO_CELL_FEEDING)
+		return neo_ptable_set_cell(pt, p, nid, NEO_CELL_DISCARDED);
+	return 0;
 }
 
 /* The valid node with the fewest cells that has none in row p. */
@@ -214,12 +238,13 @@ int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_c
 		    bool dry_run, struct neo_ptable *result, bool *changed)
 {
 	struct neo_ptable pt = { 0 };
-	int32_t *valid = calloc(m->nodes.count + 1, sizeof *valid);
+	int32_t *valid = neo_calloc(m->nodes.count + 1, sizeof *valid);
 	size_t count = 0;
 	uint32_t per_row, target_max;
+	int rc = 0;
 
 	if (valid == NULL || neo_ptable_copy(&pt, &m->pt) < 0) {
-		free(valid);
+		neo_free(valid);
 		return -1;
 	}
 	for (size_t i = 0; i < m->nodes.count; i++) {
@@ -230,7 +255,7 @@ int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_c
 			valid[count++] = node->nid;
 	}
 	if (count == 0) {
-		free(valid);
+		neo_free(valid);
 		neo_ptable_free(&pt);
 		return -2;
 	}
@@ -242,9 +267,11 @@ int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_c
 			int32_t nid = pt.rows[p].cells[i].nid;
 			struct neo_node *node = neo_nodes_by_nid(&m->nodes, nid);
 
-			if (nid_listed(excluded, excluded_count, nid)
-			    || (node && node->state == NEO_NODE_RUNNING && !nid_listed(valid, count, nid)))
-				tweak_remove(&pt, p, nid);
+			if ((nid_listed(excluded, excluded_count, nid)
+			     || (node && node->state == NEO_NODE_RUNNING
+				 && !nid_listed(valid, count, nid)))
+			    && tweak_remove(&pt, p, nid) < 0)
+				rc = -1;
 		}
 	}
 	/* Fill rows, then move cells from overloaded to underloaded nodes. */
@@ -254,7 +281,10 @@ int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_c
 
 			if (nid == 0)
 				break;
-			neo_ptable_set_cell(&pt, p, nid, NEO_CELL_OUT_OF_DATE);
+			if (neo_ptable_set_cell(&pt, p, nid, NEO_CELL_OUT_OF_DATE) < 0) {
+				rc = -1;
+				break;
+			}
 		}
 	for (int pass = 0; pass < 4; pass++)
 		for (uint32_t p = 0; p < pt.num_partitions; p++)
@@ -268,10 +298,17 @@ int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_c
 				target = least_loaded_without(&pt, valid, count, p);
 				if (target == 0 || node_cell_count(&pt, target) + 1 >= node_cell_count(&pt, cell.nid))
 					continue;
-				neo_ptable_set_cell(&pt, p, target, NEO_CELL_OUT_OF_DATE);
-				tweak_remove(&pt, p, cell.nid);
+				if (neo_ptable_set_cell(&pt, p, target, NEO_CELL_OUT_OF_DATE) < 0
+				    || tweak_remove(&pt, p, cell.nid) < 0)
+					rc = -1;
 				break;
 			}
+	neo_free(valid);
+	if (rc < 0) {
+		/* a cell could not be added: no half-made table */
+		neo_ptable_free(&pt);
+		return -1;
+	}
 	*changed = false;
 	for (uint32_t p = 0; p < pt.num_partitions && !*changed; p++) {
 		if (pt.rows[p].count != m->pt.rows[p].count)
@@ -280,18 +317,22 @@ int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_c
 			*changed = neo_ptable_cell_state(&m->pt, p, pt.rows[p].cells[i].nid)
 				   != (int)pt.rows[p].cells[i].state;
 	}
-	free(valid);
 	if (!dry_run && *changed) {
-		struct neo_ptable before = { 0 };
+		/* the new table replaces the old (moved, not copied) */
+		struct neo_ptable before = m->pt;
 
-		neo_ptable_copy(&before, &m->pt);
-		neo_ptable_copy(&m->pt, &pt);
+		m->pt = pt;
 		m->pt.ptid = before.ptid;
-		master_pt_commit(m, &before);
+		pt = (struct neo_ptable){ 0 };
+		if (master_pt_commit(m, &before) < 0) {
+			/* m->pt is back as it was */
+			neo_ptable_free(&before);
+			return -1;
+		}
 		neo_ptable_free(&before);
 	}
-	if (result)
-		neo_ptable_copy(result, dry_run ? &pt : &m->pt);
+	if (result && neo_ptable_copy(result, dry_run ? &pt : &m->pt) < 0)
+		rc = -1;
 	neo_ptable_free(&pt);
-	return 0;
+	return rc;
 }

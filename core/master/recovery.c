@@ -7,37 +7,12 @@
  */
 #include "master/master.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "cluster/nid.h"
 #include "cluster/tid.h"
+#include "runtime/alloc.h"
 #include "runtime/log.h"
-
-void master_set_state(struct master *m, enum neo_cluster_state state)
-{
-	struct neo_notify_cluster_information info = { .state = state };
-
-	if (m->state == state)
-		return;
-	neo_log(NEO_LOG_INFO, "cluster state: %s", neo_enum_name(NEO_ENUM_CLUSTER_STATES, state));
-	m->state = state;
-	master_broadcast(m, NEO_NOTIFY_CLUSTER_INFORMATION, &info, true, true, true);
-}
-
-static size_t connected_storages(struct master *m, bool pending_only)
-{
-	size_t count = 0;
-
-	for (size_t i = 0; i < m->nodes.count; i++) {
-		struct neo_node *node = m->nodes.nodes[i];
-
-		if (node->type == NEO_NODE_STORAGE && node->conn
-		    && (!pending_only || node->state == NEO_NODE_PENDING))
-			count++;
-	}
-	return count;
-}
 
 /* --- Recovery ------------------------------------------------------------- */
 
@@ -75,11 +50,11 @@ static void answered_partition_table(struct neo_conn *conn, enum neo_ask_status 
 
 						if (down) {
 							down->nid = nids[i];
-							down->state = NEO_NODE_DOWN;
-							master_notify_nodes(m, &down, 1);
+							master_set_node_state(m, down,
+									      NEO_NODE_DOWN);
 						}
 					}
-				free(nids);
+				neo_free(nids);
 			}
 			neo_log(NEO_LOG_INFO, "recovered partition table %lld (%u partitions, %u replicas)",
 				(long long)m->pt.ptid, m->pt.num_partitions, m->pt.num_replicas);
@@ -112,37 +87,21 @@ static void answered_recovery(struct neo_conn *conn, enum neo_ask_status status,
 	master_recovery_check(m);
 }
 
-/*
- * Asks the connected storage with the newest table for it, if it is newer
- * than the one loaded.  Called after every recovery event, so that a
- * storage lost while it was being asked is replaced by another with the
- * same table, or by itself when it comes back (as upstream), and a newer
- * table announced meanwhile is read after the current one.  Returns
- * whether a table is being read.
- */
+/* Asks the storage with the newest table for it (master_recovery_pt_source
+ * decides which).  Returns whether a table is being read. */
 static bool recovery_fetch_pt(struct master *m)
 {
-	struct neo_node *best = NULL;
-	int64_t best_ptid = m->pt.num_partitions ? m->pt.ptid : 0;
+	int64_t ptid;
+	struct neo_node *best;
 
 	if (m->pt_source)
 		return true;
-	for (size_t i = 0; i < m->nodes.count; i++) {
-		struct neo_node *node = m->nodes.nodes[i];
-		struct master_node *data = node->owner_data;
-
-		if (node->type == NEO_NODE_STORAGE && node->conn && data && data->recovery_answered
-		    && data->recovery_ptid > best_ptid) {
-			best = node;
-			best_ptid = data->recovery_ptid;
-		}
-	}
-	if (best == NULL)
+	if ((best = master_recovery_pt_source(m, &ptid)) == NULL)
 		return false;
 	{
 		struct master_node *data = best->owner_data;
 
-		m->recovered_ptid = best_ptid;
+		m->recovered_ptid = ptid;
 		m->backup_tid = data->recovery_backup_tid;
 		m->truncate_tid = data->recovery_truncate_tid;
 	}
@@ -170,14 +129,15 @@ void master_recovery_node(struct master *m, struct neo_node *node)
 
 void master_recovery_start(struct master *m, bool keep_pt)
 {
-	m->state = NEO_CLUSTER_RECOVERING;
-	neo_log(NEO_LOG_INFO, "cluster state: RECOVERING");
+	/* told to the nodes by the caller, when there are any */
+	if (!master_change_state(m, NEO_CLUSTER_RECOVERING))
+		return;
 	/* After a loss of operation the table this master last committed is
 	 * the newest there is (the storages that died first did not get its
 	 * last changes): an older one from them would start the cluster on
 	 * cells that miss the last commits.  Only a newer one replaces it. */
 	if (!keep_pt || m->pt.num_partitions == 0) {
-		neo_ptable_init(&m->pt, 0, 0);
+		neo_ptable_clear(&m->pt);
 		m->recovered_ptid = 0;
 	} else {
 		m->recovered_ptid = m->pt.ptid;
@@ -195,60 +155,43 @@ void master_recovery_start(struct master *m, bool keep_pt)
 	}
 }
 
-static bool pending_connected(void *ctx, int32_t nid)
-{
-	struct master *m = ctx;
-	struct neo_node *node = neo_nodes_by_nid(&m->nodes, nid);
-
-	return node && node->conn && node->state == NEO_NODE_PENDING;
-}
-
-static bool every_pt_node_connected(struct master *m)
-{
-	int32_t *nids;
-	size_t count;
-	bool all = true;
-
-	if (neo_ptable_nodes(&m->pt, &nids, &count) < 0)
-		return false;
-	for (size_t i = 0; i < count && all; i++) {
-		struct neo_node *node = neo_nodes_by_nid(&m->nodes, nids[i]);
-		int state = -1;
-
-		for (uint32_t p = 0; p < m->pt.num_partitions && state < 0; p++) {
-			state = neo_ptable_cell_state(&m->pt, p, nids[i]);
-			if (state >= 0 && !neo_cell_readable(state))
-				state = -1;
-		}
-		/* Only the nodes with readable cells are awaited. */
-		if (state >= 0)
-			all = node && node->conn;
-	}
-	free(nids);
-	return all;
-}
-
-static bool recovery_answers_pending(struct master *m)
-{
-	if (m->pt_source)
-		return true;
-	for (size_t i = 0; i < m->nodes.count; i++) {
-		struct neo_node *node = m->nodes.nodes[i];
-		struct master_node *data = node->owner_data;
-
-		if (node->type == NEO_NODE_STORAGE && node->conn && data
-		    && data->recovery_asked && !data->recovery_answered)
-			return true;
-	}
-	return false;
-}
-
 static void verification_start(struct master *m);
+
+/* Outdates the cells of the storages of the table that did not come back;
+ * false (the table and the nodes as they were) if that cannot be done. */
+static bool recovery_outdate_missing(struct master *m, const int32_t *chosen, size_t count)
+{
+	struct neo_ptable before = { 0 };
+	int32_t *nids;
+	size_t n;
+
+	if (neo_ptable_copy(&before, &m->pt) < 0)
+		return false;
+	for (size_t i = 0; i < count; i++)
+		master_set_node_state(m, neo_nodes_by_nid(&m->nodes, chosen[i]), NEO_NODE_RUNNING);
+	/* As upstream: cells of the nodes that did not come back are out of
+	 * date, unless they hold the last readable copy. */
+	if (neo_ptable_nodes(&m->pt, &nids, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (!master_is_running(m, nids[i]))
+				master_pt_outdate(m, nids[i]);
+		neo_free(nids);
+	}
+	if (master_pt_commit(m, &before) < 0) {
+		for (size_t i = 0; i < count; i++)
+			master_set_node_state(m, neo_nodes_by_nid(&m->nodes, chosen[i]),
+					      NEO_NODE_PENDING);
+		neo_ptable_free(&before);
+		return false;
+	}
+	neo_ptable_free(&before);
+	return true;
+}
 
 /* Moves the chosen storages to RUNNING and goes verifying. */
 static void recovery_finish(struct master *m, bool new_table)
 {
-	int32_t *chosen = calloc(m->nodes.count + 1, sizeof *chosen);
+	int32_t *chosen = neo_calloc(m->nodes.count + 1, sizeof *chosen);
 	size_t count = 0;
 
 	if (chosen == NULL)
@@ -262,33 +205,26 @@ static void recovery_finish(struct master *m, bool new_table)
 		if (!new_table && !neo_ptable_has_node(&m->pt, node->nid))
 			continue;
 		chosen[count++] = node->nid;
-		master_set_node_state(m, node, NEO_NODE_RUNNING);
 	}
 	if (new_table) {
+		for (size_t i = 0; i < count; i++)
+			master_set_node_state(m, neo_nodes_by_nid(&m->nodes, chosen[i]),
+					      NEO_NODE_RUNNING);
 		if (master_pt_make(m, chosen, count) < 0) {
-			free(chosen);
+			neo_log(NEO_LOG_ERROR, "cannot make the partition table: still recovering");
+			neo_free(chosen);
 			return;
 		}
 		neo_log(NEO_LOG_INFO, "new cluster: %u partitions over %zu storage(s), %u replica(s)",
 			m->pt.num_partitions, count, m->pt.num_replicas);
-	} else {
-		/* As upstream: cells of the nodes that did not come back are
-		 * out of date, unless they hold the last readable copy. */
-		struct neo_ptable before = { 0 };
-		int32_t *nids;
-		size_t n;
-
-		neo_ptable_copy(&before, &m->pt);
-		if (neo_ptable_nodes(&m->pt, &nids, &n) == 0) {
-			for (size_t i = 0; i < n; i++)
-				if (!master_is_running(m, nids[i]))
-					master_pt_outdate(m, nids[i]);
-			free(nids);
-		}
-		master_pt_commit(m, &before);
-		neo_ptable_free(&before);
+	} else if (!recovery_outdate_missing(m, chosen, count)) {
+		/* a later recovery event tries again */
+		neo_log(NEO_LOG_ERROR, "cannot outdate the cells of missing storages: "
+			"still recovering");
+		neo_free(chosen);
+		return;
 	}
-	free(chosen);
+	neo_free(chosen);
 	if (m->truncate_tid) {
 		/* The storages persist it and cut their history when asked
 		 * their last ids, which comes after on the same connection. */
@@ -307,24 +243,18 @@ static void recovery_finish(struct master *m, bool new_table)
 
 void master_recovery_check(struct master *m)
 {
-	if (m->state != NEO_CLUSTER_RECOVERING || !m->primary || recovery_fetch_pt(m)
-	    || recovery_answers_pending(m))
+	if (m->state != NEO_CLUSTER_RECOVERING || !m->primary || recovery_fetch_pt(m))
 		return;
-	if (m->pt.num_partitions) {
-		if (!neo_ptable_operational(&m->pt, pending_connected, m))
-			return;
-		if (!m->startup_allowed && !every_pt_node_connected(m))
-			return;
+	switch (master_recovery_decide(m)) {
+	case MASTER_RECOVERY_WAIT:
+		break;
+	case MASTER_RECOVERY_START:
 		recovery_finish(m, false);
-		return;
-	}
-	if (m->recovered_ptid > 0)
-		return;		/* a table exists: wait for a storage that has it */
-	if (connected_storages(m, true) == 0)
-		return;
-	if (m->startup_allowed
-	    || (m->opts->autostart > 0 && connected_storages(m, true) >= (size_t)m->opts->autostart))
+		break;
+	case MASTER_RECOVERY_CREATE:
 		recovery_finish(m, true);
+		break;
+	}
 }
 
 /* --- Verification --------------------------------------------------------- */
@@ -399,7 +329,7 @@ static void validate_locked(struct master *m)
 					neo_conn_notify(node->conn, NEO_VALIDATE_TRANSACTION, &validate);
 			}
 		}
-		free(txn);
+		neo_free(txn);
 	}
 	neo_idmap_free(&m->locked);
 }
@@ -430,7 +360,7 @@ static void answered_final_tid(struct neo_conn *conn, enum neo_ask_status status
 			ask_last_ids(m);
 		}
 	}
-	free(ask);
+	neo_free(ask);
 }
 
 static bool voted_by(const struct locked_txn *txn, int32_t nid)
@@ -470,11 +400,11 @@ static void ask_final_tids(struct master *m)
 			if (!neo_cell_readable(row->cells[i].state) || node == NULL || node->conn == NULL
 			    || node->state != NEO_NODE_RUNNING || voted_by(txn, node->nid))
 				continue;
-			if ((ask = malloc(sizeof *ask)) == NULL)
+			if ((ask = neo_malloc(sizeof *ask)) == NULL)
 				continue;
 			*ask = (struct final_tid_ask){ m, ttid };
 			if (neo_conn_ask(node->conn, NEO_ASK_FINAL_TID, &req, 0, answered_final_tid, ask) < 0)
-				free(ask);
+				neo_free(ask);
 			else
 				m->verification_pending++;
 		}
@@ -501,9 +431,9 @@ static void answered_locked(struct neo_conn *conn, enum neo_ask_status status,
 			struct locked_txn *txn = neo_idmap_get(&m->locked, ttid);
 
 			if (txn == NULL) {
-				txn = calloc(1, sizeof *txn);
+				txn = neo_calloc(1, sizeof *txn);
 				if (txn == NULL || neo_idmap_put(&m->locked, ttid, txn) < 0) {
-					free(txn);
+					neo_free(txn);
 					continue;
 				}
 			}
@@ -588,7 +518,8 @@ void master_start_storage(struct master *m, struct neo_node *node)
 	neo_conn_notify(node->conn, NEO_START_OPERATION, &start);
 }
 
-void master_storage_ready(struct master *m, struct neo_node *node)
+void master_storage_notify_ready(struct master *m, struct neo_node *node, struct neo_conn *conn,
+				 struct neo_packet *pkt)
 {
 	struct master_node *data = master_node_data(node);
 	char nid[16];
@@ -621,6 +552,21 @@ void master_stop_operation(struct master *m)
 	master_recovery_check(m);
 }
 
+/* Outdates the cells of a lost storage; false (the table as it was) if
+ * that cannot be done. */
+static bool storage_lost_outdate(struct master *m, int32_t nid)
+{
+	struct neo_ptable before = { 0 };
+	int rc;
+
+	if (neo_ptable_copy(&before, &m->pt) < 0)
+		return false;
+	master_pt_outdate(m, nid);
+	rc = master_pt_commit(m, &before);
+	neo_ptable_free(&before);
+	return rc == 0;
+}
+
 void master_storage_lost(struct master *m, struct neo_node *node)
 {
 	struct master_node *data = node->owner_data;
@@ -636,10 +582,7 @@ void master_storage_lost(struct master *m, struct neo_node *node)
 		if (m->pt_source == node)
 			m->pt_source = NULL;
 		if (!in_pt && node->state == NEO_NODE_PENDING) {
-			node->state = NEO_NODE_UNKNOWN;
-			master_notify_nodes(m, &node, 1);
-			free(node->owner_data);
-			neo_nodes_remove(&m->nodes, node);
+			master_forget_node(m, node);
 		} else {
 			master_set_node_state(m, node, NEO_NODE_DOWN);
 		}
@@ -650,20 +593,19 @@ void master_storage_lost(struct master *m, struct neo_node *node)
 		break;
 	default:
 		if (!in_pt && node->state == NEO_NODE_PENDING) {
-			node->state = NEO_NODE_UNKNOWN;
-			master_notify_nodes(m, &node, 1);
-			free(node->owner_data);
-			neo_nodes_remove(&m->nodes, node);
+			master_forget_node(m, node);
 			break;
 		}
 		master_set_node_state(m, node, NEO_NODE_DOWN);
-		{
-			struct neo_ptable before = { 0 };
+		if (!storage_lost_outdate(m, node->nid)) {
+			/* Its cells would stay readable while it misses writes:
+			 * recovery outdates them when it starts the cluster. */
+			char nid[16];
 
-			neo_ptable_copy(&before, &m->pt);
-			master_pt_outdate(m, node->nid);
-			master_pt_commit(m, &before);
-			neo_ptable_free(&before);
+			neo_log(NEO_LOG_ERROR, "cannot outdate the cells of %s: back to recovery",
+				neo_nid_format(node->nid, nid, sizeof nid));
+			master_stop_operation(m);
+			break;
 		}
 		/* As upstream, operation stops before transactions forget the
 		 * node: a transaction waiting only for this node's lock must
@@ -678,59 +620,33 @@ void master_storage_lost(struct master *m, struct neo_node *node)
 	}
 }
 
-/* --- Packets from storages ------------------------------------------------ */
+/* --- Packets from storages (routed by master/routes.c) ---------------------- */
 
-void master_handle_storage_packet(struct master *m, struct neo_node *node,
-				  struct neo_conn *conn, struct neo_packet *pkt)
+void master_storage_replication_done(struct master *m, struct neo_node *node,
+				     struct neo_conn *conn, struct neo_packet *pkt)
 {
-	switch (pkt->code) {
-	case NEO_NOTIFY_READY:
-		master_storage_ready(m, node);
-		break;
-	case NEO_ASK_UNFINISHED_TRANSACTIONS:
-		master_answer_unfinished(m, conn, pkt->msg_id, node);
-		break;
-	case NEO_NOTIFY_REPLICATION_DONE: {
-		const struct neo_notify_replication_done *done = pkt->args;
+	const struct neo_notify_replication_done *done = pkt->args;
 
-		/* as upstream: only from a storage that asked which
-		 * transactions were unfinished (its cells are "updatable") */
-		if (done->partition >= 0 && done->partition < m->pt.num_partitions
-		    && master_node_data(node) && master_node_data(node)->replication_watch)
-			master_pt_replicated(m, (uint32_t)done->partition, node->nid);
-		break;
-	}
-	case NEO_NOTIFY_PARTITION_CORRUPTED: {
-		const struct neo_notify_partition_corrupted *bad = pkt->args;
-		char nid[16];
+	/* as upstream: only from a storage that asked which transactions
+	 * were unfinished (its cells are "updatable") */
+	if (done->partition >= 0 && done->partition < m->pt.num_partitions
+	    && master_node_data(node) && master_node_data(node)->replication_watch)
+		master_pt_replicated(m, (uint32_t)done->partition, node->nid);
+}
 
-		if (bad->uuids.count == 0) {
-			neo_log(NEO_LOG_INFO, "check of partition %lld by %s: replicas are equal",
-				(long long)bad->partition, neo_nid_format(node->nid, nid, sizeof nid));
-			break;
-		}
-		/* As upstream: corruption is reported, cells are left as is. */
-		for (uint32_t i = 0; i < bad->uuids.count; i++)
-			neo_log(NEO_LOG_ERROR, "check of partition %lld: cell of %s is corrupted",
-				(long long)bad->partition,
-				neo_nid_format(bad->uuids.items[i], nid, sizeof nid));
-		break;
+void master_storage_partition_corrupted(struct master *m, struct neo_node *node,
+					struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_notify_partition_corrupted *bad = pkt->args;
+	char nid[16];
+
+	if (bad->uuids.count == 0) {
+		neo_log(NEO_LOG_INFO, "check of partition %lld by %s: replicas are equal",
+			(long long)bad->partition, neo_nid_format(node->nid, nid, sizeof nid));
+		return;
 	}
-	case NEO_ASK_PACK_ORDERS:
-		master_pack_answer_orders(m, conn, pkt->msg_id,
-					  ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id);
-		break;
-	case NEO_NOTIFY_PACK_COMPLETED:
-		master_pack_completed(m, node,
-				      ((const struct neo_notify_pack_completed *)pkt->args)->pack_id);
-		break;
-	case NEO_ASK_LAST_TRANSACTION:
-	case NEO_ASK_FINAL_TID:
-		master_handle_client_packet(m, node, conn, pkt);
-		break;
-	default:
-		if (!neo_packet_is_answer(pkt->code))
-			neo_log(NEO_LOG_DEBUG, "ignored %s from a storage", pkt->type->name);
-		break;
-	}
+	/* As upstream: corruption is reported, cells are left as is. */
+	for (uint32_t i = 0; i < bad->uuids.count; i++)
+		neo_log(NEO_LOG_ERROR, "check of partition %lld: cell of %s is corrupted",
+			(long long)bad->partition, neo_nid_format(bad->uuids.items[i], nid, sizeof nid));
 }

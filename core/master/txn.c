@@ -6,11 +6,11 @@
  */
 #include "master/master.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "cluster/nid.h"
 #include "cluster/tid.h"
+#include "runtime/alloc.h"
 #include "runtime/log.h"
 
 static uint64_t last_used_tid(const struct master *m)
@@ -70,12 +70,12 @@ static void answer_final_waiter(struct master_txn *txn, bool committed)
 static void txn_free(struct master_txn *txn)
 {
 	answer_final_waiter(txn, false);
-	free(txn->pack_oids);
-	free(txn->failed);
-	free(txn->oids);
-	free(txn->involved);
-	free(txn->lock_waiting);
-	free(txn);
+	neo_free(txn->pack_oids);
+	neo_free(txn->failed);
+	neo_free(txn->oids);
+	neo_free(txn->involved);
+	neo_free(txn->lock_waiting);
+	neo_free(txn);
 }
 
 void master_txn_reset(struct master *m)
@@ -90,15 +90,15 @@ void master_txn_reset(struct master *m)
 		txn_free(txn);
 	}
 	neo_idmap_free(&m->txn_by_ttid);
-	free(m->commit_queue);
+	neo_free(m->commit_queue);
 	m->commit_queue = NULL;
 	m->commit_count = m->commit_capacity = 0;
 }
 
 /* --- Begin and abort ------------------------------------------------------ */
 
-static void begin(struct master *m, struct neo_node *node, struct neo_conn *conn,
-		  struct neo_packet *pkt)
+void master_txn_begin(struct master *m, struct neo_node *node, struct neo_conn *conn,
+		      struct neo_packet *pkt)
 {
 	const struct neo_ask_begin_transaction *req = pkt->args;
 	struct neo_answer_begin_transaction answer;
@@ -115,7 +115,7 @@ static void begin(struct master *m, struct neo_node *node, struct neo_conn *conn
 				      "invalid tid for a new transaction");
 		return;
 	}
-	txn = calloc(1, sizeof *txn);
+	txn = neo_calloc(1, sizeof *txn);
 	if (txn == NULL) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
@@ -126,7 +126,7 @@ static void begin(struct master *m, struct neo_node *node, struct neo_conn *conn
 	txn->client_nid = node->nid;
 	txn->storage_readiness = m->storage_readiness;
 	if (neo_idmap_put(&m->txn_by_ttid, txn->ttid, txn) < 0) {
-		free(txn);
+		neo_free(txn);
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
 	}
@@ -162,7 +162,8 @@ static void notify_abort(struct master *m, uint64_t ttid, const int64_t *nids, s
 	}
 }
 
-static void abort_txn(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_txn_abort(struct master *m, struct neo_node *node, struct neo_conn *conn,
+		      struct neo_packet *pkt)
 {
 	const struct neo_abort_transaction *req = pkt->args;
 	struct master_txn *txn = neo_idmap_get(&m->txn_by_ttid, req->ttid);
@@ -238,8 +239,8 @@ static int collect_involved(struct master *m, struct master_txn *txn,
 	for (size_t i = 0; i < m->nodes.count; i++)
 		if (m->nodes.nodes[i]->type == NEO_NODE_STORAGE)
 			storages++;
-	txn->involved = calloc(storages + 1, sizeof *txn->involved);
-	txn->lock_waiting = calloc(storages + 1, sizeof *txn->lock_waiting);
+	txn->involved = neo_calloc(storages + 1, sizeof *txn->involved);
+	txn->lock_waiting = neo_calloc(storages + 1, sizeof *txn->lock_waiting);
 	if (txn->involved == NULL || txn->lock_waiting == NULL)
 		return -1;
 	add_partition_nodes(m, txn, neo_ptable_partition(&m->pt, txn->ttid));
@@ -276,43 +277,18 @@ static void lock_answered(struct neo_conn *conn, enum neo_ask_status status,
 	master_txn_lock_answered(m, node->nid, ttid);
 }
 
-/* A storage answered the lock, or was lost: it is not waited for (an
- * answer counts once, whatever comes after). */
-static void stop_waiting_lock(struct master_txn *txn, int32_t nid)
-{
-	for (uint32_t i = 0; i < txn->locks_pending; i++)
-		if (txn->lock_waiting[i] == nid) {
-			txn->lock_waiting[i] = txn->lock_waiting[--txn->locks_pending];
-			return;
-		}
-}
-
 void master_txn_lock_answered(struct master *m, int32_t storage_nid, uint64_t ttid)
 {
 	struct master_txn *txn = neo_idmap_get(&m->txn_by_ttid, ttid);
 
 	if (txn == NULL || !txn->finishing)
 		return;
-	stop_waiting_lock(txn, storage_nid);
+	master_txn_lock_counted(txn, storage_nid);
 	commit_ready(m);
 }
 
-static int queue_push(struct master *m, struct master_txn *txn)
-{
-	if (m->commit_count == m->commit_capacity) {
-		size_t capacity = m->commit_capacity ? m->commit_capacity * 2 : 16;
-		struct master_txn **queue = realloc(m->commit_queue, capacity * sizeof *queue);
-
-		if (queue == NULL)
-			return -1;
-		m->commit_queue = queue;
-		m->commit_capacity = capacity;
-	}
-	m->commit_queue[m->commit_count++] = txn;
-	return 0;
-}
-
-static void finish(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_txn_finish(struct master *m, struct neo_node *client, struct neo_conn *conn,
+		       struct neo_packet *pkt)
 {
 	const struct neo_ask_finish_transaction *req = pkt->args;
 	struct master_txn *txn = neo_idmap_get(&m->txn_by_ttid, req->ttid);
@@ -351,8 +327,8 @@ static void finish(struct master *m, struct neo_conn *conn, struct neo_packet *p
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
 	}
-	txn->oids = malloc((req->oids.count + 1) * sizeof *txn->oids);
-	if (txn->oids == NULL || collect_involved(m, txn, req) < 0 || queue_push(m, txn) < 0) {
+	txn->oids = neo_malloc((req->oids.count + 1) * sizeof *txn->oids);
+	if (txn->oids == NULL || collect_involved(m, txn, req) < 0 || master_txn_queue_push(m, txn) < 0) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
 	}
@@ -421,9 +397,9 @@ static void commit_one(struct master *m, struct master_txn *txn)
 
 static void commit_ready(struct master *m)
 {
-	while (m->commit_count && m->commit_queue[0]->locks_pending == 0) {
-		struct master_txn *txn = m->commit_queue[0];
+	struct master_txn *txn;
 
+	while ((txn = master_txn_next_commit(m)) != NULL) {
 		commit_one(m, txn);
 		txn_unlink(m, txn);
 		txn_free(txn);
@@ -439,7 +415,7 @@ void master_txn_storage_lost(struct master *m, int32_t nid)
 			if (txn->involved[k] == nid) {
 				/* Not waited for any more; its cells get outdated. */
 				txn->involved[k] = txn->involved[--txn->involved_count];
-				stop_waiting_lock(txn, nid);
+				master_txn_lock_counted(txn, nid);
 				break;
 			}
 	}
@@ -448,9 +424,10 @@ void master_txn_storage_lost(struct master *m, int32_t nid)
 
 /* --- Unfinished transactions for replication ------------------------------ */
 
-void master_answer_unfinished(struct master *m, struct neo_conn *conn, uint32_t msg_id,
-			      struct neo_node *node)
+void master_txn_ask_unfinished(struct master *m, struct neo_node *node, struct neo_conn *conn,
+			       struct neo_packet *pkt)
 {
+	uint32_t msg_id = pkt->msg_id;
 	struct neo_answer_unfinished_transactions answer = { .max_tid = m->last_tid };
 	size_t count = 0;
 	uint64_t *ttids;
@@ -458,9 +435,9 @@ void master_answer_unfinished(struct master *m, struct neo_conn *conn, uint32_t 
 
 	for (struct master_txn *txn = m->txns; txn; txn = txn->next)
 		count++;
-	ttids = calloc(count + 1, sizeof *ttids);
+	ttids = neo_calloc(count + 1, sizeof *ttids);
 	if (ttids == NULL || data == NULL) {
-		free(ttids);
+		neo_free(ttids);
 		neo_conn_answer_error(conn, msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
 	}
@@ -471,12 +448,13 @@ void master_answer_unfinished(struct master *m, struct neo_conn *conn, uint32_t 
 	answer.ttids.count = (uint32_t)count;
 	data->replication_watch = true;
 	neo_conn_answer(conn, msg_id, NEO_ANSWER_UNFINISHED_TRANSACTIONS, &answer);
-	free(ttids);
+	neo_free(ttids);
 }
 
-/* --- Dispatch ------------------------------------------------------------- */
+/* --- New oids, last transaction -------------------------------------------- */
 
-static void new_oids(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_txn_new_oids(struct master *m, struct neo_node *node, struct neo_conn *conn,
+			 struct neo_packet *pkt)
 {
 	const struct neo_ask_new_oids *req = pkt->args;
 	struct neo_answer_new_oids answer = { 0 };
@@ -486,7 +464,7 @@ static void new_oids(struct master *m, struct neo_conn *conn, struct neo_packet 
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "bad oid count");
 		return;
 	}
-	answer.oids.items = malloc(count * sizeof *answer.oids.items);
+	answer.oids.items = neo_malloc(count * sizeof *answer.oids.items);
 	if (answer.oids.items == NULL) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
@@ -495,7 +473,7 @@ static void new_oids(struct master *m, struct neo_conn *conn, struct neo_packet 
 		answer.oids.items[i] = ++m->last_oid;
 	answer.oids.count = count;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_NEW_OIDS, &answer);
-	free(answer.oids.items);
+	neo_free(answer.oids.items);
 }
 
 /* Whether the table stays operational without the storages listed. */
@@ -515,14 +493,11 @@ static bool operational_without(struct master *m, const int32_t *nids, uint32_t 
 
 static int txn_add_failed(struct master_txn *txn, int32_t nid)
 {
-	int32_t *failed;
-
 	if (nid_in(txn->failed, txn->failed_count, nid))
 		return 0;
-	failed = realloc(txn->failed, (txn->failed_count + 1) * sizeof *failed);
-	if (failed == NULL)
+	if (neo_grow(&txn->failed, &txn->failed_capacity, txn->failed_count + 1,
+		     sizeof *txn->failed) < 0)
 		return -1;
-	txn->failed = failed;
 	txn->failed[txn->failed_count++] = nid;
 	return 0;
 }
@@ -535,7 +510,8 @@ static int txn_add_failed(struct master_txn *txn, int32_t nid)
  * the lock, so that their cells are outdated and catch up by replication
  * (locking the transaction there would commit it incomplete).
  */
-static void failed_vote(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_txn_failed_vote(struct master *m, struct neo_node *client, struct neo_conn *conn,
+			    struct neo_packet *pkt)
 {
 	const struct neo_failed_vote *req = pkt->args;
 	struct master_txn *txn = neo_idmap_get(&m->txn_by_ttid, req->ttid);
@@ -585,7 +561,8 @@ static void drop_failed_storages(struct master *m, struct master_txn *txn)
  * (or None if it goes away); anything else committed, and MAX_TID sends
  * the client to the storages to learn its tid.
  */
-static void ask_final_tid(struct master *m, struct neo_conn *conn, struct neo_packet *pkt)
+void master_txn_ask_final_tid(struct master *m, struct neo_node *node, struct neo_conn *conn,
+			      struct neo_packet *pkt)
 {
 	const struct neo_ask_final_tid *req = pkt->args;
 	struct master_txn *txn = neo_idmap_get(&m->txn_by_ttid, req->ttid);
@@ -602,49 +579,10 @@ static void ask_final_tid(struct master *m, struct neo_conn *conn, struct neo_pa
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FINAL_TID, &answer);
 }
 
-void master_handle_client_packet(struct master *m, struct neo_node *node,
-				 struct neo_conn *conn, struct neo_packet *pkt)
+void master_txn_ask_last_transaction(struct master *m, struct neo_node *node,
+				     struct neo_conn *conn, struct neo_packet *pkt)
 {
-	switch (pkt->code) {
-	case NEO_ASK_BEGIN_TRANSACTION:
-		begin(m, node, conn, pkt);
-		break;
-	case NEO_ASK_FINISH_TRANSACTION:
-		finish(m, conn, pkt);
-		break;
-	case NEO_ABORT_TRANSACTION:
-		abort_txn(m, conn, pkt);
-		break;
-	case NEO_FAILED_VOTE:
-		failed_vote(m, conn, pkt);
-		break;
-	case NEO_ASK_NEW_OIDS:
-		new_oids(m, conn, pkt);
-		break;
-	case NEO_ASK_LAST_TRANSACTION: {
-		struct neo_answer_last_transaction answer = { .tid = m->last_tid };
+	struct neo_answer_last_transaction answer = { .tid = m->last_tid };
 
-		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_LAST_TRANSACTION, &answer);
-		break;
-	}
-	case NEO_ASK_FINAL_TID:
-		ask_final_tid(m, conn, pkt);
-		break;
-	case NEO_ASK_PACK_ORDERS:
-		master_pack_answer_orders(m, conn, pkt->msg_id,
-					  ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id);
-		break;
-	case NEO_WAIT_FOR_PACK:
-		master_pack_wait(m, conn, pkt->msg_id,
-				 ((const struct neo_wait_for_pack *)pkt->args)->tid);
-		break;
-	default:
-		if (!neo_packet_is_answer(pkt->code)) {
-			neo_log(NEO_LOG_WARNING, "%s: unexpected %s", neo_conn_peer(conn),
-				pkt->type->name);
-			neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
-					      "unexpected packet");
-		}
-		break;
-	}
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_LAST_TRANSACTION, &answer);
 }

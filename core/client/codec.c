@@ -1,0 +1,118 @@
+/*
+ * client/codec.c - the data codec: as upstream, SHA-1 checksums over the
+ * stored bytes and zlib compression only when it makes data smaller.
+ * Calls no other file of client/.
+ */
+#include "client/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "runtime/alloc.h"
+
+bool client_checksum_is_zero(const struct neo_bin *checksum)
+{
+	for (uint32_t i = 0; i < checksum->size; i++)
+		if (checksum->data[i])
+			return false;
+	return true;
+}
+
+static int inflate_all(const uint8_t *data, size_t size, uint8_t **out, size_t *out_size)
+{
+	for (size_t capacity = size * 4 + 64;; capacity *= 2) {
+		uLongf length = capacity;
+		uint8_t *buffer = neo_malloc(capacity);
+		int rc;
+
+		if (buffer == NULL)
+			return NEO_CLIENT_NOMEM;
+		rc = uncompress(buffer, &length, data, size);
+		if (rc == Z_OK) {
+			*out = buffer;
+			*out_size = length;
+			return NEO_CLIENT_OK;
+		}
+		neo_free(buffer);
+		if (rc != Z_BUF_ERROR || capacity > (1u << 30))
+			return NEO_CLIENT_PROTOCOL;
+	}
+}
+
+int client_decode_data(const uint8_t *data, size_t size, int compression,
+		       const uint8_t checksum[20], uint8_t **out, size_t *out_size,
+		       char *err, size_t errlen)
+{
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned int digest_size = 0;
+
+	*out = NULL;
+	*out_size = 0;
+	if (!EVP_Digest(data, size, digest, &digest_size, EVP_sha1(), NULL) || digest_size != 20
+	    || memcmp(digest, checksum, 20) != 0) {
+		snprintf(err, errlen, "wrong checksum");
+		return NEO_CLIENT_PROTOCOL;
+	}
+	if (compression == 0) {
+		*out = neo_malloc(size ? size : 1);
+		if (*out == NULL)
+			return NEO_CLIENT_NOMEM;
+		if (size)
+			memcpy(*out, data, size);
+		*out_size = size;
+		return NEO_CLIENT_OK;
+	}
+	if (compression != 1) {
+		snprintf(err, errlen, "unknown compression %d", compression);
+		return NEO_CLIENT_PROTOCOL;
+	}
+	if (inflate_all(data, size, out, out_size) != NEO_CLIENT_OK) {
+		snprintf(err, errlen, "cannot decompress data");
+		return NEO_CLIENT_PROTOCOL;
+	}
+	return NEO_CLIENT_OK;
+}
+
+int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
+		       size_t *out_size, int *compression, uint8_t checksum[20])
+{
+	unsigned int digest_size = 0;
+	uint8_t digest[EVP_MAX_MD_SIZE];
+
+	*compression = 0;
+	*out = NULL;
+	if (level != 0 && size > 0) {
+		uLongf length = compressBound(size);
+		uint8_t *buffer = neo_malloc(length);
+
+		/* As upstream: compressed only when it makes data smaller. */
+		if (buffer && compress2(buffer, &length, data, size, level < 0 ? Z_DEFAULT_COMPRESSION
+										: level) == Z_OK
+		    && length < size) {
+			*out = buffer;
+			*out_size = length;
+			*compression = 1;
+		} else {
+			neo_free(buffer);
+		}
+	}
+	if (*out == NULL) {
+		*out = neo_malloc(size ? size : 1);
+		if (*out == NULL)
+			return NEO_CLIENT_NOMEM;
+		if (size)
+			memcpy(*out, data, size);
+		*out_size = size;
+	}
+	if (!EVP_Digest(*out, *out_size, digest, &digest_size, EVP_sha1(), NULL)
+	    || digest_size != 20) {
+		neo_free(*out);
+		*out = NULL;
+		return NEO_CLIENT_NOMEM;
+	}
+	memcpy(checksum, digest, 20);
+	return NEO_CLIENT_OK;
+}

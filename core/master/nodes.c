@@ -1,0 +1,266 @@
+/*
+ * master/nodes.c - what every other file of the master calls: the master's
+ * data of a node, telling nodes about nodes, broadcasts, the table sent
+ * whole, and the two state setters with the forgetting of a node.
+ *
+ * A leaf: it calls nothing in the other files of master/ (call_graph.py
+ * checks), so that they call each other one way.
+ *
+ * The setters are the only writers of m->state and of a node's state
+ * (memcached's conn_set_state is the model): each checks the transition
+ * is legal, refuses and logs one that is not (never aborts), and logs the
+ * change.
+ */
+#include "master/master.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "cluster/nid.h"
+#include "runtime/alloc.h"
+#include "runtime/log.h"
+
+static void master_quit(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* Leaves the loop soon: what is queued for peers goes out first. */
+void master_exit_loop(struct master *m)
+{
+	struct timeval soon = { 0, 200000 };
+
+	event_base_once(m->base, -1, EV_TIMEOUT, master_quit, m->base, &soon);
+}
+
+static double monotonic_now(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* As upstream: id timestamps come from a clock that never goes back and
+ * never repeats. */
+double master_next_clock(struct master *m)
+{
+	double now = monotonic_now();
+
+	if (now <= m->node_clock)
+		now = m->node_clock + 1e-6;
+	m->node_clock = now;
+	return now;
+}
+
+struct master_node *master_node_data(struct neo_node *node)
+{
+	if (node->owner_data == NULL) {
+		struct master_node *data = neo_calloc(1, sizeof *data);
+
+		if (data == NULL)
+			return NULL;
+		data->recovery_ptid = -1;
+		node->owner_data = data;
+	}
+	return node->owner_data;
+}
+
+bool master_is_running(void *ctx, int32_t nid)
+{
+	struct master *m = ctx;
+	struct neo_node *node = neo_nodes_by_nid(&m->nodes, nid);
+
+	return node && node->state == NEO_NODE_RUNNING && node->conn;
+}
+
+/* --- Notifications -------------------------------------------------------- */
+
+bool master_node_news_for(enum neo_node_type to, enum neo_node_type about)
+{
+	/* Clients need not know each other; everyone else is told all. */
+	return !(to == NEO_NODE_CLIENT && about == NEO_NODE_CLIENT);
+}
+
+int master_send_node_list(struct master *m, struct neo_conn *conn, enum neo_node_type to,
+			  struct neo_node *first, struct neo_node **nodes, size_t count)
+{
+	struct neo_notify_node_information notify = { 0 };
+	struct neo_node_info *infos = neo_calloc(count + 1, sizeof *infos);
+	uint32_t n = 0;
+	int rc;
+
+	if (infos == NULL)
+		return -1;
+	if (first)
+		neo_node_to_wire(first, &infos[n++]);
+	for (size_t i = 0; i < count; i++)
+		if (nodes[i] != first && master_node_news_for(to, nodes[i]->type))
+			neo_node_to_wire(nodes[i], &infos[n++]);
+	notify.timestamp = master_next_clock(m);
+	notify.nodes.items = infos;
+	notify.nodes.count = n;
+	rc = n ? neo_conn_notify(conn, NEO_NOTIFY_NODE_INFORMATION, &notify) : 0;
+	neo_free(infos);
+	return rc;
+}
+
+void master_notify_nodes(struct master *m, struct neo_node **changed, size_t count)
+{
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *peer = m->nodes.nodes[i];
+
+		if (peer->conn && peer->type != NEO_NODE_MASTER)
+			master_send_node_list(m, peer->conn, peer->type, NULL, changed, count);
+	}
+}
+
+void master_broadcast(struct master *m, uint16_t code, const void *args, bool to_storages,
+		      bool to_clients, bool to_admins)
+{
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *peer = m->nodes.nodes[i];
+
+		if (peer->conn == NULL)
+			continue;
+		if ((peer->type == NEO_NODE_STORAGE && to_storages)
+		    || (peer->type == NEO_NODE_CLIENT && to_clients)
+		    || (peer->type == NEO_NODE_ADMIN && to_admins))
+			neo_conn_notify(peer->conn, code, args);
+	}
+}
+
+int master_send_pt(struct master *m, struct neo_conn *conn)
+{
+	struct neo_send_partition_table send = { 0 };
+	int rc;
+
+	if (neo_ptable_to_wire(&m->pt, 0, m->pt.num_partitions, &send.rows) < 0)
+		return -1;
+	send.ptid.has = m->pt.ptid > 0;
+	send.ptid.v = m->pt.ptid;
+	send.num_replicas = m->pt.num_replicas;
+	rc = neo_conn_notify(conn, NEO_SEND_PARTITION_TABLE, &send);
+	neo_ptable_wire_free(&send.rows);
+	return rc;
+}
+
+/* --- The cluster's state -------------------------------------------------- */
+
+/*
+ * RECOVERING -> VERIFYING -> RUNNING; back to RECOVERING when operation
+ * is lost (from VERIFYING or RUNNING) or a new candidacy starts; any ->
+ * STOPPING, which is final.  The backup states are never entered: this
+ * master has no backup mode.
+ */
+bool master_cluster_transition_ok(enum neo_cluster_state from, enum neo_cluster_state to)
+{
+	switch (to) {
+	case NEO_CLUSTER_RECOVERING:
+		return from == NEO_CLUSTER_RECOVERING || from == NEO_CLUSTER_VERIFYING
+		       || from == NEO_CLUSTER_RUNNING;
+	case NEO_CLUSTER_VERIFYING:
+		return from == NEO_CLUSTER_RECOVERING;
+	case NEO_CLUSTER_RUNNING:
+		return from == NEO_CLUSTER_VERIFYING;
+	case NEO_CLUSTER_STOPPING:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool master_change_state(struct master *m, enum neo_cluster_state state)
+{
+	const char *from = neo_enum_name(NEO_ENUM_CLUSTER_STATES, m->state);
+	const char *to = neo_enum_name(NEO_ENUM_CLUSTER_STATES, state);
+
+	if (m->state == state)
+		return true;
+	if (!master_cluster_transition_ok(m->state, state)) {
+		neo_log(NEO_LOG_ERROR, "illegal cluster state change refused: %s -> %s",
+			from ? from : "?", to ? to : "?");
+		return false;
+	}
+	neo_log(NEO_LOG_INFO, "cluster state: %s (was %s)", to, from ? from : "?");
+	m->state = state;
+	return true;
+}
+
+bool master_set_state(struct master *m, enum neo_cluster_state state)
+{
+	struct neo_notify_cluster_information info = { .state = state };
+
+	if (m->state == state)
+		return true;
+	if (!master_change_state(m, state))
+		return false;
+	master_broadcast(m, NEO_NOTIFY_CLUSTER_INFORMATION, &info, true, true, true);
+	return true;
+}
+
+/* --- A node's state ------------------------------------------------------- */
+
+/*
+ * As upstream, PENDING is for storages only (waiting to be given cells);
+ * UNKNOWN is the state of a node being forgotten; DOWN and RUNNING may
+ * follow any state (a node lost, a node identified again).
+ */
+bool master_node_transition_ok(enum neo_node_type type, enum neo_node_state from,
+			       enum neo_node_state to)
+{
+	(void)from;
+	switch (to) {
+	case NEO_NODE_UNKNOWN:
+	case NEO_NODE_DOWN:
+	case NEO_NODE_RUNNING:
+		return true;
+	case NEO_NODE_PENDING:
+		return type == NEO_NODE_STORAGE;
+	default:
+		return false;
+	}
+}
+
+bool master_change_node_state(struct master *m, struct neo_node *node, enum neo_node_state state)
+{
+	const char *type = neo_enum_name(NEO_ENUM_NODE_TYPES, node->type);
+	const char *from = neo_enum_name(NEO_ENUM_NODE_STATES, node->state);
+	const char *to = neo_enum_name(NEO_ENUM_NODE_STATES, state);
+	char nid[16];
+
+	(void)m;
+	if (node->state == state)
+		return true;
+	neo_nid_format(node->nid, nid, sizeof nid);
+	if (!master_node_transition_ok(node->type, node->state, state)) {
+		neo_log(NEO_LOG_ERROR, "illegal state change of %s %s refused: %s -> %s",
+			type ? type : "node", nid, from ? from : "?", to ? to : "?");
+		return false;
+	}
+	neo_log(node->type == NEO_NODE_CLIENT ? NEO_LOG_DEBUG : NEO_LOG_INFO,
+		"%s %s: %s -> %s", type ? type : "node", nid, from ? from : "?", to ? to : "?");
+	node->state = state;
+	return true;
+}
+
+bool master_set_node_state(struct master *m, struct neo_node *node, enum neo_node_state state)
+{
+	if (node->state == state)
+		return true;
+	if (!master_change_node_state(m, node, state))
+		return false;
+	master_notify_nodes(m, &node, 1);
+	return true;
+}
+
+void master_forget_node(struct master *m, struct neo_node *node)
+{
+	/* As upstream: the others learn it as UNKNOWN, then it is gone. */
+	master_set_node_state(m, node, NEO_NODE_UNKNOWN);
+	neo_free(node->owner_data);
+	node->owner_data = NULL;
+	neo_nodes_remove(&m->nodes, node);
+}
