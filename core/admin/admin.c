@@ -10,6 +10,7 @@
 
 #include "cluster/nid.h"
 #include "cluster/tid.h"
+#include "runtime/alloc.h"
 #include "runtime/log.h"
 
 /* As upstream: a failed master is retried (the next one) after 1 s. */
@@ -52,15 +53,8 @@ static size_t learn_master(struct admin *a, const struct neo_address *address)
 		if (a->masters[i].port == address->port
 		    && strcmp(a->masters[i].host, address->host) == 0)
 			return i;
-	if (a->master_count == a->master_capacity) {
-		size_t capacity = a->master_capacity ? a->master_capacity * 2 : 4;
-		struct neo_address *masters = realloc(a->masters, capacity * sizeof *masters);
-
-		if (masters == NULL)
-			return SIZE_MAX;
-		a->masters = masters;
-		a->master_capacity = capacity;
-	}
+	if (neo_grow(&a->masters, &a->master_capacity, a->master_count + 1, sizeof *a->masters))
+		return SIZE_MAX;
 	a->masters[a->master_count] = *address;
 	return a->master_count++;
 }
@@ -356,7 +350,7 @@ static void answer_node_list(struct admin *a, struct neo_conn *conn, const struc
 {
 	const struct neo_ask_node_list *req = pkt->args;
 	struct neo_answer_node_list answer = { 0 };
-	struct neo_node_info *infos = calloc(a->nodes.count + 1, sizeof *infos);
+	struct neo_node_info *infos = neo_calloc(a->nodes.count + 1, sizeof *infos);
 
 	neo_log(NEO_LOG_INFO, "ask list of %s nodes", req->node_type.has
 		? neo_enum_name(NEO_ENUM_NODE_TYPES, req->node_type.v) : "all");
@@ -369,7 +363,7 @@ static void answer_node_list(struct admin *a, struct neo_conn *conn, const struc
 			neo_node_to_wire(a->nodes.nodes[i], &infos[answer.nodes.count++]);
 	answer.nodes.items = infos;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_NODE_LIST, &answer);
-	free(infos);
+	neo_free(infos);
 }
 
 static void answer_partition_list(struct admin *a, struct neo_conn *conn,
@@ -442,7 +436,7 @@ static void pt_summary(const struct admin *a, uint32_t counts[NEO_CELL_DISCARDED
 		return;
 	for (size_t i = 0; i < count; i++)
 		*down += !node_running(a, nids[i]);
-	free(nids);
+	neo_free(nids);
 }
 
 static bool operational(const struct admin *a)
@@ -566,7 +560,7 @@ static void on_relayed(struct neo_conn *master, enum neo_ask_status status,
 		else
 			relay_answer(client, relay->msg_id, answer);
 	}
-	free(relay);
+	neo_free(relay);
 }
 
 /* Asks the master on behalf of a neoctl request. */
@@ -574,7 +568,7 @@ static void relay(struct admin_client *client, const struct neo_packet *pkt, uin
 		  const void *args, bool summary)
 {
 	struct admin *a = client->admin;
-	struct admin_relay *r = calloc(1, sizeof *r);
+	struct admin_relay *r = neo_calloc(1, sizeof *r);
 
 	if (r == NULL) {
 		refuse(client->conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
@@ -584,7 +578,7 @@ static void relay(struct admin_client *client, const struct neo_packet *pkt, uin
 	r->msg_id = pkt->msg_id;
 	r->summary = summary;
 	if (neo_conn_ask(a->master_conn, code, args, 0, on_relayed, r) < 0) {
-		free(r);
+		neo_free(r);
 		refuse(client->conn, pkt->msg_id, NEO_ERROR_NOT_READY, not_connected);
 		return;
 	}
@@ -717,7 +711,7 @@ static void client_closed(struct neo_conn *conn, const char *reason, void *arg)
 			*c = client->next;
 			break;
 		}
-	free(client);
+	neo_free(client);
 	if (a->leaving && a->clients == NULL)
 		admin_stop(a);
 }
@@ -729,7 +723,7 @@ static void client_accepted(struct neo_listener *listener, struct neo_conn *conn
 		.on_close = client_closed,
 	};
 	struct admin *a = arg;
-	struct admin_client *client = calloc(1, sizeof *client);
+	struct admin_client *client = neo_calloc(1, sizeof *client);
 
 	if (client == NULL) {
 		neo_log(NEO_LOG_ERROR, "%s: out of memory", neo_conn_peer(conn));
@@ -750,7 +744,7 @@ static int extra_init(struct admin *a, const struct neo_options *opts)
 {
 	const struct neo_string_list *names = &opts->monitor_backup;
 
-	a->backup_names = calloc(names->count + 1, sizeof *a->backup_names);
+	a->backup_names = neo_calloc(names->count + 1, sizeof *a->backup_names);
 	if (a->backup_names == NULL)
 		return -1;
 	for (size_t i = 0; i < names->count; i++) {
@@ -853,7 +847,7 @@ void admin_free(struct admin *a)
 		event_free(a->retry);
 	neo_nodes_free(&a->nodes);
 	neo_ptable_free(&a->pt);
-	free(a->masters);
-	free(a->backup_names);
+	neo_free(a->masters);
+	neo_free(a->backup_names);
 	memset(a, 0, sizeof *a);
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/alloc.h"
+
 static size_t idmap_hash(uint64_t key, size_t mask)
 {
 	/* Ids are often sequential: mix them (splitmix64's finalizer). */
@@ -25,7 +27,7 @@ void neo_idmap_init(struct neo_idmap *map)
 
 void neo_idmap_free(struct neo_idmap *map)
 {
-	free(map->slots);
+	neo_free(map->slots);
 	memset(map, 0, sizeof *map);
 }
 
@@ -48,7 +50,7 @@ static int idmap_grow(struct neo_idmap *map)
 	struct neo_idmap_slot *old = map->slots;
 	size_t old_capacity = map->capacity;
 
-	map->slots = calloc(capacity, sizeof *map->slots);
+	map->slots = neo_calloc(capacity, sizeof *map->slots);
 	if (map->slots == NULL) {
 		map->slots = old;
 		return -1;
@@ -58,7 +60,7 @@ static int idmap_grow(struct neo_idmap *map)
 	for (size_t i = 0; i < old_capacity; i++)
 		if (old[i].value)
 			neo_idmap_put(map, old[i].key, old[i].value);
-	free(old);
+	neo_free(old);
 	return 0;
 }
 
@@ -125,21 +127,14 @@ int neo_id_list_add(void *list, uint64_t id)
 {
 	struct neo_id_list *l = list;
 
-	if (l->count == l->capacity) {
-		uint32_t capacity = l->capacity ? l->capacity * 2 : 64;
-		uint64_t *ids = realloc(l->ids, capacity * sizeof *ids);
-
-		if (ids == NULL)
-			return -1;
-		l->ids = ids;
-		l->capacity = capacity;
-	}
+	if (l->count == UINT32_MAX || neo_grow(&l->ids, &l->capacity, l->count + 1, sizeof *l->ids))
+		return -1;
 	l->ids[l->count++] = id;
 	return 0;
 }
 
 void neo_id_list_free(struct neo_id_list *list)
 {
-	free(list->ids);
+	neo_free(list->ids);
 	memset(list, 0, sizeof *list);
 }

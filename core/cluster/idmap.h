@@ -39,7 +39,8 @@ bool neo_idmap_next(const struct neo_idmap *map, size_t *index, uint64_t *key, v
  */
 struct neo_id_list {
 	uint64_t *ids;
-	uint32_t count, capacity;
+	uint32_t count;
+	size_t capacity;
 };
 
 /* Appends id to the struct neo_id_list at list.  Returns 0, or -1 on ENOMEM. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cluster/nid.h"
+#include "runtime/alloc.h"
 
 void neo_nodes_init(struct neo_node_table *table)
 {
@@ -16,8 +17,8 @@ void neo_nodes_init(struct neo_node_table *table)
 void neo_nodes_free(struct neo_node_table *table)
 {
 	for (size_t i = 0; i < table->count; i++)
-		free(table->nodes[i]);
-	free(table->nodes);
+		neo_free(table->nodes[i]);
+	neo_free(table->nodes);
 	memset(table, 0, sizeof *table);
 }
 
@@ -25,16 +26,9 @@ struct neo_node *neo_nodes_add(struct neo_node_table *table, enum neo_node_type 
 {
 	struct neo_node *node;
 
-	if (table->count == table->capacity) {
-		size_t capacity = table->capacity ? table->capacity * 2 : 16;
-		struct neo_node **nodes = realloc(table->nodes, capacity * sizeof *nodes);
-
-		if (nodes == NULL)
-			return NULL;
-		table->nodes = nodes;
-		table->capacity = capacity;
-	}
-	node = calloc(1, sizeof *node);
+	if (neo_grow(&table->nodes, &table->capacity, table->count + 1, sizeof *table->nodes))
+		return NULL;
+	node = neo_calloc(1, sizeof *node);
 	if (node == NULL)
 		return NULL;
 	node->type = type;
@@ -57,12 +51,12 @@ static void nodes_unlink(struct neo_node_table *table, struct neo_node *node)
 void neo_nodes_remove(struct neo_node_table *table, struct neo_node *node)
 {
 	nodes_unlink(table, node);
-	free(node);
+	neo_free(node);
 }
 
 void neo_node_free(struct neo_node *node)
 {
-	free(node);
+	neo_free(node);
 }
 
 struct neo_node *neo_nodes_by_nid(const struct neo_node_table *table, int32_t nid)
@@ -158,7 +152,7 @@ struct neo_node *neo_nodes_update(struct neo_node_table *table, const struct neo
 			if (gone)
 				*gone = node;
 			else
-				free(node);
+				neo_free(node);
 		}
 		return NULL;
 	}

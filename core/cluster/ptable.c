@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/alloc.h"
+
 int neo_ptable_init(struct neo_ptable *pt, uint32_t num_partitions, uint32_t num_replicas)
 {
 	struct neo_pt_cells *rows = NULL;
 
 	if (num_partitions) {
-		rows = calloc(num_partitions, sizeof *rows);
+		rows = neo_calloc(num_partitions, sizeof *rows);
 		if (rows == NULL)
 			return -1;
 	}
@@ -27,8 +29,8 @@ void neo_ptable_free(struct neo_ptable *pt)
 {
 	if (pt->rows)
 		for (uint32_t i = 0; i < pt->num_partitions; i++)
-			free(pt->rows[i].cells);
-	free(pt->rows);
+			neo_free(pt->rows[i].cells);
+	neo_free(pt->rows);
 	pt->rows = NULL;
 	pt->num_partitions = 0;
 	pt->ptid = 0;
@@ -79,13 +81,13 @@ int neo_ptable_set_cell(struct neo_ptable *pt, uint32_t partition, int32_t nid,
 	if (state == NEO_CELL_DISCARDED)
 		return 0;
 	if (row->count == row->capacity) {
-		uint32_t capacity = row->capacity ? row->capacity * 2 : 4;
-		struct neo_pt_cell *cells = realloc(row->cells, capacity * sizeof *cells);
+		/* The row counts in uint32_t (ptable.h); neo_grow in size_t. */
+		size_t room = row->capacity;
 
-		if (cells == NULL)
+		if (room >= UINT32_MAX / 2 ||
+		    neo_grow(&row->cells, &room, row->count + 1, sizeof *row->cells))
 			return -1;
-		row->cells = cells;
-		row->capacity = capacity;
+		row->capacity = (uint32_t)room;
 	}
 	row->cells[row->count].nid = nid;
 	row->cells[row->count].state = state;
@@ -181,7 +183,7 @@ int neo_ptable_nodes(const struct neo_ptable *pt, int32_t **out, size_t *count)
 
 	for (uint32_t p = 0; p < pt->num_partitions; p++)
 		total += pt->rows[p].count;
-	nids = malloc((total ? total : 1) * sizeof *nids);
+	nids = neo_malloc((total ? total : 1) * sizeof *nids);
 	if (nids == NULL)
 		return -1;
 	total = 0;
@@ -259,14 +261,14 @@ int neo_ptable_to_wire(const struct neo_ptable *pt, uint32_t min, uint32_t max,
 	if (min > max)
 		min = max;
 	rows->count = max - min;
-	rows->items = calloc(rows->count ? rows->count : 1, sizeof *rows->items);
+	rows->items = neo_calloc(rows->count ? rows->count : 1, sizeof *rows->items);
 	if (rows->items == NULL)
 		return -1;
 	for (uint32_t p = min; p < max; p++) {
 		const struct neo_pt_cells *row = &pt->rows[p];
 		struct neo_list_cell *out = &rows->items[p - min];
 
-		out->items = calloc(row->count ? row->count : 1, sizeof *out->items);
+		out->items = neo_calloc(row->count ? row->count : 1, sizeof *out->items);
 		if (out->items == NULL) {
 			neo_ptable_wire_free(rows);
 			return -1;
@@ -284,8 +286,8 @@ void neo_ptable_wire_free(struct neo_list_list_cell *rows)
 {
 	if (rows->items)
 		for (uint32_t p = 0; p < rows->count; p++)
-			free(rows->items[p].items);
-	free(rows->items);
+			neo_free(rows->items[p].items);
+	neo_free(rows->items);
 	rows->items = NULL;
 	rows->count = 0;
 }

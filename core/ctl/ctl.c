@@ -17,6 +17,7 @@
 #include "cluster/nodes.h"
 #include "cluster/ptable.h"
 #include "cluster/tid.h"
+#include "runtime/alloc.h"
 
 /* --- A growing string ------------------------------------------------------ */
 
@@ -30,19 +31,9 @@ static void text_addn(struct text *t, const char *s, size_t n)
 {
 	if (t->failed)
 		return;
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 128;
-		char *data;
-
-		while (t->len + n + 1 > cap)
-			cap *= 2;
-		data = realloc(t->data, cap);
-		if (data == NULL) {
-			t->failed = true;
-			return;
-		}
-		t->data = data;
-		t->cap = cap;
+	if (neo_grow(&t->data, &t->cap, t->len + n + 1, 1)) {
+		t->failed = true;
+		return;
 	}
 	if (n)
 		memcpy(t->data + t->len, s, n);
@@ -70,7 +61,7 @@ static void text_add(struct text *t, const char *fmt, ...)
 		return;
 	}
 	{
-		char *big = malloc((size_t)n + 1);
+		char *big = neo_malloc((size_t)n + 1);
 
 		if (big == NULL) {
 			t->failed = true;
@@ -80,7 +71,7 @@ static void text_add(struct text *t, const char *fmt, ...)
 		vsnprintf(big, (size_t)n + 1, fmt, ap);
 		va_end(ap);
 		text_addn(t, big, (size_t)n);
-		free(big);
+		neo_free(big);
 	}
 }
 
@@ -95,7 +86,7 @@ static char *text_finish(struct text *t)
 	if (!t->failed && t->data == NULL)
 		text_addn(t, "", 0);
 	if (t->failed) {
-		free(t->data);
+		neo_free(t->data);
 		return NULL;
 	}
 	return t->data;
@@ -293,7 +284,7 @@ static enum ctl_parse_result parse_start(struct ctl_command *cmd, size_t argc,
 static enum ctl_parse_result parse_node_list(struct ctl_command *cmd, size_t argc,
 					     char *const argv[], char *err, size_t errlen)
 {
-	cmd->nodes = calloc(argc + 1, sizeof *cmd->nodes);
+	cmd->nodes = neo_calloc(argc + 1, sizeof *cmd->nodes);
 	if (cmd->nodes == NULL)
 		return refuse(err, errlen, "out of memory");
 	for (size_t i = 0; i < argc; i++)
@@ -398,7 +389,7 @@ static enum ctl_parse_result parse_check(struct ctl_command *cmd, size_t argc,
 {
 	size_t i;
 
-	cmd->checks = calloc(argc + 1, sizeof *cmd->checks);
+	cmd->checks = neo_calloc(argc + 1, sizeof *cmd->checks);
 	if (cmd->checks == NULL)
 		return refuse(err, errlen, "out of memory");
 	for (i = 0; i < argc && is_partition_word(argv[i]); i++)
@@ -577,8 +568,8 @@ enum ctl_parse_result ctl_parse(size_t argc, char *const argv[], struct ctl_comm
 
 void ctl_command_free(struct ctl_command *cmd)
 {
-	free(cmd->nodes);
-	free(cmd->checks);
+	neo_free(cmd->nodes);
+	neo_free(cmd->checks);
 	memset(cmd, 0, sizeof *cmd);
 }
 
@@ -739,7 +730,7 @@ char *ctl_format_node_list(const struct neo_list_node_info *nodes)
 		text_add(&t, "Empty list!");
 		return text_finish(&t);
 	}
-	rows = calloc(nodes->count, sizeof *rows);
+	rows = neo_calloc(nodes->count, sizeof *rows);
 	if (rows == NULL)
 		return NULL;
 	for (uint32_t i = 0; i < nodes->count; i++) {
@@ -757,7 +748,7 @@ char *ctl_format_node_list(const struct neo_list_node_info *nodes)
 			text_add(&t, "%-*s | ", widths[c], rows[i].columns[c]);
 		text_add(&t, "%s", rows[i].columns[NODE_COLUMNS - 1]);
 	}
-	free(rows);
+	neo_free(rows);
 	return text_finish(&t);
 }
 
@@ -791,17 +782,10 @@ static struct grid_line *grid_line_of(struct grid *g, int32_t nid, char state)
 	for (size_t i = 0; i < g->count; i++)
 		if (g->lines[i].nid == nid)
 			return &g->lines[i];
-	if (g->count == g->capacity) {
-		size_t capacity = g->capacity ? g->capacity * 2 : 8;
-		struct grid_line *lines = realloc(g->lines, capacity * sizeof *lines);
-
-		if (lines == NULL)
-			return NULL;
-		g->lines = lines;
-		g->capacity = capacity;
-	}
+	if (neo_grow(&g->lines, &g->capacity, g->count + 1, sizeof *g->lines))
+		return NULL;
 	line = &g->lines[g->count];
-	line->cells = malloc(g->np + 1);
+	line->cells = neo_malloc(g->np + 1);
 	if (line->cells == NULL)
 		return NULL;
 	memset(line->cells, '.', g->np);
@@ -815,8 +799,8 @@ static struct grid_line *grid_line_of(struct grid *g, int32_t nid, char state)
 static void grid_free(struct grid *g)
 {
 	for (size_t i = 0; i < g->count; i++)
-		free(g->lines[i].cells);
-	free(g->lines);
+		neo_free(g->lines[i].cells);
+	neo_free(g->lines);
 }
 
 static int compare_grid_lines(const void *pa, const void *pb)
@@ -977,11 +961,11 @@ void ctl_session_init(struct ctl_session *s, struct ctl_command *cmd)
 void ctl_session_free(struct ctl_session *s)
 {
 	ctl_command_free(&s->cmd);
-	free(s->uuids);
-	free(s->check_keys);
-	free(s->check_values);
+	neo_free(s->uuids);
+	neo_free(s->check_keys);
+	neo_free(s->check_values);
 	neo_packet_release(&s->kept);
-	free(s->output);
+	neo_free(s->output);
 	memset(s, 0, sizeof *s);
 }
 
@@ -1010,7 +994,7 @@ static enum ctl_step done(struct ctl_session *s, char *output)
 {
 	if (output == NULL)
 		return fail(s, "neoctl: out of memory");
-	free(s->output);
+	neo_free(s->output);
 	s->output = output;
 	return CTL_STEP_DONE;
 }
@@ -1018,7 +1002,7 @@ static enum ctl_step done(struct ctl_session *s, char *output)
 /* Ends printing nothing (upstream's commands that return None). */
 static enum ctl_step done_silently(struct ctl_session *s)
 {
-	free(s->output);
+	neo_free(s->output);
 	s->output = NULL;
 	return CTL_STEP_DONE;
 }
@@ -1042,8 +1026,8 @@ static enum ctl_step ask_storages(struct ctl_session *s, struct ctl_request *req
 static enum ctl_step ask_with_nodes(struct ctl_session *s, struct ctl_request *req,
 				    const int32_t *nodes, size_t count)
 {
-	free(s->uuids);
-	s->uuids = calloc(count + 1, sizeof *s->uuids);
+	neo_free(s->uuids);
+	s->uuids = neo_calloc(count + 1, sizeof *s->uuids);
 	if (s->uuids == NULL)
 		return fail(s, "neoctl: out of memory");
 	for (size_t i = 0; i < count; i++)
@@ -1064,7 +1048,7 @@ static enum ctl_step ask_with_nodes(struct ctl_session *s, struct ctl_request *r
 static enum ctl_step ask_with_storages(struct ctl_session *s, struct ctl_request *req,
 				       const struct neo_answer_node_list *list)
 {
-	int32_t *nodes = calloc(list->nodes.count + 1, sizeof *nodes);
+	int32_t *nodes = neo_calloc(list->nodes.count + 1, sizeof *nodes);
 	size_t count = 0;
 	enum ctl_step step;
 
@@ -1074,7 +1058,7 @@ static enum ctl_step ask_with_storages(struct ctl_session *s, struct ctl_request
 		if (list->nodes.items[i].uuid.has)
 			nodes[count++] = (int32_t)list->nodes.items[i].uuid.v;
 	step = ask_with_nodes(s, req, nodes, count);
-	free(nodes);
+	neo_free(nodes);
 	return step;
 }
 
@@ -1100,8 +1084,8 @@ static enum ctl_step ask_check(struct ctl_session *s, struct ctl_request *req, u
 	size_t room = c->check_count + (c->check_every_partition ? np : 0) + 1;
 	struct neo_check_replicas *check = &s->args.check;
 
-	s->check_keys = calloc(room, sizeof *s->check_keys);
-	s->check_values = calloc(room, sizeof *s->check_values);
+	s->check_keys = neo_calloc(room, sizeof *s->check_keys);
+	s->check_values = neo_calloc(room, sizeof *s->check_values);
 	if (s->check_keys == NULL || s->check_values == NULL)
 		return fail(s, "neoctl: out of memory");
 	memset(check, 0, sizeof *check);
@@ -1129,7 +1113,7 @@ static enum ctl_step ask_tweak(struct ctl_session *s, struct ctl_request *req)
 {
 	const struct ctl_command *c = &s->cmd;
 
-	s->uuids = calloc(c->node_count + 1, sizeof *s->uuids);
+	s->uuids = neo_calloc(c->node_count + 1, sizeof *s->uuids);
 	if (s->uuids == NULL)
 		return fail(s, "neoctl: out of memory");
 	for (size_t i = 0; i < c->node_count; i++)
@@ -1321,7 +1305,7 @@ static enum ctl_step done_pt(struct ctl_session *s, const struct neo_answer_part
 			 (long long)pt->num_replicas, body);
 	else
 		text_add(&t, "# ptid: None, replicas: %lld\n%s", (long long)pt->num_replicas, body);
-	free(body);
+	neo_free(body);
 	return done(s, text_finish(&t));
 }
 
@@ -1358,7 +1342,7 @@ static enum ctl_step feed_tweak(struct ctl_session *s, struct neo_packet *answer
 			return unexpected(s, answer);
 		tweak = answer->args;
 		if (!tweak->changed)
-			return done(s, strdup("No change done."));
+			return done(s, neo_strdup("No change done."));
 		neo_packet_take(answer, &s->kept);
 		s->stage = 1;
 		return ask_storages(s, req);
@@ -1386,13 +1370,13 @@ static enum ctl_step feed_single(struct ctl_session *s, struct neo_packet *answe
 
 		if (answer->code != NEO_ANSWER_CLUSTER_STATE)
 			break;
-		return done(s, strdup(!state->state.has ? "None"
+		return done(s, neo_strdup(!state->state.has ? "None"
 				      : enum_name(NEO_ENUM_CLUSTER_STATES, state->state.v)));
 	}
 	case CTL_PRINT_PRIMARY:
 		if (answer->code != NEO_ANSWER_PRIMARY)
 			break;
-		return done(s, strdup(neo_nid_format(
+		return done(s, neo_strdup(neo_nid_format(
 			((const struct neo_answer_primary *)answer->args)->primary_uuid, nid,
 			sizeof nid)));
 	case CTL_PRINT_SUMMARY:

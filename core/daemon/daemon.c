@@ -101,7 +101,7 @@ void neo_daemon_finish(struct neo_daemon *daemon)
 		event_base_free(daemon->base);
 	if (daemon->ssl)
 		SSL_CTX_free(daemon->ssl);
-	free(daemon->masters);
+	neo_free(daemon->masters);
 	neo_options_free(&daemon->opts);
 	neo_log_close();
 	memset(daemon, 0, sizeof *daemon);

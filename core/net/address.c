@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/alloc.h"
+
 static int fail(char *err, size_t errlen, const char *text, const char *why)
 {
 	snprintf(err, errlen, "bad address '%s': %s", text, why);
@@ -72,34 +74,31 @@ int neo_address_list_parse(const char *text, int default_port, struct neo_addres
 			   size_t *count, char *err, size_t errlen)
 {
 	struct neo_address *list = NULL;
-	size_t n = 0;
+	size_t n = 0, room = 0;
 	char word[300];
 
 	*out = NULL;
 	*count = 0;
 	while (*text) {
 		size_t len;
-		struct neo_address *grown;
 
 		text += strspn(text, " ,\t\r\n");
 		len = strcspn(text, " ,\t\r\n");
 		if (len == 0)
 			break;
 		if (len >= sizeof(word)) {
-			free(list);
+			neo_free(list);
 			return fail(err, errlen, text, "too long");
 		}
 		memcpy(word, text, len);
 		word[len] = '\0';
 		text += len;
-		grown = realloc(list, (n + 1) * sizeof(*list));
-		if (grown == NULL) {
-			free(list);
+		if (neo_grow(&list, &room, n + 1, sizeof *list)) {
+			neo_free(list);
 			return fail(err, errlen, word, "out of memory");
 		}
-		list = grown;
 		if (neo_address_parse(word, default_port, &list[n], err, errlen)) {
-			free(list);
+			neo_free(list);
 			return -1;
 		}
 		n++;

@@ -23,6 +23,7 @@
 #include <openssl/err.h>
 
 #include "proto/wire.h"
+#include "runtime/alloc.h"
 #include "runtime/log.h"
 
 #define DEFAULT_HIGH_WATER (8u * 1024 * 1024)
@@ -111,8 +112,8 @@ static void free_conn(evutil_socket_t fd, short what, void *ctx)
 		event_free(conn->linger);
 	if (conn->deadline != NULL)
 		event_free(conn->deadline);
-	free(conn->close_reason);
-	free(conn);
+	neo_free(conn->close_reason);
+	neo_free(conn);
 }
 
 static void fail_pending(struct neo_conn *conn)
@@ -125,7 +126,7 @@ static void fail_pending(struct neo_conn *conn)
 			event_free(p->timer);
 		if (p->cb)
 			p->cb(conn, NEO_ASK_CLOSED, NULL, p->arg);
-		free(p);
+		neo_free(p);
 	}
 }
 
@@ -210,7 +211,7 @@ void neo_conn_close(struct neo_conn *conn, const char *reason)
 	/* The write callback finishes once the output is flushed; a peer
 	 * that never reads is dropped after LINGER_MS. */
 	want_write(conn);
-	conn->close_reason = reason ? strdup(reason) : NULL;
+	conn->close_reason = reason ? neo_strdup(reason) : NULL;
 	conn->linger = evtimer_new(conn->base, linger_expired, conn);
 	if (conn->linger == NULL || evtimer_add(conn->linger, &linger) != 0) {
 		finish(conn, reason ? reason : "closed");
@@ -325,13 +326,13 @@ static void request_timed_out(evutil_socket_t fd, short what, void *ctx)
 	remember_expired(conn, p->msg_id);
 	if (p->cb)
 		p->cb(conn, NEO_ASK_TIMEOUT, NULL, p->arg);
-	free(p);
+	neo_free(p);
 }
 
 int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 		     unsigned timeout_ms, neo_answer_cb cb, void *arg)
 {
-	struct pending *p = calloc(1, sizeof(*p));
+	struct pending *p = neo_calloc(1, sizeof(*p));
 	uint32_t msg_id = conn->next_msg_id;
 
 	if (p == NULL)
@@ -343,14 +344,14 @@ int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 		if (p->timer == NULL || evtimer_add(p->timer, &tv) != 0) {
 			if (p->timer != NULL)
 				event_free(p->timer);
-			free(p);
+			neo_free(p);
 			return -1;
 		}
 	}
 	if (send_packet(conn, msg_id, code, args) != 0) {
 		if (p->timer != NULL)
 			event_free(p->timer);
-		free(p);
+		neo_free(p);
 		return -1;
 	}
 	conn->next_msg_id++;
@@ -458,7 +459,7 @@ static void dispatch_answer(struct neo_conn *conn, struct neo_packet *pkt)
 	if (p != NULL) {
 		if (p->cb)
 			p->cb(conn, NEO_ASK_ANSWERED, pkt, p->arg);
-		free(p);
+		neo_free(p);
 	} else if (was_expired(conn, pkt->msg_id)) {
 		neo_log(NEO_LOG_DEBUG, "%s: late answer %s to timed-out request %u ignored",
 			conn->peer, pkt->type->name, (unsigned)pkt->msg_id);
@@ -651,7 +652,7 @@ static void on_event(struct bufferevent *bev, short events, void *ctx)
 static struct neo_conn *conn_new(struct event_base *base, evutil_socket_t fd, SSL_CTX *ssl_ctx,
 				 bool accepting)
 {
-	struct neo_conn *conn = calloc(1, sizeof(*conn));
+	struct neo_conn *conn = neo_calloc(1, sizeof(*conn));
 	int options = BEV_OPT_CLOSE_ON_FREE;
 
 	if (conn == NULL)
@@ -671,7 +672,7 @@ static struct neo_conn *conn_new(struct event_base *base, evutil_socket_t fd, SS
 		conn->bev = bufferevent_socket_new(base, fd, options);
 	}
 	if (conn->bev == NULL) {
-		free(conn);
+		neo_free(conn);
 		return NULL;
 	}
 	msgpack_packer_init(&conn->packer, conn, write_to_output);
@@ -710,7 +711,7 @@ struct neo_conn *neo_conn_connect(struct event_base *base, const struct neo_addr
 	if (bufferevent_socket_connect(conn->bev, (struct sockaddr *)&ss, (int)sslen) != 0) {
 		snprintf(err, errlen, "cannot connect to %s: %s", conn->peer, strerror(errno));
 		bufferevent_free(conn->bev);
-		free(conn);
+		neo_free(conn);
 		return NULL;
 	}
 	return conn;
@@ -807,13 +808,13 @@ struct neo_listener *neo_listener_new(struct event_base *base, const struct neo_
 				      SSL_CTX *ssl, neo_accept_cb accept_cb, void *arg,
 				      char *err, size_t errlen)
 {
-	struct neo_listener *listener = calloc(1, sizeof(*listener));
+	struct neo_listener *listener = neo_calloc(1, sizeof(*listener));
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	char where[300];
 
 	if (listener == NULL || neo_address_resolve(addr, &ss, &sslen, err, errlen)) {
-		free(listener);
+		neo_free(listener);
 		return NULL;
 	}
 	listener->ssl = ssl;
@@ -828,7 +829,7 @@ struct neo_listener *neo_listener_new(struct event_base *base, const struct neo_
 			 neo_address_format(addr, where, sizeof(where)), strerror(errno));
 		if (listener->resume != NULL)
 			event_free(listener->resume);
-		free(listener);
+		neo_free(listener);
 		return NULL;
 	}
 	evconnlistener_set_error_cb(listener->listener, on_accept_error);
@@ -855,5 +856,5 @@ void neo_listener_free(struct neo_listener *listener)
 	evconnlistener_free(listener->listener);
 	if (listener->resume != NULL)
 		event_free(listener->resume);
-	free(listener);
+	neo_free(listener);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/alloc.h"
 #include "runtime/log.h"
 
 struct neo_signals {
@@ -47,13 +48,13 @@ void neo_signals_free(struct neo_signals *s)
 		event_free(s->interrupt);
 	if (s->hangup != NULL)
 		event_free(s->hangup);
-	free(s);
+	neo_free(s);
 }
 
 struct neo_signals *neo_signals_install(struct event_base *base,
 					void (*on_stop)(int signum, void *arg), void *arg)
 {
-	struct neo_signals *s = calloc(1, sizeof(*s));
+	struct neo_signals *s = neo_calloc(1, sizeof(*s));
 
 	if (s == NULL)
 		return NULL;

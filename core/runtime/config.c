@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/alloc.h"
+
 #define DEFAULT_SECTION "DEFAULT"
 /* As configparser's BasicInterpolation. */
 #define MAX_INTERPOLATION_DEPTH 10
@@ -17,15 +19,16 @@ struct entry {
 	char *section;
 	char *key;		/* lowercased */
 	char *value;		/* raw, before interpolation */
+	size_t value_room;	/* bytes allocated for value */
 	int line;
 };
 
 struct neo_config {
 	char *name;
 	char **sections;
-	size_t section_count;
+	size_t section_count, section_room;
 	struct entry *entries;
-	size_t entry_count;
+	size_t entry_count, entry_room;
 };
 
 static int fail(char *err, size_t errlen, const char *name, int line, const char *fmt, ...)
@@ -50,15 +53,15 @@ void neo_config_free(struct neo_config *cfg)
 	if (cfg == NULL)
 		return;
 	for (size_t i = 0; i < cfg->section_count; i++)
-		free(cfg->sections[i]);
+		neo_free(cfg->sections[i]);
 	for (size_t i = 0; i < cfg->entry_count; i++) {
-		free(cfg->entries[i].key);
-		free(cfg->entries[i].value);
+		neo_free(cfg->entries[i].key);
+		neo_free(cfg->entries[i].value);
 	}
-	free(cfg->sections);
-	free(cfg->entries);
-	free(cfg->name);
-	free(cfg);
+	neo_free(cfg->sections);
+	neo_free(cfg->entries);
+	neo_free(cfg->name);
+	neo_free(cfg);
 }
 
 const char *neo_config_name(const struct neo_config *cfg)
@@ -109,12 +112,10 @@ static void lowercase(char *s)
 
 static int add_section(struct neo_config *cfg, const char *name)
 {
-	char **grown = realloc(cfg->sections, (cfg->section_count + 1) * sizeof(*grown));
-
-	if (grown == NULL)
+	if (neo_grow(&cfg->sections, &cfg->section_room, cfg->section_count + 1,
+		     sizeof *cfg->sections))
 		return -1;
-	cfg->sections = grown;
-	cfg->sections[cfg->section_count] = strdup(name);
+	cfg->sections[cfg->section_count] = neo_strdup(name);
 	if (cfg->sections[cfg->section_count] == NULL)
 		return -1;
 	cfg->section_count++;
@@ -124,20 +125,19 @@ static int add_section(struct neo_config *cfg, const char *name)
 static struct entry *add_entry(struct neo_config *cfg, const char *section, const char *key,
 			       const char *value, int line)
 {
-	struct entry *grown = realloc(cfg->entries, (cfg->entry_count + 1) * sizeof(*grown));
 	struct entry *e;
 
-	if (grown == NULL)
+	if (neo_grow(&cfg->entries, &cfg->entry_room, cfg->entry_count + 1, sizeof *cfg->entries))
 		return NULL;
-	cfg->entries = grown;
 	e = &cfg->entries[cfg->entry_count];
 	e->section = (char *)section;	/* points into cfg->sections */
-	e->key = strdup(key);
-	e->value = strdup(value);
+	e->key = neo_strdup(key);
+	e->value = neo_strdup(value);
+	e->value_room = strlen(value) + 1;
 	e->line = line;
 	if (e->key == NULL || e->value == NULL) {
-		free(e->key);
-		free(e->value);
+		neo_free(e->key);
+		neo_free(e->value);
 		return NULL;
 	}
 	cfg->entry_count++;
@@ -147,13 +147,11 @@ static struct entry *add_entry(struct neo_config *cfg, const char *section, cons
 static int append_line(struct entry *e, const char *text)
 {
 	size_t old = strlen(e->value), more = strlen(text);
-	char *grown = realloc(e->value, old + more + 2);
 
-	if (grown == NULL)
+	if (neo_grow(&e->value, &e->value_room, old + more + 2, 1))
 		return -1;
-	grown[old] = '\n';
-	memcpy(grown + old + 1, text, more + 1);
-	e->value = grown;
+	e->value[old] = '\n';
+	memcpy(e->value + old + 1, text, more + 1);
 	return 0;
 }
 
@@ -238,12 +236,12 @@ static int parse_line(struct parser *p, char *raw)
 struct neo_config *neo_config_parse_string(const char *text, const char *name,
 					   char *err, size_t errlen)
 {
-	struct neo_config *cfg = calloc(1, sizeof(*cfg));
+	struct neo_config *cfg = neo_calloc(1, sizeof(*cfg));
 	struct parser p = { .cfg = cfg, .err = err, .errlen = errlen };
-	char *copy = strdup(text);
+	char *copy = neo_strdup(text);
 	char *cursor = copy;
 
-	if (cfg == NULL || copy == NULL || (cfg->name = strdup(name)) == NULL) {
+	if (cfg == NULL || copy == NULL || (cfg->name = neo_strdup(name)) == NULL) {
 		fail(err, errlen, name, 0, "out of memory");
 		goto failed;
 	}
@@ -258,10 +256,10 @@ struct neo_config *neo_config_parse_string(const char *text, const char *name,
 			goto failed;
 		cursor = next;
 	}
-	free(copy);
+	neo_free(copy);
 	return cfg;
 failed:
-	free(copy);
+	neo_free(copy);
 	neo_config_free(cfg);
 	return NULL;
 }
@@ -270,32 +268,33 @@ struct neo_config *neo_config_parse_file(const char *path, char *err, size_t err
 {
 	FILE *f = fopen(path, "r");
 	char *text = NULL;
-	size_t size = 0;
+	size_t len = 0, room = 0, n;
 	struct neo_config *cfg;
-	FILE *mem;
 
 	if (f == NULL) {
 		fail(err, errlen, path, 0, "cannot read: %m");
 		return NULL;
 	}
-	mem = open_memstream(&text, &size);
-	if (mem != NULL) {
-		char buf[4096];
-		size_t n;
-
-		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-			fwrite(buf, 1, n, mem);
-		fclose(mem);
-	}
-	if (ferror(f) || text == NULL) {
+	do {
+		if (neo_grow(&text, &room, len + 4096 + 1, 1)) {
+			fail(err, errlen, path, 0, "out of memory");
+			fclose(f);
+			neo_free(text);
+			return NULL;
+		}
+		n = fread(text + len, 1, room - len - 1, f);
+		len += n;
+	} while (n > 0);
+	text[len] = '\0';
+	if (ferror(f)) {
 		fail(err, errlen, path, 0, "cannot read: %m");
 		fclose(f);
-		free(text);
+		neo_free(text);
 		return NULL;
 	}
 	fclose(f);
 	cfg = neo_config_parse_string(text, path, err, errlen);
-	free(text);
+	neo_free(text);
 	return cfg;
 }
 
@@ -319,15 +318,8 @@ struct buffer {
 
 static int buffer_add(struct buffer *b, const char *s, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *grown = realloc(b->data, cap);
-
-		if (grown == NULL)
-			return -1;
-		b->data = grown;
-		b->cap = cap;
-	}
+	if (neo_grow(&b->data, &b->cap, b->len + n + 1, 1))
+		return -1;
 	memcpy(b->data + b->len, s, n);
 	b->len += n;
 	b->data[b->len] = '\0';
@@ -388,7 +380,7 @@ int neo_config_get(const struct neo_config *cfg, const char *section, const char
 	    interpolate(cfg, section, e, e->value, 0, &out, err, errlen)) {
 		if (out.data == NULL || err[0] == '\0')
 			fail(err, errlen, cfg->name, e->line, "out of memory");
-		free(out.data);
+		neo_free(out.data);
 		return -1;
 	}
 	*value = out.data;
@@ -439,7 +431,7 @@ char *neo_config_expand_path(const char *path)
 	char *out;
 
 	if (path[0] != '~')
-		return strdup(path);
+		return neo_strdup(path);
 	rest = path + 1 + strcspn(path + 1, "/");
 	if (rest == path + 1) {
 		home = getenv("HOME");
@@ -457,8 +449,8 @@ char *neo_config_expand_path(const char *path)
 		home = pw ? pw->pw_dir : NULL;
 	}
 	if (home == NULL)
-		return strdup(path);	/* as Python: unknown user, left alone */
-	out = malloc(strlen(home) + strlen(rest) + 1);
+		return neo_strdup(path);	/* as Python: unknown user, left alone */
+	out = neo_malloc(strlen(home) + strlen(rest) + 1);
 	if (out != NULL)
 		sprintf(out, "%s%s", home, rest);
 	return out;

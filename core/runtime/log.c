@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/alloc.h"
+
 static FILE *log_file;		/* NULL: stderr */
 static char *log_path;		/* owned; NULL for stderr */
 static char log_name[64] = "neo";
@@ -48,7 +50,7 @@ void neo_log_close(void)
 	if (log_file != NULL)
 		fclose(log_file);
 	log_file = NULL;
-	free(log_path);
+	neo_free(log_path);
 	log_path = NULL;
 }
 
@@ -59,7 +61,7 @@ int neo_log_open(const char *path, enum neo_log_level min_level, const char *nam
 
 	if (path != NULL) {
 		f = fopen(path, "a");
-		copy = f ? strdup(path) : NULL;
+		copy = f ? neo_strdup(path) : NULL;
 		if (f == NULL || copy == NULL) {
 			int saved = errno;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "runtime/alloc.h"
 #include "runtime/config.h"
 
 enum option_kind {
@@ -190,25 +191,27 @@ static int parse_bool(const char *text, bool *out)
 
 static int list_add(struct neo_string_list *list, const char *value, size_t len)
 {
-	char **grown = realloc(list->items, (list->count + 1) * sizeof(*grown));
+	char *copy;
 
-	if (grown == NULL)
+	if (neo_grow(&list->items, &list->capacity, list->count + 1, sizeof *list->items))
 		return -1;
-	list->items = grown;
-	list->items[list->count] = strndup(value, len);
-	if (list->items[list->count] == NULL)
+	copy = neo_malloc(len + 1);
+	if (copy == NULL)
 		return -1;
-	list->count++;
+	memcpy(copy, value, len);
+	copy[len] = '\0';
+	list->items[list->count++] = copy;
 	return 0;
 }
 
 static void list_free(struct neo_string_list *list)
 {
 	for (size_t i = 0; i < list->count; i++)
-		free(list->items[i]);
-	free(list->items);
+		neo_free(list->items[i]);
+	neo_free(list->items);
 	list->items = NULL;
 	list->count = 0;
+	list->capacity = 0;
 }
 
 /* Stores one raw value into its field, converting and checking it. */
@@ -225,15 +228,15 @@ static int store_value(struct neo_options *opts, const struct option_desc *d,
 	switch (d->kind) {
 	case KIND_STRING:
 	case KIND_PATH: {
-		char *copy = d->kind == KIND_PATH ? neo_config_expand_path(value) : strdup(value);
+		char *copy = d->kind == KIND_PATH ? neo_config_expand_path(value) : neo_strdup(value);
 
 		if (copy == NULL)
 			return fail(err, errlen, "out of memory");
 		if (*value == '\0') {
-			free(copy);
+			neo_free(copy);
 			return bad_value(err, errlen, opts->program, d, src, "a value", value);
 		}
-		free(*(char **)field);
+		neo_free(*(char **)field);
 		*(char **)field = copy;
 		return 0;
 	}
@@ -446,7 +449,7 @@ static int read_file_key(void *ctx, const char *key, int line)
 	if (status < 0)
 		return -1;
 	status = store_value(r->opts, &option_table[index], value, &src, r->err, r->errlen);
-	free(value);
+	neo_free(value);
 	r->from_file[index] = true;
 	return status;
 }
@@ -509,7 +512,7 @@ static int apply_defaults(enum neo_program program, const struct command_line *c
 			continue;
 		/* Empty string defaults (the master's own masters list). */
 		if (*value == '\0' && (d->kind == KIND_STRING || d->kind == KIND_PATH)) {
-			*field = strdup("");
+			*field = neo_strdup("");
 			if (*field == NULL)
 				return fail(err, errlen, "out of memory");
 			continue;
@@ -566,7 +569,7 @@ int neo_options_parse(enum neo_program program, int argc, char *const argv[],
 		    store_value(opts, &option_table[i], cl.values[i], &src, err, errlen))
 			goto done;
 	if (opts->section == NULL && default_sections[program] != NULL &&
-	    (opts->section = strdup(default_sections[program])) == NULL)
+	    (opts->section = neo_strdup(default_sections[program])) == NULL)
 		goto done;
 	if (opts->file != NULL && read_file(program, &cl, opts, from_file, err, errlen))
 		goto done;
@@ -575,8 +578,7 @@ int neo_options_parse(enum neo_program program, int argc, char *const argv[],
 	    check_required(program, opts, err, errlen))
 		goto done;
 	opts->command = cl.positional;
-	cl.positional.items = NULL;
-	cl.positional.count = 0;
+	cl.positional = (struct neo_string_list){ 0 };
 	status = 0;
 done:
 	command_line_free(&cl);
@@ -592,7 +594,7 @@ void neo_options_free(struct neo_options *opts)
 		char *field = (char *)opts + d->offset;
 
 		if (d->kind == KIND_STRING || d->kind == KIND_PATH) {
-			free(*(char **)field);
+			neo_free(*(char **)field);
 			*(char **)field = NULL;
 		} else if (d->kind == KIND_LIST) {
 			list_free((struct neo_string_list *)field);

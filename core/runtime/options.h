@@ -36,7 +36,7 @@ enum neo_program {
 
 struct neo_string_list {
 	char **items;
-	size_t count;
+	size_t count, capacity;
 };
 
 struct neo_options {

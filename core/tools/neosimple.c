@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/alloc.h"
+
 #define SIMPLE_MAX_MASTERS 8
 #define SIMPLE_MAX_STORAGES 64
 #define SIMPLE_START_TIMEOUT_S 60
@@ -174,7 +176,7 @@ static int parse_args(int argc, char **argv, struct simple_options *opt)
 {
 	*opt = (struct simple_options){ .master_count = 1, .partitions = 1, .name = "neosimple",
 		.bind_ip = "127.0.0.1", .engine = "sqlite" };
-	opt->dbs = calloc((size_t)argc, sizeof *opt->dbs);
+	opt->dbs = neo_calloc((size_t)argc, sizeof *opt->dbs);
 	if (opt->dbs == NULL)
 		return -1;
 	for (int i = 1; i < argc; i++) {
@@ -603,7 +605,7 @@ int main(int argc, char **argv)
 	parsed = parse_args(argc, argv, &cluster.opt);
 	if (parsed != 0) {
 		usage(parsed > 0 ? stdout : stderr);
-		free(cluster.opt.dbs);
+		neo_free(cluster.opt.dbs);
 		return parsed > 0 ? 0 : 2;
 	}
 	sigaction(SIGINT, &stop_action, NULL);
@@ -629,6 +631,6 @@ int main(int argc, char **argv)
 		remove_tree(cluster.dir);
 	else if (status != 0 && cluster.dir[0])
 		fprintf(stderr, "neosimple: logs are in %s\n", cluster.dir);
-	free(cluster.opt.dbs);
+	neo_free(cluster.opt.dbs);
 	return status;
 }

@@ -13,13 +13,14 @@
 
 #include "proto/packet.h"
 #include "proto/wire.h"
+#include "runtime/alloc.h"
 
 static int check_type(const struct neo_packet_type *type, uint32_t msg_id)
 {
 	msgpack_sbuffer first, second;
 	msgpack_packer pk;
 	struct neo_packet pkt;
-	void *args = type->args_size ? calloc(1, type->args_size) : NULL;
+	void *args = type->args_size ? neo_calloc(1, type->args_size) : NULL;
 	char err[160] = "";
 	size_t len = 0;
 	int ok;
@@ -40,7 +41,7 @@ static int check_type(const struct neo_packet_type *type, uint32_t msg_id)
 	}
 	if (!ok)
 		printf("FAILED %s (0x%04x) %s\n", type->name, type->code, err);
-	free(args);
+	neo_free(args);
 	msgpack_sbuffer_destroy(&first);
 	msgpack_sbuffer_destroy(&second);
 	return ok;
