@@ -85,7 +85,8 @@ struct admin {
  */
 int admin_init(struct admin *a, struct event_base *base, SSL_CTX *ssl,
 	       const struct neo_options *opts, const struct neo_address *bind,
-	       const struct neo_address *masters, size_t master_count, char *err, size_t errlen);
+	       const struct neo_address *masters, size_t master_count, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 /* Starts looking for the primary master. */
 void admin_start(struct admin *a);
 /* Ends the event loop soon (SIGTERM, or the cluster stopped). */

@@ -87,10 +87,11 @@ static void setup_log(const char *logfile)
 
 	pthread_mutex_lock(&once_lock);
 	if (!done) {
-		if (logfile)
-			neo_log_open(logfile, NEO_LOG_INFO, "client");
-		else
+		if (logfile == NULL)
 			neo_log_set_level(NEO_LOG_ERROR);
+		else if (neo_log_open(logfile, NEO_LOG_INFO, "client") < 0)
+			neo_log(NEO_LOG_WARNING, "cannot open the log file %s: logging to stderr",
+				logfile);
 		done = true;
 	}
 	pthread_mutex_unlock(&once_lock);

@@ -44,6 +44,21 @@ void *neo_idmap_get(const struct neo_idmap *map, uint64_t key)
 	return NULL;
 }
 
+/* Stores into a table that has room: never allocates, never fails. */
+static void idmap_store(struct neo_idmap *map, uint64_t key, void *value)
+{
+	size_t mask = map->capacity - 1, i;
+
+	for (i = idmap_hash(key, mask); map->slots[i].value; i = (i + 1) & mask)
+		if (map->slots[i].key == key) {
+			map->slots[i].value = value;
+			return;
+		}
+	map->slots[i].key = key;
+	map->slots[i].value = value;
+	map->count++;
+}
+
 static int idmap_grow(struct neo_idmap *map)
 {
 	size_t capacity = map->capacity ? map->capacity * 2 : 16;
@@ -59,26 +74,16 @@ static int idmap_grow(struct neo_idmap *map)
 	map->count = 0;
 	for (size_t i = 0; i < old_capacity; i++)
 		if (old[i].value)
-			neo_idmap_put(map, old[i].key, old[i].value);
+			idmap_store(map, old[i].key, old[i].value);
 	neo_free(old);
 	return 0;
 }
 
 int neo_idmap_put(struct neo_idmap *map, uint64_t key, void *value)
 {
-	size_t mask, i;
-
 	if ((map->count + 1) * 4 > map->capacity * 3 && idmap_grow(map) < 0)
 		return -1;
-	mask = map->capacity - 1;
-	for (i = idmap_hash(key, mask); map->slots[i].value; i = (i + 1) & mask)
-		if (map->slots[i].key == key) {
-			map->slots[i].value = value;
-			return 0;
-		}
-	map->slots[i].key = key;
-	map->slots[i].value = value;
-	map->count++;
+	idmap_store(map, key, value);
 	return 0;
 }
 

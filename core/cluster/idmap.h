@@ -24,7 +24,8 @@ void neo_idmap_init(struct neo_idmap *map);
 void neo_idmap_free(struct neo_idmap *map);
 void *neo_idmap_get(const struct neo_idmap *map, uint64_t key);
 /* value must not be NULL.  Returns 0, or -1 on ENOMEM. */
-int neo_idmap_put(struct neo_idmap *map, uint64_t key, void *value);
+int neo_idmap_put(struct neo_idmap *map, uint64_t key, void *value)
+	__attribute__((warn_unused_result));
 /* Returns the removed value, or NULL. */
 void *neo_idmap_remove(struct neo_idmap *map, uint64_t key);
 
@@ -44,7 +45,8 @@ struct neo_id_list {
 };
 
 /* Appends id to the struct neo_id_list at list.  Returns 0, or -1 on ENOMEM. */
-int neo_id_list_add(void *list, uint64_t id);
+int neo_id_list_add(void *list, uint64_t id)
+	__attribute__((warn_unused_result));
 void neo_id_list_free(struct neo_id_list *list);
 
 #endif

@@ -42,7 +42,8 @@ void neo_nodes_init(struct neo_node_table *table);
 void neo_nodes_free(struct neo_node_table *table);
 
 /* A new entry (zeroed but for type, state UNKNOWN).  NULL on ENOMEM. */
-struct neo_node *neo_nodes_add(struct neo_node_table *table, enum neo_node_type type);
+struct neo_node *neo_nodes_add(struct neo_node_table *table, enum neo_node_type type)
+	__attribute__((warn_unused_result));
 void neo_nodes_remove(struct neo_node_table *table, struct neo_node *node);
 
 struct neo_node *neo_nodes_by_nid(const struct neo_node_table *table, int32_t nid);

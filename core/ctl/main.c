@@ -203,7 +203,8 @@ static int open_log(const char *logfile)
 {
 	if (logfile)
 		return neo_log_open(logfile, NEO_LOG_DEBUG, "neoctl");
-	neo_log_open(NULL, NEO_LOG_ERROR, "neoctl");
+	if (neo_log_open(NULL, NEO_LOG_ERROR, "neoctl") < 0)
+		return -1;
 	/* One level above the highest: the runtime's messages stay quiet,
 	 * neoctl reports failures itself. */
 	neo_log_set_level((enum neo_log_level)(NEO_LOG_ERROR + 1));

@@ -50,6 +50,10 @@ int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int ar
 	char err[512];
 
 	neo_set_oom_handler(daemon_out_of_memory);
+	/* libevent's own allocations (buffers, events) too: a lost output
+	 * buffer would otherwise cut a packet in the middle.  This must come
+	 * before any other libevent call, and does (the daemons start here). */
+	event_set_mem_functions(neo_malloc, neo_realloc, neo_free);
 	memset(daemon, 0, sizeof *daemon);
 	if (neo_options_parse(program, argc, argv, &daemon->opts, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);

@@ -31,7 +31,8 @@ struct neo_daemon {
  */
 int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int argc,
 		     char *const argv[], int bind_default_port,
-		     void (*on_stop)(int signum, void *arg), void *arg);
+		     void (*on_stop)(int signum, void *arg), void *arg)
+	__attribute__((warn_unused_result));
 void neo_daemon_finish(struct neo_daemon *daemon);
 
 #endif

@@ -255,8 +255,10 @@ static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, co
 {
 	if (conn->state != CONN_OPEN && conn->state != CONN_HANDSHAKE)
 		return -1;
-	if (neo_packet_encode(&conn->packer, msg_id, code, args) != 0)
+	if (neo_packet_encode(&conn->packer, msg_id, code, args) != 0) {
+		neo_log(NEO_LOG_ERROR, "%s: cannot encode packet 0x%04x", conn->peer, code);
 		return -1;
+	}
 	check_congestion(conn);
 	if (!conn->in_read)
 		want_write(conn);
@@ -834,8 +836,10 @@ struct neo_listener *neo_listener_new(struct event_base *base, const struct neo_
 	}
 	evconnlistener_set_error_cb(listener->listener, on_accept_error);
 	sslen = sizeof(ss);
-	getsockname(evconnlistener_get_fd(listener->listener), (struct sockaddr *)&ss, &sslen);
-	neo_address_from_sockaddr((struct sockaddr *)&ss, &listener->address);
+	if (getsockname(evconnlistener_get_fd(listener->listener), (struct sockaddr *)&ss,
+			&sslen) != 0 ||
+	    neo_address_from_sockaddr((struct sockaddr *)&ss, &listener->address) != 0)
+		listener->address = *addr;	/* the port asked for, then */
 	return listener;
 }
 

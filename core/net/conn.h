@@ -113,6 +113,12 @@ void neo_conn_set_callbacks(struct neo_conn *conn, const struct neo_conn_callbac
  * Returns the msg_id used, or -1 (closed connection, unknown code). */
 int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 		     unsigned timeout_ms, neo_answer_cb cb, void *arg);
+/*
+ * The sends return 0, or -1 when the connection is closed or closing (its
+ * owner hears of it through on_close) or the packet cannot be encoded (a
+ * code this build does not know, or out of memory: a daemon stops first,
+ * runtime/alloc.h), which is logged.  So callers may ignore the result.
+ */
 int neo_conn_answer(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args);
 int neo_conn_answer_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
 			  const char *message);

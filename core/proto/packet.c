@@ -93,6 +93,9 @@ int neo_packet_decode(const uint8_t *buf, size_t len, struct neo_packet *out,
 		set_error(err, errlen, "packet size out of range");
 		return -1;
 	}
+	/* A packet lives in one msgpack zone, which msgpack allocates and
+	 * frees itself (proto/ sits below runtime/alloc.h): a failure here is
+	 * a decode error, which a daemon's connection answers by closing. */
 	d.zone = msgpack_zone_new(len + 1024);
 	copy = d.zone ? msgpack_zone_malloc(d.zone, len) : NULL;
 	if (copy == NULL) {

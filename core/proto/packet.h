@@ -68,7 +68,8 @@ struct neo_packet {
  * On error, err gets a message and there is nothing to release.
  */
 int neo_packet_decode(const uint8_t *buf, size_t len, struct neo_packet *out,
-		      char *err, size_t errlen);
+		      char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 void neo_packet_release(struct neo_packet *pkt);
 
@@ -82,10 +83,12 @@ void neo_packet_take(struct neo_packet *from, struct neo_packet *to);
  * or the packer's error.
  */
 int neo_packet_encode(msgpack_packer *pk, uint32_t msg_id, uint16_t code,
-		      const void *args);
+		      const void *args)
+	__attribute__((warn_unused_result));
 
 /* Writes an Error answer (code 0x8000) with a plain-int error code. */
 int neo_packet_encode_error(msgpack_packer *pk, uint32_t msg_id,
-			    enum neo_error_code code, const char *message);
+			    enum neo_error_code code, const char *message)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -28,7 +28,11 @@ void *neo_malloc(size_t size)
 
 void *neo_calloc(size_t count, size_t size)
 {
-	return checked(calloc(count, size), count * size);
+	/* calloc refuses a product that overflows; the handler is told the
+	 * most that can be said. */
+	size_t total = size != 0 && count > SIZE_MAX / size ? SIZE_MAX : count * size;
+
+	return checked(calloc(count, size), total);
 }
 
 void *neo_realloc(void *ptr, size_t size)

@@ -9,6 +9,10 @@
  * which allocation failed and stops the process, because a node that
  * carries on after a lost allocation can acknowledge what it did not do.
  * Callers still check for NULL: the same code runs in both.
+ *
+ * Memory that a third-party library allocates and frees itself does not
+ * come here: msgpack zones and sbuffers (proto/, the decoded packets),
+ * OpenSSL's objects.  libevent's does in the daemons (daemon/daemon.c).
  */
 #ifndef NEO_ALLOC_H
 #define NEO_ALLOC_H

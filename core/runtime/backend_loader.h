@@ -29,7 +29,8 @@ int neo_backend_path(const char *engine, char *path, size_t pathlen);
 
 /* Returns 0, or -1 with a message in err. */
 int neo_backend_load(const char *engine, struct neo_backend_module *module,
-		     char *err, size_t errlen);
+		     char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 void neo_backend_unload(struct neo_backend_module *module);
 

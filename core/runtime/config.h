@@ -42,7 +42,8 @@ bool neo_config_has_section(const struct neo_config *cfg, const char *section);
  * (if not NULL) gets the line the key was written on.
  */
 int neo_config_get(const struct neo_config *cfg, const char *section, const char *key,
-		   char **value, int *line, char *err, size_t errlen);
+		   char **value, int *line, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /*
  * Calls visit(ctx, key, line) for every key of section and of DEFAULT

@@ -20,7 +20,8 @@ enum neo_log_level {
  * Starts logging to `path` (appended to), or to stderr when path is NULL.
  * Returns 0, or -1 with errno set and logging left to stderr.
  */
-int neo_log_open(const char *path, enum neo_log_level min_level, const char *name);
+int neo_log_open(const char *path, enum neo_log_level min_level, const char *name)
+	__attribute__((warn_unused_result));
 
 /* The name shown on each line (copied), e.g. "S1" once the id is known. */
 void neo_log_set_name(const char *name);
@@ -35,7 +36,8 @@ void neo_log(enum neo_log_level level, const char *fmt, ...)
  * SIGHUP callback, never from an asynchronous signal handler.  Returns 0,
  * or -1 (and keeps writing to the old file).
  */
-int neo_log_reopen(void);
+int neo_log_reopen(void)
+	__attribute__((warn_unused_result));
 
 /* Closes the file; later lines go to stderr. */
 void neo_log_close(void);

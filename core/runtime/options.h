@@ -87,7 +87,8 @@ struct neo_options {
  * there is nothing to free.
  */
 int neo_options_parse(enum neo_program program, int argc, char *const argv[],
-		      struct neo_options *opts, char *err, size_t errlen);
+		      struct neo_options *opts, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 void neo_options_free(struct neo_options *opts);
 

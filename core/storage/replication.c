@@ -796,7 +796,10 @@ static void serve_transactions(struct storage *s, struct neo_conn *conn, struct 
 		    != NEO_BACKEND_OK)
 			continue;
 		for (size_t k = 0; k + 8 <= trans.oids.size; k += 8)
-			neo_id_list_add(&oids, neo_p64_read(trans.oids.data + k));
+			if (neo_id_list_add(&oids, neo_p64_read(trans.oids.data + k)) < 0) {
+				neo_id_list_free(&oids);
+				goto out_of_memory;
+			}
 		add.user = (struct neo_bin){ trans.user.data, (uint32_t)trans.user.size };
 		add.description = (struct neo_bin){ trans.description.data,
 						     (uint32_t)trans.description.size };
@@ -809,10 +812,15 @@ static void serve_transactions(struct storage *s, struct neo_conn *conn, struct 
 	}
 	/* What the asker has and we do not: to delete. */
 	for (uint32_t i = 0; i < ask->tids_we_have.count; i++)
-		if (!used[i])
-			neo_id_list_add(&deleted, ask->tids_we_have.items[i]);
+		if (!used[i] && neo_id_list_add(&deleted, ask->tids_we_have.items[i]) < 0)
+			goto out_of_memory;
 	answer.tids_to_delete = (struct neo_list_p64){ deleted.ids, deleted.count };
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FETCH_TRANSACTIONS, &answer);
+	goto done;
+out_of_memory:
+	neo_log(NEO_LOG_ERROR, "out of memory serving transactions: closing the connection");
+	neo_conn_close(conn, "out of memory");
+done:
 	neo_id_list_free(&deleted);
 	neo_id_list_free(&tids);
 	free(used);

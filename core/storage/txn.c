@@ -542,8 +542,10 @@ void storage_lock_txn(struct storage *s, struct neo_conn *master, struct neo_pac
 	txn->locked = true;
 	/* Reads of these objects wait for the unlock (as upstream). */
 	for (size_t i = 0; i < txn->object_count; i++)
-		if (!txn->objects[i].check_only)
-			neo_idmap_put(&s->read_locks, txn->objects[i].oid, txn);
+		if (!txn->objects[i].check_only &&
+		    neo_idmap_put(&s->read_locks, txn->objects[i].oid, txn) < 0)
+			neo_log(NEO_LOG_ERROR, "out of memory: reads of an object do not wait "
+				"for its transaction");
 	neo_conn_answer(master, pkt->msg_id, NEO_ANSWER_INFORMATION_LOCKED, &answer);
 }
 

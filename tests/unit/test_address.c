@@ -54,14 +54,14 @@ int main(void)
 	tap_ok(neo_address_list_parse("a:1 b:x", 0, &list, &count, err, sizeof(err)) == -1,
 	       "a bad entry fails the list");
 
-	neo_address_parse("::1", 5, &a, err, sizeof(err));
-	tap_ok(strcmp(neo_address_format(&a, buf, sizeof(buf)), "[::1]:5") == 0, "IPv6 formats with brackets");
-	neo_address_parse("127.0.0.1:6", -1, &a, err, sizeof(err));
-	tap_ok(strcmp(neo_address_format(&a, buf, sizeof(buf)), "127.0.0.1:6") == 0, "IPv4 formats plainly");
+	tap_ok(neo_address_parse("::1", 5, &a, err, sizeof(err)) == 0 &&
+	       strcmp(neo_address_format(&a, buf, sizeof(buf)), "[::1]:5") == 0, "IPv6 formats with brackets");
+	tap_ok(neo_address_parse("127.0.0.1:6", -1, &a, err, sizeof(err)) == 0 &&
+	       strcmp(neo_address_format(&a, buf, sizeof(buf)), "127.0.0.1:6") == 0, "IPv4 formats plainly");
 	tap_ok(neo_address_resolve(&a, &ss, &len, err, sizeof(err)) == 0 && ss.ss_family == AF_INET,
 	       "IPv4 resolves");
-	neo_address_parse("no-such-host.invalid:1", -1, &a, err, sizeof(err));
-	tap_ok(neo_address_resolve(&a, &ss, &len, err, sizeof(err)) == -1 &&
+	tap_ok(neo_address_parse("no-such-host.invalid:1", -1, &a, err, sizeof(err)) == 0 &&
+	       neo_address_resolve(&a, &ss, &len, err, sizeof(err)) == -1 &&
 	       strstr(err, "cannot resolve") != NULL, "an unknown name is an error");
 	return tap_done();
 }

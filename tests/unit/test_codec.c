@@ -233,8 +233,9 @@ static void test_malformed(void)
 		struct neo_packet pkt;
 		char err[160];
 
-		neo_packet_decode(ping_with_arg, sizeof(ping_with_arg), &pkt, err, sizeof(err));
-		tap_ok(pkt.msg_id == 9 && pkt.code == NEO_PING,
+		tap_ok(neo_packet_decode(ping_with_arg, sizeof(ping_with_arg), &pkt, err,
+					 sizeof(err)) != 0 &&
+		       pkt.msg_id == 9 && pkt.code == NEO_PING,
 		       "a bad request still tells its msg_id, to answer an Error");
 	}
 }

@@ -613,7 +613,8 @@ static void test_ipv6(void)
 	struct neo_listener *l6;
 	struct client c;
 
-	neo_address_parse("[::1]:0", -1, &addr, err, sizeof(err));
+	if (neo_address_parse("[::1]:0", -1, &addr, err, sizeof(err)) < 0)
+		tap_diag("[::1]:0: %s", err);
 	l6 = neo_listener_new(base, &addr, NULL, server_accept, NULL, err, sizeof(err));
 	if (l6 == NULL) {
 		tap_skip("IPv6 loopback unavailable: %s", err);
@@ -682,7 +683,8 @@ static void test_ssl(void)
 	       strstr(err, "/nonexistent/ca.crt") != NULL, "a missing CA file is named in the error");
 	if (!ctx || !foreign)
 		return;
-	neo_address_parse("127.0.0.1:0", -1, &addr, err, sizeof(err));
+	if (neo_address_parse("127.0.0.1:0", -1, &addr, err, sizeof(err)) < 0)
+		tap_diag("127.0.0.1:0: %s", err);
 	tls = neo_listener_new(base, &addr, ctx, server_accept, NULL, err, sizeof(err));
 
 	client_connect(&c, neo_listener_address(tls), ctx);
@@ -730,9 +732,10 @@ int main(void)
 	char err[200];
 	struct client c;
 
-	neo_log_open(NULL, NEO_LOG_WARNING, "test_conn");
+	if (neo_log_open(NULL, NEO_LOG_WARNING, "test_conn") < 0 ||
+	    neo_address_parse("127.0.0.1:0", -1, &addr, err, sizeof(err)) < 0)
+		tap_diag("cannot set up: %s", err);
 	base = event_base_new();
-	neo_address_parse("127.0.0.1:0", -1, &addr, err, sizeof(err));
 	server.listener = neo_listener_new(base, &addr, NULL, server_accept, NULL, err, sizeof(err));
 	if (!tap_ok(server.listener != NULL && neo_listener_address(server.listener)->port != 0,
 		    "listen on 127.0.0.1, any port"))

@@ -51,7 +51,7 @@ int main(void)
 	mkdtemp(dir);
 	snprintf(path, sizeof(path), "%s/node.log", dir);
 	snprintf(rotated, sizeof(rotated), "%s/node.log.1", dir);
-	neo_log_open(path, NEO_LOG_INFO, "S1");
+	tap_ok(neo_log_open(path, NEO_LOG_INFO, "S1") == 0, "the log opens");
 	signals = neo_signals_install(base, on_stop, base);
 	tap_ok(signals != NULL, "signal handlers installed");
 
