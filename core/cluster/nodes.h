@@ -61,9 +61,11 @@ void neo_node_to_wire(const struct neo_node *node, struct neo_node_info *info);
 /*
  * Applies one entry of NotifyNodeInformation: creates, updates or (state
  * UNKNOWN) removes the node, matching by nid, else by address.  Returns
- * the entry (NULL when removed or on ENOMEM); *removed tells which.
+ * the entry (NULL when removed or on ENOMEM); *gone tells which.
  * The removed entry is handed back through *gone for the caller to clean
  * up and free with neo_node_free, or freed here when gone is NULL.
+ * ENOMEM happens in a library only (a daemon stops first, runtime/alloc.h),
+ * so the daemons, which look at *gone, may ignore the result.
  */
 struct neo_node *neo_nodes_update(struct neo_node_table *table, const struct neo_node_info *info,
 				  struct neo_node **gone);

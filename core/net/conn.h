@@ -91,14 +91,16 @@ typedef void (*neo_answer_cb)(struct neo_conn *conn, enum neo_ask_status status,
  * ssl may be NULL; a connect failure comes through on_close. */
 struct neo_conn *neo_conn_connect(struct event_base *base, const struct neo_address *addr,
 				  SSL_CTX *ssl, const struct neo_conn_callbacks *callbacks,
-				  void *arg, char *err, size_t errlen);
+				  void *arg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Called for each accepted connection; set its callbacks there. */
 typedef void (*neo_accept_cb)(struct neo_listener *listener, struct neo_conn *conn, void *arg);
 
 struct neo_listener *neo_listener_new(struct event_base *base, const struct neo_address *addr,
 				      SSL_CTX *ssl, neo_accept_cb on_accept, void *arg,
-				      char *err, size_t errlen);
+				      char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 /* The bound address (the real port when 0 was asked). */
 const struct neo_address *neo_listener_address(const struct neo_listener *listener);
 /* How long accepted connections have to be identified; 0: forever.
@@ -114,10 +116,12 @@ void neo_conn_set_callbacks(struct neo_conn *conn, const struct neo_conn_callbac
 int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 		     unsigned timeout_ms, neo_answer_cb cb, void *arg);
 /*
- * The sends return 0, or -1 when the connection is closed or closing (its
- * owner hears of it through on_close) or the packet cannot be encoded (a
- * code this build does not know, or out of memory: a daemon stops first,
- * runtime/alloc.h), which is logged.  So callers may ignore the result.
+ * neo_conn_ask and these sends fail (-1) when the connection is closed or
+ * closing, which its owner hears of through on_close, or when the packet
+ * cannot be encoded (a code this build does not know, logged, or out of
+ * memory: a daemon stops first, runtime/alloc.h).  So they are not marked
+ * warn_unused_result: a daemon may ignore the result, and cb then never
+ * fires for an ask that failed.
  */
 int neo_conn_answer(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args);
 int neo_conn_answer_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,

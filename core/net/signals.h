@@ -16,7 +16,8 @@ struct neo_signals;
 
 /* on_stop may be NULL: the loop is then asked to exit.  NULL on failure. */
 struct neo_signals *neo_signals_install(struct event_base *base,
-					void (*on_stop)(int signum, void *arg), void *arg);
+					void (*on_stop)(int signum, void *arg), void *arg)
+	__attribute__((warn_unused_result));
 void neo_signals_free(struct neo_signals *signals);
 
 #endif

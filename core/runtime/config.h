@@ -26,10 +26,12 @@
 struct neo_config;
 
 /* NULL on error, with a message "FILE:LINE: ..." in err. */
-struct neo_config *neo_config_parse_file(const char *path, char *err, size_t errlen);
+struct neo_config *neo_config_parse_file(const char *path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 /* The same from memory; `name` stands for the file name in messages. */
 struct neo_config *neo_config_parse_string(const char *text, const char *name,
-					   char *err, size_t errlen);
+					   char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 void neo_config_free(struct neo_config *cfg);
 
 const char *neo_config_name(const struct neo_config *cfg);
@@ -59,6 +61,7 @@ bool neo_config_key_is_referenced(const struct neo_config *cfg, const char *key)
 
 /* "~/x" and "~user/x" expanded; a malloc'ed copy otherwise.  NULL if out
  * of memory. */
-char *neo_config_expand_path(const char *path);
+char *neo_config_expand_path(const char *path)
+	__attribute__((warn_unused_result));
 
 #endif
