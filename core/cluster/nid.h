@@ -20,6 +20,7 @@ uint32_t neo_nid_number(int32_t nid);
 const char *neo_nid_format(int64_t nid, char *buf, size_t buflen);
 
 /* "S1", "m2", or a plain integer; returns 0 or -1. */
-int neo_nid_parse(const char *text, int32_t *nid);
+int neo_nid_parse(const char *text, int32_t *nid)
+	__attribute__((warn_unused_result));
 
 #endif

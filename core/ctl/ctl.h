@@ -103,7 +103,8 @@ enum ctl_parse_result {
 
 /* The command words (what follows neoctl's options). */
 enum ctl_parse_result ctl_parse(size_t argc, char *const argv[], struct ctl_command *cmd,
-				char *err, size_t errlen);
+				char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 void ctl_command_free(struct ctl_command *cmd);
 
 /* The list of commands with their help, and the TID syntax. */
@@ -156,12 +157,15 @@ struct ctl_session {
 
 /* Takes cmd over (cmd is left empty). */
 void ctl_session_init(struct ctl_session *s, struct ctl_command *cmd);
-enum ctl_step ctl_session_start(struct ctl_session *s, struct ctl_request *req);
+enum ctl_step ctl_session_start(struct ctl_session *s, struct ctl_request *req)
+	__attribute__((warn_unused_result));
 /* The answer to the request out; the session may take the packet. */
 enum ctl_step ctl_session_feed(struct ctl_session *s, struct neo_packet *answer,
-			       struct ctl_request *req);
+			       struct ctl_request *req)
+	__attribute__((warn_unused_result));
 /* The request got no answer (connection closed, timeout): why says so. */
-enum ctl_step ctl_session_lost(struct ctl_session *s, const char *why);
+enum ctl_step ctl_session_lost(struct ctl_session *s, const char *why)
+	__attribute__((warn_unused_result));
 void ctl_session_free(struct ctl_session *s);
 
 /* --- Formatting (each returns a malloc'ed string, NULL on ENOMEM) ------- */

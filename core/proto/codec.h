@@ -48,42 +48,63 @@ int neo_decode_fail(struct neo_decoder *d, const char *fmt, ...)
 void *neo_decode_alloc(struct neo_decoder *d, size_t count, size_t size);
 
 /* Each returns 0, or -1 with d->error naming `what`. */
-int neo_decode_int(struct neo_decoder *d, const msgpack_object *o, const char *what, int64_t *out);
-int neo_decode_bool(struct neo_decoder *d, const msgpack_object *o, const char *what, bool *out);
-int neo_decode_float(struct neo_decoder *d, const msgpack_object *o, const char *what, double *out);
-int neo_decode_bin(struct neo_decoder *d, const msgpack_object *o, const char *what, struct neo_bin *out);
-int neo_decode_p64(struct neo_decoder *d, const msgpack_object *o, const char *what, uint64_t *out);
-int neo_decode_any(struct neo_decoder *d, const msgpack_object *o, const char *what, msgpack_object *out);
+int neo_decode_int(struct neo_decoder *d, const msgpack_object *o, const char *what, int64_t *out)
+	__attribute__((warn_unused_result));
+int neo_decode_bool(struct neo_decoder *d, const msgpack_object *o, const char *what, bool *out)
+	__attribute__((warn_unused_result));
+int neo_decode_float(struct neo_decoder *d, const msgpack_object *o, const char *what, double *out)
+	__attribute__((warn_unused_result));
+int neo_decode_bin(struct neo_decoder *d, const msgpack_object *o, const char *what, struct neo_bin *out)
+	__attribute__((warn_unused_result));
+int neo_decode_p64(struct neo_decoder *d, const msgpack_object *o, const char *what, uint64_t *out)
+	__attribute__((warn_unused_result));
+int neo_decode_any(struct neo_decoder *d, const msgpack_object *o, const char *what, msgpack_object *out)
+	__attribute__((warn_unused_result));
 /* An ext of type `enum_type`; the value must be a member of that enum. */
 int neo_decode_enum(struct neo_decoder *d, const msgpack_object *o, const char *what,
-		    enum neo_enum_type enum_type, int *out);
+		    enum neo_enum_type enum_type, int *out)
+	__attribute__((warn_unused_result));
 /* An array of exactly `arity` items (tuples and argument lists). */
 int neo_decode_tuple(struct neo_decoder *d, const msgpack_object *o, const char *what,
-		     uint32_t arity);
+		     uint32_t arity)
+	__attribute__((warn_unused_result));
 /* An array of any length; *count gets it. */
 int neo_decode_array(struct neo_decoder *d, const msgpack_object *o, const char *what,
-		     uint32_t *count);
+		     uint32_t *count)
+	__attribute__((warn_unused_result));
 int neo_decode_map(struct neo_decoder *d, const msgpack_object *o, const char *what,
-		   uint32_t *count);
+		   uint32_t *count)
+	__attribute__((warn_unused_result));
 static inline bool neo_is_nil(const msgpack_object *o)
 {
 	return o->type == MSGPACK_OBJECT_NIL;
 }
 
 /* Checks that every ext inside o (at any depth) is one of our enums. */
-int neo_check_ext_types(struct neo_decoder *d, const msgpack_object *o);
+int neo_check_ext_types(struct neo_decoder *d, const msgpack_object *o)
+	__attribute__((warn_unused_result));
 
 /* Encoders; each returns 0 or the packer's non-zero error. */
-int neo_encode_int(msgpack_packer *pk, int64_t v);
-int neo_encode_bool(msgpack_packer *pk, bool v);
-int neo_encode_float(msgpack_packer *pk, double v);
-int neo_encode_bin(msgpack_packer *pk, struct neo_bin v);
-int neo_encode_p64(msgpack_packer *pk, uint64_t v);
-int neo_encode_any(msgpack_packer *pk, msgpack_object v);
-int neo_encode_enum(msgpack_packer *pk, enum neo_enum_type enum_type, int v);
-int neo_encode_nil(msgpack_packer *pk);
-int neo_encode_array(msgpack_packer *pk, uint32_t count);
-int neo_encode_map(msgpack_packer *pk, uint32_t count);
+int neo_encode_int(msgpack_packer *pk, int64_t v)
+	__attribute__((warn_unused_result));
+int neo_encode_bool(msgpack_packer *pk, bool v)
+	__attribute__((warn_unused_result));
+int neo_encode_float(msgpack_packer *pk, double v)
+	__attribute__((warn_unused_result));
+int neo_encode_bin(msgpack_packer *pk, struct neo_bin v)
+	__attribute__((warn_unused_result));
+int neo_encode_p64(msgpack_packer *pk, uint64_t v)
+	__attribute__((warn_unused_result));
+int neo_encode_any(msgpack_packer *pk, msgpack_object v)
+	__attribute__((warn_unused_result));
+int neo_encode_enum(msgpack_packer *pk, enum neo_enum_type enum_type, int v)
+	__attribute__((warn_unused_result));
+int neo_encode_nil(msgpack_packer *pk)
+	__attribute__((warn_unused_result));
+int neo_encode_array(msgpack_packer *pk, uint32_t count)
+	__attribute__((warn_unused_result));
+int neo_encode_map(msgpack_packer *pk, uint32_t count)
+	__attribute__((warn_unused_result));
 
 /* Big-endian 8-byte ids. */
 uint64_t neo_p64_read(const uint8_t bytes[8]);
