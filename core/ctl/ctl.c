@@ -1371,7 +1371,7 @@ static enum ctl_step feed_single(struct ctl_session *s, struct neo_packet *answe
 		if (answer->code != NEO_ANSWER_CLUSTER_STATE)
 			break;
 		return done(s, neo_strdup(!state->state.has ? "None"
-				      : enum_name(NEO_ENUM_CLUSTER_STATES, state->state.v)));
+					  : enum_name(NEO_ENUM_CLUSTER_STATES, state->state.v)));
 	}
 	case CTL_PRINT_PRIMARY:
 		if (answer->code != NEO_ANSWER_PRIMARY)

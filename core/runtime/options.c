@@ -228,7 +228,8 @@ static int store_value(struct neo_options *opts, const struct option_desc *d,
 	switch (d->kind) {
 	case KIND_STRING:
 	case KIND_PATH: {
-		char *copy = d->kind == KIND_PATH ? neo_config_expand_path(value) : neo_strdup(value);
+		char *copy = d->kind == KIND_PATH ? neo_config_expand_path(value)
+						  : neo_strdup(value);
 
 		if (copy == NULL)
 			return fail(err, errlen, "out of memory");

@@ -55,9 +55,11 @@ int main(void)
 	       "a bad entry fails the list");
 
 	tap_ok(neo_address_parse("::1", 5, &a, err, sizeof(err)) == 0 &&
-	       strcmp(neo_address_format(&a, buf, sizeof(buf)), "[::1]:5") == 0, "IPv6 formats with brackets");
+	       strcmp(neo_address_format(&a, buf, sizeof(buf)), "[::1]:5") == 0,
+	       "IPv6 formats with brackets");
 	tap_ok(neo_address_parse("127.0.0.1:6", -1, &a, err, sizeof(err)) == 0 &&
-	       strcmp(neo_address_format(&a, buf, sizeof(buf)), "127.0.0.1:6") == 0, "IPv4 formats plainly");
+	       strcmp(neo_address_format(&a, buf, sizeof(buf)), "127.0.0.1:6") == 0,
+	       "IPv4 formats plainly");
 	tap_ok(neo_address_resolve(&a, &ss, &len, err, sizeof(err)) == 0 && ss.ss_family == AF_INET,
 	       "IPv4 resolves");
 	tap_ok(neo_address_parse("no-such-host.invalid:1", -1, &a, err, sizeof(err)) == 0 &&

@@ -68,8 +68,8 @@ static void test_refused(void)
 		uint64_t *before = items;
 		size_t room = capacity;
 
-		tap_ok(neo_grow(&items, &capacity, SIZE_MAX / sizeof *items + 1, sizeof *items) == -1,
-		       "needed * size beyond SIZE_MAX is refused");
+		tap_ok(neo_grow(&items, &capacity, SIZE_MAX / sizeof *items + 1,
+				sizeof *items) == -1, "needed * size beyond SIZE_MAX is refused");
 		tap_ok(items == before && capacity == room, "the array and its room are unchanged");
 		tap_ok(neo_grow(&items, &capacity, SIZE_MAX, 1) == -1 && items == before &&
 		       capacity == room, "a room that cannot double is refused");
