@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/config.h"
 #include "tap.h"
@@ -141,11 +142,55 @@ static void test_paths(void)
 	free(p);
 }
 
+/* A file read in several pieces, with many sections, keys and continued
+ * lines: what used to grow one element at a time. */
+static void test_big_file(void)
+{
+	char path[] = "/tmp/neo-test-config-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	struct neo_config *cfg;
+	bool ok = true;
+	char want[32];
+
+	if (f == NULL) {
+		tap_ok(false, "a temporary file");
+		return;
+	}
+	for (int i = 0; i < 300; i++) {
+		fprintf(f, "[s%d]\n", i);
+		for (int k = 0; k < 10; k++)
+			fprintf(f, "key%d = %d\n", k, i * 10 + k);
+		fprintf(f, "long = a\n");
+		for (int line = 0; line < 20; line++)
+			fprintf(f, "  %d\n", line);
+	}
+	fclose(f);
+	cfg = neo_config_parse_file(path, err, sizeof(err));
+	unlink(path);
+	if (!tap_ok(cfg != NULL, "a file of 300 sections, read in several pieces")) {
+		tap_diag("%s", err);
+		return;
+	}
+	for (int i = 0; ok && i < 300; i++) {
+		char section[16];
+
+		snprintf(section, sizeof section, "s%d", i);
+		snprintf(want, sizeof want, "%d", i * 10 + 9);
+		ok = strcmp(get(cfg, section, "key9"), want) == 0 &&
+		     strncmp(get(cfg, section, "long"), "a\n0\n1\n", 6) == 0 &&
+		     strlen(get(cfg, section, "long")) == 2 + 10 * 2 + 10 * 3 - 1;
+	}
+	tap_ok(ok, "every section, key and continued value is there");
+	neo_config_free(cfg);
+}
+
 int main(void)
 {
 	test_syntax();
 	test_first_delimiter_splits();
 	test_errors();
 	test_paths();
+	test_big_file();
 	return tap_done();
 }
