@@ -22,18 +22,6 @@ struct dropper {
 	struct event *step;
 };
 
-static void prune_unheld(struct storage *s, struct neo_id_list *ids)
-{
-	uint32_t kept = 0;
-	size_t pruned;
-
-	for (uint32_t i = 0; i < ids->count; i++)
-		if (!storage_data_held(s, ids->ids[i]))
-			ids->ids[kept++] = ids->ids[i];
-	if (kept)
-		s->be->data_prune(s->db, ids->ids, kept, &pruned);
-}
-
 static void schedule(struct dropper *d, long ms)
 {
 	struct timeval delay = { ms / 1000, (ms % 1000) * 1000 };
@@ -66,7 +54,7 @@ static void drop_step(evutil_socket_t fd, short what, void *arg)
 		}
 		rc = s->be->drop_step(s->db, p, DROP_BATCH, neo_id_list_add, &data_ids, &done);
 		if (rc == NEO_BACKEND_OK)
-			prune_unheld(s, &data_ids);
+			rc = storage_prune_unheld(s, &data_ids);
 		if (rc == NEO_BACKEND_OK)
 			rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 		neo_id_list_free(&data_ids);
@@ -113,8 +101,11 @@ static struct dropper *dropper_get(struct storage *s)
 
 void storage_drop_partition(struct storage *s, uint32_t partition)
 {
-	struct dropper *d = dropper_get(s);
+	struct dropper *d;
 
+	if (!storage_backend_require(s, NULL, 0, drop_step, "dropping a partition's rows"))
+		return;	/* the rows stay; nothing reads them */
+	d = dropper_get(s);
 	if (d == NULL || partition >= d->count)
 		return;
 	d->pending[partition] = true;

@@ -409,6 +409,8 @@ static void stop_operation(struct storage *s)
  * goes on with the master's list. */
 static void pack_signed(struct storage *s, const struct neo_notify_pack_signed *signed_orders)
 {
+	if (!storage_backend_has(s, pack_order_sign))
+		return;	/* no pack order was stored here */
 	for (uint32_t i = 0; i < signed_orders->approved.count; i++)
 		s->be->pack_order_sign(s->db, signed_orders->approved.items[i], true);
 	for (uint32_t i = 0; i < signed_orders->rejected.count; i++)
@@ -433,6 +435,8 @@ static void prune_orphans(struct storage *s, bool dry_run)
 	struct neo_id_list orphans = { 0 };
 	size_t pruned = 0;
 
+	if (!storage_backend_require(s, NULL, 0, data_orphans, "prune_orphan"))
+		return;
 	if (s->be->data_orphans(s->db, neo_id_list_add, &orphans) != NEO_BACKEND_OK) {
 		neo_log(NEO_LOG_ERROR, "prune_orphan: %s", s->be->errmsg(s->db));
 		neo_id_list_free(&orphans);

@@ -119,19 +119,6 @@ static void order_done(struct storage *s, struct packer *k)
 	storage_pack_update(s);
 }
 
-/* Data of deleted revisions that nothing pending uses goes too. */
-static void prune(struct storage *s, struct neo_id_list *ids)
-{
-	uint32_t kept = 0;
-	size_t pruned;
-
-	for (uint32_t i = 0; i < ids->count; i++)
-		if (!storage_data_held(s, ids->ids[i]))
-			ids->ids[kept++] = ids->ids[i];
-	if (kept)
-		s->be->data_prune(s->db, ids->ids, kept, &pruned);
-}
-
 /* The oids of this step: a page of the partition, or of the partial
  * order's oids that belong to it. */
 static int step_oids(struct storage *s, struct packer *k, struct neo_id_list *oids, bool *last)
@@ -182,8 +169,9 @@ static void pack_step(evutil_socket_t fd, short what, void *arg)
 	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < oids.count; i++)
 		rc = s->be->pack_oid(s->db, k->partition, oids.ids[i], k->pack_tid,
 				     neo_id_list_add, &data_ids);
+	/* data of deleted revisions that nothing pending uses goes too */
 	if (rc == NEO_BACKEND_OK)
-		prune(s, &data_ids);
+		rc = storage_prune_unheld(s, &data_ids);
 	if (rc == NEO_BACKEND_OK && last)
 		rc = s->be->pt_set_packed(s->db, k->partition, s->nid, k->id);
 	if (rc == NEO_BACKEND_OK)
@@ -268,6 +256,9 @@ void storage_pack_update(struct storage *s)
 	int64_t completed;
 
 	if (!s->operational || s->master_conn == NULL)
+		return;
+	if (!storage_backend_check(s, NULL, 0, storage_backend_can_pack(s), "pack operations",
+				   "packing"))
 		return;
 	if (k == NULL) {
 		k = s->packer = calloc(1, sizeof *k);
@@ -354,14 +345,17 @@ void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32
 	size_t count = 0;
 	int rc = NEO_BACKEND_EIO;
 
-	/* as upstream: the orders of readable partitions */
-	if (partitions) {
+	/* as upstream: the orders of readable partitions; a module without
+	 * pack orders has none stored (its votes with one were refused) */
+	if (partitions && storage_backend_has(s, pack_orders_from)) {
 		for (uint32_t p = 0; p < s->pt.num_partitions; p++)
 			if (storage_readable(s, p))
 				partitions[count++] = p;
 		rc = count ? s->be->pack_orders_from(s->db, partitions, count, min_id, take_order,
 						     &list)
 			   : NEO_BACKEND_OK;
+	} else if (partitions) {
+		rc = NEO_BACKEND_OK;
 	}
 	if (rc == NEO_BACKEND_OK) {
 		answer.orders = (struct neo_list_pack_order_entry){ list.entries, list.count };

@@ -108,6 +108,8 @@ static void ask_history(struct storage *s, struct neo_conn *conn, struct neo_pac
 	struct neo_answer_object_history answer = { .oid = req->oid };
 	struct history_list list = { 0 };
 
+	if (!storage_backend_require(s, conn, pkt->msg_id, obj_history, "object history"))
+		return;
 	if (req->first < 0 || req->first >= req->last) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "invalid offsets");
 		return;
@@ -172,6 +174,10 @@ static void ask_tids(struct storage *s, struct neo_conn *conn, struct neo_packet
 	struct neo_id_list tids = { 0 };
 	size_t count = 0;
 
+	if (!storage_backend_require(s, conn, pkt->msg_id, tid_list_desc, "transaction list")) {
+		free(partitions);
+		return;
+	}
 	if (partitions == NULL || req->first < 0 || req->first >= req->last) {
 		free(partitions);
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "invalid offsets");
@@ -219,6 +225,8 @@ static void ask_oids_from(struct storage *s, struct neo_conn *conn, struct neo_p
 	struct neo_id_list oids = { 0 };
 	uint32_t kept = 0;
 
+	if (!storage_backend_require(s, conn, pkt->msg_id, oid_range, "object list"))
+		return;
 	if (req->partition < 0 || refuse_unreadable(s, conn, pkt->msg_id, (uint32_t)req->partition))
 		return;
 	s->be->oid_range(s->db, (uint32_t)req->partition, req->min_oid, req->tid,
@@ -340,6 +348,8 @@ static void ask_undo_serial(struct storage *s, struct neo_conn *conn, struct neo
 	struct neo_undo_serial *values = calloc(req->oids.count + 1, sizeof *values);
 	struct storage_txn *txn = neo_idmap_get(&s->txns, req->ttid);
 
+	if (!storage_backend_require(s, conn, pkt->msg_id, obj_undo_history, "undo"))
+		goto out;
 	if (keys == NULL || values == NULL)
 		goto out;
 	for (uint32_t i = 0; i < req->oids.count; i++) {

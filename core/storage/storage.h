@@ -12,6 +12,8 @@
  *   storage/replication.c  catching up OUT_OF_DATE cells, and serving
  *                          other storages that catch up from us
  *   storage/check.c        replica checks (neoctl check)
+ *   storage/backend_call.c optional backend operations: checked, and
+ *                          answered with an error when missing
  *
  * Everything runs in the event loop's thread; the backend is called
  * synchronously from it.
@@ -116,6 +118,18 @@ struct storage {
 void storage_exit(struct storage *s, int status);
 bool storage_db_failed(struct storage *s, int rc, const char *what);
 
+/* storage/backend_call.c: optional backend operations (neo/backend.h). */
+/* Whether the module has the optional operation op. */
+#define storage_backend_has(s, op) ((s)->be->op != NULL)
+/* True if the module has op; else logs that `what` needs it and, with a
+ * conn, answers msg_id with BACKEND_NOT_IMPLEMENTED. */
+#define storage_backend_require(s, conn, msg_id, op, what) \
+	storage_backend_check((s), (conn), (msg_id), storage_backend_has(s, op), #op, (what))
+bool storage_backend_check(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
+			   bool present, const char *op, const char *what);
+/* Whether the module has every operation pack orders and packing use. */
+bool storage_backend_can_pack(const struct storage *s);
+
 /* storage/master.c */
 void storage_connect_master(struct storage *s);
 void storage_master_lost(struct storage *s);
@@ -155,6 +169,9 @@ bool storage_oid_read_locked(struct storage *s, uint64_t oid);
 /* Whether a transaction not yet unlocked uses data_id: its data must stay
  * even when the last committed row using it goes. */
 bool storage_data_held(struct storage *s, uint64_t data_id);
+/* Prunes the data ids of ids (a list it reorders) that no transaction
+ * holds; returns the backend's status. */
+int storage_prune_unheld(struct storage *s, struct neo_id_list *ids);
 bool storage_tid_locked_upto(struct storage *s, uint64_t max_tid);
 void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
 void storage_retry_delayed(struct storage *s);

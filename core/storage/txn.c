@@ -107,6 +107,17 @@ bool storage_data_held(struct storage *s, uint64_t data_id)
 	return false;
 }
 
+int storage_prune_unheld(struct storage *s, struct neo_id_list *ids)
+{
+	uint32_t kept = 0;
+	size_t pruned;
+
+	for (uint32_t i = 0; i < ids->count; i++)
+		if (!storage_data_held(s, ids->ids[i]))
+			ids->ids[kept++] = ids->ids[i];
+	return kept ? s->be->data_prune(s->db, ids->ids, kept, &pruned) : NEO_BACKEND_OK;
+}
+
 bool storage_oid_read_locked(struct storage *s, uint64_t oid)
 {
 	return neo_idmap_get(&s->read_locks, oid) != NULL;
@@ -478,6 +489,10 @@ static void vote(struct storage *s, struct neo_conn *conn, struct neo_packet *pk
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
 	}
+	if (with_metadata && ((const struct neo_ask_store_transaction *)pkt->args)->pack.has
+	    && !storage_backend_check(s, conn, pkt->msg_id, storage_backend_can_pack(s),
+				      "pack_order_put", "pack order"))
+		return;
 	rc = write_staged_rows(s, txn);
 	if (rc == NEO_BACKEND_OK && with_metadata) {
 		const struct neo_ask_store_transaction *req = pkt->args;
