@@ -249,8 +249,13 @@ pid_t cluster_start_storage(struct test_cluster *tc, int index)
 	char *argv[] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-e", module,
 			 "-d", db, "-l", log, NULL };
 
-	/* The module of this build, whatever NEO_BACKEND_DIR says. */
-	snprintf(module, sizeof module, "%s/backends/.libs/%s.so", builddir(), cluster_engine());
+	/* The module of this build, whatever NEO_BACKEND_DIR says; an engine
+	 * with a '/' is the path of a module (a test's own). */
+	if (strchr(cluster_engine(), '/'))
+		snprintf(module, sizeof module, "%s", cluster_engine());
+	else
+		snprintf(module, sizeof module, "%s/backends/.libs/%s.so", builddir(),
+			 cluster_engine());
 	snprintf(path, sizeof path, "%s/core/neostorage", builddir());
 	cluster_masters(tc, masters, sizeof masters);
 	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->storage_ports[index]);

@@ -26,7 +26,9 @@ struct test_cluster {
 	pid_t admin;
 };
 
-/* The backend module storages run on: $NEO_TEST_ENGINE, else sqlite. */
+/* The backend module storages run on: $NEO_TEST_ENGINE, else sqlite; a
+ * value with a '/' is the path of a module (its database is a file, as
+ * for sqlite). */
 const char *cluster_engine(void);
 
 /* From now on, nodes, neoctl and cluster_client use TLS, with a CA and a
