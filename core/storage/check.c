@@ -197,7 +197,7 @@ static void check_finish(struct storage *s, bool corrupted)
 			neo_conn_close(c->peers[i].conn, "check done");
 	c->peer_count = 0;
 	c->current = NULL;
-	free(order);
+	neo_free(order);
 	check_next(s);
 }
 
@@ -414,11 +414,11 @@ void storage_check_partition(struct storage *s, struct neo_packet *pkt)
 	const struct neo_check_partition *req = pkt->args;
 	struct check_order *order, **tail;
 
-	if (s->checker == NULL && (s->checker = calloc(1, sizeof *s->checker)) == NULL)
+	if (s->checker == NULL && (s->checker = neo_calloc(1, sizeof *s->checker)) == NULL)
 		return;
-	order = calloc(1, sizeof *order);
+	order = neo_calloc(1, sizeof *order);
 	if (order == NULL || req->partition < 0)
-		return free(order);
+		return neo_free(order);
 	order->partition = (uint32_t)req->partition;
 	order->min_tid = req->min_tid;
 	order->max_tid = req->max_tid;
@@ -441,9 +441,9 @@ void storage_check_stop(struct storage *s)
 	while (c->queue) {
 		struct check_order *next = c->queue->next;
 
-		free(c->queue);
+		neo_free(c->queue);
 		c->queue = next;
 	}
-	free(c->current);
-	free(c);
+	neo_free(c->current);
+	neo_free(c);
 }

@@ -76,18 +76,18 @@ static struct dropper *dropper_get(struct storage *s)
 	if (d && d->count >= s->pt.num_partitions)
 		return d;
 	if (d == NULL) {
-		d = calloc(1, sizeof *d);
+		d = neo_calloc(1, sizeof *d);
 		if (d == NULL)
 			return NULL;
 		d->step = evtimer_new(s->base, drop_step, s);
 		if (d->step == NULL) {
-			free(d);
+			neo_free(d);
 			return NULL;
 		}
 		s->dropper = d;
 	}
 	{
-		bool *pending = realloc(d->pending, (s->pt.num_partitions + 1) * sizeof *pending);
+		bool *pending = neo_realloc(d->pending, (s->pt.num_partitions + 1) * sizeof *pending);
 
 		if (pending == NULL)
 			return NULL;
@@ -126,7 +126,7 @@ void storage_drop_stop(struct storage *s)
 	if (d == NULL)
 		return;
 	event_free(d->step);
-	free(d->pending);
-	free(d);
+	neo_free(d->pending);
+	neo_free(d);
 	s->dropper = NULL;
 }

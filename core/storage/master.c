@@ -98,14 +98,14 @@ static int take_own_tid(void *ctx, const struct neo_pt_row *row)
 
 int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions)
 {
-	struct own_tids own = { s->nid, partitions, calloc(partitions + 1, sizeof(int64_t)) };
+	struct own_tids own = { s->nid, partitions, neo_calloc(partitions + 1, sizeof(int64_t)) };
 
 	if (own.tids == NULL)
 		return NULL;
 	for (uint32_t p = 0; p < partitions; p++)
 		own.tids[p] = STORAGE_NO_CELL;
 	if (s->be->pt_scan(s->db, take_own_tid, &own) != NEO_BACKEND_OK) {
-		free(own.tids);
+		neo_free(own.tids);
 		return NULL;
 	}
 	return own.tids;
@@ -144,12 +144,12 @@ int storage_persist_pt(struct storage *s, bool reset)
 
 	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
 		count += s->pt.rows[p].count;
-	rows = calloc(count + 1, sizeof *rows);
+	rows = neo_calloc(count + 1, sizeof *rows);
 	if (rows == NULL)
 		return -1;
 	own_tids = storage_own_cell_tids(s, s->pt.num_partitions);
 	if (own_tids == NULL) {
-		free(rows);
+		neo_free(rows);
 		return -1;
 	}
 	count = 0;
@@ -165,8 +165,8 @@ int storage_persist_pt(struct storage *s, bool reset)
 					   : -(int64_t)cell->state;
 		}
 	rc = s->be->pt_apply(s->db, rows, count, reset);
-	free(own_tids);
-	free(rows);
+	neo_free(own_tids);
+	neo_free(rows);
 	if (rc != NEO_BACKEND_OK
 	    || storage_config_set_u64(s, "partitions", s->pt.num_partitions, true) < 0
 	    || storage_config_set_u64(s, "replicas", s->pt.num_replicas, true) < 0
@@ -212,23 +212,28 @@ static void apply_truncation(struct storage *s)
 {
 	struct neo_id_list unused = { 0 };
 	uint64_t tid;
+	int rc = NEO_BACKEND_OK;
 
 	if (storage_config_get_u64(s, "truncate_tid", &tid) < 0 || tid == 0)
 		return;
 	neo_log(NEO_LOG_INFO, "truncating history after %016" PRIx64, tid);
 	/* NEO_MAX_TID bounds every real tid (backends may store ids as
 	 * signed 64-bit integers: INVALID_TID would be -1 there) */
-	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+	for (uint32_t p = 0; rc == NEO_BACKEND_OK && p < s->pt.num_partitions; p++)
 		if (storage_cell_state(s, p) >= 0)
-			s->be->range_delete(s->db, p, tid, NEO_MAX_TID, neo_id_list_add, &unused);
-	if (unused.count) {
+			rc = s->be->range_delete(s->db, p, tid, NEO_MAX_TID, neo_id_list_add,
+						 &unused);
+	if (rc == NEO_BACKEND_OK && unused.count) {
 		size_t pruned;
 
-		s->be->data_prune(s->db, unused.ids, unused.count, &pruned);
+		rc = s->be->data_prune(s->db, unused.ids, unused.count, &pruned);
 	}
 	neo_id_list_free(&unused);
-	storage_config_set_u64(s, "truncate_tid", 0, false);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (rc == NEO_BACKEND_OK && storage_config_set_u64(s, "truncate_tid", 0, false) < 0)
+		rc = NEO_BACKEND_EIO;
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	storage_db_failed(s, rc, "truncating");
 }
 
 static void answer_last_ids(struct storage *s, struct neo_conn *conn, uint32_t msg_id)
@@ -259,27 +264,17 @@ static void answer_last_ids(struct storage *s, struct neo_conn *conn, uint32_t m
 struct locked_list {
 	uint64_t *ttids;
 	struct neo_opt_p64 *tids;
-	uint32_t count, capacity;
+	uint32_t count;
+	size_t capacity;
 };
 
 static int collect_locked(void *ctx, uint64_t ttid, uint64_t tid)
 {
 	struct locked_list *list = ctx;
 
-	if (list->count == list->capacity) {
-		uint32_t capacity = list->capacity ? list->capacity * 2 : 16;
-		uint64_t *ttids = realloc(list->ttids, capacity * sizeof *ttids);
-		struct neo_opt_p64 *tids;
-
-		if (ttids == NULL)
-			return -1;
-		list->ttids = ttids;
-		tids = realloc(list->tids, capacity * sizeof *tids);
-		if (tids == NULL)
-			return -1;
-		list->tids = tids;
-		list->capacity = capacity;
-	}
+	if (storage_grow_pair(&list->ttids, sizeof *list->ttids, &list->tids, sizeof *list->tids,
+			      &list->capacity, (size_t)list->count + 1) < 0)
+		return -1;
 	list->ttids[list->count] = ttid;
 	list->tids[list->count] = (struct neo_opt_p64){ tid != 0, tid };
 	list->count++;
@@ -296,8 +291,8 @@ static void answer_locked(struct storage *s, struct neo_conn *conn, uint32_t msg
 	answer.locked.values = list.tids;
 	answer.locked.count = list.count;
 	neo_conn_answer(conn, msg_id, NEO_ANSWER_LOCKED_TRANSACTIONS, &answer);
-	free(list.ttids);
-	free(list.tids);
+	neo_free(list.ttids);
+	neo_free(list.tids);
 }
 
 /* --- Partition table and nodes from the master ---------------------------- */
@@ -317,6 +312,7 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 			    const struct neo_notify_partition_changes *changes)
 {
 	int64_t *own_tids;
+	int rc = NEO_BACKEND_OK;
 
 	if (s->pt.ptid && changes->ptid != s->pt.ptid + 1)
 		neo_log(NEO_LOG_WARNING, "partition table %lld after %lld", (long long)changes->ptid,
@@ -341,12 +337,18 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 		if (change->uuid == s->nid && change->state == NEO_CELL_DISCARDED)
 			neo_log(NEO_LOG_INFO, "partition %lld no longer assigned here",
 				(long long)change->partition);
-		s->be->pt_apply(s->db, &row, 1, false);
+		if (rc == NEO_BACKEND_OK)
+			rc = s->be->pt_apply(s->db, &row, 1, false);
 	}
-	free(own_tids);
-	storage_config_set_u64(s, "replicas", s->pt.num_replicas, true);
-	storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	neo_free(own_tids);
+	if (rc == NEO_BACKEND_OK
+	    && (storage_config_set_u64(s, "replicas", s->pt.num_replicas, true) < 0
+		|| storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true) < 0))
+		rc = NEO_BACKEND_EIO;
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_db_failed(s, rc, "saving partition changes"))
+		return;
 	for (uint32_t i = 0; i < changes->changes.count; i++)
 		if (changes->changes.items[i].uuid == s->nid &&
 		    changes->changes.items[i].state == NEO_CELL_DISCARDED)
@@ -409,23 +411,33 @@ static void stop_operation(struct storage *s)
  * goes on with the master's list. */
 static void pack_signed(struct storage *s, const struct neo_notify_pack_signed *signed_orders)
 {
+	int rc = NEO_BACKEND_OK;
+
 	if (!storage_backend_has(s, pack_order_sign))
 		return;	/* no pack order was stored here */
-	for (uint32_t i = 0; i < signed_orders->approved.count; i++)
-		s->be->pack_order_sign(s->db, signed_orders->approved.items[i], true);
-	for (uint32_t i = 0; i < signed_orders->rejected.count; i++)
-		s->be->pack_order_sign(s->db, signed_orders->rejected.items[i], false);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < signed_orders->approved.count; i++)
+		rc = s->be->pack_order_sign(s->db, signed_orders->approved.items[i], true);
+	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < signed_orders->rejected.count; i++)
+		rc = s->be->pack_order_sign(s->db, signed_orders->rejected.items[i], false);
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	if (storage_db_failed(s, rc, "signing pack orders"))
+		return;
 	storage_pack_update(s);
 }
 
 static void truncate_order(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	uint64_t tid = ((const struct neo_truncate *)pkt->args)->tid;
+	int rc = NEO_BACKEND_OK;
 
-	storage_config_set_u64(s, "truncate_tid", tid, true);
-	storage_config_set_u64(s, "backup_tid", 0, false);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_config_set_u64(s, "truncate_tid", tid, true) < 0
+	    || storage_config_set_u64(s, "backup_tid", 0, false) < 0)
+		rc = NEO_BACKEND_EIO;
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_db_failed(s, rc, "saving a truncation order"))
+		return;
 	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_ACK, "");
 }
 
@@ -590,9 +602,13 @@ static void identified(struct neo_conn *conn, enum neo_ask_status status,
 			return;
 		}
 		if (s->nid != (int32_t)accept->your_uuid.v) {
+			int rc;
+
 			s->nid = (int32_t)accept->your_uuid.v;
-			storage_config_set_u64(s, "nid", (uint32_t)s->nid, true);
-			s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+			rc = storage_config_set_u64(s, "nid", (uint32_t)s->nid, true) < 0
+				     ? NEO_BACKEND_EIO : s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+			if (storage_db_failed(s, rc, "saving the node id"))
+				return;
 		}
 		s->identified = true;
 		neo_log_set_name(neo_nid_format(s->nid, nid, sizeof nid));

@@ -35,11 +35,11 @@ void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_c
 void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg)
 {
 	struct storage *s = arg;
-	struct storage_peer *peer = calloc(1, sizeof *peer);
+	struct storage_peer *peer = neo_calloc(1, sizeof *peer);
 
 	(void)listener;
 	if (peer == NULL || neo_idmap_put(&s->peers, (uintptr_t)conn, peer) < 0) {
-		free(peer);
+		neo_free(peer);
 		neo_conn_abort(conn, "out of memory");
 		return;
 	}
@@ -52,14 +52,14 @@ void storage_close_peers(struct storage *s)
 	size_t index = 0;
 	uint64_t key;
 	void *value;
-	struct neo_conn **conns = calloc(s->peers.count + 1, sizeof *conns);
+	struct neo_conn **conns = neo_calloc(s->peers.count + 1, sizeof *conns);
 	size_t count = 0;
 
 	while (conns && neo_idmap_next(&s->peers, &index, &key, &value))
 		conns[count++] = ((struct storage_peer *)value)->conn;
 	for (size_t i = 0; i < count; i++)
 		neo_conn_abort(conns[i], "operation stopped");
-	free(conns);
+	neo_free(conns);
 }
 
 static void identify(struct storage *s, struct storage_peer *peer, struct neo_packet *pkt)
@@ -131,5 +131,5 @@ static void peer_closed(struct neo_conn *conn, const char *reason, void *arg)
 
 	(void)reason;
 	storage_txn_conn_closed(s, conn);
-	free(peer);
+	neo_free(peer);
 }

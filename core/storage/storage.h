@@ -31,6 +31,7 @@
 #include "cluster/nodes.h"
 #include "cluster/ptable.h"
 #include "net/conn.h"
+#include "runtime/alloc.h"
 #include "runtime/backend_loader.h"
 #include "runtime/options.h"
 
@@ -113,6 +114,26 @@ struct storage {
 	struct dropper *dropper;
 	struct packer *packer;
 };
+
+/* An allocation failed (a daemon stops in its out-of-memory handler
+ * first; this is for what neo_grow refuses): not a backend status, so
+ * that storage_db_failed does not blame the database. */
+#define STORAGE_ENOMEM (-1)
+
+/* Grows two arrays kept side by side (one count, one capacity) to room
+ * for `needed` items each, with neo_grow: 0, or -1 (then the capacity is
+ * unchanged). */
+static inline int storage_grow_pair(void *first, size_t first_size, void *second,
+				    size_t second_size, size_t *capacity, size_t needed)
+{
+	size_t first_room = *capacity, second_room = *capacity;
+
+	if (neo_grow(first, &first_room, needed, first_size) < 0
+	    || neo_grow(second, &second_room, needed, second_size) < 0)
+		return -1;
+	*capacity = first_room < second_room ? first_room : second_room;
+	return 0;
+}
 
 /* storage/main.c */
 void storage_exit(struct storage *s, int status);
