@@ -187,6 +187,8 @@ static void storage_free(struct storage *s)
 	neo_ptable_free(&s->pt);
 	if (s->reconnect_event)
 		event_free(s->reconnect_event);
+	if (s->retry_event)
+		event_free(s->retry_event);
 	if (s->listener)
 		neo_listener_free(s->listener);
 	if (s->db)

@@ -5,7 +5,6 @@
  */
 #include "storage/storage.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +18,6 @@ static const struct neo_conn_callbacks peer_callbacks = {
 	.on_packet = peer_packet,
 	.on_close = peer_closed,
 };
-
-void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
-			const char *fmt, ...)
-{
-	char message[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof message, fmt, ap);
-	va_end(ap);
-	neo_conn_answer_error(conn, msg_id, code, message);
-}
 
 void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg)
 {

@@ -2,9 +2,12 @@
  * storage/storage.h - the storage node: what the files of neostorage share.
  *
  *   storage/main.c         options, the backend module, listener, loop
+ *   storage/state.c        the leaf every other file calls: configuration
+ *                          keys, the stored partition table, own cell
+ *                          states, error answers
  *   storage/master.c       the link to the primary master: identification,
- *                          recovery/verification answers, the partition
- *                          table, starting and stopping operation
+ *                          recovery/verification answers, partition table
+ *                          changes, starting and stopping operation
  *   storage/peers.c        connections from clients and other storages:
  *                          identification and dispatch
  *   storage/read.c         loads, history, transaction lists, undo lookup
@@ -106,6 +109,7 @@ struct storage {
 	struct neo_idmap write_locks;	/* oid -> storage_txn */
 	struct neo_idmap read_locks;	/* oid -> storage_txn being locked */
 	struct delayed_request *delayed;
+	struct event *retry_event;	/* retries delayed (storage_retry_delayed) */
 
 	struct neo_idmap peers;		/* (uintptr_t)conn -> storage_peer */
 
@@ -151,9 +155,14 @@ bool storage_backend_check(struct storage *s, struct neo_conn *conn, uint32_t ms
 /* Whether the module has every operation pack orders and packing use. */
 bool storage_backend_can_pack(const struct storage *s);
 
-/* storage/master.c */
-void storage_connect_master(struct storage *s);
-void storage_master_lost(struct storage *s);
+/* storage/state.c: the leaf every file calls (it calls none of them). */
+void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The table as stored (partitions, replicas, ptid, cells) into s->pt. */
+void storage_load_pt(struct storage *s);
+/* The pt.tid to store for an own cell becoming or staying OUT_OF_DATE,
+ * given the stored one (STORAGE_NO_CELL where none). */
+int64_t storage_outdated_cell_tid(struct storage *s, uint32_t partition, int64_t stored);
 int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value);
 int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, bool present);
 int storage_persist_pt(struct storage *s, bool reset);
@@ -165,14 +174,16 @@ int storage_cell_state(const struct storage *s, uint32_t partition);
 int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions);
 bool storage_readable(const struct storage *s, uint32_t partition);
 
+/* storage/master.c */
+void storage_connect_master(struct storage *s);
+void storage_master_lost(struct storage *s);
+
 /* storage/peers.c */
 void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);
 void storage_close_peers(struct storage *s);
 /* Serves a request from an identified client or storage; false if it is
  * none of the requests a storage serves. */
 bool storage_handle_request(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
-void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
-			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* storage/read.c */
 bool storage_handle_read(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
@@ -195,6 +206,7 @@ bool storage_data_held(struct storage *s, uint64_t data_id);
 int storage_prune_unheld(struct storage *s, struct neo_id_list *ids);
 bool storage_tid_locked_upto(struct storage *s, uint64_t max_tid);
 void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+/* Retries the delayed requests from a deferred event. */
 void storage_retry_delayed(struct storage *s);
 void storage_lockless_done(struct storage *s, uint32_t partition);
 bool storage_has_lockless(struct storage *s, uint32_t partition);

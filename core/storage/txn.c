@@ -177,10 +177,13 @@ void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *
 
 bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
 
-void storage_retry_delayed(struct storage *s)
+static void retry_delayed(evutil_socket_t fd, short what, void *arg)
 {
+	struct storage *s = arg;
 	struct delayed_request *queue = s->delayed;
 
+	(void)fd;
+	(void)what;
 	/* Each request either completes or is delayed again, in order. */
 	s->delayed = NULL;
 	while (queue) {
@@ -193,6 +196,25 @@ void storage_retry_delayed(struct storage *s)
 		neo_packet_release(&request->pkt);
 		neo_free(request);
 	}
+}
+
+/* Called where a lock goes (unlock, abort, vote...): the queue is retried
+ * from a deferred event, once the handler that released the lock has
+ * returned, never re-entering a request handler from inside it. */
+void storage_retry_delayed(struct storage *s)
+{
+	if (s->delayed == NULL)
+		return;
+	if (s->retry_event == NULL) {
+		s->retry_event = event_new(s->base, -1, 0, retry_delayed, s);
+		if (s->retry_event == NULL) {
+			neo_log(NEO_LOG_ERROR, "cannot retry delayed requests: stopping");
+			storage_exit(s, 1);
+			return;
+		}
+	}
+	if (!event_pending(s->retry_event, EV_TIMEOUT, NULL))
+		event_active(s->retry_event, EV_TIMEOUT, 0);
 }
 
 static void drop_delayed_of(struct storage *s, struct neo_conn *conn)
