@@ -304,100 +304,141 @@ static void prune_orphans(struct storage *s, bool dry_run)
 	neo_id_list_free(&orphans);
 }
 
+/* --- Handlers of the master's packets (storage/routes.c routes them) --- */
+
+#define MASTER_HANDLER(name) \
+	void name(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+
+MASTER_HANDLER(storage_master_nodes)
+{
+	(void)conn;
+	take_nodes(s, pkt->args);
+}
+
+MASTER_HANDLER(storage_master_pt)
+{
+	(void)conn;
+	take_pt(s, pkt->args);
+}
+
+MASTER_HANDLER(storage_master_pt_changes)
+{
+	take_pt_changes(s, conn, pkt->args);
+}
+
+MASTER_HANDLER(storage_master_ignored)
+{
+	(void)s;
+	(void)conn;
+	(void)pkt;
+}
+
+MASTER_HANDLER(storage_master_recovery)
+{
+	answer_recovery(s, conn, pkt->msg_id);
+}
+
+MASTER_HANDLER(storage_master_ask_pt)
+{
+	answer_pt(s, conn, pkt->msg_id);
+}
+
+MASTER_HANDLER(storage_master_last_ids)
+{
+	answer_last_ids(s, conn, pkt->msg_id);
+}
+
+MASTER_HANDLER(storage_master_locked)
+{
+	answer_locked(s, conn, pkt->msg_id);
+}
+
+MASTER_HANDLER(storage_master_validate)
+{
+	const struct neo_validate_transaction *v = pkt->args;
+
+	(void)conn;
+	storage_validate_txn(s, v->ttid, v->tid);
+}
+
+MASTER_HANDLER(storage_master_truncate)
+{
+	truncate_order(s, conn, pkt);
+}
+
+MASTER_HANDLER(storage_master_pack_signed)
+{
+	(void)conn;
+	pack_signed(s, pkt->args);
+}
+
+MASTER_HANDLER(storage_master_pack_orders)
+{
+	storage_pack_answer_orders(s, conn, pkt->msg_id,
+				   ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id);
+}
+
+MASTER_HANDLER(storage_master_start)
+{
+	(void)pkt;
+	start_operation(s, conn);
+}
+
+MASTER_HANDLER(storage_master_stop)
+{
+	(void)conn;
+	(void)pkt;
+	stop_operation(s);
+}
+
+MASTER_HANDLER(storage_master_unlock)
+{
+	(void)conn;
+	storage_unlock_txn(s, ((const struct neo_notify_unlock_information *)pkt->args)->ttid);
+}
+
+MASTER_HANDLER(storage_master_abort)
+{
+	uint64_t ttid = ((const struct neo_abort_transaction *)pkt->args)->ttid;
+
+	(void)conn;
+	storage_abort_txn(s, ttid);
+	/* as upstream: an abort ends an unfinished transaction too */
+	storage_replication_txn_finished(s, ttid, false, 0);
+}
+
+MASTER_HANDLER(storage_master_txn_finished)
+{
+	const struct neo_notify_transaction_finished *done = pkt->args;
+
+	(void)conn;
+	/* as upstream: what we staged of it without being involved (we were
+	 * not ready when it began) goes: replication brings the committed
+	 * transaction */
+	storage_abort_txn(s, done->ttid);
+	storage_replication_txn_finished(s, done->ttid, true, done->max_tid);
+}
+
+MASTER_HANDLER(storage_master_check)
+{
+	(void)conn;
+	storage_check_partition(s, pkt);
+}
+
+MASTER_HANDLER(storage_master_repair)
+{
+	(void)conn;
+	prune_orphans(s, ((const struct neo_notify_repair *)pkt->args)->dry_run);
+}
+
 static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
 	struct storage *s = arg;
 
-	switch (pkt->code) {
-	case NEO_NOTIFY_NODE_INFORMATION:
-		take_nodes(s, pkt->args);
-		break;
-	case NEO_SEND_PARTITION_TABLE:
-		take_pt(s, pkt->args);
-		break;
-	case NEO_NOTIFY_PARTITION_CHANGES:
-		take_pt_changes(s, conn, pkt->args);
-		break;
-	case NEO_NOTIFY_CLUSTER_INFORMATION:
-		break;
-	case NEO_ASK_RECOVERY:
-		answer_recovery(s, conn, pkt->msg_id);
-		break;
-	case NEO_ASK_PARTITION_TABLE:
-		answer_pt(s, conn, pkt->msg_id);
-		break;
-	case NEO_ASK_LAST_IDS:
-		answer_last_ids(s, conn, pkt->msg_id);
-		break;
-	case NEO_ASK_LOCKED_TRANSACTIONS:
-		answer_locked(s, conn, pkt->msg_id);
-		break;
-	case NEO_ASK_FINAL_TID:
-		/* verification: did a transaction voted elsewhere commit here? */
-		storage_handle_read(s, conn, pkt);
-		break;
-	case NEO_VALIDATE_TRANSACTION: {
-		const struct neo_validate_transaction *v = pkt->args;
-
-		storage_validate_txn(s, v->ttid, v->tid);
-		break;
-	}
-	case NEO_TRUNCATE:
-		truncate_order(s, conn, pkt);
-		break;
-	case NEO_NOTIFY_PACK_SIGNED:
-		pack_signed(s, pkt->args);
-		break;
-	case NEO_ASK_PACK_ORDERS:
-		storage_pack_answer_orders(s, conn, pkt->msg_id,
-					   ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id);
-		break;
-	case NEO_START_OPERATION:
-		start_operation(s, conn);
-		break;
-	case NEO_STOP_OPERATION:
-		stop_operation(s);
-		break;
-	case NEO_ASK_LOCK_INFORMATION:
-		storage_lock_txn(s, conn, pkt);
-		break;
-	case NEO_NOTIFY_UNLOCK_INFORMATION:
-		storage_unlock_txn(s, ((const struct neo_notify_unlock_information *)pkt->args)->ttid);
-		break;
-	case NEO_ABORT_TRANSACTION: {
-		uint64_t ttid = ((const struct neo_abort_transaction *)pkt->args)->ttid;
-
-		storage_abort_txn(s, ttid);
-		/* as upstream: an abort ends an unfinished transaction too */
-		storage_replication_txn_finished(s, ttid, false, 0);
-		break;
-	}
-	case NEO_NOTIFY_TRANSACTION_FINISHED: {
-		const struct neo_notify_transaction_finished *done = pkt->args;
-
-		/* as upstream: what we staged of it without being involved
-		 * (we were not ready when it began) goes: replication brings
-		 * the committed transaction */
-		storage_abort_txn(s, done->ttid);
-		storage_replication_txn_finished(s, done->ttid, true, done->max_tid);
-		break;
-	}
-	case NEO_CHECK_PARTITION:
-		storage_check_partition(s, pkt);
-		break;
-	case NEO_NOTIFY_REPAIR:
-		prune_orphans(s, ((const struct neo_notify_repair *)pkt->args)->dry_run);
-		break;
-	case NEO_FLUSH_LOG:
-		break;
-	default:
-		if (!neo_packet_is_answer(pkt->code)) {
-			neo_log(NEO_LOG_WARNING, "unexpected %s from the master", pkt->type->name);
-			neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
-					      "unexpected packet");
-		}
-		break;
-	}
+	if (storage_route(s, STORAGE_FROM_MASTER, conn, pkt) || neo_packet_is_answer(pkt->code))
+		return;
+	neo_log(NEO_LOG_WARNING, "unexpected %s from the master", pkt->type->name);
+	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "unexpected packet");
 }
 
 /* --- Finding the primary -------------------------------------------------- */

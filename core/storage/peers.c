@@ -1,7 +1,7 @@
 /*
  * storage/peers.c - connections from clients and other storages:
- * identification (only once operational, as upstream), then dispatch of
- * their requests to the read, write, replication and check handlers.
+ * identification (only once operational, as upstream), then their
+ * requests go through the routing table (storage/routes.c).
  */
 #include "storage/storage.h"
 
@@ -79,12 +79,6 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 	neo_conn_identified(peer->conn);
 }
 
-bool storage_handle_request(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
-{
-	return storage_handle_read(s, conn, pkt) || storage_handle_write(s, conn, pkt)
-	       || storage_handle_replication(s, conn, pkt) || storage_handle_check(s, conn, pkt);
-}
-
 static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
 	struct storage *s = arg;
@@ -103,7 +97,8 @@ static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 		neo_conn_close(conn, "not identified");
 		return;
 	}
-	if (storage_handle_request(s, conn, pkt))
+	if (storage_route(s, peer->type == NEO_NODE_CLIENT ? STORAGE_FROM_CLIENT
+							   : STORAGE_FROM_STORAGE, conn, pkt))
 		return;
 	if (!neo_packet_is_answer(pkt->code)) {
 		neo_log(NEO_LOG_WARNING, "%s: unexpected %s", neo_conn_peer(conn), pkt->type->name);

@@ -25,7 +25,7 @@ static bool refuse_unreadable(struct storage *s, struct neo_conn *conn, uint32_t
 	return true;
 }
 
-static void ask_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_object *req = pkt->args;
 	uint32_t partition = neo_ptable_partition(&s->pt, req->oid);
@@ -96,7 +96,7 @@ static int history_add(void *ctx, uint64_t serial, uint64_t size)
 	return 0;
 }
 
-static void ask_history(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_history(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_object_history *req = pkt->args;
 	uint32_t partition = neo_ptable_partition(&s->pt, req->oid);
@@ -128,7 +128,7 @@ static void ask_history(struct storage *s, struct neo_conn *conn, struct neo_pac
 	neo_free(list.items);
 }
 
-static void ask_transaction(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_transaction(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_transaction_information *req = pkt->args;
 	uint32_t partition = neo_ptable_partition(&s->pt, req->tid);
@@ -161,7 +161,7 @@ static void ask_transaction(struct storage *s, struct neo_conn *conn, struct neo
 	neo_free(oids);
 }
 
-static void ask_tids(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_tids(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_tids *req = pkt->args;
 	uint32_t *partitions = neo_calloc(s->pt.num_partitions + 1, sizeof *partitions);
@@ -193,7 +193,7 @@ static void ask_tids(struct storage *s, struct neo_conn *conn, struct neo_packet
 	neo_free(partitions);
 }
 
-static void ask_tids_from(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_tids_from(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_tids_from *req = pkt->args;
 	struct neo_answer_tids_from answer = { 0 };
@@ -213,7 +213,7 @@ static void ask_tids_from(struct storage *s, struct neo_conn *conn, struct neo_p
 	neo_free(tids.ids);
 }
 
-static void ask_oids_from(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_oids_from(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_oids_from *req = pkt->args;
 	struct neo_answer_oids_from answer = { 0 };
@@ -325,7 +325,7 @@ static int find_undo(struct storage *s, uint64_t oid, uint64_t ltid, uint64_t un
 	return 1;
 }
 
-static void ask_undo_serial(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_undo_serial(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_object_undo_serial *req = pkt->args;
 	struct neo_answer_object_undo_serial answer = { 0 };
@@ -364,7 +364,7 @@ out:
 	neo_free(values);
 }
 
-static void ask_final_tid(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_final_tid(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_final_tid *req = pkt->args;
 	struct neo_answer_final_tid answer = { 0 };
@@ -375,36 +375,4 @@ static void ask_final_tid(struct storage *s, struct neo_conn *conn, struct neo_p
 	    == NEO_BACKEND_OK)
 		answer.tid = (struct neo_opt_p64){ true, tid };
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FINAL_TID, &answer);
-}
-
-bool storage_handle_read(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
-{
-	switch (pkt->code) {
-	case NEO_ASK_OBJECT:
-		ask_object(s, conn, pkt);
-		return true;
-	case NEO_ASK_OBJECT_HISTORY:
-		ask_history(s, conn, pkt);
-		return true;
-	case NEO_ASK_TRANSACTION_INFORMATION:
-		ask_transaction(s, conn, pkt);
-		return true;
-	case NEO_ASK_TIDS:
-		ask_tids(s, conn, pkt);
-		return true;
-	case NEO_ASK_TIDS_FROM:
-		ask_tids_from(s, conn, pkt);
-		return true;
-	case NEO_ASK_OIDS_FROM:
-		ask_oids_from(s, conn, pkt);
-		return true;
-	case NEO_ASK_OBJECT_UNDO_SERIAL:
-		ask_undo_serial(s, conn, pkt);
-		return true;
-	case NEO_ASK_FINAL_TID:
-		ask_final_tid(s, conn, pkt);
-		return true;
-	default:
-		return false;
-	}
 }

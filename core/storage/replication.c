@@ -481,17 +481,26 @@ static void add_object(struct storage *s, uint32_t partition, const struct neo_a
 		storage_db_failed(s, rc, "replicating an object");
 }
 
-static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+/* The source's notifications, for the partition being replicated. */
+void storage_source_transaction(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
-	struct storage *s = arg;
 	struct replication *r = s->replication;
 
-	if (r == NULL || conn != r->source || r->partition < 0)
-		return;
-	if (pkt->code == NEO_ADD_TRANSACTION)
+	if (r != NULL && conn == r->source && r->partition >= 0)
 		add_transaction(s, (uint32_t)r->partition, pkt->args);
-	else if (pkt->code == NEO_ADD_OBJECT)
+}
+
+void storage_source_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	struct replication *r = s->replication;
+
+	if (r != NULL && conn == r->source && r->partition >= 0)
 		add_object(s, (uint32_t)r->partition, pkt->args);
+}
+
+static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	storage_route(arg, STORAGE_FROM_SOURCE, conn, pkt);
 }
 
 /* A running storage with a readable cell of the partition. */
@@ -769,7 +778,7 @@ static bool id_listed(const struct neo_list_p64 *list, uint64_t id, bool *used)
 	return false;
 }
 
-static void serve_transactions(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_serve_transactions(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_fetch_transactions *ask = pkt->args;
 	struct neo_answer_fetch_transactions answer = { 0 };
@@ -851,7 +860,7 @@ static bool object_listed(const struct neo_map_p64_list_p64 *have, bool **used, 
 	return false;
 }
 
-static void serve_objects(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_serve_objects(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_fetch_objects *ask = pkt->args;
 	struct neo_answer_fetch_objects answer = { 0 };
@@ -909,18 +918,4 @@ static void serve_objects(struct storage *s, struct neo_conn *conn, struct neo_p
 	neo_free(used);
 	neo_free(rows.tids);
 	neo_free(rows.oids);
-}
-
-bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
-{
-	switch (pkt->code) {
-	case NEO_ASK_FETCH_TRANSACTIONS:
-		serve_transactions(s, conn, pkt);
-		return true;
-	case NEO_ASK_FETCH_OBJECTS:
-		serve_objects(s, conn, pkt);
-		return true;
-	default:
-		return false;
-	}
 }

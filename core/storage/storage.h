@@ -8,8 +8,9 @@
  *   storage/master.c       the link to the primary master: identification,
  *                          recovery/verification answers, partition table
  *                          changes, starting and stopping operation
+ *   storage/routes.c       the routing table: the handler of every packet
  *   storage/peers.c        connections from clients and other storages:
- *                          identification and dispatch
+ *                          identification
  *   storage/read.c         loads, history, transaction lists, undo lookup
  *   storage/txn.c          write locks, staging, vote, lock, unlock, abort
  *   storage/replication.c  catching up OUT_OF_DATE cells, and serving
@@ -181,16 +182,61 @@ void storage_master_lost(struct storage *s);
 /* storage/peers.c */
 void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);
 void storage_close_peers(struct storage *s);
-/* Serves a request from an identified client or storage; false if it is
- * none of the requests a storage serves. */
-bool storage_handle_request(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+
+/* storage/routes.c: the one routing table of the storage, keyed by who
+ * sent a packet and its code; the handlers are the storage_handler
+ * functions below (HANDLER marks them). */
+enum storage_from {
+	STORAGE_FROM_MASTER = 1,	/* the primary master */
+	STORAGE_FROM_CLIENT = 2,	/* an identified client */
+	STORAGE_FROM_STORAGE = 4,	/* an identified storage (replicating from us) */
+	STORAGE_FROM_SOURCE = 8,	/* the storage we replicate from */
+	STORAGE_FROM_PEER = STORAGE_FROM_CLIENT | STORAGE_FROM_STORAGE
+};
+typedef void storage_handler(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+#define HANDLER(name) storage_handler name
+/* Calls the handler of pkt for a sender among `from`; false if none. */
+bool storage_route(struct storage *s, unsigned from, struct neo_conn *conn,
+		   struct neo_packet *pkt);
+
+/* storage/master.c: the master's packets */
+HANDLER(storage_master_nodes);
+HANDLER(storage_master_pt);
+HANDLER(storage_master_pt_changes);
+HANDLER(storage_master_ignored);
+HANDLER(storage_master_recovery);
+HANDLER(storage_master_ask_pt);
+HANDLER(storage_master_last_ids);
+HANDLER(storage_master_locked);
+HANDLER(storage_master_validate);
+HANDLER(storage_master_truncate);
+HANDLER(storage_master_pack_signed);
+HANDLER(storage_master_pack_orders);
+HANDLER(storage_master_start);
+HANDLER(storage_master_stop);
+HANDLER(storage_master_unlock);
+HANDLER(storage_master_abort);
+HANDLER(storage_master_txn_finished);
+HANDLER(storage_master_check);
+HANDLER(storage_master_repair);
 
 /* storage/read.c */
-bool storage_handle_read(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+HANDLER(storage_ask_object);
+HANDLER(storage_ask_history);
+HANDLER(storage_ask_transaction);
+HANDLER(storage_ask_tids);
+HANDLER(storage_ask_tids_from);
+HANDLER(storage_ask_oids_from);
+HANDLER(storage_ask_undo_serial);
+HANDLER(storage_ask_final_tid);
 
 /* storage/txn.c */
-bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
-void storage_lock_txn(struct storage *s, struct neo_conn *master, struct neo_packet *pkt);
+HANDLER(storage_store_object);
+HANDLER(storage_check_current);
+HANDLER(storage_vote);
+HANDLER(storage_relock);
+HANDLER(storage_client_abort);
+HANDLER(storage_lock_txn);
 void storage_unlock_txn(struct storage *s, uint64_t ttid);
 void storage_abort_txn(struct storage *s, uint64_t ttid);
 void storage_validate_txn(struct storage *s, uint64_t ttid, uint64_t tid);
@@ -220,7 +266,10 @@ void storage_replication_txn_finished(struct storage *s, uint64_t ttid, bool com
 /* Whether an OUT_OF_DATE cell of ours holds all it should: writes to it
  * take locks again (conflicts can be checked here). */
 bool storage_replication_complete(const struct storage *s, uint32_t partition);
-bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+HANDLER(storage_serve_transactions);
+HANDLER(storage_serve_objects);
+HANDLER(storage_source_transaction);
+HANDLER(storage_source_object);
 
 /* storage/drop.c: rows of partitions no longer held, deleted in the
  * background. */
@@ -236,7 +285,8 @@ void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32
 
 /* storage/check.c */
 void storage_check_partition(struct storage *s, struct neo_packet *pkt);
-bool storage_handle_check(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+HANDLER(storage_check_tid_range);
+HANDLER(storage_check_serial_range);
 void storage_check_stop(struct storage *s);
 
 #endif

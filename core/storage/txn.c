@@ -73,18 +73,17 @@ static void txn_forget(struct storage *s, struct storage_txn *txn)
  * backend's status. */
 static int prune_staged_data(struct storage *s, struct storage_txn *txn)
 {
-	uint64_t *ids = neo_calloc(txn->object_count + 1, sizeof *ids);
-	size_t count = 0, pruned;
+	struct neo_id_list ids = { 0 };
+	size_t pruned;
 	int rc = NEO_BACKEND_OK;
 
-	if (ids == NULL)
-		return STORAGE_ENOMEM;
-	for (size_t i = 0; i < txn->object_count; i++)
-		if (txn->objects[i].data_id.has && !txn->objects[i].value_tid.has)
-			ids[count++] = txn->objects[i].data_id.id;
-	if (count)
-		rc = s->be->data_prune(s->db, ids, count, &pruned);
-	neo_free(ids);
+	for (size_t i = 0; rc == NEO_BACKEND_OK && i < txn->object_count; i++)
+		if (txn->objects[i].data_id.has && !txn->objects[i].value_tid.has
+		    && neo_id_list_add(&ids, txn->objects[i].data_id.id) < 0)
+			rc = STORAGE_ENOMEM;
+	if (rc == NEO_BACKEND_OK && ids.count)
+		rc = s->be->data_prune(s->db, ids.ids, ids.count, &pruned);
+	neo_id_list_free(&ids);
 	return rc;
 }
 
@@ -175,8 +174,6 @@ void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *
 	*tail = request;
 }
 
-bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
-
 static void retry_delayed(evutil_socket_t fd, short what, void *arg)
 {
 	struct storage *s = arg;
@@ -192,7 +189,7 @@ static void retry_delayed(evutil_socket_t fd, short what, void *arg)
 		queue = request->next;
 		/* every kind of request may have been delayed (replication
 		 * and checks wait for locked transactions too) */
-		storage_handle_request(s, request->conn, &request->pkt);
+		storage_route(s, STORAGE_FROM_PEER, request->conn, &request->pkt);
 		neo_packet_release(&request->pkt);
 		neo_free(request);
 	}
@@ -385,7 +382,7 @@ static int stage_data(struct storage *s, const struct neo_ask_store_object *req,
 	return 0;
 }
 
-static void store_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_store_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_store_object *req = pkt->args;
 	struct storage_txn *txn;
@@ -419,7 +416,7 @@ static void store_object(struct storage *s, struct neo_conn *conn, struct neo_pa
 	answer_store(conn, pkt->msg_id, NEO_ANSWER_STORE_OBJECT, object->lockless, 0);
 }
 
-static void check_current(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_check_current(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_check_current_serial *req = pkt->args;
 	struct storage_txn *txn = txn_get(s, req->ttid, conn);
@@ -496,7 +493,7 @@ static int write_staged_rows(struct storage *s, struct storage_txn *txn)
 	return rc;
 }
 
-static void vote(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_vote(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	bool with_metadata = pkt->code == NEO_ASK_STORE_TRANSACTION;
 	uint64_t ttid = with_metadata ? ((const struct neo_ask_store_transaction *)pkt->args)->ttid
@@ -779,7 +776,7 @@ static uint8_t *unstore(struct storage *s, struct storage_txn *txn,
  * serial, the committed one and the data, and the store is forgotten
  * here; the client resolves the conflict and stores again.
  */
-static void relock(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_relock(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_relock_object *req = pkt->args;
 	struct storage_txn *txn = neo_idmap_get(&s->txns, req->ttid);
@@ -819,26 +816,8 @@ static void relock(struct storage *s, struct neo_conn *conn, struct neo_packet *
 	}
 }
 
-bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_client_abort(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
-	switch (pkt->code) {
-	case NEO_ASK_STORE_OBJECT:
-		store_object(s, conn, pkt);
-		return true;
-	case NEO_ASK_CHECK_CURRENT_SERIAL:
-		check_current(s, conn, pkt);
-		return true;
-	case NEO_ASK_STORE_TRANSACTION:
-	case NEO_ASK_VOTE_TRANSACTION:
-		vote(s, conn, pkt);
-		return true;
-	case NEO_ABORT_TRANSACTION:
-		storage_abort_txn(s, ((const struct neo_abort_transaction *)pkt->args)->ttid);
-		return true;
-	case NEO_ASK_RELOCK_OBJECT:
-		relock(s, conn, pkt);
-		return true;
-	default:
-		return false;
-	}
+	(void)conn;
+	storage_abort_txn(s, ((const struct neo_abort_transaction *)pkt->args)->ttid);
 }
