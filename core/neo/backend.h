@@ -26,6 +26,10 @@
  *     rest (a maintenance task that needs one, such as pack or the drop of
  *     a partition's rows, is skipped with a log line).
  *   - The tag [1.0] tells the minor version that added an operation.
+ *     Pack goes by all of pack_order_put, pack_order_rename,
+ *     pack_order_sign, pack_orders_from, pack_oid, pt_set_packed and
+ *     oid_range: a module lacking any of them has votes carrying a pack
+ *     order refused and is never packed.
  *
  * The module is thin: it stores and finds rows.  What upstream writes once
  * for every backend (partition arithmetic, readable-cell checks, cell-state

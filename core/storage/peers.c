@@ -97,6 +97,10 @@ static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 		neo_conn_close(conn, "not identified");
 		return;
 	}
+	if (storage_retry_pending(s) && !neo_packet_is_answer(pkt->code)) {
+		storage_delay(s, conn, pkt);	/* behind the requests waiting */
+		return;
+	}
 	if (storage_route(s, peer->type == NEO_NODE_CLIENT ? STORAGE_FROM_CLIENT
 							   : STORAGE_FROM_STORAGE, conn, pkt))
 		return;

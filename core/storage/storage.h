@@ -254,6 +254,9 @@ bool storage_tid_locked_upto(struct storage *s, uint64_t max_tid);
 void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
 /* Retries the delayed requests from a deferred event. */
 void storage_retry_delayed(struct storage *s);
+/* Whether that retry is due: a request arriving meanwhile is delayed
+ * behind the queue, so that none takes a lock before those waiting. */
+bool storage_retry_pending(const struct storage *s);
 void storage_lockless_done(struct storage *s, uint32_t partition);
 bool storage_has_lockless(struct storage *s, uint32_t partition);
 

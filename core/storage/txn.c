@@ -214,6 +214,12 @@ void storage_retry_delayed(struct storage *s)
 		event_active(s->retry_event, EV_TIMEOUT, 0);
 }
 
+bool storage_retry_pending(const struct storage *s)
+{
+	return s->delayed != NULL && s->retry_event != NULL
+	       && event_pending(s->retry_event, EV_TIMEOUT, NULL);
+}
+
 static void drop_delayed_of(struct storage *s, struct neo_conn *conn)
 {
 	struct delayed_request **at = &s->delayed;
@@ -795,6 +801,12 @@ void storage_relock(struct storage *s, struct neo_conn *conn, struct neo_packet 
 		neo_idmap_remove(&s->write_locks, req->oid);
 		object->deadlock_notified = false;
 		storage_retry_delayed(s);
+	}
+	/* the waiting (older) transactions take the lock first: this relock
+	 * waits its turn behind them */
+	if (storage_retry_pending(s)) {
+		storage_delay(s, conn, pkt);
+		return;
 	}
 	switch (take_write_lock(s, txn, req->oid, object->serial, conn, pkt, &last)) {
 	case WRITE_CONFLICT:

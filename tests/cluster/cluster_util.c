@@ -465,3 +465,15 @@ uint64_t cluster_commit(struct neo_client *client, uint64_t oid, uint64_t serial
 	}
 	return tid;
 }
+
+bool cluster_load_is(struct neo_client *client, uint64_t oid, const char *data)
+{
+	struct neo_client_record record;
+	bool same;
+
+	if (neo_client_load(client, oid, &record) != NEO_CLIENT_OK)
+		return false;
+	same = record.size == strlen(data) && memcmp(record.data, data, record.size) == 0;
+	neo_client_record_clear(&record);
+	return same;
+}

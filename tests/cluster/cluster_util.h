@@ -78,5 +78,7 @@ int cluster_storage_log_count(struct test_cluster *tc, const char *text);
 /* Commits one object; returns the tid or 0. */
 uint64_t cluster_commit(struct neo_client *client, uint64_t oid, uint64_t serial,
 			const char *data);
+/* Whether oid's current revision loads as data. */
+bool cluster_load_is(struct neo_client *client, uint64_t oid, const char *data);
 
 #endif

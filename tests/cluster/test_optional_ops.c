@@ -17,18 +17,6 @@
 
 static struct test_cluster tc;
 
-static bool load_is(struct neo_client *client, uint64_t oid, const char *data)
-{
-	struct neo_client_record record;
-	bool same;
-
-	if (neo_client_load(client, oid, &record) != NEO_CLIENT_OK)
-		return false;
-	same = record.size == strlen(data) && memcmp(record.data, data, record.size) == 0;
-	neo_client_record_clear(&record);
-	return same;
-}
-
 static bool storage_alive(void)
 {
 	return tc.storages[0] > 0 && kill(tc.storages[0], 0) == 0;
@@ -38,7 +26,8 @@ int main(void)
 {
 	struct neo_client *client = NULL;
 	struct neo_client_history_entry *history = NULL;
-	uint64_t oids[2], t1, t2, t3, *tids = NULL, pack_id = 0;
+	uint64_t oids[2], t1, t2, t3, *tids = NULL, *undone = NULL, pack_id = 0;
+	struct neo_txn *txn;
 	size_t count = 0;
 	char module[1024];
 	const char *top = getenv("abs_top_builddir");
@@ -57,7 +46,7 @@ int main(void)
 	t1 = cluster_commit(client, oids[0], 0, "one");
 	t2 = cluster_commit(client, oids[0], t1, "two");
 	tap_ok(t1 && t2 > t1, "commits work");
-	tap_ok(load_is(client, oids[0], "two"), "loads work");
+	tap_ok(cluster_load_is(client, oids[0], "two"), "loads work");
 
 	rc = neo_client_history(client, oids[0], 10, &history, &count);
 	tap_ok(rc != NEO_CLIENT_OK && strstr(neo_client_errmsg(), "does not implement obj_history"),
@@ -71,12 +60,24 @@ int main(void)
 	       neo_client_errmsg());
 	neo_client_free(tids);
 
+	if (neo_client_begin(client, 0, &txn) == NEO_CLIENT_OK) {
+		rc = neo_txn_undo(txn, t2, &undone, &count);
+		tap_ok(rc != NEO_CLIENT_OK, "an undo is answered with an error (%d: %s)", rc,
+		       neo_client_errmsg());
+		neo_client_free(undone);
+		neo_txn_abort(txn);
+	} else {
+		tap_ok(false, "an undo is answered with an error (no transaction: %s)",
+		       neo_client_errmsg());
+	}
+
 	rc = neo_client_pack(client, t2, NULL, 0, false, &pack_id);
 	tap_ok(rc != NEO_CLIENT_OK, "a pack is refused (%d: %s)", rc, neo_client_errmsg());
 	tap_ok(storage_alive(), "the storage is still running");
 
 	t3 = cluster_commit(client, oids[1], 0, "three");
-	tap_ok(t3 > t2 && load_is(client, oids[1], "three") && load_is(client, oids[0], "two"),
+	tap_ok(t3 > t2 && cluster_load_is(client, oids[1], "three")
+	       && cluster_load_is(client, oids[0], "two"),
 	       "the cluster stays operational: commits and loads go on");
 	tap_ok(cluster_log_has(&tc, "storage0.log", "does not implement obj_history", 2000)
 	       && cluster_log_has(&tc, "storage0.log", "does not implement tid_list_desc", 2000),
