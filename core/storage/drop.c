@@ -18,7 +18,8 @@
 
 struct dropper {
 	bool *pending;			/* partitions to empty */
-	uint32_t count;			/* size of pending */
+	uint32_t count;			/* partitions pending covers */
+	size_t capacity;		/* room in pending */
 	struct event *step;
 };
 
@@ -86,16 +87,12 @@ static struct dropper *dropper_get(struct storage *s)
 		}
 		s->dropper = d;
 	}
-	{
-		bool *pending = neo_realloc(d->pending, (s->pt.num_partitions + 1) * sizeof *pending);
-
-		if (pending == NULL)
-			return NULL;
-		for (uint32_t p = d->count; p <= s->pt.num_partitions; p++)
-			pending[p] = false;
-		d->pending = pending;
-		d->count = s->pt.num_partitions;
-	}
+	if (neo_grow(&d->pending, &d->capacity, (size_t)s->pt.num_partitions + 1,
+		     sizeof *d->pending) < 0)
+		return NULL;
+	for (uint32_t p = d->count; p <= s->pt.num_partitions; p++)
+		d->pending[p] = false;
+	d->count = s->pt.num_partitions;
 	return d;
 }
 
