@@ -99,14 +99,9 @@ int neo_mysql_device_path(struct neo_db *db, struct neo_bytes *path)
 	/* As upstream: where the server keeps its data, "host:datadir", so
 	 * that the master avoids putting replicas on one disk. */
 	struct neo_mysql_row row = { .blobs = 2 };
-	MYSQL_STMT *st;
 	char text[600];
-	int status = neo_mysql_execute(db, "SELECT @@hostname, @@datadir", NULL, &st);
+	int status = neo_mysql_query_row(db, "SELECT @@hostname, @@datadir", NULL, &row);
 
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
 	if (status != NEO_BACKEND_OK)
 		return status == NEO_BACKEND_NOTFOUND ? NEO_BACKEND_EIO : status;
 	snprintf(text, sizeof(text), "%.*s:%.*s", (int)(row.blob[0].size > 255 ? 255 : row.blob[0].size),

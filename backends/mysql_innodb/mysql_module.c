@@ -152,19 +152,14 @@ static int mysql_config_get(struct neo_db *db, const char *key, struct neo_bytes
 	unsigned long key_length = strlen(key);
 	struct neo_mysql_row row = { .blobs = 1 };
 	MYSQL_BIND params[1];
-	MYSQL_STMT *st;
 	int status;
 
 	neo_mysql_bind_bytes(&params[0], key, &key_length);
-	status = neo_mysql_execute(db, "SELECT value FROM config WHERE name = ?", params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
+	status = neo_mysql_query_row(db, "SELECT value FROM config WHERE name = ?", params, &row);
 	if (status == NEO_BACKEND_OK && row.blob_null[0])
 		status = NEO_BACKEND_NOTFOUND;
 	if (status == NEO_BACKEND_OK)
 		*value = row.blob[0];
-	neo_mysql_done(db, st);
 	return status;
 }
 

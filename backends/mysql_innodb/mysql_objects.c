@@ -21,17 +21,12 @@ static int first_free_data_id(struct neo_db *db, uint32_t partition, uint64_t *i
 	struct neo_mysql_row row = { .ids = 1 };
 	uint64_t first = (uint64_t)partition << 48, end = first + (1ull << 48);
 	MYSQL_BIND params[2];
-	MYSQL_STMT *st;
 	int status;
 
 	neo_mysql_bind_id(&params[0], &first);
 	neo_mysql_bind_id(&params[1], &end);
-	status = neo_mysql_execute(db, "SELECT MAX(id) FROM data WHERE id >= ? AND id < ?",
-				   params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
+	status = neo_mysql_query_row(db, "SELECT MAX(id) FROM data WHERE id >= ? AND id < ?",
+					     params, &row);
 	if (status != NEO_BACKEND_OK && status != NEO_BACKEND_NOTFOUND)
 		return status;
 	*id = status == NEO_BACKEND_OK && !row.null[0] ? row.id[0] + 1 : first;
@@ -77,17 +72,12 @@ static int find_duplicate(struct neo_db *db, const uint8_t checksum[20], uint64_
 	struct neo_mysql_row row = { .ids = 1, .blobs = 1 };
 	unsigned long hash_length = 20;
 	MYSQL_BIND params[2];
-	MYSQL_STMT *st;
 	int status;
 
 	neo_mysql_bind_bytes(&params[0], checksum, &hash_length);
 	neo_mysql_bind_id(&params[1], &compression);
-	status = neo_mysql_execute(db, "SELECT id, value FROM data WHERE hash = ? AND compression = ?",
-				   params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
+	status = neo_mysql_query_row(db, "SELECT id, value FROM data WHERE hash = ? AND compression = ?",
+					     params, &row);
 	if (status != NEO_BACKEND_OK)
 		return status == NEO_BACKEND_NOTFOUND ? NEO_BACKEND_ECORRUPT : status;
 	if (row.blob[0].size == data.size &&
@@ -139,16 +129,11 @@ int neo_mysql_data_get(struct neo_db *db, uint64_t data_id, uint8_t *compression
 {
 	struct neo_mysql_row row = { .ids = 1, .blobs = 2 };
 	MYSQL_BIND params[1];
-	MYSQL_STMT *st;
 	int status;
 
 	neo_mysql_bind_id(&params[0], &data_id);
-	status = neo_mysql_execute(db, "SELECT compression, value, hash FROM data WHERE id = ?",
-				   params, &st);
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
+	status = neo_mysql_query_row(db, "SELECT compression, value, hash FROM data WHERE id = ?",
+					     params, &row);
 	if (status != NEO_BACKEND_OK)
 		return status;
 	*compression = (uint8_t)row.id[0];

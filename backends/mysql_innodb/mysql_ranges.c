@@ -110,13 +110,8 @@ static int aggregate(struct neo_db *db, const char *sql, MYSQL_BIND *params, uin
 		     uint64_t *b)
 {
 	struct neo_mysql_row row = { .ids = b != NULL ? 2 : 1 };
-	MYSQL_STMT *st;
-	int status = neo_mysql_execute(db, sql, params, &st);
+	int status = neo_mysql_query_row(db, sql, params, &row);
 
-	if (status != NEO_BACKEND_OK)
-		return status;
-	status = neo_mysql_fetch(db, st, &row);
-	neo_mysql_done(db, st);
 	if (status == NEO_BACKEND_OK && row.null[0])
 		status = NEO_BACKEND_NOTFOUND;
 	if (status == NEO_BACKEND_OK) {

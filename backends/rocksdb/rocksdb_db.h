@@ -141,6 +141,12 @@ struct neo_rocks_ids {
 	size_t count, capacity;
 };
 
+/* Makes room for `needed` items of item_size bytes in *items (a pointer
+ * to the caller's array pointer) whose room is *capacity, doubling as
+ * runtime/alloc.h's neo_grow does (a module does not link the node's
+ * runtime); EIO with the handle's message when memory runs out. */
+int neo_rocks_grow(struct neo_db *db, void *items, size_t *capacity, size_t needed,
+		   size_t item_size);
 int neo_rocks_ids_add(struct neo_db *db, struct neo_rocks_ids *list, uint64_t id);
 /* Sorts and drops duplicates (DISTINCT). */
 void neo_rocks_ids_distinct(struct neo_rocks_ids *list);

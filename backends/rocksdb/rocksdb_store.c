@@ -183,17 +183,34 @@ int neo_rocks_keep(struct neo_db *db, int slot, const void *data, size_t size,
 	return NEO_BACKEND_OK;
 }
 
+int neo_rocks_grow(struct neo_db *db, void *items, size_t *capacity, size_t needed,
+		   size_t item_size)
+{
+	size_t room = *capacity < 16 ? 16 : *capacity;
+	void *array, *grown;
+
+	if (needed <= *capacity)
+		return NEO_BACKEND_OK;
+	while (room < needed && room <= SIZE_MAX / 2)
+		room *= 2;
+	if (room < needed || (item_size != 0 && room > SIZE_MAX / item_size))
+		return neo_rocks_fail(db, NEO_BACKEND_EIO, "out of memory", NULL);
+	memcpy(&array, items, sizeof(array));
+	grown = realloc(array, room * item_size);
+	if (grown == NULL)
+		return neo_rocks_fail(db, NEO_BACKEND_EIO, "out of memory", NULL);
+	memcpy(items, &grown, sizeof(grown));
+	*capacity = room;
+	return NEO_BACKEND_OK;
+}
+
 int neo_rocks_ids_add(struct neo_db *db, struct neo_rocks_ids *list, uint64_t id)
 {
-	if (list->count == list->capacity) {
-		size_t capacity = list->capacity ? list->capacity * 2 : 64;
-		uint64_t *grown = realloc(list->ids, capacity * sizeof(*grown));
+	int status = neo_rocks_grow(db, &list->ids, &list->capacity, list->count + 1,
+				    sizeof(*list->ids));
 
-		if (grown == NULL)
-			return neo_rocks_fail(db, NEO_BACKEND_EIO, "out of memory", NULL);
-		list->ids = grown;
-		list->capacity = capacity;
-	}
+	if (status != NEO_BACKEND_OK)
+		return status;
 	list->ids[list->count++] = id;
 	return NEO_BACKEND_OK;
 }

@@ -240,15 +240,9 @@ static int staged_add(struct neo_db *db, struct staged *s, rocksdb_iterator_t *i
 
 	if (size != 4 + NEO_ROCKS_OBJ_VALUE)
 		return neo_rocks_fail(db, NEO_BACKEND_ECORRUPT, "a staged revision is malformed", NULL);
-	if (s->count == s->capacity) {
-		size_t capacity = s->capacity ? s->capacity * 2 : 16;
-		struct staged_row *grown = realloc(s->rows, capacity * sizeof(*grown));
-
-		if (grown == NULL)
-			return neo_rocks_fail(db, NEO_BACKEND_EIO, "out of memory", NULL);
-		s->rows = grown;
-		s->capacity = capacity;
-	}
+	if (neo_rocks_grow(db, &s->rows, &s->capacity, s->count + 1, sizeof(*s->rows))
+	    != NEO_BACKEND_OK)
+		return NEO_BACKEND_EIO;
 	row = &s->rows[s->count++];
 	row->oid = neo_rocks_iter_u64(it, 8);
 	row->partition = neo_rocks_u32_at(value);

@@ -10,8 +10,40 @@
 #define NEO_PKGLIBDIR "/usr/local/lib/neo"
 #endif
 
-/* The smallest table this node can use: every operation of ABI 1.0. */
-#define REQUIRED_TABLE_SIZE sizeof(struct neo_backend)
+/* The smallest table this node accepts: ABI 1.0's, whatever minor this
+ * node was built with (a 1.0 module keeps loading in every later 1.x). */
+#define REQUIRED_TABLE_SIZE NEO_BACKEND_SIZE_1_0
+
+/* The operations a table must not leave NULL (neo/backend.h tags them
+ * [mandatory]); every other one is optional and checked where it is
+ * called. */
+#define OP(name) { offsetof(struct neo_backend, name), #name }
+static const struct {
+	size_t offset;
+	const char *name;
+} mandatory_ops[] = {
+	OP(open), OP(close), OP(errmsg), OP(commit), OP(rollback),
+	OP(config_get), OP(config_set), OP(pt_scan), OP(pt_apply),
+	OP(data_put), OP(data_get), OP(data_prune),
+	OP(obj_get), OP(obj_last_serial), OP(obj_data_id), OP(obj_put), OP(obj_delete),
+	OP(trans_put), OP(trans_get), OP(trans_delete), OP(final_tid),
+	OP(txn_lock), OP(txn_unlock), OP(txn_abort), OP(txn_unfinished),
+	OP(tid_range), OP(obj_range),
+	OP(last_obj_ids), OP(last_trans_tid), OP(first_trans_tid), OP(range_delete),
+};
+#undef OP
+
+const char *neo_backend_missing_op(const struct neo_backend *ops)
+{
+	for (size_t i = 0; i < sizeof mandatory_ops / sizeof *mandatory_ops; i++) {
+		void (*op)(void);
+
+		memcpy(&op, (const char *)ops + mandatory_ops[i].offset, sizeof op);
+		if (op == NULL)
+			return mandatory_ops[i].name;
+	}
+	return NULL;
+}
 
 int neo_backend_path(const char *engine, char *path, size_t pathlen)
 {
@@ -42,6 +74,7 @@ static int refuse(struct neo_backend_module *module, char *err, size_t errlen,
 static int check_table(struct neo_backend_module *module, char *err, size_t errlen)
 {
 	const struct neo_backend *ops = module->ops;
+	const char *missing;
 	char detail[300];
 
 	if (ops->abi_major != NEO_BACKEND_ABI_MAJOR) {
@@ -56,8 +89,20 @@ static int check_table(struct neo_backend_module *module, char *err, size_t errl
 			 REQUIRED_TABLE_SIZE);
 		return refuse(module, err, errlen, detail);
 	}
-	if (ops->name == NULL || ops->open == NULL || ops->close == NULL)
-		return refuse(module, err, errlen, "its table lacks a name, open or close");
+	/* Our copy: the operations inside both tables; those this node knows
+	 * and the module's smaller table lacks stay NULL (not supported). */
+	memset(&module->table, 0, sizeof module->table);
+	memcpy(&module->table, ops, ops->struct_size < sizeof module->table ? ops->struct_size
+									    : sizeof module->table);
+	module->ops = &module->table;
+	if (module->table.name == NULL)
+		return refuse(module, err, errlen, "its table has no name");
+	missing = neo_backend_missing_op(&module->table);
+	if (missing != NULL) {
+		snprintf(detail, sizeof(detail), "its table lacks the mandatory operation %s "
+			 "(neo/backend.h tags which operations may be NULL)", missing);
+		return refuse(module, err, errlen, detail);
+	}
 	return 0;
 }
 

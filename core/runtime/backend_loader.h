@@ -8,8 +8,15 @@
  *
  * A module is refused, with a message and nothing loaded, when it cannot
  * be opened, lacks the entry point, declines our ABI major, reports
- * another major, or brings an operations table smaller than the one this
- * node needs.  Never a crash: the node prints the message and exits.
+ * another major, brings an operations table smaller than ABI 1.0's, or
+ * leaves a mandatory operation NULL.  Never a crash: the node prints the
+ * message and exits.
+ *
+ * A loaded module's ops point to a copy of its table of this node's size:
+ * the operations the module's table does not reach (an older minor) are
+ * NULL there, and those of a later minor that this node does not know are
+ * left out.  Callers check an optional operation for NULL before calling
+ * it (storage/backend_call.c).
  */
 #ifndef NEO_BACKEND_LOADER_H
 #define NEO_BACKEND_LOADER_H
@@ -20,7 +27,8 @@
 
 struct neo_backend_module {
 	void *handle;			/* from dlopen; owned */
-	const struct neo_backend *ops;	/* inside the module */
+	const struct neo_backend *ops;	/* &table once loaded */
+	struct neo_backend table;	/* the module's table as this node sees it */
 	char path[4096];		/* the file loaded */
 };
 
@@ -33,5 +41,8 @@ int neo_backend_load(const char *engine, struct neo_backend_module *module,
 	__attribute__((warn_unused_result));
 
 void neo_backend_unload(struct neo_backend_module *module);
+
+/* The name of the first mandatory operation ops leaves NULL, or NULL. */
+const char *neo_backend_missing_op(const struct neo_backend *ops);
 
 #endif

@@ -95,47 +95,49 @@ static void compute_range(struct storage *s, uint32_t partition, bool serial, ui
 	EVP_MD_CTX_free(d.oids);
 }
 
-bool storage_handle_check(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+/* Answers CheckingError unless partition is readable here. */
+static bool refuse_unreadable(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
+			      int64_t partition)
 {
+	if (partition >= 0 && storage_readable(s, (uint32_t)partition))
+		return false;
+	storage_send_error(conn, msg_id, NEO_ERROR_CHECKING_ERROR,
+			   "partition %" PRId64 " not readable", partition);
+	return true;
+}
+
+void storage_check_tid_range(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_check_tid_range *ask = pkt->args;
+	struct neo_answer_check_tid_range answer;
 	struct range_result r;
 
-	if (pkt->code == NEO_ASK_CHECK_TID_RANGE) {
-		const struct neo_ask_check_tid_range *ask = pkt->args;
-		struct neo_answer_check_tid_range answer;
+	if (refuse_unreadable(s, conn, pkt->msg_id, ask->partition))
+		return;
+	compute_range(s, (uint32_t)ask->partition, false, (uint64_t)ask->length, ask->min_tid,
+		      ask->max_tid, 0, &r);
+	answer.count = r.count;
+	answer.checksum = (struct neo_bin){ r.tid_digest, 20 };
+	answer.max_tid = r.max_tid;
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_CHECK_TID_RANGE, &answer);
+}
 
-		if (ask->partition < 0 || !storage_readable(s, (uint32_t)ask->partition)) {
-			storage_send_error(conn, pkt->msg_id, NEO_ERROR_CHECKING_ERROR,
-					   "partition %" PRId64 " not readable", ask->partition);
-			return true;
-		}
-		compute_range(s, (uint32_t)ask->partition, false, (uint64_t)ask->length, ask->min_tid,
-			      ask->max_tid, 0, &r);
-		answer.count = r.count;
-		answer.checksum = (struct neo_bin){ r.tid_digest, 20 };
-		answer.max_tid = r.max_tid;
-		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_CHECK_TID_RANGE, &answer);
-		return true;
-	}
-	if (pkt->code == NEO_ASK_CHECK_SERIAL_RANGE) {
-		const struct neo_ask_check_serial_range *ask = pkt->args;
-		struct neo_answer_check_serial_range answer;
+void storage_check_serial_range(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_check_serial_range *ask = pkt->args;
+	struct neo_answer_check_serial_range answer;
+	struct range_result r;
 
-		if (ask->partition < 0 || !storage_readable(s, (uint32_t)ask->partition)) {
-			storage_send_error(conn, pkt->msg_id, NEO_ERROR_CHECKING_ERROR,
-					   "partition %" PRId64 " not readable", ask->partition);
-			return true;
-		}
-		compute_range(s, (uint32_t)ask->partition, true, (uint64_t)ask->length, ask->min_tid,
-			      ask->max_tid, ask->min_oid, &r);
-		answer.count = r.count;
-		answer.tid_checksum = (struct neo_bin){ r.tid_digest, 20 };
-		answer.max_tid = r.max_tid;
-		answer.oid_checksum = (struct neo_bin){ r.oid_digest, 20 };
-		answer.max_oid = r.max_oid;
-		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_CHECK_SERIAL_RANGE, &answer);
-		return true;
-	}
-	return false;
+	if (refuse_unreadable(s, conn, pkt->msg_id, ask->partition))
+		return;
+	compute_range(s, (uint32_t)ask->partition, true, (uint64_t)ask->length, ask->min_tid,
+		      ask->max_tid, ask->min_oid, &r);
+	answer.count = r.count;
+	answer.tid_checksum = (struct neo_bin){ r.tid_digest, 20 };
+	answer.max_tid = r.max_tid;
+	answer.oid_checksum = (struct neo_bin){ r.oid_digest, 20 };
+	answer.max_oid = r.max_oid;
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_CHECK_SERIAL_RANGE, &answer);
 }
 
 /* --- The checking node ------------------------------------------------------ */
@@ -197,7 +199,7 @@ static void check_finish(struct storage *s, bool corrupted)
 			neo_conn_close(c->peers[i].conn, "check done");
 	c->peer_count = 0;
 	c->current = NULL;
-	free(order);
+	neo_free(order);
 	check_next(s);
 }
 
@@ -414,11 +416,11 @@ void storage_check_partition(struct storage *s, struct neo_packet *pkt)
 	const struct neo_check_partition *req = pkt->args;
 	struct check_order *order, **tail;
 
-	if (s->checker == NULL && (s->checker = calloc(1, sizeof *s->checker)) == NULL)
+	if (s->checker == NULL && (s->checker = neo_calloc(1, sizeof *s->checker)) == NULL)
 		return;
-	order = calloc(1, sizeof *order);
+	order = neo_calloc(1, sizeof *order);
 	if (order == NULL || req->partition < 0)
-		return free(order);
+		return neo_free(order);
 	order->partition = (uint32_t)req->partition;
 	order->min_tid = req->min_tid;
 	order->max_tid = req->max_tid;
@@ -441,9 +443,9 @@ void storage_check_stop(struct storage *s)
 	while (c->queue) {
 		struct check_order *next = c->queue->next;
 
-		free(c->queue);
+		neo_free(c->queue);
 		c->queue = next;
 	}
-	free(c->current);
-	free(c);
+	neo_free(c->current);
+	neo_free(c);
 }

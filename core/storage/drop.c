@@ -18,21 +18,10 @@
 
 struct dropper {
 	bool *pending;			/* partitions to empty */
-	uint32_t count;			/* size of pending */
+	uint32_t count;			/* partitions pending covers */
+	size_t capacity;		/* room in pending */
 	struct event *step;
 };
-
-static void prune_unheld(struct storage *s, struct neo_id_list *ids)
-{
-	uint32_t kept = 0;
-	size_t pruned;
-
-	for (uint32_t i = 0; i < ids->count; i++)
-		if (!storage_data_held(s, ids->ids[i]))
-			ids->ids[kept++] = ids->ids[i];
-	if (kept)
-		s->be->data_prune(s->db, ids->ids, kept, &pruned);
-}
 
 static void schedule(struct dropper *d, long ms)
 {
@@ -66,7 +55,7 @@ static void drop_step(evutil_socket_t fd, short what, void *arg)
 		}
 		rc = s->be->drop_step(s->db, p, DROP_BATCH, neo_id_list_add, &data_ids, &done);
 		if (rc == NEO_BACKEND_OK)
-			prune_unheld(s, &data_ids);
+			rc = storage_prune_unheld(s, &data_ids);
 		if (rc == NEO_BACKEND_OK)
 			rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 		neo_id_list_free(&data_ids);
@@ -88,33 +77,32 @@ static struct dropper *dropper_get(struct storage *s)
 	if (d && d->count >= s->pt.num_partitions)
 		return d;
 	if (d == NULL) {
-		d = calloc(1, sizeof *d);
+		d = neo_calloc(1, sizeof *d);
 		if (d == NULL)
 			return NULL;
 		d->step = evtimer_new(s->base, drop_step, s);
 		if (d->step == NULL) {
-			free(d);
+			neo_free(d);
 			return NULL;
 		}
 		s->dropper = d;
 	}
-	{
-		bool *pending = realloc(d->pending, (s->pt.num_partitions + 1) * sizeof *pending);
-
-		if (pending == NULL)
-			return NULL;
-		for (uint32_t p = d->count; p <= s->pt.num_partitions; p++)
-			pending[p] = false;
-		d->pending = pending;
-		d->count = s->pt.num_partitions;
-	}
+	if (neo_grow(&d->pending, &d->capacity, (size_t)s->pt.num_partitions + 1,
+		     sizeof *d->pending) < 0)
+		return NULL;
+	for (uint32_t p = d->count; p <= s->pt.num_partitions; p++)
+		d->pending[p] = false;
+	d->count = s->pt.num_partitions;
 	return d;
 }
 
 void storage_drop_partition(struct storage *s, uint32_t partition)
 {
-	struct dropper *d = dropper_get(s);
+	struct dropper *d;
 
+	if (!storage_backend_require(s, NULL, 0, drop_step, "dropping a partition's rows"))
+		return;	/* the rows stay; nothing reads them */
+	d = dropper_get(s);
 	if (d == NULL || partition >= d->count)
 		return;
 	d->pending[partition] = true;
@@ -135,7 +123,7 @@ void storage_drop_stop(struct storage *s)
 	if (d == NULL)
 		return;
 	event_free(d->step);
-	free(d->pending);
-	free(d);
+	neo_free(d->pending);
+	neo_free(d);
 	s->dropper = NULL;
 }

@@ -39,7 +39,7 @@ static void drop_connections(struct storage *s, const char *why)
 	size_t index = 0, count = 0;
 	uint64_t key;
 	void *value;
-	struct neo_conn **conns = calloc(s->peers.count + 2, sizeof *conns);
+	struct neo_conn **conns = neo_calloc(s->peers.count + 2, sizeof *conns);
 
 	if (conns == NULL)
 		return;
@@ -49,19 +49,26 @@ static void drop_connections(struct storage *s, const char *why)
 		conns[count++] = s->master_conn;
 	for (size_t i = 0; i < count; i++)
 		neo_conn_abort(conns[i], why);
-	free(conns);
+	neo_free(conns);
 }
 
-/* A backend failure on a write: committed data must never be lost, so
- * the node stops rather than go on with a database in doubt. */
+/* A backend failure on a write (or STORAGE_ENOMEM in the middle of one):
+ * committed data must never be lost, so the node stops rather than go on
+ * with a database in doubt. */
 bool storage_db_failed(struct storage *s, int rc, const char *what)
 {
 	if (rc == NEO_BACKEND_OK)
 		return false;
-	neo_log(NEO_LOG_ERROR, "backend error while %s: %s", what, s->be->errmsg(s->db));
-	if (rc == NEO_BACKEND_EIO || rc == NEO_BACKEND_ECORRUPT || rc == NEO_BACKEND_ETRANSIENT) {
+	if (rc == STORAGE_ENOMEM)
+		neo_log(NEO_LOG_ERROR, "out of memory while %s", what);
+	else
+		neo_log(NEO_LOG_ERROR, "backend error while %s: %s", what, s->be->errmsg(s->db));
+	if (rc == STORAGE_ENOMEM || rc == NEO_BACKEND_EIO || rc == NEO_BACKEND_ECORRUPT
+	    || rc == NEO_BACKEND_ETRANSIENT) {
 		if (!s->exiting)
-			neo_log(NEO_LOG_ERROR, "stopping: the database cannot be trusted any more");
+			neo_log(NEO_LOG_ERROR, "stopping: %s", rc == STORAGE_ENOMEM
+				? "what was half done is rolled back"
+				: "the database cannot be trusted any more");
 		s->be->rollback(s->db);
 		storage_exit(s, 1);
 		drop_connections(s, "database failure");
@@ -173,13 +180,15 @@ static void storage_free(struct storage *s)
 		void *peer;
 
 		while (neo_idmap_next(&s->peers, &index, &key, &peer))
-			free(peer);
+			neo_free(peer);
 		neo_idmap_free(&s->peers);
 	}
 	neo_nodes_free(&s->nodes);
 	neo_ptable_free(&s->pt);
 	if (s->reconnect_event)
 		event_free(s->reconnect_event);
+	if (s->retry_event)
+		event_free(s->retry_event);
 	if (s->listener)
 		neo_listener_free(s->listener);
 	if (s->db)

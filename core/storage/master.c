@@ -15,166 +15,6 @@
 #include "cluster/tid.h"
 #include "runtime/log.h"
 
-/* --- Persistent state ----------------------------------------------------- */
-
-int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value)
-{
-	struct neo_bytes bytes = { 0 };
-	char text[32];
-
-	if (s->be->config_get(s->db, key, &bytes) != NEO_BACKEND_OK || bytes.size == 0
-	    || bytes.size >= sizeof text)
-		return -1;
-	memcpy(text, bytes.data, bytes.size);
-	text[bytes.size] = '\0';
-	*value = strtoull(text, NULL, 10);
-	return 0;
-}
-
-int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, bool present)
-{
-	char text[32];
-	struct neo_bytes bytes;
-
-	snprintf(text, sizeof text, "%" PRIu64, value);
-	bytes.data = (const uint8_t *)text;
-	bytes.size = strlen(text);
-	return s->be->config_set(s->db, key, present ? &bytes : NULL) == NEO_BACKEND_OK ? 0 : -1;
-}
-
-int storage_cell_state(const struct storage *s, uint32_t partition)
-{
-	return neo_ptable_cell_state(&s->pt, partition, s->nid);
-}
-
-bool storage_readable(const struct storage *s, uint32_t partition)
-{
-	int state = storage_cell_state(s, partition);
-
-	return state >= 0 && neo_cell_readable(state);
-}
-
-struct pt_load {
-	struct neo_ptable *pt;
-};
-
-static int load_pt_row(void *ctx, const struct neo_pt_row *row)
-{
-	struct pt_load *load = ctx;
-	enum neo_cell_state state = row->tid < 0 ? (enum neo_cell_state)(-row->tid)
-						 : NEO_CELL_OUT_OF_DATE;
-
-	neo_ptable_set_cell(load->pt, row->partition, row->nid, state);
-	return 0;
-}
-
-static void storage_load_pt(struct storage *s)
-{
-	uint64_t np = 0, nr = 0, ptid = 0;
-	struct pt_load load = { &s->pt };
-
-	storage_config_get_u64(s, "partitions", &np);
-	storage_config_get_u64(s, "replicas", &nr);
-	storage_config_get_u64(s, "ptid", &ptid);
-	neo_ptable_init(&s->pt, (uint32_t)np, (uint32_t)nr);
-	if (np && s->be->pt_scan(s->db, load_pt_row, &load) == NEO_BACKEND_OK)
-		s->pt.ptid = (int64_t)ptid;
-}
-
-struct own_tids {
-	int32_t nid;
-	uint32_t count;
-	int64_t *tids;
-};
-
-static int take_own_tid(void *ctx, const struct neo_pt_row *row)
-{
-	struct own_tids *own = ctx;
-
-	if (row->nid == own->nid && row->partition < own->count)
-		own->tids[row->partition] = row->tid;
-	return 0;
-}
-
-int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions)
-{
-	struct own_tids own = { s->nid, partitions, calloc(partitions + 1, sizeof(int64_t)) };
-
-	if (own.tids == NULL)
-		return NULL;
-	for (uint32_t p = 0; p < partitions; p++)
-		own.tids[p] = STORAGE_NO_CELL;
-	if (s->be->pt_scan(s->db, take_own_tid, &own) != NEO_BACKEND_OK) {
-		free(own.tids);
-		return NULL;
-	}
-	return own.tids;
-}
-
-/*
- * The pt.tid of an own cell becoming (or staying) OUT_OF_DATE, given the
- * stored one: as upstream, it says up to which tid the cell is complete,
- * so that a storage back from a short absence replicates only what it
- * missed.  Already out of date: its progress stays.  Readable until now:
- * the greatest tid it holds for the partition.  New or corrupted: 0, from
- * scratch.
- */
-static int64_t outdated_cell_tid(struct storage *s, uint32_t partition, int64_t stored)
-{
-	uint64_t obj_tid = 0, oid = 0, trans_tid = 0;
-
-	if (stored >= 0)
-		return stored;
-	if (stored != -(int64_t)NEO_CELL_UP_TO_DATE && stored != -(int64_t)NEO_CELL_FEEDING)
-		return 0;
-	if (s->be->last_obj_ids(s->db, partition, &obj_tid, &oid) != NEO_BACKEND_OK)
-		obj_tid = 0;
-	if (s->be->last_trans_tid(s->db, partition, NEO_MAX_TID, &trans_tid) != NEO_BACKEND_OK)
-		trans_tid = 0;
-	return (int64_t)(obj_tid > trans_tid ? obj_tid : trans_tid);
-}
-
-/* Writes the whole table (reset) or its current cells. */
-int storage_persist_pt(struct storage *s, bool reset)
-{
-	size_t count = 0;
-	struct neo_pt_row *rows;
-	int64_t *own_tids;
-	int rc;
-
-	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
-		count += s->pt.rows[p].count;
-	rows = calloc(count + 1, sizeof *rows);
-	if (rows == NULL)
-		return -1;
-	own_tids = storage_own_cell_tids(s, s->pt.num_partitions);
-	if (own_tids == NULL) {
-		free(rows);
-		return -1;
-	}
-	count = 0;
-	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
-		for (uint32_t i = 0; i < s->pt.rows[p].count; i++) {
-			const struct neo_pt_cell *cell = &s->pt.rows[p].cells[i];
-			struct neo_pt_row *row = &rows[count++];
-
-			row->partition = p;
-			row->nid = cell->nid;
-			row->tid = cell->nid == s->nid && cell->state == NEO_CELL_OUT_OF_DATE
-					   ? outdated_cell_tid(s, p, own_tids[p])
-					   : -(int64_t)cell->state;
-		}
-	rc = s->be->pt_apply(s->db, rows, count, reset);
-	free(own_tids);
-	free(rows);
-	if (rc != NEO_BACKEND_OK
-	    || storage_config_set_u64(s, "partitions", s->pt.num_partitions, true) < 0
-	    || storage_config_set_u64(s, "replicas", s->pt.num_replicas, true) < 0
-	    || storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true) < 0)
-		return -1;
-	return s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK ? 0 : -1;
-}
-
 /* --- Answers to the master ------------------------------------------------ */
 
 static void answer_recovery(struct storage *s, struct neo_conn *conn, uint32_t msg_id)
@@ -212,23 +52,28 @@ static void apply_truncation(struct storage *s)
 {
 	struct neo_id_list unused = { 0 };
 	uint64_t tid;
+	int rc = NEO_BACKEND_OK;
 
 	if (storage_config_get_u64(s, "truncate_tid", &tid) < 0 || tid == 0)
 		return;
 	neo_log(NEO_LOG_INFO, "truncating history after %016" PRIx64, tid);
 	/* NEO_MAX_TID bounds every real tid (backends may store ids as
 	 * signed 64-bit integers: INVALID_TID would be -1 there) */
-	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+	for (uint32_t p = 0; rc == NEO_BACKEND_OK && p < s->pt.num_partitions; p++)
 		if (storage_cell_state(s, p) >= 0)
-			s->be->range_delete(s->db, p, tid, NEO_MAX_TID, neo_id_list_add, &unused);
-	if (unused.count) {
+			rc = s->be->range_delete(s->db, p, tid, NEO_MAX_TID, neo_id_list_add,
+						 &unused);
+	if (rc == NEO_BACKEND_OK && unused.count) {
 		size_t pruned;
 
-		s->be->data_prune(s->db, unused.ids, unused.count, &pruned);
+		rc = s->be->data_prune(s->db, unused.ids, unused.count, &pruned);
 	}
 	neo_id_list_free(&unused);
-	storage_config_set_u64(s, "truncate_tid", 0, false);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (rc == NEO_BACKEND_OK && storage_config_set_u64(s, "truncate_tid", 0, false) < 0)
+		rc = NEO_BACKEND_EIO;
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	storage_db_failed(s, rc, "truncating");
 }
 
 static void answer_last_ids(struct storage *s, struct neo_conn *conn, uint32_t msg_id)
@@ -259,27 +104,17 @@ static void answer_last_ids(struct storage *s, struct neo_conn *conn, uint32_t m
 struct locked_list {
 	uint64_t *ttids;
 	struct neo_opt_p64 *tids;
-	uint32_t count, capacity;
+	uint32_t count;
+	size_t capacity;
 };
 
 static int collect_locked(void *ctx, uint64_t ttid, uint64_t tid)
 {
 	struct locked_list *list = ctx;
 
-	if (list->count == list->capacity) {
-		uint32_t capacity = list->capacity ? list->capacity * 2 : 16;
-		uint64_t *ttids = realloc(list->ttids, capacity * sizeof *ttids);
-		struct neo_opt_p64 *tids;
-
-		if (ttids == NULL)
-			return -1;
-		list->ttids = ttids;
-		tids = realloc(list->tids, capacity * sizeof *tids);
-		if (tids == NULL)
-			return -1;
-		list->tids = tids;
-		list->capacity = capacity;
-	}
+	if (storage_grow_pair(&list->ttids, sizeof *list->ttids, &list->tids, sizeof *list->tids,
+			      &list->capacity, (size_t)list->count + 1) < 0)
+		return -1;
 	list->ttids[list->count] = ttid;
 	list->tids[list->count] = (struct neo_opt_p64){ tid != 0, tid };
 	list->count++;
@@ -296,8 +131,8 @@ static void answer_locked(struct storage *s, struct neo_conn *conn, uint32_t msg
 	answer.locked.values = list.tids;
 	answer.locked.count = list.count;
 	neo_conn_answer(conn, msg_id, NEO_ANSWER_LOCKED_TRANSACTIONS, &answer);
-	free(list.ttids);
-	free(list.tids);
+	neo_free(list.ttids);
+	neo_free(list.tids);
 }
 
 /* --- Partition table and nodes from the master ---------------------------- */
@@ -317,6 +152,7 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 			    const struct neo_notify_partition_changes *changes)
 {
 	int64_t *own_tids;
+	int rc = NEO_BACKEND_OK;
 
 	if (s->pt.ptid && changes->ptid != s->pt.ptid + 1)
 		neo_log(NEO_LOG_WARNING, "partition table %lld after %lld", (long long)changes->ptid,
@@ -335,18 +171,24 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 							 ? INT64_MIN : -(int64_t)change->state };
 
 		if (change->uuid == s->nid && change->state == NEO_CELL_OUT_OF_DATE)
-			row.tid = outdated_cell_tid(s, row.partition,
+			row.tid = storage_outdated_cell_tid(s, row.partition,
 						    own_tids && row.partition < s->pt.num_partitions
 							    ? own_tids[row.partition] : STORAGE_NO_CELL);
 		if (change->uuid == s->nid && change->state == NEO_CELL_DISCARDED)
 			neo_log(NEO_LOG_INFO, "partition %lld no longer assigned here",
 				(long long)change->partition);
-		s->be->pt_apply(s->db, &row, 1, false);
+		if (rc == NEO_BACKEND_OK)
+			rc = s->be->pt_apply(s->db, &row, 1, false);
 	}
-	free(own_tids);
-	storage_config_set_u64(s, "replicas", s->pt.num_replicas, true);
-	storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	neo_free(own_tids);
+	if (rc == NEO_BACKEND_OK
+	    && (storage_config_set_u64(s, "replicas", s->pt.num_replicas, true) < 0
+		|| storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true) < 0))
+		rc = NEO_BACKEND_EIO;
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_db_failed(s, rc, "saving partition changes"))
+		return;
 	for (uint32_t i = 0; i < changes->changes.count; i++)
 		if (changes->changes.items[i].uuid == s->nid &&
 		    changes->changes.items[i].state == NEO_CELL_DISCARDED)
@@ -409,21 +251,33 @@ static void stop_operation(struct storage *s)
  * goes on with the master's list. */
 static void pack_signed(struct storage *s, const struct neo_notify_pack_signed *signed_orders)
 {
-	for (uint32_t i = 0; i < signed_orders->approved.count; i++)
-		s->be->pack_order_sign(s->db, signed_orders->approved.items[i], true);
-	for (uint32_t i = 0; i < signed_orders->rejected.count; i++)
-		s->be->pack_order_sign(s->db, signed_orders->rejected.items[i], false);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	int rc = NEO_BACKEND_OK;
+
+	if (!storage_backend_has(s, pack_order_sign))
+		return;	/* no pack order was stored here */
+	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < signed_orders->approved.count; i++)
+		rc = s->be->pack_order_sign(s->db, signed_orders->approved.items[i], true);
+	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < signed_orders->rejected.count; i++)
+		rc = s->be->pack_order_sign(s->db, signed_orders->rejected.items[i], false);
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	if (storage_db_failed(s, rc, "signing pack orders"))
+		return;
 	storage_pack_update(s);
 }
 
 static void truncate_order(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	uint64_t tid = ((const struct neo_truncate *)pkt->args)->tid;
+	int rc = NEO_BACKEND_OK;
 
-	storage_config_set_u64(s, "truncate_tid", tid, true);
-	storage_config_set_u64(s, "backup_tid", 0, false);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_config_set_u64(s, "truncate_tid", tid, true) < 0
+	    || storage_config_set_u64(s, "backup_tid", 0, false) < 0)
+		rc = NEO_BACKEND_EIO;
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_db_failed(s, rc, "saving a truncation order"))
+		return;
 	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_ACK, "");
 }
 
@@ -433,6 +287,8 @@ static void prune_orphans(struct storage *s, bool dry_run)
 	struct neo_id_list orphans = { 0 };
 	size_t pruned = 0;
 
+	if (!storage_backend_require(s, NULL, 0, data_orphans, "prune_orphan"))
+		return;
 	if (s->be->data_orphans(s->db, neo_id_list_add, &orphans) != NEO_BACKEND_OK) {
 		neo_log(NEO_LOG_ERROR, "prune_orphan: %s", s->be->errmsg(s->db));
 		neo_id_list_free(&orphans);
@@ -448,100 +304,141 @@ static void prune_orphans(struct storage *s, bool dry_run)
 	neo_id_list_free(&orphans);
 }
 
+/* --- Handlers of the master's packets (storage/routes.c routes them) --- */
+
+#define MASTER_HANDLER(name) \
+	void name(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+
+MASTER_HANDLER(storage_master_nodes)
+{
+	(void)conn;
+	take_nodes(s, pkt->args);
+}
+
+MASTER_HANDLER(storage_master_pt)
+{
+	(void)conn;
+	take_pt(s, pkt->args);
+}
+
+MASTER_HANDLER(storage_master_pt_changes)
+{
+	take_pt_changes(s, conn, pkt->args);
+}
+
+MASTER_HANDLER(storage_master_ignored)
+{
+	(void)s;
+	(void)conn;
+	(void)pkt;
+}
+
+MASTER_HANDLER(storage_master_recovery)
+{
+	answer_recovery(s, conn, pkt->msg_id);
+}
+
+MASTER_HANDLER(storage_master_ask_pt)
+{
+	answer_pt(s, conn, pkt->msg_id);
+}
+
+MASTER_HANDLER(storage_master_last_ids)
+{
+	answer_last_ids(s, conn, pkt->msg_id);
+}
+
+MASTER_HANDLER(storage_master_locked)
+{
+	answer_locked(s, conn, pkt->msg_id);
+}
+
+MASTER_HANDLER(storage_master_validate)
+{
+	const struct neo_validate_transaction *v = pkt->args;
+
+	(void)conn;
+	storage_validate_txn(s, v->ttid, v->tid);
+}
+
+MASTER_HANDLER(storage_master_truncate)
+{
+	truncate_order(s, conn, pkt);
+}
+
+MASTER_HANDLER(storage_master_pack_signed)
+{
+	(void)conn;
+	pack_signed(s, pkt->args);
+}
+
+MASTER_HANDLER(storage_master_pack_orders)
+{
+	storage_pack_answer_orders(s, conn, pkt->msg_id,
+				   ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id);
+}
+
+MASTER_HANDLER(storage_master_start)
+{
+	(void)pkt;
+	start_operation(s, conn);
+}
+
+MASTER_HANDLER(storage_master_stop)
+{
+	(void)conn;
+	(void)pkt;
+	stop_operation(s);
+}
+
+MASTER_HANDLER(storage_master_unlock)
+{
+	(void)conn;
+	storage_unlock_txn(s, ((const struct neo_notify_unlock_information *)pkt->args)->ttid);
+}
+
+MASTER_HANDLER(storage_master_abort)
+{
+	uint64_t ttid = ((const struct neo_abort_transaction *)pkt->args)->ttid;
+
+	(void)conn;
+	storage_abort_txn(s, ttid);
+	/* as upstream: an abort ends an unfinished transaction too */
+	storage_replication_txn_finished(s, ttid, false, 0);
+}
+
+MASTER_HANDLER(storage_master_txn_finished)
+{
+	const struct neo_notify_transaction_finished *done = pkt->args;
+
+	(void)conn;
+	/* as upstream: what we staged of it without being involved (we were
+	 * not ready when it began) goes: replication brings the committed
+	 * transaction */
+	storage_abort_txn(s, done->ttid);
+	storage_replication_txn_finished(s, done->ttid, true, done->max_tid);
+}
+
+MASTER_HANDLER(storage_master_check)
+{
+	(void)conn;
+	storage_check_partition(s, pkt);
+}
+
+MASTER_HANDLER(storage_master_repair)
+{
+	(void)conn;
+	prune_orphans(s, ((const struct neo_notify_repair *)pkt->args)->dry_run);
+}
+
 static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
 	struct storage *s = arg;
 
-	switch (pkt->code) {
-	case NEO_NOTIFY_NODE_INFORMATION:
-		take_nodes(s, pkt->args);
-		break;
-	case NEO_SEND_PARTITION_TABLE:
-		take_pt(s, pkt->args);
-		break;
-	case NEO_NOTIFY_PARTITION_CHANGES:
-		take_pt_changes(s, conn, pkt->args);
-		break;
-	case NEO_NOTIFY_CLUSTER_INFORMATION:
-		break;
-	case NEO_ASK_RECOVERY:
-		answer_recovery(s, conn, pkt->msg_id);
-		break;
-	case NEO_ASK_PARTITION_TABLE:
-		answer_pt(s, conn, pkt->msg_id);
-		break;
-	case NEO_ASK_LAST_IDS:
-		answer_last_ids(s, conn, pkt->msg_id);
-		break;
-	case NEO_ASK_LOCKED_TRANSACTIONS:
-		answer_locked(s, conn, pkt->msg_id);
-		break;
-	case NEO_ASK_FINAL_TID:
-		/* verification: did a transaction voted elsewhere commit here? */
-		storage_handle_read(s, conn, pkt);
-		break;
-	case NEO_VALIDATE_TRANSACTION: {
-		const struct neo_validate_transaction *v = pkt->args;
-
-		storage_validate_txn(s, v->ttid, v->tid);
-		break;
-	}
-	case NEO_TRUNCATE:
-		truncate_order(s, conn, pkt);
-		break;
-	case NEO_NOTIFY_PACK_SIGNED:
-		pack_signed(s, pkt->args);
-		break;
-	case NEO_ASK_PACK_ORDERS:
-		storage_pack_answer_orders(s, conn, pkt->msg_id,
-					   ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id);
-		break;
-	case NEO_START_OPERATION:
-		start_operation(s, conn);
-		break;
-	case NEO_STOP_OPERATION:
-		stop_operation(s);
-		break;
-	case NEO_ASK_LOCK_INFORMATION:
-		storage_lock_txn(s, conn, pkt);
-		break;
-	case NEO_NOTIFY_UNLOCK_INFORMATION:
-		storage_unlock_txn(s, ((const struct neo_notify_unlock_information *)pkt->args)->ttid);
-		break;
-	case NEO_ABORT_TRANSACTION: {
-		uint64_t ttid = ((const struct neo_abort_transaction *)pkt->args)->ttid;
-
-		storage_abort_txn(s, ttid);
-		/* as upstream: an abort ends an unfinished transaction too */
-		storage_replication_txn_finished(s, ttid, false, 0);
-		break;
-	}
-	case NEO_NOTIFY_TRANSACTION_FINISHED: {
-		const struct neo_notify_transaction_finished *done = pkt->args;
-
-		/* as upstream: what we staged of it without being involved
-		 * (we were not ready when it began) goes: replication brings
-		 * the committed transaction */
-		storage_abort_txn(s, done->ttid);
-		storage_replication_txn_finished(s, done->ttid, true, done->max_tid);
-		break;
-	}
-	case NEO_CHECK_PARTITION:
-		storage_check_partition(s, pkt);
-		break;
-	case NEO_NOTIFY_REPAIR:
-		prune_orphans(s, ((const struct neo_notify_repair *)pkt->args)->dry_run);
-		break;
-	case NEO_FLUSH_LOG:
-		break;
-	default:
-		if (!neo_packet_is_answer(pkt->code)) {
-			neo_log(NEO_LOG_WARNING, "unexpected %s from the master", pkt->type->name);
-			neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
-					      "unexpected packet");
-		}
-		break;
-	}
+	if (storage_route(s, STORAGE_FROM_MASTER, conn, pkt) || neo_packet_is_answer(pkt->code))
+		return;
+	neo_log(NEO_LOG_WARNING, "unexpected %s from the master", pkt->type->name);
+	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "unexpected packet");
 }
 
 /* --- Finding the primary -------------------------------------------------- */
@@ -586,9 +483,13 @@ static void identified(struct neo_conn *conn, enum neo_ask_status status,
 			return;
 		}
 		if (s->nid != (int32_t)accept->your_uuid.v) {
+			int rc;
+
 			s->nid = (int32_t)accept->your_uuid.v;
-			storage_config_set_u64(s, "nid", (uint32_t)s->nid, true);
-			s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+			rc = storage_config_set_u64(s, "nid", (uint32_t)s->nid, true) < 0
+				     ? NEO_BACKEND_EIO : s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+			if (storage_db_failed(s, rc, "saving the node id"))
+				return;
 		}
 		s->identified = true;
 		neo_log_set_name(neo_nid_format(s->nid, nid, sizeof nid));

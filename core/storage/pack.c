@@ -56,10 +56,10 @@ static int take_packed(void *ctx, const struct neo_pt_row *row)
 static uint64_t *own_packed_ids(struct storage *s)
 {
 	struct own_packed own = { s->nid, s->pt.num_partitions,
-				  calloc(s->pt.num_partitions + 1, sizeof(uint64_t)) };
+				  neo_calloc(s->pt.num_partitions + 1, sizeof(uint64_t)) };
 
 	if (own.packed && s->be->pt_scan(s->db, take_packed, &own) != NEO_BACKEND_OK) {
-		free(own.packed);
+		neo_free(own.packed);
 		return NULL;
 	}
 	return own.packed;
@@ -106,7 +106,7 @@ static bool next_partition(struct storage *s, struct packer *k, uint32_t from)
 			k->next_index = 0;
 			found = true;
 		}
-	free(packed);
+	neo_free(packed);
 	return found;
 }
 
@@ -114,23 +114,10 @@ static void order_done(struct storage *s, struct packer *k)
 {
 	neo_log(NEO_LOG_INFO, "pack %016" PRIx64 " (up to %016" PRIx64 ") done", k->id,
 		k->pack_tid);
-	free(k->oids);
+	neo_free(k->oids);
 	k->oids = NULL;
 	k->working = false;
 	storage_pack_update(s);
-}
-
-/* Data of deleted revisions that nothing pending uses goes too. */
-static void prune(struct storage *s, struct neo_id_list *ids)
-{
-	uint32_t kept = 0;
-	size_t pruned;
-
-	for (uint32_t i = 0; i < ids->count; i++)
-		if (!storage_data_held(s, ids->ids[i]))
-			ids->ids[kept++] = ids->ids[i];
-	if (kept)
-		s->be->data_prune(s->db, ids->ids, kept, &pruned);
 }
 
 /* The oids of this step: a page of the partition, or of the partial
@@ -143,7 +130,7 @@ static int step_oids(struct storage *s, struct packer *k, struct neo_id_list *oi
 
 			if (neo_ptable_partition(&s->pt, oid) == k->partition &&
 			    neo_id_list_add(oids, oid) < 0)
-				return NEO_BACKEND_EIO;
+				return STORAGE_ENOMEM;
 		}
 		*last = k->next_index >= k->oid_count;
 		return NEO_BACKEND_OK;
@@ -183,8 +170,9 @@ static void pack_step(evutil_socket_t fd, short what, void *arg)
 	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < oids.count; i++)
 		rc = s->be->pack_oid(s->db, k->partition, oids.ids[i], k->pack_tid,
 				     neo_id_list_add, &data_ids);
+	/* data of deleted revisions that nothing pending uses goes too */
 	if (rc == NEO_BACKEND_OK)
-		prune(s, &data_ids);
+		rc = storage_prune_unheld(s, &data_ids);
 	if (rc == NEO_BACKEND_OK && last)
 		rc = s->be->pt_set_packed(s->db, k->partition, s->nid, k->id);
 	if (rc == NEO_BACKEND_OK)
@@ -208,14 +196,14 @@ static void start_order(struct storage *s, struct packer *k,
 	k->oids = NULL;
 	k->oid_count = 0;
 	if (order->oids.has) {
-		k->oids = malloc((order->oids.v.count + 1) * sizeof *k->oids);
+		k->oids = neo_malloc((order->oids.v.count + 1) * sizeof *k->oids);
 		if (k->oids == NULL)
 			return;
 		memcpy(k->oids, order->oids.v.items, order->oids.v.count * sizeof *k->oids);
 		k->oid_count = order->oids.v.count;
 	}
 	if (!next_partition(s, k, 0)) {
-		free(k->oids);
+		neo_free(k->oids);
 		k->oids = NULL;
 		return;
 	}
@@ -244,7 +232,7 @@ static void orders_answered(struct neo_conn *conn, enum neo_ask_status status,
 	orders = answer->args;
 	packed = own_packed_ids(s);
 	completed = packed ? completed_id(s, packed) : -1;
-	free(packed);
+	neo_free(packed);
 	/* the master lists approved orders in id order */
 	for (uint32_t i = 0; i < orders->orders.count; i++) {
 		const struct neo_pack_order_entry *order = &orders->orders.items[i];
@@ -270,8 +258,11 @@ void storage_pack_update(struct storage *s)
 
 	if (!s->operational || s->master_conn == NULL)
 		return;
+	if (!storage_backend_check(s, NULL, 0, storage_backend_can_pack(s), "pack operations",
+				   "packing"))
+		return;
 	if (k == NULL) {
-		k = s->packer = calloc(1, sizeof *k);
+		k = s->packer = neo_calloc(1, sizeof *k);
 		if (k == NULL)
 			return;
 		k->step = evtimer_new(s->base, pack_step, s);
@@ -283,7 +274,7 @@ void storage_pack_update(struct storage *s)
 	if (packed == NULL)
 		return;
 	completed = completed_id(s, packed);
-	free(packed);
+	neo_free(packed);
 	ask.min_completed_id = completed > 0 ? (uint64_t)completed + 1 : 0;
 	k->asking = neo_conn_ask(s->master_conn, NEO_ASK_PACK_ORDERS, &ask, 0, orders_answered,
 				 s) >= 0;
@@ -297,15 +288,16 @@ void storage_pack_stop(struct storage *s)
 		return;
 	if (k->step)
 		event_free(k->step);
-	free(k->oids);
-	free(k);
+	neo_free(k->oids);
+	neo_free(k);
 	s->packer = NULL;
 }
 
 struct order_list {
 	struct neo_pack_order_entry *entries;
 	uint64_t **oid_lists;
-	uint32_t count, capacity;
+	uint32_t count;
+	size_t capacity;
 };
 
 static int take_order(void *ctx, const struct neo_pack_order *order)
@@ -315,25 +307,13 @@ static int take_order(void *ctx, const struct neo_pack_order *order)
 	uint64_t *oids = NULL;
 	uint32_t oid_count = (uint32_t)(order->oids.size / 8);
 
-	if (list->count == list->capacity) {
-		uint32_t capacity = list->capacity ? list->capacity * 2 : 8;
-		struct neo_pack_order_entry *entries =
-			realloc(list->entries, capacity * sizeof *entries);
-		uint64_t **lists;
-
-		if (entries == NULL)
-			return NEO_BACKEND_EIO;
-		list->entries = entries;
-		lists = realloc(list->oid_lists, capacity * sizeof *lists);
-		if (lists == NULL)
-			return NEO_BACKEND_EIO;
-		list->oid_lists = lists;
-		list->capacity = capacity;
-	}
+	if (storage_grow_pair(&list->entries, sizeof *list->entries, &list->oid_lists,
+			      sizeof *list->oid_lists, &list->capacity, (size_t)list->count + 1) < 0)
+		return STORAGE_ENOMEM;
 	if (order->has_oids) {
-		oids = malloc((oid_count + 1) * sizeof *oids);
+		oids = neo_malloc((oid_count + 1) * sizeof *oids);
 		if (oids == NULL)
-			return NEO_BACKEND_EIO;
+			return STORAGE_ENOMEM;
 		for (uint32_t i = 0; i < oid_count; i++)
 			oids[i] = neo_p64_read(order->oids.data + 8 * i);
 	}
@@ -351,18 +331,21 @@ void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32
 {
 	struct order_list list = { 0 };
 	struct neo_answer_pack_orders answer = { 0 };
-	uint32_t *partitions = calloc(s->pt.num_partitions + 1, sizeof *partitions);
+	uint32_t *partitions = neo_calloc(s->pt.num_partitions + 1, sizeof *partitions);
 	size_t count = 0;
-	int rc = NEO_BACKEND_EIO;
+	int rc = STORAGE_ENOMEM;
 
-	/* as upstream: the orders of readable partitions */
-	if (partitions) {
+	/* as upstream: the orders of readable partitions; a module without
+	 * pack orders has none stored (its votes with one were refused) */
+	if (partitions && storage_backend_has(s, pack_orders_from)) {
 		for (uint32_t p = 0; p < s->pt.num_partitions; p++)
 			if (storage_readable(s, p))
 				partitions[count++] = p;
 		rc = count ? s->be->pack_orders_from(s->db, partitions, count, min_id, take_order,
 						     &list)
 			   : NEO_BACKEND_OK;
+	} else if (partitions) {
+		rc = NEO_BACKEND_OK;
 	}
 	if (rc == NEO_BACKEND_OK) {
 		answer.orders = (struct neo_list_pack_order_entry){ list.entries, list.count };
@@ -371,8 +354,8 @@ void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32
 		neo_conn_answer_error(conn, msg_id, NEO_ERROR_NOT_READY, "cannot list pack orders");
 	}
 	for (uint32_t i = 0; i < list.count; i++)
-		free(list.oid_lists[i]);
-	free(list.oid_lists);
-	free(list.entries);
-	free(partitions);
+		neo_free(list.oid_lists[i]);
+	neo_free(list.oid_lists);
+	neo_free(list.entries);
+	neo_free(partitions);
 }

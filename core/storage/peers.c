@@ -1,11 +1,10 @@
 /*
  * storage/peers.c - connections from clients and other storages:
- * identification (only once operational, as upstream), then dispatch of
- * their requests to the read, write, replication and check handlers.
+ * identification (only once operational, as upstream), then their
+ * requests go through the routing table (storage/routes.c).
  */
 #include "storage/storage.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,26 +19,14 @@ static const struct neo_conn_callbacks peer_callbacks = {
 	.on_close = peer_closed,
 };
 
-void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
-			const char *fmt, ...)
-{
-	char message[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof message, fmt, ap);
-	va_end(ap);
-	neo_conn_answer_error(conn, msg_id, code, message);
-}
-
 void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg)
 {
 	struct storage *s = arg;
-	struct storage_peer *peer = calloc(1, sizeof *peer);
+	struct storage_peer *peer = neo_calloc(1, sizeof *peer);
 
 	(void)listener;
 	if (peer == NULL || neo_idmap_put(&s->peers, (uintptr_t)conn, peer) < 0) {
-		free(peer);
+		neo_free(peer);
 		neo_conn_abort(conn, "out of memory");
 		return;
 	}
@@ -52,14 +39,14 @@ void storage_close_peers(struct storage *s)
 	size_t index = 0;
 	uint64_t key;
 	void *value;
-	struct neo_conn **conns = calloc(s->peers.count + 1, sizeof *conns);
+	struct neo_conn **conns = neo_calloc(s->peers.count + 1, sizeof *conns);
 	size_t count = 0;
 
 	while (conns && neo_idmap_next(&s->peers, &index, &key, &value))
 		conns[count++] = ((struct storage_peer *)value)->conn;
 	for (size_t i = 0; i < count; i++)
 		neo_conn_abort(conns[i], "operation stopped");
-	free(conns);
+	neo_free(conns);
 }
 
 static void identify(struct storage *s, struct storage_peer *peer, struct neo_packet *pkt)
@@ -92,12 +79,6 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 	neo_conn_identified(peer->conn);
 }
 
-bool storage_handle_request(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
-{
-	return storage_handle_read(s, conn, pkt) || storage_handle_write(s, conn, pkt)
-	       || storage_handle_replication(s, conn, pkt) || storage_handle_check(s, conn, pkt);
-}
-
 static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
 	struct storage *s = arg;
@@ -116,7 +97,12 @@ static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 		neo_conn_close(conn, "not identified");
 		return;
 	}
-	if (storage_handle_request(s, conn, pkt))
+	if (storage_retry_pending(s) && !neo_packet_is_answer(pkt->code)) {
+		storage_delay(s, conn, pkt);	/* behind the requests waiting */
+		return;
+	}
+	if (storage_route(s, peer->type == NEO_NODE_CLIENT ? STORAGE_FROM_CLIENT
+							   : STORAGE_FROM_STORAGE, conn, pkt))
 		return;
 	if (!neo_packet_is_answer(pkt->code)) {
 		neo_log(NEO_LOG_WARNING, "%s: unexpected %s", neo_conn_peer(conn), pkt->type->name);
@@ -131,5 +117,5 @@ static void peer_closed(struct neo_conn *conn, const char *reason, void *arg)
 
 	(void)reason;
 	storage_txn_conn_closed(s, conn);
-	free(peer);
+	neo_free(peer);
 }

@@ -25,7 +25,7 @@ static bool refuse_unreadable(struct storage *s, struct neo_conn *conn, uint32_t
 	return true;
 }
 
-static void ask_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_object *req = pkt->args;
 	uint32_t partition = neo_ptable_partition(&s->pt, req->oid);
@@ -79,35 +79,32 @@ static void ask_object(struct storage *s, struct neo_conn *conn, struct neo_pack
 
 struct history_list {
 	struct neo_history_entry *items;
-	uint32_t count, capacity;
+	uint32_t count;
+	size_t capacity;
 };
 
 static int history_add(void *ctx, uint64_t serial, uint64_t size)
 {
 	struct history_list *list = ctx;
 
-	if (list->count == list->capacity) {
-		uint32_t capacity = list->capacity ? list->capacity * 2 : 16;
-		struct neo_history_entry *items = realloc(list->items, capacity * sizeof *items);
-
-		if (items == NULL)
-			return -1;
-		list->items = items;
-		list->capacity = capacity;
-	}
+	if (neo_grow(&list->items, &list->capacity, (size_t)list->count + 1,
+		     sizeof *list->items) < 0)
+		return -1;
 	list->items[list->count].serial = serial;
 	list->items[list->count].size = (int64_t)size;
 	list->count++;
 	return 0;
 }
 
-static void ask_history(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_history(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_object_history *req = pkt->args;
 	uint32_t partition = neo_ptable_partition(&s->pt, req->oid);
 	struct neo_answer_object_history answer = { .oid = req->oid };
 	struct history_list list = { 0 };
 
+	if (!storage_backend_require(s, conn, pkt->msg_id, obj_history, "object history"))
+		return;
 	if (req->first < 0 || req->first >= req->last) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "invalid offsets");
 		return;
@@ -128,10 +125,10 @@ static void ask_history(struct storage *s, struct neo_conn *conn, struct neo_pac
 		answer.history.count = list.count;
 		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_OBJECT_HISTORY, &answer);
 	}
-	free(list.items);
+	neo_free(list.items);
 }
 
-static void ask_transaction(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_transaction(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_transaction_information *req = pkt->args;
 	uint32_t partition = neo_ptable_partition(&s->pt, req->tid);
@@ -148,7 +145,7 @@ static void ask_transaction(struct storage *s, struct neo_conn *conn, struct neo
 				   (unsigned long long)req->tid);
 		return;
 	}
-	oids = calloc(trans.oids.size / 8 + 1, sizeof *oids);
+	oids = neo_calloc(trans.oids.size / 8 + 1, sizeof *oids);
 	if (oids == NULL)
 		return;
 	for (size_t i = 0; i < trans.oids.size / 8; i++)
@@ -161,19 +158,23 @@ static void ask_transaction(struct storage *s, struct neo_conn *conn, struct neo
 	answer.oids.items = oids;
 	answer.oids.count = (uint32_t)(trans.oids.size / 8);
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_TRANSACTION_INFORMATION, &answer);
-	free(oids);
+	neo_free(oids);
 }
 
-static void ask_tids(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_tids(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_tids *req = pkt->args;
-	uint32_t *partitions = calloc(s->pt.num_partitions + 1, sizeof *partitions);
+	uint32_t *partitions = neo_calloc(s->pt.num_partitions + 1, sizeof *partitions);
 	struct neo_answer_tids answer = { 0 };
 	struct neo_id_list tids = { 0 };
 	size_t count = 0;
 
+	if (!storage_backend_require(s, conn, pkt->msg_id, tid_list_desc, "transaction list")) {
+		neo_free(partitions);
+		return;
+	}
 	if (partitions == NULL || req->first < 0 || req->first >= req->last) {
-		free(partitions);
+		neo_free(partitions);
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "invalid offsets");
 		return;
 	}
@@ -188,11 +189,11 @@ static void ask_tids(struct storage *s, struct neo_conn *conn, struct neo_packet
 	answer.tids.items = tids.ids;
 	answer.tids.count = tids.count;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_TIDS, &answer);
-	free(tids.ids);
-	free(partitions);
+	neo_free(tids.ids);
+	neo_free(partitions);
 }
 
-static void ask_tids_from(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_tids_from(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_tids_from *req = pkt->args;
 	struct neo_answer_tids_from answer = { 0 };
@@ -209,16 +210,18 @@ static void ask_tids_from(struct storage *s, struct neo_conn *conn, struct neo_p
 	answer.tids.items = tids.ids;
 	answer.tids.count = tids.count;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_TIDS_FROM, &answer);
-	free(tids.ids);
+	neo_free(tids.ids);
 }
 
-static void ask_oids_from(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_oids_from(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_oids_from *req = pkt->args;
 	struct neo_answer_oids_from answer = { 0 };
 	struct neo_id_list oids = { 0 };
 	uint32_t kept = 0;
 
+	if (!storage_backend_require(s, conn, pkt->msg_id, oid_range, "object list"))
+		return;
 	if (req->partition < 0 || refuse_unreadable(s, conn, pkt->msg_id, (uint32_t)req->partition))
 		return;
 	s->be->oid_range(s->db, (uint32_t)req->partition, req->min_oid, req->tid,
@@ -238,34 +241,24 @@ static void ask_oids_from(struct storage *s, struct neo_conn *conn, struct neo_p
 	answer.oids.items = oids.ids;
 	answer.oids.count = kept;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_OIDS_FROM, &answer);
-	free(oids.ids);
+	neo_free(oids.ids);
 }
 
 /* --- Undo ----------------------------------------------------------------- */
 
 struct undo_history {
 	uint64_t *serials, *value_tids;
-	uint32_t count, capacity;
+	uint32_t count;
+	size_t capacity;
 };
 
 static int undo_history_add(void *ctx, uint64_t serial, uint64_t value_tid)
 {
 	struct undo_history *h = ctx;
 
-	if (h->count == h->capacity) {
-		uint32_t capacity = h->capacity ? h->capacity * 2 : 16;
-		uint64_t *serials = realloc(h->serials, capacity * sizeof *serials);
-		uint64_t *values;
-
-		if (serials == NULL)
-			return -1;
-		h->serials = serials;
-		values = realloc(h->value_tids, capacity * sizeof *values);
-		if (values == NULL)
-			return -1;
-		h->value_tids = values;
-		h->capacity = capacity;
-	}
+	if (storage_grow_pair(&h->serials, sizeof *h->serials, &h->value_tids, sizeof *h->value_tids,
+			      &h->capacity, (size_t)h->count + 1) < 0)
+		return -1;
 	h->serials[h->count] = serial;
 	h->value_tids[h->count] = value_tid;
 	h->count++;
@@ -287,8 +280,8 @@ static int find_undo(struct storage *s, uint64_t oid, uint64_t ltid, uint64_t un
 
 	s->be->obj_undo_history(s->db, partition, oid, undo_tid, undo_history_add, &h);
 	if (h.count == 0 || h.serials[0] != undo_tid) {
-		free(h.serials);
-		free(h.value_tids);
+		neo_free(h.serials);
+		neo_free(h.value_tids);
 		return 0;
 	}
 	has_restore = s->be->obj_get(s->db, partition, oid, NEO_BACKEND_OBJ_BEFORE, undo_tid,
@@ -302,8 +295,8 @@ static int find_undo(struct storage *s, uint64_t oid, uint64_t ltid, uint64_t un
 				current = h.serials[i];
 		if (current == 0) {
 			if (ltid <= undo_tid) {
-				free(h.serials);
-				free(h.value_tids);
+				neo_free(h.serials);
+				neo_free(h.value_tids);
 				return -1;
 			}
 			current = undo_tid;
@@ -327,19 +320,21 @@ static int find_undo(struct storage *s, uint64_t oid, uint64_t ltid, uint64_t un
 	out->current_serial = current;
 	out->undo_serial = (struct neo_opt_p64){ has_restore, restore };
 	out->is_current = is_current;
-	free(h.serials);
-	free(h.value_tids);
+	neo_free(h.serials);
+	neo_free(h.value_tids);
 	return 1;
 }
 
-static void ask_undo_serial(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_undo_serial(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_object_undo_serial *req = pkt->args;
 	struct neo_answer_object_undo_serial answer = { 0 };
-	uint64_t *keys = calloc(req->oids.count + 1, sizeof *keys);
-	struct neo_undo_serial *values = calloc(req->oids.count + 1, sizeof *values);
+	uint64_t *keys = neo_calloc(req->oids.count + 1, sizeof *keys);
+	struct neo_undo_serial *values = neo_calloc(req->oids.count + 1, sizeof *values);
 	struct storage_txn *txn = neo_idmap_get(&s->txns, req->ttid);
 
+	if (!storage_backend_require(s, conn, pkt->msg_id, obj_undo_history, "undo"))
+		goto out;
 	if (keys == NULL || values == NULL)
 		goto out;
 	for (uint32_t i = 0; i < req->oids.count; i++) {
@@ -365,11 +360,11 @@ static void ask_undo_serial(struct storage *s, struct neo_conn *conn, struct neo
 	answer.serials.values = values;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_OBJECT_UNDO_SERIAL, &answer);
 out:
-	free(keys);
-	free(values);
+	neo_free(keys);
+	neo_free(values);
 }
 
-static void ask_final_tid(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_ask_final_tid(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_final_tid *req = pkt->args;
 	struct neo_answer_final_tid answer = { 0 };
@@ -380,36 +375,4 @@ static void ask_final_tid(struct storage *s, struct neo_conn *conn, struct neo_p
 	    == NEO_BACKEND_OK)
 		answer.tid = (struct neo_opt_p64){ true, tid };
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FINAL_TID, &answer);
-}
-
-bool storage_handle_read(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
-{
-	switch (pkt->code) {
-	case NEO_ASK_OBJECT:
-		ask_object(s, conn, pkt);
-		return true;
-	case NEO_ASK_OBJECT_HISTORY:
-		ask_history(s, conn, pkt);
-		return true;
-	case NEO_ASK_TRANSACTION_INFORMATION:
-		ask_transaction(s, conn, pkt);
-		return true;
-	case NEO_ASK_TIDS:
-		ask_tids(s, conn, pkt);
-		return true;
-	case NEO_ASK_TIDS_FROM:
-		ask_tids_from(s, conn, pkt);
-		return true;
-	case NEO_ASK_OIDS_FROM:
-		ask_oids_from(s, conn, pkt);
-		return true;
-	case NEO_ASK_OBJECT_UNDO_SERIAL:
-		ask_undo_serial(s, conn, pkt);
-		return true;
-	case NEO_ASK_FINAL_TID:
-		ask_final_tid(s, conn, pkt);
-		return true;
-	default:
-		return false;
-	}
 }

@@ -134,13 +134,14 @@ static void replication_abort(struct storage *s, const char *why)
 
 /* Records that an own OUT_OF_DATE cell is complete up to tid, so that a
  * restart resumes after it (as upstream's updateCellTID). */
-static void save_progress(struct storage *s, uint32_t partition, uint64_t tid)
+static bool save_progress(struct storage *s, uint32_t partition, uint64_t tid)
 {
 	struct neo_pt_row row = { .partition = partition, .nid = s->nid, .tid = (int64_t)tid };
 
 	if (storage_cell_state(s, partition) != NEO_CELL_OUT_OF_DATE)
-		return;
-	storage_db_failed(s, s->be->pt_apply(s->db, &row, 1, false), "saving replication progress");
+		return true;
+	return !storage_db_failed(s, s->be->pt_apply(s->db, &row, 1, false),
+				  "saving replication progress");
 }
 
 static void pass_done(struct storage *s);
@@ -153,6 +154,7 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
 	struct storage *s = arg;
 	struct replication *r = s->replication;
 	const struct neo_answer_fetch_transactions *fetched;
+	int rc = NEO_BACKEND_OK;
 
 	if (r == NULL || conn != r->source || r->partition < 0)
 		return;
@@ -161,10 +163,12 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
 		return;
 	}
 	fetched = answer->args;
-	for (uint32_t i = 0; i < fetched->tids_to_delete.count; i++)
-		s->be->trans_delete(s->db, (uint32_t)r->partition, fetched->tids_to_delete.items[i]);
-	if (storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
-			      "replicating transactions"))
+	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < fetched->tids_to_delete.count; i++)
+		rc = s->be->trans_delete(s->db, (uint32_t)r->partition,
+					 fetched->tids_to_delete.items[i]);
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_db_failed(s, rc, "replicating transactions"))
 		return;
 	if (fetched->next_tid.has) {
 		r->next_tid = fetched->next_tid.v;
@@ -195,7 +199,8 @@ struct object_map {
 	uint64_t *serials;
 	struct neo_id_list *oids;	/* per serial */
 	struct neo_list_p64 *views;	/* the wire's view of oids */
-	uint32_t count, capacity;
+	uint32_t count;
+	size_t capacity;
 };
 
 static int object_map_add(void *ctx, uint64_t serial, uint64_t oid)
@@ -207,20 +212,9 @@ static int object_map_add(void *ctx, uint64_t serial, uint64_t oid)
 	for (i = m->count; i > 0 && m->serials[i - 1] != serial; i--)
 		;
 	if (i == 0) {
-		if (m->count == m->capacity) {
-			uint32_t capacity = m->capacity ? m->capacity * 2 : 64;
-			uint64_t *serials = realloc(m->serials, capacity * sizeof *serials);
-			struct neo_id_list *oids;
-
-			if (serials == NULL)
-				return -1;
-			m->serials = serials;
-			oids = realloc(m->oids, capacity * sizeof *oids);
-			if (oids == NULL)
-				return -1;
-			m->oids = oids;
-			m->capacity = capacity;
-		}
+		if (storage_grow_pair(&m->serials, sizeof *m->serials, &m->oids, sizeof *m->oids,
+				      &m->capacity, (size_t)m->count + 1) < 0)
+			return -1;
 		m->serials[m->count] = serial;
 		m->oids[m->count] = (struct neo_id_list){ 0 };
 		i = ++m->count;
@@ -233,8 +227,8 @@ static struct neo_map_p64_list_p64 object_map_wire(struct object_map *m)
 {
 	struct neo_map_p64_list_p64 wire = { m->serials, NULL, 0 };
 
-	free(m->views);
-	m->views = calloc(m->count + 1, sizeof *m->views);
+	neo_free(m->views);
+	m->views = neo_calloc(m->count + 1, sizeof *m->views);
 	if (m->views == NULL)
 		return wire;
 	for (uint32_t i = 0; i < m->count; i++)
@@ -248,9 +242,9 @@ static void object_map_free(struct object_map *m)
 {
 	for (uint32_t i = 0; i < m->count; i++)
 		neo_id_list_free(&m->oids[i]);
-	free(m->serials);
-	free(m->oids);
-	free(m->views);
+	neo_free(m->serials);
+	neo_free(m->oids);
+	neo_free(m->views);
 	memset(m, 0, sizeof *m);
 }
 
@@ -260,6 +254,7 @@ static void answered_fetch_objects(struct neo_conn *conn, enum neo_ask_status st
 	struct storage *s = arg;
 	struct replication *r = s->replication;
 	const struct neo_answer_fetch_objects *fetched;
+	int rc = NEO_BACKEND_OK;
 
 	if (r == NULL || conn != r->source || r->partition < 0)
 		return;
@@ -268,16 +263,18 @@ static void answered_fetch_objects(struct neo_conn *conn, enum neo_ask_status st
 		return;
 	}
 	fetched = answer->args;
-	for (uint32_t i = 0; i < fetched->objects_to_delete.count; i++)
-		for (uint32_t k = 0; k < fetched->objects_to_delete.values[i].count; k++) {
+	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < fetched->objects_to_delete.count; i++)
+		for (uint32_t k = 0; rc == NEO_BACKEND_OK
+				     && k < fetched->objects_to_delete.values[i].count; k++) {
 			struct neo_opt_id serial = { true, fetched->objects_to_delete.keys[i] };
 
-			s->be->obj_delete(s->db, (uint32_t)r->partition,
-					  fetched->objects_to_delete.values[i].items[k], &serial,
-					  ignore_id, NULL);
+			rc = s->be->obj_delete(s->db, (uint32_t)r->partition,
+					       fetched->objects_to_delete.values[i].items[k], &serial,
+					       ignore_id, NULL);
 		}
-	if (storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
-			      "replicating objects"))
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (storage_db_failed(s, rc, "replicating objects"))
 		return;
 	if (fetched->next_tid.has) {
 		r->next_tid = fetched->next_tid.v;
@@ -320,8 +317,10 @@ static void pass_done(struct storage *s)
 	uint32_t partition = (uint32_t)r->partition;
 	struct rep_partition *p = &r->parts[partition];
 
-	save_progress(s, partition, r->max_tid);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (!save_progress(s, partition, r->max_tid)
+	    || storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
+				 "saving replication progress"))
+		return;
 	neo_log(NEO_LOG_INFO, "partition %u replicated up to %016" PRIx64, partition, r->max_tid);
 	p->done_tid = r->max_tid;
 	r->partition = -1;
@@ -377,7 +376,7 @@ static uint64_t resume_tid(struct storage *s, uint32_t partition)
 
 	if (own && partition < s->pt.num_partitions && own[partition] > 0)
 		first = (uint64_t)own[partition] + 1;
-	free(own);
+	neo_free(own);
 	if (first)
 		neo_log(NEO_LOG_INFO, "partition %u is complete up to %016" PRIx64
 			": replicating what follows", partition, first - 1);
@@ -434,7 +433,7 @@ static void add_transaction(struct storage *s, uint32_t partition,
 {
 	struct neo_trans trans = { .partition = partition, .tid = add->tid, .ttid = add->ttid,
 				   .packed = add->packed };
-	uint8_t *oids = malloc((size_t)add->oids.count * 8 + 1);
+	uint8_t *oids = neo_malloc((size_t)add->oids.count * 8 + 1);
 	int rc;
 
 	if (oids == NULL) {
@@ -452,7 +451,7 @@ static void add_transaction(struct storage *s, uint32_t partition,
 	 * list we sent when our chunk ended earlier than its own. */
 	if (rc != NEO_BACKEND_EDUP)
 		storage_db_failed(s, rc, "replicating a transaction");
-	free(oids);
+	neo_free(oids);
 }
 
 static void add_object(struct storage *s, uint32_t partition, const struct neo_add_object *add)
@@ -469,7 +468,12 @@ static void add_object(struct storage *s, uint32_t partition, const struct neo_a
 			return;
 		row.data_id = (struct neo_opt_id){ true, data_id };
 	} else if (add->data_serial.has) {
-		s->be->obj_data_id(s->db, row.partition, add->oid, add->data_serial.v, &row.data_id);
+		/* an undo pointer to a revision the source packed away: none */
+		rc = s->be->obj_data_id(s->db, row.partition, add->oid, add->data_serial.v,
+					&row.data_id);
+		if (rc != NEO_BACKEND_NOTFOUND
+		    && storage_db_failed(s, rc, "finding an undone revision's data"))
+			return;
 	}
 	row.value_tid = (struct neo_opt_id){ add->data_serial.has, add->data_serial.v };
 	rc = s->be->obj_put(s->db, &row, 1, false);
@@ -477,17 +481,26 @@ static void add_object(struct storage *s, uint32_t partition, const struct neo_a
 		storage_db_failed(s, rc, "replicating an object");
 }
 
-static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+/* The source's notifications, for the partition being replicated. */
+void storage_source_transaction(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
-	struct storage *s = arg;
 	struct replication *r = s->replication;
 
-	if (r == NULL || conn != r->source || r->partition < 0)
-		return;
-	if (pkt->code == NEO_ADD_TRANSACTION)
+	if (r != NULL && conn == r->source && r->partition >= 0)
 		add_transaction(s, (uint32_t)r->partition, pkt->args);
-	else if (pkt->code == NEO_ADD_OBJECT)
+}
+
+void storage_source_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	struct replication *r = s->replication;
+
+	if (r != NULL && conn == r->source && r->partition >= 0)
 		add_object(s, (uint32_t)r->partition, pkt->args);
+}
+
+static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	storage_route(arg, STORAGE_FROM_SOURCE, conn, pkt);
 }
 
 /* A running storage with a readable cell of the partition. */
@@ -574,7 +587,7 @@ static void ask_unfinished(struct storage *s)
 
 	if (r->asking || s->master_conn == NULL)
 		return;
-	ask.offsets.items = calloc(r->part_count + 1, sizeof *ask.offsets.items);
+	ask.offsets.items = neo_calloc(r->part_count + 1, sizeof *ask.offsets.items);
 	if (ask.offsets.items == NULL)
 		return;
 	for (uint32_t i = 0; i < r->part_count; i++)
@@ -587,7 +600,7 @@ static void ask_unfinished(struct storage *s)
 		for (uint32_t k = 0; k < ask.offsets.count; k++)
 			r->parts[ask.offsets.items[k]].phase = REP_ASKED;
 	}
-	free(ask.offsets.items);
+	neo_free(ask.offsets.items);
 }
 
 /* Starts a pass on a partition that has one due, preferring those with no
@@ -637,10 +650,10 @@ static struct replication *replication_get(struct storage *s)
 	}
 	if (r)
 		return r;
-	r = calloc(1, sizeof *r);
+	r = neo_calloc(1, sizeof *r);
 	if (r == NULL)
 		return NULL;
-	r->parts = calloc(s->pt.num_partitions + 1, sizeof *r->parts);
+	r->parts = neo_calloc(s->pt.num_partitions + 1, sizeof *r->parts);
 	r->retry = evtimer_new(s->base, retry_tick, s);
 	r->drain = evtimer_new(s->base, drain_tick, s);
 	if (r->parts == NULL || r->retry == NULL || r->drain == NULL) {
@@ -738,8 +751,8 @@ void storage_replication_stop(struct storage *s)
 	if (r->drain)
 		event_free(r->drain);
 	neo_id_list_free(&r->unfinished);
-	free(r->parts);
-	free(r);
+	neo_free(r->parts);
+	neo_free(r);
 }
 
 /* --- Source side ---------------------------------------------------------- */
@@ -765,7 +778,7 @@ static bool id_listed(const struct neo_list_p64 *list, uint64_t id, bool *used)
 	return false;
 }
 
-static void serve_transactions(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_serve_transactions(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_fetch_transactions *ask = pkt->args;
 	struct neo_answer_fetch_transactions answer = { 0 };
@@ -778,7 +791,7 @@ static void serve_transactions(struct storage *s, struct neo_conn *conn, struct 
 		storage_delay(s, conn, pkt);
 		return;
 	}
-	used = calloc(ask->tids_we_have.count + 1, sizeof *used);
+	used = neo_calloc(ask->tids_we_have.count + 1, sizeof *used);
 	if (used == NULL)
 		return;
 	s->be->tid_range(s->db, (uint32_t)ask->partition, ask->min_tid, ask->max_tid,
@@ -823,31 +836,22 @@ out_of_memory:
 done:
 	neo_id_list_free(&deleted);
 	neo_id_list_free(&tids);
-	free(used);
+	neo_free(used);
 }
 
 struct pair_list {
 	uint64_t *tids, *oids;
-	uint32_t count, capacity;
+	uint32_t count;
+	size_t capacity;
 };
 
 static int pair_collect(void *ctx, uint64_t tid, uint64_t oid)
 {
 	struct pair_list *list = ctx;
 
-	if (list->count == list->capacity) {
-		uint32_t capacity = list->capacity ? list->capacity * 2 : 256;
-		uint64_t *tids = realloc(list->tids, capacity * sizeof *tids), *oids;
-
-		if (tids == NULL)
-			return -1;
-		list->tids = tids;
-		oids = realloc(list->oids, capacity * sizeof *oids);
-		if (oids == NULL)
-			return -1;
-		list->oids = oids;
-		list->capacity = capacity;
-	}
+	if (storage_grow_pair(&list->tids, sizeof *list->tids, &list->oids, sizeof *list->oids,
+			      &list->capacity, (size_t)list->count + 1) < 0)
+		return -1;
 	list->tids[list->count] = tid;
 	list->oids[list->count] = oid;
 	list->count++;
@@ -864,27 +868,27 @@ static bool object_listed(const struct neo_map_p64_list_p64 *have, bool **used, 
 	return false;
 }
 
-static void serve_objects(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_serve_objects(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_fetch_objects *ask = pkt->args;
 	struct neo_answer_fetch_objects answer = { 0 };
 	struct pair_list rows = { 0 };
 	struct object_map remove = { 0 };
-	bool **used = calloc(ask->objects_we_have.count + 1, sizeof *used);
+	bool **used = neo_calloc(ask->objects_we_have.count + 1, sizeof *used);
 
 	if (used == NULL || serve_refused(s, conn, pkt, ask->partition)) {
-		free(used);
+		neo_free(used);
 		return;
 	}
 	/* Objects of a transaction locked here are not in place until its
 	 * unlock: the asker would miss them (or be told to delete them). */
 	if (storage_tid_locked_upto(s, ask->max_tid)) {
-		free(used);
+		neo_free(used);
 		storage_delay(s, conn, pkt);
 		return;
 	}
 	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)
-		used[i] = calloc(ask->objects_we_have.values[i].count + 1, sizeof **used);
+		used[i] = neo_calloc(ask->objects_we_have.values[i].count + 1, sizeof **used);
 	s->be->obj_range(s->db, (uint32_t)ask->partition, ask->min_tid, ask->min_oid, ask->max_tid,
 			 (uint64_t)ask->length + 1, pair_collect, &rows);
 	if (rows.count > (uint32_t)ask->length) {
@@ -918,22 +922,8 @@ static void serve_objects(struct storage *s, struct neo_conn *conn, struct neo_p
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_FETCH_OBJECTS, &answer);
 	object_map_free(&remove);
 	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)
-		free(used[i]);
-	free(used);
-	free(rows.tids);
-	free(rows.oids);
-}
-
-bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
-{
-	switch (pkt->code) {
-	case NEO_ASK_FETCH_TRANSACTIONS:
-		serve_transactions(s, conn, pkt);
-		return true;
-	case NEO_ASK_FETCH_OBJECTS:
-		serve_objects(s, conn, pkt);
-		return true;
-	default:
-		return false;
-	}
+		neo_free(used[i]);
+	neo_free(used);
+	neo_free(rows.tids);
+	neo_free(rows.oids);
 }

@@ -2,16 +2,22 @@
  * storage/storage.h - the storage node: what the files of neostorage share.
  *
  *   storage/main.c         options, the backend module, listener, loop
+ *   storage/state.c        the leaf every other file calls: configuration
+ *                          keys, the stored partition table, own cell
+ *                          states, error answers
  *   storage/master.c       the link to the primary master: identification,
- *                          recovery/verification answers, the partition
- *                          table, starting and stopping operation
+ *                          recovery/verification answers, partition table
+ *                          changes, starting and stopping operation
+ *   storage/routes.c       the routing table: the handler of every packet
  *   storage/peers.c        connections from clients and other storages:
- *                          identification and dispatch
+ *                          identification
  *   storage/read.c         loads, history, transaction lists, undo lookup
  *   storage/txn.c          write locks, staging, vote, lock, unlock, abort
  *   storage/replication.c  catching up OUT_OF_DATE cells, and serving
  *                          other storages that catch up from us
  *   storage/check.c        replica checks (neoctl check)
+ *   storage/backend_call.c optional backend operations: checked, and
+ *                          answered with an error when missing
  *
  * Everything runs in the event loop's thread; the backend is called
  * synchronously from it.
@@ -29,6 +35,7 @@
 #include "cluster/nodes.h"
 #include "cluster/ptable.h"
 #include "net/conn.h"
+#include "runtime/alloc.h"
 #include "runtime/backend_loader.h"
 #include "runtime/options.h"
 
@@ -103,6 +110,7 @@ struct storage {
 	struct neo_idmap write_locks;	/* oid -> storage_txn */
 	struct neo_idmap read_locks;	/* oid -> storage_txn being locked */
 	struct delayed_request *delayed;
+	struct event *retry_event;	/* retries delayed (storage_retry_delayed) */
 
 	struct neo_idmap peers;		/* (uintptr_t)conn -> storage_peer */
 
@@ -112,13 +120,50 @@ struct storage {
 	struct packer *packer;
 };
 
+/* An allocation failed (a daemon stops in its out-of-memory handler
+ * first; this is for what neo_grow refuses): not a backend status, so
+ * that storage_db_failed does not blame the database. */
+#define STORAGE_ENOMEM (-1)
+
+/* Grows two arrays kept side by side (one count, one capacity) to room
+ * for `needed` items each, with neo_grow: 0, or -1 (then the capacity is
+ * unchanged). */
+static inline int storage_grow_pair(void *first, size_t first_size, void *second,
+				    size_t second_size, size_t *capacity, size_t needed)
+{
+	size_t first_room = *capacity, second_room = *capacity;
+
+	if (neo_grow(first, &first_room, needed, first_size) < 0
+	    || neo_grow(second, &second_room, needed, second_size) < 0)
+		return -1;
+	*capacity = first_room < second_room ? first_room : second_room;
+	return 0;
+}
+
 /* storage/main.c */
 void storage_exit(struct storage *s, int status);
 bool storage_db_failed(struct storage *s, int rc, const char *what);
 
-/* storage/master.c */
-void storage_connect_master(struct storage *s);
-void storage_master_lost(struct storage *s);
+/* storage/backend_call.c: optional backend operations (neo/backend.h). */
+/* Whether the module has the optional operation op. */
+#define storage_backend_has(s, op) ((s)->be->op != NULL)
+/* True if the module has op; else logs that `what` needs it and, with a
+ * conn, answers msg_id with BACKEND_NOT_IMPLEMENTED. */
+#define storage_backend_require(s, conn, msg_id, op, what) \
+	storage_backend_check((s), (conn), (msg_id), storage_backend_has(s, op), #op, (what))
+bool storage_backend_check(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
+			   bool present, const char *op, const char *what);
+/* Whether the module has every operation pack orders and packing use. */
+bool storage_backend_can_pack(const struct storage *s);
+
+/* storage/state.c: the leaf every file calls (it calls none of them). */
+void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The table as stored (partitions, replicas, ptid, cells) into s->pt. */
+void storage_load_pt(struct storage *s);
+/* The pt.tid to store for an own cell becoming or staying OUT_OF_DATE,
+ * given the stored one (STORAGE_NO_CELL where none). */
+int64_t storage_outdated_cell_tid(struct storage *s, uint32_t partition, int64_t stored);
 int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value);
 int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, bool present);
 int storage_persist_pt(struct storage *s, bool reset);
@@ -130,21 +175,68 @@ int storage_cell_state(const struct storage *s, uint32_t partition);
 int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions);
 bool storage_readable(const struct storage *s, uint32_t partition);
 
+/* storage/master.c */
+void storage_connect_master(struct storage *s);
+void storage_master_lost(struct storage *s);
+
 /* storage/peers.c */
 void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);
 void storage_close_peers(struct storage *s);
-/* Serves a request from an identified client or storage; false if it is
- * none of the requests a storage serves. */
-bool storage_handle_request(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
-void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
-			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* storage/routes.c: the one routing table of the storage, keyed by who
+ * sent a packet and its code; the handlers are the storage_handler
+ * functions below (HANDLER marks them). */
+enum storage_from {
+	STORAGE_FROM_MASTER = 1,	/* the primary master */
+	STORAGE_FROM_CLIENT = 2,	/* an identified client */
+	STORAGE_FROM_STORAGE = 4,	/* an identified storage (replicating from us) */
+	STORAGE_FROM_SOURCE = 8,	/* the storage we replicate from */
+	STORAGE_FROM_PEER = STORAGE_FROM_CLIENT | STORAGE_FROM_STORAGE
+};
+typedef void storage_handler(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+#define HANDLER(name) storage_handler name
+/* Calls the handler of pkt for a sender among `from`; false if none. */
+bool storage_route(struct storage *s, unsigned from, struct neo_conn *conn,
+		   struct neo_packet *pkt);
+
+/* storage/master.c: the master's packets */
+HANDLER(storage_master_nodes);
+HANDLER(storage_master_pt);
+HANDLER(storage_master_pt_changes);
+HANDLER(storage_master_ignored);
+HANDLER(storage_master_recovery);
+HANDLER(storage_master_ask_pt);
+HANDLER(storage_master_last_ids);
+HANDLER(storage_master_locked);
+HANDLER(storage_master_validate);
+HANDLER(storage_master_truncate);
+HANDLER(storage_master_pack_signed);
+HANDLER(storage_master_pack_orders);
+HANDLER(storage_master_start);
+HANDLER(storage_master_stop);
+HANDLER(storage_master_unlock);
+HANDLER(storage_master_abort);
+HANDLER(storage_master_txn_finished);
+HANDLER(storage_master_check);
+HANDLER(storage_master_repair);
 
 /* storage/read.c */
-bool storage_handle_read(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+HANDLER(storage_ask_object);
+HANDLER(storage_ask_history);
+HANDLER(storage_ask_transaction);
+HANDLER(storage_ask_tids);
+HANDLER(storage_ask_tids_from);
+HANDLER(storage_ask_oids_from);
+HANDLER(storage_ask_undo_serial);
+HANDLER(storage_ask_final_tid);
 
 /* storage/txn.c */
-bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
-void storage_lock_txn(struct storage *s, struct neo_conn *master, struct neo_packet *pkt);
+HANDLER(storage_store_object);
+HANDLER(storage_check_current);
+HANDLER(storage_vote);
+HANDLER(storage_relock);
+HANDLER(storage_client_abort);
+HANDLER(storage_lock_txn);
 void storage_unlock_txn(struct storage *s, uint64_t ttid);
 void storage_abort_txn(struct storage *s, uint64_t ttid);
 void storage_validate_txn(struct storage *s, uint64_t ttid, uint64_t tid);
@@ -155,9 +247,16 @@ bool storage_oid_read_locked(struct storage *s, uint64_t oid);
 /* Whether a transaction not yet unlocked uses data_id: its data must stay
  * even when the last committed row using it goes. */
 bool storage_data_held(struct storage *s, uint64_t data_id);
+/* Prunes the data ids of ids (a list it reorders) that no transaction
+ * holds; returns the backend's status. */
+int storage_prune_unheld(struct storage *s, struct neo_id_list *ids);
 bool storage_tid_locked_upto(struct storage *s, uint64_t max_tid);
 void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+/* Retries the delayed requests from a deferred event. */
 void storage_retry_delayed(struct storage *s);
+/* Whether that retry is due: a request arriving meanwhile is delayed
+ * behind the queue, so that none takes a lock before those waiting. */
+bool storage_retry_pending(const struct storage *s);
 void storage_lockless_done(struct storage *s, uint32_t partition);
 bool storage_has_lockless(struct storage *s, uint32_t partition);
 
@@ -170,7 +269,10 @@ void storage_replication_txn_finished(struct storage *s, uint64_t ttid, bool com
 /* Whether an OUT_OF_DATE cell of ours holds all it should: writes to it
  * take locks again (conflicts can be checked here). */
 bool storage_replication_complete(const struct storage *s, uint32_t partition);
-bool storage_handle_replication(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+HANDLER(storage_serve_transactions);
+HANDLER(storage_serve_objects);
+HANDLER(storage_source_transaction);
+HANDLER(storage_source_object);
 
 /* storage/drop.c: rows of partitions no longer held, deleted in the
  * background. */
@@ -186,7 +288,8 @@ void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32
 
 /* storage/check.c */
 void storage_check_partition(struct storage *s, struct neo_packet *pkt);
-bool storage_handle_check(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
+HANDLER(storage_check_tid_range);
+HANDLER(storage_check_serial_range);
 void storage_check_stop(struct storage *s);
 
 #endif

@@ -28,9 +28,9 @@ static struct storage_txn *txn_get(struct storage *s, uint64_t ttid, struct neo_
 
 	if (txn)
 		return txn;
-	txn = calloc(1, sizeof *txn);
+	txn = neo_calloc(1, sizeof *txn);
 	if (txn == NULL || neo_idmap_put(&s->txns, ttid, txn) < 0) {
-		free(txn);
+		neo_free(txn);
 		return NULL;
 	}
 	txn->ttid = ttid;
@@ -45,15 +45,9 @@ static struct staged_object *txn_object(struct storage_txn *txn, uint64_t oid, b
 			return &txn->objects[i];
 	if (!create)
 		return NULL;
-	if (txn->object_count == txn->object_capacity) {
-		size_t capacity = txn->object_capacity ? txn->object_capacity * 2 : 8;
-		struct staged_object *objects = realloc(txn->objects, capacity * sizeof *objects);
-
-		if (objects == NULL)
-			return NULL;
-		txn->objects = objects;
-		txn->object_capacity = capacity;
-	}
+	if (neo_grow(&txn->objects, &txn->object_capacity, txn->object_count + 1,
+		     sizeof *txn->objects) < 0)
+		return NULL;
 	memset(&txn->objects[txn->object_count], 0, sizeof *txn->objects);
 	txn->objects[txn->object_count].oid = oid;
 	return &txn->objects[txn->object_count++];
@@ -71,24 +65,26 @@ static void txn_forget(struct storage *s, struct storage_txn *txn)
 			neo_idmap_remove(&s->read_locks, oid);
 	}
 	neo_idmap_remove(&s->txns, txn->ttid);
-	free(txn->objects);
-	free(txn);
+	neo_free(txn->objects);
+	neo_free(txn);
 }
 
-/* Data stored for a transaction that will not commit. */
-static void prune_staged_data(struct storage *s, struct storage_txn *txn)
+/* Data stored for a transaction that will not commit; returns the
+ * backend's status. */
+static int prune_staged_data(struct storage *s, struct storage_txn *txn)
 {
-	uint64_t *ids = calloc(txn->object_count + 1, sizeof *ids);
-	size_t count = 0, pruned;
+	struct neo_id_list ids = { 0 };
+	size_t pruned;
+	int rc = NEO_BACKEND_OK;
 
-	if (ids == NULL)
-		return;
-	for (size_t i = 0; i < txn->object_count; i++)
-		if (txn->objects[i].data_id.has && !txn->objects[i].value_tid.has)
-			ids[count++] = txn->objects[i].data_id.id;
-	if (count)
-		s->be->data_prune(s->db, ids, count, &pruned);
-	free(ids);
+	for (size_t i = 0; rc == NEO_BACKEND_OK && i < txn->object_count; i++)
+		if (txn->objects[i].data_id.has && !txn->objects[i].value_tid.has
+		    && neo_id_list_add(&ids, txn->objects[i].data_id.id) < 0)
+			rc = STORAGE_ENOMEM;
+	if (rc == NEO_BACKEND_OK && ids.count)
+		rc = s->be->data_prune(s->db, ids.ids, ids.count, &pruned);
+	neo_id_list_free(&ids);
+	return rc;
 }
 
 bool storage_data_held(struct storage *s, uint64_t data_id)
@@ -105,6 +101,17 @@ bool storage_data_held(struct storage *s, uint64_t data_id)
 				return true;
 	}
 	return false;
+}
+
+int storage_prune_unheld(struct storage *s, struct neo_id_list *ids)
+{
+	uint32_t kept = 0;
+	size_t pruned;
+
+	for (uint32_t i = 0; i < ids->count; i++)
+		if (!storage_data_held(s, ids->ids[i]))
+			ids->ids[kept++] = ids->ids[i];
+	return kept ? s->be->data_prune(s->db, ids->ids, kept, &pruned) : NEO_BACKEND_OK;
 }
 
 bool storage_oid_read_locked(struct storage *s, uint64_t oid)
@@ -154,7 +161,7 @@ void storage_lockless_done(struct storage *s, uint32_t partition)
 
 void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
-	struct delayed_request *request = calloc(1, sizeof *request), **tail = &s->delayed;
+	struct delayed_request *request = neo_calloc(1, sizeof *request), **tail = &s->delayed;
 
 	if (request == NULL) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
@@ -167,12 +174,13 @@ void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *
 	*tail = request;
 }
 
-bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
-
-void storage_retry_delayed(struct storage *s)
+static void retry_delayed(evutil_socket_t fd, short what, void *arg)
 {
+	struct storage *s = arg;
 	struct delayed_request *queue = s->delayed;
 
+	(void)fd;
+	(void)what;
 	/* Each request either completes or is delayed again, in order. */
 	s->delayed = NULL;
 	while (queue) {
@@ -181,10 +189,37 @@ void storage_retry_delayed(struct storage *s)
 		queue = request->next;
 		/* every kind of request may have been delayed (replication
 		 * and checks wait for locked transactions too) */
-		storage_handle_request(s, request->conn, &request->pkt);
+		if (!storage_route(s, STORAGE_FROM_PEER, request->conn, &request->pkt))
+			neo_conn_answer_error(request->conn, request->pkt.msg_id,
+					      NEO_ERROR_PROTOCOL_ERROR, "unexpected packet");
 		neo_packet_release(&request->pkt);
-		free(request);
+		neo_free(request);
 	}
+}
+
+/* Called where a lock goes (unlock, abort, vote...): the queue is retried
+ * from a deferred event, once the handler that released the lock has
+ * returned, never re-entering a request handler from inside it. */
+void storage_retry_delayed(struct storage *s)
+{
+	if (s->delayed == NULL)
+		return;
+	if (s->retry_event == NULL) {
+		s->retry_event = event_new(s->base, -1, 0, retry_delayed, s);
+		if (s->retry_event == NULL) {
+			neo_log(NEO_LOG_ERROR, "cannot retry delayed requests: stopping");
+			storage_exit(s, 1);
+			return;
+		}
+	}
+	if (!event_pending(s->retry_event, EV_TIMEOUT, NULL))
+		event_active(s->retry_event, EV_TIMEOUT, 0);
+}
+
+bool storage_retry_pending(const struct storage *s)
+{
+	return s->delayed != NULL && s->retry_event != NULL
+	       && event_pending(s->retry_event, EV_TIMEOUT, NULL);
 }
 
 static void drop_delayed_of(struct storage *s, struct neo_conn *conn)
@@ -197,7 +232,7 @@ static void drop_delayed_of(struct storage *s, struct neo_conn *conn)
 		if (conn == NULL || request->conn == conn) {
 			*at = request->next;
 			neo_packet_release(&request->pkt);
-			free(request);
+			neo_free(request);
 		} else {
 			at = &request->next;
 		}
@@ -355,7 +390,7 @@ static int stage_data(struct storage *s, const struct neo_ask_store_object *req,
 	return 0;
 }
 
-static void store_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_store_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_store_object *req = pkt->args;
 	struct storage_txn *txn;
@@ -389,7 +424,7 @@ static void store_object(struct storage *s, struct neo_conn *conn, struct neo_pa
 	answer_store(conn, pkt->msg_id, NEO_ANSWER_STORE_OBJECT, object->lockless, 0);
 }
 
-static void check_current(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_check_current(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_check_current_serial *req = pkt->args;
 	struct storage_txn *txn = txn_get(s, req->ttid, conn);
@@ -428,27 +463,27 @@ static int stage_pack_order(struct storage *s, struct storage_txn *txn, uint32_t
 	int rc;
 
 	if (pack->oids.has) {
-		oids = malloc((size_t)pack->oids.v.count * 8 + 1);
+		oids = neo_malloc((size_t)pack->oids.v.count * 8 + 1);
 		if (oids == NULL)
-			return NEO_BACKEND_EIO;
+			return STORAGE_ENOMEM;
 		for (uint32_t i = 0; i < pack->oids.v.count; i++)
 			neo_p64_write(pack->oids.v.items[i], oids + 8 * i);
 		order.oids = (struct neo_bytes){ oids, (size_t)pack->oids.v.count * 8 };
 	}
 	rc = s->be->pack_order_put(s->db, partition, &order);
-	free(oids);
+	neo_free(oids);
 	txn->has_pack = rc == NEO_BACKEND_OK;
 	return rc;
 }
 
 static int write_staged_rows(struct storage *s, struct storage_txn *txn)
 {
-	struct neo_obj_row *rows = calloc(txn->object_count + 1, sizeof *rows);
+	struct neo_obj_row *rows = neo_calloc(txn->object_count + 1, sizeof *rows);
 	size_t count = 0;
 	int rc;
 
 	if (rows == NULL)
-		return NEO_BACKEND_EIO;
+		return STORAGE_ENOMEM;
 	for (size_t i = 0; i < txn->object_count; i++) {
 		const struct staged_object *object = &txn->objects[i];
 
@@ -462,11 +497,11 @@ static int write_staged_rows(struct storage *s, struct storage_txn *txn)
 		count++;
 	}
 	rc = count ? s->be->obj_put(s->db, rows, count, true) : NEO_BACKEND_OK;
-	free(rows);
+	neo_free(rows);
 	return rc;
 }
 
-static void vote(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_vote(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	bool with_metadata = pkt->code == NEO_ASK_STORE_TRANSACTION;
 	uint64_t ttid = with_metadata ? ((const struct neo_ask_store_transaction *)pkt->args)->ttid
@@ -478,14 +513,18 @@ static void vote(struct storage *s, struct neo_conn *conn, struct neo_packet *pk
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
 	}
+	if (with_metadata && ((const struct neo_ask_store_transaction *)pkt->args)->pack.has
+	    && !storage_backend_check(s, conn, pkt->msg_id, storage_backend_can_pack(s),
+				      "pack_order_put", "pack order"))
+		return;
 	rc = write_staged_rows(s, txn);
 	if (rc == NEO_BACKEND_OK && with_metadata) {
 		const struct neo_ask_store_transaction *req = pkt->args;
 		struct neo_trans trans = { 0 };
-		uint8_t *oids = malloc((size_t)req->oids.count * 8 + 1);
+		uint8_t *oids = neo_malloc((size_t)req->oids.count * 8 + 1);
 
 		if (oids == NULL) {
-			rc = NEO_BACKEND_EIO;
+			rc = STORAGE_ENOMEM;
 		} else {
 			for (uint32_t i = 0; i < req->oids.count; i++)
 				neo_p64_write(req->oids.items[i], oids + 8 * i);
@@ -497,7 +536,7 @@ static void vote(struct storage *s, struct neo_conn *conn, struct neo_packet *pk
 								req->description.size };
 			trans.extension = (struct neo_bytes){ req->extension.data, req->extension.size };
 			rc = s->be->trans_put(s->db, &trans, true);
-			free(oids);
+			neo_free(oids);
 			txn->has_metadata = true;
 			if (rc == NEO_BACKEND_OK && req->pack.has)
 				rc = stage_pack_order(s, txn, trans.partition, &req->pack.v);
@@ -586,12 +625,18 @@ void storage_validate_txn(struct storage *s, uint64_t ttid, uint64_t tid)
 		neo_log(NEO_LOG_INFO, "transaction %016" PRIx64 " validated as %016" PRIx64, ttid, tid);
 }
 
+/* Its locks go in any case; a backend failure stops the node (the staged
+ * rows left would be taken for an unfinished transaction). */
 static void abort_one(struct storage *s, struct storage_txn *txn)
 {
-	s->be->txn_abort(s->db, txn->ttid, ignore_data_id, NULL);
-	prune_staged_data(s, txn);
-	s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	int rc = s->be->txn_abort(s->db, txn->ttid, ignore_data_id, NULL);
+
+	if (rc == NEO_BACKEND_OK)
+		rc = prune_staged_data(s, txn);
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	txn_forget(s, txn);
+	storage_db_failed(s, rc, "aborting a transaction");
 }
 
 void storage_abort_txn(struct storage *s, uint64_t ttid)
@@ -604,15 +649,15 @@ void storage_abort_txn(struct storage *s, uint64_t ttid)
 	storage_retry_delayed(s);
 }
 
-void storage_txn_conn_closed(struct storage *s, struct neo_conn *conn)
+/* The first transaction of conn not yet voted, after marking every
+ * transaction of conn as having lost its client; NULL if none. */
+static struct storage_txn *next_orphan(struct storage *s, struct neo_conn *conn)
 {
-	size_t index = 0, count = 0;
+	size_t index = 0;
 	uint64_t ttid;
 	void *value;
-	struct storage_txn **victims = calloc(s->txns.count + 1, sizeof *victims);
 
-	drop_delayed_of(s, conn);
-	while (victims && neo_idmap_next(&s->txns, &index, &ttid, &value)) {
+	while (neo_idmap_next(&s->txns, &index, &ttid, &value)) {
 		struct storage_txn *txn = value;
 
 		if (txn->client != conn)
@@ -620,29 +665,38 @@ void storage_txn_conn_closed(struct storage *s, struct neo_conn *conn)
 		txn->client = NULL;
 		/* As upstream: a voted transaction is the master's to abort. */
 		if (!txn->voted)
-			victims[count++] = txn;
+			return txn;
 	}
-	for (size_t i = 0; i < count; i++)
-		abort_one(s, victims[i]);
-	free(victims);
+	return NULL;
+}
+
+/* Nothing is allocated here: a client that vanishes always leaves its
+ * locks (a list of victims that could not be allocated once left them
+ * held). */
+void storage_txn_conn_closed(struct storage *s, struct neo_conn *conn)
+{
+	struct storage_txn *txn;
+	size_t count = 0;
+
+	drop_delayed_of(s, conn);
+	while ((txn = next_orphan(s, conn)) != NULL) {
+		abort_one(s, txn);
+		count++;
+	}
 	if (count)
 		storage_retry_delayed(s);
 }
 
 void storage_txn_reset(struct storage *s)
 {
-	size_t index = 0, count = 0;
+	size_t index = 0;
 	uint64_t ttid;
 	void *value;
-	struct storage_txn **all = calloc(s->txns.count + 1, sizeof *all);
 
 	drop_delayed_of(s, NULL);
-	while (all && neo_idmap_next(&s->txns, &index, &ttid, &value))
-		all[count++] = value;
 	/* Staged rows stay in the database: verification decides. */
-	for (size_t i = 0; i < count; i++)
-		txn_forget(s, all[i]);
-	free(all);
+	while (index = 0, neo_idmap_next(&s->txns, &index, &ttid, &value))
+		txn_forget(s, value);
 }
 
 static int collect_unfinished(void *ctx, uint64_t ttid, uint64_t tid)
@@ -661,10 +715,23 @@ void storage_drop_unfinished(struct storage *s)
 {
 	struct neo_id_list ttids = { 0 };
 
-	if (s->be->txn_unfinished(s->db, collect_unfinished, &ttids) != NEO_BACKEND_OK)
-		storage_db_failed(s, NEO_BACKEND_EIO, "listing unfinished transactions");
-	for (size_t i = 0; i < ttids.count; i++)
-		s->be->txn_abort(s->db, ttids.ids[i], ignore_data_id, NULL);
+	int rc = s->be->txn_unfinished(s->db, collect_unfinished, &ttids);
+
+	/* a failed listing or abort leaves staged rows that the next start
+	 * would commit: the node stops (storage_db_failed) */
+	if (rc != NEO_BACKEND_OK) {
+		storage_db_failed(s, rc == STORAGE_ENOMEM ? rc : NEO_BACKEND_EIO,
+				  "listing unfinished transactions");
+		neo_id_list_free(&ttids);
+		return;
+	}
+	for (size_t i = 0; rc == NEO_BACKEND_OK && i < ttids.count; i++)
+		rc = s->be->txn_abort(s->db, ttids.ids[i], ignore_data_id, NULL);
+	if (storage_db_failed(s, rc == NEO_BACKEND_OK || rc == STORAGE_ENOMEM ? rc : NEO_BACKEND_EIO,
+			      "dropping unfinished transactions")) {
+		neo_id_list_free(&ttids);
+		return;
+	}
 	if (ttids.count) {
 		neo_log(NEO_LOG_INFO, "dropped %u unfinished transaction(s)", ttids.count);
 		storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
@@ -690,7 +757,7 @@ static uint8_t *unstore(struct storage *s, struct storage_txn *txn,
 	if (object->data_id.has &&
 	    s->be->data_get(s->db, object->data_id.id, &compression, checksum, &bytes) ==
 		    NEO_BACKEND_OK) {
-		copy = malloc(bytes.size + 1);
+		copy = neo_malloc(bytes.size + 1);
 		if (copy) {
 			memcpy(copy, bytes.data, bytes.size);
 			data->has = true;
@@ -700,9 +767,11 @@ static uint8_t *unstore(struct storage *s, struct storage_txn *txn,
 		}
 		if (!object->value_tid.has) {
 			size_t pruned;
+			int rc = s->be->data_prune(s->db, &object->data_id.id, 1, &pruned);
 
-			s->be->data_prune(s->db, &object->data_id.id, 1, &pruned);
-			s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+			if (rc == NEO_BACKEND_OK)
+				rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+			storage_db_failed(s, rc, "pruning the data of a forgotten store");
 		}
 	}
 	*object = txn->objects[--txn->object_count];
@@ -717,7 +786,7 @@ static uint8_t *unstore(struct storage *s, struct storage_txn *txn,
  * serial, the committed one and the data, and the store is forgotten
  * here; the client resolves the conflict and stores again.
  */
-static void relock(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_relock(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_relock_object *req = pkt->args;
 	struct storage_txn *txn = neo_idmap_get(&s->txns, req->ttid);
@@ -737,6 +806,12 @@ static void relock(struct storage *s, struct neo_conn *conn, struct neo_packet *
 		object->deadlock_notified = false;
 		storage_retry_delayed(s);
 	}
+	/* the waiting (older) transactions take the lock first: this relock
+	 * waits its turn behind them */
+	if (storage_retry_pending(s)) {
+		storage_delay(s, conn, pkt);
+		return;
+	}
 	switch (take_write_lock(s, txn, req->oid, object->serial, conn, pkt, &last)) {
 	case WRITE_CONFLICT:
 		answer.result.has = true;
@@ -744,7 +819,7 @@ static void relock(struct storage *s, struct neo_conn *conn, struct neo_packet *
 		answer.result.v.conflict_serial = last;
 		data = unstore(s, txn, object, &answer.result.v.data, checksum);
 		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_RELOCK_OBJECT, &answer);
-		free(data);
+		neo_free(data);
 		return;
 	case WRITE_LOCKLESS:
 		object->lockless = true;
@@ -757,26 +832,8 @@ static void relock(struct storage *s, struct neo_conn *conn, struct neo_packet *
 	}
 }
 
-bool storage_handle_write(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+void storage_client_abort(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
-	switch (pkt->code) {
-	case NEO_ASK_STORE_OBJECT:
-		store_object(s, conn, pkt);
-		return true;
-	case NEO_ASK_CHECK_CURRENT_SERIAL:
-		check_current(s, conn, pkt);
-		return true;
-	case NEO_ASK_STORE_TRANSACTION:
-	case NEO_ASK_VOTE_TRANSACTION:
-		vote(s, conn, pkt);
-		return true;
-	case NEO_ABORT_TRANSACTION:
-		storage_abort_txn(s, ((const struct neo_abort_transaction *)pkt->args)->ttid);
-		return true;
-	case NEO_ASK_RELOCK_OBJECT:
-		relock(s, conn, pkt);
-		return true;
-	default:
-		return false;
-	}
+	(void)conn;
+	storage_abort_txn(s, ((const struct neo_abort_transaction *)pkt->args)->ttid);
 }

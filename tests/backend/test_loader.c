@@ -66,6 +66,44 @@ int main(int argc, char **argv)
 	tap_ok(neo_backend_load(abs, &m, err, sizeof(err)) == 0, "and by path");
 	neo_backend_unload(&m);
 
+	/* Tables other than this node's own (tests/backend/wrapped_backend.c,
+	 * the SQLite module's operations underneath). */
+	if (neo_backend_load("later", &m, err, sizeof(err)) != 0) {
+		tap_ok(false, "a module of a later minor, with a larger table, loads");
+		tap_diag("%s", err);
+	} else {
+		char dbpath[4096];
+		struct neo_bytes value = { (const uint8_t *)"v", 1 }, got = { 0 };
+
+		tap_ok(strcmp(m.ops->name, "later") == 0 && m.ops->abi_minor == NEO_BACKEND_ABI_MINOR + 1
+		       && m.ops->struct_size > sizeof(struct neo_backend),
+		       "a module of a later minor, with a larger table, loads");
+		snprintf(dbpath, sizeof(dbpath), "%s/test_loader_later.db",
+			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		remove(dbpath);
+		args.database = dbpath;
+		db = NULL;
+		tap_ok(m.ops->open(&args, &db, err, sizeof(err)) == NEO_BACKEND_OK
+		       && m.ops->config_set(db, "name", &value) == NEO_BACKEND_OK
+		       && m.ops->config_get(db, "name", &got) == NEO_BACKEND_OK && got.size == 1
+		       && got.data[0] == 'v', "and serves the operations this node knows");
+		if (db != NULL)
+			m.ops->close(db);
+		remove(dbpath);
+		args.database = "db";
+		neo_backend_unload(&m);
+	}
+	tap_ok(neo_backend_load("old_size", &m, err, sizeof(err)) == 0
+	       && strcmp(m.ops->name, "old_size") == 0,
+	       "a table of exactly ABI 1.0's size loads (NEO_BACKEND_SIZE_1_0 = %zu)",
+	       (size_t)NEO_BACKEND_SIZE_1_0);
+	neo_backend_unload(&m);
+	tap_ok(neo_backend_load("minimal", &m, err, sizeof(err)) == 0 && m.ops->obj_history == NULL
+	       && m.ops->pack_oid == NULL && m.ops->obj_get != NULL,
+	       "a module with every optional operation NULL loads");
+	neo_backend_unload(&m);
+	expect_refused("no_obj_put", "lacks the mandatory operation obj_put");
+
 	expect_refused("old_abi", "built for backend ABI 0.0, this node needs 1.x");
 	expect_refused("small_table", "operations table has");
 	expect_refused("declines", "does not support this node's backend ABI");

@@ -249,8 +249,13 @@ pid_t cluster_start_storage(struct test_cluster *tc, int index)
 	char *argv[] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-e", module,
 			 "-d", db, "-l", log, NULL };
 
-	/* The module of this build, whatever NEO_BACKEND_DIR says. */
-	snprintf(module, sizeof module, "%s/backends/.libs/%s.so", builddir(), cluster_engine());
+	/* The module of this build, whatever NEO_BACKEND_DIR says; an engine
+	 * with a '/' is the path of a module (a test's own). */
+	if (strchr(cluster_engine(), '/'))
+		snprintf(module, sizeof module, "%s", cluster_engine());
+	else
+		snprintf(module, sizeof module, "%s/backends/.libs/%s.so", builddir(),
+			 cluster_engine());
 	snprintf(path, sizeof path, "%s/core/neostorage", builddir());
 	cluster_masters(tc, masters, sizeof masters);
 	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->storage_ports[index]);
@@ -459,4 +464,16 @@ uint64_t cluster_commit(struct neo_client *client, uint64_t oid, uint64_t serial
 		return 0;
 	}
 	return tid;
+}
+
+bool cluster_load_is(struct neo_client *client, uint64_t oid, const char *data)
+{
+	struct neo_client_record record;
+	bool same;
+
+	if (neo_client_load(client, oid, &record) != NEO_CLIENT_OK)
+		return false;
+	same = record.size == strlen(data) && memcmp(record.data, data, record.size) == 0;
+	neo_client_record_clear(&record);
+	return same;
 }

@@ -26,7 +26,9 @@ struct test_cluster {
 	pid_t admin;
 };
 
-/* The backend module storages run on: $NEO_TEST_ENGINE, else sqlite. */
+/* The backend module storages run on: $NEO_TEST_ENGINE, else sqlite; a
+ * value with a '/' is the path of a module (its database is a file, as
+ * for sqlite). */
 const char *cluster_engine(void);
 
 /* From now on, nodes, neoctl and cluster_client use TLS, with a CA and a
@@ -76,5 +78,7 @@ int cluster_storage_log_count(struct test_cluster *tc, const char *text);
 /* Commits one object; returns the tid or 0. */
 uint64_t cluster_commit(struct neo_client *client, uint64_t oid, uint64_t serial,
 			const char *data);
+/* Whether oid's current revision loads as data. */
+bool cluster_load_is(struct neo_client *client, uint64_t oid, const char *data);
 
 #endif

@@ -1,0 +1,188 @@
+/*
+ * storage/state.c - the helpers every file of the storage calls: the
+ * persistent state (configuration keys, the partition table in the
+ * database, own cells' states and replication progress) and error
+ * answers.  A leaf: it calls the backend, cluster/, net/ and runtime/,
+ * never another file of core/storage, so that any of them can call it.
+ */
+#include "storage/storage.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/tid.h"
+
+void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
+			const char *fmt, ...)
+{
+	char message[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+	neo_conn_answer_error(conn, msg_id, code, message);
+}
+
+/* --- Persistent state ----------------------------------------------------- */
+
+int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value)
+{
+	struct neo_bytes bytes = { 0 };
+	char text[32];
+
+	if (s->be->config_get(s->db, key, &bytes) != NEO_BACKEND_OK || bytes.size == 0
+	    || bytes.size >= sizeof text)
+		return -1;
+	memcpy(text, bytes.data, bytes.size);
+	text[bytes.size] = '\0';
+	*value = strtoull(text, NULL, 10);
+	return 0;
+}
+
+int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, bool present)
+{
+	char text[32];
+	struct neo_bytes bytes;
+
+	snprintf(text, sizeof text, "%" PRIu64, value);
+	bytes.data = (const uint8_t *)text;
+	bytes.size = strlen(text);
+	return s->be->config_set(s->db, key, present ? &bytes : NULL) == NEO_BACKEND_OK ? 0 : -1;
+}
+
+int storage_cell_state(const struct storage *s, uint32_t partition)
+{
+	return neo_ptable_cell_state(&s->pt, partition, s->nid);
+}
+
+bool storage_readable(const struct storage *s, uint32_t partition)
+{
+	int state = storage_cell_state(s, partition);
+
+	return state >= 0 && neo_cell_readable(state);
+}
+
+struct pt_load {
+	struct neo_ptable *pt;
+};
+
+static int load_pt_row(void *ctx, const struct neo_pt_row *row)
+{
+	struct pt_load *load = ctx;
+	enum neo_cell_state state = row->tid < 0 ? (enum neo_cell_state)(-row->tid)
+						 : NEO_CELL_OUT_OF_DATE;
+
+	neo_ptable_set_cell(load->pt, row->partition, row->nid, state);
+	return 0;
+}
+
+void storage_load_pt(struct storage *s)
+{
+	uint64_t np = 0, nr = 0, ptid = 0;
+	struct pt_load load = { &s->pt };
+
+	storage_config_get_u64(s, "partitions", &np);
+	storage_config_get_u64(s, "replicas", &nr);
+	storage_config_get_u64(s, "ptid", &ptid);
+	neo_ptable_init(&s->pt, (uint32_t)np, (uint32_t)nr);
+	if (np && s->be->pt_scan(s->db, load_pt_row, &load) == NEO_BACKEND_OK)
+		s->pt.ptid = (int64_t)ptid;
+}
+
+struct own_tids {
+	int32_t nid;
+	uint32_t count;
+	int64_t *tids;
+};
+
+static int take_own_tid(void *ctx, const struct neo_pt_row *row)
+{
+	struct own_tids *own = ctx;
+
+	if (row->nid == own->nid && row->partition < own->count)
+		own->tids[row->partition] = row->tid;
+	return 0;
+}
+
+int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions)
+{
+	struct own_tids own = { s->nid, partitions, neo_calloc(partitions + 1, sizeof(int64_t)) };
+
+	if (own.tids == NULL)
+		return NULL;
+	for (uint32_t p = 0; p < partitions; p++)
+		own.tids[p] = STORAGE_NO_CELL;
+	if (s->be->pt_scan(s->db, take_own_tid, &own) != NEO_BACKEND_OK) {
+		neo_free(own.tids);
+		return NULL;
+	}
+	return own.tids;
+}
+
+/*
+ * The pt.tid of an own cell becoming (or staying) OUT_OF_DATE, given the
+ * stored one: as upstream, it says up to which tid the cell is complete,
+ * so that a storage back from a short absence replicates only what it
+ * missed.  Already out of date: its progress stays.  Readable until now:
+ * the greatest tid it holds for the partition.  New or corrupted: 0, from
+ * scratch.
+ */
+int64_t storage_outdated_cell_tid(struct storage *s, uint32_t partition, int64_t stored)
+{
+	uint64_t obj_tid = 0, oid = 0, trans_tid = 0;
+
+	if (stored >= 0)
+		return stored;
+	if (stored != -(int64_t)NEO_CELL_UP_TO_DATE && stored != -(int64_t)NEO_CELL_FEEDING)
+		return 0;
+	if (s->be->last_obj_ids(s->db, partition, &obj_tid, &oid) != NEO_BACKEND_OK)
+		obj_tid = 0;
+	if (s->be->last_trans_tid(s->db, partition, NEO_MAX_TID, &trans_tid) != NEO_BACKEND_OK)
+		trans_tid = 0;
+	return (int64_t)(obj_tid > trans_tid ? obj_tid : trans_tid);
+}
+
+/* Writes the whole table (reset) or its current cells. */
+int storage_persist_pt(struct storage *s, bool reset)
+{
+	size_t count = 0;
+	struct neo_pt_row *rows;
+	int64_t *own_tids;
+	int rc;
+
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+		count += s->pt.rows[p].count;
+	rows = neo_calloc(count + 1, sizeof *rows);
+	if (rows == NULL)
+		return -1;
+	own_tids = storage_own_cell_tids(s, s->pt.num_partitions);
+	if (own_tids == NULL) {
+		neo_free(rows);
+		return -1;
+	}
+	count = 0;
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+		for (uint32_t i = 0; i < s->pt.rows[p].count; i++) {
+			const struct neo_pt_cell *cell = &s->pt.rows[p].cells[i];
+			struct neo_pt_row *row = &rows[count++];
+
+			row->partition = p;
+			row->nid = cell->nid;
+			row->tid = cell->nid == s->nid && cell->state == NEO_CELL_OUT_OF_DATE
+					   ? storage_outdated_cell_tid(s, p, own_tids[p])
+					   : -(int64_t)cell->state;
+		}
+	rc = s->be->pt_apply(s->db, rows, count, reset);
+	neo_free(own_tids);
+	neo_free(rows);
+	if (rc != NEO_BACKEND_OK
+	    || storage_config_set_u64(s, "partitions", s->pt.num_partitions, true) < 0
+	    || storage_config_set_u64(s, "replicas", s->pt.num_replicas, true) < 0
+	    || storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true) < 0)
+		return -1;
+	return s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK ? 0 : -1;
+}
