@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cluster/tid.h"
+#include "runtime/log.h"
 
 void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
 			const char *fmt, ...)
@@ -76,7 +77,12 @@ static int load_pt_row(void *ctx, const struct neo_pt_row *row)
 	enum neo_cell_state state = row->tid < 0 ? (enum neo_cell_state)(-row->tid)
 						 : NEO_CELL_OUT_OF_DATE;
 
-	neo_ptable_set_cell(load->pt, row->partition, row->nid, state);
+	/* Only a row outside the stored table's size fails (memory running
+	 * out stops the daemon first): the master's table replaces this one
+	 * at identification anyway, so say so and go on. */
+	if (neo_ptable_set_cell(load->pt, row->partition, row->nid, state) < 0)
+		neo_log(NEO_LOG_WARNING, "stored partition table: cell of node %d in partition %u "
+			"ignored (outside the table)", (int)row->nid, (unsigned)row->partition);
 	return 0;
 }
 
@@ -88,7 +94,11 @@ void storage_load_pt(struct storage *s)
 	storage_config_get_u64(s, "partitions", &np);
 	storage_config_get_u64(s, "replicas", &nr);
 	storage_config_get_u64(s, "ptid", &ptid);
-	neo_ptable_init(&s->pt, (uint32_t)np, (uint32_t)nr);
+	if (neo_ptable_init(&s->pt, (uint32_t)np, (uint32_t)nr) < 0) {
+		neo_log(NEO_LOG_WARNING, "stored partition table (%llu partitions) not loaded: "
+			"the master's will be used", (unsigned long long)np);
+		return;
+	}
 	if (np && s->be->pt_scan(s->db, load_pt_row, &load) == NEO_BACKEND_OK)
 		s->pt.ptid = (int64_t)ptid;
 }
