@@ -687,6 +687,8 @@ struct log_op {
 	struct neo_ask_tids ask;
 	uint32_t pending, answered;
 	bool nomem;
+	char refusal[200];	/* the last storage's error, e.g. an operation its
+				 * backend module does not implement */
 	struct tid_list list;
 };
 
@@ -696,6 +698,9 @@ static void log_finish(struct log_op *op)
 		return;
 	if (op->nomem)
 		client_call_done(op->c, &op->call, NEO_CLIENT_NOMEM, "out of memory");
+	else if (op->answered == 0 && op->refusal[0])
+		client_call_done(op->c, &op->call, NEO_CLIENT_UNAVAILABLE, "no storage could answer: %s",
+				 op->refusal);
 	else if (op->answered == 0)
 		client_call_done(op->c, &op->call, NEO_CLIENT_UNAVAILABLE, "no storage answered");
 	else
@@ -712,6 +717,8 @@ static void log_answered(struct neo_conn *conn, enum neo_ask_status status,
 		op->answered++;
 		if (tid_list_add(&op->list, &((const struct neo_answer_tids *)answer->args)->tids) < 0)
 			op->nomem = true;
+	} else if (status == NEO_ASK_ANSWERED && answer->code == NEO_ERROR) {
+		client_error_text(answer, op->refusal, sizeof op->refusal);
 	}
 	log_finish(op);
 }
