@@ -3,11 +3,16 @@
 #   - a missing required library stops configure with the Debian package
 #     to install;
 #   - --without-<backend> turns a module off, and the summary says so.
-# It runs the real configure in a scratch directory, hiding one library
-# at a time from pkg-config with a private PKG_CONFIG_LIBDIR.
+# It runs the real configure in scratch build directories, hiding one
+# library at a time from pkg-config with a private PKG_CONFIG_LIBDIR.
+#
+# configure runs from a copy of the distributed sources ("make distdir" of
+# this build), not from $srcdir: autoconf refuses a build directory apart
+# from a source directory that is itself configured (an in-source build,
+# as README's Building section does), and the copy is what a release
+# tarball holds, git or not.
 
-srcdir=${srcdir:-.}
-top=$(cd "$srcdir" && pwd)
+top_builddir=${abs_top_builddir:-$(pwd)}
 scratch=$(mktemp -d /tmp/neo-test-configure-XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 n=0
@@ -37,6 +42,16 @@ pc_dir_without() {
 	done
 	echo "$dir"
 }
+
+# The sources as a tarball would hold them.  MAKEFLAGS is not passed on:
+# the jobserver and command-line variables of the "make check" running
+# this test are none of distdir's business.
+top="$scratch/src"
+if ! MAKEFLAGS= ${MAKE:-make} -C "$top_builddir" distdir distdir="$top" >"$scratch/distdir.out" 2>&1 ||
+	[ ! -x "$top/configure" ]; then
+	echo "Bail out! make distdir into $top failed: $(tail -n 1 "$scratch/distdir.out")"
+	exit 1
+fi
 
 expect_missing() {
 	pc=$1
