@@ -1,6 +1,6 @@
 /*
  * mysql_reconnect.c - mysql_innodb.so against a server that goes away,
- * and against connections it refuses.  Run by test_conformance_mysql.sh:
+ * and against connections it refuses.  Run by mysql_conformance.sh:
  *
  *     tests/backend/mysql_reconnect MODULE.so DIR SERVER_SCRIPT
  *

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../unit/vector_json.h"
+#include "vector_json.h"
 #include "tap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

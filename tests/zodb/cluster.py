@@ -1,6 +1,6 @@
 """A real NEO cluster on 127.0.0.1 for the ZODB tests: neomaster and
 neostorage processes of the build under test, SQLite databases and logs
-in a temporary directory (as tests/cluster/cluster_util.c does in C).
+in a temporary directory (as tests/lib/cluster_util.c does in C).
 
 NEO_BUILDDIR names the build directory (the runner sets it).  The
 cluster is new at each start(): new directory, databases and ports, so

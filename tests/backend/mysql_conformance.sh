@@ -6,7 +6,7 @@
 # renumbered into one, with one plan.
 top_builddir=${abs_top_builddir:-$(pwd)}
 srcdir=${srcdir:-$(dirname "$0")/../..}
-server="$srcdir/tests/backend/mariadb_server.sh"
+server="$srcdir/tests/lib/mariadb_server.sh"
 module="$top_builddir/backends/.libs/mysql_innodb.so"
 scratch=$(mktemp -d /tmp/neo-test-mysql-XXXXXX)
 trap 'sh "$server" stop "$scratch" >/dev/null 2>&1; rm -rf "$scratch"' EXIT
