@@ -7,7 +7,7 @@
 # library at a time from pkg-config with a private PKG_CONFIG_LIBDIR.
 #
 # configure runs from a copy of the distributed sources ("make distdir" of
-# this build), not from $srcdir: autoconf refuses a build directory apart
+# this build), not from $srcdir: configure refuses a build directory apart
 # from a source directory that is itself configured (an in-source build,
 # as README's Building section does), and the copy is what a release
 # tarball holds, git or not.
