@@ -207,6 +207,47 @@ static int tweak_remove(struct neo_ptable *pt, uint32_t p, int32_t nid)
 	return 0;
 }
 
+/*
+ * A row with more kept cells than per_row (the replicas were lowered):
+ * as upstream's tweak, the surplus goes, cells that are not readable
+ * first, then those of the most loaded nodes; a readable cell becomes
+ * FEEDING rather than DISCARDED only while the row would keep fewer than
+ * per_row readable cells without it.
+ */
+static int tweak_trim_row(struct neo_ptable *pt, uint32_t p, uint32_t per_row)
+{
+	while (row_kept_cells(pt, p) > per_row) {
+		const struct neo_pt_cells *row = &pt->rows[p];
+		int32_t victim = 0;
+		bool victim_readable = true;
+		uint32_t victim_load = 0, readable = 0;
+
+		for (uint32_t i = 0; i < row->count; i++) {
+			const struct neo_pt_cell *cell = &row->cells[i];
+			bool is_readable = neo_cell_readable(cell->state);
+			uint32_t load;
+
+			if (cell->state == NEO_CELL_FEEDING)
+				continue;
+			readable += is_readable;
+			load = node_cell_count(pt, cell->nid);
+			if (victim == 0 || (victim_readable && !is_readable)
+			    || (victim_readable == is_readable && load > victim_load)) {
+				victim = cell->nid;
+				victim_readable = is_readable;
+				victim_load = load;
+			}
+		}
+		if (victim == 0)
+			return 0;
+		if (neo_ptable_set_cell(pt, p, victim,
+					victim_readable && readable - 1 < per_row
+						? NEO_CELL_FEEDING : NEO_CELL_DISCARDED) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The valid node with the fewest cells that has none in row p. */
 static int32_t least_loaded_without(const struct neo_ptable *pt, const int32_t *valid,
 				    size_t count, uint32_t p)
@@ -231,7 +272,8 @@ static int32_t least_loaded_without(const struct neo_ptable *pt, const int32_t *
 /*
  * As upstream's tweak in spirit: every valid node (running storages not
  * excluded) ends with the same number of cells within one, each row has
- * min(nr + 1, nodes) cells, new cells are OUT_OF_DATE, and a readable
+ * min(nr + 1, nodes) cells (surplus cells go, as after lowering the
+ * replicas: tweak_trim_row), new cells are OUT_OF_DATE, and a readable
  * cell that must go stays FEEDING until another copy is up to date.
  */
 int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_count,
@@ -274,6 +316,9 @@ int master_pt_tweak(struct master *m, const int32_t *excluded, size_t excluded_c
 				rc = -1;
 		}
 	}
+	for (uint32_t p = 0; p < pt.num_partitions; p++)
+		if (tweak_trim_row(&pt, p, per_row) < 0)
+			rc = -1;
 	/* Fill rows, then move cells from overloaded to underloaded nodes. */
 	for (uint32_t p = 0; p < pt.num_partitions; p++)
 		while (row_kept_cells(&pt, p) < per_row) {

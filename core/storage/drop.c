@@ -7,6 +7,10 @@
  * from the event loop, so that requests are served in between, and a
  * partition given back to this node before the end is left alone (its
  * replication starts from scratch anyway).
+ *
+ * With --disable-drop-partitions nothing is deleted, as upstream: the
+ * rows of the partitions left stay in the database, and a log line says
+ * which partitions were kept.
  */
 #include "storage/storage.h"
 
@@ -100,6 +104,12 @@ void storage_drop_partition(struct storage *s, uint32_t partition)
 {
 	struct dropper *d;
 
+	if (s->opts->disable_drop_partitions) {
+		/* as upstream: the rows stay, and the log says so */
+		neo_log(NEO_LOG_INFO, "don't drop data for partition %u (--disable-drop-partitions)",
+			partition);
+		return;
+	}
 	if (!storage_backend_require(s, NULL, 0, drop_step, "dropping a partition's rows"))
 		return;	/* the rows stay; nothing reads them */
 	d = dropper_get(s);
@@ -111,9 +121,19 @@ void storage_drop_partition(struct storage *s, uint32_t partition)
 
 void storage_drop_unassigned(struct storage *s)
 {
-	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
-		if (storage_cell_state(s, p) < 0)
+	uint32_t kept = 0;
+
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++) {
+		if (storage_cell_state(s, p) >= 0)
+			continue;
+		if (s->opts->disable_drop_partitions)
+			kept++;
+		else
 			storage_drop_partition(s, p);
+	}
+	if (kept)
+		neo_log(NEO_LOG_INFO, "don't drop data for the %u partition(s) not assigned here "
+			"(--disable-drop-partitions)", kept);
 }
 
 void storage_drop_stop(struct storage *s)

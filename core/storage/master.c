@@ -253,6 +253,12 @@ static void pack_signed(struct storage *s, const struct neo_notify_pack_signed *
 {
 	int rc = NEO_BACKEND_OK;
 
+	if (s->opts->disable_pack) {
+		/* as upstream: nothing signed here, nothing packed; the
+		 * orders count as done (storage/pack.c) */
+		storage_pack_skip(s, &signed_orders->approved);
+		return;
+	}
 	if (!storage_backend_has(s, pack_order_sign))
 		return;	/* no pack order was stored here */
 	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < signed_orders->approved.count; i++)

@@ -34,6 +34,7 @@ struct packer {
 	uint64_t next_oid;		/* where its next step starts */
 	uint32_t next_index;		/* partial pack: index in oids */
 	uint64_t reported;		/* last NotifyPackCompleted sent */
+	uint64_t skipped;		/* --disable-pack: last order approved */
 	struct event *step;
 };
 
@@ -230,6 +231,15 @@ static void orders_answered(struct neo_conn *conn, enum neo_ask_status status,
 	    !s->operational)
 		return;
 	orders = answer->args;
+	if (s->opts->disable_pack) {
+		for (uint32_t i = 0; i < orders->orders.count; i++)
+			if (orders->orders.items[i].approved.has && orders->orders.items[i].approved.v
+			    && orders->orders.items[i].id > k->skipped)
+				k->skipped = orders->orders.items[i].id;
+		if (k->skipped)
+			report(s, k, k->skipped);
+		return;
+	}
 	packed = own_packed_ids(s);
 	completed = packed ? completed_id(s, packed) : -1;
 	neo_free(packed);
@@ -249,6 +259,43 @@ static void orders_answered(struct neo_conn *conn, enum neo_ask_status status,
 		report(s, k, (uint64_t)completed);
 }
 
+/* The packer, made on first use; NULL when out of memory. */
+static struct packer *packer_get(struct storage *s)
+{
+	struct packer *k = s->packer;
+
+	if (k == NULL) {
+		k = s->packer = neo_calloc(1, sizeof *k);
+		if (k == NULL)
+			return NULL;
+		k->step = evtimer_new(s->base, pack_step, s);
+		k->reported = UINT64_MAX;
+	}
+	return k;
+}
+
+/*
+ * --disable-pack, as upstream: orders are neither signed nor applied
+ * here, but the last approved one is reported done at once, so that the
+ * cluster (and a client waiting for its pack) does not wait for this
+ * node.  The rows stay as they are.
+ */
+void storage_pack_skip(struct storage *s, const struct neo_list_p64 *approved)
+{
+	struct packer *k = packer_get(s);
+
+	if (k == NULL)
+		return;
+	for (uint32_t i = 0; i < approved->count; i++)
+		if (approved->items[i] > k->skipped)
+			k->skipped = approved->items[i];
+	if (approved->count)
+		neo_log(NEO_LOG_INFO, "pack %016" PRIx64 " not done here (--disable-pack)",
+			k->skipped);
+	if (s->operational && k->skipped)
+		report(s, k, k->skipped);
+}
+
 void storage_pack_update(struct storage *s)
 {
 	struct packer *k = s->packer;
@@ -258,16 +305,25 @@ void storage_pack_update(struct storage *s)
 
 	if (!s->operational || s->master_conn == NULL)
 		return;
+	if (s->opts->disable_pack) {
+		/* what was skipped is done; after a start, the master's list
+		 * says what was approved meanwhile (orders_answered) */
+		k = packer_get(s);
+		if (k == NULL || k->asking)
+			return;
+		if (k->skipped)
+			report(s, k, k->skipped);
+		else
+			k->asking = neo_conn_ask(s->master_conn, NEO_ASK_PACK_ORDERS, &ask, 0,
+						 orders_answered, s) >= 0;
+		return;
+	}
 	if (!storage_backend_check(s, NULL, 0, storage_backend_can_pack(s), "pack operations",
 				   "packing"))
 		return;
-	if (k == NULL) {
-		k = s->packer = neo_calloc(1, sizeof *k);
-		if (k == NULL)
-			return;
-		k->step = evtimer_new(s->base, pack_step, s);
-		k->reported = UINT64_MAX;
-	}
+	k = packer_get(s);
+	if (k == NULL)
+		return;
 	if (k->asking || k->working)
 		return;
 	packed = own_packed_ids(s);

@@ -282,6 +282,9 @@ void storage_drop_stop(struct storage *s);
 
 /* storage/pack.c: approved pack orders applied in the background. */
 void storage_pack_update(struct storage *s);
+/* --disable-pack: the approved orders are reported done, not applied. */
+struct neo_list_p64;
+void storage_pack_skip(struct storage *s, const struct neo_list_p64 *approved);
 void storage_pack_stop(struct storage *s);
 void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
 				uint64_t min_id);
