@@ -10,6 +10,7 @@
 
 #include "cluster/nid.h"
 #include "cluster/tid.h"
+#include "daemon/daemon.h"
 #include "runtime/alloc.h"
 #include "runtime/log.h"
 
@@ -55,6 +56,7 @@ static size_t learn_master(struct admin *a, const struct neo_address *address)
 			return i;
 	if (neo_grow(&a->masters, &a->master_capacity, a->master_count + 1, sizeof *a->masters))
 		return SIZE_MAX;
+	neo_master_list_note(address);	/* -D, as upstream */
 	a->masters[a->master_count] = *address;
 	return a->master_count++;
 }
@@ -99,6 +101,7 @@ static void mirror_clear(struct admin *a)
 
 static void apply_node_information(struct admin *a, const struct neo_notify_node_information *n)
 {
+	neo_master_list_note_nodes(&n->nodes);	/* -D, as upstream */
 	for (uint32_t i = 0; i < n->nodes.count; i++) {
 		struct neo_node *gone = NULL;
 

@@ -76,6 +76,13 @@ int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int ar
 			daemon->opts.logfile);
 		goto fail;
 	}
+	if (daemon->opts.dynamic_master_list
+	    && neo_master_list_open(daemon->opts.dynamic_master_list, &daemon->masters,
+				    &daemon->master_count, err, sizeof err) < 0) {
+		fprintf(stderr, "%s: --dynamic-master-list: %s\n", neo_program_name(program), err);
+		neo_log(NEO_LOG_ERROR, "--dynamic-master-list: %s", err);
+		goto fail;
+	}
 	if (daemon->opts.ca) {
 		daemon->ssl = neo_ssl_context_new(daemon->opts.ca, daemon->opts.cert,
 						  daemon->opts.key, err, sizeof err);
@@ -106,6 +113,7 @@ void neo_daemon_finish(struct neo_daemon *daemon)
 	if (daemon->ssl)
 		SSL_CTX_free(daemon->ssl);
 	neo_free(daemon->masters);
+	neo_master_list_close();
 	neo_options_free(&daemon->opts);
 	neo_log_close();
 	memset(daemon, 0, sizeof *daemon);

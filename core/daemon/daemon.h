@@ -35,4 +35,22 @@ int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int ar
 	__attribute__((warn_unused_result));
 void neo_daemon_finish(struct neo_daemon *daemon);
 
+/*
+ * daemon/masterlist.c, -D/--dynamic-master-list (neo_daemon_start opens
+ * it): the file's masters are merged into *masters (reallocated), and the
+ * file rewritten with the union; 0, or -1 with err.  neo_master_list_note
+ * adds a master the node learned and rewrites the file (a no-op without
+ * the option, or for a master already listed).
+ */
+int neo_master_list_open(const char *path, struct neo_address **masters, size_t *count,
+			 char *err, size_t errlen);
+void neo_master_list_note(const struct neo_address *addr);
+/* The masters among a NotifyNodeInformation's nodes, the known masters
+ * of a NotPrimaryMaster. */
+struct neo_list_node_info;
+struct neo_list_wire_address;
+void neo_master_list_note_nodes(const struct neo_list_node_info *nodes);
+void neo_master_list_note_wire(const struct neo_list_wire_address *masters);
+void neo_master_list_close(void);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster/nid.h"
+#include "daemon/daemon.h"
 #include "runtime/alloc.h"
 #include "runtime/log.h"
 
@@ -172,9 +173,62 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 	}
 }
 
+/* The "new_nid" entry of a storage's extra (--new-nid): its array of
+ * partitions, or NULL. */
+static const msgpack_object *new_nid_offer(const struct neo_request_identification *req)
+{
+	for (uint32_t i = 0; i < req->extra.count; i++)
+		if (req->extra.keys[i].size == 7
+		    && memcmp(req->extra.keys[i].data, "new_nid", 7) == 0)
+			return req->extra.values[i].type == MSGPACK_OBJECT_ARRAY
+				       ? &req->extra.values[i] : NULL;
+	return NULL;
+}
+
+/*
+ * As upstream, a storage started with --new-nid (a copy of another's
+ * database) comes without id and address, listing the partitions of the
+ * copy: it gets a fresh id, state DOWN (it exits once the id is saved),
+ * and OUT_OF_DATE cells for those partitions, so that started again it
+ * replicates what it misses.  Returns 0, or -1 with *why set.
+ */
+static int take_new_nid(struct master *m, struct neo_node *node, const msgpack_object *offer,
+			const char **why)
+{
+	struct neo_ptable before = { 0 };
+
+	if (neo_ptable_copy(&before, &m->pt) < 0) {
+		*why = "out of memory";
+		return -1;
+	}
+	for (uint32_t i = 0; i < offer->via.array.size; i++) {
+		const msgpack_object *o = &offer->via.array.ptr[i];
+
+		/* checked by master_identify */
+		if (neo_ptable_set_cell(&m->pt, (uint32_t)o->via.u64, node->nid,
+					NEO_CELL_OUT_OF_DATE) < 0) {
+			*why = "out of memory";
+			goto undo;
+		}
+	}
+	master_change_node_state(m, node, NEO_NODE_DOWN);
+	if (master_pt_commit(m, &before) < 0) {
+		*why = "out of memory";
+		neo_ptable_free(&before);
+		return -1;
+	}
+	neo_ptable_free(&before);
+	return 0;
+undo:
+	neo_ptable_free(&m->pt);
+	m->pt = before;
+	return -1;
+}
+
 void master_identify(struct master *m, struct neo_node *unidentified, struct neo_conn *conn,
 		     struct neo_packet *pkt)
 {
+	const msgpack_object *new_nid = NULL;
 	const struct neo_request_identification *req = pkt->args;
 	struct neo_address address, *has_address = NULL;
 	struct neo_node *node;
@@ -202,6 +256,7 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 			refuse(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "master without address");
 			return;
 		}
+		neo_master_list_note(has_address);	/* -D, as upstream */
 		if (!election_allows(m, req, has_address)) {
 			neo_conn_close(conn, "lost the election");
 			return;
@@ -214,7 +269,21 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 		}
 		break;
 	case NEO_NODE_STORAGE:
-		if (has_address == NULL) {
+		new_nid = has_address ? NULL : new_nid_offer(req);
+		if (new_nid && m->state == NEO_CLUSTER_RECOVERING) {
+			/* as upstream: the table is not known yet */
+			refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "cluster is recovering");
+			return;
+		}
+		for (uint32_t i = 0; new_nid && i < new_nid->via.array.size; i++)
+			if (new_nid->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+			    || new_nid->via.array.ptr[i].via.u64 >= m->pt.num_partitions) {
+				refuse(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				       "new_nid: not a partition of this cluster");
+				return;
+			}
+		if (has_address == NULL && (new_nid == NULL || (req->uuid.has && req->uuid.v))) {
+			/* as upstream: only a --new-nid request comes without */
 			refuse(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "storage without address");
 			return;
 		}
@@ -235,6 +304,18 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 	node = register_node(m, req, has_address, nid, conn);
 	if (node == NULL) {
 		refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	if (new_nid) {
+		const char *why = NULL;
+
+		if (take_new_nid(m, node, new_nid, &why) < 0) {
+			node->conn = NULL;
+			master_forget_node(m, node);
+			refuse(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, why);
+			return;
+		}
+		welcome(m, node, pkt->msg_id);
 		return;
 	}
 	welcome(m, node, pkt->msg_id);
@@ -330,6 +411,7 @@ static void follow_hint(struct master *m, const struct neo_not_primary_master *h
 {
 	struct neo_address primary;
 
+	neo_master_list_note_wire(&hint->known_masters);	/* -D, as upstream */
 	if (!hint->primary.has || hint->primary.v < 0
 	    || hint->primary.v >= hint->known_masters.count)
 		return;
@@ -361,6 +443,7 @@ static void link_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 	} else if (pkt->code == NEO_NOTIFY_NODE_INFORMATION) {
 		const struct neo_notify_node_information *info = pkt->args;
 
+		neo_master_list_note_nodes(&info->nodes);	/* -D, as upstream */
 		for (uint32_t i = 0; i < info->nodes.count; i++)
 			if (info->nodes.items[i].uuid.has && info->nodes.items[i].uuid.v == m->nid
 			    && m->nid && info->nodes.items[i].state == NEO_NODE_DOWN) {

@@ -164,6 +164,32 @@ static int storage_load_state(struct storage *s)
 	return 0;
 }
 
+/*
+ * --new-nid, as upstream: the database is a copy of another storage's
+ * (taken while it was stopped); its cells are offered to the master with
+ * a request for a new id (storage/master.c), which the node saves before
+ * it exits.  An empty database has nothing to offer: refused.
+ */
+static int storage_prepare_new_nid(struct storage *s)
+{
+	storage_load_pt(s);
+	s->new_nid_partitions = neo_calloc(s->pt.num_partitions + 1, sizeof *s->new_nid_partitions);
+	if (s->new_nid_partitions == NULL)
+		return -1;
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+		if (s->nid && storage_cell_state(s, p) >= 0)
+			s->new_nid_partitions[s->new_nid_count++] = p;
+	if (s->new_nid_count == 0) {
+		/* as upstream */
+		neo_log(NEO_LOG_ERROR, "--new-nid: database is empty (no cell assigned to it)");
+		return -1;
+	}
+	neo_log(NEO_LOG_INFO, "--new-nid: asking the master for a new id, with %u cell(s)",
+		s->new_nid_count);
+	s->nid = 0;
+	return 0;
+}
+
 static void storage_free(struct storage *s)
 {
 	storage_replication_stop(s);
@@ -185,6 +211,7 @@ static void storage_free(struct storage *s)
 	}
 	neo_nodes_free(&s->nodes);
 	neo_ptable_free(&s->pt);
+	neo_free(s->new_nid_partitions);
 	if (s->reconnect_event)
 		event_free(s->reconnect_event);
 	if (s->retry_event)
@@ -225,6 +252,11 @@ int main(int argc, char **argv)
 		storage_free(&s);
 		neo_daemon_finish(&daemon);
 		return 0;
+	}
+	if (daemon.opts.new_nid && storage_prepare_new_nid(&s) < 0) {
+		storage_free(&s);
+		neo_daemon_finish(&daemon);
+		return 1;
 	}
 	s.listener = neo_listener_new(s.base, &daemon.bind, s.ssl, storage_on_accept, &s, err,
 				      sizeof err);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cluster/nid.h"
+#include "daemon/daemon.h"
 #include "cluster/tid.h"
 #include "runtime/log.h"
 
@@ -199,6 +200,7 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 
 static void take_nodes(struct storage *s, const struct neo_notify_node_information *info)
 {
+	neo_master_list_note_nodes(&info->nodes);	/* -D, as upstream */
 	for (uint32_t i = 0; i < info->nodes.count; i++) {
 		const struct neo_node_info *node = &info->nodes.items[i];
 		struct neo_node *gone = NULL;
@@ -462,6 +464,7 @@ static void follow_primary(struct storage *s, const struct neo_not_primary_maste
 {
 	struct neo_address primary;
 
+	neo_master_list_note_wire(&hint->known_masters);	/* -D, as upstream */
 	if (!hint->primary.has || hint->primary.v < 0 || hint->primary.v >= hint->known_masters.count
 	    || !neo_address_from_wire(&hint->known_masters.items[hint->primary.v], &primary))
 		return;
@@ -497,6 +500,13 @@ static void identified(struct neo_conn *conn, enum neo_ask_status status,
 			if (storage_db_failed(s, rc, "saving the node id"))
 				return;
 		}
+		if (s->new_nid_count) {
+			/* as upstream: the new id is saved, and the node stops */
+			neo_log_set_name(neo_nid_format(s->nid, nid, sizeof nid));
+			neo_log(NEO_LOG_INFO, "--new-nid: new node id %s saved; exiting", nid);
+			storage_exit(s, 0);
+			return;
+		}
 		s->identified = true;
 		neo_log_set_name(neo_nid_format(s->nid, nid, sizeof nid));
 		neo_log(NEO_LOG_INFO, "identified by the primary master %s as %s", neo_conn_peer(conn),
@@ -516,8 +526,32 @@ static void master_ready(struct neo_conn *conn, void *arg)
 	struct storage *s = arg;
 	struct neo_request_identification req;
 
-	neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
+	struct neo_bin key = { (const uint8_t *)"new_nid", 7 };
+	msgpack_object offer = { .type = MSGPACK_OBJECT_ARRAY };
+	msgpack_object *offsets = NULL;
+
+	if (s->new_nid_count) {
+		/* as upstream: no id, no address, the partitions in extra */
+		offsets = neo_calloc(s->new_nid_count, sizeof *offsets);
+		if (offsets == NULL) {
+			neo_conn_abort(conn, "out of memory");
+			return;
+		}
+		for (uint32_t i = 0; i < s->new_nid_count; i++) {
+			offsets[i].type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+			offsets[i].via.u64 = s->new_nid_partitions[i];
+		}
+		offer.via.array.ptr = offsets;
+		offer.via.array.size = s->new_nid_count;
+		neo_identification_init(&req, NEO_NODE_STORAGE, 0, NULL, s->cluster);
+		req.extra.keys = &key;
+		req.extra.values = &offer;
+		req.extra.count = 1;
+	} else {
+		neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
+	}
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, identified, s);
+	neo_free(offsets);
 }
 
 static void reconnect(evutil_socket_t fd, short what, void *arg)

@@ -101,6 +101,10 @@ struct storage {
 	bool exiting;
 
 	int32_t nid;
+	/* --new-nid: the partitions of the copied database's cells, offered
+	 * to the master with the request for a new id (count 0: not asked) */
+	uint32_t *new_nid_partitions;
+	uint32_t new_nid_count;
 	struct neo_node_table nodes;
 	struct neo_ptable pt;
 	bool operational;

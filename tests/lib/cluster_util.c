@@ -245,9 +245,17 @@ void cluster_storage_database(struct test_cluster *tc, int index, char *db, size
 
 pid_t cluster_start_storage(struct test_cluster *tc, int index)
 {
+	return cluster_start_storage_with(tc, index, NULL);
+}
+
+pid_t cluster_start_storage_with(struct test_cluster *tc, int index, const char *const extra[])
+{
 	char path[512], masters[256], db[512], log[512], module[512], bind[64];
-	char *argv[] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-e", module,
-			 "-d", db, "-l", log, NULL };
+	char *argv[20] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-e", module,
+			   "-d", db, "-l", log, NULL };
+
+	for (int i = 0, at = 13; extra && extra[i] && at < 19; i++)
+		argv[at++] = (char *)extra[i];
 
 	/* The module of this build, whatever NEO_BACKEND_DIR says; an engine
 	 * with a '/' is the path of a module (a test's own). */

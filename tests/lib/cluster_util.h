@@ -44,6 +44,8 @@ void cluster_init(struct test_cluster *tc, const char *name, int partitions, int
 		  int storages, int masters);
 pid_t cluster_start_master(struct test_cluster *tc, int index);
 pid_t cluster_start_storage(struct test_cluster *tc, int index);
+/* The same with more options (a NULL-terminated list, up to 6). */
+pid_t cluster_start_storage_with(struct test_cluster *tc, int index, const char *const extra[]);
 /* A storage whose files cannot grow past max_file_size bytes: its disk
  * fills up. */
 pid_t cluster_start_storage_limited(struct test_cluster *tc, int index, off_t max_file_size);
