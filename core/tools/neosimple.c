@@ -18,6 +18,21 @@
  * The option names are upstream's (neo/scripts/simple.py, which takes
  * them from its functional test cluster); the directory is removed at the
  * end only when neosimple created it.
+ *
+ * --seed STRING, as upstream: what is otherwise left to chance comes
+ * from a generator seeded with STRING, so that the same seed gives the
+ * same cluster: the ports (drawn from 20000-59999 and checked free,
+ * instead of the system's ephemeral ones) and, without --name, the
+ * cluster name (neo_N, N in 0-100, upstream's form).
+ *
+ * --adapter MySQL (or --engine mysql_innodb), as upstream's test cluster:
+ * each DB that is a bare name is a database of a MySQL/MariaDB server,
+ * dropped if it exists and created again with the mysql client, as
+ * $NEO_DB_ADMIN (root) with $NEO_DB_PASSWD through $NEO_DB_SOCKET
+ * (upstream's variables); the storages use it as that user.  (Upstream
+ * makes the databases as the admin and grants them to a user 'test'; a
+ * GRANT ... IDENTIFIED BY is refused by current servers, so the admin
+ * user is used.)  A DB with '@' is a database string used as given.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +41,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +66,7 @@ struct simple_options {
 	const char *dir;		/* --temp_dir, or NULL: a new one */
 	const char *bind_ip;
 	const char *engine;		/* module name or path for every storage */
+	const char *seed;		/* --seed, or NULL */
 	char **dbs;
 	int db_count;
 	char **command;			/* after "--", or NULL */
@@ -102,7 +119,11 @@ static void usage(FILE *out)
 		"                     $TMPDIR, removed at the end)\n"
 		"  --bind_ip IP       address every node listens on (127.0.0.1)\n"
 		"  --engine ENGINE    backend module of the storages: a name or a path\n"
-		"                     to a .so (sqlite); also --adapter SQLite\n"
+		"                     to a .so (sqlite); also --adapter SQLite|MySQL\n"
+		"                     (MySQL: each bare DB name is a database of the server\n"
+		"                     at $NEO_DB_SOCKET, as $NEO_DB_ADMIN, made afresh)\n"
+		"  --seed STRING      seed of what is random: ports and, without --name,\n"
+		"                     the cluster name (neo_N)\n"
 		"  -- COMMAND         run COMMAND once the cluster is RUNNING, then stop;\n"
 		"                     it gets NEO_MASTER_NODES, NEO_CLUSTER, NEO_ADMIN, NEO_DIR\n");
 }
@@ -138,7 +159,7 @@ static const char *engine_of_adapter(const char *adapter)
 static int parse_option(int argc, char **argv, int *i, struct simple_options *opt)
 {
 	static const char *const names[] = { "--master_count", "--partitions", "--replicas",
-		"--name", "--temp_dir", "--bind_ip", "--engine", "--adapter" };
+		"--name", "--temp_dir", "--bind_ip", "--engine", "--adapter", "--seed" };
 	const char *arg = argv[*i], *value = NULL;
 	size_t k, len = 0;
 
@@ -167,14 +188,15 @@ static int parse_option(int argc, char **argv, int *i, struct simple_options *op
 	case 4: opt->dir = value; return 0;
 	case 5: opt->bind_ip = value; return 0;
 	case 6: opt->engine = value; return 0;
-	default: opt->engine = engine_of_adapter(value); return 0;
+	case 7: opt->engine = engine_of_adapter(value); return 0;
+	default: opt->seed = value; return 0;
 	}
 }
 
 /* Returns 0, 1 for --help, -1 on a bad command line. */
 static int parse_args(int argc, char **argv, struct simple_options *opt)
 {
-	*opt = (struct simple_options){ .master_count = 1, .partitions = 1, .name = "neosimple",
+	*opt = (struct simple_options){ .master_count = 1, .partitions = 1,
 		.bind_ip = "127.0.0.1", .engine = "sqlite" };
 	opt->dbs = neo_calloc((size_t)argc, sizeof *opt->dbs);
 	if (opt->dbs == NULL)
@@ -198,11 +220,34 @@ static int parse_args(int argc, char **argv, struct simple_options *opt)
 		fprintf(stderr, "neosimple: name at least one storage database (DB)\n");
 		return -1;
 	}
+	if (opt->name == NULL && opt->seed == NULL)
+		opt->name = "neosimple";
 	if (opt->db_count > SIMPLE_MAX_STORAGES) {
 		fprintf(stderr, "neosimple: at most %d storages\n", SIMPLE_MAX_STORAGES);
 		return -1;
 	}
 	return 0;
+}
+
+/* --seed's generator (splitmix64), seeded from the string (FNV-1a). */
+static uint64_t seed_state;
+
+static void seed_from(const char *text)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (; *text; text++)
+		h = (h ^ (unsigned char)*text) * UINT64_C(1099511628211);
+	seed_state = h;
+}
+
+static uint64_t seeded_next(void)
+{
+	uint64_t z = (seed_state += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
 }
 
 /* A port nobody listens on now, its socket kept open in *fd (so that the
@@ -220,10 +265,24 @@ static int free_port(const char *ip, int *fd_out)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -1;
+	*fd_out = fd;
+	if (seed_state) {
+		int one = 1;
+
+		/* --seed: ports drawn from the generator, the first free ones
+		 * (a port left in TIME_WAIT by the last run is free: the
+		 * nodes listen with SO_REUSEADDR) */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		for (int tries = 0; tries < 1000; tries++) {
+			addr.sin_port = htons((uint16_t)(20000 + seeded_next() % 40000));
+			if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0)
+				return ntohs(addr.sin_port);
+		}
+		return -1;
+	}
 	if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
 	    getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
 		port = ntohs(addr.sin_port);
-	*fd_out = fd;
 	return port;
 }
 
@@ -366,9 +425,102 @@ static int start_masters(struct simple_cluster *c, const int *ports)
 	return 0;
 }
 
+static bool is_mysql(const struct simple_cluster *c)
+{
+	return strcmp(c->opt.engine, "mysql_innodb") == 0;
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *value = getenv(name);
+
+	return value ? value : fallback;
+}
+
+/* A bare name only: letters, digits, '_' and '$' (no quoting needed). */
+static bool mysql_name_ok(const char *db)
+{
+	if (*db == '\0' || strlen(db) > 64)
+		return false;
+	for (; *db; db++)
+		if (!(((*db | 32) >= 'a' && (*db | 32) <= 'z') || (*db >= '0' && *db <= '9')
+		      || *db == '_' || *db == '$'))
+			return false;
+	return true;
+}
+
+/*
+ * --adapter MySQL, as upstream's test cluster: every bare DB name is a
+ * database made afresh on the server (the mysql client, as the admin
+ * user).  Returns 0, or -1 with a message.
+ */
+static int prepare_mysql(const struct simple_cluster *c)
+{
+	const char *user = env_or("NEO_DB_ADMIN", "root");
+	const char *password = env_or("NEO_DB_PASSWD", "");
+	const char *socket = env_or("NEO_DB_SOCKET", "");
+
+	for (int i = 0; i < c->opt.db_count; i++) {
+		const char *db = c->opt.dbs[i];
+		char sql[256];
+		pid_t pid;
+		int status = 0;
+
+		if (strchr(db, '@'))
+			continue;	/* a database string, used as given */
+		if (!mysql_name_ok(db)) {
+			fprintf(stderr, "neosimple: --adapter MySQL: '%s' is not a database name "
+				"(letters, digits, _), nor a database string with '@'\n", db);
+			return -1;
+		}
+		snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS `%s`; CREATE DATABASE `%s`", db,
+			 db);
+		pid = fork();
+		if (pid == 0) {
+			char user_opt[300], password_opt[300], socket_opt[PATH_MAX + 16];
+			char *argv[10];
+			int n = 0;
+
+			snprintf(user_opt, sizeof user_opt, "--user=%s", user);
+			snprintf(password_opt, sizeof password_opt, "--password=%s", password);
+			snprintf(socket_opt, sizeof socket_opt, "--socket=%s", socket);
+			argv[n++] = "mysql";
+			argv[n++] = "--no-defaults";
+			argv[n++] = user_opt;
+			if (*password)
+				argv[n++] = password_opt;
+			if (*socket)
+				argv[n++] = socket_opt;
+			argv[n++] = "-e";
+			argv[n++] = sql;
+			argv[n] = NULL;
+			execvp("mysql", argv);
+			fprintf(stderr, "neosimple: cannot run the mysql client: %s\n",
+				strerror(errno));
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)
+		    || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "neosimple: --adapter MySQL: cannot create database '%s' as "
+				"%s%s%s (set NEO_DB_ADMIN, NEO_DB_PASSWD, NEO_DB_SOCKET)\n", db, user,
+				*socket ? " through " : "", socket);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void storage_database(const struct simple_cluster *c, const char *db, char *out,
 			     size_t size)
 {
+	if (is_mysql(c) && strchr(db, '@') == NULL) {
+		const char *password = env_or("NEO_DB_PASSWD", "");
+
+		/* the module's string: USER[:PASSWORD]@DATABASE[SOCKET] */
+		snprintf(out, size, "%s%s%s@%s%s", env_or("NEO_DB_ADMIN", "root"),
+			 *password ? ":" : "", password, db, env_or("NEO_DB_SOCKET", ""));
+		return;
+	}
 	/* a bare name is a file (sqlite) or a directory (rocksdb) of the
 	 * cluster directory; anything else (a path, a MySQL database) is used
 	 * as given */
@@ -586,6 +738,8 @@ static int start(struct simple_cluster *c)
 	if (find_bindir(c) < 0 || make_dir(c) < 0)
 		return -1;
 	find_build_modules(c);
+	if (is_mysql(c) && prepare_mysql(c) < 0)
+		return -1;
 	if (reserve_ports(c, master_ports, &admin_port) < 0 || start_masters(c, master_ports) < 0)
 		return -1;
 	start_storages(c);
@@ -607,6 +761,19 @@ int main(int argc, char **argv)
 		usage(parsed > 0 ? stdout : stderr);
 		neo_free(cluster.opt.dbs);
 		return parsed > 0 ? 0 : 2;
+	}
+	if (cluster.opt.seed) {
+		static char seeded_name[16];
+
+		/* as upstream: the seed decides the name when none is given */
+		seed_from(cluster.opt.seed);
+		if (seed_state == 0)
+			seed_state = 1;
+		if (cluster.opt.name == NULL) {
+			snprintf(seeded_name, sizeof seeded_name, "neo_%u",
+				 (unsigned)(seeded_next() % 101));
+			cluster.opt.name = seeded_name;
+		}
 	}
 	sigaction(SIGINT, &stop_action, NULL);
 	sigaction(SIGTERM, &stop_action, NULL);
