@@ -1,7 +1,8 @@
 /*
  * daemon/masterlist.c - -D/--dynamic-master-list: a file where a node keeps
  * the addresses of the masters it knows, so that started again it finds
- * them even if its --masters is out of date.
+ * them even if its --masters is out of date (core/cluster/cluster.md
+ * section 1.2).
  *
  * As upstream (neo/lib/node.py's master database): the file is a JSON
  * array of [host, port] pairs; a missing file is created, and one that

@@ -186,11 +186,12 @@ static const msgpack_object *new_nid_offer(const struct neo_request_identificati
 }
 
 /*
- * As upstream, a storage started with --new-nid (a copy of another's
- * database) comes without id and address, listing the partitions of the
- * copy: it gets a fresh id, state DOWN (it exits once the id is saved),
- * and OUT_OF_DATE cells for those partitions, so that started again it
- * replicates what it misses.  Returns 0, or -1 with *why set.
+ * As upstream (core/cluster/cluster.md section 1.2), a storage started
+ * with --new-nid (a copy of another's database) comes without id and
+ * address, listing the partitions of the copy: it gets a fresh id, state
+ * DOWN (it exits once the id is saved), and OUT_OF_DATE cells for those
+ * partitions, so that started again it replicates what it misses.
+ * Returns 0, or -1 with *why set.
  */
 static int take_new_nid(struct master *m, struct neo_node *node, const msgpack_object *offer,
 			const char **why)

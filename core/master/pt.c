@@ -208,7 +208,8 @@ static int tweak_remove(struct neo_ptable *pt, uint32_t p, int32_t nid)
 }
 
 /*
- * A row with more kept cells than per_row (the replicas were lowered):
+ * A row with more kept cells than per_row (the replicas were lowered;
+ * core/cluster/cluster.md section 7.4):
  * as upstream's tweak, the surplus goes, cells that are not readable
  * first, then those of the most loaded nodes; a readable cell becomes
  * FEEDING rather than DISCARDED only while the row would keep fewer than

@@ -8,7 +8,8 @@
  * partition given back to this node before the end is left alone (its
  * replication starts from scratch anyway).
  *
- * With --disable-drop-partitions nothing is deleted, as upstream: the
+ * With --disable-drop-partitions (core/cluster/cluster.md section 7.4)
+ * nothing is deleted, as upstream: the
  * rows of the partitions left stay in the database, and a log line says
  * which partitions were kept.
  */
