@@ -80,7 +80,8 @@ int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int ar
 	    && neo_master_list_open(daemon->opts.dynamic_master_list, &daemon->masters,
 				    &daemon->master_count, err, sizeof err) < 0) {
 		fprintf(stderr, "%s: --dynamic-master-list: %s\n", neo_program_name(program), err);
-		neo_log(NEO_LOG_ERROR, "--dynamic-master-list: %s", err);
+		if (daemon->opts.logfile)
+			neo_log(NEO_LOG_ERROR, "--dynamic-master-list: %s", err);
 		goto fail;
 	}
 	if (daemon->opts.ca) {

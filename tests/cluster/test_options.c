@@ -198,7 +198,7 @@ static void new_nid(void)
 
 static void dynamic_master_list(void)
 {
-	char list[600], line[1200], out[4096], path[512];
+	char list[600], line[2400], out[4096], path[512];
 	FILE *f;
 	bool created = false;
 
@@ -255,6 +255,29 @@ static void dynamic_master_list(void)
 	}
 	tap_ok(cluster_log_has(&tc, "storage0-D.log", "identified by the primary master", 20000),
 	       "-D: a storage whose --masters is wrong finds the master listed in the file");
+
+	/* as upstream, a file that cannot be written or read is an error */
+	{
+		const char *top = getenv("abs_top_builddir") ? getenv("abs_top_builddir") : "..";
+		char bad[600], err[700];
+
+		snprintf(line, sizeof line, "'%s/core/neoadmin' -c x -D '%s/no/such/dir.json' "
+			 ">/dev/null 2>'%s/D.err'", top, tc.dir, tc.dir);
+		snprintf(err, sizeof err, "%s/D.err", tc.dir);
+		tap_ok(system(line) != 0 && cluster_log_count(&tc, "D.err", "--dynamic-master-list") >= 1,
+		       "-D: a file that cannot be written stops the node with a message");
+		snprintf(bad, sizeof bad, "%s/bad.json", tc.dir);
+		f = fopen(bad, "w");
+		if (f) {
+			fputs("{\"not\": \"a list\"}\n", f);
+			fclose(f);
+		}
+		snprintf(line, sizeof line, "'%s/core/neoadmin' -c x -D '%s' >/dev/null 2>'%s'", top,
+			 bad, err);
+		tap_ok(system(line) != 0
+		       && cluster_log_count(&tc, "D.err", "not a JSON list of [host, port] pairs") >= 1,
+		       "-D: a file that is not a list of masters stops the node with a message");
+	}
 }
 
 int main(void)
