@@ -2,6 +2,7 @@
  * neostorage - the storage node.  Opens its backend module, listens, then
  * serves the cluster through the primary master; see storage/storage.h.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,10 @@ static int storage_open_backend(struct storage *s, struct neo_options *opts)
 	s->be = s->module.ops;
 	args.database = opts->database;
 	args.engine = mysql_engine;
-	args.wait_seconds = (int)opts->wait;
+	/* as upstream: any negative --wait is forever; the module counts
+	 * whole seconds, so a fraction rounds up rather than to no wait */
+	args.wait_seconds = opts->wait < 0 ? -1
+			    : opts->wait > 1e6 ? 1000000 : (int)ceil(opts->wait);
 	args.flags = (opts->reset ? NEO_BACKEND_OPEN_RESET : 0)
 		     | (opts->dedup ? NEO_BACKEND_OPEN_DEDUP : 0);
 	args.log = backend_log;

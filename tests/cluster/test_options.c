@@ -15,7 +15,8 @@
  *     "a node with this id is already connected"; started again it
  *     replicates its cells;
  *   - -D/--dynamic-master-list: the file is created with the masters,
- *     and a master named only in the file is found at the next start.
+ *     and a master named only in the file is found at the next start;
+ *   - --wait with a fraction of a second waits (it was truncated to 0).
  *
  * The rows are counted with the sqlite3 command on the storages' files:
  * the test runs on the sqlite engine only.
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cluster_util.h"
@@ -280,6 +282,33 @@ static void dynamic_master_list(void)
 	}
 }
 
+/* --wait, as upstream a number of seconds: a fraction waits (rounded up
+ * to the module's whole seconds), not zero.  On mysql_innodb.so, with a
+ * server that is not there. */
+static void wait_fraction(void)
+{
+	const char *top = getenv("abs_top_builddir") ? getenv("abs_top_builddir") : "..";
+	char module[600], line[1600];
+	struct timespec t0, t1;
+	double elapsed;
+	int rc;
+
+	snprintf(module, sizeof module, "%s/backends/.libs/mysql_innodb.so", top);
+	if (access(module, R_OK) != 0) {
+		tap_skip("--wait: the mysql_innodb module is not built");
+		return;
+	}
+	snprintf(line, sizeof line, "'%s/core/neostorage' -c x -e '%s' -d 'root@nodb%s/no.sock' "
+		 "-w 0.5 -l '%s/wait.log' >/dev/null 2>&1", top, module, tc.dir, tc.dir);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = system(line);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	tap_ok(rc != 0 && elapsed >= 0.9 && elapsed < 10,
+	       "--wait 0.5: the storage retries its database for a second before failing "
+	       "(%.2f s)", elapsed);
+}
+
 int main(void)
 {
 	static const char *const no_pack[] = { "--disable-pack", "--disable-drop-partitions", NULL };
@@ -305,6 +334,7 @@ int main(void)
 	neo_client_close(client);
 	new_nid();
 	dynamic_master_list();
+	wait_fraction();
 	cluster_stop(&tc);
 	return tap_done();
 }
