@@ -80,6 +80,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	m.address = *neo_listener_address(m.listener);
+	/* -D, as upstream: a master lists itself too (master_peers skips it) */
+	neo_master_list_note(&m.address);
 	if (master_peers(&m, &daemon) < 0) {
 		master_free(&m);
 		neo_daemon_finish(&daemon);

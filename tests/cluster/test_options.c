@@ -280,6 +280,37 @@ static void dynamic_master_list(void)
 		       && cluster_log_count(&tc, "D.err", "not a JSON list of [host, port] pairs") >= 1,
 		       "-D: a file that is not a list of masters stops the node with a message");
 	}
+
+	/* as upstream, a master lists itself in its file */
+	{
+		const char *top = getenv("abs_top_builddir") ? getenv("abs_top_builddir") : "..";
+		char master[600], own[600], log[600];
+		pid_t pid;
+		bool listed = false;
+
+		snprintf(master, sizeof master, "%s/core/neomaster", top);
+		snprintf(own, sizeof own, "%s/master-D.json", tc.dir);
+		snprintf(log, sizeof log, "%s/master-D.log", tc.dir);
+		pid = fork();
+		if (pid == 0) {
+			execl(master, master, "-c", "selfcheck", "-b", "127.0.0.1:0", "-D", own, "-l",
+			      log, (char *)NULL);
+			_exit(127);
+		}
+		for (int waited = 0; waited < 50 && !listed; waited++) {
+			usleep(100000);
+			f = fopen(own, "r");
+			if (f) {
+				size_t n = fread(out, 1, sizeof out - 1, f);
+
+				out[n] = '\0';
+				fclose(f);
+				listed = strstr(out, "[\"127.0.0.1\", ") != NULL;
+			}
+		}
+		cluster_kill(&pid, SIGTERM);
+		tap_ok(listed, "-D: a master writes its own address in its file (%s)", out);
+	}
 }
 
 /* --wait, as upstream a number of seconds: a fraction waits (rounded up
