@@ -34,6 +34,29 @@ static int daemon_addresses(struct neo_daemon *daemon, enum neo_program program,
 	return 0;
 }
 
+/* Options upstream accepts for features this NEO does not have yet: a
+ * node refuses to start with them rather than run without the feature,
+ * so that nobody believes a backup cluster or e-mail alerts are running.
+ * NULL when none is given. */
+static const char *unsupported_option(enum neo_program program, const struct neo_options *o)
+{
+	if (program == NEO_PROGRAM_MASTER) {
+		if (o->backup)
+			return "--backup (backup mode)";
+		if (o->upstream_cluster)
+			return "--upstream-cluster (backup mode)";
+		if (o->upstream_masters)
+			return "--upstream-masters (backup mode)";
+	}
+	if (program == NEO_PROGRAM_ADMIN) {
+		if (o->monitor_email.count)
+			return "--monitor-email (e-mail alerts)";
+		if (o->monitor_maxlag != 0)
+			return "--monitor-maxlag (backup lag alerts)";
+	}
+	return NULL;
+}
+
 /* The daemons' failure policy for memory (runtime/alloc.h): a node that
  * lost an allocation stops rather than answer from half-done work; what
  * it acknowledged is on disk, and its peers carry on without it. */
@@ -68,6 +91,13 @@ int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int ar
 		printf("%s (NEO in C) %s\n", neo_program_name(program), PACKAGE_VERSION);
 		neo_options_free(&daemon->opts);
 		return 0;
+	}
+	if (unsupported_option(program, &daemon->opts)) {
+		fprintf(stderr, "%s: %s is not supported by this version of NEO in C; "
+			"remove it from the command line or the configuration file\n",
+			neo_program_name(program), unsupported_option(program, &daemon->opts));
+		neo_options_free(&daemon->opts);
+		return 2;
 	}
 	if (daemon_addresses(daemon, program, bind_default_port) < 0)
 		goto fail;
