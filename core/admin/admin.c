@@ -288,6 +288,10 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 		set_cluster_state(a, info->state);
 		break;
 	}
+	case NEO_FLUSH_LOG:
+		/* as upstream: another admin's flush_log, relayed by the master */
+		neo_log(NEO_LOG_INFO, "flush_log: %zu kept log records written", neo_log_flush());
+		break;
 	default:
 		/* e.g. NotifyUpstreamAdmin: backup monitoring is not done here. */
 		neo_log(NEO_LOG_DEBUG, "%s from the primary master ignored", pkt->type->name);
@@ -689,8 +693,11 @@ static void client_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 			neo_conn_close(conn, not_connected);
 			return;
 		}
-		neo_log(NEO_LOG_INFO, "flush_log: relayed to the primary master");
+		/* as upstream: relayed to the primary master, which has every
+		 * other node flush, and flushed here */
 		neo_conn_notify(a->master_conn, NEO_FLUSH_LOG, NULL);
+		neo_log(NEO_LOG_INFO, "flush_log: relayed to the primary master; "
+			"%zu kept log records written", neo_log_flush());
 		return;
 	}
 	if (!a->identified) {

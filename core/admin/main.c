@@ -13,6 +13,14 @@ static void admin_on_signal(int signum, void *arg)
 	admin_stop(arg);
 }
 
+/* SIGRTMIN+2 (net/signals.h). */
+static void admin_dump(void *arg)
+{
+	struct admin *a = arg;
+
+	neo_nodes_log(&a->nodes);
+}
+
 int main(int argc, char **argv)
 {
 	struct neo_daemon daemon;
@@ -32,6 +40,7 @@ int main(int argc, char **argv)
 		neo_daemon_finish(&daemon);
 		return 1;
 	}
+	neo_signals_set_dump(daemon.signals, admin_dump, &a);
 	admin_start(&a);
 	event_base_dispatch(daemon.base);
 	neo_log(NEO_LOG_INFO, "admin stopped");

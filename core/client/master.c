@@ -209,6 +209,10 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	case NEO_NOT_PRIMARY_MASTER:
 		not_primary(c, pkt->args);
 		break;
+	case NEO_FLUSH_LOG:
+		/* as upstream: neoctl flush_log reaches clients too */
+		neo_log_flush();
+		break;
 	default:
 		neo_log(NEO_LOG_DEBUG, "ignored %s from the master", pkt->type->name);
 		break;

@@ -3,11 +3,14 @@
  */
 #include "cluster/nodes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cluster/nid.h"
 #include "runtime/alloc.h"
+#include "runtime/log.h"
 
 void neo_nodes_init(struct neo_node_table *table)
 {
@@ -196,5 +199,29 @@ char neo_node_state_letter(enum neo_node_state state)
 	case NEO_NODE_RUNNING: return 'R';
 	case NEO_NODE_PENDING: return 'P';
 	default: return 'U';
+	}
+}
+
+void neo_nodes_log(const struct neo_node_table *table)
+{
+	neo_log(NEO_LOG_INFO, "node table: %zu nodes", table->count);
+	for (size_t i = 0; i < table->count; i++) {
+		const struct neo_node *node = table->nodes[i];
+		char nid[16], address[300] = "None", stamp[40] = "None";
+
+		if (node->has_address)
+			snprintf(address, sizeof address, "%s:%u", node->address.host,
+				 node->address.port);
+		if (node->has_id_timestamp) {
+			time_t seconds = (time_t)node->id_timestamp;
+			struct tm tm;
+
+			if (gmtime_r(&seconds, &tm) != NULL)
+				strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+		}
+		neo_log(NEO_LOG_INFO, " * %s | %s | %s | %s | %s",
+			node->nid ? neo_nid_format(node->nid, nid, sizeof nid) : "None",
+			neo_enum_name(NEO_ENUM_NODE_TYPES, node->type), address,
+			neo_enum_name(NEO_ENUM_NODE_STATES, node->state), stamp);
 	}
 }

@@ -85,6 +85,13 @@ void neo_address_to_wire(const struct neo_address *addr, struct neo_wire_address
 void neo_identification_init(struct neo_request_identification *req, enum neo_node_type type,
 			     int32_t nid, const struct neo_address *address, const char *cluster);
 
+/*
+ * Writes the table to the log at INFO, a line per node (id, type,
+ * address, state, id timestamp as a UTC date), after a line with the
+ * count: what upstream's NodeManager.log writes on SIGRTMIN+2.
+ */
+void neo_nodes_log(const struct neo_node_table *table);
+
 /* The letter of a node state in the text form: U D R P. */
 char neo_node_state_letter(enum neo_node_state state);
 

@@ -15,6 +15,10 @@
 #include "runtime/alloc.h"
 #include "runtime/log.h"
 
+/* The newest records below the level that a daemon keeps (upstream's
+ * default backlog size). */
+#define DAEMON_LOG_BACKLOG ((size_t)1 << 24)
+
 static int daemon_addresses(struct neo_daemon *daemon, enum neo_program program,
 			    int bind_default_port)
 {
@@ -71,6 +75,7 @@ int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int ar
 		     void (*on_stop)(int signum, void *arg), void *arg)
 {
 	char err[512];
+	int level = NEO_LOG_INFO;
 
 	neo_set_oom_handler(daemon_out_of_memory);
 	/* libevent's own allocations (buffers, events) too: a lost output
@@ -101,7 +106,17 @@ int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int ar
 	}
 	if (daemon_addresses(daemon, program, bind_default_port) < 0)
 		goto fail;
-	if (neo_log_open(daemon->opts.logfile, NEO_LOG_INFO, neo_program_name(program)) < 0) {
+	if (daemon->opts.loglevel != NULL) {
+		level = neo_log_level_parse(daemon->opts.loglevel);
+		if (level < 0) {
+			fprintf(stderr, "%s: --loglevel: expected DEBUG, INFO, WARNING or ERROR, got '%s'\n",
+				neo_program_name(program), daemon->opts.loglevel);
+			neo_daemon_finish(daemon);
+			return 2;
+		}
+	}
+	if (neo_log_open(daemon->opts.logfile, (enum neo_log_level)level,
+			 neo_program_name(program)) < 0) {
 		fprintf(stderr, "%s: cannot open log file %s\n", neo_program_name(program),
 			daemon->opts.logfile);
 		goto fail;
@@ -114,6 +129,10 @@ int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int ar
 			neo_log(NEO_LOG_ERROR, "--dynamic-master-list: %s", err);
 		goto fail;
 	}
+	/* as upstream: what is below the level is kept in memory (16 MiB)
+	 * until asked for (SIGRTMIN, neoctl flush_log: net/signals.h) */
+	if (level > NEO_LOG_DEBUG && neo_log_set_backlog(DAEMON_LOG_BACKLOG) != 0)
+		goto fail;
 	if (daemon->opts.ca) {
 		daemon->ssl = neo_ssl_context_new(daemon->opts.ca, daemon->opts.cert,
 						  daemon->opts.key, err, sizeof err);

@@ -53,6 +53,17 @@ static void master_free(struct master *m)
 	neo_free(m->masters);
 }
 
+/* SIGRTMIN+2 (net/signals.h). */
+static void master_dump(void *arg)
+{
+	struct master *m = arg;
+
+	neo_log(NEO_LOG_INFO, "cluster state %s, %s, partition table %lld",
+		neo_enum_name(NEO_ENUM_CLUSTER_STATES, m->state),
+		m->primary ? "primary" : "secondary", (long long)m->pt.ptid);
+	neo_nodes_log(&m->nodes);
+}
+
 int main(int argc, char **argv)
 {
 	struct neo_daemon daemon;
@@ -82,6 +93,7 @@ int main(int argc, char **argv)
 	m.address = *neo_listener_address(m.listener);
 	/* -D, as upstream: a master lists itself too (master_peers skips it) */
 	neo_master_list_note(&m.address);
+	neo_signals_set_dump(daemon.signals, master_dump, &m);
 	if (master_peers(&m, &daemon) < 0) {
 		master_free(&m);
 		neo_daemon_finish(&daemon);

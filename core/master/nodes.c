@@ -35,22 +35,24 @@ void master_exit_loop(struct master *m)
 	event_base_once(m->base, -1, EV_TIMEOUT, master_quit, m->base, &soon);
 }
 
-static double monotonic_now(void)
+static double wall_clock_now(void)
 {
 	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_REALTIME, &now);
 	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
-/* As upstream: id timestamps come from a clock that never goes back and
- * never repeats. */
+/* as upstream (monotonic_time in neo/master/app.py): id timestamps and
+ * election keys are wall-clock time (neoctl prints them as dates, and
+ * masters compare them across machines), forced to increase by 1 ms
+ * whenever the clock stands still or goes back. */
 double master_next_clock(struct master *m)
 {
-	double now = monotonic_now();
+	double now = wall_clock_now();
 
 	if (now <= m->node_clock)
-		now = m->node_clock + 1e-6;
+		now = m->node_clock + 1e-3;
 	m->node_clock = now;
 	return now;
 }

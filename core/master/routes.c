@@ -127,7 +127,21 @@ static void ask_recovery(struct master *m, struct neo_node *node, struct neo_con
 static void flush_log(struct master *m, struct neo_node *node, struct neo_conn *conn,
 		      struct neo_packet *pkt)
 {
-	/* nothing buffered here */
+	size_t told = 0;
+
+	(void)node;
+	(void)pkt;
+	/* as upstream: every other connected node is told, then the master
+	 * flushes its own log */
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *peer = m->nodes.nodes[i];
+
+		if (peer->conn != NULL && peer->conn != conn
+		    && neo_conn_notify(peer->conn, NEO_FLUSH_LOG, NULL) == 0)
+			told++;
+	}
+	neo_log(NEO_LOG_INFO, "flush_log: relayed to %zu nodes; %zu kept log records written",
+		told, neo_log_flush());
 }
 
 /* --- The table ---------------------------------------------------------------- */

@@ -251,6 +251,24 @@ static void check_congestion(struct neo_conn *conn)
 		conn->callbacks.on_congestion(conn, true, conn->arg);
 }
 
+/*
+ * The packet trace: as upstream, every packet sent or received is a DEBUG
+ * record (written at --loglevel DEBUG, else kept in the log's backlog until
+ * a flush), here one line: direction ('>' sent, '<' received), peer, the
+ * message id and the packet's name.
+ */
+static void trace_packet(const struct neo_conn *conn, char direction, uint32_t msg_id,
+			 uint16_t code)
+{
+	const struct neo_packet_type *type;
+
+	if (!neo_log_wanted(NEO_LOG_DEBUG))
+		return;
+	type = neo_packet_type_of(code);
+	neo_log(NEO_LOG_DEBUG, "%c %s #%u %s", direction, conn->peer, (unsigned)msg_id,
+		type != NULL ? type->name : "?");
+}
+
 static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args)
 {
 	if (conn->state != CONN_OPEN && conn->state != CONN_HANDSHAKE)
@@ -259,6 +277,7 @@ static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, co
 		neo_log(NEO_LOG_ERROR, "%s: cannot encode packet 0x%04x", conn->peer, code);
 		return -1;
 	}
+	trace_packet(conn, '>', msg_id, code);
 	check_congestion(conn);
 	if (!conn->in_read)
 		want_write(conn);
@@ -517,6 +536,7 @@ static bool next_packet(struct neo_conn *conn, struct evbuffer *in)
 		protocol_error(conn, err);
 		return false;
 	}
+	trace_packet(conn, '<', pkt.msg_id, pkt.code);
 	if (r == -2) {
 		refuse_packet(conn, &pkt, err);
 		return false;

@@ -47,6 +47,8 @@ struct option_desc {
 
 static const struct option_desc option_table[] = {
 	{ "logfile", 'l', KIND_PATH, AT(logfile), NO_FLAG, FOR_ALL, "log to this file" },
+	{ "loglevel", 0, KIND_STRING, AT(loglevel), NO_FLAG, FOR_DAEMONS,
+	  "lowest level written: DEBUG (with the packet trace), INFO, WARNING or ERROR" },
 	{ "ca", 0, KIND_PATH, AT(ca), NO_FLAG, FOR_ALL, "(SSL) certificate authority, PEM" },
 	{ "cert", 0, KIND_PATH, AT(cert), NO_FLAG, FOR_ALL, "(SSL) certificate, PEM" },
 	{ "key", 0, KIND_PATH, AT(key), NO_FLAG, FOR_ALL, "(SSL) private key, PEM" },

@@ -47,6 +47,7 @@ struct neo_options {
 	char *ca, *cert, *key;
 
 	/* Daemons. */
+	char *loglevel;			/* ours, not upstream's: see README */
 	char *file, *section;
 	char *cluster;
 	char *masters;			/* space-separated addresses */

@@ -228,6 +228,14 @@ static void storage_free(struct storage *s)
 		neo_backend_unload(&s->module);
 }
 
+/* SIGRTMIN+2 (net/signals.h). */
+static void storage_dump(void *arg)
+{
+	struct storage *s = arg;
+
+	neo_nodes_log(&s->nodes);
+}
+
 int main(int argc, char **argv)
 {
 	struct neo_daemon daemon;
@@ -262,6 +270,7 @@ int main(int argc, char **argv)
 		neo_daemon_finish(&daemon);
 		return 1;
 	}
+	neo_signals_set_dump(daemon.signals, storage_dump, &s);
 	s.listener = neo_listener_new(s.base, &daemon.bind, s.ssl, storage_on_accept, &s, err,
 				      sizeof err);
 	if (s.listener == NULL) {

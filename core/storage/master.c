@@ -341,6 +341,15 @@ MASTER_HANDLER(storage_master_ignored)
 	(void)pkt;
 }
 
+MASTER_HANDLER(storage_master_flush_log)
+{
+	(void)s;
+	(void)conn;
+	(void)pkt;
+	/* as upstream: neoctl flush_log, relayed by the master */
+	neo_log(NEO_LOG_INFO, "flush_log: %zu kept log records written", neo_log_flush());
+}
+
 MASTER_HANDLER(storage_master_recovery)
 {
 	answer_recovery(s, conn, pkt->msg_id);

@@ -22,7 +22,7 @@ static const struct storage_route {
 	 * repairs. */
 	{ MASTER, NEO_NOTIFY_NODE_INFORMATION, storage_master_nodes },
 	{ MASTER, NEO_NOTIFY_CLUSTER_INFORMATION, storage_master_ignored },
-	{ MASTER, NEO_FLUSH_LOG, storage_master_ignored },
+	{ MASTER, NEO_FLUSH_LOG, storage_master_flush_log },
 	{ MASTER, NEO_SEND_PARTITION_TABLE, storage_master_pt },
 	{ MASTER, NEO_NOTIFY_PARTITION_CHANGES, storage_master_pt_changes },
 	{ MASTER, NEO_ASK_RECOVERY, storage_master_recovery },

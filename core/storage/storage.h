@@ -208,6 +208,7 @@ HANDLER(storage_master_nodes);
 HANDLER(storage_master_pt);
 HANDLER(storage_master_pt_changes);
 HANDLER(storage_master_ignored);
+HANDLER(storage_master_flush_log);
 HANDLER(storage_master_recovery);
 HANDLER(storage_master_ask_pt);
 HANDLER(storage_master_last_ids);
