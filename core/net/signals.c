@@ -45,11 +45,11 @@ static const char *signal_name(int signum, char *buf, size_t size)
 
 static void reopen_log(evutil_socket_t signum, short what, void *ctx)
 {
-	char name[32];
+	char buf[32];
+	const char *name = signal_name((int)signum, buf, sizeof buf);
 
 	(void)what;
 	(void)ctx;
-	signal_name((int)signum, name, sizeof name);
 	/* What was kept goes to the old file, with the lines around it. */
 	neo_log_flush();
 	if (neo_log_reopen() != 0)

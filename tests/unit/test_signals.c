@@ -68,7 +68,7 @@ int main(void)
 	tap_ok(rename(path, rotated) == 0, "log rotated away (renamed)");
 	deliver(base, SIGHUP);
 	neo_log(NEO_LOG_INFO, "after rotation");
-	tap_ok(file_contains(path, "after rotation") && file_contains(path, "log file reopened") &&
+	tap_ok(file_contains(path, "after rotation") && file_contains(path, "SIGHUP: log file reopened") &&
 	       !file_contains(path, "before rotation"), "SIGHUP: a new log file at the same path");
 	tap_ok(stops == 0, "SIGHUP does not stop");
 
