@@ -264,7 +264,8 @@ void neo_log(enum neo_log_level level, const char *fmt, ...)
 	if (!neo_log_wanted(level))
 		return;
 	gettimeofday(&now, NULL);
-	start = format_time(&now, line, sizeof line);
+	/* A kept record gets its time formatted when it is written. */
+	start = level >= log_min ? format_time(&now, line, sizeof line) : 0;
 	n = start + (size_t)snprintf(line + start, sizeof(line) - start, "%s %s: ",
 				     neo_log_level_name(level), log_name);
 	if (n < sizeof(line)) {
