@@ -140,6 +140,12 @@ static void test_admin_and_ctl(void)
 	tap_ok(parse(NEO_PROGRAM_MASTER, "neomaster --help") == 0 && opts.help,
 	       "--help needs nothing else");
 	neo_options_free(&opts);
+
+	tap_ok(parse(NEO_PROGRAM_STORAGE, "neostorage -c x -d /tmp/x.db --loglevel DEBUG") == 0 &&
+	       opts.loglevel != NULL && strcmp(opts.loglevel, "DEBUG") == 0,
+	       "--loglevel for the daemons (ours)");
+	neo_options_free(&opts);
+	expect_error(NEO_PROGRAM_CTL, "neoctl --loglevel DEBUG print node", "--loglevel");
 }
 
 static void test_errors(void)
