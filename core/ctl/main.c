@@ -271,6 +271,11 @@ int main(int argc, char **argv)
 
 	/* An admin that goes away is reported, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Upstream's log signals (net/signals.h) do not kill neoctl either,
+	 * as upstream: it keeps nothing back (each line is written at once)
+	 * and lives for one command, so they have nothing to do here. */
+	for (int sig = SIGRTMIN; sig <= SIGRTMIN + 3; sig++)
+		signal(sig, SIG_IGN);
 	if (status >= 0) {
 		neo_options_free(&opts);
 		return status;
