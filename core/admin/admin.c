@@ -172,6 +172,7 @@ static void accepted(struct admin *a, struct neo_conn *conn,
 	a->redirect_followed = false;
 	a->nid = (int32_t)accept->your_uuid.v;
 	a->primary_nid = (int32_t)accept->my_uuid.v;
+	neo_conn_set_name(conn, neo_nid_format(a->primary_nid, primary, sizeof primary));
 	neo_log_set_name(neo_nid_format(a->nid, nid, sizeof nid));
 	neo_log(NEO_LOG_INFO, "connected to the primary master %s at %s",
 		neo_nid_format(a->primary_nid, primary, sizeof primary),

@@ -149,6 +149,7 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 	accept.my_uuid.v = m->nid;
 	accept.your_uuid.has = true;
 	accept.your_uuid.v = node->nid;
+	neo_conn_set_name(node->conn, neo_nid_format(node->nid, nid, sizeof nid));
 	neo_conn_answer(node->conn, msg_id, NEO_ACCEPT_IDENTIFICATION, &accept);
 	neo_conn_identified(node->conn);
 	neo_log(NEO_LOG_INFO, "%s %s identified from %s (%s)", neo_enum_name(NEO_ENUM_NODE_TYPES, node->type),

@@ -75,6 +75,7 @@ struct neo_conn {
 	struct event *linger;		/* bounds a graceful close */
 	char *close_reason;		/* kept for the end of a graceful close */
 	char peer[300];
+	char name[16];			/* the peer's node id, or "" */
 };
 
 struct neo_listener {
@@ -265,8 +266,12 @@ static void trace_packet(const struct neo_conn *conn, char direction, uint32_t m
 	if (!neo_log_wanted(NEO_LOG_DEBUG))
 		return;
 	type = neo_packet_type_of(code);
-	neo_log(NEO_LOG_DEBUG, "%c %s #%u %s", direction, conn->peer, (unsigned)msg_id,
-		type != NULL ? type->name : "?");
+	if (conn->name[0] != '\0')
+		neo_log(NEO_LOG_DEBUG, "%c %s (%s) #%u %s", direction, conn->name, conn->peer,
+			(unsigned)msg_id, type != NULL ? type->name : "?");
+	else
+		neo_log(NEO_LOG_DEBUG, "%c %s #%u %s", direction, conn->peer, (unsigned)msg_id,
+			type != NULL ? type->name : "?");
 }
 
 static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args)
@@ -768,6 +773,11 @@ size_t neo_conn_output_size(const struct neo_conn *conn)
 bool neo_conn_is_open(const struct neo_conn *conn)
 {
 	return conn->state == CONN_OPEN;
+}
+
+void neo_conn_set_name(struct neo_conn *conn, const char *name)
+{
+	snprintf(conn->name, sizeof conn->name, "%s", name != NULL ? name : "");
 }
 
 const char *neo_conn_peer(const struct neo_conn *conn)

@@ -143,6 +143,10 @@ bool neo_conn_congested(const struct neo_conn *conn);
 size_t neo_conn_output_size(const struct neo_conn *conn);
 bool neo_conn_is_open(const struct neo_conn *conn);
 const char *neo_conn_peer(const struct neo_conn *conn);
+/* The peer's node id as text ("S1", copied, cut to 15 characters), once
+ * the owner knows it: the packet trace shows it before the address, as
+ * upstream's "> S1 (127.0.0.1:1234)". */
+void neo_conn_set_name(struct neo_conn *conn, const char *name);
 
 /* Stops reading, sends what is queued, then closes. */
 void neo_conn_close(struct neo_conn *conn, const char *reason);

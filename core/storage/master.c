@@ -500,6 +500,8 @@ static void identified(struct neo_conn *conn, enum neo_ask_status status,
 			neo_conn_abort(conn, "not a master");
 			return;
 		}
+		if (accept->my_uuid.has)
+			neo_conn_set_name(conn, neo_nid_format(accept->my_uuid.v, nid, sizeof nid));
 		if (s->nid != (int32_t)accept->your_uuid.v) {
 			int rc;
 

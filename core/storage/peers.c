@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/nid.h"
 #include "runtime/log.h"
 
 static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg);
@@ -72,6 +73,11 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 	peer->identified = true;
 	peer->type = req->node_type;
 	peer->nid = req->uuid.has ? (int32_t)req->uuid.v : 0;
+	if (peer->nid != 0) {
+		char nid[16];
+
+		neo_conn_set_name(peer->conn, neo_nid_format(peer->nid, nid, sizeof nid));
+	}
 	accept.my_uuid.has = true;
 	accept.my_uuid.v = s->nid;
 	accept.your_uuid = req->uuid;

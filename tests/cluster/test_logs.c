@@ -2,7 +2,7 @@
  * test_logs.c - the logs of running nodes (real processes on 127.0.0.1):
  *
  *   - a master at --loglevel DEBUG writes the packet trace, one line per
- *     packet sent ('>') or received ('<');
+ *     packet sent ('>') or received ('<'), with the peer's id once known;
  *   - nodes at INFO keep their DEBUG records (the packet trace) and
  *     write them on `neoctl flush_log`, which the admin relays to the
  *     master and the master to every node;
@@ -137,9 +137,10 @@ int main(void)
 	/* the packet trace, at DEBUG */
 	tap_ok(cluster_log_has(&tc, "master0.log", "DEBUG M1: < 127.0.0.1:", 5000)
 	       && cluster_log_has(&tc, "master0.log", " RequestIdentification", 5000)
-	       && cluster_log_has(&tc, "master0.log", "DEBUG M1: > 127.0.0.1:", 5000)
+	       && cluster_log_has(&tc, "master0.log", "DEBUG M1: > S1 (127.0.0.1:", 5000)
 	       && cluster_log_has(&tc, "master0.log", " AcceptIdentification", 5000),
-	       "a DEBUG master logs the packets it receives and sends");
+	       "a DEBUG master logs the packets it receives and sends, with the peer's id "
+	       "once known");
 	tap_ok(cluster_log_count(&tc, "storage0.log", " DEBUG ") == 0,
 	       "a storage at INFO writes no DEBUG line by itself");
 
@@ -159,7 +160,7 @@ int main(void)
 	tap_ok(cluster_log_has(&tc, "storage0.log", "flush_log: ", 5000)
 	       && cluster_log_has(&tc, "storage0.log", "flushing ", 5000),
 	       "flush_log: the storage flushes");
-	tap_ok(cluster_log_has(&tc, "storage0.log", " DEBUG S1: > 127.0.0.1:", 5000)
+	tap_ok(cluster_log_has(&tc, "storage0.log", " DEBUG S1: > M1 (127.0.0.1:", 5000)
 	       && cluster_log_has(&tc, "storage0.log", " RequestIdentification", 5000),
 	       "flush_log: the storage's kept packet trace is written");
 
