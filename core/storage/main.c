@@ -55,7 +55,13 @@ static void drop_connections(struct storage *s, const char *why)
 
 /* A backend failure on a write (or STORAGE_ENOMEM in the middle of one):
  * committed data must never be lost, so the node stops rather than go on
- * with a database in doubt. */
+ * with a database in doubt.  Writes that may find nothing to change pass
+ * their rc through storage_write_rc first. */
+int storage_write_rc(int rc)
+{
+	return rc == NEO_BACKEND_NOTFOUND ? NEO_BACKEND_OK : rc;
+}
+
 bool storage_db_failed(struct storage *s, int rc, const char *what)
 {
 	if (rc == NEO_BACKEND_OK)

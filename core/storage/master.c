@@ -62,12 +62,12 @@ static void apply_truncation(struct storage *s)
 	 * signed 64-bit integers: INVALID_TID would be -1 there) */
 	for (uint32_t p = 0; rc == NEO_BACKEND_OK && p < s->pt.num_partitions; p++)
 		if (storage_cell_state(s, p) >= 0)
-			rc = s->be->range_delete(s->db, p, tid, NEO_MAX_TID, neo_id_list_add,
-						 &unused);
+			rc = storage_write_rc(s->be->range_delete(s->db, p, tid, NEO_MAX_TID, neo_id_list_add,
+						 &unused));
 	if (rc == NEO_BACKEND_OK && unused.count) {
 		size_t pruned;
 
-		rc = s->be->data_prune(s->db, unused.ids, unused.count, &pruned);
+		rc = storage_write_rc(s->be->data_prune(s->db, unused.ids, unused.count, &pruned));
 	}
 	neo_id_list_free(&unused);
 	if (rc == NEO_BACKEND_OK && storage_config_set_u64(s, "truncate_tid", 0, false) < 0)
@@ -264,9 +264,11 @@ static void pack_signed(struct storage *s, const struct neo_notify_pack_signed *
 	if (!storage_backend_has(s, pack_order_sign))
 		return;	/* no pack order was stored here */
 	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < signed_orders->approved.count; i++)
-		rc = s->be->pack_order_sign(s->db, signed_orders->approved.items[i], true);
+		rc = storage_write_rc(s->be->pack_order_sign(s->db, signed_orders->approved.items[i],
+							     true));
 	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < signed_orders->rejected.count; i++)
-		rc = s->be->pack_order_sign(s->db, signed_orders->rejected.items[i], false);
+		rc = storage_write_rc(s->be->pack_order_sign(s->db, signed_orders->rejected.items[i],
+							     false));
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	if (storage_db_failed(s, rc, "signing pack orders"))

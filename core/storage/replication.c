@@ -164,8 +164,8 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
 	}
 	fetched = answer->args;
 	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < fetched->tids_to_delete.count; i++)
-		rc = s->be->trans_delete(s->db, (uint32_t)r->partition,
-					 fetched->tids_to_delete.items[i]);
+		rc = storage_write_rc(s->be->trans_delete(s->db, (uint32_t)r->partition,
+					 fetched->tids_to_delete.items[i]));
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
 	if (storage_db_failed(s, rc, "replicating transactions"))
@@ -268,9 +268,9 @@ static void answered_fetch_objects(struct neo_conn *conn, enum neo_ask_status st
 				     && k < fetched->objects_to_delete.values[i].count; k++) {
 			struct neo_opt_id serial = { true, fetched->objects_to_delete.keys[i] };
 
-			rc = s->be->obj_delete(s->db, (uint32_t)r->partition,
+			rc = storage_write_rc(s->be->obj_delete(s->db, (uint32_t)r->partition,
 					       fetched->objects_to_delete.values[i].items[k], &serial,
-					       ignore_id, NULL);
+					       ignore_id, NULL));
 		}
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);

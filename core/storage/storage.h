@@ -147,6 +147,10 @@ static inline int storage_grow_pair(void *first, size_t first_size, void *second
 /* storage/main.c */
 void storage_exit(struct storage *s, int status);
 bool storage_db_failed(struct storage *s, int rc, const char *what);
+/* rc of a write that may find nothing to change (delete, abort, lock,
+ * sign): NEO_BACKEND_NOTFOUND becomes NEO_BACKEND_OK, so that the writes
+ * after it in the same step, and its commit, still run. */
+int storage_write_rc(int rc);
 
 /* storage/backend_call.c: optional backend operations (neo/backend.h). */
 /* Whether the module has the optional operation op. */

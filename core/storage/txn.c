@@ -82,7 +82,7 @@ static int prune_staged_data(struct storage *s, struct storage_txn *txn)
 		    && neo_id_list_add(&ids, txn->objects[i].data_id.id) < 0)
 			rc = STORAGE_ENOMEM;
 	if (rc == NEO_BACKEND_OK && ids.count)
-		rc = s->be->data_prune(s->db, ids.ids, ids.count, &pruned);
+		rc = storage_write_rc(s->be->data_prune(s->db, ids.ids, ids.count, &pruned));
 	neo_id_list_free(&ids);
 	return rc;
 }
@@ -567,7 +567,7 @@ void storage_lock_txn(struct storage *s, struct neo_conn *master, struct neo_pac
 		neo_conn_answer_error(master, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
 		return;
 	}
-	rc = s->be->txn_lock(s->db, req->ttid, req->tid);
+	rc = storage_write_rc(s->be->txn_lock(s->db, req->ttid, req->tid));
 	/* as upstream: the master approves a pack order at lock */
 	if (rc == NEO_BACKEND_OK && req->pack && txn->has_pack)
 		rc = s->be->pack_order_sign(s->db, req->ttid, true);
@@ -602,9 +602,9 @@ void storage_unlock_txn(struct storage *s, uint64_t ttid)
 
 	if (txn == NULL || !txn->locked)
 		return;
-	rc = s->be->txn_unlock(s->db, ttid, txn->tid, ignore_data_id, NULL);
+	rc = storage_write_rc(s->be->txn_unlock(s->db, ttid, txn->tid, ignore_data_id, NULL));
 	if (rc == NEO_BACKEND_OK && txn->has_pack)
-		rc = s->be->pack_order_rename(s->db, ttid, txn->tid);
+		rc = storage_write_rc(s->be->pack_order_rename(s->db, ttid, txn->tid));
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	if (storage_db_failed(s, rc, "unlocking a transaction"))
@@ -615,10 +615,10 @@ void storage_unlock_txn(struct storage *s, uint64_t ttid)
 
 void storage_validate_txn(struct storage *s, uint64_t ttid, uint64_t tid)
 {
-	int rc = s->be->txn_lock(s->db, ttid, tid);
+	int rc = storage_write_rc(s->be->txn_lock(s->db, ttid, tid));
 
 	if (rc == NEO_BACKEND_OK)
-		rc = s->be->txn_unlock(s->db, ttid, tid, ignore_data_id, NULL);
+		rc = storage_write_rc(s->be->txn_unlock(s->db, ttid, tid, ignore_data_id, NULL));
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
 	if (!storage_db_failed(s, rc, "validating a transaction"))
@@ -629,7 +629,7 @@ void storage_validate_txn(struct storage *s, uint64_t ttid, uint64_t tid)
  * rows left would be taken for an unfinished transaction). */
 static void abort_one(struct storage *s, struct storage_txn *txn)
 {
-	int rc = s->be->txn_abort(s->db, txn->ttid, ignore_data_id, NULL);
+	int rc = storage_write_rc(s->be->txn_abort(s->db, txn->ttid, ignore_data_id, NULL));
 
 	if (rc == NEO_BACKEND_OK)
 		rc = prune_staged_data(s, txn);
@@ -726,7 +726,7 @@ void storage_drop_unfinished(struct storage *s)
 		return;
 	}
 	for (size_t i = 0; rc == NEO_BACKEND_OK && i < ttids.count; i++)
-		rc = s->be->txn_abort(s->db, ttids.ids[i], ignore_data_id, NULL);
+		rc = storage_write_rc(s->be->txn_abort(s->db, ttids.ids[i], ignore_data_id, NULL));
 	if (storage_db_failed(s, rc == NEO_BACKEND_OK || rc == STORAGE_ENOMEM ? rc : NEO_BACKEND_EIO,
 			      "dropping unfinished transactions")) {
 		neo_id_list_free(&ttids);
@@ -767,7 +767,7 @@ static uint8_t *unstore(struct storage *s, struct storage_txn *txn,
 		}
 		if (!object->value_tid.has) {
 			size_t pruned;
-			int rc = s->be->data_prune(s->db, &object->data_id.id, 1, &pruned);
+			int rc = storage_write_rc(s->be->data_prune(s->db, &object->data_id.id, 1, &pruned));
 
 			if (rc == NEO_BACKEND_OK)
 				rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
