@@ -26,9 +26,8 @@ uint64_t neo_tid_add(uint64_t tid, int64_t offset);
  * A new tid from the clock, strictly above last (last + 1 when the clock
  * is behind).  With divisor > 0 the result is also congruent to ttid
  * modulo divisor, preferring a smaller value (as upstream's _nextTID);
- * then it may be ttid itself when ttid == last, as upstream's is (the
- * master passes a ttid above every tid it gave, so this never repeats
- * a committed tid).
+ * the one exception to "strictly above last": when the clock is behind
+ * and ttid == last, the result is ttid itself, as upstream's.
  */
 uint64_t neo_tid_next(uint64_t last, uint64_t ttid, uint64_t divisor);
 
