@@ -454,7 +454,7 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 {
 	struct storage *s = arg;
 
-	if (storage_route(s, STORAGE_FROM_MASTER, conn, pkt) || neo_packet_is_answer(pkt->code))
+	if (s->route(s, STORAGE_FROM_MASTER, conn, pkt) || neo_packet_is_answer(pkt->code))
 		return;
 	neo_log(NEO_LOG_WARNING, "unexpected %s from the master", pkt->type->name);
 	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "unexpected packet");

@@ -107,7 +107,7 @@ static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 		storage_delay(s, conn, pkt);	/* behind the requests waiting */
 		return;
 	}
-	if (storage_route(s, peer->type == NEO_NODE_CLIENT ? STORAGE_FROM_CLIENT
+	if (s->route(s, peer->type == NEO_NODE_CLIENT ? STORAGE_FROM_CLIENT
 							   : STORAGE_FROM_STORAGE, conn, pkt))
 		return;
 	if (!neo_packet_is_answer(pkt->code)) {

@@ -500,7 +500,9 @@ void storage_source_object(struct storage *s, struct neo_conn *conn, struct neo_
 
 static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
-	storage_route(arg, STORAGE_FROM_SOURCE, conn, pkt);
+	struct storage *s = arg;
+
+	s->route(s, STORAGE_FROM_SOURCE, conn, pkt);
 }
 
 /* A running storage with a readable cell of the partition. */

@@ -196,3 +196,75 @@ int storage_persist_pt(struct storage *s, bool reset)
 		return -1;
 	return s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK ? 0 : -1;
 }
+
+/* --- Stopping on a database failure ----------------------------------------- */
+
+static void storage_quit(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* Leaves the loop soon, so that queued packets go out first. */
+void storage_exit(struct storage *s, int status)
+{
+	struct timeval soon = { 0, 100000 };
+
+	if (s->exiting)
+		return;
+	s->exiting = true;
+	s->exit_status = status;
+	event_base_once(s->base, -1, EV_TIMEOUT, storage_quit, s->base, &soon);
+}
+
+/* Cuts every connection at once: to its peers the node is gone, as if it
+ * had crashed, so clients go on with the other cells and the master
+ * outdates ours (an error answer would fail their transactions). */
+static void drop_connections(struct storage *s, const char *why)
+{
+	size_t index = 0, count = 0;
+	uint64_t key;
+	void *value;
+	struct neo_conn **conns = neo_calloc(s->peers.count + 2, sizeof *conns);
+
+	if (conns == NULL)
+		return;
+	while (neo_idmap_next(&s->peers, &index, &key, &value))
+		conns[count++] = ((struct storage_peer *)value)->conn;
+	if (s->master_conn)
+		conns[count++] = s->master_conn;
+	for (size_t i = 0; i < count; i++)
+		neo_conn_abort(conns[i], why);
+	neo_free(conns);
+}
+
+/* A backend failure on a write (or STORAGE_ENOMEM in the middle of one):
+ * committed data must never be lost, so the node stops rather than go on
+ * with a database in doubt.  Writes that may find nothing to change pass
+ * their rc through storage_write_rc first. */
+int storage_write_rc(int rc)
+{
+	return rc == NEO_BACKEND_NOTFOUND ? NEO_BACKEND_OK : rc;
+}
+
+bool storage_db_failed(struct storage *s, int rc, const char *what)
+{
+	if (rc == NEO_BACKEND_OK)
+		return false;
+	if (rc == STORAGE_ENOMEM)
+		neo_log(NEO_LOG_ERROR, "out of memory while %s", what);
+	else
+		neo_log(NEO_LOG_ERROR, "backend error while %s: %s", what, s->be->errmsg(s->db));
+	if (rc == STORAGE_ENOMEM || rc == NEO_BACKEND_EIO || rc == NEO_BACKEND_ECORRUPT
+	    || rc == NEO_BACKEND_ETRANSIENT) {
+		if (!s->exiting)
+			neo_log(NEO_LOG_ERROR, "stopping: %s", rc == STORAGE_ENOMEM
+				? "what was half done is rolled back"
+				: "the database cannot be trusted any more");
+		s->be->rollback(s->db);
+		storage_exit(s, 1);
+		drop_connections(s, "database failure");
+	}
+	return true;
+}

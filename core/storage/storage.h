@@ -4,7 +4,8 @@
  *   storage/main.c         options, the backend module, listener, loop
  *   storage/state.c        the leaf every other file calls: configuration
  *                          keys, the stored partition table, own cell
- *                          states, error answers
+ *                          states, error answers, stopping on a database
+ *                          failure
  *   storage/master.c       the link to the primary master: identification,
  *                          recovery/verification answers, partition table
  *                          changes, starting and stopping operation
@@ -99,6 +100,13 @@ struct storage {
 	bool identified;
 	struct event *reconnect_event;
 	bool exiting;
+	int exit_status;		/* main returns it (storage_exit) */
+	/* storage_route, set by main: the files that receive packets (the
+	 * master link, peers, the replication source, the retry of delayed
+	 * requests) reach the routing table through it, so that routes.c,
+	 * which calls their handlers, is not called back by them. */
+	bool (*route)(struct storage *s, unsigned from, struct neo_conn *conn,
+		      struct neo_packet *pkt);
 
 	int32_t nid;
 	/* --new-nid: the partitions of the copied database's cells, offered
@@ -144,7 +152,7 @@ static inline int storage_grow_pair(void *first, size_t first_size, void *second
 	return 0;
 }
 
-/* storage/main.c */
+/* storage/state.c: stopping */
 void storage_exit(struct storage *s, int status);
 bool storage_db_failed(struct storage *s, int rc, const char *what);
 /* rc of a write that may find nothing to change (delete, abort, lock,

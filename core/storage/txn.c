@@ -189,7 +189,7 @@ static void retry_delayed(evutil_socket_t fd, short what, void *arg)
 		queue = request->next;
 		/* every kind of request may have been delayed (replication
 		 * and checks wait for locked transactions too) */
-		if (!storage_route(s, STORAGE_FROM_PEER, request->conn, &request->pkt))
+		if (!s->route(s, STORAGE_FROM_PEER, request->conn, &request->pkt))
 			neo_conn_answer_error(request->conn, request->pkt.msg_id,
 					      NEO_ERROR_PROTOCOL_ERROR, "unexpected packet");
 		neo_packet_release(&request->pkt);
