@@ -32,6 +32,8 @@ struct neo_db {
 	size_t statement_count;
 	char errmsg[512];
 	bool dedup;
+	void (*log)(void *ctx, enum neo_backend_log_level level, const char *message);
+	void *log_ctx;			/* open's args: schema migrations are logged */
 	uint8_t *scratch[4];		/* copies of returned blobs */
 	size_t scratch_size[4];
 };

@@ -220,6 +220,8 @@ static int sqlite_open(const struct neo_backend_open_args *args, struct neo_db *
 		sqlite_close(db);
 		return locked ? NEO_BACKEND_ELOCKED : NEO_BACKEND_EIO;
 	}
+	db->log = args->log;
+	db->log_ctx = args->log_ctx;
 	status = neo_sqlite_setup_schema(db, (args->flags & NEO_BACKEND_OPEN_DEDUP) != 0, err, errlen);
 	if (status != NEO_BACKEND_OK) {
 		sqlite_close(db);

@@ -315,8 +315,11 @@ static void test_pack_and_destruction(struct neo_db *db)
 	uint64_t d[5];
 	struct neo_obj_row rows[5];
 	uint8_t oids[16] = { 0 };
-	struct neo_pack_order order = { .id = 7, .approved = -1, .partial = true, .has_oids = true,
+	/* an order's partition is its id modulo the number of partitions,
+	 * the pt table's (core/neo/backend.md section 15): 10 here */
+	struct neo_pack_order order = { .id = 19, .approved = -1, .partial = true, .has_oids = true,
 		.oids = { oids, 16 }, .pack_tid = 5 };
+	struct neo_pt_row cell9 = { 9, 1, -1, { true, 0 } };
 	uint32_t p9[] = { 9 };
 	struct neo_trans t;
 	bool done = false;
@@ -348,16 +351,17 @@ static void test_pack_and_destruction(struct neo_db *db)
 	tap_ok(l.count == 2 && l.ids[0] == 5 && l.ids[1] == 4, "later revisions are untouched");
 
 	l.count = 0;
+	ops->pt_apply(db, &cell9, 1, false);
 	tap_ok(ops->pack_order_put(db, 9, &order) == NEO_BACKEND_OK &&
-	       ops->pack_order_sign(db, 7, true) == NEO_BACKEND_OK &&
+	       ops->pack_order_sign(db, 19, true) == NEO_BACKEND_OK &&
 	       ops->pack_order_sign(db, 70, true) == NEO_BACKEND_NOTFOUND &&
 	       ops->pack_orders_from(db, p9, 1, 0, count_order, &l) == NEO_BACKEND_OK &&
-	       l.count == 1 && l.ids[0] == 7 && l.second[0] == 216,
+	       l.count == 1 && l.ids[0] == 19 && l.second[0] == 216,
 	       "pack orders are stored, signed and listed with their oids");
 	l.count = 0;
-	ops->pack_order_rename(db, 7, 8);
-	ops->pack_orders_from(db, p9, 1, 8, count_order, &l);
-	tap_ok(l.count == 1 && l.ids[0] == 8, "a pack order follows its transaction to the final tid");
+	ops->pack_order_rename(db, 19, 29);
+	ops->pack_orders_from(db, p9, 1, 29, count_order, &l);
+	tap_ok(l.count == 1 && l.ids[0] == 29, "a pack order follows its transaction to the final tid");
 
 	l.count = 0;
 	tap_ok(ops->range_delete(db, 9, 4, INT64_MAX, collect_id, &l) == NEO_BACKEND_OK &&
