@@ -89,6 +89,21 @@ static int find_duplicate(struct neo_db *db, const uint8_t checksum[20], uint64_
 	return NEO_BACKEND_EDUP;
 }
 
+/* As upstream: a value of 16 MiB or more does not fit data.value (a
+ * MEDIUMBLOB); upstream stores it in bigdata chunks and flags it with the
+ * compression's high bit.  Not done by this module yet: such a value is
+ * refused when stored and reported when read. */
+#define MEDIUMBLOB_LIMIT 0x1000000u
+#define BIGDATA_FLAG 0x80u
+
+static int bigdata_unsupported(struct neo_db *db, uint64_t data_id)
+{
+	snprintf(db->errmsg, sizeof(db->errmsg), "data row %llu is stored in bigdata chunks "
+		 "(a value of 16 MiB or more, written by upstream NEO), which this module "
+		 "does not read yet", (unsigned long long)data_id);
+	return NEO_BACKEND_ENOTSUP;
+}
+
 static int too_big(struct neo_db *db, size_t size)
 {
 	snprintf(db->errmsg, sizeof(db->errmsg), "a value of %zu bytes does not fit the MySQL "
@@ -104,6 +119,11 @@ int neo_mysql_data_put(struct neo_db *db, uint32_t partition, const uint8_t chec
 	MYSQL_BIND params[4];
 	int status;
 
+	if (data.size >= MEDIUMBLOB_LIMIT) {
+		snprintf(db->errmsg, sizeof(db->errmsg), "a value of %zu bytes: this module does "
+			 "not store values of 16 MiB or more (upstream's bigdata) yet", data.size);
+		return NEO_BACKEND_EINVAL;
+	}
 	if (data.size + PACKET_OVERHEAD > db->max_allowed_packet)
 		return too_big(db, data.size);
 	status = take_data_id(db, partition, &id);
@@ -136,6 +156,8 @@ int neo_mysql_data_get(struct neo_db *db, uint64_t data_id, uint8_t *compression
 					     params, &row);
 	if (status != NEO_BACKEND_OK)
 		return status;
+	if (row.id[0] & BIGDATA_FLAG)
+		return bigdata_unsupported(db, data_id);
 	*compression = (uint8_t)row.id[0];
 	if (row.blob[1].size == 20)
 		memcpy(checksum, row.blob[1].data, 20);
@@ -190,6 +212,8 @@ static int read_revision(struct neo_db *db, const struct neo_mysql_row *row,
 		snprintf(db->errmsg, sizeof(db->errmsg), "a revision refers to missing data");
 		return NEO_BACKEND_ECORRUPT;
 	}
+	if (row->id[3] & BIGDATA_FLAG)
+		return bigdata_unsupported(db, row->id[1]);
 	out->compression = (uint8_t)row->id[3];
 	out->data = row->blob[0];
 	if (row->blob[1].size == 20)
