@@ -168,15 +168,24 @@ static int check_version(struct neo_db *db, char *err, size_t errlen)
  */
 static int migrate_ours(struct neo_db *db)
 {
-	bool old_pack = false, old_value = false;
+	bool old_pack = false, old_key = false, old_value = false;
 	int status = has_row(db, "SELECT 1 FROM information_schema.columns"
 				  " WHERE table_schema = DATABASE() AND table_name = 'pack'"
 				  " AND column_name = 'partition'", &old_pack);
 
-	if (status == NEO_BACKEND_OK && old_pack) {
+	/* its key, named after it, goes too (dropping the column alone would
+	 * leave a key on tid that upstream does not have) */
+	if (status == NEO_BACKEND_OK)
+		status = has_row(db, "SELECT 1 FROM information_schema.statistics"
+				      " WHERE table_schema = DATABASE() AND table_name = 'pack'"
+				      " AND index_name = 'partition' LIMIT 1", &old_key);
+	if (status == NEO_BACKEND_OK && (old_pack || old_key)) {
 		neo_mysql_log(db, NEO_BACKEND_LOG_WARNING, "mysql_innodb: dropping column "
-			      "pack.partition, as upstream's schema version 4");
-		status = ddl(db, "ALTER TABLE pack DROP COLUMN `partition`");
+			      "pack.partition and its key, as upstream's schema version 4");
+		status = ddl(db, old_pack && old_key
+				 ? "ALTER TABLE pack DROP KEY `partition`, DROP COLUMN `partition`"
+				 : old_pack ? "ALTER TABLE pack DROP COLUMN `partition`"
+					    : "ALTER TABLE pack DROP KEY `partition`");
 	}
 	if (status == NEO_BACKEND_OK)
 		status = has_row(db, "SELECT 1 FROM information_schema.columns"
