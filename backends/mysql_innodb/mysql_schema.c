@@ -6,9 +6,9 @@
  * so that one MySQL database serves upstream's storage and ours, either
  * way; tests/data/upstream_v4_mysql.sql holds them as upstream creates
  * them and tests/backend/test_schema.sh compares ours against it.
- * bigdata and todel exist, as upstream's, but ours leaves them empty: a
- * value is one data row (MEDIUMBLOB, under 16 MiB; larger ones are
- * refused, see mysql_objects.c) and prunes are not deferred.
+ * A value of 16 MiB or more goes to bigdata chunks, as upstream
+ * (mysql_objects.c); todel, upstream's queue of deferred prunes, exists
+ * but ours prunes at once and leaves it empty.
  *
  * A database written by our earlier versions also says version 4 but has
  * a `partition` column in pack, a LONGBLOB data.value and no bigdata or
