@@ -212,6 +212,47 @@ static int find_duplicate(struct neo_db *db, const uint8_t checksum[20], uint64_
 	return NEO_BACKEND_EDUP;
 }
 
+/*
+ * Our earlier versions kept a value of any size in one LONGBLOB data row.
+ * Before data.value becomes upstream's MEDIUMBLOB (mysql_schema.c), each
+ * value of 16 MiB or more moves to bigdata chunks, one committed row at
+ * a time, so that an interrupted migration resumes where it stopped.
+ */
+int neo_mysql_move_big_values(struct neo_db *db, uint64_t *moved)
+{
+	int status = NEO_BACKEND_OK;
+
+	*moved = 0;
+	while (status == NEO_BACKEND_OK) {
+		struct neo_mysql_row row = { .ids = 2, .blobs = 1 };
+		unsigned long pointer_length = 8;
+		uint8_t pointer[8];
+		MYSQL_BIND params[3];
+		uint64_t compression;
+
+		status = neo_mysql_query_row(db, "SELECT id, compression, value FROM data"
+					     " WHERE compression < 128 AND LENGTH(value) >= 16777216"
+					     " LIMIT 1", NULL, &row);
+		if (status == NEO_BACKEND_NOTFOUND)
+			return NEO_BACKEND_OK;
+		if (status == NEO_BACKEND_OK)
+			status = write_bigdata(db, row.blob[0], pointer);
+		compression = row.id[1] | BIGDATA_FLAG;
+		neo_mysql_bind_id(&params[0], &compression);
+		neo_mysql_bind_bytes(&params[1], pointer, &pointer_length);
+		neo_mysql_bind_id(&params[2], &row.id[0]);
+		if (status == NEO_BACKEND_OK)
+			status = neo_mysql_run(db, "UPDATE data SET compression = ?, value = ?"
+					       " WHERE id = ?", params, NULL);
+		if (status == NEO_BACKEND_OK && mysql_commit(db->conn) != 0)
+			status = neo_mysql_fail(db, NEO_BACKEND_EIO, "commit");
+		db->active = false;
+		if (status == NEO_BACKEND_OK)
+			(*moved)++;
+	}
+	return status;
+}
+
 static int too_big(struct neo_db *db, size_t size)
 {
 	snprintf(db->errmsg, sizeof(db->errmsg), "a value of %zu bytes does not fit the MySQL "

@@ -22,6 +22,12 @@
 
 /* config comes last: a database that has it has every table, and an
  * empty one means a creation was interrupted (DDL commits at once). */
+/* As upstream: chunks of the values of 16 MiB or more (mysql_objects.c). */
+static const char bigdata_table[] = "CREATE TABLE IF NOT EXISTS bigdata ("
+	" id INT UNSIGNED NOT NULL AUTO_INCREMENT,"
+	" value MEDIUMBLOB NOT NULL,"
+	" PRIMARY KEY (id)) ENGINE=InnoDB";
+
 static const char *const tables[] = {
 	"CREATE TABLE IF NOT EXISTS pt ("
 	" `partition` SMALLINT UNSIGNED NOT NULL,"
@@ -35,10 +41,7 @@ static const char *const tables[] = {
 	" partial BOOLEAN NOT NULL,"
 	" oids MEDIUMBLOB,"
 	" pack_tid BIGINT UNSIGNED) ENGINE=InnoDB",
-	"CREATE TABLE IF NOT EXISTS bigdata ("
-	" id INT UNSIGNED NOT NULL AUTO_INCREMENT,"
-	" value MEDIUMBLOB NOT NULL,"
-	" PRIMARY KEY (id)) ENGINE=InnoDB",
+	bigdata_table,
 	"CREATE TABLE IF NOT EXISTS trans ("
 	" `partition` SMALLINT UNSIGNED NOT NULL,"
 	" tid BIGINT UNSIGNED NOT NULL,"
@@ -193,9 +196,19 @@ static int migrate_ours(struct neo_db *db)
 				      " AND column_name = 'value' AND data_type = 'longblob'",
 				      &old_value);
 	if (status == NEO_BACKEND_OK && old_value) {
-		neo_mysql_log(db, NEO_BACKEND_LOG_WARNING, "mysql_innodb: column data.value "
-			      "becomes a MEDIUMBLOB, as upstream's schema version 4");
-		status = ddl(db, "ALTER TABLE data MODIFY value MEDIUMBLOB NOT NULL");
+		uint64_t moved = 0;
+		char message[160];
+
+		/* bigdata first: the values too big for the new column go there */
+		status = ddl(db, bigdata_table);
+		if (status == NEO_BACKEND_OK)
+			status = neo_mysql_move_big_values(db, &moved);
+		snprintf(message, sizeof message, "mysql_innodb: column data.value becomes a "
+			 "MEDIUMBLOB, as upstream's schema version 4 (%llu values of 16 MiB or "
+			 "more moved to bigdata)", (unsigned long long)moved);
+		neo_mysql_log(db, NEO_BACKEND_LOG_WARNING, message);
+		if (status == NEO_BACKEND_OK)
+			status = ddl(db, "ALTER TABLE data MODIFY value MEDIUMBLOB NOT NULL");
 	}
 	return status;
 }
