@@ -171,6 +171,10 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 					  .tid = change->state == NEO_CELL_DISCARDED
 							 ? INT64_MIN : -(int64_t)change->state };
 
+		/* as upstream: an own cell always has a pack id, 0 (never
+		 * packed) when new; pt_apply keeps an existing row's */
+		if (change->uuid == s->nid)
+			row.pack = (struct neo_opt_id){ true, 0 };
 		if (change->uuid == s->nid && change->state == NEO_CELL_OUT_OF_DATE)
 			row.tid = storage_outdated_cell_tid(s, row.partition,
 						    own_tids && row.partition < s->pt.num_partitions
