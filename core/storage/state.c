@@ -55,6 +55,37 @@ int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, b
 	return s->be->config_set(s->db, key, present ? &bytes : NULL) == NEO_BACKEND_OK ? 0 : -1;
 }
 
+/*
+ * As upstream: the tids kept as configuration keys (truncate_tid,
+ * backup_tid) are the 8 bytes of the tid in hex, 16 characters, not
+ * decimal (upstream reads them back as bytes: a decimal value would be a
+ * wrong tid, or an error).  Our earlier versions wrote decimal, always
+ * longer than 16 digits for a real tid: still read.
+ */
+int storage_config_get_tid(struct storage *s, const char *key, uint64_t *tid)
+{
+	struct neo_bytes bytes = { 0 };
+	char text[32];
+	char *end;
+
+	if (s->be->config_get(s->db, key, &bytes) != NEO_BACKEND_OK || bytes.size == 0
+	    || bytes.size >= sizeof text)
+		return -1;
+	memcpy(text, bytes.data, bytes.size);
+	text[bytes.size] = '\0';
+	*tid = strtoull(text, &end, bytes.size == 16 ? 16 : 10);
+	return *end == '\0' ? 0 : -1;
+}
+
+int storage_config_set_tid(struct storage *s, const char *key, uint64_t tid, bool present)
+{
+	char text[32];
+	struct neo_bytes bytes = { (const uint8_t *)text, 16 };
+
+	snprintf(text, sizeof text, "%016" PRIx64, tid);
+	return s->be->config_set(s->db, key, present ? &bytes : NULL) == NEO_BACKEND_OK ? 0 : -1;
+}
+
 int storage_cell_state(const struct storage *s, uint32_t partition)
 {
 	return neo_ptable_cell_state(&s->pt, partition, s->nid);

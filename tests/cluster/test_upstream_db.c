@@ -11,6 +11,8 @@
  *     RUNNING with upstream's partition table, every revision and
  *     transaction loads with its data, new commits and a pack work, and
  *     the database keeps exactly upstream's configuration keys;
+ *   - a truncation upstream ordered but did not apply (truncate_tid, in
+ *     upstream's hex) is applied by ours;
  *   - a database created by ours has exactly the tables, columns (names,
  *     types, order), keys and indexes of the fixture, and upstream's
  *     configuration keys (core/neo/backend.md section 10).
@@ -407,6 +409,46 @@ static void earlier_database(void)
 	       "they were migrated in place to exactly upstream's schema and keys");
 }
 
+/* A truncation upstream ordered and did not apply yet: truncate_tid in
+ * upstream's form (16 hex digits), after the second transaction. */
+static void pending_truncation(void)
+{
+	char db0[512], db1[512], out[4096];
+	const char *order = mysql
+		? "INSERT INTO config SELECT 'truncate_tid', LOWER(LPAD(HEX(tid), 16, '0'))"
+		  " FROM trans ORDER BY tid LIMIT 1, 1"
+		: "INSERT INTO config SELECT 'truncate_tid', printf('%016x', tid)"
+		  " FROM trans ORDER BY tid LIMIT 1 OFFSET 1";
+	struct neo_client *client = NULL;
+	struct neo_client_record rec = { 0 };
+	bool loaded;
+
+	cluster_init(&tc, "upstream", 3, 1, 2, 1);
+	loaded = load_fixture(0, db0, sizeof db0) && load_fixture(1, db1, sizeof db1)
+		 && run_sql(db0, order, NULL, out, sizeof out) == 0
+		 && run_sql(db1, order, NULL, out, sizeof out) == 0;
+	if (!tap_ok(loaded, "upstream's databases with a pending truncation (truncate_tid in hex)")) {
+		tap_diag("%s", out);
+		return;
+	}
+	cluster_start(&tc);
+	cluster_start_admin(&tc);
+	tap_ok(cluster_neoctl_wait(&tc, "print cluster", "RUNNING", 20000),
+	       "our cluster on them reaches RUNNING");
+	if (cluster_client(&tc, NULL, &client, NULL, NULL) == NEO_CLIENT_OK) {
+		tap_ok(cluster_load_is(client, 1, history[1][0])
+		       && neo_client_load(client, 5, &rec) != NEO_CLIENT_OK
+		       && cluster_load_is(client, 2, history[2][1]),
+		       "the truncation is applied at the tid upstream wrote");
+		neo_client_record_clear(&rec);
+		neo_client_close(client);
+	} else {
+		tap_ok(false, "client connects: %s", neo_client_errmsg());
+	}
+	cluster_stop(&tc);
+	tap_ok(upstream_config_keys(db0), "and its key is gone");
+}
+
 int main(void)
 {
 	char out[256];
@@ -423,5 +465,6 @@ int main(void)
 	upstream_database();
 	ours_against_fixture();
 	earlier_database();
+	pending_truncation();
 	return tap_done();
 }
