@@ -282,12 +282,13 @@ int neo_sqlite_setup_schema(struct neo_db *db, bool dedup, char *err, size_t err
 				 version, NEO_SQLITE_SCHEMA_VERSION);
 			return NEO_BACKEND_EVERSION;
 		}
+		/* known before a rebuild of data could drop the index */
+		db->dedup = has_object(db, "index", "_data_i1");
 		status = migrate_tables(db, &migrated);
 		if (status == NEO_BACKEND_OK)
 			status = migrate_rows(db, &migrated);
 		if (status == NEO_BACKEND_OK)
-			status = create_missing(db, false);
-		db->dedup = has_object(db, "index", "_data_i1");
+			status = create_missing(db, db->dedup);
 	} else {
 		status = create_missing(db, dedup);
 		if (status == NEO_BACKEND_OK) {
