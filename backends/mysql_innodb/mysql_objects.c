@@ -145,7 +145,8 @@ static int write_bigdata(struct neo_db *db, struct neo_bytes data, uint8_t point
 	int status = NEO_BACKEND_OK;
 
 	if (data.size > UINT32_MAX) {
-		snprintf(db->errmsg, sizeof(db->errmsg), "a value of %zu bytes is too big", data.size);
+		snprintf(db->errmsg, sizeof(db->errmsg), "a value of %zu bytes is too big",
+			 data.size);
 		return NEO_BACKEND_EINVAL;
 	}
 	for (size_t off = 0, k = 0; off < data.size && status == NEO_BACKEND_OK;
@@ -163,7 +164,8 @@ static int write_bigdata(struct neo_db *db, struct neo_bytes data, uint8_t point
 			status = neo_mysql_run(db, "INSERT INTO bigdata (value) VALUES (?)",
 					       &params[1], NULL);
 			if (status == NEO_BACKEND_OK)
-				status = neo_mysql_query_row(db, "SELECT LAST_INSERT_ID()", NULL, &row);
+				status = neo_mysql_query_row(db, "SELECT LAST_INSERT_ID()", NULL,
+							     &row);
 			first = row.id[0];
 		} else {
 			status = neo_mysql_run(db, "INSERT INTO bigdata (id, value) VALUES (?, ?)",

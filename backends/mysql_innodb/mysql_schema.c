@@ -228,8 +228,8 @@ static int migrate_rows(struct neo_db *db)
 
 	if (status == NEO_BACKEND_OK)
 		status = neo_mysql_run_ids(db, "UPDATE pt SET pack = 0 WHERE pack IS NULL AND nid ="
-					   " (SELECT CAST(value AS SIGNED) FROM config WHERE name = 'nid')",
-					   0, 0, 0, &updated);
+					   " (SELECT CAST(value AS SIGNED) FROM config"
+					   " WHERE name = 'nid')", 0, 0, 0, &updated);
 	if (status == NEO_BACKEND_OK && deleted + updated > 0)
 		neo_mysql_log(db, NEO_BACKEND_LOG_WARNING, "mysql_innodb: configuration key "
 			      "'partitions' removed and own cells given pack id 0, as upstream's "
@@ -276,8 +276,8 @@ int neo_mysql_setup_schema(struct neo_db *db, bool reset, bool dedup, char *err,
 		if (status == NEO_BACKEND_OK)
 			status = migrate_ours(db);
 		/* the tables our earlier versions did not have */
-		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && status == NEO_BACKEND_OK;
-		     i++)
+		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0])
+				   && status == NEO_BACKEND_OK; i++)
 			status = ddl(db, tables[i]);
 		if (status == NEO_BACKEND_OK)
 			status = migrate_rows(db);

@@ -110,8 +110,8 @@ static void describe(sqlite3 *conn, const char *table, char *out, size_t outlen,
 	out[0] = '\0';
 	if (names != NULL)
 		names[0] = '\0';
-	if (sqlite3_prepare_v2(conn, "SELECT name, type, \"notnull\", pk"
-			       " FROM pragma_table_info(?1) ORDER BY cid", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(conn, "SELECT name, type, \"notnull\", pk FROM"
+			       " pragma_table_info(?1) ORDER BY cid", -1, &st, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {

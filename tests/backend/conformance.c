@@ -397,7 +397,8 @@ static void test_pack_and_destruction(struct neo_db *db)
 	l.count = 0;
 	ops->pack_order_rename(db, 19, 29);
 	ops->pack_orders_from(db, p9, 1, 29, count_order, &l);
-	tap_ok(l.count == 1 && l.ids[0] == 29, "a pack order follows its transaction to the final tid");
+	tap_ok(l.count == 1 && l.ids[0] == 29,
+	       "a pack order follows its transaction to the final tid");
 
 	l.count = 0;
 	tap_ok(ops->range_delete(db, 9, 4, INT64_MAX, collect_id, &l) == NEO_BACKEND_OK &&

@@ -289,7 +289,8 @@ static void upstream_database(void)
 	}
 	neo_client_close(client);
 	cluster_stop(&tc);
-	tap_ok(upstream_config_keys(db0), "the database keeps exactly upstream's configuration keys");
+	tap_ok(upstream_config_keys(db0),
+	       "the database keeps exactly upstream's configuration keys");
 	run_sql(db0, "SELECT nid, pack IS NOT NULL FROM pt ORDER BY \\`partition\\`, nid", NULL, out,
 		sizeof out);
 	if (!tap_ok(strcmp(out, mysql ? "1\t1\n2\t0\n1\t1\n2\t0\n1\t1\n2\t0\n"
@@ -427,7 +428,8 @@ static void pending_truncation(void)
 	loaded = load_fixture(0, db0, sizeof db0) && load_fixture(1, db1, sizeof db1)
 		 && run_sql(db0, order, NULL, out, sizeof out) == 0
 		 && run_sql(db1, order, NULL, out, sizeof out) == 0;
-	if (!tap_ok(loaded, "upstream's databases with a pending truncation (truncate_tid in hex)")) {
+	if (!tap_ok(loaded, "upstream's databases with a pending truncation "
+		    "(truncate_tid in hex)")) {
 		tap_diag("%s", out);
 		return;
 	}
