@@ -176,6 +176,9 @@ int neo_mysql_setup_schema(struct neo_db *db, bool reset, bool dedup, char *err,
 /* --- The operations of the table in mysql_module.c, one group per file --- */
 
 /* Data and object revisions (mysql_objects.c). */
+/* Values of 16 MiB or more in data rows (our earlier layout) moved to
+ * bigdata chunks, as upstream keeps them (schema migration). */
+int neo_mysql_move_big_values(struct neo_db *db, uint64_t *moved);
 int neo_mysql_data_put(struct neo_db *db, uint32_t partition, const uint8_t checksum[20],
 		       uint8_t compression, struct neo_bytes data, uint64_t *data_id);
 int neo_mysql_data_get(struct neo_db *db, uint64_t data_id, uint8_t *compression,

@@ -23,8 +23,10 @@ int neo_mysql_obj_history(struct neo_db *db, uint32_t partition, uint64_t oid,
 	neo_mysql_bind_id(&params[1], &oid);
 	neo_mysql_bind_id(&params[2], &offset);
 	neo_mysql_bind_id(&params[3], &limit);
-	/* Size 0 for a revision without data, as upstream. */
-	status = neo_mysql_execute(db, "SELECT tid, IFNULL(LENGTH(value), 0) FROM obj"
+	/* Size 0 for a revision without data, as upstream; a value in
+	 * bigdata chunks has its length in its pointer (mysql_objects.c). */
+	status = neo_mysql_execute(db, "SELECT tid, IFNULL(IF(compression < 128, LENGTH(value),"
+				   " CONV(HEX(SUBSTR(value, 5, 4)), 16, 10)), 0) FROM obj"
 				   " LEFT JOIN data ON data.id = obj.data_id"
 				   " WHERE `partition` = ? AND oid = ? ORDER BY tid DESC LIMIT ?, ?",
 				   params, &st);
@@ -78,7 +80,16 @@ int neo_mysql_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, s
 	for (size_t i = 0; i < count && status == NEO_BACKEND_OK; i++) {
 		uint64_t deleted = 0;
 
-		status = neo_mysql_run_ids(db, "DELETE FROM data WHERE id = ? AND NOT EXISTS"
+		/* as upstream: a value in bigdata chunks takes them along */
+		status = neo_mysql_run_ids(db, "DELETE bigdata FROM data JOIN bigdata"
+			" ON bigdata.id >= CONV(HEX(SUBSTR(data.value, 1, 4)), 16, 10)"
+			" AND bigdata.id < CONV(HEX(SUBSTR(data.value, 1, 4)), 16, 10)"
+			" + ((CONV(HEX(SUBSTR(data.value, 5, 4)), 16, 10) + 8388607) >> 23)"
+			" WHERE data.id = ? AND data.compression >= 128 AND NOT EXISTS"
+			" (SELECT 1 FROM obj WHERE data_id = ?) AND NOT EXISTS"
+			" (SELECT 1 FROM tobj WHERE data_id = ?)", ids[i], ids[i], ids[i], NULL);
+		if (status == NEO_BACKEND_OK)
+			status = neo_mysql_run_ids(db, "DELETE FROM data WHERE id = ? AND NOT EXISTS"
 					   " (SELECT 1 FROM obj WHERE data_id = ?) AND NOT EXISTS"
 					   " (SELECT 1 FROM tobj WHERE data_id = ?)", ids[i], ids[i],
 					   ids[i], &deleted);

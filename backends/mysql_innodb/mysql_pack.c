@@ -5,8 +5,10 @@
  * Pack keeps, for each oid, its last revision at or before the pack tid,
  * unless that revision is a deletion, and never touches later revisions or
  * undo pointers (core/neo/backend.md section 15): replicas packing the same
- * order stay identical.  The pack table records each order's partition, so
- * orders are listed per partition without knowing their number.
+ * order stay identical.  The pack table is upstream's, without a partition
+ * column: an order's partition is its tid modulo the number of partitions,
+ * the pt table's (as upstream: its greatest partition plus one; the master
+ * keeps a tid in its ttid's partition).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,24 +19,24 @@
 int neo_mysql_pack_order_put(struct neo_db *db, uint32_t partition,
 			     const struct neo_pack_order *order)
 {
-	uint64_t p = partition, approved = (uint64_t)order->approved, partial = order->partial;
+	uint64_t approved = (uint64_t)order->approved, partial = order->partial;
 	unsigned long oids_length = (unsigned long)order->oids.size;
-	MYSQL_BIND params[6];
+	MYSQL_BIND params[5];
 
+	(void)partition;	/* the tid's, see above */
 	neo_mysql_bind_id(&params[0], &order->id);
-	neo_mysql_bind_id(&params[1], &p);
 	if (order->approved < 0)
-		neo_mysql_bind_null(&params[2]);
+		neo_mysql_bind_null(&params[1]);
 	else
-		neo_mysql_bind_id(&params[2], &approved);
-	neo_mysql_bind_id(&params[3], &partial);
+		neo_mysql_bind_id(&params[1], &approved);
+	neo_mysql_bind_id(&params[2], &partial);
 	if (order->has_oids)
-		neo_mysql_bind_bytes(&params[4], order->oids.data, &oids_length);
+		neo_mysql_bind_bytes(&params[3], order->oids.data, &oids_length);
 	else
-		neo_mysql_bind_null(&params[4]);
-	neo_mysql_bind_id(&params[5], &order->pack_tid);
-	return neo_mysql_run(db, "REPLACE INTO pack (tid, `partition`, approved, partial, oids,"
-			     " pack_tid) VALUES (?, ?, ?, ?, ?, ?)", params, NULL);
+		neo_mysql_bind_null(&params[3]);
+	neo_mysql_bind_id(&params[4], &order->pack_tid);
+	return neo_mysql_run(db, "REPLACE INTO pack (tid, approved, partial, oids, pack_tid)"
+			     " VALUES (?, ?, ?, ?, ?)", params, NULL);
 }
 
 int neo_mysql_pack_order_rename(struct neo_db *db, uint64_t ttid, uint64_t tid)
@@ -87,14 +89,15 @@ int neo_mysql_pack_orders_from(struct neo_db *db, const uint32_t *partitions, si
 	if (count == 0)
 		return NEO_BACKEND_OK;
 	list = neo_mysql_partition_list(partitions, count);
-	sql = list != NULL ? malloc(strlen(list) + 120) : NULL;
+	sql = list != NULL ? malloc(strlen(list) + 160) : NULL;
 	if (sql == NULL) {
 		free(list);
 		snprintf(db->errmsg, sizeof(db->errmsg), "out of memory");
 		return NEO_BACKEND_EIO;
 	}
 	sprintf(sql, "SELECT tid, approved, partial, pack_tid, oids FROM pack"
-		" WHERE `partition` %s AND tid >= ? ORDER BY tid", list);
+		" WHERE tid %% (SELECT MAX(`partition`) + 1 FROM pt) %s AND tid >= ? ORDER BY tid",
+		list);
 	free(list);
 	neo_mysql_bind_id(&params[0], &min_id);
 	status = neo_mysql_execute_once(db, sql, params, &st);
@@ -184,8 +187,9 @@ int neo_mysql_drop_step(struct neo_db *db, uint32_t partition, uint64_t count,
 	if (status != NEO_BACKEND_OK || deleted > 0)
 		return status;
 	/* No revision left: the transactions and pack orders go at once. */
-	status = neo_mysql_run_ids(db, "DELETE FROM pack WHERE `partition` = ?", partition, 0, 0,
-				   NULL);
+	/* as upstream: the orders carried by the partition's transactions */
+	status = neo_mysql_run_ids(db, "DELETE pack FROM pack JOIN trans USING (tid)"
+				   " WHERE trans.`partition` = ?", partition, 0, 0, NULL);
 	if (status == NEO_BACKEND_OK)
 		status = neo_mysql_run_ids(db, "DELETE FROM trans WHERE `partition` = ?", partition,
 					   0, 0, NULL);

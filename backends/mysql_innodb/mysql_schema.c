@@ -2,16 +2,18 @@
  * mysql_schema.c - the tables of a storage database: upstream's MySQL
  * schema, version 4 (core/neo/backend.md section 10), in InnoDB.
  *
- * Differences from upstream, each for a reason:
- *   - pack has a `partition` column, as in sqlite.so: the node passes the
- *     partition of every row, so orders are listed per partition without
- *     knowing how many partitions there are;
- *   - data.value is a LONGBLOB and there is no bigdata table: a value is
- *     one row, bounded by the server's max_allowed_packet (checked when it
- *     is stored, so nothing is stored that could not be read back);
- *   - no todel: there is no secondary connection deferring prunes.
- * A database of any other version is refused, never rewritten: upgrades
- * are an explicit operation.
+ * Tables, columns (names, types, order) and keys are exactly upstream's,
+ * so that one MySQL database serves upstream's storage and ours, either
+ * way; tests/data/upstream_v4_mysql.sql holds them as upstream creates
+ * them and tests/backend/test_schema.sh compares ours against it.
+ * A value of 16 MiB or more goes to bigdata chunks, as upstream
+ * (mysql_objects.c); todel, upstream's queue of deferred prunes, exists
+ * but ours prunes at once and leaves it empty.
+ *
+ * A database written by our earlier versions also says version 4 but has
+ * a `partition` column in pack, a LONGBLOB data.value and no bigdata or
+ * todel: it is altered in place, once, with a log line (migrate_ours).
+ * A database of another version is refused, never rewritten.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,12 @@
 
 /* config comes last: a database that has it has every table, and an
  * empty one means a creation was interrupted (DDL commits at once). */
+/* As upstream: chunks of the values of 16 MiB or more (mysql_objects.c). */
+static const char bigdata_table[] = "CREATE TABLE IF NOT EXISTS bigdata ("
+	" id INT UNSIGNED NOT NULL AUTO_INCREMENT,"
+	" value MEDIUMBLOB NOT NULL,"
+	" PRIMARY KEY (id)) ENGINE=InnoDB";
+
 static const char *const tables[] = {
 	"CREATE TABLE IF NOT EXISTS pt ("
 	" `partition` SMALLINT UNSIGNED NOT NULL,"
@@ -29,12 +37,11 @@ static const char *const tables[] = {
 	" PRIMARY KEY (`partition`, nid)) ENGINE=InnoDB",
 	"CREATE TABLE IF NOT EXISTS pack ("
 	" tid BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
-	" `partition` SMALLINT UNSIGNED NOT NULL,"
 	" approved BOOLEAN,"
 	" partial BOOLEAN NOT NULL,"
 	" oids MEDIUMBLOB,"
-	" pack_tid BIGINT UNSIGNED,"
-	" KEY (`partition`, tid)) ENGINE=InnoDB",
+	" pack_tid BIGINT UNSIGNED) ENGINE=InnoDB",
+	bigdata_table,
 	"CREATE TABLE IF NOT EXISTS trans ("
 	" `partition` SMALLINT UNSIGNED NOT NULL,"
 	" tid BIGINT UNSIGNED NOT NULL,"
@@ -71,6 +78,9 @@ static const char *const tables[] = {
 	" data_id BIGINT UNSIGNED NULL,"
 	" value_tid BIGINT UNSIGNED NULL,"
 	" PRIMARY KEY (tid, oid)) ENGINE=InnoDB",
+	"CREATE TABLE IF NOT EXISTS todel ("
+	" data_id BIGINT UNSIGNED NOT NULL,"
+	" PRIMARY KEY (data_id)) ENGINE=InnoDB",
 	"CREATE TABLE IF NOT EXISTS config ("
 	" name VARBINARY(255) NOT NULL PRIMARY KEY,"
 	" value VARBINARY(255) NULL) ENGINE=InnoDB",
@@ -80,15 +90,17 @@ static const char *const tables[] = {
  * unique index named hash turns it on. */
 static const char *const data_tables[2] = {
 	"CREATE TABLE IF NOT EXISTS data ("
-	" id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
+	" id BIGINT UNSIGNED NOT NULL,"
 	" hash BINARY(20) NOT NULL,"
 	" compression TINYINT UNSIGNED NULL,"
-	" value LONGBLOB NOT NULL) ENGINE=InnoDB",
+	" value MEDIUMBLOB NOT NULL,"
+	" PRIMARY KEY (id)) ENGINE=InnoDB",
 	"CREATE TABLE IF NOT EXISTS data ("
-	" id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
+	" id BIGINT UNSIGNED NOT NULL,"
 	" hash BINARY(20) NOT NULL,"
 	" compression TINYINT UNSIGNED NULL,"
-	" value LONGBLOB NOT NULL,"
+	" value MEDIUMBLOB NOT NULL,"
+	" PRIMARY KEY (id),"
 	" UNIQUE KEY hash (hash, compression)) ENGINE=InnoDB",
 };
 
@@ -149,21 +161,82 @@ static int check_version(struct neo_db *db, char *err, size_t errlen)
 	return NEO_BACKEND_OK;
 }
 
-/* Upstream's mysql.py writes the same version with a pack table without
- * partitions: refused by name rather than failing on its first order. */
-static int check_pack_table(struct neo_db *db, char *err, size_t errlen)
+/*
+ * A database written by our earlier versions, brought to upstream's
+ * layout: pack loses its partition column (an order's partition is its
+ * tid's, mysql_pack.c), data.value becomes upstream's MEDIUMBLOB, and the
+ * missing tables are created (create_tables, IF NOT EXISTS).  Each step
+ * is idempotent, as DDL commits at once: an interrupted migration is
+ * finished at the next open.
+ */
+static int migrate_ours(struct neo_db *db)
 {
-	bool ours = false;
+	bool old_pack = false, old_key = false, old_value = false;
 	int status = has_row(db, "SELECT 1 FROM information_schema.columns"
 				  " WHERE table_schema = DATABASE() AND table_name = 'pack'"
-				  " AND column_name = 'partition'", &ours);
+				  " AND column_name = 'partition'", &old_pack);
 
-	if (status == NEO_BACKEND_OK && !ours) {
-		snprintf(err, errlen, "the database has schema version %d as written by upstream "
-			 "NEO (its pack table has no partition column); this module does not "
-			 "convert databases", NEO_MYSQL_SCHEMA_VERSION);
-		return NEO_BACKEND_EVERSION;
+	/* its key, named after it, goes too (dropping the column alone would
+	 * leave a key on tid that upstream does not have) */
+	if (status == NEO_BACKEND_OK)
+		status = has_row(db, "SELECT 1 FROM information_schema.statistics"
+				      " WHERE table_schema = DATABASE() AND table_name = 'pack'"
+				      " AND index_name = 'partition' LIMIT 1", &old_key);
+	if (status == NEO_BACKEND_OK && (old_pack || old_key)) {
+		neo_mysql_log(db, NEO_BACKEND_LOG_WARNING, "mysql_innodb: dropping column "
+			      "pack.partition and its key, as upstream's schema version 4");
+		status = ddl(db, old_pack && old_key
+				 ? "ALTER TABLE pack DROP KEY `partition`, DROP COLUMN `partition`"
+				 : old_pack ? "ALTER TABLE pack DROP COLUMN `partition`"
+					    : "ALTER TABLE pack DROP KEY `partition`");
 	}
+	if (status == NEO_BACKEND_OK)
+		status = has_row(db, "SELECT 1 FROM information_schema.columns"
+				      " WHERE table_schema = DATABASE() AND table_name = 'data'"
+				      " AND column_name = 'value' AND data_type = 'longblob'",
+				      &old_value);
+	if (status == NEO_BACKEND_OK && old_value) {
+		uint64_t moved = 0;
+		char message[160];
+
+		/* bigdata first: the values too big for the new column go there */
+		status = ddl(db, bigdata_table);
+		if (status == NEO_BACKEND_OK)
+			status = neo_mysql_move_big_values(db, &moved);
+		snprintf(message, sizeof message, "mysql_innodb: column data.value becomes a "
+			 "MEDIUMBLOB, as upstream's schema version 4 (%llu values of 16 MiB or "
+			 "more moved to bigdata)", (unsigned long long)moved);
+		neo_mysql_log(db, NEO_BACKEND_LOG_WARNING, message);
+		if (status == NEO_BACKEND_OK)
+			status = ddl(db, "ALTER TABLE data MODIFY value MEDIUMBLOB NOT NULL");
+	}
+	return status;
+}
+
+/*
+ * What our earlier versions stored and upstream's version 4 does not: the
+ * key `partitions` (as upstream's migration to version 4: deleted, the
+ * number of partitions is the pt table's) and own cells without a pack id
+ * (as upstream's migration to version 4: 0, which upstream's pack
+ * requires of every own cell).
+ */
+static int migrate_rows(struct neo_db *db)
+{
+	uint64_t deleted = 0, updated = 0;
+	int status = neo_mysql_run_ids(db, "DELETE FROM config WHERE name = 'partitions'",
+				       0, 0, 0, &deleted);
+
+	if (status == NEO_BACKEND_OK)
+		status = neo_mysql_run_ids(db, "UPDATE pt SET pack = 0 WHERE pack IS NULL AND nid ="
+					   " (SELECT CAST(value AS SIGNED) FROM config"
+					   " WHERE name = 'nid')", 0, 0, 0, &updated);
+	if (status == NEO_BACKEND_OK && deleted + updated > 0)
+		neo_mysql_log(db, NEO_BACKEND_LOG_WARNING, "mysql_innodb: configuration key "
+			      "'partitions' removed and own cells given pack id 0, as upstream's "
+			      "schema version 4");
+	if (status == NEO_BACKEND_OK && mysql_commit(db->conn) != 0)
+		status = neo_mysql_fail(db, NEO_BACKEND_EIO, "commit");
+	db->active = false;
 	return status;
 }
 
@@ -201,7 +274,13 @@ int neo_mysql_setup_schema(struct neo_db *db, bool reset, bool dedup, char *err,
 	if (status == NEO_BACKEND_OK && exists) {
 		status = check_version(db, err, errlen);
 		if (status == NEO_BACKEND_OK)
-			status = check_pack_table(db, err, errlen);
+			status = migrate_ours(db);
+		/* the tables our earlier versions did not have */
+		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0])
+				   && status == NEO_BACKEND_OK; i++)
+			status = ddl(db, tables[i]);
+		if (status == NEO_BACKEND_OK)
+			status = migrate_rows(db);
 		if (status == NEO_BACKEND_OK)
 			status = has_row(db, "SELECT 1 FROM information_schema.statistics"
 					      " WHERE table_schema = DATABASE() AND table_name = 'data'"

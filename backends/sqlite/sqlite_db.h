@@ -32,6 +32,9 @@ struct neo_db {
 	size_t statement_count;
 	char errmsg[512];
 	bool dedup;
+	void (*log)(void *ctx, enum neo_backend_log_level level, const char *message);
+	void *log_ctx;			/* open's args: schema migrations are logged */
+	int lock_fd;			/* upstream's lock (sqlite_module.c); -1: none */
 	uint8_t *scratch[4];		/* copies of returned blobs */
 	size_t scratch_size[4];
 };

@@ -6,11 +6,58 @@
  * when it returns; the node commits SYNC at vote and lock before
  * answering, as the protocol requires.
  */
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "sqlite_db.h"
+
+/*
+ * As upstream: the lock that keeps two storage nodes off one database
+ * file is a Unix socket bound in the abstract namespace under a name made
+ * of the file's device and inode ("neostorage:DEV:INO"), held as long as
+ * the node runs.  Taking the very same lock keeps upstream's storage and
+ * ours off each other's database too (the write transaction ours keeps
+ * open is a second lock, between nodes of ours).  No file (in memory):
+ * no lock, as upstream.  Returns OK, ELOCKED or EIO.
+ */
+static int take_file_lock(struct neo_db *db, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct stat st;
+	int n;
+
+	if (path == NULL || stat(path, &st) != 0)
+		return NEO_BACKEND_OK;
+	n = snprintf(addr.sun_path + 1, sizeof addr.sun_path - 1, "neostorage:%llu:%llu",
+		     (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	db->lock_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (db->lock_fd < 0) {
+		snprintf(err, errlen, "sqlite: lock socket: %s", strerror(errno));
+		return NEO_BACKEND_EIO;
+	}
+	if (bind(db->lock_fd, (struct sockaddr *)&addr,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) != 0) {
+		int error = errno;
+
+		close(db->lock_fd);
+		db->lock_fd = -1;
+		if (error == EADDRINUSE) {
+			snprintf(err, errlen, "sqlite: database '%s' is locked (used by another "
+				 "storage node, upstream's or ours?)", path);
+			return NEO_BACKEND_ELOCKED;
+		}
+		snprintf(err, errlen, "sqlite: lock socket: %s", strerror(error));
+		return NEO_BACKEND_EIO;
+	}
+	return NEO_BACKEND_OK;
+}
 
 int neo_sqlite_fail(struct neo_db *db, int status, const char *what)
 {
@@ -168,6 +215,8 @@ static void sqlite_close(struct neo_db *db)
 	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
 	neo_sqlite_forget_statements(db);
 	sqlite3_close(db->sql);
+	if (db->lock_fd >= 0)
+		close(db->lock_fd);
 	for (int i = 0; i < 4; i++)
 		free(db->scratch[i]);
 	free(db);
@@ -179,6 +228,8 @@ static int sqlite_open(const struct neo_backend_open_args *args, struct neo_db *
 	struct neo_db *db = calloc(1, sizeof(*db));
 	int status;
 
+	if (db != NULL)
+		db->lock_fd = -1;
 	if (db == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NEO_BACKEND_EIO;
@@ -201,6 +252,11 @@ static int sqlite_open(const struct neo_backend_open_args *args, struct neo_db *
 		sqlite_close(db);
 		return NEO_BACKEND_EIO;
 	}
+	status = take_file_lock(db, sqlite3_db_filename(db->sql, "main"), err, errlen);
+	if (status != NEO_BACKEND_OK) {
+		sqlite_close(db);
+		return status;
+	}
 	sqlite3_busy_timeout(db->sql, 1000);
 	if (neo_sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL") != NEO_BACKEND_OK ||
 	    ((args->flags & NEO_BACKEND_OPEN_RESET) && neo_sqlite_exec(db,
@@ -220,6 +276,8 @@ static int sqlite_open(const struct neo_backend_open_args *args, struct neo_db *
 		sqlite_close(db);
 		return locked ? NEO_BACKEND_ELOCKED : NEO_BACKEND_EIO;
 	}
+	db->log = args->log;
+	db->log_ctx = args->log_ctx;
 	status = neo_sqlite_setup_schema(db, (args->flags & NEO_BACKEND_OPEN_DEDUP) != 0, err, errlen);
 	if (status != NEO_BACKEND_OK) {
 		sqlite_close(db);

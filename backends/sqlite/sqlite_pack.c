@@ -5,8 +5,10 @@
  * Pack keeps, for each oid, its last revision at or before the pack tid,
  * unless that revision is a deletion, and never touches later revisions or
  * undo pointers (core/neo/backend.md section 15): replicas packing the same
- * order stay identical.  The pack table also records each order's partition,
- * so orders can be listed per partition without knowing their number.
+ * order stay identical.  The pack table is upstream's: it has no partition
+ * column, so an order's partition is its tid modulo the number of
+ * partitions, which is the pt table's (as upstream: the greatest partition
+ * there plus one; the master keeps a tid in its ttid's partition).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,24 +21,24 @@ int neo_sqlite_pack_order_put(struct neo_db *db, uint32_t partition,
 			      const struct neo_pack_order *order)
 {
 	sqlite3_stmt *st = neo_sqlite_prepare(db, "INSERT OR REPLACE INTO pack"
-		" (tid, partition, approved, partial, oids, pack_tid) VALUES (?, ?, ?, ?, ?, ?)");
+		" (tid, approved, partial, oids, pack_tid) VALUES (?, ?, ?, ?, ?)");
 	int status = NEO_BACKEND_OK;
 
+	(void)partition;	/* the tid's, see above */
 	if (st == NULL)
 		return NEO_BACKEND_EIO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)order->id);
-	sqlite3_bind_int64(st, 2, partition);
 	if (order->approved < 0)
-		sqlite3_bind_null(st, 3);
+		sqlite3_bind_null(st, 2);
 	else
-		sqlite3_bind_int(st, 3, order->approved);
-	sqlite3_bind_int(st, 4, order->partial);
+		sqlite3_bind_int(st, 2, order->approved);
+	sqlite3_bind_int(st, 3, order->partial);
 	if (order->has_oids)
-		sqlite3_bind_blob(st, 5, order->oids.size ? order->oids.data : (const void *)"",
+		sqlite3_bind_blob(st, 4, order->oids.size ? order->oids.data : (const void *)"",
 				  (int)order->oids.size, SQLITE_STATIC);
 	else
-		sqlite3_bind_null(st, 5);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)order->pack_tid);
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)order->pack_tid);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, "pack order");
 	neo_sqlite_finalize(db, st);
@@ -61,8 +63,8 @@ int neo_sqlite_pack_orders_from(struct neo_db *db, const uint32_t *partitions, s
 				uint64_t min_id, neo_pack_order_cb cb, void *ctx)
 {
 	sqlite3_stmt *st = neo_sqlite_prepare(db, "SELECT tid, IFNULL(approved, -1), partial, oids,"
-		" pack_tid FROM pack WHERE partition IN (SELECT value FROM json_each(?)) AND tid >= ?"
-		" ORDER BY tid");
+		" pack_tid FROM pack WHERE tid % (SELECT MAX(partition) + 1 FROM pt)"
+		" IN (SELECT value FROM json_each(?)) AND tid >= ? ORDER BY tid");
 	int r = NEO_BACKEND_OK;
 
 	if (st == NULL)
@@ -167,7 +169,9 @@ int neo_sqlite_drop_step(struct neo_db *db, uint32_t partition, uint64_t count,
 	if (sqlite3_changes(db->sql) > 0)
 		return NEO_BACKEND_OK;
 	/* No revision left: the transactions and pack orders go at once. */
-	status = neo_sqlite_run(db, "DELETE FROM pack WHERE partition = ?1", partition, 0, 0);
+	/* as upstream: the orders carried by the partition's transactions */
+	status = neo_sqlite_run(db, "DELETE FROM pack WHERE tid IN"
+		" (SELECT tid FROM trans WHERE partition = ?1)", partition, 0, 0);
 	if (status == NEO_BACKEND_OK)
 		status = neo_sqlite_run(db, "DELETE FROM trans WHERE partition = ?1", partition, 0, 0);
 	*done = status == NEO_BACKEND_OK;

@@ -41,8 +41,9 @@
  * for every backend (partition arithmetic, readable-cell checks, cell-state
  * encoding, data holds, undo resolution, the loops of pack, truncate and
  * partition drops, replica-check digests) lives in the node.  The partition
- * of every row is passed explicitly, so a module never needs to know how
- * many partitions there are.
+ * of every row is passed explicitly, so a module need not know how many
+ * partitions there are; one that keeps upstream's pack table, which has
+ * no partition column, takes it from its pt rows (backend.md section 15).
  *
  * Memory: inputs are borrowed for the duration of the call.  Outputs
  * (struct neo_bytes, rows) belong to the handle and stay valid until the

@@ -25,11 +25,11 @@ static void answer_recovery(struct storage *s, struct neo_conn *conn, uint32_t m
 
 	answer.ptid.has = s->pt.ptid > 0;
 	answer.ptid.v = s->pt.ptid;
-	if (storage_config_get_u64(s, "backup_tid", &value) == 0 && value) {
+	if (storage_config_get_tid(s, "backup_tid", &value) == 0 && value) {
 		answer.backup_tid.has = true;
 		answer.backup_tid.v = value;
 	}
-	if (storage_config_get_u64(s, "truncate_tid", &value) == 0 && value) {
+	if (storage_config_get_tid(s, "truncate_tid", &value) == 0 && value) {
 		answer.truncate_tid.has = true;
 		answer.truncate_tid.v = value;
 	}
@@ -55,7 +55,7 @@ static void apply_truncation(struct storage *s)
 	uint64_t tid;
 	int rc = NEO_BACKEND_OK;
 
-	if (storage_config_get_u64(s, "truncate_tid", &tid) < 0 || tid == 0)
+	if (storage_config_get_tid(s, "truncate_tid", &tid) < 0 || tid == 0)
 		return;
 	neo_log(NEO_LOG_INFO, "truncating history after %016" PRIx64, tid);
 	/* NEO_MAX_TID bounds every real tid (backends may store ids as
@@ -70,7 +70,7 @@ static void apply_truncation(struct storage *s)
 		rc = storage_write_rc(s->be->data_prune(s->db, unused.ids, unused.count, &pruned));
 	}
 	neo_id_list_free(&unused);
-	if (rc == NEO_BACKEND_OK && storage_config_set_u64(s, "truncate_tid", 0, false) < 0)
+	if (rc == NEO_BACKEND_OK && storage_config_set_tid(s, "truncate_tid", 0, false) < 0)
 		rc = NEO_BACKEND_EIO;
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
@@ -171,6 +171,10 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 					  .tid = change->state == NEO_CELL_DISCARDED
 							 ? INT64_MIN : -(int64_t)change->state };
 
+		/* as upstream: an own cell always has a pack id, 0 (never
+		 * packed) when new; pt_apply keeps an existing row's */
+		if (change->uuid == s->nid)
+			row.pack = (struct neo_opt_id){ true, 0 };
 		if (change->uuid == s->nid && change->state == NEO_CELL_OUT_OF_DATE)
 			row.tid = storage_outdated_cell_tid(s, row.partition,
 						    own_tids && row.partition < s->pt.num_partitions
@@ -281,8 +285,8 @@ static void truncate_order(struct storage *s, struct neo_conn *conn, struct neo_
 	uint64_t tid = ((const struct neo_truncate *)pkt->args)->tid;
 	int rc = NEO_BACKEND_OK;
 
-	if (storage_config_set_u64(s, "truncate_tid", tid, true) < 0
-	    || storage_config_set_u64(s, "backup_tid", 0, false) < 0)
+	if (storage_config_set_tid(s, "truncate_tid", tid, true) < 0
+	    || storage_config_set_tid(s, "backup_tid", 0, false) < 0)
 		rc = NEO_BACKEND_EIO;
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);

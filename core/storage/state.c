@@ -55,6 +55,37 @@ int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, b
 	return s->be->config_set(s->db, key, present ? &bytes : NULL) == NEO_BACKEND_OK ? 0 : -1;
 }
 
+/*
+ * As upstream: the tids kept as configuration keys (truncate_tid,
+ * backup_tid) are the 8 bytes of the tid in hex, 16 characters, not
+ * decimal (upstream reads them back as bytes: a decimal value would be a
+ * wrong tid, or an error).  Our earlier versions wrote decimal, always
+ * longer than 16 digits for a real tid: still read.
+ */
+int storage_config_get_tid(struct storage *s, const char *key, uint64_t *tid)
+{
+	struct neo_bytes bytes = { 0 };
+	char text[32];
+	char *end;
+
+	if (s->be->config_get(s->db, key, &bytes) != NEO_BACKEND_OK || bytes.size == 0
+	    || bytes.size >= sizeof text)
+		return -1;
+	memcpy(text, bytes.data, bytes.size);
+	text[bytes.size] = '\0';
+	*tid = strtoull(text, &end, bytes.size == 16 ? 16 : 10);
+	return *end == '\0' ? 0 : -1;
+}
+
+int storage_config_set_tid(struct storage *s, const char *key, uint64_t tid, bool present)
+{
+	char text[32];
+	struct neo_bytes bytes = { (const uint8_t *)text, 16 };
+
+	snprintf(text, sizeof text, "%016" PRIx64, tid);
+	return s->be->config_set(s->db, key, present ? &bytes : NULL) == NEO_BACKEND_OK ? 0 : -1;
+}
+
 int storage_cell_state(const struct storage *s, uint32_t partition)
 {
 	return neo_ptable_cell_state(&s->pt, partition, s->nid);
@@ -69,7 +100,17 @@ bool storage_readable(const struct storage *s, uint32_t partition)
 
 struct pt_load {
 	struct neo_ptable *pt;
+	uint32_t partitions;		/* greatest partition seen plus one */
 };
+
+static int count_pt_row(void *ctx, const struct neo_pt_row *row)
+{
+	struct pt_load *load = ctx;
+
+	if (row->partition >= load->partitions)
+		load->partitions = row->partition + 1;
+	return 0;
+}
 
 static int load_pt_row(void *ctx, const struct neo_pt_row *row)
 {
@@ -86,20 +127,36 @@ static int load_pt_row(void *ctx, const struct neo_pt_row *row)
 	return 0;
 }
 
+/*
+ * As upstream (schema version 4): the number of partitions is not a
+ * configuration key but the pt table's, its greatest partition plus one
+ * (every partition has cells).  Our earlier versions stored it as the
+ * key `partitions`, which upstream's migration to version 4 deletes: so
+ * do we, with a log line (core/neo/backend.md section 9.1).
+ */
 void storage_load_pt(struct storage *s)
 {
-	uint64_t np = 0, nr = 0, ptid = 0;
-	struct pt_load load = { &s->pt };
+	uint64_t nr = 0, ptid = 0, old_np = 0;
+	struct pt_load load = { &s->pt, 0 };
 
-	storage_config_get_u64(s, "partitions", &np);
+	if (storage_config_get_u64(s, "partitions", &old_np) == 0) {
+		neo_log(NEO_LOG_INFO, "configuration key 'partitions' (%llu) removed: the number "
+			"of partitions is the stored partition table's, as upstream",
+			(unsigned long long)old_np);
+		if (storage_config_set_u64(s, "partitions", 0, false) < 0
+		    || s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC) != NEO_BACKEND_OK)
+			neo_log(NEO_LOG_WARNING, "configuration key 'partitions' not removed");
+	}
 	storage_config_get_u64(s, "replicas", &nr);
 	storage_config_get_u64(s, "ptid", &ptid);
-	if (neo_ptable_init(&s->pt, (uint32_t)np, (uint32_t)nr) < 0) {
-		neo_log(NEO_LOG_WARNING, "stored partition table (%llu partitions) not loaded: "
-			"the master's will be used", (unsigned long long)np);
+	if (s->be->pt_scan(s->db, count_pt_row, &load) != NEO_BACKEND_OK)
+		load.partitions = 0;
+	if (neo_ptable_init(&s->pt, load.partitions, (uint32_t)nr) < 0) {
+		neo_log(NEO_LOG_WARNING, "stored partition table (%u partitions) not loaded: "
+			"the master's will be used", (unsigned)load.partitions);
 		return;
 	}
-	if (np && s->be->pt_scan(s->db, load_pt_row, &load) == NEO_BACKEND_OK)
+	if (load.partitions && s->be->pt_scan(s->db, load_pt_row, &load) == NEO_BACKEND_OK)
 		s->pt.ptid = (int64_t)ptid;
 }
 
@@ -185,12 +242,16 @@ int storage_persist_pt(struct storage *s, bool reset)
 			row->tid = cell->nid == s->nid && cell->state == NEO_CELL_OUT_OF_DATE
 					   ? storage_outdated_cell_tid(s, p, own_tids[p])
 					   : -(int64_t)cell->state;
+			/* as upstream: an own cell always has a pack id, 0 (never
+			 * packed) when new; pt_apply keeps an existing row's */
+			if (cell->nid == s->nid)
+				row->pack = (struct neo_opt_id){ true, 0 };
 		}
 	rc = s->be->pt_apply(s->db, rows, count, reset);
 	neo_free(own_tids);
 	neo_free(rows);
+	/* as upstream: no key for the number of partitions (storage_load_pt) */
 	if (rc != NEO_BACKEND_OK
-	    || storage_config_set_u64(s, "partitions", s->pt.num_partitions, true) < 0
 	    || storage_config_set_u64(s, "replicas", s->pt.num_replicas, true) < 0
 	    || storage_config_set_u64(s, "ptid", (uint64_t)s->pt.ptid, true) < 0)
 		return -1;

@@ -182,6 +182,9 @@ void storage_load_pt(struct storage *s);
 int64_t storage_outdated_cell_tid(struct storage *s, uint32_t partition, int64_t stored);
 int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value);
 int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, bool present);
+/* truncate_tid and backup_tid, in upstream's form (16 hex digits). */
+int storage_config_get_tid(struct storage *s, const char *key, uint64_t *tid);
+int storage_config_set_tid(struct storage *s, const char *key, uint64_t tid, bool present);
 int storage_persist_pt(struct storage *s, bool reset);
 /* My cell state in a partition, or -1. */
 int storage_cell_state(const struct storage *s, uint32_t partition);

@@ -1,0 +1,5 @@
+#!/bin/sh
+# tests/cluster/test_upstream_db with every storage on mysql_innodb.so (a
+# private MariaDB server, started and stopped by run_on_engine.sh): MySQL
+# databases written by upstream NEO, served by ours.
+exec sh "${srcdir:-$(dirname "$0")/../..}/tests/lib/run_on_engine.sh" mysql_innodb tests/cluster/test_upstream_db
