@@ -71,8 +71,11 @@ init_datadir() {
 	mkdir -p "$dir/data"
 	# "normal" root authentication: root@localhost without a password, so
 	# that tests need not run as the OS user root.
-	"$install_db" --no-defaults --datadir="$dir/data" --user="$(id -un)" \
-		--auth-root-authentication-method=normal --skip-test-db \
+	# --tmpdir: the bootstrap's temporary tables go to /tmp otherwise,
+	# where two installs started at once (make -j2 check) clash on their
+	# names and one aborts ("Error on delete of '/tmp/#sql-temptable-...").
+	TMPDIR="$dir" "$install_db" --no-defaults --datadir="$dir/data" --user="$(id -un)" \
+		--auth-root-authentication-method=normal --skip-test-db --tmpdir="$dir" \
 		>"$dir/install.log" 2>&1 ||
 		die "mariadb-install-db failed; see $dir/install.log: $(tail -n 5 "$dir/install.log")"
 }
