@@ -42,8 +42,13 @@ class Transaction(TransactionRecord):
                 client.transaction_info(tid)
         except _neoclient.Error as e:
             raise translate(e)
+        # As upstream: the record is given the extension as a dict, so
+        # that its extension_bytes is the pickle of whatever `extension`
+        # is (ZODB's TransactionMetaData); given the bytes, it would keep
+        # them even after a new `extension` was set on it.
         TransactionRecord.__init__(self, tid, 'p' if packed else ' ',
-                                   user, description, extension)
+                                   user, description,
+                                   loads(extension) if extension else {})
         self._client = client
         self._oids = oids
 
