@@ -351,7 +351,7 @@ static void check_peer_ready(struct neo_conn *conn, void *arg)
 	struct storage *s = arg;
 	struct neo_request_identification req;
 
-	neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
+	storage_peer_identification(s, &req);
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, peer_identified, s);
 }
 

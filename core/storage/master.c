@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cluster/nid.h"
 #include "daemon/daemon.h"
@@ -538,17 +540,47 @@ static void identified(struct neo_conn *conn, enum neo_ask_status status,
 	}
 }
 
+/*
+ * As upstream's storage (app.py, getTopologyPath): the extra of its
+ * identification to the master is {"devpath": [host name, the device
+ * number of the database file, as text], "new_nid": []}, the master
+ * spreading replicas over distinct devpaths when it tweaks.  Where the
+ * database is no file (a server's), the device is not known and only
+ * the host name is given.  new_nid lists the partitions offered with
+ * --new-nid (then without id nor address), else it is empty.
+ */
 static void master_ready(struct neo_conn *conn, void *arg)
 {
 	struct storage *s = arg;
 	struct neo_request_identification req;
+	char host[256], dev[32];
+	struct stat st;
+	msgpack_object devpath[2], values[2];
+	struct neo_bin keys[2] = { neo_bin_str("devpath"), neo_bin_str("new_nid") };
+	uint32_t depth = 0;
 
-	struct neo_bin key = { (const uint8_t *)"new_nid", 7 };
-	msgpack_object offer = { .type = MSGPACK_OBJECT_ARRAY };
 	msgpack_object *offsets = NULL;
 
+	if (gethostname(host, sizeof host) == 0) {
+		host[sizeof host - 1] = '\0';
+		devpath[depth].type = MSGPACK_OBJECT_BIN;
+		devpath[depth].via.bin.ptr = host;
+		devpath[depth++].via.bin.size = (uint32_t)strlen(host);
+		if (s->opts->database && stat(s->opts->database, &st) == 0) {
+			snprintf(dev, sizeof dev, "%ju", (uintmax_t)st.st_dev);
+			devpath[depth].type = MSGPACK_OBJECT_BIN;
+			devpath[depth].via.bin.ptr = dev;
+			devpath[depth++].via.bin.size = (uint32_t)strlen(dev);
+		}
+	}
+	values[0].type = MSGPACK_OBJECT_ARRAY;
+	values[0].via.array.ptr = devpath;
+	values[0].via.array.size = depth;
+	values[1].type = MSGPACK_OBJECT_ARRAY;
+	values[1].via.array.ptr = NULL;
+	values[1].via.array.size = 0;
 	if (s->new_nid_count) {
-		/* as upstream: no id, no address, the partitions in extra */
+		/* as upstream: no id, no address, the partitions in new_nid */
 		offsets = neo_calloc(s->new_nid_count, sizeof *offsets);
 		if (offsets == NULL) {
 			neo_conn_abort(conn, "out of memory");
@@ -558,15 +590,15 @@ static void master_ready(struct neo_conn *conn, void *arg)
 			offsets[i].type = MSGPACK_OBJECT_POSITIVE_INTEGER;
 			offsets[i].via.u64 = s->new_nid_partitions[i];
 		}
-		offer.via.array.ptr = offsets;
-		offer.via.array.size = s->new_nid_count;
+		values[1].via.array.ptr = offsets;
+		values[1].via.array.size = s->new_nid_count;
 		neo_identification_init(&req, NEO_NODE_STORAGE, 0, NULL, s->cluster);
-		req.extra.keys = &key;
-		req.extra.values = &offer;
-		req.extra.count = 1;
 	} else {
 		neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
 	}
+	req.extra.keys = keys;
+	req.extra.values = values;
+	req.extra.count = 2;
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, identified, s);
 	neo_free(offsets);
 }

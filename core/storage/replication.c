@@ -405,7 +405,7 @@ static void source_ready(struct neo_conn *conn, void *arg)
 	struct storage *s = arg;
 	struct neo_request_identification req;
 
-	neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
+	storage_peer_identification(s, &req);
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, source_identified, s);
 }
 

@@ -28,6 +28,23 @@ void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_c
 	neo_conn_answer_error(conn, msg_id, code, message);
 }
 
+/* --- Identification to another storage ----------------------------------- */
+
+void storage_peer_identification(const struct storage *s, struct neo_request_identification *req)
+{
+	const struct neo_node *self = s->nid ? neo_nodes_by_nid(&s->nodes, s->nid) : NULL;
+
+	neo_identification_init(req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
+	/* As upstream (replicator.py, checker.py): the id_timestamp the
+	 * master gave us in its node list, by which the peer tells this
+	 * incarnation of us from an older one (and an upstream peer fails
+	 * on a nil one: core/cluster/cluster.md section 1.2); extra empty. */
+	if (self && self->has_id_timestamp) {
+		req->id_timestamp.has = true;
+		req->id_timestamp.v = self->id_timestamp;
+	}
+}
+
 /* --- Persistent state ----------------------------------------------------- */
 
 int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value)

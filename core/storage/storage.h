@@ -173,6 +173,9 @@ bool storage_backend_check(struct storage *s, struct neo_conn *conn, uint32_t ms
 bool storage_backend_can_pack(const struct storage *s);
 
 /* storage/state.c: the leaf every file calls (it calls none of them). */
+/* The RequestIdentification we send to another storage (replication,
+ * replica checks): as upstream's, with our id_timestamp. */
+void storage_peer_identification(const struct storage *s, struct neo_request_identification *req);
 void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The table as stored (partitions, replicas, ptid, cells) into s->pt. */
