@@ -100,6 +100,37 @@ static int32_t choose_nid(struct master *m, const struct neo_request_identificat
 	return neo_nodes_free_nid(&m->nodes, req->node_type);
 }
 
+/* As upstream: a client is read-only when its extra says read_only (a
+ * true value), or, without read_only, when it has a backup key. */
+static bool wants_read_only(const struct neo_request_identification *req)
+{
+	bool backup = false;
+
+	for (uint32_t i = 0; i < req->extra.count; i++) {
+		const struct neo_bin *key = &req->extra.keys[i];
+		const msgpack_object *value = &req->extra.values[i];
+
+		if (key->size == 9 && memcmp(key->data, "read_only", 9) == 0) {
+			switch (value->type) {
+			case MSGPACK_OBJECT_NIL: return false;
+			case MSGPACK_OBJECT_BOOLEAN: return value->via.boolean;
+			case MSGPACK_OBJECT_POSITIVE_INTEGER: return value->via.u64 != 0;
+			case MSGPACK_OBJECT_NEGATIVE_INTEGER: return true;
+			case MSGPACK_OBJECT_FLOAT32:
+			case MSGPACK_OBJECT_FLOAT64: return value->via.f64 != 0;
+			case MSGPACK_OBJECT_STR: return value->via.str.size != 0;
+			case MSGPACK_OBJECT_BIN: return value->via.bin.size != 0;
+			case MSGPACK_OBJECT_ARRAY: return value->via.array.size != 0;
+			case MSGPACK_OBJECT_MAP: return value->via.map.size != 0;
+			default: return true;
+			}
+		}
+		if (key->size == 6 && memcmp(key->data, "backup", 6) == 0)
+			backup = true;
+	}
+	return backup;
+}
+
 static enum neo_node_state initial_state(struct master *m, enum neo_node_type type, int32_t nid)
 {
 	if (type != NEO_NODE_STORAGE)
@@ -320,6 +351,8 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 		welcome(m, node, pkt->msg_id);
 		return;
 	}
+	if (node->type == NEO_NODE_CLIENT)
+		((struct master_node *)node->owner_data)->read_only = wants_read_only(req);
 	welcome(m, node, pkt->msg_id);
 	if (node->type == NEO_NODE_STORAGE) {
 		if (m->state == NEO_CLUSTER_RECOVERING)

@@ -49,6 +49,7 @@ struct master_node {
 	bool replication_watch;		/* storage: asked unfinished transactions */
 	uint64_t readiness;		/* storage: order of its NotifyReady */
 	uint64_t pack_completed;	/* storage: last pack id it completed */
+	bool read_only;			/* client: read_only (or backup) in its extra */
 };
 
 /* A transaction between begin and the end of its commit. */

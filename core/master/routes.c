@@ -22,6 +22,9 @@
 #define FROM_CLIENT FROM(NEO_NODE_CLIENT)
 #define FROM_ADMIN FROM(NEO_NODE_ADMIN)
 #define FROM_NOBODY (1u << 8)		/* not identified */
+/* A client that identified with read_only (or backup) in its extra: it
+ * is also FROM_CLIENT, but the refusals below come first. */
+#define FROM_READ_ONLY (1u << 9)
 #define FROM_ANYONE (FROM_MASTER | FROM_STORAGE | FROM_CLIENT | FROM_ADMIN)
 
 struct master_route {
@@ -124,6 +127,18 @@ static void ask_recovery(struct master *m, struct neo_node *node, struct neo_con
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_RECOVERY, &answer);
 }
 
+/* As upstream's ClientReadOnlyServiceHandler: what a read-only client may
+ * not do is answered READ_ONLY_ACCESS (the notification AbortTransaction
+ * too, with its msg_id). */
+static void read_only_access(struct master *m, struct neo_node *node, struct neo_conn *conn,
+			     struct neo_packet *pkt)
+{
+	neo_log(NEO_LOG_DEBUG, "%s: %s refused to a read-only client", neo_conn_peer(conn),
+		pkt->type->name);
+	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_READ_ONLY_ACCESS,
+			      "read-only access as requested by the client");
+}
+
 static void flush_log(struct master *m, struct neo_node *node, struct neo_conn *conn,
 		      struct neo_packet *pkt)
 {
@@ -176,6 +191,13 @@ static const struct master_route routes[] = {
 	{ NEO_NOTIFY_PARTITION_CORRUPTED, FROM_STORAGE, master_storage_partition_corrupted },
 	{ NEO_NOTIFY_PACK_COMPLETED, FROM_STORAGE, master_pack_notify_completed },
 
+	/* read-only clients (before their FROM_CLIENT entries) */
+	{ NEO_ASK_BEGIN_TRANSACTION, FROM_READ_ONLY, read_only_access },
+	{ NEO_ASK_NEW_OIDS, FROM_READ_ONLY, read_only_access },
+	{ NEO_ASK_FINISH_TRANSACTION, FROM_READ_ONLY, read_only_access },
+	{ NEO_ASK_FINAL_TID, FROM_READ_ONLY, read_only_access },
+	{ NEO_ABORT_TRANSACTION, FROM_READ_ONLY, read_only_access },
+
 	/* clients (and storages, admins for what they share): txn.c, pack.c */
 	{ NEO_ASK_BEGIN_TRANSACTION, FROM_CLIENT, master_txn_begin },
 	{ NEO_ASK_FINISH_TRANSACTION, FROM_CLIENT, master_txn_finish },
@@ -220,6 +242,10 @@ static void unexpected(struct master *m, struct neo_node *node, struct neo_conn 
 static master_handler *route(const struct neo_node *node, uint16_t code)
 {
 	unsigned from = node ? FROM(node->type) : FROM_NOBODY;
+
+	if (node && node->type == NEO_NODE_CLIENT && node->owner_data
+	    && ((const struct master_node *)node->owner_data)->read_only)
+		from |= FROM_READ_ONLY;
 
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
 		if (routes[i].code == code && (routes[i].from & from))

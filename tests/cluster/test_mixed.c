@@ -1,0 +1,474 @@
+/*
+ * test_mixed.c - what our nodes send where upstream's would be their peers
+ * (issue 16: mixed clusters), checked packet by packet:
+ *
+ *   - A real neostorage under a fake master (this test, on 127.0.0.1):
+ *     its identification to the master carries the extra upstream's
+ *     storages send ({"devpath": [host, device], "new_nid": []}); told by
+ *     the node list that its id_timestamp is T, it identifies to another
+ *     storage (a fake peer: replication of an OUT_OF_DATE cell, then a
+ *     replica check) as upstream's does: STORAGE, its id, its address,
+ *     the cluster name, id_timestamp T (not nil: an upstream peer fails
+ *     on nil), and an empty extra.
+ *   - A real neomaster, with raw client connections: a client that
+ *     identified with {"read_only": true} (as upstream's read-only
+ *     client), or with a backup key, gets READ_ONLY_ACCESS for begin, new
+ *     oids and final tid, and is still answered what reads need; a
+ *     client without them may begin.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cluster/nid.h"
+#include "cluster/nodes.h"
+#include "cluster/tid.h"
+#include "cluster_util.h"
+#include "net/conn.h"
+#include "proto/packets.h"
+#include "tap.h"
+
+#define ID_TIMESTAMP 1795566137.0124457	/* as a master's clock gives them */
+#define PEER_ID_TIMESTAMP 1795566138.5
+
+/* One RequestIdentification as received, copied out of the packet. */
+struct captured {
+	bool seen;
+	enum neo_node_type type;
+	bool has_uuid;
+	int64_t uuid;
+	bool has_address;
+	char host[64];
+	int64_t port;
+	char cluster[64];
+	bool has_id_timestamp;
+	double id_timestamp;
+	uint32_t extra_count;
+	char extra_keys[4][16];
+	msgpack_object_type extra_types[4];
+	uint32_t extra_sizes[4];	/* arrays: their length */
+	char devpath[2][256];
+	msgpack_object_type devpath_types[2];
+};
+
+struct fake {
+	struct event_base *base;
+	struct test_cluster *tc;
+	struct captured master_ident;
+	struct captured peer_idents[2];
+	unsigned peer_ident_count;
+	bool ready;			/* NotifyReady from the storage */
+	bool check_sent;
+};
+
+static void copy_bin(char *out, size_t size, const void *data, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	memcpy(out, data, len);
+	out[len] = '\0';
+}
+
+static void capture(struct captured *c, const struct neo_request_identification *req)
+{
+	memset(c, 0, sizeof *c);
+	c->seen = true;
+	c->type = req->node_type;
+	c->has_uuid = req->uuid.has;
+	c->uuid = req->uuid.v;
+	c->has_address = req->address.has;
+	if (req->address.has) {
+		copy_bin(c->host, sizeof c->host, req->address.v.host.data, req->address.v.host.size);
+		c->port = req->address.v.port;
+	}
+	copy_bin(c->cluster, sizeof c->cluster, req->cluster_name.data, req->cluster_name.size);
+	c->has_id_timestamp = req->id_timestamp.has;
+	c->id_timestamp = req->id_timestamp.v;
+	c->extra_count = req->extra.count;
+	for (uint32_t i = 0; i < req->extra.count && i < 4; i++) {
+		const msgpack_object *value = &req->extra.values[i];
+
+		copy_bin(c->extra_keys[i], sizeof c->extra_keys[i], req->extra.keys[i].data,
+			 req->extra.keys[i].size);
+		c->extra_types[i] = value->type;
+		if (value->type != MSGPACK_OBJECT_ARRAY)
+			continue;
+		c->extra_sizes[i] = value->via.array.size;
+		if (strcmp(c->extra_keys[i], "devpath") != 0)
+			continue;
+		for (uint32_t k = 0; k < value->via.array.size && k < 2; k++) {
+			const msgpack_object *item = &value->via.array.ptr[k];
+
+			c->devpath_types[k] = item->type;
+			if (item->type == MSGPACK_OBJECT_BIN)
+				copy_bin(c->devpath[k], sizeof c->devpath[k], item->via.bin.ptr,
+					 item->via.bin.size);
+		}
+	}
+}
+
+static struct neo_wire_address wire_address(const char *host, int port)
+{
+	struct neo_wire_address w = { neo_bin_str(host), port };
+
+	return w;
+}
+
+/* What upstream's master sends a storage it accepted in a RUNNING cluster:
+ * the node list (its own entry with its id_timestamp), the table, the
+ * cluster state, then StartOperation. */
+static void welcome_storage(struct fake *f, struct neo_conn *conn, uint32_t msg_id)
+{
+	struct neo_accept_identification accept = {
+		.node_type = NEO_NODE_MASTER,
+		.my_uuid = { true, neo_nid_make(NEO_NODE_MASTER, 1) },
+		.your_uuid = { true, neo_nid_make(NEO_NODE_STORAGE, 1) },
+	};
+	struct neo_node_info nodes[3] = {
+		{ .type = NEO_NODE_STORAGE,
+		  .address = { true, wire_address("127.0.0.1", f->tc->storage_ports[0]) },
+		  .uuid = { true, neo_nid_make(NEO_NODE_STORAGE, 1) }, .state = NEO_NODE_RUNNING,
+		  .id_timestamp = { true, ID_TIMESTAMP } },
+		{ .type = NEO_NODE_STORAGE,
+		  .address = { true, wire_address("127.0.0.1", f->tc->storage_ports[1]) },
+		  .uuid = { true, neo_nid_make(NEO_NODE_STORAGE, 2) }, .state = NEO_NODE_RUNNING,
+		  .id_timestamp = { true, PEER_ID_TIMESTAMP } },
+		{ .type = NEO_NODE_MASTER,
+		  .address = { true, wire_address("127.0.0.1", f->tc->master_ports[0]) },
+		  .uuid = { true, neo_nid_make(NEO_NODE_MASTER, 1) }, .state = NEO_NODE_RUNNING },
+	};
+	struct neo_notify_node_information info = { .timestamp = PEER_ID_TIMESTAMP + 1,
+						    .nodes = { nodes, 3 } };
+	/* partition 0: both readable (checked); 1: ours to replicate */
+	struct neo_cell row0[2] = { { neo_nid_make(NEO_NODE_STORAGE, 1), NEO_CELL_UP_TO_DATE },
+				    { neo_nid_make(NEO_NODE_STORAGE, 2), NEO_CELL_UP_TO_DATE } };
+	struct neo_cell row1[2] = { { neo_nid_make(NEO_NODE_STORAGE, 1), NEO_CELL_OUT_OF_DATE },
+				    { neo_nid_make(NEO_NODE_STORAGE, 2), NEO_CELL_UP_TO_DATE } };
+	struct neo_list_cell rows[2] = { { row0, 2 }, { row1, 2 } };
+	struct neo_send_partition_table pt = { .ptid = { true, 1 }, .num_replicas = 1,
+					       .rows = { rows, 2 } };
+	struct neo_notify_cluster_information state = { .state = NEO_CLUSTER_RUNNING };
+	struct neo_start_operation start = { .backup = false };
+
+	neo_conn_answer(conn, msg_id, NEO_ACCEPT_IDENTIFICATION, &accept);
+	neo_conn_identified(conn);
+	neo_conn_notify(conn, NEO_NOTIFY_NODE_INFORMATION, &info);
+	neo_conn_notify(conn, NEO_SEND_PARTITION_TABLE, &pt);
+	neo_conn_notify(conn, NEO_NOTIFY_CLUSTER_INFORMATION, &state);
+	neo_conn_notify(conn, NEO_START_OPERATION, &start);
+}
+
+static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct fake *f = arg;
+
+	switch (pkt->code) {
+	case NEO_REQUEST_IDENTIFICATION:
+		capture(&f->master_ident, pkt->args);
+		welcome_storage(f, conn, pkt->msg_id);
+		break;
+	case NEO_ASK_UNFINISHED_TRANSACTIONS: {
+		struct neo_answer_unfinished_transactions none = { .max_tid = neo_tid_from_time(ID_TIMESTAMP) };
+
+		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_UNFINISHED_TRANSACTIONS, &none);
+		break;
+	}
+	case NEO_NOTIFY_READY: {
+		struct neo_check_partition check = {
+			.partition = 0,
+			.source = { .name = neo_bin_str(f->tc->name) },
+			.min_tid = 0,
+			.max_tid = NEO_MAX_TID,
+		};
+
+		f->ready = true;
+		/* as upstream's master for neoctl check: the replica check of
+		 * partition 0 against the other readable cell */
+		if (neo_conn_notify(conn, NEO_CHECK_PARTITION, &check) == 0)
+			f->check_sent = true;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct fake *f = arg;
+
+	if (pkt->code != NEO_REQUEST_IDENTIFICATION)
+		return;
+	if (f->peer_ident_count < 2)
+		capture(&f->peer_idents[f->peer_ident_count++], pkt->args);
+	/* not ready: the storage retries later, which this test does not need */
+	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "fake peer");
+	neo_conn_close(conn, "fake peer");
+	if (f->peer_ident_count == 2)
+		event_base_loopbreak(f->base);
+}
+
+static void ignore_close(struct neo_conn *conn, const char *reason, void *arg)
+{
+	(void)conn;
+	(void)reason;
+	(void)arg;
+}
+
+static const struct neo_conn_callbacks master_callbacks = { .on_packet = master_packet,
+							    .on_close = ignore_close };
+static const struct neo_conn_callbacks peer_callbacks = { .on_packet = peer_packet,
+							  .on_close = ignore_close };
+
+static void master_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg)
+{
+	(void)listener;
+	neo_conn_set_callbacks(conn, &master_callbacks, arg);
+}
+
+static void peer_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg)
+{
+	(void)listener;
+	neo_conn_set_callbacks(conn, &peer_callbacks, arg);
+}
+
+static struct neo_listener *listen_on(struct event_base *base, int port, neo_accept_cb cb,
+				      void *arg)
+{
+	struct neo_address addr = { .port = (uint16_t)port };
+	char err[256];
+	struct neo_listener *l;
+
+	snprintf(addr.host, sizeof addr.host, "127.0.0.1");
+	l = neo_listener_new(base, &addr, NULL, cb, arg, err, sizeof err);
+	if (l == NULL)
+		tap_diag("cannot listen on %d: %s", port, err);
+	return l;
+}
+
+static void check_storage_to_storage(const struct captured *c, const struct test_cluster *tc,
+				     const char *what)
+{
+	tap_ok(c->seen && c->type == NEO_NODE_STORAGE && c->has_uuid
+	       && c->uuid == neo_nid_make(NEO_NODE_STORAGE, 1),
+	       "%s: identifies as STORAGE with its id S1", what);
+	tap_ok(c->has_address && strcmp(c->host, "127.0.0.1") == 0
+	       && c->port == tc->storage_ports[0], "%s: with its listening address", what);
+	tap_ok(strcmp(c->cluster, tc->name) == 0, "%s: with the cluster name", what);
+	tap_ok(c->has_id_timestamp && c->id_timestamp == ID_TIMESTAMP,
+	       "%s: with the id_timestamp the master gave it (not nil), as upstream", what);
+	tap_ok(c->extra_count == 0, "%s: with an empty extra, as upstream", what);
+}
+
+static void storage_identifications(void)
+{
+	struct test_cluster tc;
+	struct fake f = { 0 };
+	struct neo_listener *master, *peer;
+	struct timeval limit = { 20, 0 };
+	char host[256] = "";
+
+	cluster_init(&tc, "mixedid", 2, 1, 2, 1);
+	f.base = event_base_new();
+	f.tc = &tc;
+	master = listen_on(f.base, tc.master_ports[0], master_accept, &f);
+	peer = listen_on(f.base, tc.storage_ports[1], peer_accept, &f);
+	if (master == NULL || peer == NULL) {
+		tap_ok(false, "fake master and fake peer listen");
+		return;
+	}
+	cluster_start_storage(&tc, 0);
+	event_base_loopexit(f.base, &limit);
+	event_base_dispatch(f.base);
+
+	/* storage -> master: as upstream's BootstrapManager for a storage */
+	tap_ok(f.master_ident.seen && f.master_ident.type == NEO_NODE_STORAGE
+	       && !f.master_ident.has_uuid && f.master_ident.has_address
+	       && f.master_ident.port == tc.storage_ports[0] && !f.master_ident.has_id_timestamp,
+	       "to the master: STORAGE, no id yet, its address, no id_timestamp");
+	gethostname(host, sizeof host);
+	tap_ok(f.master_ident.extra_count == 2
+	       && strcmp(f.master_ident.extra_keys[0], "devpath") == 0
+	       && strcmp(f.master_ident.extra_keys[1], "new_nid") == 0,
+	       "to the master: extra {devpath, new_nid}, in upstream's order");
+	tap_ok(f.master_ident.extra_types[0] == MSGPACK_OBJECT_ARRAY
+	       && f.master_ident.extra_sizes[0] == 2
+	       && f.master_ident.devpath_types[0] == MSGPACK_OBJECT_BIN
+	       && f.master_ident.devpath_types[1] == MSGPACK_OBJECT_BIN
+	       && strcmp(f.master_ident.devpath[0], host) == 0 && f.master_ident.devpath[1][0],
+	       "to the master: devpath is [host name, device of the database file] as bytes "
+	       "(%s, %s)", f.master_ident.devpath[0], f.master_ident.devpath[1]);
+	tap_ok(f.master_ident.extra_types[1] == MSGPACK_OBJECT_ARRAY
+	       && f.master_ident.extra_sizes[1] == 0, "to the master: new_nid is []");
+	tap_ok(f.ready && f.check_sent, "the storage started operation (NotifyReady)");
+
+	/* storage -> storage: replication (partition 1), replica check (0) */
+	tap_ok(f.peer_ident_count == 2, "the storage connected twice to the fake peer "
+	       "(replication and replica check): %u", f.peer_ident_count);
+	check_storage_to_storage(&f.peer_idents[0], &tc, "to a storage (first)");
+	check_storage_to_storage(&f.peer_idents[1], &tc, "to a storage (second)");
+
+	cluster_stop(&tc);
+	neo_listener_free(master);
+	neo_listener_free(peer);
+	event_base_free(f.base);
+}
+
+/* --- Read-only clients at a real master ------------------------------------ */
+
+struct session {
+	struct event_base *base;
+	struct neo_conn *conn;
+	bool ready, closed, answered;
+	uint16_t code;
+	int64_t error_code;
+};
+
+static void on_ready(struct neo_conn *conn, void *arg)
+{
+	struct session *s = arg;
+
+	(void)conn;
+	s->ready = true;
+	event_base_loopbreak(s->base);
+}
+
+static void on_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	(void)conn;
+	(void)pkt;
+	(void)arg;
+}
+
+static void on_close(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct session *s = arg;
+
+	(void)conn;
+	(void)reason;
+	s->closed = true;
+	event_base_loopbreak(s->base);
+}
+
+static const struct neo_conn_callbacks session_callbacks = { .on_ready = on_ready,
+	.on_packet = on_packet, .on_close = on_close };
+
+static void answered(struct neo_conn *conn, enum neo_ask_status status, struct neo_packet *answer,
+		     void *arg)
+{
+	struct session *s = arg;
+
+	(void)conn;
+	s->answered = status == NEO_ASK_ANSWERED;
+	s->code = s->answered ? answer->code : 0;
+	if (s->answered && answer->code == NEO_ERROR)
+		s->error_code = ((const struct neo_error *)answer->args)->code;
+	event_base_loopbreak(s->base);
+}
+
+static void run(struct session *s, int ms)
+{
+	struct timeval limit = { ms / 1000, (ms % 1000) * 1000 };
+
+	s->answered = false;
+	event_base_loopexit(s->base, &limit);
+	event_base_dispatch(s->base);
+}
+
+static bool ask(struct session *s, uint16_t code, const void *args)
+{
+	s->error_code = -1;
+	if (neo_conn_ask(s->conn, code, args, 0, answered, s) < 0)
+		return false;
+	run(s, 5000);
+	return s->answered;
+}
+
+/* A client connection to the master identified with extra {key: value}
+ * (key NULL: {}). */
+static bool client_session(struct session *s, struct test_cluster *tc, const char *key,
+			   msgpack_object value)
+{
+	struct neo_request_identification ident;
+	struct neo_address addr = { .port = (uint16_t)tc->master_ports[0] };
+	struct neo_bin k = key ? neo_bin_str(key) : (struct neo_bin){ 0 };
+	char err[256];
+
+	snprintf(addr.host, sizeof addr.host, "127.0.0.1");
+	s->ready = s->closed = false;
+	s->conn = neo_conn_connect(s->base, &addr, NULL, &session_callbacks, s, err, sizeof err);
+	if (s->conn == NULL)
+		return false;
+	run(s, 5000);
+	neo_identification_init(&ident, NEO_NODE_CLIENT, 0, NULL, tc->name);
+	if (key) {
+		ident.extra.keys = &k;
+		ident.extra.values = &value;
+		ident.extra.count = 1;
+	}
+	return s->ready && ask(s, NEO_REQUEST_IDENTIFICATION, &ident)
+	       && s->code == NEO_ACCEPT_IDENTIFICATION;
+}
+
+static bool refused_read_only(struct session *s, uint16_t code, const void *args)
+{
+	return ask(s, code, args) && s->code == NEO_ERROR
+	       && s->error_code == NEO_ERROR_READ_ONLY_ACCESS;
+}
+
+static void read_only_clients(void)
+{
+	struct test_cluster tc;
+	struct neo_client *client = NULL;
+	struct session ro = { 0 }, backup = { 0 }, rw = { 0 };
+	msgpack_object yes = { .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = true };
+	msgpack_object no_names = { .type = MSGPACK_OBJECT_ARRAY };
+	struct neo_ask_begin_transaction begin = { 0 };
+	struct neo_ask_new_oids oids = { .count = 1 };
+	struct neo_ask_final_tid final = { .ttid = 1 };
+
+	cluster_init(&tc, "readonly", 2, 0, 1, 1);
+	cluster_start(&tc);
+	if (!tap_ok(cluster_client(&tc, NULL, &client, NULL, NULL) == NEO_CLIENT_OK,
+		    "the cluster runs")) {
+		cluster_stop(&tc);
+		return;
+	}
+	ro.base = backup.base = rw.base = event_base_new();
+
+	tap_ok(client_session(&ro, &tc, "read_only", yes),
+	       "a client identifying with {read_only: true} is accepted");
+	tap_ok(refused_read_only(&ro, NEO_ASK_BEGIN_TRANSACTION, &begin),
+	       "its AskBeginTransaction: READ_ONLY_ACCESS, as upstream");
+	tap_ok(refused_read_only(&ro, NEO_ASK_NEW_OIDS, &oids),
+	       "its AskNewOIDs: READ_ONLY_ACCESS");
+	tap_ok(refused_read_only(&ro, NEO_ASK_FINAL_TID, &final),
+	       "its AskFinalTID: READ_ONLY_ACCESS");
+	tap_ok(ask(&ro, NEO_ASK_LAST_TRANSACTION, NULL) && ro.code == NEO_ANSWER_LAST_TRANSACTION,
+	       "its AskLastTransaction is answered (reads go on)");
+	neo_conn_close(ro.conn, "done");
+
+	tap_ok(client_session(&backup, &tc, "backup", no_names)
+	       && refused_read_only(&backup, NEO_ASK_BEGIN_TRANSACTION, &begin),
+	       "with a backup key and no read_only: read-only too, as upstream");
+	neo_conn_close(backup.conn, "done");
+
+	tap_ok(client_session(&rw, &tc, NULL, yes) && ask(&rw, NEO_ASK_BEGIN_TRANSACTION, &begin)
+	       && rw.code == NEO_ANSWER_BEGIN_TRANSACTION,
+	       "a client with an empty extra may begin");
+	neo_conn_close(rw.conn, "done");
+
+	neo_client_close(client);
+	cluster_stop(&tc);
+	event_base_free(ro.base);
+}
+
+int main(void)
+{
+	storage_identifications();
+	read_only_clients();
+	return tap_done();
+}
