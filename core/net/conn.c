@@ -297,6 +297,12 @@ int neo_conn_notify(struct neo_conn *conn, uint16_t code, const void *args)
 	return 0;
 }
 
+int neo_conn_notify_for(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args)
+{
+	/* the id counter does not move: the id is the request's */
+	return send_packet(conn, msg_id, code, args);
+}
+
 int neo_conn_answer(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args)
 {
 	/* As upstream: an answer reuses the id of its request. */

@@ -127,6 +127,12 @@ int neo_conn_answer(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const
 int neo_conn_answer_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
 			  const char *message);
 int neo_conn_notify(struct neo_conn *conn, uint16_t code, const void *args);
+/* A notification that belongs to a request being answered: it carries
+ * the request's msg_id, as upstream's conn.send(packet, msg_id), and an
+ * upstream peer drops it otherwise (AddTransaction and AddObject before
+ * AnswerFetchTransactions and AnswerFetchObjects: core/proto/protocol.md
+ * section 4). */
+int neo_conn_notify_for(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args);
 
 /* Sends Ping after idle_ms without input, and drops the peer if no Pong
  * comes within timeout_ms.  0 turns it off.  Every connection starts

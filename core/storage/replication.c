@@ -822,7 +822,9 @@ void storage_serve_transactions(struct storage *s, struct neo_conn *conn, struct
 		add.packed = trans.packed;
 		add.ttid = trans.ttid;
 		add.oids = (struct neo_list_p64){ oids.ids, oids.count };
-		neo_conn_notify(conn, NEO_ADD_TRANSACTION, &add);
+		/* as upstream: with the request's msg_id, without which an
+		 * upstream replicator ignores it */
+		neo_conn_notify_for(conn, pkt->msg_id, NEO_ADD_TRANSACTION, &add);
 		neo_id_list_free(&oids);
 	}
 	/* What the asker has and we do not: to delete. */
@@ -913,7 +915,7 @@ void storage_serve_objects(struct storage *s, struct neo_conn *conn, struct neo_
 		add.data = (struct neo_bin){ object.has_data ? object.data.data : NULL,
 					     object.has_data ? (uint32_t)object.data.size : 0 };
 		add.data_serial = (struct neo_opt_p64){ object.data_serial.has, object.data_serial.id };
-		neo_conn_notify(conn, NEO_ADD_OBJECT, &add);
+		neo_conn_notify_for(conn, pkt->msg_id, NEO_ADD_OBJECT, &add);	/* as above */
 	}
 	for (uint32_t i = 0; i < ask->objects_we_have.count; i++)
 		for (uint32_t k = 0; k < ask->objects_we_have.values[i].count; k++)
