@@ -15,6 +15,10 @@
  *     client), or with a backup key, gets READ_ONLY_ACCESS for begin, new
  *     oids and final tid, and is still answered what reads need; a
  *     client without them may begin.
+ *   - A real neostorage serving replication to this test (as an upstream
+ *     replicator): AddTransaction and AddObject come with the msg_id of
+ *     the AskFetchTransactions / AskFetchObjects they belong to, without
+ *     which an upstream replicator drops them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,6 +329,9 @@ struct session {
 	bool ready, closed, answered;
 	uint16_t code;
 	int64_t error_code;
+	/* AddTransaction / AddObject received, and with which msg_ids */
+	unsigned adds;
+	uint32_t add_ids[64];
 };
 
 static void on_ready(struct neo_conn *conn, void *arg)
@@ -338,9 +345,14 @@ static void on_ready(struct neo_conn *conn, void *arg)
 
 static void on_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
+	struct session *s = arg;
+
 	(void)conn;
-	(void)pkt;
-	(void)arg;
+	if (pkt->code != NEO_ADD_TRANSACTION && pkt->code != NEO_ADD_OBJECT)
+		return;
+	if (s->adds < sizeof s->add_ids / sizeof s->add_ids[0])
+		s->add_ids[s->adds] = pkt->msg_id;
+	s->adds++;
 }
 
 static void on_close(struct neo_conn *conn, const char *reason, void *arg)
@@ -378,22 +390,24 @@ static void run(struct session *s, int ms)
 	event_base_dispatch(s->base);
 }
 
+static int64_t last_msg_id;
+
 static bool ask(struct session *s, uint16_t code, const void *args)
 {
 	s->error_code = -1;
-	if (neo_conn_ask(s->conn, code, args, 0, answered, s) < 0)
+	if ((last_msg_id = neo_conn_ask(s->conn, code, args, 0, answered, s)) < 0)
 		return false;
 	run(s, 5000);
 	return s->answered;
 }
 
-/* A client connection to the master identified with extra {key: value}
- * (key NULL: {}). */
-static bool client_session(struct session *s, struct test_cluster *tc, const char *key,
-			   msgpack_object value)
+/* A connection to port identified as type (client: to the master) with
+ * extra {key: value} (key NULL: {}). */
+static bool open_session(struct session *s, struct test_cluster *tc, int port,
+			 enum neo_node_type type, const char *key, msgpack_object value)
 {
 	struct neo_request_identification ident;
-	struct neo_address addr = { .port = (uint16_t)tc->master_ports[0] };
+	struct neo_address addr = { .port = (uint16_t)port };
 	struct neo_bin k = key ? neo_bin_str(key) : (struct neo_bin){ 0 };
 	char err[256];
 
@@ -403,7 +417,7 @@ static bool client_session(struct session *s, struct test_cluster *tc, const cha
 	if (s->conn == NULL)
 		return false;
 	run(s, 5000);
-	neo_identification_init(&ident, NEO_NODE_CLIENT, 0, NULL, tc->name);
+	neo_identification_init(&ident, type, 0, NULL, tc->name);
 	if (key) {
 		ident.extra.keys = &k;
 		ident.extra.values = &value;
@@ -411,6 +425,12 @@ static bool client_session(struct session *s, struct test_cluster *tc, const cha
 	}
 	return s->ready && ask(s, NEO_REQUEST_IDENTIFICATION, &ident)
 	       && s->code == NEO_ACCEPT_IDENTIFICATION;
+}
+
+static bool client_session(struct session *s, struct test_cluster *tc, const char *key,
+			   msgpack_object value)
+{
+	return open_session(s, tc, tc->master_ports[0], NEO_NODE_CLIENT, key, value);
 }
 
 static bool refused_read_only(struct session *s, uint16_t code, const void *args)
@@ -466,9 +486,68 @@ static void read_only_clients(void)
 	event_base_free(ro.base);
 }
 
+/* Whether every Add* received since `from` carried msg_id. */
+static bool adds_carry(const struct session *s, unsigned from, int64_t msg_id)
+{
+	for (unsigned i = from; i < s->adds && i < 64; i++)
+		if (s->add_ids[i] != (uint32_t)msg_id)
+			return false;
+	return true;
+}
+
+static void replication_source(void)
+{
+	struct test_cluster tc;
+	struct neo_client *client = NULL;
+	struct session rep = { 0 };
+	msgpack_object none = { .type = MSGPACK_OBJECT_NIL };
+	struct neo_ask_fetch_transactions fetch = { .partition = 0, .length = 1000,
+						    .max_tid = NEO_MAX_TID };
+	struct neo_ask_fetch_objects objects = { .partition = 0, .length = 1000,
+						 .max_tid = NEO_MAX_TID };
+	bool committed = true, answered_ok;
+	unsigned before;
+
+	cluster_init(&tc, "fetchids", 1, 0, 1, 1);
+	cluster_start(&tc);
+	if (!tap_ok(cluster_client(&tc, NULL, &client, NULL, NULL) == NEO_CLIENT_OK,
+		    "the cluster runs")) {
+		cluster_stop(&tc);
+		return;
+	}
+	for (uint64_t oid = 1; oid <= 3; oid++)
+		committed = committed && cluster_commit(client, oid, 0, "some data") != 0;
+	tap_ok(committed, "three transactions committed");
+	rep.base = event_base_new();
+	/* as upstream's replicator: an anonymous STORAGE */
+	tap_ok(open_session(&rep, &tc, tc.storage_ports[0], NEO_NODE_STORAGE, NULL, none),
+	       "a storage connection to the storage is accepted");
+	/* the first ids are taken by the identification: the asks below do
+	 * not have id 0, so a plain numbering would differ from theirs */
+	rep.adds = 0;
+	answered_ok = ask(&rep, NEO_ASK_FETCH_TRANSACTIONS, &fetch);
+	tap_ok(answered_ok && rep.code == NEO_ANSWER_FETCH_TRANSACTIONS && rep.adds == 3,
+	       "AskFetchTransactions: 3 AddTransaction, then the answer (%u)", rep.adds);
+	tap_ok(adds_carry(&rep, 0, last_msg_id),
+	       "each AddTransaction carries the request's msg_id (%lld), as upstream",
+	       (long long)last_msg_id);
+	before = rep.adds;
+	answered_ok = ask(&rep, NEO_ASK_FETCH_OBJECTS, &objects);
+	tap_ok(answered_ok && rep.code == NEO_ANSWER_FETCH_OBJECTS && rep.adds - before == 3,
+	       "AskFetchObjects: 3 AddObject, then the answer (%u)", rep.adds - before);
+	tap_ok(adds_carry(&rep, before, last_msg_id),
+	       "each AddObject carries the request's msg_id (%lld), as upstream",
+	       (long long)last_msg_id);
+	neo_conn_close(rep.conn, "done");
+	neo_client_close(client);
+	cluster_stop(&tc);
+	event_base_free(rep.base);
+}
+
 int main(void)
 {
 	storage_identifications();
 	read_only_clients();
+	replication_source();
 	return tap_done();
 }
