@@ -75,6 +75,9 @@ struct master_txn {
 	uint64_t pack_tid;
 	uint64_t *pack_oids;
 	uint32_t pack_oid_count;
+	int32_t *watchers;		/* storages told NotifyTransactionFinished */
+	uint32_t watcher_count;
+	size_t watcher_capacity;
 	struct neo_conn *final_waiter;	/* AskFinalTID answered at commit */
 	uint32_t final_waiter_msg_id;
 	struct master_txn *next;	/* in ttid order of begin */

@@ -75,6 +75,7 @@ static void txn_free(struct master_txn *txn)
 	neo_free(txn->oids);
 	neo_free(txn->involved);
 	neo_free(txn->lock_waiting);
+	neo_free(txn->watchers);
 	neo_free(txn);
 }
 
@@ -378,11 +379,14 @@ static void commit_one(struct master *m, struct master_txn *txn)
 		if (node && node->conn)
 			neo_conn_notify(node->conn, NEO_NOTIFY_UNLOCK_INFORMATION, &unlock);
 	}
-	for (size_t i = 0; i < m->nodes.count; i++) {
-		struct neo_node *node = m->nodes.nodes[i];
-		struct master_node *data = node->owner_data;
+	/* As upstream: only the storages that were told of this transaction
+	 * as unfinished (AskUnfinishedTransactions) hear that it finished;
+	 * an upstream storage stops on the end of a transaction it was not
+	 * waiting for. */
+	for (uint32_t i = 0; i < txn->watcher_count; i++) {
+		struct neo_node *node = neo_nodes_by_nid(&m->nodes, txn->watchers[i]);
 
-		if (node->type == NEO_NODE_STORAGE && node->conn && data && data->replication_watch)
+		if (node && node->type == NEO_NODE_STORAGE && node->conn)
 			neo_conn_notify(node->conn, NEO_NOTIFY_TRANSACTION_FINISHED, &done);
 	}
 	m->last_tid = txn->tid;
@@ -442,8 +446,22 @@ void master_txn_ask_unfinished(struct master *m, struct neo_node *node, struct n
 		return;
 	}
 	count = 0;
-	for (struct master_txn *txn = m->txns; txn; txn = txn->next)
+	for (struct master_txn *txn = m->txns; txn; txn = txn->next) {
+		bool known = false;
+
 		ttids[count++] = txn->ttid;
+		for (uint32_t i = 0; i < txn->watcher_count && !known; i++)
+			known = txn->watchers[i] == node->nid;
+		if (known)
+			continue;
+		if (neo_grow(&txn->watchers, &txn->watcher_capacity, txn->watcher_count + 1,
+			     sizeof *txn->watchers) < 0) {
+			neo_free(ttids);
+			neo_conn_answer_error(conn, msg_id, NEO_ERROR_NOT_READY, "out of memory");
+			return;
+		}
+		txn->watchers[txn->watcher_count++] = node->nid;
+	}
 	answer.ttids.items = ttids;
 	answer.ttids.count = (uint32_t)count;
 	data->replication_watch = true;

@@ -147,6 +147,7 @@ void storage_check_serial_range(struct storage *s, struct neo_conn *conn, struct
 struct check_peer {
 	int32_t nid;
 	struct neo_conn *conn;
+	bool borrowed;			/* the peer's own connection to us */
 	bool ready, answered, differs;
 	struct range_result result;
 };
@@ -195,7 +196,7 @@ static void check_finish(struct storage *s, bool corrupted)
 		neo_log(NEO_LOG_INFO, "partition %u checked from %016" PRIx64 " to %016" PRIx64
 			": replicas are equal", order->partition, order->min_tid, order->max_tid);
 	for (uint32_t i = 0; i < c->peer_count; i++)
-		if (c->peers[i].conn)
+		if (c->peers[i].conn && !c->peers[i].borrowed)
 			neo_conn_close(c->peers[i].conn, "check done");
 	c->peer_count = 0;
 	c->current = NULL;
@@ -338,7 +339,12 @@ static void peer_identified(struct neo_conn *conn, enum neo_ask_status status,
 	if (peer == NULL)
 		return;
 	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ACCEPT_IDENTIFICATION) {
-		neo_log(NEO_LOG_WARNING, "check: a peer refused us");
+		const struct neo_error *error = status == NEO_ASK_ANSWERED
+						&& answer->code == NEO_ERROR ? answer->args : NULL;
+
+		neo_log(NEO_LOG_WARNING, "check: %s refused us%s%.*s", neo_conn_peer(conn),
+			error ? ": " : "", error ? (int)error->message.size : 0,
+			error ? (const char *)error->message.data : "");
 		check_finish(s, true);
 		return;
 	}
@@ -366,10 +372,27 @@ static void check_peer_closed(struct neo_conn *conn, const char *reason, void *a
 		peer->conn = NULL;
 }
 
+/* As upstream, the peer may use our connection for its own requests
+ * (it replicates from or checks against us over it). */
+static void check_peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	struct storage *s = arg;
+
+	if (!s->route(s, STORAGE_FROM_STORAGE, conn, pkt) && !neo_packet_is_answer(pkt->code))
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      "unexpected packet");
+}
+
 static const struct neo_conn_callbacks check_peer_callbacks = {
 	.on_ready = check_peer_ready,
+	.on_packet = check_peer_packet,
 	.on_close = check_peer_closed,
 };
+
+void storage_check_conn_closed(struct storage *s, struct neo_conn *conn, const char *reason)
+{
+	check_peer_closed(conn, reason, s);
+}
 
 static void check_next(struct storage *s)
 {
@@ -401,13 +424,20 @@ static void check_next(struct storage *s)
 			memset(peer, 0, sizeof *peer);
 			peer->nid = node->nid;
 			c->peer_count++;
-			peer->conn = neo_conn_connect(s->base, &node->address, s->ssl,
-						      &check_peer_callbacks, s, err, sizeof err);
+			/* as upstream: over the peer's connection to us if any */
+			peer->conn = storage_peer_storage_conn(s, node->nid);
+			peer->borrowed = peer->ready = peer->conn != NULL;
+			if (peer->conn == NULL)
+				peer->conn = neo_conn_connect(s->base, &node->address, s->ssl,
+							      &check_peer_callbacks, s, err,
+							      sizeof err);
 		}
 		neo_log(NEO_LOG_INFO, "checking partition %u against %u replica(s)", order->partition,
 			c->peer_count);
 		if (c->peer_count == 0)
 			check_finish(s, false);
+		else
+			check_round(s);	/* at once if every peer was connected */
 	}
 }
 
@@ -438,7 +468,7 @@ void storage_check_stop(struct storage *s)
 		return;
 	s->checker = NULL;
 	for (uint32_t i = 0; i < c->peer_count; i++)
-		if (c->peers[i].conn)
+		if (c->peers[i].conn && !c->peers[i].borrowed)
 			neo_conn_abort(c->peers[i].conn, "check stopped");
 	while (c->queue) {
 		struct check_order *next = c->queue->next;

@@ -107,8 +107,11 @@ static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 		storage_delay(s, conn, pkt);	/* behind the requests waiting */
 		return;
 	}
-	if (s->route(s, peer->type == NEO_NODE_CLIENT ? STORAGE_FROM_CLIENT
-							   : STORAGE_FROM_STORAGE, conn, pkt))
+	/* a storage's connection may also be the one we replicate from
+	 * (the handlers check it is the current source) */
+	if (s->route(s, peer->type == NEO_NODE_CLIENT
+				? STORAGE_FROM_CLIENT
+				: STORAGE_FROM_STORAGE | STORAGE_FROM_SOURCE, conn, pkt))
 		return;
 	if (!neo_packet_is_answer(pkt->code)) {
 		neo_log(NEO_LOG_WARNING, "%s: unexpected %s", neo_conn_peer(conn), pkt->type->name);
@@ -121,7 +124,10 @@ static void peer_closed(struct neo_conn *conn, const char *reason, void *arg)
 	struct storage *s = arg;
 	struct storage_peer *peer = neo_idmap_remove(&s->peers, (uintptr_t)conn);
 
-	(void)reason;
 	storage_txn_conn_closed(s, conn);
+	if (peer && peer->type == NEO_NODE_STORAGE) {
+		storage_replication_conn_closed(s, conn, reason);
+		storage_check_conn_closed(s, conn, reason);
+	}
 	neo_free(peer);
 }

@@ -61,6 +61,7 @@ struct replication {
 
 	int64_t partition;		/* being replicated, or -1 */
 	struct neo_conn *source;
+	bool source_borrowed;		/* the source's own connection to us */
 	uint64_t max_tid;		/* this pass replicates up to this tid */
 	uint64_t first_tid;		/* where the partition's pass starts */
 	uint64_t next_tid, next_oid;	/* where the current chunk starts */
@@ -108,7 +109,8 @@ static void close_source(struct replication *r, const char *why)
 		struct neo_conn *conn = r->source;
 
 		r->source = NULL;
-		neo_conn_close(conn, why);
+		if (!r->source_borrowed)
+			neo_conn_close(conn, why);
 	}
 }
 
@@ -502,7 +504,17 @@ static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 {
 	struct storage *s = arg;
 
-	s->route(s, STORAGE_FROM_SOURCE, conn, pkt);
+	/* As upstream, the source may use this connection for its own
+	 * requests (it replicates from or checks against us over it). */
+	if (!s->route(s, STORAGE_FROM_SOURCE | STORAGE_FROM_STORAGE, conn, pkt)
+	    && !neo_packet_is_answer(pkt->code))
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      "unexpected packet");
+}
+
+void storage_replication_conn_closed(struct storage *s, struct neo_conn *conn, const char *reason)
+{
+	source_closed(conn, reason, s);
 }
 
 /* A running storage with a readable cell of the partition. */
@@ -636,6 +648,15 @@ static void replication_next(struct storage *s)
 	r->parts[chosen].has_target = false;
 	neo_log(NEO_LOG_INFO, "replicating partition %" PRId64 " up to %016" PRIx64 " from %s:%u",
 		chosen, r->max_tid, source->address.host, source->address.port);
+	/* As upstream: over the source's connection to us if it has one. */
+	r->source = storage_peer_storage_conn(s, source->nid);
+	r->source_borrowed = r->source != NULL;
+	if (r->source_borrowed) {
+		r->first_tid = resume_tid(s, (uint32_t)r->partition);
+		r->next_tid = r->first_tid;
+		fetch_transactions(s);
+		return;
+	}
 	r->source = neo_conn_connect(s->base, &source->address, s->ssl, &source_callbacks, s,
 				     err, sizeof err);
 	if (r->source == NULL)
@@ -746,7 +767,7 @@ void storage_replication_stop(struct storage *s)
 	if (r == NULL)
 		return;
 	s->replication = NULL;
-	if (r->source)
+	if (r->source && !r->source_borrowed)
 		neo_conn_abort(r->source, "replication stopped");
 	if (r->retry)
 		event_free(r->retry);

@@ -45,6 +45,21 @@ void storage_peer_identification(const struct storage *s, struct neo_request_ide
 	}
 }
 
+struct neo_conn *storage_peer_storage_conn(struct storage *s, int32_t nid)
+{
+	size_t index = 0;
+	uint64_t key;
+	void *value;
+
+	while (nid && neo_idmap_next(&s->peers, &index, &key, &value)) {
+		const struct storage_peer *peer = value;
+
+		if (peer->identified && peer->type == NEO_NODE_STORAGE && peer->nid == nid)
+			return peer->conn;
+	}
+	return NULL;
+}
+
 /* --- Persistent state ----------------------------------------------------- */
 
 int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value)

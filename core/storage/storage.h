@@ -176,6 +176,12 @@ bool storage_backend_can_pack(const struct storage *s);
 /* The RequestIdentification we send to another storage (replication,
  * replica checks): as upstream's, with our id_timestamp. */
 void storage_peer_identification(const struct storage *s, struct neo_request_identification *req);
+/* The identified connection storage nid opened to us, or NULL.  As
+ * upstream, two storages share one connection, whichever side opened it:
+ * an upstream storage refuses a second one ("already connected"), so we
+ * replicate from and check against a peer over its connection when it
+ * has one (core/cluster/cluster.md section 8). */
+struct neo_conn *storage_peer_storage_conn(struct storage *s, int32_t nid);
 void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The table as stored (partitions, replicas, ptid, cells) into s->pt. */
@@ -200,6 +206,11 @@ bool storage_readable(const struct storage *s, uint32_t partition);
 /* storage/master.c */
 void storage_connect_master(struct storage *s);
 void storage_master_lost(struct storage *s);
+
+/* storage/replication.c, storage/check.c: a connection from a peer
+ * storage they were using ended (peers.c tells them). */
+void storage_replication_conn_closed(struct storage *s, struct neo_conn *conn, const char *reason);
+void storage_check_conn_closed(struct storage *s, struct neo_conn *conn, const char *reason);
 
 /* storage/peers.c */
 void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);
