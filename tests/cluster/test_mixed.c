@@ -19,6 +19,10 @@
  *     replicator): AddTransaction and AddObject come with the msg_id of
  *     the AskFetchTransactions / AskFetchObjects they belong to, without
  *     which an upstream replicator drops them.
+ *   - A real neomaster and a storage that asked AskUnfinishedTransactions
+ *     (this test): it hears NotifyTransactionFinished for the transaction
+ *     that was unfinished then, and not for one begun afterwards (an
+ *     upstream storage stops on that).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,6 +336,11 @@ struct session {
 	/* AddTransaction / AddObject received, and with which msg_ids */
 	unsigned adds;
 	uint32_t add_ids[64];
+	/* NotifyTransactionFinished received, and the unfinished ttids */
+	unsigned finished;
+	uint64_t finished_ttids[16];
+	uint32_t unfinished_count;
+	uint64_t unfinished_ttid;
 };
 
 static void on_ready(struct neo_conn *conn, void *arg)
@@ -348,6 +357,13 @@ static void on_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 	struct session *s = arg;
 
 	(void)conn;
+	if (pkt->code == NEO_NOTIFY_TRANSACTION_FINISHED) {
+		if (s->finished < 16)
+			s->finished_ttids[s->finished] =
+				((const struct neo_notify_transaction_finished *)pkt->args)->ttid;
+		s->finished++;
+		return;
+	}
 	if (pkt->code != NEO_ADD_TRANSACTION && pkt->code != NEO_ADD_OBJECT)
 		return;
 	if (s->adds < sizeof s->add_ids / sizeof s->add_ids[0])
@@ -378,6 +394,12 @@ static void answered(struct neo_conn *conn, enum neo_ask_status status, struct n
 	s->code = s->answered ? answer->code : 0;
 	if (s->answered && answer->code == NEO_ERROR)
 		s->error_code = ((const struct neo_error *)answer->args)->code;
+	if (s->answered && answer->code == NEO_ANSWER_UNFINISHED_TRANSACTIONS) {
+		const struct neo_answer_unfinished_transactions *u = answer->args;
+
+		s->unfinished_count = u->ttids.count;
+		s->unfinished_ttid = u->ttids.count ? u->ttids.items[0] : 0;
+	}
 	event_base_loopbreak(s->base);
 }
 
@@ -418,6 +440,12 @@ static bool open_session(struct session *s, struct test_cluster *tc, int port,
 		return false;
 	run(s, 5000);
 	neo_identification_init(&ident, type, 0, NULL, tc->name);
+	if (type == NEO_NODE_STORAGE && port == tc->master_ports[0]) {
+		/* a storage identifies to the master with its address */
+		ident.address.has = true;
+		ident.address.v.host = neo_bin_str("127.0.0.1");
+		ident.address.v.port = tc->storage_ports[1];
+	}
 	if (key) {
 		ident.extra.keys = &k;
 		ident.extra.values = &value;
@@ -544,10 +572,65 @@ static void replication_source(void)
 	event_base_free(rep.base);
 }
 
+static void finished_notifications(void)
+{
+	struct test_cluster tc;
+	struct neo_client *client = NULL;
+	struct session st = { 0 };
+	msgpack_object none = { .type = MSGPACK_OBJECT_NIL };
+	int64_t partitions[1] = { 0 };
+	struct neo_ask_unfinished_transactions unfinished = { .offsets = { partitions, 1 } };
+	struct neo_txn *txn = NULL;
+	struct neo_client_conflict *conflicts = NULL;
+	size_t count = 0;
+	uint64_t tid = 0;
+	bool ok;
+
+	cluster_init(&tc, "finished", 1, 0, 2, 1);
+	tc.autostart = 1;	/* storage 1's port is this test's */
+	cluster_start_master(&tc, 0);
+	usleep(200000);
+	cluster_start_storage(&tc, 0);
+	if (!tap_ok(cluster_client(&tc, NULL, &client, NULL, NULL) == NEO_CLIENT_OK,
+		    "the cluster runs")) {
+		cluster_stop(&tc);
+		return;
+	}
+	st.base = event_base_new();
+	ok = neo_client_begin(client, 0, &txn) == NEO_CLIENT_OK;
+	tap_ok(ok, "a transaction begins (unfinished)");
+	tap_ok(open_session(&st, &tc, tc.master_ports[0], NEO_NODE_STORAGE, NULL, none),
+	       "a new storage (this test) identifies to the master");
+	ok = ask(&st, NEO_ASK_UNFINISHED_TRANSACTIONS, &unfinished);
+	tap_ok(ok && st.code == NEO_ANSWER_UNFINISHED_TRANSACTIONS && st.unfinished_count == 1,
+	       "AskUnfinishedTransactions: the one unfinished transaction");
+	ok = txn && neo_txn_store(txn, 1, 0, "a", 1) == NEO_CLIENT_OK
+	     && neo_txn_vote(txn, "t", 1, "d", 1, "", 0, &conflicts, &count) == NEO_CLIENT_OK
+	     && neo_txn_finish(txn, &tid) == NEO_CLIENT_OK;
+	tap_ok(ok, "it commits");
+	tap_ok(cluster_commit(client, 2, 0, "b") != 0, "another transaction, begun after the "
+	       "question, commits");
+	{
+		struct timeval limit = { 1, 0 };
+
+		event_base_loopexit(st.base, &limit);
+		event_base_dispatch(st.base);
+	}
+	tap_ok(st.finished >= 1 && st.finished_ttids[0] == st.unfinished_ttid,
+	       "NotifyTransactionFinished for the unfinished one");
+	tap_ok(st.finished == 1, "and none for the one begun afterwards, as upstream (%u)",
+	       st.finished);
+	neo_conn_close(st.conn, "done");
+	neo_client_close(client);
+	cluster_stop(&tc);
+	event_base_free(st.base);
+}
+
 int main(void)
 {
 	storage_identifications();
 	read_only_clients();
 	replication_source();
+	finished_notifications();
 	return tap_done();
 }
