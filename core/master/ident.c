@@ -571,8 +571,9 @@ static void add_self(struct master *m)
 	self->has_address = true;
 	self->address = m->address;
 	master_change_node_state(m, self, NEO_NODE_RUNNING);
-	self->has_id_timestamp = true;
-	self->id_timestamp = master_next_clock(m);
+	/* as upstream (master/app.py, playPrimaryRole): the primary's own
+	 * entry has no id_timestamp (neoctl shows None) */
+	self->has_id_timestamp = false;
 }
 
 void master_start_candidacy(struct master *m)

@@ -70,6 +70,20 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 		neo_conn_close(peer->conn, "not ready");
 		return;
 	}
+	/* as upstream: only a storage may come without an id (one that
+	 * replicates from another cluster), and never with ours */
+	if (!req->uuid.has && req->node_type != NEO_NODE_STORAGE) {
+		neo_conn_answer_error(peer->conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      "reject anonymous non-storage node");
+		neo_conn_close(peer->conn, "anonymous");
+		return;
+	}
+	if (req->uuid.has && req->uuid.v == s->nid) {
+		neo_conn_answer_error(peer->conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      "uuid conflict or loopback connection");
+		neo_conn_close(peer->conn, "loopback");
+		return;
+	}
 	peer->identified = true;
 	peer->type = req->node_type;
 	peer->nid = req->uuid.has ? (int32_t)req->uuid.v : 0;
