@@ -147,7 +147,6 @@ void storage_check_serial_range(struct storage *s, struct neo_conn *conn, struct
 struct check_peer {
 	int32_t nid;
 	struct neo_conn *conn;
-	bool borrowed;			/* the peer's own connection to us */
 	bool ready, answered, differs;
 	struct range_result result;
 };
@@ -196,7 +195,7 @@ static void check_finish(struct storage *s, bool corrupted)
 		neo_log(NEO_LOG_INFO, "partition %u checked from %016" PRIx64 " to %016" PRIx64
 			": replicas are equal", order->partition, order->min_tid, order->max_tid);
 	for (uint32_t i = 0; i < c->peer_count; i++)
-		if (c->peers[i].conn && !c->peers[i].borrowed)
+		if (c->peers[i].conn)
 			neo_conn_close(c->peers[i].conn, "check done");
 	c->peer_count = 0;
 	c->current = NULL;
@@ -389,9 +388,13 @@ static const struct neo_conn_callbacks check_peer_callbacks = {
 	.on_close = check_peer_closed,
 };
 
+/* A replica check opens its own connections (it does not take the
+ * peer's, unlike replication): nothing to do for a peer's connection. */
 void storage_check_conn_closed(struct storage *s, struct neo_conn *conn, const char *reason)
 {
-	check_peer_closed(conn, reason, s);
+	(void)s;
+	(void)conn;
+	(void)reason;
 }
 
 static void check_next(struct storage *s)
@@ -424,20 +427,13 @@ static void check_next(struct storage *s)
 			memset(peer, 0, sizeof *peer);
 			peer->nid = node->nid;
 			c->peer_count++;
-			/* as upstream: over the peer's connection to us if any */
-			peer->conn = storage_peer_storage_conn(s, node->nid);
-			peer->borrowed = peer->ready = peer->conn != NULL;
-			if (peer->conn == NULL)
-				peer->conn = neo_conn_connect(s->base, &node->address, s->ssl,
-							      &check_peer_callbacks, s, err,
-							      sizeof err);
+			peer->conn = neo_conn_connect(s->base, &node->address, s->ssl,
+						      &check_peer_callbacks, s, err, sizeof err);
 		}
 		neo_log(NEO_LOG_INFO, "checking partition %u against %u replica(s)", order->partition,
 			c->peer_count);
 		if (c->peer_count == 0)
 			check_finish(s, false);
-		else
-			check_round(s);	/* at once if every peer was connected */
 	}
 }
 
@@ -468,7 +464,7 @@ void storage_check_stop(struct storage *s)
 		return;
 	s->checker = NULL;
 	for (uint32_t i = 0; i < c->peer_count; i++)
-		if (c->peers[i].conn && !c->peers[i].borrowed)
+		if (c->peers[i].conn)
 			neo_conn_abort(c->peers[i].conn, "check stopped");
 	while (c->queue) {
 		struct check_order *next = c->queue->next;

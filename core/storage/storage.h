@@ -179,8 +179,8 @@ void storage_peer_identification(const struct storage *s, struct neo_request_ide
 /* The identified connection storage nid opened to us, or NULL.  As
  * upstream, two storages share one connection, whichever side opened it:
  * an upstream storage refuses a second one ("already connected"), so we
- * replicate from and check against a peer over its connection when it
- * has one (core/cluster/cluster.md section 8). */
+ * replicate from a peer over its connection when it has one
+ * (core/cluster/cluster.md section 8). */
 struct neo_conn *storage_peer_storage_conn(struct storage *s, int32_t nid);
 void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
