@@ -415,3 +415,124 @@ void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32
 	neo_free(list.entries);
 	neo_free(partitions);
 }
+
+/* --- Pack state in replication (core/storage/replication.c) ------------- */
+
+struct own_pack_of {
+	int32_t nid;
+	uint32_t partition;
+	struct neo_opt_id pack;
+};
+
+static int take_own_pack(void *ctx, const struct neo_pt_row *row)
+{
+	struct own_pack_of *of = ctx;
+
+	if (row->nid == of->nid && row->partition == of->partition)
+		of->pack = row->pack;
+	return 0;
+}
+
+int storage_pack_completed_of(struct storage *s, uint32_t partition, struct neo_opt_id *pack)
+{
+	struct own_pack_of of = { s->nid, partition, { false, 0 } };
+	int rc = s->be->pt_scan(s->db, take_own_pack, &of);
+
+	*pack = of.pack;
+	return rc;
+}
+
+int storage_pack_replicated(struct storage *s, uint32_t partition, uint64_t completed)
+{
+	struct neo_opt_id ours;
+	int rc;
+
+	if (!storage_backend_check(s, NULL, 0, storage_backend_has(s, pt_set_packed),
+				   "pt_set_packed", "recording a replicated completed pack"))
+		return NEO_BACKEND_OK;
+	rc = storage_pack_completed_of(s, partition, &ours);
+	/* as upstream: only ever lowered, to redo what the source has not */
+	if (rc == NEO_BACKEND_OK && ours.has && completed < ours.id)
+		rc = s->be->pt_set_packed(s->db, partition, s->nid, completed);
+	return rc;
+}
+
+int storage_pack_order_replicated(struct storage *s, uint32_t partition, uint64_t tid,
+				  const struct neo_pack_state *pack)
+{
+	struct neo_pack_order order = { .id = tid,
+					.approved = pack->approved.has ? pack->approved.v : -1,
+					.partial = pack->partial, .has_oids = pack->oids.has,
+					.pack_tid = pack->pack_tid };
+	uint8_t *oids = NULL;
+	int rc;
+
+	if (!storage_backend_check(s, NULL, 0, storage_backend_has(s, pack_order_put),
+				   "pack_order_put", "storing a replicated pack order"))
+		return NEO_BACKEND_OK;
+	if (pack->oids.has) {
+		oids = neo_malloc((size_t)pack->oids.v.count * 8 + 1);
+		if (oids == NULL)
+			return STORAGE_ENOMEM;
+		for (uint32_t i = 0; i < pack->oids.v.count; i++)
+			neo_p64_write(pack->oids.v.items[i], oids + 8 * i);
+		order.oids = (struct neo_bytes){ oids, (size_t)pack->oids.v.count * 8 };
+	}
+	rc = s->be->pack_order_put(s->db, partition, &order);
+	neo_free(oids);
+	/* already here (a transaction replicated again after a restart) */
+	return rc == NEO_BACKEND_EDUP ? NEO_BACKEND_OK : rc;
+}
+
+struct order_of {
+	uint64_t id;
+	bool found;
+	struct neo_pack_state *state;
+	uint64_t *oids;
+};
+
+#define ORDER_FOUND (-1000)
+
+static int take_order_of(void *ctx, const struct neo_pack_order *order)
+{
+	struct order_of *of = ctx;
+	uint32_t count = (uint32_t)(order->oids.size / 8);
+
+	if (order->id != of->id)
+		return ORDER_FOUND;	/* past it: none */
+	if (order->has_oids) {
+		of->oids = neo_malloc(((size_t)count + 1) * sizeof *of->oids);
+		if (of->oids == NULL)
+			return STORAGE_ENOMEM;
+		for (uint32_t i = 0; i < count; i++)
+			of->oids[i] = neo_p64_read(order->oids.data + 8 * i);
+	}
+	of->found = true;
+	*of->state = (struct neo_pack_state){
+		.approved = { order->approved >= 0, order->approved > 0 },
+		.partial = order->partial,
+		.oids = { order->has_oids, { of->oids, order->has_oids ? count : 0 } },
+		.pack_tid = order->pack_tid };
+	return ORDER_FOUND;
+}
+
+int storage_pack_order_of(struct storage *s, uint32_t partition, uint64_t tid,
+			  struct neo_opt_pack_state *pack, uint64_t **oids)
+{
+	struct order_of of = { .id = tid, .state = &pack->v };
+	int rc;
+
+	*oids = NULL;
+	pack->has = false;
+	/* a module without pack orders has none stored (votes carrying one
+	 * were refused) */
+	if (!storage_backend_has(s, pack_orders_from))
+		return NEO_BACKEND_OK;
+	rc = s->be->pack_orders_from(s->db, &partition, 1, tid, take_order_of, &of);
+	if (rc == ORDER_FOUND)
+		rc = NEO_BACKEND_OK;
+	if (rc == NEO_BACKEND_OK)
+		pack->has = of.found;
+	*oids = of.oids;
+	return rc;
+}

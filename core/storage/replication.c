@@ -147,7 +147,7 @@ static bool save_progress(struct storage *s, uint32_t partition, uint64_t tid)
 }
 
 static void pass_done(struct storage *s);
-static void fetch_transactions(struct storage *s);
+static void fetch_transactions(struct storage *s, bool ask_pack_info);
 static void fetch_objects(struct storage *s);
 
 static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_status status,
@@ -168,13 +168,17 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
 	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < fetched->tids_to_delete.count; i++)
 		rc = storage_write_rc(s->be->trans_delete(s->db, (uint32_t)r->partition,
 					 fetched->tids_to_delete.items[i]));
+	/* as upstream: the source's last completed pack, when it is older
+	 * than ours, becomes ours (packs it did not do are redone here) */
+	if (rc == NEO_BACKEND_OK && fetched->completed_pack.has)
+		rc = storage_pack_replicated(s, (uint32_t)r->partition, fetched->completed_pack.v);
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
 	if (storage_db_failed(s, rc, "replicating transactions"))
 		return;
 	if (fetched->next_tid.has) {
 		r->next_tid = fetched->next_tid.v;
-		fetch_transactions(s);
+		fetch_transactions(s, false);
 		return;
 	}
 	r->next_tid = r->first_tid;
@@ -182,11 +186,14 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
 	fetch_objects(s);
 }
 
-static void fetch_transactions(struct storage *s)
+/* as upstream: the first request of a partition's pass asks for the
+ * source's completed pack, the next chunks do not. */
+static void fetch_transactions(struct storage *s, bool ask_pack_info)
 {
 	struct replication *r = s->replication;
 	struct neo_ask_fetch_transactions ask = { .partition = r->partition, .length = FETCH_COUNT,
-						  .min_tid = r->next_tid, .max_tid = r->max_tid };
+						  .min_tid = r->next_tid, .max_tid = r->max_tid,
+						  .ask_pack_info = ask_pack_info };
 	struct neo_id_list have = { 0 };
 
 	s->be->tid_range(s->db, (uint32_t)r->partition, r->next_tid, r->max_tid, FETCH_COUNT,
@@ -399,7 +406,7 @@ static void source_identified(struct neo_conn *conn, enum neo_ask_status status,
 	}
 	r->first_tid = resume_tid(s, (uint32_t)r->partition);
 	r->next_tid = r->first_tid;
-	fetch_transactions(s);
+	fetch_transactions(s, true);
 }
 
 static void source_ready(struct neo_conn *conn, void *arg)
@@ -451,8 +458,11 @@ static void add_transaction(struct storage *s, uint32_t partition,
 	rc = s->be->trans_put(s->db, &trans, false);
 	/* Already here: the source sends what lies past the end of the
 	 * list we sent when our chunk ended earlier than its own. */
-	if (rc != NEO_BACKEND_EDUP)
-		storage_db_failed(s, rc, "replicating a transaction");
+	if (rc == NEO_BACKEND_EDUP)
+		rc = NEO_BACKEND_OK;
+	else if (rc == NEO_BACKEND_OK && add->pack.has)
+		rc = storage_pack_order_replicated(s, partition, add->tid, &add->pack.v);
+	storage_db_failed(s, rc, "replicating a transaction");
 	neo_free(oids);
 }
 
@@ -654,7 +664,7 @@ static void replication_next(struct storage *s)
 	if (r->source_borrowed) {
 		r->first_tid = resume_tid(s, (uint32_t)r->partition);
 		r->next_tid = r->first_tid;
-		fetch_transactions(s);
+		fetch_transactions(s, true);
 		return;
 	}
 	r->source = neo_conn_connect(s->base, &source->address, s->ssl, &source_callbacks, s,
@@ -814,6 +824,17 @@ void storage_serve_transactions(struct storage *s, struct neo_conn *conn, struct
 		storage_delay(s, conn, pkt);
 		return;
 	}
+	/* as upstream: asked on the first request of a pass, our completed
+	 * pack of the partition */
+	if (ask->ask_pack_info) {
+		struct neo_opt_id packed;
+
+		if (storage_db_failed(s, storage_pack_completed_of(s, (uint32_t)ask->partition,
+								   &packed),
+				      "reading the completed pack"))
+			return;
+		answer.completed_pack = (struct neo_opt_p64){ packed.has, packed.id };
+	}
 	used = neo_calloc(ask->tids_we_have.count + 1, sizeof *used);
 	if (used == NULL)
 		return;
@@ -825,15 +846,27 @@ void storage_serve_transactions(struct storage *s, struct neo_conn *conn, struct
 		struct neo_trans trans = { 0 };
 		struct neo_add_transaction add = { .tid = tids.ids[i] };
 		struct neo_id_list oids = { 0 };
+		uint64_t *pack_oids = NULL;
 
 		if (id_listed(&ask->tids_we_have, tids.ids[i], used))
 			continue;
+		/* as upstream: a pack transaction's order goes with it (read
+		 * first: trans_get's output lasts until the next call) */
+		if (storage_db_failed(s, storage_pack_order_of(s, (uint32_t)ask->partition,
+							       tids.ids[i], &add.pack, &pack_oids),
+				      "reading a pack order")) {
+			neo_free(pack_oids);
+			goto done;
+		}
 		if (s->be->trans_get(s->db, (uint32_t)ask->partition, tids.ids[i], false, &trans)
-		    != NEO_BACKEND_OK)
+		    != NEO_BACKEND_OK) {
+			neo_free(pack_oids);
 			continue;
+		}
 		for (size_t k = 0; k + 8 <= trans.oids.size; k += 8)
 			if (neo_id_list_add(&oids, neo_p64_read(trans.oids.data + k)) < 0) {
 				neo_id_list_free(&oids);
+				neo_free(pack_oids);
 				goto out_of_memory;
 			}
 		add.user = (struct neo_bin){ trans.user.data, (uint32_t)trans.user.size };
@@ -847,6 +880,7 @@ void storage_serve_transactions(struct storage *s, struct neo_conn *conn, struct
 		 * upstream replicator ignores it */
 		neo_conn_notify_for(conn, pkt->msg_id, NEO_ADD_TRANSACTION, &add);
 		neo_id_list_free(&oids);
+		neo_free(pack_oids);
 	}
 	/* What the asker has and we do not: to delete. */
 	for (uint32_t i = 0; i < ask->tids_we_have.count; i++)

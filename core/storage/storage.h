@@ -322,6 +322,16 @@ void storage_pack_skip(struct storage *s, const struct neo_list_p64 *approved);
 void storage_pack_stop(struct storage *s);
 void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
 				uint64_t min_id);
+/* Pack state in replication (core/storage/replication.c), as upstream:
+ * the completed pack (pt.pack) of an own cell; a source's completed pack
+ * lowering ours; a replicated transaction's pack order stored; the pack
+ * order of a transaction to send (*oids malloc'ed for the caller). */
+int storage_pack_completed_of(struct storage *s, uint32_t partition, struct neo_opt_id *pack);
+int storage_pack_replicated(struct storage *s, uint32_t partition, uint64_t completed);
+int storage_pack_order_replicated(struct storage *s, uint32_t partition, uint64_t tid,
+				  const struct neo_pack_state *pack);
+int storage_pack_order_of(struct storage *s, uint32_t partition, uint64_t tid,
+			  struct neo_opt_pack_state *pack, uint64_t **oids);
 
 /* storage/check.c */
 void storage_check_partition(struct storage *s, struct neo_packet *pkt);

@@ -18,7 +18,10 @@
  *   - A real neostorage serving replication to this test (as an upstream
  *     replicator): AddTransaction and AddObject come with the msg_id of
  *     the AskFetchTransactions / AskFetchObjects they belong to, without
- *     which an upstream replicator drops them.
+ *     which an upstream replicator drops them.  After a pack, the pack
+ *     transaction's AddTransaction carries its pack order, and an
+ *     AskFetchTransactions asking for pack info is answered the partition's
+ *     completed pack (a later chunk, not asking, none), as upstream's.
  *   - A real neomaster and a storage that asked AskUnfinishedTransactions
  *     (this test): it hears NotifyTransactionFinished for the transaction
  *     that was unfinished then, and not for one begun afterwards (an
@@ -336,6 +339,12 @@ struct session {
 	/* AddTransaction / AddObject received, and with which msg_ids */
 	unsigned adds;
 	uint32_t add_ids[64];
+	/* AddTransaction carrying a pack order: how many, and the last one */
+	unsigned pack_adds;
+	uint64_t pack_add_tid;
+	struct neo_pack_state pack;
+	/* AnswerFetchTransactions' completed_pack */
+	struct neo_opt_p64 completed_pack;
 	/* NotifyTransactionFinished received, and the unfinished ttids */
 	unsigned finished;
 	uint64_t finished_ttids[16];
@@ -366,6 +375,15 @@ static void on_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 	}
 	if (pkt->code != NEO_ADD_TRANSACTION && pkt->code != NEO_ADD_OBJECT)
 		return;
+	if (pkt->code == NEO_ADD_TRANSACTION
+	    && ((const struct neo_add_transaction *)pkt->args)->pack.has) {
+		const struct neo_add_transaction *add = pkt->args;
+
+		s->pack_adds++;
+		s->pack_add_tid = add->tid;
+		s->pack = add->pack.v;
+		s->pack.oids.v = (struct neo_list_p64){ 0 };	/* not kept */
+	}
 	if (s->adds < sizeof s->add_ids / sizeof s->add_ids[0])
 		s->add_ids[s->adds] = pkt->msg_id;
 	s->adds++;
@@ -400,6 +418,9 @@ static void answered(struct neo_conn *conn, enum neo_ask_status status, struct n
 		s->unfinished_count = u->ttids.count;
 		s->unfinished_ttid = u->ttids.count ? u->ttids.items[0] : 0;
 	}
+	if (s->answered && answer->code == NEO_ANSWER_FETCH_TRANSACTIONS)
+		s->completed_pack =
+			((const struct neo_answer_fetch_transactions *)answer->args)->completed_pack;
 	event_base_loopbreak(s->base);
 }
 
@@ -535,6 +556,8 @@ static void replication_source(void)
 						 .max_tid = NEO_MAX_TID };
 	bool committed = true, answered_ok;
 	unsigned before;
+	uint64_t tids[3] = { 0 }, pack_id = 0;
+	int rc;
 
 	cluster_init(&tc, "fetchids", 1, 0, 1, 1);
 	cluster_start(&tc);
@@ -544,8 +567,12 @@ static void replication_source(void)
 		return;
 	}
 	for (uint64_t oid = 1; oid <= 3; oid++)
-		committed = committed && cluster_commit(client, oid, 0, "some data") != 0;
+		committed = committed
+			    && (tids[oid - 1] = cluster_commit(client, oid, 0, "some data")) != 0;
 	tap_ok(committed, "three transactions committed");
+	/* a pack at the second, waited for: its transaction is the fourth */
+	rc = neo_client_pack(client, tids[1], NULL, 0, true, &pack_id);
+	tap_ok(rc == NEO_CLIENT_OK && pack_id > tids[2], "a pack commits and completes (%d)", rc);
 	rep.base = event_base_new();
 	/* as upstream's replicator: an anonymous STORAGE */
 	tap_ok(open_session(&rep, &tc, tc.storage_ports[0], NEO_NODE_STORAGE, NULL, none),
@@ -553,12 +580,32 @@ static void replication_source(void)
 	/* the first ids are taken by the identification: the asks below do
 	 * not have id 0, so a plain numbering would differ from theirs */
 	rep.adds = 0;
+	/* as upstream's replicator on the first request of a pass */
+	fetch.ask_pack_info = true;
 	answered_ok = ask(&rep, NEO_ASK_FETCH_TRANSACTIONS, &fetch);
-	tap_ok(answered_ok && rep.code == NEO_ANSWER_FETCH_TRANSACTIONS && rep.adds == 3,
-	       "AskFetchTransactions: 3 AddTransaction, then the answer (%u)", rep.adds);
+	tap_ok(answered_ok && rep.code == NEO_ANSWER_FETCH_TRANSACTIONS && rep.adds == 4,
+	       "AskFetchTransactions: 4 AddTransaction (3 and the pack), then the answer (%u)",
+	       rep.adds);
+	tap_ok(rep.pack_adds == 1 && rep.pack_add_tid == pack_id,
+	       "the pack transaction's AddTransaction carries its pack order, as upstream's (%u)",
+	       rep.pack_adds);
+	tap_ok(rep.pack.pack_tid == tids[1] && rep.pack.approved.has && rep.pack.approved.v
+	       && !rep.pack.partial && !rep.pack.oids.has,
+	       "the order as upstream's getTransaction gives it: approved, not partial, "
+	       "no oids, the pack tid");
+	tap_ok(rep.completed_pack.has && rep.completed_pack.v == pack_id,
+	       "asked for pack info, the answer's completed_pack is the partition's last "
+	       "pack done, as upstream");
 	tap_ok(adds_carry(&rep, 0, last_msg_id),
 	       "each AddTransaction carries the request's msg_id (%lld), as upstream",
 	       (long long)last_msg_id);
+	fetch.ask_pack_info = false;
+	fetch.min_tid = pack_id + 1;
+	answered_ok = ask(&rep, NEO_ASK_FETCH_TRANSACTIONS, &fetch);
+	tap_ok(answered_ok && rep.code == NEO_ANSWER_FETCH_TRANSACTIONS
+	       && !rep.completed_pack.has,
+	       "not asked for pack info (a later chunk): no completed_pack, as upstream");
+	fetch.min_tid = 0;
 	before = rep.adds;
 	answered_ok = ask(&rep, NEO_ASK_FETCH_OBJECTS, &objects);
 	tap_ok(answered_ok && rep.code == NEO_ANSWER_FETCH_OBJECTS && rep.adds - before == 3,

@@ -9,7 +9,10 @@
  *     finds the replicas equal (pack is deterministic);
  *   - a partial pack touches only the objects it names;
  *   - a master that restarts learns the orders again from the storages;
- *   - a pack time after the last transaction is refused.
+ *   - a pack time after the last transaction is refused;
+ *   - a storage added afterwards, that replicates every partition, holds
+ *     the pack orders as the source sent them (AddTransaction's pack) and
+ *     a completed pack for each of its cells (sqlite3 on its file).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +51,76 @@ static uint64_t delete_object(struct neo_client *client, uint64_t oid, uint64_t 
 		return 0;
 	}
 	return tid;
+}
+
+/* The first number printed by sqlite3 for query on storage index's file,
+ * or -1. */
+static long sql_number(int index, const char *query)
+{
+	char db[512], line[1024], out[64] = "";
+	FILE *pipe;
+	long value = -1;
+
+	cluster_storage_database(&tc, index, db, sizeof db);
+	snprintf(line, sizeof line, "sqlite3 -readonly '%s' \"%s\" 2>/dev/null", db, query);
+	pipe = popen(line, "r");
+	if (pipe == NULL)
+		return -1;
+	if (fgets(out, sizeof out, pipe))
+		value = strtol(out, NULL, 10);
+	pclose(pipe);
+	return value;
+}
+
+/* Until no cell is OUT_OF_DATE or FEEDING, and S1 has none. */
+static bool moved_to_s3(char *out, size_t len)
+{
+	for (int waited = 0; waited < 30000; waited += 200) {
+		const char *rows;
+
+		cluster_neoctl(&tc, out, len, "print pt");
+		rows = strchr(out, '\n');
+		if (rows && !strpbrk(rows, "OF") && strstr(out, "S3 R UUUU")
+		    && (!strstr(out, "S1 R") || strstr(out, "S1 R ....")))
+			return true;
+		usleep(200000);
+	}
+	return false;
+}
+
+/* A storage that joins after the packs gets them by replication, as an
+ * upstream one would: each pack transaction's order (AddTransaction's
+ * pack), its cells' completed pack (AnswerFetchTransactions') recorded. */
+static void replicated_pack_state(uint64_t pack_id, uint64_t pack_tid)
+{
+	char out[4096], query[512];
+	long orders, first;
+
+	tc.storage_count = 3;
+	cluster_start_storage(&tc, 2);
+	tap_ok(cluster_neoctl_wait(&tc, "print node storage", "| PENDING |", 10000),
+	       "a third storage joins (PENDING)");
+	cluster_neoctl(&tc, out, sizeof out, "add S3");
+	cluster_neoctl(&tc, out, sizeof out, "tweak S1");
+	tap_ok(moved_to_s3(out, sizeof out),
+	       "tweak S1: S3 replicates every partition, S1 keeps none");
+	tap_diag("%s", out);
+	if (strcmp(cluster_engine(), "sqlite") != 0 || system("sqlite3 -version >/dev/null 2>&1")) {
+		tap_skip("S3's database: needs the sqlite engine and the sqlite3 command");
+		tap_skip("S3's database: needs the sqlite engine and the sqlite3 command");
+		return;
+	}
+	orders = sql_number(2, "SELECT COUNT(*) FROM pack");
+	snprintf(query, sizeof query,
+		 "SELECT COUNT(*) FROM pack WHERE tid=%lld AND approved=1 AND partial=0"
+		 " AND oids IS NULL AND pack_tid=%lld", (long long)pack_id, (long long)pack_tid);
+	first = sql_number(2, query);
+	tap_ok(orders == 2 && first == 1,
+	       "S3 stored both pack orders it replicated, the first as the source has it "
+	       "(%ld, %ld)", orders, first);
+	tap_ok(sql_number(2, "SELECT COUNT(*) FROM pt WHERE pack IS NOT NULL AND nid="
+			     "(SELECT value FROM config WHERE name='nid')") == 4,
+	       "S3's 4 cells have their completed pack recorded");
 }
 
 static bool serial_is(struct neo_client *client, uint64_t oid, uint64_t serial, const char *data)
@@ -136,6 +209,8 @@ int main(void)
 	tap_ok(rc == NEO_CLIENT_OK && serial_gone(client, oids[3], d1) &&
 	       serial_is(client, oids[3], d2, "d2") && serial_is(client, oids[0], a2, "a2"),
 	       "a partial pack of d at d2 drops d1 and leaves a alone (%d)", rc);
+
+	replicated_pack_state(pack_id, c1);
 
 	/* a master that restarts learns the orders again from the storages */
 	cluster_kill(&tc.masters[0], SIGTERM);
