@@ -146,7 +146,9 @@ int main(void)
 
 	/* print node: wall-clock dates */
 	tap_ok(cluster_neoctl(&tc, out, sizeof out, "print node") == 0, "print node");
-	ok = dates_are_now(out, &dates) && dates >= 3;
+	/* the storage's and the admin's; the master's own entry has none, as
+	 * upstream's (neoctl shows None) */
+	ok = dates_are_now(out, &dates) && dates >= 2;
 	tap_ok(ok, "print node: the %d id timestamps are dates within a minute of now", dates);
 	if (!ok)
 		tap_diag("print node printed:\n%s", out);
