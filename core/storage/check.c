@@ -148,6 +148,7 @@ struct check_peer {
 	int32_t nid;
 	struct neo_conn *conn;
 	bool ready, answered, differs;
+	int64_t msg_id;			/* of the range request in flight */
 	struct range_result result;
 };
 
@@ -194,12 +195,22 @@ static void check_finish(struct storage *s, bool corrupted)
 	if (!corrupted)
 		neo_log(NEO_LOG_INFO, "partition %u checked from %016" PRIx64 " to %016" PRIx64
 			": replicas are equal", order->partition, order->min_tid, order->max_tid);
-	for (uint32_t i = 0; i < c->peer_count; i++)
-		if (c->peers[i].conn)
-			neo_conn_close(c->peers[i].conn, "check done");
-	c->peer_count = 0;
-	c->current = NULL;
-	neo_free(order);
+	/* as upstream: the connections stay (each is the one between us and
+	 * that peer, which may be using it too); a late answer on one is
+	 * told apart by its msg_id */
+	{
+		int32_t nids[CHECK_PEERS];
+		uint32_t count = c->peer_count;
+
+		for (uint32_t i = 0; i < count; i++)
+			nids[i] = c->peers[i].nid;
+		c->peer_count = 0;
+		c->current = NULL;
+		neo_free(order);
+		/* a connection the peer opened to us at the same time as ours */
+		for (uint32_t i = 0; i < count; i++)
+			storage_peers_prune(s, nids[i]);
+	}
 	check_next(s);
 }
 
@@ -263,8 +274,10 @@ static void range_answered(struct neo_conn *conn, enum neo_ask_status status,
 	struct checker *c = s->checker;
 	struct check_peer *peer = c ? peer_of(c, conn) : NULL;
 
-	if (peer == NULL || c->current == NULL)
+	if (peer == NULL || c->current == NULL || peer->answered)
 		return;
+	if (status == NEO_ASK_ANSWERED && (int64_t)answer->msg_id != peer->msg_id)
+		return;		/* for a check that ended before */
 	if (status != NEO_ASK_ANSWERED) {
 		neo_log(NEO_LOG_WARNING, "check of partition %u aborted: a peer went away",
 			c->current->partition);
@@ -314,36 +327,33 @@ static void check_round(struct storage *s)
 								  c->next_tid, order->max_tid,
 								  c->next_oid };
 
-			neo_conn_ask(c->peers[i].conn, NEO_ASK_CHECK_SERIAL_RANGE, &ask, 0,
-				     range_answered, s);
+			c->peers[i].msg_id = neo_conn_ask(c->peers[i].conn,
+							  NEO_ASK_CHECK_SERIAL_RANGE, &ask, 0,
+							  range_answered, s);
 		} else {
 			struct neo_ask_check_tid_range ask = { order->partition, CHECK_COUNT,
 							       c->next_tid, order->max_tid };
 
-			neo_conn_ask(c->peers[i].conn, NEO_ASK_CHECK_TID_RANGE, &ask, 0,
-				     range_answered, s);
+			c->peers[i].msg_id = neo_conn_ask(c->peers[i].conn,
+							  NEO_ASK_CHECK_TID_RANGE, &ask, 0,
+							  range_answered, s);
 		}
 	}
 	if (c->peer_count == 0)
 		check_finish(s, false);
 }
 
-static void peer_identified(struct neo_conn *conn, enum neo_ask_status status,
-			    struct neo_packet *answer, void *arg)
+/* storage/peers.c: our connection to a peer identified (or was refused). */
+void storage_check_peer_identified(struct storage *s, struct neo_conn *conn, bool accepted)
 {
-	struct storage *s = arg;
 	struct checker *c = s->checker;
-	struct check_peer *peer = c ? peer_of(c, conn) : NULL;
+	struct check_peer *peer = c && c->current ? peer_of(c, conn) : NULL;
 
-	if (peer == NULL)
+	if (peer == NULL || peer->ready)
 		return;
-	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ACCEPT_IDENTIFICATION) {
-		const struct neo_error *error = status == NEO_ASK_ANSWERED
-						&& answer->code == NEO_ERROR ? answer->args : NULL;
-
-		neo_log(NEO_LOG_WARNING, "check: %s refused us%s%.*s", neo_conn_peer(conn),
-			error ? ": " : "", error ? (int)error->message.size : 0,
-			error ? (const char *)error->message.data : "");
+	if (!accepted) {
+		neo_log(NEO_LOG_WARNING, "check of partition %u aborted: %s refused us",
+			c->current->partition, neo_conn_peer(conn));
 		check_finish(s, true);
 		return;
 	}
@@ -351,50 +361,34 @@ static void peer_identified(struct neo_conn *conn, enum neo_ask_status status,
 	check_round(s);
 }
 
-static void check_peer_ready(struct neo_conn *conn, void *arg)
+bool storage_check_release(struct storage *s, struct neo_conn *conn, struct neo_conn *instead)
 {
-	struct storage *s = arg;
-	struct neo_request_identification req;
-
-	storage_peer_identification(s, &req);
-	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, peer_identified, s);
-}
-
-static void check_peer_closed(struct neo_conn *conn, const char *reason, void *arg)
-{
-	struct storage *s = arg;
 	struct checker *c = s->checker;
-	struct check_peer *peer = c ? peer_of(c, conn) : NULL;
+	struct check_peer *peer = c && c->current ? peer_of(c, conn) : NULL;
 
-	(void)reason;
-	if (peer)
-		peer->conn = NULL;
+	if (peer == NULL)
+		return true;
+	if (peer->ready)
+		return false;	/* its requests go over conn */
+	peer->conn = instead;
+	peer->ready = true;
+	check_round(s);
+	return true;
 }
 
-/* As upstream, the peer may use our connection for its own requests
- * (it replicates from or checks against us over it). */
-static void check_peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
-{
-	struct storage *s = arg;
-
-	if (!s->route(s, STORAGE_FROM_STORAGE, conn, pkt) && !neo_packet_is_answer(pkt->code))
-		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
-				      "unexpected packet");
-}
-
-static const struct neo_conn_callbacks check_peer_callbacks = {
-	.on_ready = check_peer_ready,
-	.on_packet = check_peer_packet,
-	.on_close = check_peer_closed,
-};
-
-/* A replica check opens its own connections (it does not take the
- * peer's, unlike replication): nothing to do for a peer's connection. */
+/* storage/peers.c: a connection to or from a storage ended; if a peer of
+ * the check in progress was on it, the check cannot go on. */
 void storage_check_conn_closed(struct storage *s, struct neo_conn *conn, const char *reason)
 {
-	(void)s;
-	(void)conn;
-	(void)reason;
+	struct checker *c = s->checker;
+	struct check_peer *peer = c && c->current ? peer_of(c, conn) : NULL;
+
+	if (peer == NULL)
+		return;
+	peer->conn = NULL;
+	neo_log(NEO_LOG_WARNING, "check of partition %u aborted: %s", c->current->partition,
+		reason);
+	check_finish(s, true);
 }
 
 static void check_next(struct storage *s)
@@ -426,14 +420,36 @@ static void check_next(struct storage *s)
 				continue;
 			memset(peer, 0, sizeof *peer);
 			peer->nid = node->nid;
+			peer->msg_id = -1;
 			c->peer_count++;
-			peer->conn = neo_conn_connect(s->base, &node->address, s->ssl,
-						      &check_peer_callbacks, s, err, sizeof err);
+			/* as upstream (checker.py): the connection between us and
+			 * that storage, whichever side opened it; else a new one,
+			 * which then stays as that connection */
+			peer->conn = storage_peer_storage_any(s, node->nid, &peer->ready);
+			if (peer->conn == NULL)
+				peer->conn = storage_peer_connect(s, node, err, sizeof err);
+			if (peer->conn == NULL)
+				neo_log(NEO_LOG_WARNING, "check: cannot connect to %s:%u: %s",
+					node->address.host, node->address.port, err);
 		}
 		neo_log(NEO_LOG_INFO, "checking partition %u against %u replica(s)", order->partition,
 			c->peer_count);
-		if (c->peer_count == 0)
-			check_finish(s, false);
+		if (c->peer_count == 0) {
+			check_finish(s, false);	/* goes on with the next order */
+			return;
+		}
+		{
+			bool lost = false;
+
+			for (uint32_t i = 0; i < c->peer_count; i++)
+				lost |= c->peers[i].conn == NULL;
+			if (lost) {
+				check_finish(s, true);	/* goes on with the next order */
+				return;
+			}
+		}
+		check_round(s);
+		return;
 	}
 }
 
@@ -462,10 +478,7 @@ void storage_check_stop(struct storage *s)
 
 	if (c == NULL)
 		return;
-	s->checker = NULL;
-	for (uint32_t i = 0; i < c->peer_count; i++)
-		if (c->peers[i].conn)
-			neo_conn_abort(c->peers[i].conn, "check stopped");
+	s->checker = NULL;	/* its connections are the peers' (peers.c) */
 	while (c->queue) {
 		struct check_order *next = c->queue->next;
 

@@ -97,6 +97,44 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 	accept.your_uuid = req->uuid;
 	neo_conn_answer(peer->conn, pkt->msg_id, NEO_ACCEPT_IDENTIFICATION, &accept);
 	neo_conn_identified(peer->conn);
+	/* two storages that connected to each other at once: we are left
+	 * with the connection kept between us (unlike upstream, which
+	 * refuses the second one "already connected" unless its own is idle,
+	 * we accept it and close ours once we no longer use it) */
+	if (peer->type == NEO_NODE_STORAGE && peer->nid)
+		storage_peers_prune(s, peer->nid);
+}
+
+void storage_peers_prune(struct storage *s, int32_t nid)
+{
+	size_t index = 0;
+	uint64_t key;
+	void *value;
+	struct neo_conn *kept = NULL, *drop[8];
+	size_t count = 0;
+
+	while (neo_idmap_next(&s->peers, &index, &key, &value)) {
+		const struct storage_peer *peer = value;
+
+		if (peer->type == NEO_NODE_STORAGE && peer->nid == nid && peer->identified
+		    && storage_peer_kept(s, peer))
+			kept = peer->conn;
+	}
+	if (kept == NULL)
+		return;
+	/* only our own connections: the peer may have requests in flight on
+	 * those it opened, and closes them itself */
+	index = 0;
+	while (neo_idmap_next(&s->peers, &index, &key, &value) && count < 8) {
+		const struct storage_peer *peer = value;
+
+		if (peer->type == NEO_NODE_STORAGE && peer->nid == nid && peer->outgoing
+		    && peer->conn != kept && !storage_replication_uses(s, peer->conn)
+		    && storage_check_release(s, peer->conn, kept))
+			drop[count++] = peer->conn;
+	}
+	for (size_t i = 0; i < count; i++)
+		neo_conn_close(drop[i], "the peer's connection is kept");
 }
 
 static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
@@ -106,7 +144,7 @@ static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 
 	if (peer == NULL)
 		return;
-	if (!peer->identified) {
+	if (!peer->identified && !peer->outgoing) {
 		if (pkt->code == NEO_REQUEST_IDENTIFICATION) {
 			identify(s, peer, pkt);
 			return;
@@ -131,6 +169,78 @@ static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 		neo_log(NEO_LOG_WARNING, "%s: unexpected %s", neo_conn_peer(conn), pkt->type->name);
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, "unexpected packet");
 	}
+}
+
+static void peer_closed(struct neo_conn *conn, const char *reason, void *arg);
+
+/* --- Our own connections to other storages --------------------------------
+ * As upstream (one connection per pair of storages, used by both sides and
+ * kept after the check that opened it): once identified, the peer may send
+ * its own requests over it, routed as over one it opened.  (A replication
+ * pass still opens, and closes, its own when there is none to borrow.) */
+
+static void out_identified(struct neo_conn *conn, enum neo_ask_status status,
+			   struct neo_packet *answer, void *arg)
+{
+	struct storage *s = arg;
+	struct storage_peer *peer = neo_idmap_get(&s->peers, (uintptr_t)conn);
+	bool accepted = status == NEO_ASK_ANSWERED && answer->code == NEO_ACCEPT_IDENTIFICATION;
+
+	if (peer == NULL)
+		return;
+	if (!accepted) {
+		const struct neo_error *error = status == NEO_ASK_ANSWERED
+						&& answer->code == NEO_ERROR ? answer->args : NULL;
+
+		neo_log(NEO_LOG_WARNING, "%s refused us%s%.*s", neo_conn_peer(conn),
+			error ? ": " : "", error ? (int)error->message.size : 0,
+			error ? (const char *)error->message.data : "");
+		storage_check_peer_identified(s, conn, false);
+		neo_conn_close(conn, "identification refused");
+		return;
+	}
+	peer->identified = true;
+	storage_check_peer_identified(s, conn, true);
+}
+
+static void out_ready(struct neo_conn *conn, void *arg)
+{
+	struct storage *s = arg;
+	struct neo_request_identification req;
+
+	storage_peer_identification(s, &req);
+	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, out_identified, s);
+}
+
+static const struct neo_conn_callbacks out_callbacks = {
+	.on_ready = out_ready,
+	.on_packet = peer_packet,
+	.on_close = peer_closed,
+};
+
+struct neo_conn *storage_peer_connect(struct storage *s, const struct neo_node *node, char *err,
+				      size_t errlen)
+{
+	struct storage_peer *peer = neo_calloc(1, sizeof *peer);
+	char nid[16];
+
+	if (peer == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	peer->outgoing = true;
+	peer->type = NEO_NODE_STORAGE;
+	peer->nid = node->nid;
+	peer->conn = neo_conn_connect(s->base, &node->address, s->ssl, &out_callbacks, s, err,
+				      errlen);
+	if (peer->conn == NULL || neo_idmap_put(&s->peers, (uintptr_t)peer->conn, peer) < 0) {
+		if (peer->conn)
+			neo_conn_abort(peer->conn, "out of memory");
+		neo_free(peer);
+		return NULL;
+	}
+	neo_conn_set_name(peer->conn, neo_nid_format(node->nid, nid, sizeof nid));
+	return peer->conn;
 }
 
 static void peer_closed(struct neo_conn *conn, const char *reason, void *arg)

@@ -527,6 +527,11 @@ void storage_replication_conn_closed(struct storage *s, struct neo_conn *conn, c
 	source_closed(conn, reason, s);
 }
 
+bool storage_replication_uses(const struct storage *s, const struct neo_conn *conn)
+{
+	return s->replication && s->replication->source == conn;
+}
+
 /* A running storage with a readable cell of the partition. */
 static struct neo_node *pick_source(struct storage *s, uint32_t partition)
 {

@@ -45,19 +45,53 @@ void storage_peer_identification(const struct storage *s, struct neo_request_ide
 	}
 }
 
-struct neo_conn *storage_peer_storage_conn(struct storage *s, int32_t nid)
+/* When two storages connected to each other at once, the connection kept
+ * is the one the storage with the greater id opened (as upstream, where
+ * the smaller one lets the greater one's replace its own). */
+bool storage_peer_kept(const struct storage *s, const struct storage_peer *peer)
+{
+	return peer->outgoing == (s->nid > peer->nid);
+}
+
+static struct neo_conn *pick_storage_conn(struct storage *s, int32_t nid, bool identified_only,
+					  bool *identified)
 {
 	size_t index = 0;
 	uint64_t key;
 	void *value;
+	struct neo_conn *best = NULL;
+	int best_score = -1;
 
+	*identified = false;
 	while (nid && neo_idmap_next(&s->peers, &index, &key, &value)) {
 		const struct storage_peer *peer = value;
+		int score;
 
-		if (peer->identified && peer->type == NEO_NODE_STORAGE && peer->nid == nid)
-			return peer->conn;
+		if (peer->type != NEO_NODE_STORAGE || peer->nid != nid
+		    || !(peer->identified || (peer->outgoing && !identified_only)))
+			continue;
+		/* the kept one first (even still identifying), then any
+		 * identified one */
+		score = (storage_peer_kept(s, peer) ? 2 : 0) + (peer->identified ? 1 : 0);
+		if (score > best_score) {
+			best_score = score;
+			best = peer->conn;
+			*identified = peer->identified;
+		}
 	}
-	return NULL;
+	return best;
+}
+
+struct neo_conn *storage_peer_storage_any(struct storage *s, int32_t nid, bool *identified)
+{
+	return pick_storage_conn(s, nid, false, identified);
+}
+
+struct neo_conn *storage_peer_storage_conn(struct storage *s, int32_t nid)
+{
+	bool identified;
+
+	return pick_storage_conn(s, nid, true, &identified);
 }
 
 /* --- Persistent state ----------------------------------------------------- */

@@ -73,6 +73,7 @@ struct delayed_request {
 struct storage_peer {
 	struct neo_conn *conn;
 	bool identified;
+	bool outgoing;			/* we opened it (to a storage) */
 	enum neo_node_type type;
 	int32_t nid;
 };
@@ -176,12 +177,21 @@ bool storage_backend_can_pack(const struct storage *s);
 /* The RequestIdentification we send to another storage (replication,
  * replica checks): as upstream's, with our id_timestamp. */
 void storage_peer_identification(const struct storage *s, struct neo_request_identification *req);
-/* The identified connection storage nid opened to us, or NULL.  As
- * upstream, two storages share one connection, whichever side opened it:
- * an upstream storage refuses a second one ("already connected"), so we
- * replicate from a peer over its connection when it has one
- * (core/cluster/cluster.md section 8). */
+/* The identified connection between us and storage nid (opened by it, or
+ * by one of our checks), or NULL.  As upstream, two storages share one
+ * connection, whichever side opened it: an upstream storage refuses a
+ * second one ("already connected"), so we replicate from and check
+ * against a peer over it when there is one (core/cluster/cluster.md
+ * sections 8 and 13); the one the greater id opened first. */
 struct neo_conn *storage_peer_storage_conn(struct storage *s, int32_t nid);
+/* Any connection to or from storage nid, identified or still identifying
+ * (ours); *identified tells which.  NULL if there is none. */
+struct neo_conn *storage_peer_storage_any(struct storage *s, int32_t nid, bool *identified);
+/* Opens a connection to storage node and identifies over it; it is kept
+ * among the peers (as that storage's one connection) until either side
+ * closes it.  storage_check_peer_identified is told the outcome. */
+struct neo_conn *storage_peer_connect(struct storage *s, const struct neo_node *node, char *err,
+				      size_t errlen);
 void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The table as stored (partitions, replicas, ptid, cells) into s->pt. */
@@ -211,6 +221,15 @@ void storage_master_lost(struct storage *s);
  * storage they were using ended (peers.c tells them). */
 void storage_replication_conn_closed(struct storage *s, struct neo_conn *conn, const char *reason);
 void storage_check_conn_closed(struct storage *s, struct neo_conn *conn, const char *reason);
+void storage_check_peer_identified(struct storage *s, struct neo_conn *conn, bool accepted);
+/* storage/check.c: false if the check in progress has requests on conn;
+ * else a peer of it still identifying there moves to instead. */
+bool storage_check_release(struct storage *s, struct neo_conn *conn, struct neo_conn *instead);
+bool storage_replication_uses(const struct storage *s, const struct neo_conn *conn);
+/* storage/peers.c: closes our own connections to storage nid that are
+ * not the one kept between us and it, unless in use. */
+void storage_peers_prune(struct storage *s, int32_t nid);
+bool storage_peer_kept(const struct storage *s, const struct storage_peer *peer);
 
 /* storage/peers.c */
 void storage_on_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg);

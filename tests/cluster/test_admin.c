@@ -7,6 +7,9 @@
  *   - a new storage stays PENDING until `add`; `tweak` gives it cells,
  *     which it replicates until every cell is UP_TO_DATE, and the data
  *     is then read back; those that gave cells away delete their rows;
+ *   - the two storages, each checking rows against the other at once
+ *     (`check :`), both find them equal, over one connection between
+ *     them that stays open afterwards;
  *   - `check` finds the replicas equal; after a row is deleted behind a
  *     storage's back, `check` against a good reference reports that cell
  *     corrupted (in the master's log, as upstream);
@@ -112,6 +115,71 @@ static bool checked_equal(int count)
 	return false;
 }
 
+/* Established connections between storages a and b (indexes), counted at
+ * the side that opened each: a socket of a's process to b's listening
+ * port, or of b's to a's.  -1 if ss(8) cannot tell. */
+static int connections_between(int a, int b)
+{
+	char command[256], line[512];
+	FILE *out;
+	int count = 0, lines = 0;
+
+	snprintf(command, sizeof command,
+		 "ss -Htnp state established '( dport = :%d or dport = :%d )' 2>/dev/null",
+		 tc.storage_ports[a], tc.storage_ports[b]);
+	out = popen(command, "r");
+	if (out == NULL)
+		return -1;
+	while (fgets(line, sizeof line, out)) {
+		char local[128], peer[128];
+		const char *pid = strstr(line, "pid="), *colon;
+		int owner, port;
+
+		lines++;
+		if (sscanf(line, "%*s %*s %127s %127s", local, peer) != 2 || pid == NULL
+		    || (colon = strrchr(peer, ':')) == NULL)
+			continue;
+		owner = atoi(pid + 4);
+		port = atoi(colon + 1);
+		if ((owner == tc.storages[a] && port == tc.storage_ports[b])
+		    || (owner == tc.storages[b] && port == tc.storage_ports[a]))
+			count++;
+	}
+	pclose(out);
+	return count;
+}
+
+/* The two storages check each other at once (each is the first cell of
+ * some rows): both checks end equal, over one connection between them,
+ * which stays open afterwards (as upstream: one connection per pair of
+ * storages, used by both, not closed when a check ends). */
+static void mutual_checks(void)
+{
+	char out[8192];
+	int before = cluster_storage_log_count(&tc, "replicas are equal");
+	int s1_before = cluster_log_count(&tc, "storage0.log", "replicas are equal");
+	int s2_before = cluster_log_count(&tc, "storage1.log", "replicas are equal");
+	int conns;
+
+	for (int round = 0; round < 3; round++) {
+		neoctl(out, sizeof out, "check :");
+		tap_ok(checked_equal(before + 4 * (round + 1)),
+		       "check (%d): the 4 partitions are equal on their replicas", round + 1);
+	}
+	tap_ok(cluster_log_count(&tc, "storage0.log", "replicas are equal") > s1_before
+	       && cluster_log_count(&tc, "storage1.log", "replicas are equal") > s2_before,
+	       "both storages ran checks against the other");
+	tap_ok(cluster_storage_log_count(&tc, "check of partition") == 0, "no check was aborted");
+	conns = connections_between(0, 1);
+	if (conns < 0 || system("ss -V >/dev/null 2>&1") != 0) {
+		tap_skip("connections between the storages: no ss(8)");
+		return;
+	}
+	tap_ok(conns == 1, "one connection between S1 and S2 (%d)", conns);
+	usleep(1500000);
+	tap_ok(connections_between(0, 1) == 1, "it stays open after the checks");
+}
+
 /* Polls print pt until no cell is OUT_OF_DATE (O) or FEEDING (F). */
 static bool replicated(char *out, size_t len)
 {
@@ -181,6 +249,7 @@ static bool discarded_cells_emptied(const char *grid)
 static void add_and_tweak(struct neo_client *client)
 {
 	char out[8192];
+	int equal;
 
 	tc.storage_count = 3;
 	cluster_start_storage(&tc, 2);
@@ -206,8 +275,9 @@ static void add_and_tweak(struct neo_client *client)
 	else
 		tap_skip("rows of given-away cells: checked in the files of the sqlite module only");
 
+	equal = cluster_storage_log_count(&tc, "replicas are equal");
 	neoctl(out, sizeof out, "check :");
-	tap_ok(checked_equal(4), "check: the 4 partitions are equal on their replicas");
+	tap_ok(checked_equal(equal + 4), "check: the 4 partitions are equal on their replicas");
 	tap_ok(load_all(client), "every object reads back after replication");
 }
 
@@ -374,6 +444,7 @@ int main(void)
 	cluster_start_admin(&tc);
 
 	start_and_print(&client);
+	mutual_checks();
 	add_and_tweak(client);
 	corrupt_and_check();
 	retire_storage(client);

@@ -10,6 +10,12 @@
  *     replica check) as upstream's does: STORAGE, its id, its address,
  *     the cluster name, id_timestamp T (not nil: an upstream peer fails
  *     on nil), and an empty extra.
+ *   - The same storage and fake master, and a fake upstream-like peer
+ *     that connects to our storage first: the replica check the master
+ *     then orders goes over that peer's connection (AskCheckTIDRange,
+ *     AskCheckSerialRange; upstream's storage refuses a second connection
+ *     between two storages, "already connected"), no connection is made
+ *     to the peer's address, and ours stays open once the check ended.
  *   - A real neomaster, with raw client connections: a client that
  *     identified with {"read_only": true} (as upstream's read-only
  *     client), or with a backup key, gets READ_ONLY_ACCESS for begin, new
@@ -73,6 +79,11 @@ struct fake {
 	unsigned peer_ident_count;
 	bool ready;			/* NotifyReady from the storage */
 	bool check_sent;
+	/* check_over_peer_connection: the fake peer connects first */
+	bool peer_first;
+	struct neo_conn *master_conn, *peer_conn;
+	bool peer_accepted, peer_closed, corrupted;
+	unsigned peer_accepts, tid_asks, serial_asks;
 };
 
 static void copy_bin(char *out, size_t size, const void *data, size_t len)
@@ -159,6 +170,9 @@ static void welcome_storage(struct fake *f, struct neo_conn *conn, uint32_t msg_
 	struct neo_cell row1[2] = { { neo_nid_make(NEO_NODE_STORAGE, 1), NEO_CELL_OUT_OF_DATE },
 				    { neo_nid_make(NEO_NODE_STORAGE, 2), NEO_CELL_UP_TO_DATE } };
 	struct neo_list_cell rows[2] = { { row0, 2 }, { row1, 2 } };
+
+	if (f->peer_first)	/* nothing to replicate: only the check */
+		row1[0].state = NEO_CELL_UP_TO_DATE;
 	struct neo_send_partition_table pt = { .ptid = { true, 1 }, .num_replicas = 1,
 					       .rows = { rows, 2 } };
 	struct neo_notify_cluster_information state = { .state = NEO_CLUSTER_RUNNING };
@@ -171,6 +185,8 @@ static void welcome_storage(struct fake *f, struct neo_conn *conn, uint32_t msg_
 	neo_conn_notify(conn, NEO_NOTIFY_CLUSTER_INFORMATION, &state);
 	neo_conn_notify(conn, NEO_START_OPERATION, &start);
 }
+
+static void peer_connect(struct fake *f);
 
 static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
@@ -187,6 +203,9 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_UNFINISHED_TRANSACTIONS, &none);
 		break;
 	}
+	case NEO_NOTIFY_PARTITION_CORRUPTED:
+		f->corrupted = true;
+		break;
 	case NEO_NOTIFY_READY: {
 		struct neo_check_partition check = {
 			.partition = 0,
@@ -196,6 +215,11 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 		};
 
 		f->ready = true;
+		f->master_conn = conn;
+		if (f->peer_first) {
+			peer_connect(f);	/* the check is ordered once it is in */
+			break;
+		}
 		/* as upstream's master for neoctl check: the replica check of
 		 * partition 0 against the other readable cell */
 		if (neo_conn_notify(conn, NEO_CHECK_PARTITION, &check) == 0)
@@ -242,8 +266,97 @@ static void master_accept(struct neo_listener *listener, struct neo_conn *conn, 
 
 static void peer_accept(struct neo_listener *listener, struct neo_conn *conn, void *arg)
 {
+	struct fake *f = arg;
+
 	(void)listener;
+	f->peer_accepts++;
 	neo_conn_set_callbacks(conn, &peer_callbacks, arg);
+}
+
+/* --- A fake upstream-like peer that connects to our storage first --------- */
+
+static void peer_out_identified(struct neo_conn *conn, enum neo_ask_status status,
+				struct neo_packet *answer, void *arg)
+{
+	struct fake *f = arg;
+	struct neo_check_partition check = { .partition = 0, .min_tid = 0,
+					     .max_tid = NEO_MAX_TID };
+
+	(void)conn;
+	f->peer_accepted = status == NEO_ASK_ANSWERED && answer->code == NEO_ACCEPT_IDENTIFICATION;
+	if (!f->peer_accepted) {
+		event_base_loopbreak(f->base);
+		return;
+	}
+	/* as upstream's master for neoctl check: partition 0, no source */
+	if (f->master_conn && neo_conn_notify(f->master_conn, NEO_CHECK_PARTITION, &check) == 0)
+		f->check_sent = true;
+}
+
+static void peer_out_ready(struct neo_conn *conn, void *arg)
+{
+	struct fake *f = arg;
+	struct neo_request_identification ident;
+	struct neo_address addr = { .port = (uint16_t)f->tc->storage_ports[1] };
+
+	snprintf(addr.host, sizeof addr.host, "127.0.0.1");
+	/* as upstream's storage S2: its id, address and id_timestamp */
+	neo_identification_init(&ident, NEO_NODE_STORAGE, neo_nid_make(NEO_NODE_STORAGE, 2), &addr,
+				f->tc->name);
+	ident.id_timestamp.has = true;
+	ident.id_timestamp.v = PEER_ID_TIMESTAMP;
+	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &ident, 5000, peer_out_identified, f);
+}
+
+/* Answers the ranges of an empty partition, as our storage has: a
+ * count of 0, zero digests and ids (as upstream). */
+static void peer_out_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
+{
+	static uint8_t zero[20];
+	struct fake *f = arg;
+
+	if (pkt->code == NEO_ASK_CHECK_TID_RANGE) {
+		struct neo_answer_check_tid_range none = { .count = 0,
+							   .checksum = { zero, 20 } };
+
+		f->tid_asks++;
+		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_CHECK_TID_RANGE, &none);
+	} else if (pkt->code == NEO_ASK_CHECK_SERIAL_RANGE) {
+		struct neo_answer_check_serial_range none = { .count = 0,
+							      .tid_checksum = { zero, 20 },
+							      .oid_checksum = { zero, 20 } };
+		struct timeval after = { 1, 500000 };
+
+		f->serial_asks++;
+		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_CHECK_SERIAL_RANGE, &none);
+		/* the check ends there: is the connection left open? */
+		event_base_loopexit(f->base, &after);
+	}
+}
+
+static void peer_out_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct fake *f = arg;
+
+	(void)conn;
+	tap_diag("the storage closed the peer's connection: %s", reason);
+	f->peer_closed = true;
+	f->peer_conn = NULL;
+}
+
+static const struct neo_conn_callbacks peer_out_callbacks = { .on_ready = peer_out_ready,
+	.on_packet = peer_out_packet, .on_close = peer_out_closed };
+
+static void peer_connect(struct fake *f)
+{
+	struct neo_address addr = { .port = (uint16_t)f->tc->storage_ports[0] };
+	char err[256];
+
+	snprintf(addr.host, sizeof addr.host, "127.0.0.1");
+	f->peer_conn = neo_conn_connect(f->base, &addr, NULL, &peer_out_callbacks, f, err,
+					sizeof err);
+	if (f->peer_conn == NULL)
+		tap_diag("cannot connect to the storage: %s", err);
 }
 
 static struct neo_listener *listen_on(struct event_base *base, int port, neo_accept_cb cb,
@@ -322,6 +435,49 @@ static void storage_identifications(void)
 	check_storage_to_storage(&f.peer_idents[0], &tc, "to a storage (first)");
 	check_storage_to_storage(&f.peer_idents[1], &tc, "to a storage (second)");
 
+	cluster_stop(&tc);
+	neo_listener_free(master);
+	neo_listener_free(peer);
+	event_base_free(f.base);
+}
+
+/* An upstream storage (S2) connected to ours first; our storage's check
+ * of partition 0 must use that connection. */
+static void check_over_peer_connection(void)
+{
+	struct test_cluster tc;
+	struct fake f = { .peer_first = true };
+	struct neo_listener *master, *peer;
+	struct timeval limit = { 20, 0 };
+
+	cluster_init(&tc, "mixedchk", 2, 1, 2, 1);
+	f.base = event_base_new();
+	f.tc = &tc;
+	master = listen_on(f.base, tc.master_ports[0], master_accept, &f);
+	peer = listen_on(f.base, tc.storage_ports[1], peer_accept, &f);
+	if (master == NULL || peer == NULL) {
+		tap_ok(false, "fake master and fake peer listen");
+		return;
+	}
+	cluster_start_storage(&tc, 0);
+	event_base_loopexit(f.base, &limit);
+	event_base_dispatch(f.base);
+
+	tap_ok(f.ready && f.peer_accepted && f.check_sent,
+	       "the peer's identification (S2, its id_timestamp) is accepted, then the check "
+	       "is ordered");
+	tap_ok(f.tid_asks >= 1 && f.serial_asks >= 1,
+	       "the check's AskCheckTIDRange (%u) and AskCheckSerialRange (%u) come over the "
+	       "peer's connection", f.tid_asks, f.serial_asks);
+	tap_ok(f.peer_accepts == 0 && f.peer_ident_count == 0,
+	       "no second connection to the peer (%u)", f.peer_accepts);
+	tap_ok(!f.peer_closed && f.peer_conn != NULL,
+	       "the connection stays open after the check");
+	tap_ok(!f.corrupted && cluster_log_has(&tc, "storage0.log", "replicas are equal", 2000),
+	       "the check ends with the replicas equal");
+
+	if (f.peer_conn)
+		neo_conn_abort(f.peer_conn, "done");
 	cluster_stop(&tc);
 	neo_listener_free(master);
 	neo_listener_free(peer);
@@ -676,6 +832,7 @@ static void finished_notifications(void)
 int main(void)
 {
 	storage_identifications();
+	check_over_peer_connection();
 	read_only_clients();
 	replication_source();
 	finished_notifications();
