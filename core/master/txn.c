@@ -288,6 +288,26 @@ void master_txn_lock_answered(struct master *m, int32_t storage_nid, uint64_t tt
 	commit_ready(m);
 }
 
+/* A finish refused ends the transaction here: its client, which sent the
+ * finish, aborts nothing after it (as upstream's, whose master forgets the
+ * transaction on the ProtocolError that closes the client's connection, or
+ * aborts it itself on IncompleteTransaction).  Left in the table, it would
+ * be listed as unfinished to every storage replicating
+ * (AskUnfinishedTransactions) until the client disconnects, keeping their
+ * cells OUT_OF_DATE. */
+static void finish_refused(struct master *m, struct neo_conn *conn, uint32_t msg_id,
+			   struct master_txn *txn, enum neo_error_code code, const char *why)
+{
+	uint64_t ttid = txn->ttid;
+
+	neo_conn_answer_error(conn, msg_id, code, why);
+	neo_log(NEO_LOG_INFO, "%s: finish of %016llx refused (%s): aborted", neo_conn_peer(conn),
+		(unsigned long long)ttid, why);
+	txn_unlink(m, txn);
+	txn_free(txn);
+	notify_abort(m, ttid, NULL, 0);
+}
+
 void master_txn_finish(struct master *m, struct neo_node *client, struct neo_conn *conn,
 		       struct neo_packet *pkt)
 {
@@ -301,8 +321,8 @@ void master_txn_finish(struct master *m, struct neo_node *client, struct neo_con
 		return;
 	}
 	if (master_pack_check(m, &req->pack) < 0) {
-		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
-				      "invalid pack time");
+		finish_refused(m, conn, pkt->msg_id, txn, NEO_ERROR_PROTOCOL_ERROR,
+			       "invalid pack time");
 		return;
 	}
 	if (txn->failed_count) {
@@ -325,12 +345,12 @@ void master_txn_finish(struct master *m, struct neo_node *client, struct neo_con
 			return;
 	}
 	if (master_pack_copy(&req->pack, txn) < 0) {
-		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		finish_refused(m, conn, pkt->msg_id, txn, NEO_ERROR_NOT_READY, "out of memory");
 		return;
 	}
 	txn->oids = neo_malloc((req->oids.count + 1) * sizeof *txn->oids);
 	if (txn->oids == NULL || collect_involved(m, txn, req) < 0 || master_txn_queue_push(m, txn) < 0) {
-		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		finish_refused(m, conn, pkt->msg_id, txn, NEO_ERROR_NOT_READY, "out of memory");
 		return;
 	}
 	memcpy(txn->oids, req->oids.items, req->oids.count * sizeof *txn->oids);

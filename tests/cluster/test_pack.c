@@ -9,7 +9,9 @@
  *     finds the replicas equal (pack is deterministic);
  *   - a partial pack touches only the objects it names;
  *   - a master that restarts learns the orders again from the storages;
- *   - a pack time after the last transaction is refused;
+ *   - a pack time after the last transaction is refused, and its
+ *     transaction ends there: a storage added afterwards is not kept
+ *     waiting for it;
  *   - a storage added afterwards, that replicates every partition, holds
  *     the pack orders as the source sent them (AddTransaction's pack) and
  *     a completed pack for each of its cells (sqlite3 on its file).
@@ -225,6 +227,19 @@ int main(void)
 	tap_ok(rc != NEO_CLIENT_OK, "a pack time after the last transaction is refused (%d: %s)",
 	       rc, neo_client_errmsg());
 	tap_ok(commit(client, oids[2], c1, "c2") != 0, "commits go on after");
+
+	/* the refused pack's transaction ended at the refusal: a storage that
+	 * joins now is not told of it as unfinished (it stayed OUT_OF_DATE
+	 * until the client went away) */
+	tc.storage_count = 4;
+	cluster_start_storage(&tc, 3);
+	tap_ok(cluster_neoctl_wait(&tc, "print node storage", "S4", 10000), "a fourth storage joins");
+	cluster_neoctl(&tc, out, sizeof out, "add S4");
+	cluster_neoctl(&tc, out, sizeof out, "tweak S3");
+	tap_ok(cluster_neoctl_wait(&tc, "print pt", "S4 R UUUU", 10000),
+	       "after the refused pack, S4 takes S3's cells and is up to date within seconds");
+	cluster_neoctl(&tc, out, sizeof out, "print pt");
+	tap_diag("%s", out);
 
 	neo_client_close(client);
 	cluster_stop(&tc);
