@@ -732,10 +732,23 @@ struct neo_conn *neo_conn_connect(struct event_base *base, const struct neo_addr
 	socklen_t sslen;
 	struct neo_conn *conn;
 
+	evutil_socket_t fd;
+
 	if (neo_address_resolve(addr, &ss, &sslen, err, errlen))
 		return NULL;
-	conn = conn_new(base, -1, ssl, false);
+	/* Our own socket rather than libevent's, to make it close-on-exec
+	 * from the start: a program that embeds libneoclient and forks a
+	 * child (a test harness starting nodes, a Zope running a converter)
+	 * would otherwise hand the child its connections, which then outlive
+	 * their close here, and the master never learns the client left. */
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a socket: %s", strerror(errno));
+		return NULL;
+	}
+	conn = conn_new(base, fd, ssl, false);
 	if (conn == NULL) {
+		evutil_closesocket(fd);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -861,7 +874,8 @@ struct neo_listener *neo_listener_new(struct event_base *base, const struct neo_
 	listener->handshake_timeout_ms = NEO_HANDSHAKE_TIMEOUT_MS;
 	listener->resume = evtimer_new(base, accept_resume, listener);
 	listener->listener = evconnlistener_new_bind(base, on_accept, listener,
-		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1, (struct sockaddr *)&ss, (int)sslen);
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		(struct sockaddr *)&ss, (int)sslen);
 	if (listener->listener == NULL) {
 		snprintf(err, errlen, "cannot listen on %s: %s",
 			 neo_address_format(addr, where, sizeof(where)), strerror(errno));

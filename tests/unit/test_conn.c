@@ -4,6 +4,7 @@
  * broken or hostile peers.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -726,6 +727,41 @@ static void test_ssl(void)
 		tap_diag("could not remove %s", ssl_dir);
 }
 
+/* Every socket the layer made (the listener, a connection it opened, one
+ * it accepted) is close-on-exec, so that a child the program forks and
+ * execs does not hold its connections open. */
+static void test_close_on_exec(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *entry;
+	int sockets = 0, inherited = 0;
+
+	if (!tap_ok(dir != NULL, "/proc/self/fd can be read"))
+		return;
+	while ((entry = readdir(dir)) != NULL) {
+		char path[64], target[64];
+		ssize_t n;
+		int fd = atoi(entry->d_name);
+
+		if (entry->d_name[0] == '.' || fd == dirfd(dir))
+			continue;
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof target - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, "socket:", 7) != 0)
+			continue;
+		sockets++;
+		if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+			inherited++;
+	}
+	closedir(dir);
+	tap_ok(sockets >= 3 && inherited == 0,
+	       "the listener's, a connected and an accepted socket are close-on-exec "
+	       "(%d sockets, %d not)", sockets, inherited);
+}
+
 int main(void)
 {
 	struct neo_address addr;
@@ -742,6 +778,7 @@ int main(void)
 		return tap_done();
 
 	test_handshake_and_requests(&c);
+	test_close_on_exec();
 	test_timeout(&c);
 	test_hostile_peers(&c);
 	test_bad_request_answered();
