@@ -86,6 +86,8 @@ struct fake {
 	unsigned peer_accepts, tid_asks, serial_asks;
 };
 
+static void settle(struct event_base *base);
+
 static void copy_bin(char *out, size_t size, const void *data, size_t len)
 {
 	if (len >= size)
@@ -438,6 +440,7 @@ static void storage_identifications(void)
 	cluster_stop(&tc);
 	neo_listener_free(master);
 	neo_listener_free(peer);
+	settle(f.base);
 	event_base_free(f.base);
 }
 
@@ -481,6 +484,7 @@ static void check_over_peer_connection(void)
 	cluster_stop(&tc);
 	neo_listener_free(master);
 	neo_listener_free(peer);
+	settle(f.base);
 	event_base_free(f.base);
 }
 
@@ -688,6 +692,7 @@ static void read_only_clients(void)
 
 	neo_client_close(client);
 	cluster_stop(&tc);
+	settle(ro.base);
 	event_base_free(ro.base);
 }
 
@@ -772,6 +777,7 @@ static void replication_source(void)
 	neo_conn_close(rep.conn, "done");
 	neo_client_close(client);
 	cluster_stop(&tc);
+	settle(rep.base);
 	event_base_free(rep.base);
 }
 
@@ -826,7 +832,19 @@ static void finished_notifications(void)
 	neo_conn_close(st.conn, "done");
 	neo_client_close(client);
 	cluster_stop(&tc);
+	settle(st.base);
 	event_base_free(st.base);
+}
+
+/* Runs the loop a moment before the base is freed: the connections
+ * closed above (and those the stopped nodes dropped) finish closing and
+ * free themselves, instead of being left behind with the base. */
+static void settle(struct event_base *base)
+{
+	struct timeval moment = { 0, 300000 };
+
+	event_base_loopexit(base, &moment);
+	event_base_dispatch(base);
 }
 
 int main(void)
