@@ -131,8 +131,12 @@ static int pick_writes(struct committer *c, struct write *w)
 			x->serial = o->serial;
 		} else {
 			if (CALL(c, "neo_client_new_oids",
-				 neo_client_new_oids(c->client, 1, &x->oid)) != NEO_CLIENT_OK)
+				 neo_client_new_oids(c->client, 1, &x->oid)) != NEO_CLIENT_OK) {
+				/* the values picked so far go with the attempt */
+				for (int k = 0; k < count; k++)
+					free(w[k].value);
 				return -1;
+			}
 			x->fresh = true;
 		}
 		x->value = new_value(c, &x->size);
