@@ -464,22 +464,12 @@ int storage_pack_order_replicated(struct storage *s, uint32_t partition, uint64_
 					.approved = pack->approved.has ? pack->approved.v : -1,
 					.partial = pack->partial, .has_oids = pack->oids.has,
 					.pack_tid = pack->pack_tid };
-	uint8_t *oids = NULL;
 	int rc;
 
 	if (!storage_backend_check(s, NULL, 0, storage_backend_has(s, pack_order_put),
 				   "pack_order_put", "storing a replicated pack order"))
 		return NEO_BACKEND_OK;
-	if (pack->oids.has) {
-		oids = neo_malloc((size_t)pack->oids.v.count * 8 + 1);
-		if (oids == NULL)
-			return STORAGE_ENOMEM;
-		for (uint32_t i = 0; i < pack->oids.v.count; i++)
-			neo_p64_write(pack->oids.v.items[i], oids + 8 * i);
-		order.oids = (struct neo_bytes){ oids, (size_t)pack->oids.v.count * 8 };
-	}
-	rc = s->be->pack_order_put(s->db, partition, &order);
-	neo_free(oids);
+	rc = storage_pack_order_put(s, partition, &order, &pack->oids);
 	/* already here (a transaction replicated again after a restart) */
 	return rc == NEO_BACKEND_EDUP ? NEO_BACKEND_OK : rc;
 }

@@ -395,3 +395,25 @@ bool storage_db_failed(struct storage *s, int rc, const char *what)
 	}
 	return true;
 }
+
+/* --- Pack orders ------------------------------------------------------------ */
+
+int storage_pack_order_put(struct storage *s, uint32_t partition, struct neo_pack_order *order,
+			   const struct neo_opt_list_p64 *oids)
+{
+	uint8_t *packed = NULL;
+	int rc;
+
+	if (oids->has) {
+		packed = neo_malloc((size_t)oids->v.count * 8 + 1);
+		if (packed == NULL)
+			return STORAGE_ENOMEM;
+		for (uint32_t i = 0; i < oids->v.count; i++)
+			neo_p64_write(oids->v.items[i], packed + 8 * i);
+		order->oids = (struct neo_bytes){ packed, (size_t)oids->v.count * 8 };
+	}
+	rc = s->be->pack_order_put(s->db, partition, order);
+	order->oids = (struct neo_bytes){ NULL, 0 };
+	neo_free(packed);
+	return rc;
+}

@@ -160,6 +160,10 @@ bool storage_db_failed(struct storage *s, int rc, const char *what);
  * sign): NEO_BACKEND_NOTFOUND becomes NEO_BACKEND_OK, so that the writes
  * after it in the same step, and its commit, still run. */
 int storage_write_rc(int rc);
+/* Stores a pack order whose oids come as on the wire (packed as the
+ * backend takes them): staged by a vote, or replicated. */
+int storage_pack_order_put(struct storage *s, uint32_t partition, struct neo_pack_order *order,
+			   const struct neo_opt_list_p64 *oids);
 
 /* storage/backend_call.c: optional backend operations (neo/backend.h). */
 /* Whether the module has the optional operation op. */

@@ -459,19 +459,8 @@ static int stage_pack_order(struct storage *s, struct storage_txn *txn, uint32_t
 	struct neo_pack_order order = { .id = txn->ttid, .approved = -1,
 					.partial = pack->oids.has, .has_oids = pack->oids.has,
 					.pack_tid = pack->pack_tid };
-	uint8_t *oids = NULL;
-	int rc;
+	int rc = storage_pack_order_put(s, partition, &order, &pack->oids);
 
-	if (pack->oids.has) {
-		oids = neo_malloc((size_t)pack->oids.v.count * 8 + 1);
-		if (oids == NULL)
-			return STORAGE_ENOMEM;
-		for (uint32_t i = 0; i < pack->oids.v.count; i++)
-			neo_p64_write(pack->oids.v.items[i], oids + 8 * i);
-		order.oids = (struct neo_bytes){ oids, (size_t)pack->oids.v.count * 8 };
-	}
-	rc = s->be->pack_order_put(s->db, partition, &order);
-	neo_free(oids);
 	txn->has_pack = rc == NEO_BACKEND_OK;
 	return rc;
 }
