@@ -229,6 +229,8 @@ static void take_nodes(struct storage *s, const struct neo_notify_node_informati
 			neo_node_free(gone);
 		}
 	}
+	s->nodes_timestamp = info->timestamp;
+	storage_peers_nodes_changed(s);
 }
 
 /* --- Operation ------------------------------------------------------------ */

@@ -50,6 +50,38 @@ void storage_close_peers(struct storage *s)
 	neo_free(conns);
 }
 
+/*
+ * As upstream (NodeManager.getByUUID): we know nodes only from the
+ * master's lists, so a peer naming itself with an id and id_timestamp
+ * must match one of them.  A newer id_timestamp than our last list means
+ * the master's notification is still on its way: the identification is
+ * held until the next list.  An older or unknown one is a node the master
+ * no longer has (it lost the master): refused NOT_READY.  A request
+ * without id_timestamp (our clients before they know theirs) is not
+ * checked.
+ */
+static bool known_by_master(struct storage *s, struct storage_peer *peer,
+			    struct neo_packet *pkt)
+{
+	const struct neo_request_identification *req = pkt->args;
+	const struct neo_node *node;
+
+	if (!req->uuid.has || !req->id_timestamp.has)
+		return true;
+	node = neo_nodes_by_nid(&s->nodes, (int32_t)req->uuid.v);
+	if (node && node->has_id_timestamp && node->id_timestamp == req->id_timestamp.v)
+		return true;
+	if (s->nodes_timestamp < req->id_timestamp.v) {
+		neo_packet_take(pkt, &peer->held_ident);
+		peer->ident_held = true;
+		return false;
+	}
+	neo_log(NEO_LOG_INFO, "refused %s: unknown by master", neo_conn_peer(peer->conn));
+	neo_conn_answer_error(peer->conn, pkt->msg_id, NEO_ERROR_NOT_READY, "unknown by master");
+	neo_conn_close(peer->conn, "unknown by master");
+	return false;
+}
+
 static void identify(struct storage *s, struct storage_peer *peer, struct neo_packet *pkt)
 {
 	const struct neo_request_identification *req = pkt->args;
@@ -84,6 +116,8 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 		neo_conn_close(peer->conn, "loopback");
 		return;
 	}
+	if (!known_by_master(s, peer, pkt))
+		return;
 	peer->identified = true;
 	peer->type = req->node_type;
 	peer->nid = req->uuid.has ? (int32_t)req->uuid.v : 0;
@@ -103,6 +137,32 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 	 * we accept it and close ours once we no longer use it) */
 	if (peer->type == NEO_NODE_STORAGE && peer->nid)
 		storage_peers_prune(s, peer->nid);
+}
+
+void storage_peers_nodes_changed(struct storage *s)
+{
+	size_t index = 0, count = 0;
+	uint64_t key;
+	void *value;
+	struct neo_conn **held = neo_calloc(s->peers.count + 1, sizeof *held);
+
+	/* collected first: answering may close a connection, which changes
+	 * the map */
+	while (held && neo_idmap_next(&s->peers, &index, &key, &value))
+		if (((struct storage_peer *)value)->ident_held)
+			held[count++] = ((struct storage_peer *)value)->conn;
+	for (size_t i = 0; i < count; i++) {
+		struct storage_peer *peer = neo_idmap_get(&s->peers, (uintptr_t)held[i]);
+		struct neo_packet pkt;
+
+		if (peer == NULL || !peer->ident_held)
+			continue;
+		peer->ident_held = false;
+		neo_packet_take(&peer->held_ident, &pkt);
+		identify(s, peer, &pkt);
+		neo_packet_release(&pkt);
+	}
+	neo_free(held);
 }
 
 void storage_peers_prune(struct storage *s, int32_t nid)
@@ -145,7 +205,7 @@ static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 	if (peer == NULL)
 		return;
 	if (!peer->identified && !peer->outgoing) {
-		if (pkt->code == NEO_REQUEST_IDENTIFICATION) {
+		if (pkt->code == NEO_REQUEST_IDENTIFICATION && !peer->ident_held) {
 			identify(s, peer, pkt);
 			return;
 		}
@@ -253,5 +313,7 @@ static void peer_closed(struct neo_conn *conn, const char *reason, void *arg)
 		storage_replication_conn_closed(s, conn, reason);
 		storage_check_conn_closed(s, conn, reason);
 	}
+	if (peer && peer->ident_held)
+		neo_packet_release(&peer->held_ident);
 	neo_free(peer);
 }

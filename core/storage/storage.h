@@ -76,6 +76,10 @@ struct storage_peer {
 	bool outgoing;			/* we opened it (to a storage) */
 	enum neo_node_type type;
 	int32_t nid;
+	/* An identification that names a node newer than the master's last
+	 * node list: held until the next list comes (as upstream). */
+	bool ident_held;
+	struct neo_packet held_ident;
 };
 
 struct replication;
@@ -115,6 +119,7 @@ struct storage {
 	uint32_t *new_nid_partitions;
 	uint32_t new_nid_count;
 	struct neo_node_table nodes;
+	double nodes_timestamp;		/* of the master's last node list */
 	struct neo_ptable pt;
 	bool operational;
 
@@ -233,6 +238,9 @@ bool storage_replication_uses(const struct storage *s, const struct neo_conn *co
 /* storage/peers.c: closes our own connections to storage nid that are
  * not the one kept between us and it, unless in use. */
 void storage_peers_prune(struct storage *s, int32_t nid);
+/* storage/peers.c: the master sent a node list: identifications held
+ * for it are answered now. */
+void storage_peers_nodes_changed(struct storage *s);
 bool storage_peer_kept(const struct storage *s, const struct storage_peer *peer);
 
 /* storage/peers.c */

@@ -16,6 +16,11 @@
  *     AskCheckSerialRange; upstream's storage refuses a second connection
  *     between two storages, "already connected"), no connection is made
  *     to the peer's address, and ours stays open once the check ended.
+ *   - The same storage and fake master, and peers identifying with ids
+ *     the master's node list does not name as they do: an older
+ *     id_timestamp (or an unknown id) is refused NOT_READY at once, a
+ *     newer one is held until the master's next list names it, then
+ *     accepted (as upstream's NodeManager.getByUUID).
  *   - A real neomaster, with raw client connections: a client that
  *     identified with {"read_only": true} (as upstream's read-only
  *     client), or with a backup key, gets READ_ONLY_ACCESS for begin, new
@@ -81,6 +86,8 @@ struct fake {
 	bool check_sent;
 	/* check_over_peer_connection: the fake peer connects first */
 	bool peer_first;
+	/* known_by_master: peers identify with ids the master may not know */
+	bool probe_ids;
 	struct neo_conn *master_conn, *peer_conn;
 	bool peer_accepted, peer_closed, corrupted;
 	unsigned peer_accepts, tid_asks, serial_asks;
@@ -189,6 +196,7 @@ static void welcome_storage(struct fake *f, struct neo_conn *conn, uint32_t msg_
 }
 
 static void peer_connect(struct fake *f);
+static void probes_start(struct fake *f);
 
 static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
@@ -218,6 +226,10 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 
 		f->ready = true;
 		f->master_conn = conn;
+		if (f->probe_ids) {
+			probes_start(f);
+			break;
+		}
 		if (f->peer_first) {
 			peer_connect(f);	/* the check is ordered once it is in */
 			break;
@@ -484,6 +496,149 @@ static void check_over_peer_connection(void)
 	cluster_stop(&tc);
 	neo_listener_free(master);
 	neo_listener_free(peer);
+	settle(f.base);
+	event_base_free(f.base);
+}
+
+/* --- Peers the master may not know (as upstream's getByUUID) -------------- */
+
+#define NODE_LIST_TIMESTAMP (PEER_ID_TIMESTAMP + 1)	/* welcome_storage's list */
+
+struct probe {
+	struct fake *fake;
+	const char *what;
+	int32_t nid;
+	double id_timestamp;
+	struct neo_conn *conn;
+	bool answered, accepted;
+	int64_t error_code;
+	bool answered_before_list;	/* before the second node list went out */
+};
+
+static struct probe probes[3];
+static bool second_list_sent;
+
+static void probe_identified(struct neo_conn *conn, enum neo_ask_status status,
+			     struct neo_packet *answer, void *arg)
+{
+	struct probe *p = arg;
+
+	(void)conn;
+	p->answered = status == NEO_ASK_ANSWERED;
+	p->accepted = p->answered && answer->code == NEO_ACCEPT_IDENTIFICATION;
+	if (p->answered && answer->code == NEO_ERROR)
+		p->error_code = ((const struct neo_error *)answer->args)->code;
+	p->answered_before_list = !second_list_sent;
+}
+
+static void probe_ready(struct neo_conn *conn, void *arg)
+{
+	struct probe *p = arg;
+	struct neo_request_identification ident;
+	struct neo_address addr = { .port = 1 };
+
+	snprintf(addr.host, sizeof addr.host, "127.0.0.1");
+	neo_identification_init(&ident, NEO_NODE_STORAGE, p->nid, &addr, p->fake->tc->name);
+	ident.id_timestamp.has = true;
+	ident.id_timestamp.v = p->id_timestamp;
+	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &ident, 10000, probe_identified, p);
+}
+
+static void probe_closed(struct neo_conn *conn, const char *reason, void *arg)
+{
+	struct probe *p = arg;
+
+	(void)conn;
+	(void)reason;
+	p->conn = NULL;
+}
+
+static const struct neo_conn_callbacks probe_callbacks = { .on_ready = probe_ready,
+	.on_close = probe_closed };
+
+/* The master's next list names S4 with the id_timestamp it came with. */
+static void send_second_list(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake *f = arg;
+	struct neo_node_info s4 = {
+		.type = NEO_NODE_STORAGE,
+		.address = { true, wire_address("127.0.0.1", 1) },
+		.uuid = { true, neo_nid_make(NEO_NODE_STORAGE, 4) }, .state = NEO_NODE_RUNNING,
+		.id_timestamp = { true, NODE_LIST_TIMESTAMP + 10 } };
+	struct neo_notify_node_information info = { .timestamp = NODE_LIST_TIMESTAMP + 11,
+						    .nodes = { &s4, 1 } };
+	struct timeval after = { 1, 0 };
+
+	(void)fd;
+	(void)what;
+	second_list_sent = true;
+	neo_conn_notify(f->master_conn, NEO_NOTIFY_NODE_INFORMATION, &info);
+	event_base_loopexit(f->base, &after);
+}
+
+static void probes_start(struct fake *f)
+{
+	static const struct timeval wait = { 1, 500000 };
+	struct neo_address addr = { .port = (uint16_t)f->tc->storage_ports[0] };
+	char err[256];
+
+	snprintf(addr.host, sizeof addr.host, "127.0.0.1");
+	/* S2 with another id_timestamp than the list's, older than it: it
+	 * lost the master; S3, unknown, older: the same; S4, newer than the
+	 * list: the master's notification is on its way */
+	probes[0] = (struct probe){ .fake = f, .what = "S2, stale id_timestamp",
+				    .nid = neo_nid_make(NEO_NODE_STORAGE, 2),
+				    .id_timestamp = PEER_ID_TIMESTAMP - 5 };
+	probes[1] = (struct probe){ .fake = f, .what = "S3, unknown",
+				    .nid = neo_nid_make(NEO_NODE_STORAGE, 3),
+				    .id_timestamp = PEER_ID_TIMESTAMP };
+	probes[2] = (struct probe){ .fake = f, .what = "S4, newer than the list",
+				    .nid = neo_nid_make(NEO_NODE_STORAGE, 4),
+				    .id_timestamp = NODE_LIST_TIMESTAMP + 10 };
+	for (int i = 0; i < 3; i++) {
+		probes[i].conn = neo_conn_connect(f->base, &addr, NULL, &probe_callbacks, &probes[i],
+						  err, sizeof err);
+		if (probes[i].conn == NULL)
+			tap_diag("cannot connect to the storage: %s", err);
+	}
+	event_base_once(f->base, -1, EV_TIMEOUT, send_second_list, f, &wait);
+}
+
+static void known_by_master(void)
+{
+	struct test_cluster tc;
+	struct fake f = { .probe_ids = true, .peer_first = true };
+	struct neo_listener *master;
+	struct timeval limit = { 20, 0 };
+
+	cluster_init(&tc, "mixedknown", 2, 1, 2, 1);
+	f.base = event_base_new();
+	f.tc = &tc;
+	master = listen_on(f.base, tc.master_ports[0], master_accept, &f);
+	if (master == NULL) {
+		tap_ok(false, "fake master listens");
+		return;
+	}
+	cluster_start_storage(&tc, 0);
+	event_base_loopexit(f.base, &limit);
+	event_base_dispatch(f.base);
+
+	tap_ok(f.ready, "the storage started operation");
+	for (int i = 0; i < 2; i++)
+		tap_ok(probes[i].answered && !probes[i].accepted
+		       && probes[i].error_code == NEO_ERROR_NOT_READY && probes[i].answered_before_list,
+		       "%s: refused NOT_READY at once (unknown by master), as upstream", probes[i].what);
+	tap_ok(probes[2].accepted && !probes[2].answered_before_list,
+	       "%s: held, then accepted once the master's list names it, as upstream",
+	       probes[2].what);
+	tap_ok(cluster_log_has(&tc, "storage0.log", "unknown by master", 1000),
+	       "the storage logs the refusal");
+
+	for (int i = 0; i < 3; i++)
+		if (probes[i].conn)
+			neo_conn_abort(probes[i].conn, "done");
+	cluster_stop(&tc);
+	neo_listener_free(master);
 	settle(f.base);
 	event_base_free(f.base);
 }
@@ -851,6 +1006,7 @@ int main(void)
 {
 	storage_identifications();
 	check_over_peer_connection();
+	known_by_master();
 	read_only_clients();
 	replication_source();
 	finished_notifications();
