@@ -173,10 +173,8 @@ static void take_pt_changes(struct storage *s, struct neo_conn *conn,
 					  .tid = change->state == NEO_CELL_DISCARDED
 							 ? INT64_MIN : -(int64_t)change->state };
 
-		/* as upstream: an own cell always has a pack id, 0 (never
-		 * packed) when new; pt_apply keeps an existing row's */
 		if (change->uuid == s->nid)
-			row.pack = (struct neo_opt_id){ true, 0 };
+			row.pack = storage_new_cell_pack(s, (enum neo_cell_state)change->state);
 		if (change->uuid == s->nid && change->state == NEO_CELL_OUT_OF_DATE)
 			row.tid = storage_outdated_cell_tid(s, row.partition,
 						    own_tids && row.partition < s->pt.num_partitions
@@ -263,6 +261,9 @@ static void pack_signed(struct storage *s, const struct neo_notify_pack_signed *
 {
 	int rc = NEO_BACKEND_OK;
 
+	for (uint32_t i = 0; i < signed_orders->approved.count; i++)
+		if (s->last_pack_id < signed_orders->approved.items[i])
+			s->last_pack_id = signed_orders->approved.items[i];
 	if (s->opts->disable_pack) {
 		/* as upstream: nothing signed here, nothing packed; the
 		 * orders count as done (storage/pack.c) */

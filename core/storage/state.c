@@ -257,6 +257,21 @@ int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions)
 }
 
 /*
+ * As upstream: an own cell always has a pack id.  A readable one that is
+ * new has never been packed (0); one that is to be replicated starts at
+ * the last pack order approved that this node heard of, since replication
+ * brings the source's completed pack, which only ever lowers it
+ * (storage_pack_replicated): so only packs the source has not done are
+ * redone here.
+ */
+struct neo_opt_id storage_new_cell_pack(const struct storage *s, enum neo_cell_state state)
+{
+	bool readable = state == NEO_CELL_UP_TO_DATE || state == NEO_CELL_FEEDING;
+
+	return (struct neo_opt_id){ true, readable ? 0 : s->last_pack_id };
+}
+
+/*
  * The pt.tid of an own cell becoming (or staying) OUT_OF_DATE, given the
  * stored one: as upstream, it says up to which tid the cell is complete,
  * so that a storage back from a short absence replicates only what it
@@ -308,10 +323,8 @@ int storage_persist_pt(struct storage *s, bool reset)
 			row->tid = cell->nid == s->nid && cell->state == NEO_CELL_OUT_OF_DATE
 					   ? storage_outdated_cell_tid(s, p, own_tids[p])
 					   : -(int64_t)cell->state;
-			/* as upstream: an own cell always has a pack id, 0 (never
-			 * packed) when new; pt_apply keeps an existing row's */
 			if (cell->nid == s->nid)
-				row->pack = (struct neo_opt_id){ true, 0 };
+				row->pack = storage_new_cell_pack(s, cell->state);
 		}
 	rc = s->be->pt_apply(s->db, rows, count, reset);
 	neo_free(own_tids);

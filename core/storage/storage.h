@@ -120,6 +120,7 @@ struct storage {
 	uint32_t new_nid_count;
 	struct neo_node_table nodes;
 	double nodes_timestamp;		/* of the master's last node list */
+	uint64_t last_pack_id;		/* the greatest approved pack order heard of */
 	struct neo_ptable pt;
 	bool operational;
 
@@ -208,6 +209,9 @@ void storage_load_pt(struct storage *s);
 /* The pt.tid to store for an own cell becoming or staying OUT_OF_DATE,
  * given the stored one (STORAGE_NO_CELL where none). */
 int64_t storage_outdated_cell_tid(struct storage *s, uint32_t partition, int64_t stored);
+/* The pack id an own cell's row gets if it is new (pt_apply keeps an
+ * existing row's). */
+struct neo_opt_id storage_new_cell_pack(const struct storage *s, enum neo_cell_state state);
 int storage_config_get_u64(struct storage *s, const char *key, uint64_t *value);
 int storage_config_set_u64(struct storage *s, const char *key, uint64_t value, bool present);
 /* truncate_tid and backup_tid, in upstream's form (16 hex digits). */

@@ -125,6 +125,37 @@ static void replicated_pack_state(uint64_t pack_id, uint64_t pack_tid)
 	       "S3's 4 cells have their completed pack recorded");
 }
 
+/* S3, emptied by "tweak S3" above but running when the restarted master
+ * told every storage of the approved orders again, gets cells back when
+ * S2 is tweaked out: as upstream, a new cell to replicate starts at the
+ * last approved pack id this node heard of, and the source's completed
+ * pack (both packs done) leaves it there, so S3 does not redo the packs
+ * (before, a new cell started at 0 and both packs were applied again on
+ * each partition S3 replicated). */
+static void new_cells_keep_packs(char *out, size_t len)
+{
+	int before = cluster_log_count(&tc, "storage2.log", ") done");
+	bool moved = false;
+
+	cluster_neoctl(&tc, out, len, "tweak S2");
+	for (int waited = 0; waited < 30000 && !moved; waited += 200) {
+		const char *rows;
+
+		cluster_neoctl(&tc, out, len, "print pt");
+		rows = strchr(out, '\n');
+		moved = rows && !strpbrk(rows, "OF") && strstr(out, "S3 R UUUU")
+			&& strstr(out, "S2 R ....");
+		if (!moved)
+			usleep(200000);
+	}
+	tap_ok(moved, "tweak S2: S3 gets every cell back, up to date");
+	tap_diag("%s", out);
+	usleep(500000);	/* a pack S3 would redo starts at once */
+	tap_ok(cluster_log_count(&tc, "storage2.log", ") done") == before,
+	       "S3 did not redo the packs on its new cells (%d pack(s) done before, %d after)",
+	       before, cluster_log_count(&tc, "storage2.log", ") done"));
+}
+
 static bool serial_is(struct neo_client *client, uint64_t oid, uint64_t serial, const char *data)
 {
 	struct neo_client_record rec = { 0 };
@@ -240,6 +271,7 @@ int main(void)
 	       "after the refused pack, S4 takes S3's cells and is up to date within seconds");
 	cluster_neoctl(&tc, out, sizeof out, "print pt");
 	tap_diag("%s", out);
+	new_cells_keep_packs(out, sizeof out);
 
 	neo_client_close(client);
 	cluster_stop(&tc);
