@@ -146,8 +146,9 @@ void storage_check_serial_range(struct storage *s, struct neo_conn *conn, struct
 
 struct check_peer {
 	int32_t nid;
-	struct neo_conn *conn;
+	struct neo_conn *conn;		/* NULL while awaiting */
 	bool ready, answered, differs;
+	bool awaiting;			/* refused ours: waits for the peer's own */
 	int64_t msg_id;			/* of the range request in flight */
 	struct range_result result;
 };
@@ -166,7 +167,10 @@ struct checker {
 	bool serial_phase;
 	uint64_t next_tid, next_oid;
 	struct range_result local;
+	struct event *await_timer;	/* limits awaiting peers' connections */
 };
+
+#define AWAIT_PEER_SECONDS 10
 
 static void check_next(struct storage *s);
 static void check_round(struct storage *s);
@@ -376,6 +380,68 @@ bool storage_check_release(struct storage *s, struct neo_conn *conn, struct neo_
 	return true;
 }
 
+static void await_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct storage *s = arg;
+	struct checker *c = s->checker;
+
+	(void)fd;
+	(void)what;
+	if (c == NULL || c->current == NULL)
+		return;
+	for (uint32_t i = 0; i < c->peer_count; i++)
+		if (c->peers[i].awaiting) {
+			neo_log(NEO_LOG_WARNING, "check of partition %u aborted: a peer refused our "
+				"connection and did not use its own", c->current->partition);
+			check_finish(s, true);
+			return;
+		}
+}
+
+/*
+ * As upstream's storages do when two of them connect to each other at
+ * once (Node.setConnection): the one with the greater id refuses the
+ * other's connection, "already connected", and keeps its own, which we
+ * accept (peers.c).  A check whose connection was refused that way waits
+ * a while for the peer's, instead of giving up.
+ */
+bool storage_check_await_peer(struct storage *s, struct neo_conn *conn)
+{
+	struct checker *c = s->checker;
+	struct check_peer *peer = c && c->current ? peer_of(c, conn) : NULL;
+	struct timeval limit = { AWAIT_PEER_SECONDS, 0 };
+
+	if (peer == NULL || peer->ready)
+		return false;
+	if (c->await_timer == NULL
+	    && (c->await_timer = evtimer_new(s->base, await_expired, s)) == NULL)
+		return false;
+	peer->conn = NULL;
+	peer->awaiting = true;
+	evtimer_add(c->await_timer, &limit);
+	/* it may have come already */
+	storage_check_peer_arrived(s, peer->nid, storage_peer_storage_conn(s, peer->nid));
+	return true;
+}
+
+void storage_check_peer_arrived(struct storage *s, int32_t nid, struct neo_conn *conn)
+{
+	struct checker *c = s->checker;
+
+	if (c == NULL || c->current == NULL || conn == NULL)
+		return;
+	for (uint32_t i = 0; i < c->peer_count; i++)
+		if (c->peers[i].awaiting && c->peers[i].nid == nid) {
+			c->peers[i].awaiting = false;
+			c->peers[i].conn = conn;
+			c->peers[i].ready = true;
+			neo_log(NEO_LOG_INFO, "check of partition %u goes on over the peer's "
+				"connection", c->current->partition);
+			check_round(s);
+			return;
+		}
+}
+
 /* storage/peers.c: a connection to or from a storage ended; if a peer of
  * the check in progress was on it, the check cannot go on. */
 void storage_check_conn_closed(struct storage *s, struct neo_conn *conn, const char *reason)
@@ -486,5 +552,7 @@ void storage_check_stop(struct storage *s)
 		c->queue = next;
 	}
 	neo_free(c->current);
+	if (c->await_timer)
+		event_free(c->await_timer);
 	neo_free(c);
 }

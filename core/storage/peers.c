@@ -135,8 +135,10 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 	 * with the connection kept between us (unlike upstream, which
 	 * refuses the second one "already connected" unless its own is idle,
 	 * we accept it and close ours once we no longer use it) */
-	if (peer->type == NEO_NODE_STORAGE && peer->nid)
+	if (peer->type == NEO_NODE_STORAGE && peer->nid) {
 		storage_peers_prune(s, peer->nid);
+		storage_check_peer_arrived(s, peer->nid, peer->conn);
+	}
 }
 
 void storage_peers_nodes_changed(struct storage *s)
@@ -239,6 +241,15 @@ static void peer_closed(struct neo_conn *conn, const char *reason, void *arg);
  * its own requests over it, routed as over one it opened.  (A replication
  * pass still opens, and closes, its own when there is none to borrow.) */
 
+static bool refused_already_connected(const struct neo_error *error)
+{
+	static const char text[] = "already connected";
+
+	return error && error->code == NEO_ERROR_PROTOCOL_ERROR
+	       && error->message.size == sizeof text - 1
+	       && memcmp(error->message.data, text, sizeof text - 1) == 0;
+}
+
 static void out_identified(struct neo_conn *conn, enum neo_ask_status status,
 			   struct neo_packet *answer, void *arg)
 {
@@ -255,7 +266,8 @@ static void out_identified(struct neo_conn *conn, enum neo_ask_status status,
 		neo_log(NEO_LOG_WARNING, "%s refused us%s%.*s", neo_conn_peer(conn),
 			error ? ": " : "", error ? (int)error->message.size : 0,
 			error ? (const char *)error->message.data : "");
-		storage_check_peer_identified(s, conn, false);
+		if (!(refused_already_connected(error) && storage_check_await_peer(s, conn)))
+			storage_check_peer_identified(s, conn, false);
 		neo_conn_close(conn, "identification refused");
 		return;
 	}

@@ -238,6 +238,11 @@ void storage_check_peer_identified(struct storage *s, struct neo_conn *conn, boo
 /* storage/check.c: false if the check in progress has requests on conn;
  * else a peer of it still identifying there moves to instead. */
 bool storage_check_release(struct storage *s, struct neo_conn *conn, struct neo_conn *instead);
+/* storage/check.c: our connection for a check was refused "already
+ * connected": the check waits for the peer's own (false if conn is not a
+ * check's); the peer identified on conn. */
+bool storage_check_await_peer(struct storage *s, struct neo_conn *conn);
+void storage_check_peer_arrived(struct storage *s, int32_t nid, struct neo_conn *conn);
 bool storage_replication_uses(const struct storage *s, const struct neo_conn *conn);
 /* storage/peers.c: closes our own connections to storage nid that are
  * not the one kept between us and it, unless in use. */

@@ -16,6 +16,10 @@
  *     AskCheckSerialRange; upstream's storage refuses a second connection
  *     between two storages, "already connected"), no connection is made
  *     to the peer's address, and ours stays open once the check ended.
+ *   - The same, the fake peer refusing the check's connection "already
+ *     connected" and opening its own a moment later, as upstream's
+ *     storage with the greater id does when both connect at once: the
+ *     check waits for the peer's connection and goes on over it.
  *   - The same storage and fake master, and peers identifying with ids
  *     the master's node list does not name as they do: an older
  *     id_timestamp (or an unknown id) is refused NOT_READY at once, a
@@ -88,6 +92,10 @@ struct fake {
 	bool peer_first;
 	/* known_by_master: peers identify with ids the master may not know */
 	bool probe_ids;
+	/* check_refused_already_connected: the fake peer refuses ours as
+	 * upstream's does when it connected to us at the same time */
+	bool refuse_already;
+	unsigned refusals;
 	struct neo_conn *master_conn, *peer_conn;
 	bool peer_accepted, peer_closed, corrupted;
 	unsigned peer_accepts, tid_asks, serial_asks;
@@ -180,7 +188,7 @@ static void welcome_storage(struct fake *f, struct neo_conn *conn, uint32_t msg_
 				    { neo_nid_make(NEO_NODE_STORAGE, 2), NEO_CELL_UP_TO_DATE } };
 	struct neo_list_cell rows[2] = { { row0, 2 }, { row1, 2 } };
 
-	if (f->peer_first)	/* nothing to replicate: only the check */
+	if (f->peer_first || f->refuse_already)	/* nothing to replicate: only the check */
 		row1[0].state = NEO_CELL_UP_TO_DATE;
 	struct neo_send_partition_table pt = { .ptid = { true, 1 }, .num_replicas = 1,
 					       .rows = { rows, 2 } };
@@ -196,6 +204,7 @@ static void welcome_storage(struct fake *f, struct neo_conn *conn, uint32_t msg_
 }
 
 static void peer_connect(struct fake *f);
+static void peer_connect_later(evutil_socket_t fd, short what, void *arg);
 static void probes_start(struct fake *f);
 
 static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
@@ -251,6 +260,17 @@ static void peer_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 
 	if (pkt->code != NEO_REQUEST_IDENTIFICATION)
 		return;
+	if (f->refuse_already) {
+		static const struct timeval later = { 0, 300000 };
+
+		/* as upstream's Node.setConnection for the greater id */
+		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
+				      "already connected");
+		neo_conn_close(conn, "already connected");
+		if (f->refusals++ == 0)	/* its own connection, a moment later */
+			event_base_once(f->base, -1, EV_TIMEOUT, peer_connect_later, f, &later);
+		return;
+	}
 	if (f->peer_ident_count < 2)
 		capture(&f->peer_idents[f->peer_ident_count++], pkt->args);
 	/* not ready: the storage retries later, which this test does not need */
@@ -302,6 +322,8 @@ static void peer_out_identified(struct neo_conn *conn, enum neo_ask_status statu
 		event_base_loopbreak(f->base);
 		return;
 	}
+	if (f->refuse_already)
+		return;		/* the check was ordered before */
 	/* as upstream's master for neoctl check: partition 0, no source */
 	if (f->master_conn && neo_conn_notify(f->master_conn, NEO_CHECK_PARTITION, &check) == 0)
 		f->check_sent = true;
@@ -371,6 +393,13 @@ static void peer_connect(struct fake *f)
 					sizeof err);
 	if (f->peer_conn == NULL)
 		tap_diag("cannot connect to the storage: %s", err);
+}
+
+static void peer_connect_later(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_connect(arg);
 }
 
 static struct neo_listener *listen_on(struct event_base *base, int port, neo_accept_cb cb,
@@ -490,6 +519,47 @@ static void check_over_peer_connection(void)
 	       "the connection stays open after the check");
 	tap_ok(!f.corrupted && cluster_log_has(&tc, "storage0.log", "replicas are equal", 2000),
 	       "the check ends with the replicas equal");
+
+	if (f.peer_conn)
+		neo_conn_abort(f.peer_conn, "done");
+	cluster_stop(&tc);
+	neo_listener_free(master);
+	neo_listener_free(peer);
+	settle(f.base);
+	event_base_free(f.base);
+}
+
+/* Our storage's check connects to S2 while S2 connects to us: S2 (the
+ * greater id, as upstream) refuses ours "already connected"; the check
+ * must go on over S2's connection once it is in, not abort. */
+static void check_refused_already_connected(void)
+{
+	struct test_cluster tc;
+	struct fake f = { .refuse_already = true };
+	struct neo_listener *master, *peer;
+	struct timeval limit = { 20, 0 };
+
+	cluster_init(&tc, "mixedalready", 2, 1, 2, 1);
+	f.base = event_base_new();
+	f.tc = &tc;
+	master = listen_on(f.base, tc.master_ports[0], master_accept, &f);
+	peer = listen_on(f.base, tc.storage_ports[1], peer_accept, &f);
+	if (master == NULL || peer == NULL) {
+		tap_ok(false, "fake master and fake peer listen");
+		return;
+	}
+	cluster_start_storage(&tc, 0);
+	event_base_loopexit(f.base, &limit);
+	event_base_dispatch(f.base);
+
+	tap_ok(f.check_sent && f.refusals == 1 && f.peer_accepted,
+	       "the check's connection is refused \"already connected\" (%u), and the peer's "
+	       "own is accepted", f.refusals);
+	tap_ok(f.tid_asks >= 1 && f.serial_asks >= 1,
+	       "the check goes on over the peer's connection (%u, %u)", f.tid_asks, f.serial_asks);
+	tap_ok(!f.corrupted && cluster_log_has(&tc, "storage0.log", "replicas are equal", 2000)
+	       && cluster_log_count(&tc, "storage0.log", "aborted") == 0,
+	       "the check ends with the replicas equal, not aborted");
 
 	if (f.peer_conn)
 		neo_conn_abort(f.peer_conn, "done");
@@ -1006,6 +1076,7 @@ int main(void)
 {
 	storage_identifications();
 	check_over_peer_connection();
+	check_refused_already_connected();
 	known_by_master();
 	read_only_clients();
 	replication_source();
