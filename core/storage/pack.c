@@ -299,7 +299,7 @@ void storage_pack_skip(struct storage *s, const struct neo_list_p64 *approved)
 void storage_pack_update(struct storage *s)
 {
 	struct packer *k = s->packer;
-	struct neo_ask_pack_orders ask = { 0 };
+	struct neo_ask_pack_orders ask = { .min_completed_id = 1 };
 	uint64_t *packed;
 	int64_t completed;
 
@@ -331,7 +331,9 @@ void storage_pack_update(struct storage *s)
 		return;
 	completed = completed_id(s, packed);
 	neo_free(packed);
-	ask.min_completed_id = completed > 0 ? (uint64_t)completed + 1 : 0;
+	/* as upstream (the id after the last done, so never 0): upstream's
+	 * master, asked for orders from 0, fails computing the id before it */
+	ask.min_completed_id = completed > 0 ? (uint64_t)completed + 1 : 1;
 	k->asking = neo_conn_ask(s->master_conn, NEO_ASK_PACK_ORDERS, &ask, 0, orders_answered,
 				 s) >= 0;
 }

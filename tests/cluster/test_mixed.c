@@ -87,6 +87,8 @@ struct fake {
 	struct captured peer_idents[2];
 	unsigned peer_ident_count;
 	bool ready;			/* NotifyReady from the storage */
+	bool asked_pack_orders;
+	uint64_t pack_orders_from;	/* AskPackOrders' min_completed_id */
 	bool check_sent;
 	/* check_over_peer_connection: the fake peer connects first */
 	bool peer_first;
@@ -225,6 +227,14 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	case NEO_NOTIFY_PARTITION_CORRUPTED:
 		f->corrupted = true;
 		break;
+	case NEO_ASK_PACK_ORDERS: {
+		struct neo_answer_pack_orders none = { 0 };
+
+		f->asked_pack_orders = true;
+		f->pack_orders_from = ((const struct neo_ask_pack_orders *)pkt->args)->min_completed_id;
+		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_PACK_ORDERS, &none);
+		break;
+	}
 	case NEO_NOTIFY_READY: {
 		struct neo_check_partition check = {
 			.partition = 0,
@@ -471,6 +481,9 @@ static void storage_identifications(void)
 	tap_ok(f.master_ident.extra_types[1] == MSGPACK_OBJECT_ARRAY
 	       && f.master_ident.extra_sizes[1] == 0, "to the master: new_nid is []");
 	tap_ok(f.ready && f.check_sent, "the storage started operation (NotifyReady)");
+	tap_ok(f.asked_pack_orders && f.pack_orders_from == 1,
+	       "never packed, it asks the pack orders from 1, as upstream's (upstream's master "
+	       "fails on 0): %llu", (unsigned long long)f.pack_orders_from);
 
 	/* storage -> storage: replication (partition 1), replica check (0) */
 	tap_ok(f.peer_ident_count == 2, "the storage connected twice to the fake peer "
