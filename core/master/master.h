@@ -16,6 +16,7 @@
  *   master/txn.c       tids, oids and the commit protocol
  *   master/pack.c      pack orders
  *   master/admin.c     requests relayed by the admin node (neoctl)
+ *   master/metrics.c   what the master counts for --metrics
  *
  * Calls go one way: main -> routes -> admin, ident -> recovery -> txn ->
  * pack -> nodes, with pt and decide between recovery and nodes; nodes.c
@@ -35,6 +36,7 @@
 #include "cluster/idmap.h"
 #include "cluster/nodes.h"
 #include "cluster/ptable.h"
+#include "metrics/metrics.h"
 #include "net/conn.h"
 #include "runtime/options.h"
 
@@ -131,7 +133,18 @@ struct master {
 	size_t commit_count, commit_capacity;
 
 	struct event *tick;		/* periodic work */
+
+	/* --metrics (master/metrics.c registers them; NULL members are
+	 * ignored by the neo_metric_* calls). */
+	struct master_metrics {
+		struct neo_metric *txns_begun, *txns_finished, *txns_aborted;
+		struct neo_metric *primary, *state, *pending, *last_tid_time;
+	} metrics;
 };
+
+/* master/metrics.c: registers the master's metrics in registry, with a
+ * collector for its gauges; 0 or -1. */
+int master_metrics_init(struct master *m, struct neo_metrics *registry);
 
 /*
  * The handler of a packet from an identified peer (node NULL before

@@ -11,7 +11,10 @@
  *     registered twice is refused (NULL), so that the output always parses;
  *   - a series is one combination of label values; it is created the first
  *     time it is touched and kept (neo_metric_clear drops a family's
- *     series, for a collector that recounts a state from scratch);
+ *     series, for a collector that recounts a state from scratch); a
+ *     counter or histogram without labels has its one series, at 0, from
+ *     registration on; a gauge has none until it is set (a value not
+ *     known yet is absent, not 0);
  *   - the text has, per family in registration order: "# HELP name text"
  *     (backslash and newline escaped), "# TYPE name type", then its
  *     series in creation order; label values escape backslash, double

@@ -41,6 +41,8 @@ struct neo_metrics {
 	size_t collector_count;
 };
 
+static struct series *series_get(struct neo_metric *m, const char *const *values);
+
 struct neo_metrics *neo_metrics_new(void)
 {
 	return neo_calloc(1, sizeof(struct neo_metrics));
@@ -162,7 +164,12 @@ fail:
 struct neo_metric *neo_metrics_counter(struct neo_metrics *metrics, const char *name,
 				       const char *help, const char *const *labels)
 {
-	return metric_register(metrics, name, help, NEO_METRIC_COUNTER, labels);
+	struct neo_metric *m = metric_register(metrics, name, help, NEO_METRIC_COUNTER, labels);
+
+	/* 0 from the start, so that rate() sees the first increment */
+	if (m != NULL && m->label_count == 0 && series_get(m, NULL) == NULL)
+		return NULL;	/* the registry frees it */
+	return m;
 }
 
 struct neo_metric *neo_metrics_gauge(struct neo_metrics *metrics, const char *name,
@@ -187,6 +194,8 @@ struct neo_metric *neo_metrics_histogram(struct neo_metrics *metrics, const char
 		return NULL;
 	memcpy(m->bounds, bounds, bound_count * sizeof(*bounds));
 	m->bound_count = bound_count;
+	if (m->label_count == 0 && series_get(m, NULL) == NULL)
+		return NULL;	/* the registry frees it */
 	return m;
 }
 
