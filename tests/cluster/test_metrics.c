@@ -1,0 +1,411 @@
+/*
+ * test_metrics.c - --metrics on a real cluster (a master, two storages
+ * with one replica, an admin), scraped over HTTP and parsed by
+ * prometheus_client's parser from PyPI (metrics_scrape.py, run by
+ * $NEO_METRICS_PYTHON: test_metrics.sh makes the virtualenv):
+ *
+ *   - every daemon answers, its text parses, and each family has the
+ *     type the README says;
+ *   - the admin shows the cluster RUNNING, nodes by type and state, the
+ *     cells by state, and once something is committed the last tid's
+ *     time and age;
+ *   - commits move the master's begun/finished counters, each storage's
+ *     commits; loads from a client move the storages' loads and their
+ *     latency histogram; a conflict moves conflicts and aborts;
+ *   - a storage that goes down moves the admin's node counts (RUNNING to
+ *     DOWN) and cell counts (OUT_OF_DATE); back, it replicates what it
+ *     missed: its replicated transactions and bytes move, and the cells
+ *     are all UP_TO_DATE again;
+ *   - --metrics without a port, and a port in use, stop the daemon with a
+ *     message naming --metrics.
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "autoconfig.h"
+#include "cluster_util.h"
+#include "tap.h"
+
+#define PARTITIONS 2
+#define MAX_LINES 600
+
+static struct test_cluster tc;
+
+/* A scrape: the lines metrics_scrape.py printed. */
+struct scrape {
+	char *lines[MAX_LINES];
+	int count;
+	bool ok;
+};
+
+static void scrape_free(struct scrape *s)
+{
+	for (int i = 0; i < s->count; i++)
+		free(s->lines[i]);
+	s->count = 0;
+}
+
+static bool scrape(int port, struct scrape *s)
+{
+	const char *python = getenv("NEO_METRICS_PYTHON");
+	const char *script = getenv("NEO_METRICS_SCRAPER");
+	char command[1024], line[1024];
+	FILE *pipe;
+
+	memset(s, 0, sizeof *s);
+	snprintf(command, sizeof command, "'%s' '%s' http://127.0.0.1:%d/metrics 2>&1", python,
+		 script, port);
+	pipe = popen(command, "r");
+	if (pipe == NULL)
+		return false;
+	while (fgets(line, sizeof line, pipe)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (s->count < MAX_LINES)
+			s->lines[s->count++] = strdup(line);
+	}
+	s->ok = pclose(pipe) == 0;
+	if (!s->ok && s->count > 0)
+		tap_diag("scrape of port %d: %s", port, s->lines[s->count - 1]);
+	return s->ok;
+}
+
+/* The value of sample name{labels} ("k=v,k=v" sorted, "-": none), NAN if absent. */
+static double sample(const struct scrape *s, const char *name, const char *labels)
+{
+	char prefix[512];
+
+	snprintf(prefix, sizeof prefix, "sample %s %s ", name, labels);
+	for (int i = 0; i < s->count; i++)
+		if (strncmp(s->lines[i], prefix, strlen(prefix)) == 0)
+			return strtod(s->lines[i] + strlen(prefix), NULL);
+	return NAN;
+}
+
+static bool family_type(const struct scrape *s, const char *name, const char *type)
+{
+	char want[256];
+
+	snprintf(want, sizeof want, "type %s %s", name, type);
+	for (int i = 0; i < s->count; i++)
+		if (strcmp(s->lines[i], want) == 0)
+			return true;
+	tap_diag("no family %s of type %s", name, type);
+	return false;
+}
+
+/* One value from a fresh scrape (NAN when the scrape fails). */
+static double scrape_value(int port, const char *name, const char *labels)
+{
+	struct scrape s;
+	double value = NAN;
+
+	if (scrape(port, &s))
+		value = sample(&s, name, labels);
+	scrape_free(&s);
+	return value;
+}
+
+/* Scrapes until name{labels} == want, for up to ms. */
+static bool wait_value(int port, const char *name, const char *labels, double want, int ms)
+{
+	double value = NAN;
+
+	for (int waited = 0; waited <= ms; waited += 250) {
+		value = scrape_value(port, name, labels);
+		if (value == want)
+			return true;
+		usleep(250000);
+	}
+	tap_diag("%s{%s} is %g, not %g", name, labels, value, want);
+	return false;
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&addr, sizeof addr);
+	getsockname(fd, (struct sockaddr *)&addr, &len);
+	port = ntohs(addr.sin_port);
+	close(fd);
+	return port;
+}
+
+static int master_port, storage_port[2], admin_port;
+
+static void start_storage(int index)
+{
+	char where[64];
+	const char *extra[] = { "--metrics", where, NULL };
+
+	snprintf(where, sizeof where, "127.0.0.1:%d", storage_port[index]);
+	cluster_start_storage_with(&tc, index, extra);
+}
+
+static void start_cluster(void)
+{
+	char where[64];
+	const char *extra[] = { "--metrics", where, NULL };
+
+	master_port = free_port();
+	storage_port[0] = free_port();
+	storage_port[1] = free_port();
+	admin_port = free_port();
+	snprintf(where, sizeof where, "127.0.0.1:%d", master_port);
+	cluster_start_master_with(&tc, 0, extra);
+	usleep(200000);
+	start_storage(0);
+	start_storage(1);
+	snprintf(where, sizeof where, "127.0.0.1:%d", admin_port);
+	cluster_start_admin_with(&tc, extra);
+}
+
+static void check_types(void)
+{
+	struct scrape s;
+
+	tap_ok(scrape(master_port, &s) && family_type(&s, "neo_master_transactions_begun", "counter")
+	       && family_type(&s, "neo_master_transactions_finished", "counter")
+	       && family_type(&s, "neo_master_transactions_aborted", "counter")
+	       && family_type(&s, "neo_master_primary", "gauge")
+	       && family_type(&s, "neo_open_connections", "gauge")
+	       && sample(&s, "neo_master_primary", "-") == 1
+	       && sample(&s, "neo_build_info", "program=neomaster,version=" PACKAGE_VERSION) == 1,
+	       "the master's text parses, with its families and types");
+	scrape_free(&s);
+	tap_ok(scrape(storage_port[0], &s) && family_type(&s, "neo_storage_commits", "counter")
+	       && family_type(&s, "neo_storage_aborts", "counter")
+	       && family_type(&s, "neo_storage_conflicts", "counter")
+	       && family_type(&s, "neo_storage_loads", "counter")
+	       && family_type(&s, "neo_storage_load_duration_seconds", "histogram")
+	       && family_type(&s, "neo_storage_replicated_bytes", "counter")
+	       && family_type(&s, "neo_storage_replicated_transactions", "counter")
+	       && family_type(&s, "neo_storage_replication_lag_seconds", "gauge")
+	       && family_type(&s, "neo_storage_cells", "gauge")
+	       && sample(&s, "neo_storage_cells", "state=UP_TO_DATE") == PARTITIONS
+	       && sample(&s, "neo_open_connections", "-") >= 1,
+	       "a storage's text parses, with its families and types, its cells UP_TO_DATE");
+	scrape_free(&s);
+	tap_ok(scrape(admin_port, &s) && family_type(&s, "neo_cluster_nodes", "gauge")
+	       && sample(&s, "neo_admin_primary_connected", "-") == 1
+	       && sample(&s, "neo_cluster_state", "state=RUNNING") == 1
+	       && sample(&s, "neo_cluster_state", "state=RECOVERING") == 0
+	       && sample(&s, "neo_cluster_nodes", "state=RUNNING,type=STORAGE") == 2
+	       && sample(&s, "neo_cluster_nodes", "state=RUNNING,type=MASTER") == 1
+	       && sample(&s, "neo_cluster_nodes", "state=RUNNING,type=ADMIN") == 1
+	       && sample(&s, "neo_cluster_nodes", "state=DOWN,type=STORAGE") == 0
+	       && sample(&s, "neo_cluster_cells", "state=UP_TO_DATE") == 2 * PARTITIONS
+	       && sample(&s, "neo_cluster_cells", "state=OUT_OF_DATE") == 0
+	       && sample(&s, "neo_cluster_partitions", "-") == PARTITIONS
+	       && sample(&s, "neo_cluster_replicas", "-") == 1,
+	       "the admin: RUNNING, 1 master, 2 storages, 1 admin, %d cells UP_TO_DATE",
+	       2 * PARTITIONS);
+	scrape_free(&s);
+}
+
+static uint64_t serials[8];
+
+static void check_commits(struct neo_client *client)
+{
+	double begun = scrape_value(master_port, "neo_master_transactions_begun_total", "-");
+	double finished = scrape_value(master_port, "neo_master_transactions_finished_total", "-");
+	double commits[2], loads = scrape_value(storage_port[0], "neo_storage_loads_total", "-")
+		+ scrape_value(storage_port[1], "neo_storage_loads_total", "-");
+	struct neo_client *reader = NULL;
+	bool all = true;
+	struct scrape s;
+	double last_time;
+
+	for (int i = 0; i < 2; i++)
+		commits[i] = scrape_value(storage_port[i], "neo_storage_commits_total", "-");
+	tap_ok(!isnan(begun) && !isnan(finished) && !isnan(commits[0]) && !isnan(loads),
+	       "the counters are there before any commit (begun %g, finished %g, commits %g)",
+	       begun, finished, commits[0]);
+	for (uint64_t oid = 1; oid <= 3; oid++) {
+		char data[32];
+
+		snprintf(data, sizeof data, "object %llu", (unsigned long long)oid);
+		serials[oid] = cluster_commit(client, oid, 0, data);
+		all &= serials[oid] != 0;
+	}
+	tap_ok(all, "3 transactions committed");
+	tap_ok(scrape_value(master_port, "neo_master_transactions_begun_total", "-") == begun + 3
+	       && scrape_value(master_port, "neo_master_transactions_finished_total", "-")
+		  == finished + 3, "the master counted 3 begun and 3 finished");
+	/* the unlock reaches storages just after the client's answer */
+	tap_ok(wait_value(storage_port[0], "neo_storage_commits_total", "-", commits[0] + 3, 5000)
+	       && wait_value(storage_port[1], "neo_storage_commits_total", "-", commits[1] + 3,
+			     5000), "each storage (both replicas) counted 3 commits");
+	tap_ok(wait_value(admin_port, "neo_cluster_last_tid_timestamp_seconds", "-",
+			  scrape_value(master_port, "neo_master_last_tid_timestamp_seconds", "-"),
+			  5000),
+	       "the admin's last tid time is the master's after the commits");
+	last_time = scrape_value(admin_port, "neo_cluster_last_tid_timestamp_seconds", "-");
+	tap_ok(fabs(last_time - (double)time(NULL)) < 60
+	       && scrape_value(admin_port, "neo_cluster_last_tid_age_seconds", "-") < 60,
+	       "the last tid stands for now, its age is small");
+	/* a new client: nothing in its cache, loads go to the storages */
+	if (cluster_client(&tc, NULL, &reader, NULL, NULL) == NEO_CLIENT_OK) {
+		tap_ok(cluster_load_is(reader, 1, "object 1") && cluster_load_is(reader, 2, "object 2")
+		       && cluster_load_is(reader, 3, "object 3"), "3 objects loaded by a new client");
+		neo_client_close(reader);
+	} else {
+		tap_ok(false, "a second client connects");
+	}
+	all = scrape(storage_port[0], &s);
+	{
+		double loads0 = sample(&s, "neo_storage_loads_total", "-");
+		double count0 = sample(&s, "neo_storage_load_duration_seconds_count", "-");
+		double inf0 = sample(&s, "neo_storage_load_duration_seconds_bucket", "le=+Inf");
+		double loads1 = scrape_value(storage_port[1], "neo_storage_loads_total", "-");
+
+		tap_ok(all && loads0 + loads1 >= loads + 3, "the storages counted the loads (%g)",
+		       loads0 + loads1 - loads);
+		tap_ok(count0 == loads0 && inf0 == loads0
+		       && sample(&s, "neo_storage_load_duration_seconds_sum", "-") >= 0,
+		       "the latency histogram has one observation per load");
+	}
+	scrape_free(&s);
+}
+
+static void check_conflict(struct neo_client *client)
+{
+	double conflicts = scrape_value(storage_port[0], "neo_storage_conflicts_total", "-")
+		+ scrape_value(storage_port[1], "neo_storage_conflicts_total", "-");
+	double aborts = scrape_value(storage_port[0], "neo_storage_aborts_total", "-");
+	double aborted = scrape_value(master_port, "neo_master_transactions_aborted_total", "-");
+
+	/* stored on serial 0: oid 1 changed since */
+	tap_ok(cluster_commit(client, 1, 0, "stale") == 0, "a store on a stale serial fails");
+	tap_ok(scrape_value(storage_port[0], "neo_storage_conflicts_total", "-")
+	       + scrape_value(storage_port[1], "neo_storage_conflicts_total", "-") > conflicts,
+	       "the storages counted the conflict");
+	tap_ok(wait_value(storage_port[0], "neo_storage_aborts_total", "-", aborts + 1, 5000)
+	       && wait_value(master_port, "neo_master_transactions_aborted_total", "-",
+			     aborted + 1, 5000),
+	       "its abort is counted by the storage and the master");
+}
+
+static void check_storage_down(struct neo_client *client)
+{
+	bool all = true;
+
+	cluster_kill(&tc.storages[1], SIGKILL);
+	tap_ok(wait_value(admin_port, "neo_cluster_nodes", "state=RUNNING,type=STORAGE", 1, 20000)
+	       && wait_value(admin_port, "neo_cluster_nodes", "state=DOWN,type=STORAGE", 1, 5000),
+	       "a storage down: the admin counts 1 storage RUNNING, 1 DOWN");
+	tap_ok(wait_value(admin_port, "neo_cluster_cells", "state=OUT_OF_DATE", PARTITIONS, 5000)
+	       && scrape_value(admin_port, "neo_cluster_cells", "state=UP_TO_DATE") == PARTITIONS,
+	       "its cells are counted OUT_OF_DATE");
+	for (uint64_t oid = 4; oid <= 6; oid++)
+		all &= cluster_commit(client, oid, 0, "while one storage is down") != 0;
+	tap_ok(all, "3 commits while it is down");
+	start_storage(1);
+	tap_ok(wait_value(admin_port, "neo_cluster_cells", "state=UP_TO_DATE", 2 * PARTITIONS,
+			  30000)
+	       && wait_value(admin_port, "neo_cluster_nodes", "state=RUNNING,type=STORAGE", 2, 5000),
+	       "back, it catches up: every cell UP_TO_DATE, 2 storages RUNNING");
+	/* a new process: its counters started at 0 */
+	tap_ok(scrape_value(storage_port[1], "neo_storage_replicated_transactions_total", "-") >= 3
+	       && scrape_value(storage_port[1], "neo_storage_replicated_bytes_total", "-") > 0,
+	       "it counted the transactions and bytes it replicated (%g, %g)",
+	       scrape_value(storage_port[1], "neo_storage_replicated_transactions_total", "-"),
+	       scrape_value(storage_port[1], "neo_storage_replicated_bytes_total", "-"));
+	tap_ok(scrape_value(storage_port[1], "neo_storage_cells", "state=UP_TO_DATE") == PARTITIONS
+	       && scrape_value(storage_port[1], "neo_storage_cells", "state=OUT_OF_DATE") == 0,
+	       "its own cells: UP_TO_DATE");
+}
+
+/* Runs a daemon that must refuse to start: its status and output. */
+static int refused(const char *args, char *out, size_t len)
+{
+	const char *dir = getenv("abs_top_builddir");
+	char command[2048];
+	FILE *pipe;
+	size_t used = 0;
+	int status;
+
+	snprintf(command, sizeof command, "timeout 10 '%s/core/neostorage' -c %s -d '%s/x.db' "
+		 "-e '%s/backends/.libs/sqlite.so' -m 127.0.0.1:%d %s 2>&1", dir ? dir : ".",
+		 tc.name, tc.dir, dir ? dir : ".", tc.master_ports[0], args);
+	pipe = popen(command, "r");
+	if (pipe == NULL)
+		return -1;
+	while (used + 1 < len) {
+		size_t n = fread(out + used, 1, len - 1 - used, pipe);
+
+		if (n == 0)
+			break;
+		used += n;
+	}
+	while (used > 0 && out[used - 1] == '\n')
+		used--;
+	out[used] = '\0';
+	status = pclose(pipe);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void check_bad_options(void)
+{
+	char out[2048], args[128];
+	int status;
+
+	status = refused("--metrics nonsense", out, sizeof out);
+	tap_ok(status != 0 && strstr(out, "--metrics") && strstr(out, "a port is required"),
+	       "--metrics nonsense: refused (status %d): %s", status, out);
+	snprintf(args, sizeof args, "--metrics 127.0.0.1:%d", admin_port);
+	status = refused(args, out, sizeof out);
+	tap_ok(status != 0 && strstr(out, "--metrics") && strstr(out, "cannot listen")
+	       && strstr(out, "in use"), "--metrics on a port in use: refused (status %d): %s",
+	       status, out);
+}
+
+int main(void)
+{
+	struct neo_client *client = NULL;
+
+	if (getenv("NEO_METRICS_PYTHON") == NULL || getenv("NEO_METRICS_SCRAPER") == NULL) {
+		printf("1..0 # SKIP run through tests/cluster/test_metrics.sh (the Prometheus parser)\n");
+		return 0;
+	}
+	cluster_die_with_parent(true);
+	cluster_init(&tc, "metrics", PARTITIONS, 1, 2, 1);
+	start_cluster();
+	if (!tap_ok(wait_value(admin_port, "neo_cluster_state", "state=RUNNING", 1, 30000),
+		    "the cluster runs (seen on the admin's /metrics)")) {
+		cluster_stop(&tc);
+		return tap_done();
+	}
+	check_types();
+	if (tap_ok(cluster_client(&tc, NULL, &client, NULL, NULL) == NEO_CLIENT_OK,
+		   "a client connects")) {
+		check_commits(client);
+		check_conflict(client);
+		check_storage_down(client);
+		neo_client_close(client);
+	}
+	check_bad_options();
+	cluster_stop(&tc);
+	if (tap_failures() == 0) {
+		char command[512];
+
+		snprintf(command, sizeof command, "rm -rf '%s'", tc.dir);
+		if (system(command) != 0)
+			tap_diag("could not remove %s", tc.dir);
+	} else {
+		tap_diag("cluster files kept in %s", tc.dir);
+	}
+	return tap_done();
+}
