@@ -91,11 +91,23 @@ static void collect_lag(struct storage *s)
 	neo_free(own);
 }
 
+/* Only with a module that has db_size [1.1, optional]: otherwise the
+ * metric has no series (core/neo/backend.md section 4). */
+static void collect_database_size(struct storage *s)
+{
+	uint64_t bytes;
+
+	if (s->db != NULL && storage_backend_has(s, db_size)
+	    && s->be->db_size(s->db, &bytes) == NEO_BACKEND_OK)
+		neo_metric_put(s->metrics.database_size, (double)bytes);
+}
+
 static void collect(struct neo_metrics *registry, void *arg)
 {
 	struct storage *s = arg;
 
 	(void)registry;
+	collect_database_size(s);
 	collect_cells(s);
 	collect_lag(s);
 	neo_metric_put(s->metrics.transactions, (double)s->txns.count);
@@ -132,10 +144,13 @@ int storage_metrics_init(struct storage *s, struct neo_metrics *r)
 		"Cells of this storage by state", state);
 	m->transactions = neo_metrics_gauge(r, "neo_storage_transactions",
 		"Transactions between their first store and their unlock or abort", NULL);
+	m->database_size = neo_metrics_gauge(r, "neo_storage_database_size_bytes",
+		"Bytes the backend's database takes, as the backend counts them "
+		"(absent when the module cannot tell)", NULL);
 	if (m->commits == NULL || m->aborts == NULL || m->conflicts == NULL || m->loads == NULL
 	    || m->load_seconds == NULL || m->replicated_bytes == NULL
 	    || m->replicated_transactions == NULL || m->replication_lag == NULL
-	    || m->cells == NULL || m->transactions == NULL)
+	    || m->cells == NULL || m->transactions == NULL || m->database_size == NULL)
 		return -1;
 	return neo_metrics_add_collector(r, collect, s);
 }

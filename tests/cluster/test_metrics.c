@@ -5,7 +5,8 @@
  * $NEO_METRICS_PYTHON: test_metrics.sh makes the virtualenv):
  *
  *   - every daemon answers, its text parses, and each family has the
- *     type the README says;
+ *     type the README says; a storage tells its database's size (db_size,
+ *     ABI 1.1);
  *   - the admin shows the cluster RUNNING, nodes by type and state, the
  *     cells by state, and once something is committed the last tid's
  *     time and age;
@@ -185,7 +186,8 @@ static void check_types(void)
 	       && sample(&s, "neo_build_info", "program=neomaster,version=" PACKAGE_VERSION) == 1,
 	       "the master's text parses, with its families and types");
 	scrape_free(&s);
-	tap_ok(scrape(storage_port[0], &s) && family_type(&s, "neo_storage_commits", "counter")
+	scrape(storage_port[0], &s);
+	tap_ok(s.ok && family_type(&s, "neo_storage_commits", "counter")
 	       && family_type(&s, "neo_storage_aborts", "counter")
 	       && family_type(&s, "neo_storage_conflicts", "counter")
 	       && family_type(&s, "neo_storage_loads", "counter")
@@ -195,8 +197,10 @@ static void check_types(void)
 	       && family_type(&s, "neo_storage_replication_lag_seconds", "gauge")
 	       && family_type(&s, "neo_storage_cells", "gauge")
 	       && sample(&s, "neo_storage_cells", "state=UP_TO_DATE") == PARTITIONS
-	       && sample(&s, "neo_open_connections", "-") >= 1,
-	       "a storage's text parses, with its families and types, its cells UP_TO_DATE");
+	       && sample(&s, "neo_open_connections", "-") >= 1
+	       && sample(&s, "neo_storage_database_size_bytes", "-") > 0,
+	       "a storage's text parses, with its families and types, its cells UP_TO_DATE, "
+	       "its database's size (%g bytes)", sample(&s, "neo_storage_database_size_bytes", "-"));
 	scrape_free(&s);
 	tap_ok(scrape(admin_port, &s) && family_type(&s, "neo_cluster_nodes", "gauge")
 	       && sample(&s, "neo_admin_primary_connected", "-") == 1
