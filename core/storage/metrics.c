@@ -130,7 +130,8 @@ int storage_metrics_init(struct storage *s, struct neo_metrics *r)
 	m->loads = neo_metrics_counter(r, "neo_storage_loads_total",
 		"Object loads answered (found or not)", NULL);
 	m->load_seconds = neo_metrics_histogram(r, "neo_storage_load_duration_seconds",
-		"Time to answer an object load, from the request to its answer", NULL,
+		"Time to serve an object load, from its request (or from its retry, "
+		"for one that waited for a lock) to its answer", NULL,
 		load_buckets, sizeof(load_buckets) / sizeof(load_buckets[0]));
 	m->replicated_bytes = neo_metrics_counter(r, "neo_storage_replicated_bytes_total",
 		"Bytes of object data and transaction metadata received by replication", NULL);

@@ -18,7 +18,9 @@
  *     missed: its replicated transactions and bytes move, and the cells
  *     are all UP_TO_DATE again;
  *   - --metrics without a port, and a port in use, stop the daemon with a
- *     message naming --metrics.
+ *     message naming --metrics;
+ *   - every daemon serving metrics stops with status 0 on SIGTERM (under
+ *     the sanitizers: no leak, no error, in the endpoint either).
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -376,6 +378,34 @@ static void check_bad_options(void)
 	       status, out);
 }
 
+/* SIGTERM, then up to 10 s for pid; true if it exited with status 0. */
+static bool stops_cleanly(pid_t *pid)
+{
+	int status;
+
+	if (*pid <= 0)
+		return false;
+	kill(*pid, SIGTERM);
+	for (int waited = 0; waited < 200; waited++) {
+		if (waitpid(*pid, &status, WNOHANG) == *pid) {
+			*pid = 0;
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		}
+		usleep(50000);
+	}
+	return false;
+}
+
+static void check_clean_stop(void)
+{
+	/* a scrape in between, so that the endpoint has served and closed */
+	scrape_value(admin_port, "neo_open_connections", "-");
+	tap_ok(stops_cleanly(&tc.admin), "the admin stops with status 0");
+	tap_ok(stops_cleanly(&tc.storages[0]) && stops_cleanly(&tc.storages[1]),
+	       "the storages stop with status 0");
+	tap_ok(stops_cleanly(&tc.masters[0]), "the master stops with status 0");
+}
+
 int main(void)
 {
 	struct neo_client *client = NULL;
@@ -401,6 +431,7 @@ int main(void)
 		neo_client_close(client);
 	}
 	check_bad_options();
+	check_clean_stop();
 	cluster_stop(&tc);
 	if (tap_failures() == 0) {
 		char command[512];
