@@ -14,9 +14,10 @@
  *     commits; loads from a client move the storages' loads and their
  *     latency histogram; a conflict moves conflicts and aborts;
  *   - a storage that goes down moves the admin's node counts (RUNNING to
- *     DOWN) and cell counts (OUT_OF_DATE); back, it replicates what it
- *     missed: its replicated transactions and bytes move, and the cells
- *     are all UP_TO_DATE again;
+ *     DOWN) and cell counts (OUT_OF_DATE); back while its source is
+ *     paused, it shows a replication lag for each partition; then it
+ *     replicates what it missed: its replicated transactions and bytes
+ *     move, and the cells are all UP_TO_DATE again;
  *   - --metrics without a port, and a port in use, stop the daemon with a
  *     message naming --metrics;
  *   - every daemon serving metrics stops with status 0 on SIGTERM (under
@@ -304,9 +305,39 @@ static void check_conflict(struct neo_client *client)
 	       "its abort is counted by the storage and the master");
 }
 
+/* Scrapes until every own partition has a replication lag > 0, for up to
+ * ms; *took: how long it took. */
+static bool wait_lag(int port, int ms, int *took)
+{
+	const char *prefix = "sample neo_storage_replication_lag_seconds partition=";
+
+	for (int waited = 0; waited <= ms; waited += 250) {
+		struct scrape s;
+		int lagging = 0;
+
+		if (scrape(port, &s))
+			for (int i = 0; i < s.count; i++) {
+				const char *value;
+
+				if (strncmp(s.lines[i], prefix, strlen(prefix)) != 0)
+					continue;
+				value = strchr(s.lines[i] + strlen(prefix), ' ');
+				if (value && strtod(value, NULL) > 0)
+					lagging++;
+			}
+		scrape_free(&s);
+		*took = waited;
+		if (lagging == PARTITIONS)
+			return true;
+		usleep(250000);
+	}
+	return false;
+}
+
 static void check_storage_down(struct neo_client *client)
 {
 	bool all = true;
+	int took = 0;
 
 	cluster_kill(&tc.storages[1], SIGKILL);
 	tap_ok(wait_value(admin_port, "neo_cluster_nodes", "state=RUNNING,type=STORAGE", 1, 20000)
@@ -318,7 +349,15 @@ static void check_storage_down(struct neo_client *client)
 	for (uint64_t oid = 4; oid <= 6; oid++)
 		all &= cluster_commit(client, oid, 0, "while one storage is down") != 0;
 	tap_ok(all, "3 commits while it is down");
+	/* Its source paused (SIGSTOP, well within the 10 s the master's
+	 * keepalive allows), it comes back and cannot catch up: its cells are
+	 * complete up to the tid it had, behind the newest the master told it. */
+	kill(tc.storages[0], SIGSTOP);
 	start_storage(1);
+	tap_ok(wait_lag(storage_port[1], 6000, &took),
+	       "its replication lag per partition shows while its source is paused (after %d ms)",
+	       took);
+	kill(tc.storages[0], SIGCONT);
 	tap_ok(wait_value(admin_port, "neo_cluster_cells", "state=UP_TO_DATE", 2 * PARTITIONS,
 			  30000)
 	       && wait_value(admin_port, "neo_cluster_nodes", "state=RUNNING,type=STORAGE", 2, 5000),
