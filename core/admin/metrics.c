@@ -9,7 +9,6 @@
 
 #include "cluster/tid.h"
 #include "proto/enums.h"
-#include "runtime/log.h"
 
 static const enum neo_cell_state cell_states[] = {
 	NEO_CELL_UP_TO_DATE, NEO_CELL_OUT_OF_DATE, NEO_CELL_FEEDING, NEO_CELL_CORRUPTED

@@ -3,7 +3,6 @@
  * (version 0.0.4: HELP and TYPE lines, samples "name{labels} value").
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -114,7 +114,7 @@ static bool name_taken(const struct neo_metrics *metrics, const char *name)
 	return false;
 }
 
-static bool labels_valid(const char *const *labels, enum neo_metric_type type)
+static bool labels_valid(const char *const *labels)
 {
 	size_t count = 0;
 
@@ -125,7 +125,6 @@ static bool labels_valid(const char *const *labels, enum neo_metric_type type)
 		 * and quantile for summaries: refused everywhere, simpler. */
 		if (strcmp(labels[count], "le") == 0 || strcmp(labels[count], "quantile") == 0)
 			return false;
-		(void)type;
 	}
 	return true;
 }
@@ -137,7 +136,7 @@ static struct neo_metric *metric_register(struct neo_metrics *metrics, const cha
 	struct neo_metric *m;
 
 	if (metrics == NULL || !neo_metrics_valid_name(name) || help == NULL ||
-	    name_taken(metrics, name) || !labels_valid(labels, type) ||
+	    name_taken(metrics, name) || !labels_valid(labels) ||
 	    neo_grow(&metrics->families, &metrics->family_capacity, metrics->family_count + 1,
 		     sizeof(*metrics->families)) < 0)
 		return NULL;
