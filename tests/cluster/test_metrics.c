@@ -1,8 +1,8 @@
 /*
  * test_metrics.c - --metrics on a real cluster (a master, two storages
  * with one replica, an admin), scraped over HTTP and parsed by
- * prometheus_client's parser from PyPI (metrics_scrape.py, run by
- * $NEO_METRICS_PYTHON: test_metrics.sh makes the virtualenv):
+ * prometheus_client's parser from PyPI (metrics_scrape.py, one process run
+ * by $NEO_METRICS_PYTHON: test_metrics.sh makes the virtualenv):
  *
  *   - every daemon answers, its text parses, and each family has the
  *     type the README says; a storage tells its database's size (db_size,
@@ -24,6 +24,7 @@
  *     the sanitizers: no leak, no error, in the endpoint either).
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -58,27 +59,70 @@ static void scrape_free(struct scrape *s)
 	s->count = 0;
 }
 
-static bool scrape(int port, struct scrape *s)
+/* The scraper process (metrics_scrape.py): URLs to its stdin, its
+ * answers from its stdout. */
+static FILE *scraper_in, *scraper_out;
+static pid_t scraper;
+
+static bool scraper_start(void)
 {
 	const char *python = getenv("NEO_METRICS_PYTHON");
 	const char *script = getenv("NEO_METRICS_SCRAPER");
-	char command[1024], line[1024];
-	FILE *pipe;
+	int to_child[2], from_child[2];
+
+	if (pipe(to_child) != 0 || pipe(from_child) != 0)
+		return false;
+	scraper = fork();
+	if (scraper == 0) {
+		dup2(to_child[0], STDIN_FILENO);
+		dup2(from_child[1], STDOUT_FILENO);
+		close(to_child[0]);
+		close(to_child[1]);
+		close(from_child[0]);
+		close(from_child[1]);
+		execl(python, python, script, (char *)NULL);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	/* the daemons spawned later must not hold the scraper's stdin open */
+	fcntl(to_child[1], F_SETFD, FD_CLOEXEC);
+	fcntl(from_child[0], F_SETFD, FD_CLOEXEC);
+	scraper_in = fdopen(to_child[1], "w");
+	scraper_out = fdopen(from_child[0], "r");
+	return scraper > 0 && scraper_in != NULL && scraper_out != NULL;
+}
+
+static void scraper_stop(void)
+{
+	int status;
+
+	if (scraper_in != NULL)
+		fclose(scraper_in);
+	if (scraper_out != NULL)
+		fclose(scraper_out);
+	if (scraper > 0)
+		waitpid(scraper, &status, 0);
+}
+
+static bool scrape(int port, struct scrape *s)
+{
+	char line[1024];
 
 	memset(s, 0, sizeof *s);
-	snprintf(command, sizeof command, "'%s' '%s' http://127.0.0.1:%d/metrics 2>&1", python,
-		 script, port);
-	pipe = popen(command, "r");
-	if (pipe == NULL)
-		return false;
-	while (fgets(line, sizeof line, pipe)) {
+	fprintf(scraper_in, "http://127.0.0.1:%d/metrics\n", port);
+	fflush(scraper_in);
+	while (fgets(line, sizeof line, scraper_out)) {
 		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "end ", 4) == 0) {
+			s->ok = strcmp(line, "end ok") == 0;
+			if (!s->ok)
+				tap_diag("scrape of port %d: %s", port, line);
+			break;
+		}
 		if (s->count < MAX_LINES)
 			s->lines[s->count++] = strdup(line);
 	}
-	s->ok = pclose(pipe) == 0;
-	if (!s->ok && s->count > 0)
-		tap_diag("scrape of port %d: %s", port, s->lines[s->count - 1]);
 	return s->ok;
 }
 
@@ -453,12 +497,15 @@ int main(void)
 		printf("1..0 # SKIP run through tests/cluster/test_metrics.sh (the Prometheus parser)\n");
 		return 0;
 	}
+	if (!tap_ok(scraper_start(), "the scraper (prometheus_client's parser) starts"))
+		return tap_done();
 	cluster_die_with_parent(true);
 	cluster_init(&tc, "metrics", PARTITIONS, 1, 2, 1);
 	start_cluster();
 	if (!tap_ok(wait_value(admin_port, "neo_cluster_state", "state=RUNNING", 1, 30000),
 		    "the cluster runs (seen on the admin's /metrics)")) {
 		cluster_stop(&tc);
+		scraper_stop();
 		return tap_done();
 	}
 	check_types();
@@ -472,6 +519,7 @@ int main(void)
 	check_bad_options();
 	check_clean_stop();
 	cluster_stop(&tc);
+	scraper_stop();
 	if (tap_failures() == 0) {
 		char command[512];
 
