@@ -62,6 +62,7 @@ struct master_txn {
 	int32_t client_nid;
 	bool finishing;			/* AskFinishTransaction received */
 	uint32_t finish_msg_id;
+	double finish_started;		/* master_metrics_clock() at finish */
 	uint64_t *oids;
 	uint32_t oid_count;
 	uint64_t storage_readiness;	/* storages ready at begin: up to this */
@@ -138,6 +139,7 @@ struct master {
 	 * ignored by the neo_metric_* calls). */
 	struct master_metrics {
 		struct neo_metric *txns_begun, *txns_finished, *txns_aborted;
+		struct neo_metric *finish_seconds;
 		struct neo_metric *primary, *state, *pending, *last_tid_time;
 	} metrics;
 };
@@ -145,6 +147,8 @@ struct master {
 /* master/metrics.c: registers the master's metrics in registry, with a
  * collector for its gauges; 0 or -1. */
 int master_metrics_init(struct master *m, struct neo_metrics *registry);
+/* A monotonic clock in seconds, for durations. */
+double master_metrics_clock(void);
 
 /*
  * The handler of a packet from an identified peer (node NULL before

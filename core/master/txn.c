@@ -362,6 +362,7 @@ void master_txn_finish(struct master *m, struct neo_node *client, struct neo_con
 	txn->oid_count = req->oids.count;
 	txn->finishing = true;
 	txn->finish_msg_id = pkt->msg_id;
+	txn->finish_started = master_metrics_clock();
 	txn->tid = txn->fixed_tid ? txn->ttid
 				  : neo_tid_next(last_used_tid(m), txn->ttid, m->pt.num_partitions);
 	lock.ttid = txn->ttid;
@@ -416,6 +417,8 @@ static void commit_one(struct master *m, struct master_txn *txn)
 	}
 	m->last_tid = txn->tid;
 	neo_metric_inc(m->metrics.txns_finished);
+	(void)neo_metric_observe(m->metrics.finish_seconds, NULL,
+				 master_metrics_clock() - txn->finish_started);
 	/* as upstream: the first tid follows commits too (truncate checks it) */
 	if (m->first_tid == 0 || txn->tid < m->first_tid)
 		m->first_tid = txn->tid;

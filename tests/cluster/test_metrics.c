@@ -10,8 +10,8 @@
  *   - the admin shows the cluster RUNNING, nodes by type and state, the
  *     cells by state, and once something is committed the last tid's
  *     time and age;
- *   - commits move the master's begun/finished counters, each storage's
- *     commits; loads from a client move the storages' loads and their
+ *   - commits move the master's begun/finished counters and its finish
+ *     latency histogram, each storage's commits; loads from a client move the storages' loads and their
  *     latency histogram; a conflict moves conflicts and aborts;
  *   - a storage that goes down moves the admin's node counts (RUNNING to
  *     DOWN) and cell counts (OUT_OF_DATE); back while its source is
@@ -295,6 +295,12 @@ static void check_commits(struct neo_client *client)
 	tap_ok(scrape_value(master_port, "neo_master_transactions_begun_total", "-") == begun + 3
 	       && scrape_value(master_port, "neo_master_transactions_finished_total", "-")
 		  == finished + 3, "the master counted 3 begun and 3 finished");
+	tap_ok(scrape_value(master_port, "neo_master_finish_duration_seconds_count", "-")
+	       == finished + 3
+	       && scrape_value(master_port, "neo_master_finish_duration_seconds_bucket", "le=+Inf")
+		  == finished + 3
+	       && scrape_value(master_port, "neo_master_finish_duration_seconds_sum", "-") > 0,
+	       "its finish latency histogram has one observation per commit");
 	/* the unlock reaches storages just after the client's answer */
 	tap_ok(wait_value(storage_port[0], "neo_storage_commits_total", "-", commits[0] + 3, 5000)
 	       && wait_value(storage_port[1], "neo_storage_commits_total", "-", commits[1] + 3,
