@@ -230,6 +230,7 @@ int neo_mysql_obj_delete(struct neo_db *db, uint32_t partition, uint64_t oid,
 int neo_mysql_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, size_t *pruned);
 int neo_mysql_data_orphans(struct neo_db *db, neo_id_cb cb, void *ctx);
 int neo_mysql_device_path(struct neo_db *db, struct neo_bytes *path);
+int neo_mysql_db_size(struct neo_db *db, uint64_t *bytes);
 
 /* Pack orders, pack, truncate ranges, partition drops (mysql_pack.c). */
 int neo_mysql_pack_order_put(struct neo_db *db, uint32_t partition,

@@ -120,3 +120,17 @@ int neo_mysql_device_path(struct neo_db *db, struct neo_bytes *path)
 		 (const char *)row.blob[1].data);
 	return neo_mysql_keep(db, 2, text, strlen(text), path);
 }
+
+int neo_mysql_db_size(struct neo_db *db, uint64_t *bytes)
+{
+	/* the server's estimate of this database's tables, without a scan */
+	struct neo_mysql_row row = { .ids = 1 };
+	int status = neo_mysql_query_row(db, "SELECT CAST(COALESCE(SUM(data_length + index_length), 0)"
+		" AS UNSIGNED) FROM information_schema.tables WHERE table_schema = DATABASE()",
+		NULL, &row);
+
+	if (status != NEO_BACKEND_OK)
+		return status == NEO_BACKEND_NOTFOUND ? NEO_BACKEND_EIO : status;
+	*bytes = row.null[0] ? 0 : row.id[0];
+	return NEO_BACKEND_OK;
+}

@@ -261,6 +261,7 @@ static const struct neo_backend mysql_backend = {
 	.commit = mysql_commit_db,
 	.rollback = mysql_rollback_db,
 	.device_path = neo_mysql_device_path,
+	.db_size = neo_mysql_db_size,
 	.config_get = mysql_config_get,
 	.config_set = mysql_config_set,
 	.pt_scan = mysql_pt_scan,

@@ -249,6 +249,7 @@ int neo_rocks_obj_delete(struct neo_db *db, uint32_t partition, uint64_t oid,
 int neo_rocks_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, size_t *pruned);
 int neo_rocks_data_orphans(struct neo_db *db, neo_id_cb cb, void *ctx);
 int neo_rocks_device_path(struct neo_db *db, struct neo_bytes *path);
+int neo_rocks_db_size(struct neo_db *db, uint64_t *bytes);
 
 /* Pack orders, pack, truncate ranges, partition drops (rocksdb_pack.c). */
 int neo_rocks_pack_order_put(struct neo_db *db, uint32_t partition,

@@ -287,3 +287,28 @@ int neo_rocks_device_path(struct neo_db *db, struct neo_bytes *path)
 		snprintf(text, sizeof(text), "%s:%lu", host, (unsigned long)st.st_dev);
 	return neo_rocks_keep(db, 0, text, strlen(text), path);
 }
+
+/* The SST files and memtables of one family: RocksDB's own counts. */
+static uint64_t family_size(struct neo_db *db, rocksdb_column_family_handle_t *cf)
+{
+	uint64_t sst = 0, memtables = 0;
+
+	if (cf == NULL)		/* data_hash without dedup */
+		return 0;
+	if (rocksdb_property_int_cf(db->rdb, cf, "rocksdb.total-sst-files-size", &sst) != 0)
+		sst = 0;
+	if (rocksdb_property_int_cf(db->rdb, cf, "rocksdb.cur-size-all-mem-tables",
+				    &memtables) != 0)
+		memtables = 0;
+	return sst + memtables;
+}
+
+int neo_rocks_db_size(struct neo_db *db, uint64_t *bytes)
+{
+	*bytes = 0;
+	for (size_t i = 0; i < NEO_CF_COUNT; i++)
+		*bytes += family_size(db, db->cf[i]);
+	for (size_t i = 0; i < db->other_cf_count; i++)
+		*bytes += family_size(db, db->other_cf[i]);
+	return NEO_BACKEND_OK;
+}

@@ -336,6 +336,7 @@ static const struct neo_backend rocksdb_backend = {
 	.commit = rocks_commit,
 	.rollback = rocks_rollback,
 	.device_path = neo_rocks_device_path,
+	.db_size = neo_rocks_db_size,
 	.config_get = rocks_config_get,
 	.config_set = rocks_config_set,
 	.pt_scan = rocks_pt_scan,

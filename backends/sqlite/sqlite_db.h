@@ -126,6 +126,7 @@ int neo_sqlite_obj_delete(struct neo_db *db, uint32_t partition, uint64_t oid,
 			  const struct neo_opt_id *serial, neo_id_cb data_ids, void *ctx);
 int neo_sqlite_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, size_t *pruned);
 int neo_sqlite_data_orphans(struct neo_db *db, neo_id_cb cb, void *ctx);
+int neo_sqlite_db_size(struct neo_db *db, uint64_t *bytes);
 int neo_sqlite_device_path(struct neo_db *db, struct neo_bytes *path);
 
 /* Pack orders, pack, truncate ranges, partition drops (sqlite_pack.c). */

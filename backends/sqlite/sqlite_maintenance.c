@@ -145,3 +145,20 @@ int neo_sqlite_device_path(struct neo_db *db, struct neo_bytes *path)
 		snprintf(text, sizeof(text), "%s:%lu", host, (unsigned long)st.st_dev);
 	return neo_sqlite_keep_blob(db, 0, text, (int)strlen(text), path);
 }
+
+int neo_sqlite_db_size(struct neo_db *db, uint64_t *bytes)
+{
+	/* the main file's pages: what SQLite itself counts, without a scan */
+	sqlite3_stmt *st = neo_sqlite_prepare(db,
+		"SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+	int status = NEO_BACKEND_OK;
+
+	if (st == NULL)
+		return NEO_BACKEND_EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*bytes = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		status = neo_sqlite_fail(db, NEO_BACKEND_EIO, "database size");
+	neo_sqlite_finalize(db, st);
+	return status;
+}

@@ -463,6 +463,7 @@ static const struct neo_backend sqlite_backend = {
 	.data_prune = neo_sqlite_data_prune,
 	.data_orphans = neo_sqlite_data_orphans,
 	.device_path = neo_sqlite_device_path,
+	.db_size = neo_sqlite_db_size,
 	.pack_order_put = neo_sqlite_pack_order_put,
 	.pack_order_rename = neo_sqlite_pack_order_rename,
 	.pack_order_sign = neo_sqlite_pack_order_sign,

@@ -852,6 +852,7 @@ void admin_close(struct admin *a)
 
 void admin_free(struct admin *a)
 {
+	admin_metrics_free(a);
 	if (a->listener)
 		neo_listener_free(a->listener);
 	if (a->retry)

@@ -38,11 +38,22 @@
 
 #include "cluster/nodes.h"
 #include "cluster/ptable.h"
+#include "metrics/metrics.h"
 #include "net/address.h"
 #include "net/conn.h"
 #include "runtime/options.h"
 
 struct admin_client;
+
+/* --metrics: the cluster as the admin mirrors it (admin/metrics.c). */
+struct admin_metrics {
+	struct neo_metric *primary, *state, *nodes, *cells, *partitions, *replicas;
+	struct neo_metric *last_tid_time, *last_tid_age;
+	struct event *poll;		/* asks the primary its last tid */
+	bool asking;			/* an AskLastTransaction is out */
+	bool has_last_tid;
+	uint64_t last_tid;
+};
 
 struct admin {
 	struct event_base *base;
@@ -77,6 +88,8 @@ struct admin {
 	struct admin_client *clients;	/* neoctl connections */
 	bool leaving;			/* the cluster stopped: ending */
 	bool stopped;			/* the loop was asked to end */
+
+	struct admin_metrics metrics;
 };
 
 /*
@@ -95,5 +108,16 @@ void admin_stop(struct admin *a);
  * they free themselves), then admin_free. */
 void admin_close(struct admin *a);
 void admin_free(struct admin *a);
+
+/*
+ * admin/metrics.c: registers the cluster's metrics in registry (the
+ * README's Metrics section lists them).  With poll, the admin asks the
+ * primary its last tid every ADMIN_METRICS_POLL_MS, for
+ * neo_cluster_last_tid_*; the other gauges are read from the mirror when
+ * scraped.  0 or -1; admin_metrics_free stops the polling.
+ */
+#define ADMIN_METRICS_POLL_MS 1000
+int admin_metrics_init(struct admin *a, struct neo_metrics *registry, bool poll);
+void admin_metrics_free(struct admin *a);
 
 #endif

@@ -41,6 +41,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	neo_signals_set_dump(daemon.signals, admin_dump, &a);
+	if (admin_metrics_init(&a, daemon.metrics, daemon.metrics_http != NULL) < 0) {
+		neo_log(NEO_LOG_ERROR, "cannot register the metrics");
+		admin_free(&a);
+		neo_daemon_finish(&daemon);
+		return 1;
+	}
 	admin_start(&a);
 	event_base_dispatch(daemon.base);
 	neo_log(NEO_LOG_INFO, "admin stopped");

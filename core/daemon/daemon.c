@@ -11,6 +11,7 @@
 #include <event2/thread.h>
 
 #include "autoconfig.h"
+#include "net/conn.h"
 #include "net/ssl.h"
 #include "runtime/alloc.h"
 #include "runtime/log.h"
@@ -27,6 +28,13 @@ static int daemon_addresses(struct neo_daemon *daemon, enum neo_program program,
 	if (neo_address_parse(daemon->opts.bind, bind_default_port, &daemon->bind, err,
 			      sizeof err) < 0) {
 		fprintf(stderr, "%s: --bind: %s\n", neo_program_name(program), err);
+		return -1;
+	}
+	if (daemon->opts.metrics
+	    && neo_address_parse(daemon->opts.metrics, -1, &daemon->metrics_address, err,
+				 sizeof err) < 0) {
+		fprintf(stderr, "%s: --metrics: %s (expected HOST:PORT)\n", neo_program_name(program),
+			err);
 		return -1;
 	}
 	if (daemon->opts.masters && *daemon->opts.masters
@@ -59,6 +67,46 @@ static const char *unsupported_option(enum neo_program program, const struct neo
 			return "--monitor-maxlag (backup lag alerts)";
 	}
 	return NULL;
+}
+
+static void collect_connections(struct neo_metrics *metrics, void *arg)
+{
+	neo_metric_put(arg, (double)neo_conn_open_count());
+}
+
+/* The registry, its metrics common to every daemon, and with --metrics
+ * its endpoint; 0, or -1 after printing why. */
+static int daemon_metrics(struct neo_daemon *daemon, enum neo_program program)
+{
+	static const char *const build_labels[] = { "program", "version", NULL };
+	const char *build_values[] = { neo_program_name(program), PACKAGE_VERSION };
+	struct neo_metric *connections;
+	char err[512], where[300];
+
+	daemon->metrics = neo_metrics_new();
+	if (daemon->metrics == NULL)
+		return -1;
+	connections = neo_metrics_gauge(daemon->metrics, "neo_open_connections",
+		"NEO connections this process has open (accepted and outgoing)", NULL);
+	if (neo_metric_set(neo_metrics_gauge(daemon->metrics, "neo_build_info",
+			"Always 1: the program and the version of NEO in C", build_labels),
+			   build_values, 1) < 0
+	    || neo_metrics_add_collector(daemon->metrics, collect_connections, connections) < 0)
+		return -1;
+	if (daemon->opts.metrics == NULL)
+		return 0;
+	daemon->metrics_http = neo_metrics_http_new(daemon->base, &daemon->metrics_address,
+						    daemon->metrics, err, sizeof err);
+	if (daemon->metrics_http == NULL) {
+		fprintf(stderr, "%s: --metrics: %s\n", neo_program_name(program), err);
+		if (daemon->opts.logfile)
+			neo_log(NEO_LOG_ERROR, "--metrics: %s", err);
+		return -1;
+	}
+	neo_log(NEO_LOG_INFO, "metrics on http://%s/metrics",
+		neo_address_format(neo_metrics_http_address(daemon->metrics_http), where,
+				   sizeof where));
+	return 0;
 }
 
 /* The daemons' failure policy for memory (runtime/alloc.h): a node that
@@ -146,7 +194,7 @@ int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int ar
 	if (daemon->base == NULL)
 		goto fail;
 	daemon->signals = neo_signals_install(daemon->base, on_stop, arg);
-	if (daemon->signals == NULL)
+	if (daemon->signals == NULL || daemon_metrics(daemon, program) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -156,6 +204,8 @@ fail:
 
 void neo_daemon_finish(struct neo_daemon *daemon)
 {
+	neo_metrics_http_free(daemon->metrics_http);
+	neo_metrics_free(daemon->metrics);
 	if (daemon->signals)
 		neo_signals_free(daemon->signals);
 	if (daemon->base)

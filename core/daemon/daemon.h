@@ -9,6 +9,8 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "metrics/http.h"
+#include "metrics/metrics.h"
 #include "net/address.h"
 #include "net/signals.h"
 #include "runtime/options.h"
@@ -21,9 +23,20 @@ struct neo_daemon {
 	struct neo_address *masters;		/* from --masters */
 	size_t master_count;
 	struct neo_signals *signals;
+	/* Always there, so that a daemon counts without asking whether
+	 * anyone looks; served only with --metrics (metrics_http). */
+	struct neo_metrics *metrics;
+	struct neo_metrics_http *metrics_http;
+	struct neo_address metrics_address;	/* from --metrics */
 };
 
 /*
+ * With --metrics HOST:PORT (a port is required) the daemon serves its
+ * registry on GET /metrics there (metrics/http.h), with the metrics every
+ * daemon has: neo_open_connections and neo_build_info.  A bad address
+ * (no port, say) or one that cannot be bound (in use) stops the start
+ * with a message naming --metrics, status 1.
+ *
  * Returns 0 when the daemon should run; otherwise the exit status to
  * return from main (0 after --help/--version, 1 or 2 on error, with the
  * message already printed).  bind_default_port is used when --bind has

@@ -94,7 +94,7 @@ int main(int argc, char **argv)
 	/* -D, as upstream: a master lists itself too (master_peers skips it) */
 	neo_master_list_note(&m.address);
 	neo_signals_set_dump(daemon.signals, master_dump, &m);
-	if (master_peers(&m, &daemon) < 0) {
+	if (master_metrics_init(&m, daemon.metrics) < 0 || master_peers(&m, &daemon) < 0) {
 		master_free(&m);
 		neo_daemon_finish(&daemon);
 		return 1;

@@ -16,6 +16,7 @@
  *   master/txn.c       tids, oids and the commit protocol
  *   master/pack.c      pack orders
  *   master/admin.c     requests relayed by the admin node (neoctl)
+ *   master/metrics.c   what the master counts for --metrics
  *
  * Calls go one way: main -> routes -> admin, ident -> recovery -> txn ->
  * pack -> nodes, with pt and decide between recovery and nodes; nodes.c
@@ -35,6 +36,7 @@
 #include "cluster/idmap.h"
 #include "cluster/nodes.h"
 #include "cluster/ptable.h"
+#include "metrics/metrics.h"
 #include "net/conn.h"
 #include "runtime/options.h"
 
@@ -60,6 +62,7 @@ struct master_txn {
 	int32_t client_nid;
 	bool finishing;			/* AskFinishTransaction received */
 	uint32_t finish_msg_id;
+	double finish_started;		/* master_metrics_clock() at finish */
 	uint64_t *oids;
 	uint32_t oid_count;
 	uint64_t storage_readiness;	/* storages ready at begin: up to this */
@@ -131,7 +134,21 @@ struct master {
 	size_t commit_count, commit_capacity;
 
 	struct event *tick;		/* periodic work */
+
+	/* --metrics (master/metrics.c registers them; NULL members are
+	 * ignored by the neo_metric_* calls). */
+	struct master_metrics {
+		struct neo_metric *txns_begun, *txns_finished, *txns_aborted;
+		struct neo_metric *finish_seconds;
+		struct neo_metric *primary, *state, *pending, *last_tid_time;
+	} metrics;
 };
+
+/* master/metrics.c: registers the master's metrics in registry, with a
+ * collector for its gauges; 0 or -1. */
+int master_metrics_init(struct master *m, struct neo_metrics *registry);
+/* A monotonic clock in seconds, for durations. */
+double master_metrics_clock(void);
 
 /*
  * The handler of a packet from an identified peer (node NULL before

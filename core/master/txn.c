@@ -140,6 +140,7 @@ void master_txn_begin(struct master *m, struct neo_node *node, struct neo_conn *
 		*at = txn;
 	}
 	answer.ttid = txn->ttid;
+	neo_metric_inc(m->metrics.txns_begun);
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_BEGIN_TRANSACTION, &answer);
 }
 
@@ -175,6 +176,7 @@ void master_txn_abort(struct master *m, struct neo_node *node, struct neo_conn *
 		return;
 	}
 	if (txn) {
+		neo_metric_inc(m->metrics.txns_aborted);
 		txn_unlink(m, txn);
 		txn_free(txn);
 	}
@@ -194,6 +196,7 @@ void master_txn_client_lost(struct master *m, struct neo_conn *conn)
 		txn->client = NULL;
 		if (txn->finishing)
 			continue;	/* orphaned, but completes */
+		neo_metric_inc(m->metrics.txns_aborted);
 		notify_abort(m, txn->ttid, NULL, 0);
 		txn_unlink(m, txn);
 		txn_free(txn);
@@ -303,6 +306,7 @@ static void finish_refused(struct master *m, struct neo_conn *conn, uint32_t msg
 	neo_conn_answer_error(conn, msg_id, code, why);
 	neo_log(NEO_LOG_INFO, "%s: finish of %016llx refused (%s): aborted", neo_conn_peer(conn),
 		(unsigned long long)ttid, why);
+	neo_metric_inc(m->metrics.txns_aborted);
 	txn_unlink(m, txn);
 	txn_free(txn);
 	notify_abort(m, ttid, NULL, 0);
@@ -332,6 +336,7 @@ void master_txn_finish(struct master *m, struct neo_node *client, struct neo_con
 			/* as upstream: answered, and aborted for the client */
 			neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_INCOMPLETE_TRANSACTION,
 					      "not enough storages left for this transaction");
+			neo_metric_inc(m->metrics.txns_aborted);
 			notify_abort(m, ttid, NULL, 0);
 			txn_unlink(m, txn);
 			txn_free(txn);
@@ -357,6 +362,7 @@ void master_txn_finish(struct master *m, struct neo_node *client, struct neo_con
 	txn->oid_count = req->oids.count;
 	txn->finishing = true;
 	txn->finish_msg_id = pkt->msg_id;
+	txn->finish_started = master_metrics_clock();
 	txn->tid = txn->fixed_tid ? txn->ttid
 				  : neo_tid_next(last_used_tid(m), txn->ttid, m->pt.num_partitions);
 	lock.ttid = txn->ttid;
@@ -410,6 +416,9 @@ static void commit_one(struct master *m, struct master_txn *txn)
 			neo_conn_notify(node->conn, NEO_NOTIFY_TRANSACTION_FINISHED, &done);
 	}
 	m->last_tid = txn->tid;
+	neo_metric_inc(m->metrics.txns_finished);
+	(void)neo_metric_observe(m->metrics.finish_seconds, NULL,
+				 master_metrics_clock() - txn->finish_started);
 	/* as upstream: the first tid follows commits too (truncate checks it) */
 	if (m->first_tid == 0 || txn->tid < m->first_tid)
 		m->first_tid = txn->tid;

@@ -1,6 +1,6 @@
 /*
  * neo/backend.h - the ABI between a NEO storage node and its backend
- * modules, version 1.0.  sqlite.so implements every operation and
+ * modules, version 1.1.  sqlite.so implements every operation and
  * tests/backend/conformance checks them against any module.
  *
  * A backend is a shared object (sqlite.so, mysql_innodb.so, rocksdb.so, or
@@ -25,7 +25,8 @@
  *     BACKEND_NOT_IMPLEMENTED and a log line, and carries on serving the
  *     rest (a maintenance task that needs one, such as pack or the drop of
  *     a partition's rows, is skipped with a log line).
- *   - The tag [1.0] tells the minor version that added an operation.
+ *   - The tag [1.0] tells the minor version that added an operation:
+ *     1.1 appended db_size.
  *     Pack goes by all of pack_order_put, pack_order_rename,
  *     pack_order_sign, pack_orders_from, pack_oid, pt_set_packed and
  *     oid_range: a module lacking any of them has votes carrying a pack
@@ -70,7 +71,7 @@ extern "C" {
 #endif
 
 #define NEO_BACKEND_ABI_MAJOR 1
-#define NEO_BACKEND_ABI_MINOR 0
+#define NEO_BACKEND_ABI_MINOR 1
 
 /* The size of ABI 1.0's table (every 1.x table is at least as large): see
  * below, after struct neo_backend. */
@@ -369,6 +370,15 @@ struct neo_backend {
 	/* drop_step [1.0, optional] */
 	int (*drop_step)(struct neo_db *db, uint32_t partition, uint64_t count,
 			 neo_id_cb data_ids, void *ctx, bool *done);
+
+	/* --- ABI 1.1 ------------------------------------------------------ */
+
+	/* How many bytes the database takes, as the engine counts them (for
+	 * the node's neo_storage_database_size_bytes metric): SQLite's pages,
+	 * RocksDB's SST files and memtables, MySQL's data and index lengths.
+	 * An estimate is fine; it must not scan the rows. */
+	/* db_size [1.1, optional] */
+	int (*db_size)(struct neo_db *db, uint64_t *bytes);
 };
 
 /* ABI 1.0's table: its last operation is drop_step.  A node accepts any

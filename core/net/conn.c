@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,15 @@ static struct timeval ms_to_timeval(unsigned ms)
 	return tv;
 }
 
+/* Connections from conn_new to free_conn, in this process (the client
+ * library may run event loops in several threads: atomic). */
+static atomic_long open_connections;
+
+long neo_conn_open_count(void)
+{
+	return atomic_load(&open_connections);
+}
+
 /* --- Ending ------------------------------------------------------------ */
 
 static void free_conn(evutil_socket_t fd, short what, void *ctx)
@@ -115,6 +125,7 @@ static void free_conn(evutil_socket_t fd, short what, void *ctx)
 		event_free(conn->deadline);
 	neo_free(conn->close_reason);
 	neo_free(conn);
+	atomic_fetch_sub(&open_connections, 1);
 }
 
 static void fail_pending(struct neo_conn *conn)
@@ -721,6 +732,7 @@ static struct neo_conn *conn_new(struct event_base *base, evutil_socket_t fd, SS
 	 * when there is TLS: the bufferevent encrypts it). */
 	evbuffer_add(bufferevent_get_output(conn->bev), neo_handshake, NEO_HANDSHAKE_SIZE);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	atomic_fetch_add(&open_connections, 1);
 	return conn;
 }
 
@@ -758,6 +770,7 @@ struct neo_conn *neo_conn_connect(struct event_base *base, const struct neo_addr
 		snprintf(err, errlen, "cannot connect to %s: %s", conn->peer, strerror(errno));
 		bufferevent_free(conn->bev);
 		neo_free(conn);
+		atomic_fetch_sub(&open_connections, 1);
 		return NULL;
 	}
 	return conn;

@@ -154,6 +154,10 @@ const char *neo_conn_peer(const struct neo_conn *conn);
  * upstream's "> S1 (127.0.0.1:1234)". */
 void neo_conn_set_name(struct neo_conn *conn, const char *name);
 
+/* How many connections this process has open (accepted or outgoing,
+ * not yet freed), for the metrics (neo_open_connections). */
+long neo_conn_open_count(void);
+
 /* Stops reading, sends what is queued, then closes. */
 void neo_conn_close(struct neo_conn *conn, const char *reason);
 /* Closes now, dropping queued output. */

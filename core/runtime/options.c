@@ -61,6 +61,8 @@ static const struct option_desc option_table[] = {
 	{ "bind", 'b', KIND_STRING, AT(bind), NO_FLAG, FOR_DAEMONS, "address to listen on" },
 	{ "dynamic-master-list", 'D', KIND_PATH, AT(dynamic_master_list), NO_FLAG, FOR_DAEMONS,
 	  "file keeping the list of masters up to date" },
+	{ "metrics", 0, KIND_STRING, AT(metrics), NO_FLAG, FOR_DAEMONS,
+	  "serve Prometheus metrics on http://HOST:PORT/metrics (ours, not upstream's)" },
 	{ "nid", 'i', KIND_INT, AT(nid), AT(has_nid), FOR_DAEMONS, "node id (testing, or a new storage)" },
 	{ "autostart", 'A', KIND_POSITIVE, AT(autostart), NO_FLAG, FOR_MASTER,
 	  "start a new cluster once this many storages are pending" },

@@ -53,6 +53,7 @@ struct neo_options {
 	char *masters;			/* space-separated addresses */
 	char *bind;
 	char *dynamic_master_list;
+	char *metrics;			/* HOST:PORT of /metrics; ours, not upstream's */
 	long nid;
 	bool has_nid;
 

@@ -207,6 +207,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	neo_signals_set_dump(daemon.signals, storage_dump, &s);
+	if (storage_metrics_init(&s, daemon.metrics) < 0) {
+		neo_log(NEO_LOG_ERROR, "cannot register the metrics");
+		storage_free(&s);
+		neo_daemon_finish(&daemon);
+		return 1;
+	}
 	s.listener = neo_listener_new(s.base, &daemon.bind, s.ssl, storage_on_accept, &s, err,
 				      sizeof err);
 	if (s.listener == NULL) {

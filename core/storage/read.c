@@ -25,7 +25,9 @@ static bool refuse_unreadable(struct storage *s, struct neo_conn *conn, uint32_t
 	return true;
 }
 
-void storage_ask_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+/* AskObject; false when the load waits for a lock (delayed: it comes
+ * back through storage_ask_object). */
+static bool serve_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_object *req = pkt->args;
 	uint32_t partition = neo_ptable_partition(&s->pt, req->oid);
@@ -36,10 +38,10 @@ void storage_ask_object(struct storage *s, struct neo_conn *conn, struct neo_pac
 	int rc;
 
 	if (refuse_unreadable(s, conn, pkt->msg_id, partition))
-		return;
+		return true;
 	if (storage_oid_read_locked(s, req->oid)) {
 		storage_delay(s, conn, pkt);
-		return;
+		return false;
 	}
 	if (req->at.has) {
 		at = NEO_BACKEND_OBJ_EXACT;
@@ -58,12 +60,12 @@ void storage_ask_object(struct storage *s, struct neo_conn *conn, struct neo_pac
 		storage_send_error(conn, pkt->msg_id, exists ? NEO_ERROR_OID_NOT_FOUND
 							     : NEO_ERROR_OID_DOES_NOT_EXIST,
 				   "%016llx", (unsigned long long)req->oid);
-		return;
+		return true;
 	}
 	if (rc != NEO_BACKEND_OK) {
 		storage_send_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "backend error: %s",
 				   s->be->errmsg(s->db));
-		return;
+		return true;
 	}
 	answer.serial = object.serial;
 	answer.next_serial = (struct neo_opt_p64){ object.next_serial.has, object.next_serial.id };
@@ -75,6 +77,15 @@ void storage_ask_object(struct storage *s, struct neo_conn *conn, struct neo_pac
 					object.has_data ? (uint32_t)object.data.size : 0 };
 	answer.data_serial = (struct neo_opt_p64){ object.data_serial.has, object.data_serial.id };
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_OBJECT, &answer);
+	return true;
+}
+
+void storage_ask_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	double started = storage_metrics_clock();
+
+	if (serve_object(s, conn, pkt))
+		storage_metrics_load(s, started);
 }
 
 struct history_list {

@@ -498,16 +498,27 @@ void storage_source_transaction(struct storage *s, struct neo_conn *conn, struct
 {
 	struct replication *r = s->replication;
 
-	if (r != NULL && conn == r->source && r->partition >= 0)
-		add_transaction(s, (uint32_t)r->partition, pkt->args);
+	const struct neo_add_transaction *add = pkt->args;
+
+	if (r != NULL && conn == r->source && r->partition >= 0) {
+		add_transaction(s, (uint32_t)r->partition, add);
+		neo_metric_inc(s->metrics.replicated_transactions);
+		(void)neo_metric_add(s->metrics.replicated_bytes, NULL,
+				     (double)add->user.size + add->description.size
+				     + add->extension.size + 8.0 * add->oids.count);
+	}
 }
 
 void storage_source_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	struct replication *r = s->replication;
 
-	if (r != NULL && conn == r->source && r->partition >= 0)
-		add_object(s, (uint32_t)r->partition, pkt->args);
+	const struct neo_add_object *add = pkt->args;
+
+	if (r != NULL && conn == r->source && r->partition >= 0) {
+		add_object(s, (uint32_t)r->partition, add);
+		(void)neo_metric_add(s->metrics.replicated_bytes, NULL, (double)add->data.size);
+	}
 }
 
 static void source_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
@@ -603,6 +614,7 @@ static void answered_unfinished(struct neo_conn *conn, enum neo_ask_status statu
 		p->has_target = true;
 		p->target = unfinished->max_tid;
 	}
+	storage_metrics_tid(s, unfinished->max_tid);
 	ask_unfinished(s);
 	replication_next(s);
 }
@@ -762,6 +774,8 @@ void storage_replication_txn_finished(struct storage *s, uint64_t ttid, bool com
 			continue;
 		/* As upstream: what committed may have missed us: one pass more,
 		 * up to it. */
+		if (committed)
+			storage_metrics_tid(s, max_tid);
 		if (committed && (!p->has_target || max_tid > p->target)) {
 			p->has_target = true;
 			p->target = max_tid;

@@ -19,6 +19,7 @@
  *   storage/check.c        replica checks (neoctl check)
  *   storage/backend_call.c optional backend operations: checked, and
  *                          answered with an error when missing
+ *   storage/metrics.c      what the node counts for --metrics
  *
  * Everything runs in the event loop's thread; the backend is called
  * synchronously from it.
@@ -35,6 +36,7 @@
 #include "cluster/idmap.h"
 #include "cluster/nodes.h"
 #include "cluster/ptable.h"
+#include "metrics/metrics.h"
 #include "net/conn.h"
 #include "runtime/alloc.h"
 #include "runtime/backend_loader.h"
@@ -84,6 +86,16 @@ struct storage_peer {
 
 struct replication;
 struct checker;
+
+/* The node's metrics (storage/metrics.c registers them; the README's
+ * Metrics section says what each one counts).  NULL members are metrics
+ * that could not be registered: the neo_metric_* calls ignore them. */
+struct storage_metrics {
+	struct neo_metric *commits, *aborts, *conflicts;
+	struct neo_metric *loads, *load_seconds;
+	struct neo_metric *replicated_bytes, *replicated_transactions, *replication_lag;
+	struct neo_metric *cells, *transactions, *database_size;
+};
 
 struct storage {
 	struct event_base *base;
@@ -137,6 +149,12 @@ struct storage {
 	struct checker *checker;
 	struct dropper *dropper;
 	struct packer *packer;
+
+	struct storage_metrics metrics;
+	/* The newest tid this node knows committed (its own unlocks, the
+	 * master's answers to replication): what replication lag is
+	 * measured against. */
+	uint64_t newest_tid;
 };
 
 /* An allocation failed (a daemon stops in its out-of-memory handler
@@ -225,6 +243,16 @@ int storage_cell_state(const struct storage *s, uint32_t partition);
 #define STORAGE_NO_CELL INT64_MIN
 int64_t *storage_own_cell_tids(struct storage *s, uint32_t partitions);
 bool storage_readable(const struct storage *s, uint32_t partition);
+
+/* storage/metrics.c: registers the metrics in registry, with a collector
+ * for the gauges read from the node's state; 0 or -1. */
+int storage_metrics_init(struct storage *s, struct neo_metrics *registry);
+/* A monotonic clock in seconds, for durations. */
+double storage_metrics_clock(void);
+/* A load was answered; started: storage_metrics_clock() when it began. */
+void storage_metrics_load(struct storage *s, double started);
+/* A committed tid was seen (newest_tid follows it). */
+void storage_metrics_tid(struct storage *s, uint64_t tid);
 
 /* storage/master.c */
 void storage_connect_master(struct storage *s);

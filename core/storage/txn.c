@@ -339,8 +339,10 @@ static enum write_lock lock_for_store(struct storage *s, struct storage_txn *txn
 	uint64_t last;
 	enum write_lock lock = take_write_lock(s, txn, oid, serial, conn, pkt, &last);
 
-	if (lock == WRITE_CONFLICT)
+	if (lock == WRITE_CONFLICT) {
+		neo_metric_inc(s->metrics.conflicts);
 		answer_store(conn, pkt->msg_id, answer_code, true, last);
+	}
 	return lock;
 }
 
@@ -598,6 +600,8 @@ void storage_unlock_txn(struct storage *s, uint64_t ttid)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	if (storage_db_failed(s, rc, "unlocking a transaction"))
 		return;
+	neo_metric_inc(s->metrics.commits);
+	storage_metrics_tid(s, txn->tid);
 	txn_forget(s, txn);
 	storage_retry_delayed(s);
 }
@@ -625,6 +629,7 @@ static void abort_one(struct storage *s, struct storage_txn *txn)
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	txn_forget(s, txn);
+	neo_metric_inc(s->metrics.aborts);
 	storage_db_failed(s, rc, "aborting a transaction");
 }
 
@@ -803,6 +808,7 @@ void storage_relock(struct storage *s, struct neo_conn *conn, struct neo_packet 
 	}
 	switch (take_write_lock(s, txn, req->oid, object->serial, conn, pkt, &last)) {
 	case WRITE_CONFLICT:
+		neo_metric_inc(s->metrics.conflicts);
 		answer.result.has = true;
 		answer.result.v.serial = object->serial;
 		answer.result.v.conflict_serial = last;

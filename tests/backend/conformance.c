@@ -587,6 +587,19 @@ static void test_dedup(const char *database)
 	ops->close(db);
 }
 
+/* db_size [1.1]: after test_many_objects, the database holds rows. */
+static void test_db_size(struct neo_db *db)
+{
+	uint64_t bytes = 0;
+	int status;
+
+	if (ops->db_size == NULL)
+		return;		/* reported by report_missing_operations */
+	status = ops->db_size(db, &bytes);
+	tap_ok(status == NEO_BACKEND_OK && bytes > 0, "db_size: the database takes %llu bytes",
+	       (unsigned long long)bytes);
+}
+
 static void report_missing_operations(void)
 {
 	static const struct { size_t offset; const char *name; } all[] = {
@@ -598,7 +611,7 @@ static void report_missing_operations(void)
 		OP(tid_range), OP(obj_range), OP(oid_range), OP(last_obj_ids),
 		OP(last_trans_tid), OP(first_trans_tid), OP(pack_order_put),
 		OP(pack_order_rename), OP(pack_order_sign), OP(pack_orders_from),
-		OP(pack_oid), OP(range_delete), OP(drop_step),
+		OP(pack_oid), OP(range_delete), OP(drop_step), OP(db_size),
 #undef OP
 	};
 
@@ -643,6 +656,7 @@ int main(int argc, char **argv)
 	test_pack_and_destruction(db);
 	tap_ok(ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK, "commit");
 	test_many_objects(db);
+	test_db_size(db);
 	ops->close(db);
 	test_two_phase_commit(argv[2]);
 	test_durability(argv[2]);

@@ -56,6 +56,7 @@ NEO_BACKEND_EXPORT const struct neo_backend *neo_backend_entry(uint32_t host_abi
 	table.known.pack_orders_from = NULL;
 	table.known.pack_oid = NULL;
 	table.known.drop_step = NULL;
+	table.known.db_size = NULL;
 #endif
 #ifdef LATER_MINOR
 	table.known.name = "later";

@@ -182,9 +182,27 @@ static pid_t spawn(char *const plain_argv[])
 
 pid_t cluster_start_master(struct test_cluster *tc, int index)
 {
+	return cluster_start_master_with(tc, index, NULL);
+}
+
+/* Appends the NULL-terminated extra options to argv (room: argc_max,
+ * the NULL included) from its NULL on. */
+static void append_options(char **argv, size_t argc_max, const char *const extra[])
+{
+	size_t at = 0;
+
+	while (argv[at] != NULL)
+		at++;
+	for (size_t i = 0; extra && extra[i] && at + 1 < argc_max; i++)
+		argv[at++] = (char *)extra[i];
+	argv[at] = NULL;
+}
+
+pid_t cluster_start_master_with(struct test_cluster *tc, int index, const char *const extra[])
+{
 	char path[512], bind[64], masters[256], log[512], np[16], nr[16], autostart[16];
-	char *argv[] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-p", np, "-r", nr,
-			 "-A", autostart, "-l", log, NULL };
+	char *argv[24] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-p", np, "-r", nr,
+			   "-A", autostart, "-l", log, NULL };
 
 	snprintf(path, sizeof path, "%s/core/neomaster", builddir());
 	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->master_ports[index]);
@@ -198,6 +216,7 @@ pid_t cluster_start_master(struct test_cluster *tc, int index)
 		argv[12] = log;
 		argv[13] = NULL;
 	}
+	append_options(argv, sizeof argv / sizeof argv[0], extra);
 	tc->masters[index] = spawn(argv);
 	return tc->masters[index];
 }
@@ -275,13 +294,19 @@ pid_t cluster_start_storage_with(struct test_cluster *tc, int index, const char 
 
 pid_t cluster_start_admin(struct test_cluster *tc)
 {
+	return cluster_start_admin_with(tc, NULL);
+}
+
+pid_t cluster_start_admin_with(struct test_cluster *tc, const char *const extra[])
+{
 	char path[512], bind[64], masters[256], log[512];
-	char *argv[] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-l", log, NULL };
+	char *argv[20] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-l", log, NULL };
 
 	snprintf(path, sizeof path, "%s/core/neoadmin", builddir());
 	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->admin_port);
 	cluster_masters(tc, masters, sizeof masters);
 	snprintf(log, sizeof log, "%s/admin.log", tc->dir);
+	append_options(argv, sizeof argv / sizeof argv[0], extra);
 	tc->admin = spawn(argv);
 	return tc->admin;
 }

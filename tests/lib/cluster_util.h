@@ -43,6 +43,8 @@ void cluster_client_ssl(struct neo_client_config *config);
 void cluster_init(struct test_cluster *tc, const char *name, int partitions, int replicas,
 		  int storages, int masters);
 pid_t cluster_start_master(struct test_cluster *tc, int index);
+/* The same with more options (a NULL-terminated list, up to 8). */
+pid_t cluster_start_master_with(struct test_cluster *tc, int index, const char *const extra[]);
 pid_t cluster_start_storage(struct test_cluster *tc, int index);
 /* The same with more options (a NULL-terminated list, up to 6). */
 pid_t cluster_start_storage_with(struct test_cluster *tc, int index, const char *const extra[]);
@@ -64,6 +66,7 @@ int cluster_client(struct test_cluster *tc, const char *name, struct neo_client 
 		   neo_client_invalidate_cb cb, void *arg);
 /* The admin node (neoctl's peer), on admin_port. */
 pid_t cluster_start_admin(struct test_cluster *tc);
+pid_t cluster_start_admin_with(struct test_cluster *tc, const char *const extra[]);
 /* Runs "neoctl -a ADMIN command" (words split on spaces by sh); stdout
  * and stderr go to out.  Returns neoctl's exit status (-1 if it could
  * not run). */

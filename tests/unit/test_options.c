@@ -43,7 +43,10 @@ static const char upstream_conf[] =
 	"partitions: many\n"
 	"[badbool]\n"
 	"dedup: maybe\n"
-	"database: x\n";
+	"database: x\n"
+	"[withmetrics]\n"
+	"database: x\n"
+	"metrics: 127.0.0.1:9100\n";
 
 static int parse(enum neo_program program, const char *line)
 {
@@ -148,6 +151,32 @@ static void test_admin_and_ctl(void)
 	expect_error(NEO_PROGRAM_CTL, "neoctl --loglevel DEBUG print node", "--loglevel");
 }
 
+/* --metrics / metrics: (ours): every daemon, not neoctl. */
+static void test_metrics(void)
+{
+	tap_ok(parse(NEO_PROGRAM_STORAGE, "neostorage -f CONF -s withmetrics") == 0
+	       && opts.metrics && strcmp(opts.metrics, "127.0.0.1:9100") == 0,
+	       "metrics: from neo.conf");
+	neo_options_free(&opts);
+	tap_ok(parse(NEO_PROGRAM_STORAGE, "neostorage -f CONF -s withmetrics --metrics [::1]:9200") == 0
+	       && opts.metrics && strcmp(opts.metrics, "[::1]:9200") == 0,
+	       "--metrics overrides the file");
+	neo_options_free(&opts);
+	tap_ok(parse(NEO_PROGRAM_MASTER, "neomaster -c x --metrics 127.0.0.1:9101") == 0
+	       && opts.metrics && strcmp(opts.metrics, "127.0.0.1:9101") == 0,
+	       "the master takes --metrics");
+	neo_options_free(&opts);
+	tap_ok(parse(NEO_PROGRAM_ADMIN, "neoadmin -c x --metrics=127.0.0.1:9102") == 0
+	       && opts.metrics && strcmp(opts.metrics, "127.0.0.1:9102") == 0,
+	       "the admin takes --metrics=");
+	neo_options_free(&opts);
+	tap_ok(parse(NEO_PROGRAM_MASTER, "neomaster -c x") == 0 && opts.metrics == NULL,
+	       "no metrics by default");
+	neo_options_free(&opts);
+	expect_error(NEO_PROGRAM_CTL, "neoctl --metrics 127.0.0.1:1 print node", "--metrics");
+	expect_error(NEO_PROGRAM_MASTER, "neomaster -c x --metrics=", "--metrics: expected a value");
+}
+
 static void test_errors(void)
 {
 	expect_error(NEO_PROGRAM_MASTER, "neomaster", "neomaster: the cluster name is required");
@@ -217,6 +246,7 @@ int main(void)
 	test_storage();
 	test_admin_and_ctl();
 	test_errors();
+	test_metrics();
 	test_backend_choice();
 	unlink(conf_path);
 	return tap_done();
