@@ -131,9 +131,33 @@ void master_admin_set_cluster_state(struct master *m, struct neo_node *from, str
 		neo_log(NEO_LOG_INFO, "stop requested");
 		stop_cluster(m);
 		return;
-	case NEO_CLUSTER_STARTING_BACKUP:
+	case NEO_CLUSTER_STARTING_BACKUP: {
+		const char *why;
+
+		/* as upstream: from RUNNING only, without clients */
+		if (m->backup != NULL && m->state != NEO_CLUSTER_RUNNING) {
+			deny(conn, pkt->msg_id, "Can not switch to this state");
+			return;
+		}
+		if ((why = master_backup_start(m)) != NULL) {
+			deny(conn, pkt->msg_id, why);
+			return;
+		}
+		ack(conn, pkt->msg_id, "Cluster state changed");
+		return;
+	}
 	case NEO_CLUSTER_STOPPING_BACKUP:
-		deny(conn, pkt->msg_id, "No upstream cluster to backup defined in configuration");
+		if (m->backup == NULL) {
+			deny(conn, pkt->msg_id, "No upstream cluster to backup defined in configuration");
+			return;
+		}
+		/* as upstream: from BACKINGUP or STARTING_BACKUP */
+		if (m->state != NEO_CLUSTER_BACKINGUP && m->state != NEO_CLUSTER_STARTING_BACKUP) {
+			deny(conn, pkt->msg_id, "Can not switch to this state");
+			return;
+		}
+		ack(conn, pkt->msg_id, "Cluster state changed");
+		master_backup_leave(m);
 		return;
 	default:
 		deny(conn, pkt->msg_id, "Invalid state requested");

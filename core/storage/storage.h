@@ -127,6 +127,12 @@ struct storage {
 
 	struct neo_idmap peers;		/* (uintptr_t)conn -> storage_peer */
 
+	/* Backup mode (core/cluster/cluster.md section 15): the database
+	 * holds the upstream history up to backup_tid (persisted as
+	 * upstream's backup_tid key); reads stop there, writes are refused. */
+	bool backup_mode;
+	uint64_t backup_tid;
+
 	struct replication *replication;
 	struct checker *checker;
 	struct dropper *dropper;
@@ -326,6 +332,9 @@ void storage_replication_txn_finished(struct storage *s, uint64_t ttid, bool com
 /* Whether an OUT_OF_DATE cell of ours holds all it should: writes to it
  * take locks again (conflicts can be checked here). */
 bool storage_replication_complete(const struct storage *s, uint32_t partition);
+HANDLER(storage_replicate_order);
+/* StartOperation(backup=true): backup orders start from the backup tid. */
+void storage_replication_backup_start(struct storage *s);
 HANDLER(storage_serve_transactions);
 HANDLER(storage_serve_objects);
 HANDLER(storage_source_transaction);

@@ -1,0 +1,409 @@
+/*
+ * test_backup - backup mode (issue 17, core/cluster/cluster.md section
+ * 15), real processes of ours on both sides: a primary cluster P (2
+ * storages, 1 replica) and a backup cluster B (2 storages, no replica)
+ * whose master follows P (-C/-M).
+ *   - neoctl set cluster STARTING_BACKUP on B: it goes BACKINGUP and
+ *     catches up with hundreds of P's transactions (new and updated
+ *     objects, large values, user/description/extension, an undo), then
+ *     with more as they come;
+ *   - while backing up: a read-write client is refused, a read-only one
+ *     reads (loadBefore) and cannot write (READ_ONLY_ACCESS);
+ *     print ids shows the backup tid;
+ *   - kill -9 of a backup storage, then of the backup master: back to
+ *     BACKINGUP by themselves, caught up again;
+ *   - the whole backup cluster stopped while P commits, and started
+ *     again: BACKINGUP by itself (the mode is persisted), caught up;
+ *   - STOPPING_BACKUP: B is cut at its backup tid and RUNNING; the two
+ *     histories are compared record by record (metadata of every
+ *     transaction; oid, data and data_txn of every record) and by
+ *     loadBefore samples; B then takes writes.
+ * With NEO_TEST_BACKUP_SSL=1 both clusters and the link between them
+ * use TLS.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster_util.h"
+#include "tap.h"
+
+#define MAX_OIDS 256
+
+static struct test_cluster up, bk;
+static uint64_t oids[MAX_OIDS], serials[MAX_OIDS];
+static int oid_count;
+
+static char *pmasters(char *buf, size_t len)
+{
+	return cluster_masters(&up, buf, len);
+}
+
+static pid_t start_backup_master(bool backup_flag)
+{
+	char masters[256];
+	const char *extra[] = { "-A", "2", "-C", up.name, "-M", NULL, NULL, NULL };
+
+	extra[5] = pmasters(masters, sizeof masters);
+	if (backup_flag)
+		extra[6] = "-B";
+	return cluster_start_master_with(&bk, 0, extra);
+}
+
+/* A value of some size: large ones every so often. */
+static size_t make_value(char *buf, size_t cap, int round, int k)
+{
+	size_t size = (round % 37 == 0) ? 300000 : (size_t)(20 + (round * 7 + k) % 900);
+
+	if (size > cap)
+		size = cap;
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (char)('a' + (round * 31 + k * 7 + i) % 26);
+	return size;
+}
+
+/* One transaction: a new object and updates of older ones, with metadata. */
+static uint64_t commit_round(struct neo_client *client, int round)
+{
+	static char value[300000];
+	struct neo_txn *txn;
+	struct neo_client_conflict *conflicts = NULL;
+	size_t count = 0, size;
+	uint64_t tid = 0, oid;
+	char user[64], desc[64], ext[64];
+	int touched[3], n = 0;
+
+	if (neo_client_begin(client, 0, &txn) != NEO_CLIENT_OK)
+		return 0;
+	if (oid_count < MAX_OIDS && neo_client_new_oids(client, 1, &oid) == NEO_CLIENT_OK) {
+		oids[oid_count] = oid;
+		serials[oid_count] = 0;
+		touched[n++] = oid_count++;
+	}
+	for (int k = 0; k < 2 && oid_count > 1; k++) {
+		int i = (round * 13 + k * 5) % (oid_count - 1);
+
+		if (n && touched[0] == i)
+			continue;
+		touched[n++] = i;
+	}
+	for (int k = 0; k < n; k++) {
+		size = make_value(value, sizeof value, round, k);
+		if (neo_txn_store(txn, oids[touched[k]], serials[touched[k]], value, size)
+		    != NEO_CLIENT_OK) {
+			neo_txn_abort(txn);
+			return 0;
+		}
+	}
+	snprintf(user, sizeof user, "user%d", round % 7);
+	snprintf(desc, sizeof desc, "round %d", round);
+	snprintf(ext, sizeof ext, "\x81\xa1x\xcd%c%c", (char)(round >> 8), (char)round);
+	if (neo_txn_vote(txn, user, strlen(user), desc, strlen(desc), ext, 6, &conflicts, &count)
+	    != NEO_CLIENT_OK) {
+		neo_client_conflicts_free(conflicts, count);
+		neo_txn_abort(txn);
+		return 0;
+	}
+	if (neo_txn_finish(txn, &tid) != NEO_CLIENT_OK) {
+		neo_txn_abort(txn);
+		return 0;
+	}
+	for (int k = 0; k < n; k++)
+		serials[touched[k]] = tid;
+	return tid;
+}
+
+static int commit_many(struct neo_client *client, int from, int count, uint64_t *last)
+{
+	int done = 0;
+
+	for (int r = from; r < from + count; r++) {
+		uint64_t tid = commit_round(client, r);
+
+		if (tid) {
+			*last = tid;
+			done++;
+		}
+	}
+	return done;
+}
+
+/* Undoes transaction tid; the objects it touched get new serials. */
+static uint64_t undo(struct neo_client *client, uint64_t undone)
+{
+	struct neo_txn *txn;
+	struct neo_client_conflict *conflicts = NULL;
+	size_t count = 0, n = 0;
+	uint64_t *undone_oids = NULL, tid = 0;
+
+	if (neo_client_begin(client, 0, &txn) != NEO_CLIENT_OK)
+		return 0;
+	if (neo_txn_undo(txn, undone, &undone_oids, &n) != NEO_CLIENT_OK
+	    || neo_txn_vote(txn, "undoer", 6, "undo", 4, "", 0, &conflicts, &count) != NEO_CLIENT_OK
+	    || neo_txn_finish(txn, &tid) != NEO_CLIENT_OK) {
+		neo_client_conflicts_free(conflicts, count);
+		neo_txn_abort(txn);
+		neo_client_free(undone_oids);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < oid_count; k++)
+			if (oids[k] == undone_oids[i])
+				serials[k] = tid;
+	neo_client_free(undone_oids);
+	return tid;
+}
+
+/* The backup tid print ids shows, 0 if none. */
+static uint64_t backup_tid(void)
+{
+	char out[2048];
+	const char *at;
+
+	if (cluster_neoctl(&bk, out, sizeof out, "print ids") != 0)
+		return 0;
+	at = strstr(out, "backup_tid = 0x");
+	return at ? strtoull(at + 15, NULL, 16) : 0;
+}
+
+/* Whether B's backup tid reaches tid within ms. */
+static bool caught_up(uint64_t tid, int ms)
+{
+	for (int waited = 0; waited < ms; waited += 100) {
+		if (backup_tid() >= tid)
+			return true;
+		usleep(100000);
+	}
+	tap_diag("backup tid %016" PRIx64 ", wanted %016" PRIx64, backup_tid(), tid);
+	return false;
+}
+
+static bool state_is(const char *state, int ms)
+{
+	return cluster_neoctl_wait(&bk, "print cluster", state, ms);
+}
+
+static bool same_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	return an == bn && (an == 0 || memcmp(a, b, an) == 0);
+}
+
+/* Every transaction of P up to last, compared with B's. */
+static int compare_histories(struct neo_client *p, struct neo_client *b, uint64_t last,
+			     int *records)
+{
+	uint64_t *ptids = NULL, *btids = NULL;
+	size_t pcount = 0, bcount = 0;
+	int diffs = 0;
+
+	*records = 0;
+	if (neo_client_tids_from(p, 0, last, 0, &ptids, &pcount) != NEO_CLIENT_OK
+	    || neo_client_tids_from(b, 0, UINT64_MAX >> 1, 0, &btids, &bcount) != NEO_CLIENT_OK) {
+		tap_diag("tids_from: %s", neo_client_errmsg());
+		neo_client_free(ptids);
+		neo_client_free(btids);
+		return -1;
+	}
+	if (pcount != bcount) {
+		tap_diag("%zu transactions upstream, %zu in the backup", pcount, bcount);
+		diffs++;
+	}
+	for (size_t i = 0; i < pcount && i < bcount; i++) {
+		struct neo_client_txn_info pi = { 0 }, bi = { 0 };
+
+		if (ptids[i] != btids[i]) {
+			tap_diag("transaction %zu: %016" PRIx64 " vs %016" PRIx64, i, ptids[i], btids[i]);
+			diffs++;
+			break;
+		}
+		if (neo_client_transaction_info(p, ptids[i], &pi) != NEO_CLIENT_OK
+		    || neo_client_transaction_info(b, btids[i], &bi) != NEO_CLIENT_OK
+		    || !same_bytes(pi.user, pi.user_size, bi.user, bi.user_size)
+		    || !same_bytes(pi.description, pi.description_size, bi.description,
+				   bi.description_size)
+		    || !same_bytes(pi.extension, pi.extension_size, bi.extension, bi.extension_size)
+		    || pi.packed != bi.packed || pi.oid_count != bi.oid_count
+		    || !same_bytes((uint8_t *)pi.oids, pi.oid_count * 8, (uint8_t *)bi.oids,
+				   bi.oid_count * 8)) {
+			tap_diag("transaction %016" PRIx64 ": metadata differs", ptids[i]);
+			diffs++;
+		}
+		for (size_t k = 0; k < pi.oid_count && k < bi.oid_count; k++) {
+			struct neo_client_record pr = { 0 }, br = { 0 };
+			uint64_t pds = 0, bds = 0;
+			int prc = neo_client_load_serial_ex(p, pi.oids[k], ptids[i], &pr, &pds);
+			int brc = neo_client_load_serial_ex(b, pi.oids[k], ptids[i], &br, &bds);
+
+			if (prc != brc || pds != bds || !same_bytes(pr.data, pr.size, br.data, br.size)) {
+				tap_diag("record %016" PRIx64 "@%016" PRIx64 " differs (%d/%d)",
+					 pi.oids[k], ptids[i], prc, brc);
+				diffs++;
+			}
+			(*records)++;
+			neo_client_record_clear(&pr);
+			neo_client_record_clear(&br);
+		}
+		neo_client_txn_info_clear(&pi);
+		neo_client_txn_info_clear(&bi);
+	}
+	/* loadBefore samples: each object before some of the tids */
+	for (size_t i = 0; i < pcount; i += 17)
+		for (int k = 0; k < oid_count; k += 11) {
+			struct neo_client_record pr = { 0 }, br = { 0 };
+			int prc = neo_client_load_before(p, oids[k], ptids[i], &pr);
+			int brc = neo_client_load_before(b, oids[k], ptids[i], &br);
+
+			/* a revision current at the cut is current in the backup */
+			if (pr.next_serial > last)
+				pr.next_serial = 0;
+			if (prc != brc || pr.serial != br.serial || pr.next_serial != br.next_serial
+			    || !same_bytes(pr.data, pr.size, br.data, br.size)) {
+				tap_diag("loadBefore %016" PRIx64 " < %016" PRIx64 " differs", oids[k],
+					 ptids[i]);
+				diffs++;
+			}
+			neo_client_record_clear(&pr);
+			neo_client_record_clear(&br);
+		}
+	neo_client_free(ptids);
+	neo_client_free(btids);
+	return diffs;
+}
+
+static void start_backup_storages(void)
+{
+	for (int i = 0; i < bk.storage_count; i++)
+		cluster_start_storage(&bk, i);
+}
+
+int main(void)
+{
+	struct neo_client *pc = NULL, *ro = NULL, *rw = NULL, *bc = NULL;
+	struct neo_client_record record = { 0 };
+	struct neo_txn *txn = NULL;
+	uint64_t last = 0, undone_tid = 0, cut = 0;
+	int committed, records = 0, diffs;
+	char out[4096];
+	bool ssl = getenv("NEO_TEST_BACKUP_SSL") && strcmp(getenv("NEO_TEST_BACKUP_SSL"), "1") == 0;
+
+	cluster_die_with_parent(true);
+	cluster_init(&up, "up", 8, 1, 2, 1);
+	cluster_init(&bk, "bk", 8, 0, 2, 1);
+	up.autostart = 2;
+	bk.autostart = 2;
+	if (ssl && !cluster_use_ssl(&up)) {
+		tap_skip("no openssl command for TLS");
+		return tap_done();
+	}
+	cluster_start(&up);
+	start_backup_master(false);
+	usleep(200000);
+	start_backup_storages();
+	cluster_start_admin(&bk);
+
+	tap_ok(cluster_client(&up, NULL, &pc, NULL, NULL) == NEO_CLIENT_OK, "upstream cluster up");
+	committed = commit_many(pc, 0, 150, &last);
+	tap_ok(committed == 150, "150 transactions committed upstream (%d)", committed);
+	tap_ok(state_is("RUNNING", 20000), "backup cluster RUNNING, empty");
+
+	/* 1. backup mode on */
+	cluster_neoctl(&bk, out, sizeof out, "set cluster STARTING_BACKUP");
+	tap_ok(state_is("BACKINGUP", 20000), "set cluster STARTING_BACKUP: BACKINGUP");
+	committed = commit_many(pc, 150, 150, &last);
+	undone_tid = undo(pc, last);
+	if (undone_tid)
+		last = undone_tid;
+	tap_ok(committed == 150 && undone_tid, "150 more transactions and an undo upstream");
+	tap_ok(caught_up(last, 30000), "the backup caught up (backup tid = upstream last tid)");
+	cluster_neoctl(&bk, out, sizeof out, "print ids");
+	tap_ok(strstr(out, "backup_tid = 0x") && strstr(out, "last_tid = 0x"),
+	       "print ids shows the backup tid");
+
+	/* 2. clients while backing up */
+	tap_ok(cluster_client(&bk, "bk", &rw, NULL, NULL) != NEO_CLIENT_OK
+	       && strstr(neo_client_errmsg(), "backing up"),
+	       "a read-write client is refused (%s)", neo_client_errmsg());
+	rw = NULL;
+	tap_ok(cluster_client_ro(&bk, &ro) == NEO_CLIENT_OK, "a read-only client connects");
+	if (ro) {
+		tap_ok(neo_client_load_before(ro, oids[1], last + 1, &record) == NEO_CLIENT_OK
+		       && record.serial == serials[1], "it loads the last revision (loadBefore)");
+		neo_client_record_clear(&record);
+		tap_ok(neo_client_begin(ro, 0, &txn) == NEO_CLIENT_READ_ONLY,
+		       "it cannot write (READ_ONLY_ACCESS)");
+		neo_client_close(ro);
+		ro = NULL;
+	}
+
+	/* 3. kill -9 of a backup storage */
+	cluster_kill(&bk.storages[0], SIGKILL);
+	committed = commit_many(pc, 300, 40, &last);
+	cluster_start_storage(&bk, 0);
+	tap_ok(state_is("BACKINGUP", 30000) && caught_up(last, 30000),
+	       "kill -9 of a backup storage: BACKINGUP again and caught up");
+
+	/* 4. kill -9 of the backup master */
+	cluster_kill(&bk.masters[0], SIGKILL);
+	committed = commit_many(pc, 340, 40, &last);
+	start_backup_master(false);
+	tap_ok(state_is("BACKINGUP", 30000) && caught_up(last, 30000),
+	       "kill -9 of the backup master: BACKINGUP again and caught up");
+
+	/* 5. the whole backup cluster stopped and started again */
+	cluster_stop(&bk);
+	committed = commit_many(pc, 380, 60, &last);
+	start_backup_master(false);
+	usleep(200000);
+	start_backup_storages();
+	cluster_start_admin(&bk);
+	tap_ok(state_is("BACKINGUP", 30000) && caught_up(last, 30000),
+	       "whole backup cluster restarted: BACKINGUP by itself and caught up");
+
+	/* 6. the histories, read from the backup while it is backing up */
+	tap_ok(cluster_client_ro(&bk, &bc) == NEO_CLIENT_OK, "a read-only client of the backup");
+	if (bc) {
+		diffs = compare_histories(pc, bc, last, &records);
+		tap_ok(diffs == 0 && records > 900,
+		       "histories equal record by record (%d records, %d differences)", records,
+		       diffs);
+		neo_client_close(bc);
+		bc = NULL;
+	} else {
+		tap_ok(false, "histories compared");
+	}
+
+	/* 7. leaving backup mode while a storage lags: cut at the backup tid */
+	kill(bk.storages[1], SIGSTOP);
+	committed = commit_many(pc, 440, 30, &last);
+	cluster_neoctl(&bk, out, sizeof out, "set cluster STOPPING_BACKUP");
+	usleep(300000);
+	kill(bk.storages[1], SIGCONT);
+	tap_ok(state_is("RUNNING", 30000), "STOPPING_BACKUP: RUNNING");
+	cluster_neoctl(&bk, out, sizeof out, "print ids");
+	cut = strstr(out, "last_tid = 0x") ? strtoull(strstr(out, "last_tid = 0x") + 13, NULL, 16) : 0;
+	tap_diag("%s", out);
+	tap_ok(cluster_client_ro(&bk, &bc) == NEO_CLIENT_OK && cut > 0 && cut < last,
+	       "truncated at the backup tid (%016" PRIx64 " < %016" PRIx64 ")", cut, last);
+	if (bc) {
+		diffs = compare_histories(pc, bc, cut, &records);
+		tap_ok(diffs == 0 && records > 900,
+		       "up to the cut, histories equal record by record (%d records, %d "
+		       "differences)", records, diffs);
+		neo_client_close(bc);
+	} else {
+		tap_ok(false, "histories compared after the cut");
+	}
+	tap_ok(cluster_client(&bk, NULL, &rw, NULL, NULL) == NEO_CLIENT_OK
+	       && cluster_commit(rw, oids[0], serials[0], "after backup") != 0,
+	       "the former backup takes writes");
+	if (rw)
+		neo_client_close(rw);
+	neo_client_close(pc);
+	cluster_stop(&bk);
+	cluster_stop(&up);
+	return tap_done();
+}
