@@ -92,7 +92,10 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 
 		neo_conn_set_name(peer->conn, neo_nid_format(peer->nid, nid, sizeof nid));
 	}
-	accept.my_uuid.has = true;
+	/* as upstream: to an anonymous storage (of a backup cluster), no id
+	 * either way; upstream's refuses an answer with ours ("invalid
+	 * uuids") */
+	accept.my_uuid.has = req->uuid.has;
 	accept.my_uuid.v = s->nid;
 	accept.your_uuid = req->uuid;
 	neo_conn_answer(peer->conn, pkt->msg_id, NEO_ACCEPT_IDENTIFICATION, &accept);
