@@ -1,5 +1,5 @@
 /*
- * master/backup.c - backup mode (core/cluster/cluster.md section 15):
+ * master/backup.c - backup mode (core/cluster/cluster.md section 16):
  * this cluster follows another one, the upstream cluster, as upstream's
  * neo/master/backup_app.py does.
  *

@@ -53,7 +53,7 @@ struct rep_partition {
 	uint64_t done_tid;	/* complete up to (after the last pass) */
 };
 
-/* Backup mode (core/cluster/cluster.md section 15): one of our readable
+/* Backup mode (core/cluster/cluster.md section 16): one of our readable
  * cells follows the upstream cluster, on the master's orders. */
 struct rep_backup {
 	bool due;		/* an order: replicate up to target from source */

@@ -127,7 +127,7 @@ struct storage {
 
 	struct neo_idmap peers;		/* (uintptr_t)conn -> storage_peer */
 
-	/* Backup mode (core/cluster/cluster.md section 15): the database
+	/* Backup mode (core/cluster/cluster.md section 16): the database
 	 * holds the upstream history up to backup_tid (persisted as
 	 * upstream's backup_tid key); reads stop there, writes are refused. */
 	bool backup_mode;

@@ -1,6 +1,6 @@
 /*
  * test_backup - backup mode (issue 17, core/cluster/cluster.md section
- * 15), real processes of ours on both sides: a primary cluster P (2
+ * 16), real processes of ours on both sides: a primary cluster P (2
  * storages, 1 replica) and a backup cluster B (2 storages, no replica)
  * whose master follows P (-C/-M).
  *   - neoctl set cluster STARTING_BACKUP on B: it goes BACKINGUP and
