@@ -14,6 +14,8 @@
  *     BACKINGUP by themselves, caught up again;
  *   - the whole backup cluster stopped while P commits, and started
  *     again: BACKINGUP by itself (the mode is persisted), caught up;
+ *   - kill -9 of P's master: B goes STARTING_BACKUP, and BACKINGUP again
+ *     once P's master is back, caught up;
  *   - STOPPING_BACKUP: B is cut at its backup tid and RUNNING; the two
  *     histories are compared record by record (metadata of every
  *     transaction; oid, data and data_txn of every record) and by
@@ -363,6 +365,14 @@ int main(void)
 	tap_ok(state_is("BACKINGUP", 30000) && caught_up(last, 30000),
 	       "whole backup cluster restarted: BACKINGUP by itself and caught up");
 
+	/* 5b. kill -9 of the upstream primary master */
+	cluster_kill(&up.masters[0], SIGKILL);
+	tap_ok(state_is("STARTING_BACKUP", 20000), "upstream master killed: STARTING_BACKUP");
+	cluster_start_master(&up, 0);
+	committed = commit_many(pc, 440, 30, &last);
+	tap_ok(committed == 30 && state_is("BACKINGUP", 30000) && caught_up(last, 30000),
+	       "upstream master back: BACKINGUP again and caught up");
+
 	/* 6. the histories, read from the backup while it is backing up */
 	tap_ok(cluster_client_ro(&bk, &bc) == NEO_CLIENT_OK, "a read-only client of the backup");
 	if (bc) {
@@ -378,7 +388,7 @@ int main(void)
 
 	/* 7. leaving backup mode while a storage lags: cut at the backup tid */
 	kill(bk.storages[1], SIGSTOP);
-	committed = commit_many(pc, 440, 30, &last);
+	committed = commit_many(pc, 470, 30, &last);
 	cluster_neoctl(&bk, out, sizeof out, "set cluster STOPPING_BACKUP");
 	usleep(300000);
 	kill(bk.storages[1], SIGCONT);
@@ -397,9 +407,14 @@ int main(void)
 	} else {
 		tap_ok(false, "histories compared after the cut");
 	}
-	tap_ok(cluster_client(&bk, NULL, &rw, NULL, NULL) == NEO_CLIENT_OK
-	       && cluster_commit(rw, oids[0], serials[0], "after backup") != 0,
-	       "the former backup takes writes");
+	{
+		uint64_t oid = 0;
+
+		tap_ok(cluster_client(&bk, NULL, &rw, NULL, NULL) == NEO_CLIENT_OK
+		       && neo_client_new_oids(rw, 1, &oid) == NEO_CLIENT_OK
+		       && cluster_commit(rw, oid, 0, "after backup") != 0,
+		       "the former backup takes writes (a new object %016" PRIx64 ")", oid);
+	}
 	if (rw)
 		neo_client_close(rw);
 	neo_client_close(pc);
