@@ -344,6 +344,11 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 			refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "cluster is stopping");
 			return;
 		}
+		/* as upstream: not while leaving backup mode */
+		if (m->state == NEO_CLUSTER_STOPPING_BACKUP) {
+			refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "cluster is leaving backup mode");
+			return;
+		}
 		break;
 	case NEO_NODE_ADMIN:
 		break;
@@ -379,8 +384,9 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 	if (node->type == NEO_NODE_STORAGE) {
 		if (m->state == NEO_CLUSTER_RECOVERING)
 			master_recovery_node(m, node);
-		else if (m->state == NEO_CLUSTER_RUNNING && node->state == NEO_NODE_RUNNING)
-			master_start_storage(m, node);
+		else if ((m->state == NEO_CLUSTER_RUNNING || m->state == NEO_CLUSTER_STARTING_BACKUP
+			  || m->state == NEO_CLUSTER_BACKINGUP) && node->state == NEO_NODE_RUNNING)
+			master_start_storage(m, node);	/* as upstream, in backup mode too */
 		else if (m->state == NEO_CLUSTER_VERIFYING && node->state == NEO_NODE_RUNNING)
 			master_recovery_node(m, node);
 	}

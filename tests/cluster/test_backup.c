@@ -21,7 +21,9 @@
  *     transaction; oid, data and data_txn of every record) and by
  *     loadBefore samples; B then takes writes.
  * With NEO_TEST_BACKUP_SSL=1 both clusters and the link between them
- * use TLS.
+ * use TLS; with NEO_TEST_BACKUP_REPLICAS=1 B has one replica, and the
+ * killed backup storage's cells, outdated, catch up from the other one
+ * (test_backup_ssl.sh runs both).
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -184,6 +186,20 @@ static bool caught_up(uint64_t tid, int ms)
 	return false;
 }
 
+/* Whether every cell of B is UP_TO_DATE within ms. */
+static bool all_up_to_date(int ms)
+{
+	char out[4096];
+
+	for (int waited = 0; waited < ms; waited += 100) {
+		if (cluster_neoctl(&bk, out, sizeof out, "print pt") == 0 && strstr(out, "U")
+		    && !strstr(out, "O"))
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
 static bool state_is(const char *state, int ms)
 {
 	return cluster_neoctl_wait(&bk, "print cluster", state, ms);
@@ -291,10 +307,11 @@ int main(void)
 	int committed, records = 0, diffs;
 	char out[4096];
 	bool ssl = getenv("NEO_TEST_BACKUP_SSL") && strcmp(getenv("NEO_TEST_BACKUP_SSL"), "1") == 0;
+	int replicas = getenv("NEO_TEST_BACKUP_REPLICAS") ? atoi(getenv("NEO_TEST_BACKUP_REPLICAS")) : 0;
 
 	cluster_die_with_parent(true);
 	cluster_init(&up, "up", 8, 1, 2, 1);
-	cluster_init(&bk, "bk", 8, 0, 2, 1);
+	cluster_init(&bk, "bk", 8, replicas, 2, 1);
 	up.autostart = 2;
 	bk.autostart = 2;
 	if (ssl && !cluster_use_ssl(&up)) {
@@ -347,6 +364,8 @@ int main(void)
 	cluster_start_storage(&bk, 0);
 	tap_ok(state_is("BACKINGUP", 30000) && caught_up(last, 30000),
 	       "kill -9 of a backup storage: BACKINGUP again and caught up");
+	if (replicas)	/* its cells were outdated: caught up from the other */
+		tap_ok(all_up_to_date(30000), "its cells are UP_TO_DATE again");
 
 	/* 4. kill -9 of the backup master */
 	cluster_kill(&bk.masters[0], SIGKILL);
@@ -410,10 +429,11 @@ int main(void)
 	{
 		uint64_t oid = 0;
 
-		tap_ok(cluster_client(&bk, NULL, &rw, NULL, NULL) == NEO_CLIENT_OK
-		       && neo_client_new_oids(rw, 1, &oid) == NEO_CLIENT_OK
-		       && cluster_commit(rw, oid, 0, "after backup") != 0,
-		       "the former backup takes writes (a new object %016" PRIx64 ")", oid);
+		bool wrote = cluster_client(&bk, NULL, &rw, NULL, NULL) == NEO_CLIENT_OK
+			     && neo_client_new_oids(rw, 1, &oid) == NEO_CLIENT_OK
+			     && cluster_commit(rw, oid, 0, "after backup") != 0;
+
+		tap_ok(wrote, "the former backup takes writes (a new object %016" PRIx64 ")", oid);
 	}
 	if (rw)
 		neo_client_close(rw);
