@@ -341,6 +341,16 @@ int main(void)
 	cluster_neoctl(&bk, out, sizeof out, "print ids");
 	tap_ok(strstr(out, "backup_tid = 0x") && strstr(out, "last_tid = 0x"),
 	       "print ids shows the backup tid");
+	{
+		char summary[4096], want[64];
+
+		cluster_neoctl(&bk, summary, sizeof summary, "print summary");
+		snprintf(want, sizeof want, "ltid=%016" PRIx64, backup_tid());
+		tap_ok(strstr(summary, "BACKINGUP; UP_TO_DATE=") && strstr(summary, want),
+		       "print summary shows BACKINGUP and the backup tid (%s)", want);
+		if (!strstr(summary, want))
+			tap_diag("%s", summary);
+	}
 
 	/* 2. clients while backing up */
 	tap_ok(cluster_client(&bk, "bk", &rw, NULL, NULL) != NEO_CLIENT_OK
