@@ -382,6 +382,8 @@ struct check_plan {
 	int64_t partition;
 	struct neo_node *target;	/* checks; NULL: nothing to compare */
 	struct neo_node *source;	/* the reference, if named */
+	const struct neo_address *upstream;	/* backing up: an upstream cell, the reference */
+	const char *upstream_name;
 };
 
 /* max_tid (nil: the last transaction, as upstream) and min_tid <= max_tid;
@@ -391,7 +393,8 @@ static bool check_tid_range(struct master *m, struct neo_conn *conn, uint32_t ms
 {
 	const msgpack_object *max = &req->max_tid;
 
-	*max_tid = m->last_tid;
+	/* as upstream: backing up, what every cell holds */
+	*max_tid = m->has_backup_tid ? master_backup_tid(m, false) : m->last_tid;
 	if (max->type == MSGPACK_OBJECT_BIN && max->via.bin.size == 8)
 		*max_tid = neo_p64_read((const uint8_t *)max->via.bin.ptr);
 	else if (max->type != MSGPACK_OBJECT_NIL) {
@@ -471,7 +474,21 @@ static bool check_plan_partition(struct master *m, struct neo_conn *conn, uint32
 		    || !check_source_valid(m, conn, msg_id, (uint32_t)partition, plan->source))
 			return false;
 	}
-	/* As upstream: one readable cell has nothing to be compared with. */
+	/* As upstream: one readable cell has nothing to be compared with;
+	 * backing up, without a named source, the cells are compared with
+	 * an upstream one. */
+	if (m->has_backup_tid && !source->has) {
+		plan->upstream = master_backup_check_source(m, (uint32_t)partition,
+							    &plan->upstream_name);
+		if (plan->upstream == NULL) {
+			denyf(conn, msg_id, "check: no upstream storage for partition %lld",
+			      (long long)partition);
+			return false;
+		}
+		check_readable_cells(m, (uint32_t)partition, &first);
+		plan->target = first;
+		return true;
+	}
 	if (check_readable_cells(m, (uint32_t)partition, &first) > 1)
 		plan->target = first;
 	return true;
@@ -520,6 +537,11 @@ static bool check_send(struct master *m, struct neo_conn *conn, uint32_t msg_id,
 		if (plans[i].source) {
 			check.source.address.has = true;
 			neo_address_to_wire(&plans[i].source->address, &check.source.address.v);
+		} else if (plans[i].upstream) {
+			/* as upstream: (upstream cluster name, address) */
+			check.source.name = neo_bin_str(plans[i].upstream_name);
+			check.source.address.has = true;
+			neo_address_to_wire(plans[i].upstream, &check.source.address.v);
 		}
 		neo_conn_notify(plans[i].target->conn, NEO_CHECK_PARTITION, &check);
 	}
@@ -542,7 +564,8 @@ void master_admin_check_replicas(struct master *m, struct neo_node *from, struct
 
 	/* Unlike upstream, which takes it in any state: storages only check
 	 * while serving, and a table must exist to name partitions. */
-	if (!pt_changes_allowed(m, conn, pkt->msg_id, "checkReplicas")
+	if ((m->state != NEO_CLUSTER_BACKINGUP
+	     && !pt_changes_allowed(m, conn, pkt->msg_id, "checkReplicas"))
 	    || !check_tid_range(m, conn, pkt->msg_id, req, &max_tid))
 		return;
 	/* Upstream acks an empty request, checking nothing. */

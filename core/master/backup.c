@@ -275,6 +275,15 @@ static const struct neo_address *upstream_source(struct master_backup *b, uint32
 	return NULL;
 }
 
+const struct neo_address *master_backup_check_source(struct master *m, uint32_t partition,
+						     const char **name)
+{
+	if (m->backup == NULL || !m->backup->identified)
+		return NULL;
+	*name = m->backup->name;
+	return upstream_source(m->backup, partition);
+}
+
 static uint64_t last_of(const struct neo_id_list *list)
 {
 	return list->ids[list->count - 1];

@@ -274,6 +274,10 @@ void master_backup_leave(struct master *m);
 void master_backup_stop(struct master *m);
 void master_backup_storage_ready(struct master *m);
 void master_backup_node_lost(struct master *m, struct neo_node *node);
+/* neoctl check while backing up: an upstream storage with a readable
+ * cell of the partition (*name: the upstream cluster), or NULL. */
+const struct neo_address *master_backup_check_source(struct master *m, uint32_t partition,
+						     const char **name);
 void master_backup_replication_done(struct master *m, struct neo_node *node, uint32_t partition,
 				    uint64_t tid);
 

@@ -211,7 +211,14 @@ static void out_ready(struct neo_conn *conn, void *arg)
 	struct storage *s = arg;
 	struct neo_request_identification req;
 
+	const struct storage_peer *peer = neo_idmap_get(&s->peers, (uintptr_t)conn);
+
 	storage_peer_identification(s, &req);
+	if (peer && peer->upstream) {
+		/* as upstream: to the upstream cluster, anonymous */
+		req.uuid.has = false;
+		req.cluster_name = neo_bin_str(peer->upstream);
+	}
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, out_identified, s);
 }
 
@@ -246,6 +253,30 @@ struct neo_conn *storage_peer_connect(struct storage *s, const struct neo_node *
 	return peer->conn;
 }
 
+struct neo_conn *storage_peer_connect_upstream(struct storage *s, const struct neo_address *address,
+					       const char *name, char *err, size_t errlen)
+{
+	struct storage_peer *peer = neo_calloc(1, sizeof *peer);
+
+	if (peer == NULL || (peer->upstream = neo_strdup(name)) == NULL) {
+		neo_free(peer);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	peer->outgoing = true;
+	peer->type = NEO_NODE_STORAGE;
+	peer->conn = neo_conn_connect(s->base, address, s->ssl, &out_callbacks, s, err, errlen);
+	if (peer->conn == NULL || neo_idmap_put(&s->peers, (uintptr_t)peer->conn, peer) < 0) {
+		if (peer->conn)
+			neo_conn_abort(peer->conn, "out of memory");
+		neo_free(peer->upstream);
+		neo_free(peer);
+		return NULL;
+	}
+	neo_conn_set_name(peer->conn, "upstream");
+	return peer->conn;
+}
+
 static void peer_closed(struct neo_conn *conn, const char *reason, void *arg)
 {
 	struct storage *s = arg;
@@ -256,5 +287,7 @@ static void peer_closed(struct neo_conn *conn, const char *reason, void *arg)
 		storage_replication_conn_closed(s, conn, reason);
 		storage_check_conn_closed(s, conn, reason);
 	}
+	if (peer)
+		neo_free(peer->upstream);
 	neo_free(peer);
 }

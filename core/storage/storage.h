@@ -76,6 +76,8 @@ struct storage_peer {
 	bool outgoing;			/* we opened it (to a storage) */
 	enum neo_node_type type;
 	int32_t nid;
+	char *upstream;			/* ours, to a storage of this cluster (a backup
+					 * check): identified without id, under it */
 };
 
 struct replication;
@@ -202,6 +204,10 @@ struct neo_conn *storage_peer_storage_any(struct storage *s, int32_t nid, bool *
  * closes it.  storage_check_peer_identified is told the outcome. */
 struct neo_conn *storage_peer_connect(struct storage *s, const struct neo_node *node, char *err,
 				      size_t errlen);
+/* The same to a storage of the upstream cluster `name` (backup mode):
+ * identified without id, under that name; closed by the caller. */
+struct neo_conn *storage_peer_connect_upstream(struct storage *s, const struct neo_address *address,
+					       const char *name, char *err, size_t errlen);
 void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The table as stored (partitions, replicas, ptid, cells) into s->pt. */

@@ -9,7 +9,8 @@
  *     with more as they come;
  *   - while backing up: a read-write client is refused, a read-only one
  *     reads (loadBefore) and cannot write (READ_ONLY_ACCESS);
- *     print ids shows the backup tid;
+ *     print ids and print summary show the backup tid; neoctl check
+ *     compares every partition with the upstream cluster's cells;
  *   - kill -9 of a backup storage, then of the backup master: back to
  *     BACKINGUP by themselves, caught up again;
  *   - the whole backup cluster stopped while P commits, and started
@@ -350,6 +351,22 @@ int main(void)
 		       "print summary shows BACKINGUP and the backup tid (%s)", want);
 		if (!strstr(summary, want))
 			tap_diag("%s", summary);
+	}
+
+	/* 1b. neoctl check against the upstream cluster's cells */
+	{
+		int status = cluster_neoctl(&bk, out, sizeof out, "check :");
+		bool equal = status == 0;
+
+		for (int waited = 0; equal && waited < 20000; waited += 200) {
+			if (cluster_storage_log_count(&bk, "replicas are equal") >= 8)
+				break;
+			usleep(200000);
+		}
+		equal = equal && cluster_storage_log_count(&bk, "replicas are equal") >= 8
+			&& cluster_storage_log_count(&bk, "differs") == 0;
+		tap_ok(equal, "check : compares every partition with the upstream cluster's cells: "
+		       "equal (%s)", out);
 	}
 
 	/* 2. clients while backing up */
