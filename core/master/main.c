@@ -114,6 +114,7 @@ int main(int argc, char **argv)
 			neo_conn_abort(m.master_links[i], "master exiting");
 	if (m.primary_conn)
 		neo_conn_abort(m.primary_conn, "master exiting");
+	master_backup_stop(&m);		/* the link to an upstream cluster */
 	event_base_loop(m.base, EVLOOP_NONBLOCK);
 	master_free(&m);
 	neo_daemon_finish(&daemon);
