@@ -20,7 +20,10 @@
  *
  * Calls go one way: main -> routes -> admin, ident -> recovery -> txn ->
  * pack -> nodes, with pt and decide between recovery and nodes; nodes.c
- * calls no other file (tests/build/call_graph.py lists any loop).
+ * calls no other file (tests/build/call_graph.py lists any loop).  One
+ * loop is known: backup.c lives beside recovery.c (recovery enters and
+ * stops backup mode, txn asks the backup tid, and leaving backup mode
+ * stops operation through recovery).
  *
  * Everything runs in the event loop's thread.
  */
