@@ -24,7 +24,8 @@
  * With NEO_TEST_BACKUP_SSL=1 both clusters and the link between them
  * use TLS; with NEO_TEST_BACKUP_REPLICAS=1 B has one replica, and the
  * killed backup storage's cells, outdated, catch up from the other one
- * (test_backup_ssl.sh runs both).
+ * (test_backup_ssl.sh runs both); with NEO_TEST_BACKUP_B=1 B starts
+ * with -B instead of neoctl set cluster STARTING_BACKUP (it too).
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -309,6 +310,7 @@ int main(void)
 	char out[4096];
 	bool ssl = getenv("NEO_TEST_BACKUP_SSL") && strcmp(getenv("NEO_TEST_BACKUP_SSL"), "1") == 0;
 	int replicas = getenv("NEO_TEST_BACKUP_REPLICAS") ? atoi(getenv("NEO_TEST_BACKUP_REPLICAS")) : 0;
+	bool with_b = getenv("NEO_TEST_BACKUP_B") && strcmp(getenv("NEO_TEST_BACKUP_B"), "1") == 0;
 
 	cluster_die_with_parent(true);
 	cluster_init(&up, "up", 8, 1, 2, 1);
@@ -320,7 +322,7 @@ int main(void)
 		return tap_done();
 	}
 	cluster_start(&up);
-	start_backup_master(false);
+	start_backup_master(with_b);
 	usleep(200000);
 	start_backup_storages();
 	cluster_start_admin(&bk);
@@ -328,11 +330,15 @@ int main(void)
 	tap_ok(cluster_client(&up, NULL, &pc, NULL, NULL) == NEO_CLIENT_OK, "upstream cluster up");
 	committed = commit_many(pc, 0, 150, &last);
 	tap_ok(committed == 150, "150 transactions committed upstream (%d)", committed);
-	tap_ok(state_is("RUNNING", 20000), "backup cluster RUNNING, empty");
-
-	/* 1. backup mode on */
-	cluster_neoctl(&bk, out, sizeof out, "set cluster STARTING_BACKUP");
-	tap_ok(state_is("BACKINGUP", 20000), "set cluster STARTING_BACKUP: BACKINGUP");
+	if (with_b) {
+		/* 1. -B: an empty cluster goes backing up by itself */
+		tap_ok(state_is("BACKINGUP", 20000), "-B: the empty backup cluster goes BACKINGUP");
+	} else {
+		tap_ok(state_is("RUNNING", 20000), "backup cluster RUNNING, empty");
+		/* 1. backup mode on */
+		cluster_neoctl(&bk, out, sizeof out, "set cluster STARTING_BACKUP");
+		tap_ok(state_is("BACKINGUP", 20000), "set cluster STARTING_BACKUP: BACKINGUP");
+	}
 	committed = commit_many(pc, 150, 150, &last);
 	undone_tid = undo(pc, last);
 	if (undone_tid)
