@@ -17,6 +17,9 @@
  *     again: BACKINGUP by itself (the mode is persisted), caught up;
  *   - kill -9 of P's master: B goes STARTING_BACKUP, and BACKINGUP again
  *     once P's master is back, caught up;
+ *   - the network between B's master and P's cut (B's master reaches P's
+ *     through a relay in this test) while P commits: STARTING_BACKUP,
+ *     then BACKINGUP and caught up once it is back;
  *   - STOPPING_BACKUP: B is cut at its backup tid and RUNNING; the two
  *     histories are compared record by record (metadata of every
  *     transaction; oid, data and data_txn of every record) and by
@@ -28,12 +31,19 @@
  * with -B instead of neoctl set cluster STARTING_BACKUP (it too).
  */
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
 
 #include "cluster_util.h"
 #include "tap.h"
@@ -44,9 +54,125 @@ static struct test_cluster up, bk;
 static uint64_t oids[MAX_OIDS], serials[MAX_OIDS];
 static int oid_count;
 
+/* --- A TCP relay between the backup master and P's master, to cut the
+ * network between the two clusters (the storages' own connections to P's
+ * storages are not relayed). */
+
+#define RELAY_PAIRS 16
+
+static int relay_listener, relay_port;
+static atomic_bool relay_cut, relay_stop;
+static pthread_t relay_thread;
+
+static int relay_connect_upstream(void)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)up.master_ports[0]) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&to, sizeof to) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Pairs of sockets (accepted, to P's master); -1 where none. */
+static void *relay(void *arg)
+{
+	int pairs[RELAY_PAIRS][2];
+
+	(void)arg;
+	for (int i = 0; i < RELAY_PAIRS; i++)
+		pairs[i][0] = pairs[i][1] = -1;
+	while (!atomic_load(&relay_stop)) {
+		struct pollfd fds[1 + 2 * RELAY_PAIRS];
+		int n = 1;
+		char buf[65536];
+
+		if (atomic_load(&relay_cut))
+			for (int i = 0; i < RELAY_PAIRS; i++)
+				for (int k = 0; k < 2; k++)
+					if (pairs[i][k] >= 0) {
+						close(pairs[i][k]);
+						pairs[i][k] = -1;
+					}
+		fds[0] = (struct pollfd){ .fd = relay_listener, .events = POLLIN };
+		for (int i = 0; i < RELAY_PAIRS; i++)
+			for (int k = 0; k < 2; k++)
+				fds[n++] = (struct pollfd){ .fd = pairs[i][k], .events = POLLIN };
+		if (poll(fds, (nfds_t)n, 50) <= 0)
+			continue;
+		if (fds[0].revents & POLLIN) {
+			int in = accept(relay_listener, NULL, NULL), out = -1, slot = -1;
+
+			for (int i = 0; i < RELAY_PAIRS && slot < 0; i++)
+				if (pairs[i][0] < 0)
+					slot = i;
+			if (in >= 0 && (atomic_load(&relay_cut) || slot < 0
+					|| (out = relay_connect_upstream()) < 0)) {
+				close(in);
+			} else if (in >= 0) {
+				pairs[slot][0] = in;
+				pairs[slot][1] = out;
+			}
+		}
+		for (int i = 0; i < RELAY_PAIRS; i++)
+			for (int k = 0; k < 2; k++) {
+				struct pollfd *f = &fds[1 + 2 * i + k];
+				ssize_t got;
+
+				if (f->fd < 0 || !(f->revents & (POLLIN | POLLHUP | POLLERR)))
+					continue;
+				got = read(f->fd, buf, sizeof buf);
+				if (got <= 0 || pairs[i][1 - k] < 0
+				    || write(pairs[i][1 - k], buf, (size_t)got) != got) {
+					for (int j = 0; j < 2; j++)
+						if (pairs[i][j] >= 0) {
+							close(pairs[i][j]);
+							pairs[i][j] = -1;
+						}
+				}
+			}
+	}
+	for (int i = 0; i < RELAY_PAIRS; i++)
+		for (int k = 0; k < 2; k++)
+			if (pairs[i][k] >= 0)
+				close(pairs[i][k]);
+	return NULL;
+}
+
+static bool relay_start(void)
+{
+	struct sockaddr_in at = { .sin_family = AF_INET };
+	socklen_t len = sizeof at;
+	int one = 1;
+
+	at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	relay_listener = socket(AF_INET, SOCK_STREAM, 0);
+	if (relay_listener < 0)
+		return false;
+	setsockopt(relay_listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(relay_listener, (struct sockaddr *)&at, sizeof at) < 0
+	    || listen(relay_listener, 16) < 0
+	    || getsockname(relay_listener, (struct sockaddr *)&at, &len) < 0)
+		return false;
+	relay_port = ntohs(at.sin_port);
+	return pthread_create(&relay_thread, NULL, relay, NULL) == 0;
+}
+
+static void relay_end(void)
+{
+	atomic_store(&relay_stop, true);
+	pthread_join(relay_thread, NULL);
+	close(relay_listener);
+}
+
+/* B's master reaches P's through the relay. */
 static char *pmasters(char *buf, size_t len)
 {
-	return cluster_masters(&up, buf, len);
+	snprintf(buf, len, "127.0.0.1:%d", relay_port);
+	return buf;
 }
 
 static pid_t start_backup_master(bool backup_flag)
@@ -322,6 +448,11 @@ int main(void)
 		return tap_done();
 	}
 	cluster_start(&up);
+	if (!relay_start()) {
+		tap_skip("no relay socket");
+		cluster_stop(&up);
+		return tap_done();
+	}
 	start_backup_master(with_b);
 	usleep(200000);
 	start_backup_storages();
@@ -425,6 +556,14 @@ int main(void)
 	tap_ok(committed == 30 && state_is("BACKINGUP", 30000) && caught_up(last, 30000),
 	       "upstream master back: BACKINGUP again and caught up");
 
+	/* 5c. the network between the clusters cut, while P commits */
+	atomic_store(&relay_cut, true);
+	tap_ok(state_is("STARTING_BACKUP", 20000), "network cut: STARTING_BACKUP");
+	committed = commit_many(pc, 500, 30, &last);
+	atomic_store(&relay_cut, false);
+	tap_ok(committed == 30 && state_is("BACKINGUP", 30000) && caught_up(last, 30000),
+	       "network back: BACKINGUP again and caught up");
+
 	/* 6. the histories, read from the backup while it is backing up */
 	tap_ok(cluster_client_ro(&bk, &bc) == NEO_CLIENT_OK, "a read-only client of the backup");
 	if (bc) {
@@ -440,7 +579,7 @@ int main(void)
 
 	/* 7. leaving backup mode while a storage lags: cut at the backup tid */
 	kill(bk.storages[1], SIGSTOP);
-	committed = commit_many(pc, 470, 30, &last);
+	committed = commit_many(pc, 530, 30, &last);
 	cluster_neoctl(&bk, out, sizeof out, "set cluster STOPPING_BACKUP");
 	usleep(300000);
 	kill(bk.storages[1], SIGCONT);
@@ -473,5 +612,6 @@ int main(void)
 	neo_client_close(pc);
 	cluster_stop(&bk);
 	cluster_stop(&up);
+	relay_end();
 	return tap_done();
 }
