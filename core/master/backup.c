@@ -231,18 +231,23 @@ static void order_send(struct master *m, struct neo_node *node, uint64_t tid, st
 	neo_conn_notify(node->conn, NEO_REPLICATE, &replicate);
 }
 
+static void order_free(struct order *o)
+{
+	neo_free(o->keys);
+	neo_free(o->values);
+	*o = (struct order){ 0 };
+}
+
+/* Room for every partition; false (nothing held) on ENOMEM. */
 static bool order_init(struct master *m, struct order *o)
 {
 	o->count = 0;
 	o->keys = neo_calloc(m->pt.num_partitions + 1, sizeof *o->keys);
 	o->values = neo_calloc(m->pt.num_partitions + 1, sizeof *o->values);
-	return o->keys && o->values;
-}
-
-static void order_free(struct order *o)
-{
-	neo_free(o->keys);
-	neo_free(o->values);
+	if (o->keys && o->values)
+		return true;
+	order_free(o);
+	return false;
 }
 
 static bool storage_ready(struct neo_node *node)
@@ -294,13 +299,10 @@ static uint64_t last_of(const struct neo_id_list *list)
 static void trigger(struct master *m, struct neo_node *node)
 {
 	struct master_backup *b = m->backup;
-	struct order o;
+	struct order o = { 0 };
 
-	if (!storage_ready(node) || b->tids == NULL || !order_init(m, &o)) {
-		if (b->tids)
-			order_free(&o);
+	if (!storage_ready(node) || b->tids == NULL || !order_init(m, &o))
 		return;
-	}
 	for (uint32_t p = 0; p < m->pt.num_partitions && p < b->partitions; p++) {
 		int state = neo_ptable_cell_state(&m->pt, p, node->nid);
 		const struct neo_address *source;
@@ -440,7 +442,7 @@ static void replication_done(struct master *m, struct neo_node *node, uint32_t p
 			if (next < list->count) {
 				tid = list->ids[next] - 1;
 			} else if (tid < m->last_tid) {
-				struct order o;
+				struct order o = { 0 };
 
 				tid = m->last_tid;
 				if (order_init(m, &o)) {
