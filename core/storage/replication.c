@@ -68,6 +68,12 @@ struct replication {
 	struct rep_backup *backup;	/* per partition */
 	char upstream_name[128];	/* of the last order with an upstream source */
 	bool backup_pass;		/* the current pass is a backup order's */
+	/* As upstream, the connection of the last backup pass stays open for
+	 * the next one from the same source (the source never changes while
+	 * backing up, but for a random upstream cell) */
+	struct neo_conn *kept;
+	struct neo_address kept_address;
+	bool kept_upstream;
 	uint32_t part_count;
 	bool asking;		/* an AskUnfinishedTransactions is in flight */
 	struct neo_id_list unfinished;	/* ttids the master said were pending */
@@ -472,6 +478,8 @@ static void source_closed(struct neo_conn *conn, const char *reason, void *arg)
 	struct storage *s = arg;
 	struct replication *r = s->replication;
 
+	if (r && conn == r->kept)
+		r->kept = NULL;		/* idle: nothing to abort */
 	if (r && conn == r->source) {
 		r->source = NULL;
 		replication_abort(s, reason);
@@ -717,6 +725,23 @@ static void backup_next_pass(struct storage *s)
 	neo_log(NEO_LOG_DEBUG, "backup: partition %" PRId64 " from %016" PRIx64 " up to %016"
 		PRIx64 " from %s:%u", chosen, b->next, b->target, b->source.host, b->source.port);
 	r->source = NULL;
+	if (r->kept && r->kept_upstream == b->upstream && r->kept_address.port == b->source.port
+	    && strcmp(r->kept_address.host, b->source.host) == 0) {
+		/* the last pass's connection, identified already */
+		r->source = r->kept;
+		r->kept = NULL;
+		r->source_borrowed = false;
+		r->first_tid = b->next;
+		r->next_tid = r->first_tid;
+		fetch_transactions(s, true);
+		return;
+	}
+	if (r->kept) {
+		struct neo_conn *kept = r->kept;
+
+		r->kept = NULL;
+		neo_conn_close(kept, "another source");
+	}
 	if (!b->upstream && (node = node_at(s, &b->source)) != NULL)
 		r->source = storage_peer_storage_conn(s, node->nid);
 	r->source_borrowed = r->source != NULL;
@@ -776,6 +801,12 @@ static void backup_pass_done(struct storage *s)
 		b->next = tid + 1;
 	r->partition = -1;
 	r->backup_pass = false;
+	if (r->source && !r->source_borrowed && r->kept == NULL) {
+		r->kept = r->source;
+		r->kept_address = b->source;
+		r->kept_upstream = b->upstream;
+		r->source = NULL;
+	}
 	close_source(r, "backup pass done");
 	backup_tid_update(s);
 	if (s->master_conn)
@@ -995,6 +1026,8 @@ void storage_replication_stop(struct storage *s)
 	s->replication = NULL;
 	if (r->source && !r->source_borrowed)
 		neo_conn_abort(r->source, "replication stopped");
+	if (r->kept)
+		neo_conn_abort(r->kept, "replication stopped");
 	if (r->retry)
 		event_free(r->retry);
 	if (r->drain)
