@@ -20,6 +20,9 @@
  *   - the network between B's master and P's cut (B's master reaches P's
  *     through a relay in this test) while P commits: STARTING_BACKUP,
  *     then BACKINGUP and caught up once it is back;
+ *   - a record deleted from a backup storage's database (sqlite): neoctl
+ *     check : finds that partition different from the upstream cluster's,
+ *     the other 7 equal; put back, all 8 equal;
  *   - STOPPING_BACKUP: B is cut at its backup tid and RUNNING; the two
  *     histories are compared record by record (metadata of every
  *     transaction; oid, data and data_txn of every record) and by
@@ -420,6 +423,73 @@ static int compare_histories(struct neo_client *p, struct neo_client *b, uint64_
 	return diffs;
 }
 
+/* Runs Python's sqlite3 on B's storage 0 database (stopped). */
+static bool on_storage0_db(const char *statements)
+{
+	char command[2048];
+
+	snprintf(command, sizeof command,
+		 "python3 -c 'import sqlite3,sys; d=sqlite3.connect(sys.argv[1]);"
+		 " d.executescript(\"%s\"); d.commit()' %s/storage0.db", statements, bk.dir);
+	return system(command) == 0;
+}
+
+/* B's storage 0 stopped and started again: B backing up again, its
+ * cells readable. */
+static bool restart_storage0(const char *statements)
+{
+	bool done;
+
+	cluster_kill(&bk.storages[0], SIGTERM);
+	done = on_storage0_db(statements);
+	cluster_start_storage(&bk, 0);
+	return done && state_is("BACKINGUP", 30000) && all_up_to_date(30000);
+}
+
+/* neoctl check : and its outcome in the storage logs: how many
+ * partitions were found equal, and whether a cell was found to differ
+ * (the checking storage says which: its own, "differs here from the
+ * upstream cluster", or another's, "differs on S.."). */
+static void check_all(int *equal, bool *differs)
+{
+	char out[1024];
+	int before = cluster_storage_log_count(&bk, "replicas are equal");
+	int before_bad = cluster_storage_log_count(&bk, " differs ");
+
+	cluster_neoctl(&bk, out, sizeof out, "check :");
+	for (int waited = 0; waited < 20000; waited += 200) {
+		*equal = cluster_storage_log_count(&bk, "replicas are equal") - before;
+		*differs = cluster_storage_log_count(&bk, " differs ") > before_bad;
+		if (*equal + *differs >= 8)
+			return;
+		usleep(200000);
+	}
+}
+
+static void corrupt_and_check(void)
+{
+	int equal = 0;
+	bool differs = false;
+
+	if (strcmp(cluster_engine(), "sqlite") != 0) {
+		tap_skip("a corrupted backup cell: made in the files of the sqlite module only");
+		return;
+	}
+	tap_ok(restart_storage0("CREATE TABLE saved AS SELECT * FROM obj WHERE oid=(SELECT"
+				" min(oid) FROM obj); DELETE FROM obj WHERE oid=(SELECT"
+				" oid FROM saved);"),
+	       "a record deleted behind a backup storage's back; BACKINGUP again");
+	check_all(&equal, &differs);
+	tap_ok(differs && equal == 7
+	       && cluster_log_has(&bk, "master0.log", "is corrupted", 5000),
+	       "check : finds that cell different from the upstream cluster's (%d equal)",
+	       equal);
+	tap_ok(restart_storage0("INSERT INTO obj SELECT * FROM saved; DROP TABLE saved;"),
+	       "the record put back");
+	check_all(&equal, &differs);
+	tap_ok(!differs && equal == 8, "check : every partition equal again (%d)", equal);
+}
+
 static void start_backup_storages(void)
 {
 	for (int i = 0; i < bk.storage_count; i++)
@@ -576,6 +646,9 @@ int main(void)
 	} else {
 		tap_ok(false, "histories compared");
 	}
+
+	/* 6b. a corrupted backup cell: check finds it against the upstream */
+	corrupt_and_check();
 
 	/* 7. leaving backup mode while a storage lags: cut at the backup tid */
 	kill(bk.storages[1], SIGSTOP);
