@@ -61,14 +61,17 @@ static struct neo_node *storage_named(struct master *m, struct neo_conn *conn, u
 	return NULL;
 }
 
-/* As upstream: table-changing commands only while serving (upstream also
- * allows backup states, which this master does not have); check too. */
+/* As upstream: table-changing commands (add, tweak, set replicas) only
+ * while serving or backing up; truncate and check while serving only
+ * (check while backing up too: master_admin_check_replicas). */
 static bool pt_changes_allowed(struct master *m, struct neo_conn *conn, uint32_t msg_id,
-			       const char *rpc)
+			       const char *rpc, bool backup_too)
 {
 	char why[128];
 
-	if (m->state == NEO_CLUSTER_RUNNING)
+	if (m->state == NEO_CLUSTER_RUNNING
+	    || (backup_too && (m->state == NEO_CLUSTER_STARTING_BACKUP
+			       || m->state == NEO_CLUSTER_BACKINGUP)))
 		return true;
 	snprintf(why, sizeof why, "%s RPC can not be used in %s state", rpc,
 		 neo_enum_name(NEO_ENUM_CLUSTER_STATES, m->state));
@@ -172,7 +175,7 @@ void master_admin_add_pending(struct master *m, struct neo_node *from, struct ne
 	char message[1024] = "Nodes added: ";
 	size_t added = 0;
 
-	if (!pt_changes_allowed(m, conn, pkt->msg_id, "addPendingNodes"))
+	if (!pt_changes_allowed(m, conn, pkt->msg_id, "addPendingNodes", true))
 		return;
 	/* Unlike upstream, which skips them: an id that names no storage is
 	 * a typo the operator must hear about. */
@@ -236,7 +239,7 @@ void master_admin_tweak(struct master *m, struct neo_node *from, struct neo_conn
 	int32_t *excluded;
 	int rc;
 
-	if (!pt_changes_allowed(m, conn, pkt->msg_id, "tweakPartitionTable")
+	if (!pt_changes_allowed(m, conn, pkt->msg_id, "tweakPartitionTable", true)
 	    || !tweak_nodes_valid(m, conn, pkt->msg_id, &req->excluded_uuids))
 		return;
 	excluded = neo_calloc(req->excluded_uuids.count + 1, sizeof *excluded);
@@ -565,7 +568,7 @@ void master_admin_check_replicas(struct master *m, struct neo_node *from, struct
 	/* Unlike upstream, which takes it in any state: storages only check
 	 * while serving, and a table must exist to name partitions. */
 	if ((m->state != NEO_CLUSTER_BACKINGUP
-	     && !pt_changes_allowed(m, conn, pkt->msg_id, "checkReplicas"))
+	     && !pt_changes_allowed(m, conn, pkt->msg_id, "checkReplicas", false))
 	    || !check_tid_range(m, conn, pkt->msg_id, req, &max_tid))
 		return;
 	/* Upstream acks an empty request, checking nothing. */
@@ -596,7 +599,7 @@ void master_admin_truncate(struct master *m, struct neo_node *from, struct neo_c
 {
 	uint64_t tid = ((const struct neo_truncate *)pkt->args)->tid;
 
-	if (!pt_changes_allowed(m, conn, pkt->msg_id, "truncate"))
+	if (!pt_changes_allowed(m, conn, pkt->msg_id, "truncate", false))
 		return;
 	if (tid >= m->last_tid) {
 		deny(conn, pkt->msg_id, "Truncating after last transaction does nothing");
@@ -661,7 +664,7 @@ void master_admin_set_num_replicas(struct master *m, struct neo_node *from, stru
 	struct neo_ptable before = { 0 };
 	char warning[256] = "";
 
-	if (!pt_changes_allowed(m, conn, pkt->msg_id, "setNumReplicas"))
+	if (!pt_changes_allowed(m, conn, pkt->msg_id, "setNumReplicas", true))
 		return;
 	/* As upstream's neoctl (its master asserts nr >= 0). */
 	if (nr < 0) {

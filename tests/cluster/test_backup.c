@@ -11,6 +11,8 @@
  *     reads (loadBefore) and cannot write (READ_ONLY_ACCESS);
  *     print ids and print summary show the backup tid; neoctl check
  *     compares every partition with the upstream cluster's cells;
+ *   - a third backup storage added (add, tweak) while BACKINGUP: its
+ *     cells catch up and the backup goes on;
  *   - kill -9 of a backup storage, then of the backup master: back to
  *     BACKINGUP by themselves, caught up again;
  *   - the whole backup cluster stopped while P commits, and started
@@ -575,6 +577,21 @@ int main(void)
 		tap_ok(equal, "check : compares every partition with the upstream cluster's cells: "
 		       "equal (%s)", out);
 	}
+
+	/* 1c. a storage added while backing up: its cells catch up from the
+	 * other backup storages, then follow the upstream cluster */
+	bk.storage_count = 3;
+	cluster_start_storage(&bk, 2);
+	tap_ok(cluster_neoctl_wait(&bk, "print node", "PENDING", 20000)
+	       && cluster_neoctl(&bk, out, sizeof out, "add all") == 0
+	       && cluster_neoctl(&bk, out, sizeof out, "tweak") == 0,
+	       "a third backup storage added and given cells while BACKINGUP (%s)", out);
+	committed = commit_many(pc, 300, 20, &last);
+	tap_ok(committed == 20 && all_up_to_date(30000) && caught_up(last, 30000)
+	       && state_is("BACKINGUP", 0),
+	       "its cells are UP_TO_DATE and the backup caught up");
+	cluster_neoctl(&bk, out, sizeof out, "print pt");
+	tap_diag("%s", out);
 
 	/* 2. clients while backing up */
 	tap_ok(cluster_client(&bk, "bk", &rw, NULL, NULL) != NEO_CLIENT_OK
