@@ -3,7 +3,8 @@
  * 16), real processes of ours on both sides: a primary cluster P (2
  * storages, 1 replica) and a backup cluster B (2 storages, no replica)
  * whose master follows P (-C/-M).
- *   - neoctl set cluster STARTING_BACKUP on B: it goes BACKINGUP and
+ *   - neoctl set cluster STARTING_BACKUP on B, refused while a client is
+ *     connected (as upstream); without: it goes BACKINGUP and
  *     catches up with hundreds of P's transactions (new and updated
  *     objects, large values, user/description/extension, an undo), then
  *     with more as they come;
@@ -538,6 +539,17 @@ int main(void)
 		tap_ok(state_is("BACKINGUP", 20000), "-B: the empty backup cluster goes BACKINGUP");
 	} else {
 		tap_ok(state_is("RUNNING", 20000), "backup cluster RUNNING, empty");
+		/* as upstream: not with clients connected */
+		if (cluster_client(&bk, NULL, &rw, NULL, NULL) == NEO_CLIENT_OK) {
+			cluster_neoctl(&bk, out, sizeof out, "set cluster STARTING_BACKUP");
+			tap_ok(strstr(out, "connected clients") && state_is("RUNNING", 0),
+			       "STARTING_BACKUP refused while a client is connected (%s)", out);
+			neo_client_close(rw);
+			rw = NULL;
+			usleep(300000);
+		} else {
+			tap_ok(false, "a client of the backup cluster while RUNNING");
+		}
 		/* 1. backup mode on */
 		cluster_neoctl(&bk, out, sizeof out, "set cluster STARTING_BACKUP");
 		tap_ok(state_is("BACKINGUP", 20000), "set cluster STARTING_BACKUP: BACKINGUP");
