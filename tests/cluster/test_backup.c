@@ -26,10 +26,13 @@
  *   - a record deleted from a backup storage's database (sqlite): neoctl
  *     check : finds that partition different from the upstream cluster's,
  *     the other 7 equal; put back, all 8 equal;
- *   - STOPPING_BACKUP: B is cut at its backup tid and RUNNING; the two
- *     histories are compared record by record (metadata of every
+ *   - the two histories compared record by record (metadata of every
  *     transaction; oid, data and data_txn of every record) and by
- *     loadBefore samples; B then takes writes.
+ *     loadBefore samples, B read while backing up;
+ *   - STOPPING_BACKUP while a backup storage lags (SIGSTOP): B is cut at
+ *     the backup tid every cell reached (before P's last tid) and goes
+ *     RUNNING; the histories up to the cut compared again; B then takes
+ *     writes.
  * With NEO_TEST_BACKUP_SSL=1 both clusters and the link between them
  * use TLS; with NEO_TEST_BACKUP_REPLICAS=1 B has one replica, and the
  * killed backup storage's cells, outdated, catch up from the other one
