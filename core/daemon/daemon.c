@@ -48,18 +48,10 @@ static int daemon_addresses(struct neo_daemon *daemon, enum neo_program program,
 
 /* Options upstream accepts for features this NEO does not have yet: a
  * node refuses to start with them rather than run without the feature,
- * so that nobody believes a backup cluster or e-mail alerts are running.
+ * so that nobody believes e-mail alerts are running.
  * NULL when none is given. */
 static const char *unsupported_option(enum neo_program program, const struct neo_options *o)
 {
-	if (program == NEO_PROGRAM_MASTER) {
-		if (o->backup)
-			return "--backup (backup mode)";
-		if (o->upstream_cluster)
-			return "--upstream-cluster (backup mode)";
-		if (o->upstream_masters)
-			return "--upstream-masters (backup mode)";
-	}
 	if (program == NEO_PROGRAM_ADMIN) {
 		if (o->monitor_email.count)
 			return "--monitor-email (e-mail alerts)";

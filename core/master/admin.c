@@ -61,14 +61,17 @@ static struct neo_node *storage_named(struct master *m, struct neo_conn *conn, u
 	return NULL;
 }
 
-/* As upstream: table-changing commands only while serving (upstream also
- * allows backup states, which this master does not have); check too. */
+/* As upstream: table-changing commands (add, tweak, set replicas) only
+ * while serving or backing up; truncate and check while serving only
+ * (check while backing up too: master_admin_check_replicas). */
 static bool pt_changes_allowed(struct master *m, struct neo_conn *conn, uint32_t msg_id,
-			       const char *rpc)
+			       const char *rpc, bool backup_too)
 {
 	char why[128];
 
-	if (m->state == NEO_CLUSTER_RUNNING)
+	if (m->state == NEO_CLUSTER_RUNNING
+	    || (backup_too && (m->state == NEO_CLUSTER_STARTING_BACKUP
+			       || m->state == NEO_CLUSTER_BACKINGUP)))
 		return true;
 	snprintf(why, sizeof why, "%s RPC can not be used in %s state", rpc,
 		 neo_enum_name(NEO_ENUM_CLUSTER_STATES, m->state));
@@ -131,9 +134,33 @@ void master_admin_set_cluster_state(struct master *m, struct neo_node *from, str
 		neo_log(NEO_LOG_INFO, "stop requested");
 		stop_cluster(m);
 		return;
-	case NEO_CLUSTER_STARTING_BACKUP:
+	case NEO_CLUSTER_STARTING_BACKUP: {
+		const char *why;
+
+		/* as upstream: from RUNNING only, without clients */
+		if (m->backup != NULL && m->state != NEO_CLUSTER_RUNNING) {
+			deny(conn, pkt->msg_id, "Can not switch to this state");
+			return;
+		}
+		if ((why = master_backup_start(m)) != NULL) {
+			deny(conn, pkt->msg_id, why);
+			return;
+		}
+		ack(conn, pkt->msg_id, "Cluster state changed");
+		return;
+	}
 	case NEO_CLUSTER_STOPPING_BACKUP:
-		deny(conn, pkt->msg_id, "No upstream cluster to backup defined in configuration");
+		if (m->backup == NULL) {
+			deny(conn, pkt->msg_id, "No upstream cluster to backup defined in configuration");
+			return;
+		}
+		/* as upstream: from BACKINGUP or STARTING_BACKUP */
+		if (m->state != NEO_CLUSTER_BACKINGUP && m->state != NEO_CLUSTER_STARTING_BACKUP) {
+			deny(conn, pkt->msg_id, "Can not switch to this state");
+			return;
+		}
+		ack(conn, pkt->msg_id, "Cluster state changed");
+		master_backup_leave(m);
 		return;
 	default:
 		deny(conn, pkt->msg_id, "Invalid state requested");
@@ -148,7 +175,7 @@ void master_admin_add_pending(struct master *m, struct neo_node *from, struct ne
 	char message[1024] = "Nodes added: ";
 	size_t added = 0;
 
-	if (!pt_changes_allowed(m, conn, pkt->msg_id, "addPendingNodes"))
+	if (!pt_changes_allowed(m, conn, pkt->msg_id, "addPendingNodes", true))
 		return;
 	/* Unlike upstream, which skips them: an id that names no storage is
 	 * a typo the operator must hear about. */
@@ -212,7 +239,7 @@ void master_admin_tweak(struct master *m, struct neo_node *from, struct neo_conn
 	int32_t *excluded;
 	int rc;
 
-	if (!pt_changes_allowed(m, conn, pkt->msg_id, "tweakPartitionTable")
+	if (!pt_changes_allowed(m, conn, pkt->msg_id, "tweakPartitionTable", true)
 	    || !tweak_nodes_valid(m, conn, pkt->msg_id, &req->excluded_uuids))
 		return;
 	excluded = neo_calloc(req->excluded_uuids.count + 1, sizeof *excluded);
@@ -358,6 +385,8 @@ struct check_plan {
 	int64_t partition;
 	struct neo_node *target;	/* checks; NULL: nothing to compare */
 	struct neo_node *source;	/* the reference, if named */
+	const struct neo_address *upstream;	/* backing up: an upstream cell, the reference */
+	const char *upstream_name;
 };
 
 /* max_tid (nil: the last transaction, as upstream) and min_tid <= max_tid;
@@ -367,7 +396,8 @@ static bool check_tid_range(struct master *m, struct neo_conn *conn, uint32_t ms
 {
 	const msgpack_object *max = &req->max_tid;
 
-	*max_tid = m->last_tid;
+	/* as upstream: backing up, what every cell holds */
+	*max_tid = m->has_backup_tid ? master_backup_tid(m, false) : m->last_tid;
 	if (max->type == MSGPACK_OBJECT_BIN && max->via.bin.size == 8)
 		*max_tid = neo_p64_read((const uint8_t *)max->via.bin.ptr);
 	else if (max->type != MSGPACK_OBJECT_NIL) {
@@ -447,7 +477,21 @@ static bool check_plan_partition(struct master *m, struct neo_conn *conn, uint32
 		    || !check_source_valid(m, conn, msg_id, (uint32_t)partition, plan->source))
 			return false;
 	}
-	/* As upstream: one readable cell has nothing to be compared with. */
+	/* As upstream: one readable cell has nothing to be compared with;
+	 * backing up, without a named source, the cells are compared with
+	 * an upstream one. */
+	if (m->has_backup_tid && !source->has) {
+		plan->upstream = master_backup_check_source(m, (uint32_t)partition,
+							    &plan->upstream_name);
+		if (plan->upstream == NULL) {
+			denyf(conn, msg_id, "check: no upstream storage for partition %lld",
+			      (long long)partition);
+			return false;
+		}
+		check_readable_cells(m, (uint32_t)partition, &first);
+		plan->target = first;
+		return true;
+	}
 	if (check_readable_cells(m, (uint32_t)partition, &first) > 1)
 		plan->target = first;
 	return true;
@@ -496,6 +540,11 @@ static bool check_send(struct master *m, struct neo_conn *conn, uint32_t msg_id,
 		if (plans[i].source) {
 			check.source.address.has = true;
 			neo_address_to_wire(&plans[i].source->address, &check.source.address.v);
+		} else if (plans[i].upstream) {
+			/* as upstream: (upstream cluster name, address) */
+			check.source.name = neo_bin_str(plans[i].upstream_name);
+			check.source.address.has = true;
+			neo_address_to_wire(plans[i].upstream, &check.source.address.v);
 		}
 		neo_conn_notify(plans[i].target->conn, NEO_CHECK_PARTITION, &check);
 	}
@@ -518,7 +567,8 @@ void master_admin_check_replicas(struct master *m, struct neo_node *from, struct
 
 	/* Unlike upstream, which takes it in any state: storages only check
 	 * while serving, and a table must exist to name partitions. */
-	if (!pt_changes_allowed(m, conn, pkt->msg_id, "checkReplicas")
+	if ((m->state != NEO_CLUSTER_BACKINGUP
+	     && !pt_changes_allowed(m, conn, pkt->msg_id, "checkReplicas", false))
 	    || !check_tid_range(m, conn, pkt->msg_id, req, &max_tid))
 		return;
 	/* Upstream acks an empty request, checking nothing. */
@@ -549,7 +599,7 @@ void master_admin_truncate(struct master *m, struct neo_node *from, struct neo_c
 {
 	uint64_t tid = ((const struct neo_truncate *)pkt->args)->tid;
 
-	if (!pt_changes_allowed(m, conn, pkt->msg_id, "truncate"))
+	if (!pt_changes_allowed(m, conn, pkt->msg_id, "truncate", false))
 		return;
 	if (tid >= m->last_tid) {
 		deny(conn, pkt->msg_id, "Truncating after last transaction does nothing");
@@ -614,7 +664,7 @@ void master_admin_set_num_replicas(struct master *m, struct neo_node *from, stru
 	struct neo_ptable before = { 0 };
 	char warning[256] = "";
 
-	if (!pt_changes_allowed(m, conn, pkt->msg_id, "setNumReplicas"))
+	if (!pt_changes_allowed(m, conn, pkt->msg_id, "setNumReplicas", true))
 		return;
 	/* As upstream's neoctl (its master asserts nr >= 0). */
 	if (nr < 0) {

@@ -131,6 +131,16 @@ static bool wants_read_only(const struct neo_request_identification *req)
 	return backup;
 }
 
+/* As upstream: the master of a backup cluster identifies as a client
+ * with a backup key in its extra (its cluster's name). */
+static bool is_backup_master(const struct neo_request_identification *req)
+{
+	for (uint32_t i = 0; i < req->extra.count; i++)
+		if (req->extra.keys[i].size == 6 && memcmp(req->extra.keys[i].data, "backup", 6) == 0)
+			return true;
+	return false;
+}
+
 static enum neo_node_state initial_state(struct master *m, enum neo_node_type type, int32_t nid)
 {
 	if (type != NEO_NODE_STORAGE)
@@ -198,7 +208,11 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 		    && master_node_news_for(peer->type, node->type))
 			master_send_node_list(m, peer->conn, peer->type, NULL, &node, 1);
 	}
-	if (node->type != NEO_NODE_MASTER) {
+	/* Not to the master of a backup cluster: upstream's master does not
+	 * send it at identification, and upstream's backup master refuses it
+	 * there (its BackupHandler has no handler for it). */
+	if (node->type != NEO_NODE_MASTER && !(node->type == NEO_NODE_CLIENT
+					       && master_node_data(node)->backup)) {
 		struct neo_notify_cluster_information info = { .state = m->state };
 
 		neo_conn_notify(node->conn, NEO_NOTIFY_CLUSTER_INFORMATION, &info);
@@ -296,7 +310,13 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 		}
 		break;
 	case NEO_NODE_CLIENT:
-		if (m->state != NEO_CLUSTER_RUNNING) {
+		/* as upstream: while backing up, read-only clients only */
+		if (m->state == NEO_CLUSTER_BACKINGUP && !wants_read_only(req)) {
+			refuse(conn, pkt->msg_id, NEO_ERROR_READ_ONLY_ACCESS,
+			       "read-write access requested but cluster is backing up");
+			return;
+		}
+		if (m->state != NEO_CLUSTER_RUNNING && m->state != NEO_CLUSTER_BACKINGUP) {
 			refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "cluster not operational");
 			return;
 		}
@@ -322,6 +342,11 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 		}
 		if (m->state == NEO_CLUSTER_STOPPING) {
 			refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "cluster is stopping");
+			return;
+		}
+		/* as upstream: not while leaving backup mode */
+		if (m->state == NEO_CLUSTER_STOPPING_BACKUP) {
+			refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "cluster is leaving backup mode");
 			return;
 		}
 		break;
@@ -351,14 +376,17 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 		welcome(m, node, pkt->msg_id);
 		return;
 	}
-	if (node->type == NEO_NODE_CLIENT)
+	if (node->type == NEO_NODE_CLIENT) {
 		((struct master_node *)node->owner_data)->read_only = wants_read_only(req);
+		((struct master_node *)node->owner_data)->backup = is_backup_master(req);
+	}
 	welcome(m, node, pkt->msg_id);
 	if (node->type == NEO_NODE_STORAGE) {
 		if (m->state == NEO_CLUSTER_RECOVERING)
 			master_recovery_node(m, node);
-		else if (m->state == NEO_CLUSTER_RUNNING && node->state == NEO_NODE_RUNNING)
-			master_start_storage(m, node);
+		else if ((m->state == NEO_CLUSTER_RUNNING || m->state == NEO_CLUSTER_STARTING_BACKUP
+			  || m->state == NEO_CLUSTER_BACKINGUP) && node->state == NEO_NODE_RUNNING)
+			master_start_storage(m, node);	/* as upstream, in backup mode too */
 		else if (m->state == NEO_CLUSTER_VERIFYING && node->state == NEO_NODE_RUNNING)
 			master_recovery_node(m, node);
 	}

@@ -38,6 +38,7 @@ static void master_free(struct master *m)
 {
 	master_txn_reset(m);
 	master_pack_reset(m);
+	master_backup_free(m);
 	for (size_t i = 0; i < m->nodes.count; i++) {
 		neo_free(m->nodes.nodes[i]->owner_data);
 		m->nodes.nodes[i]->owner_data = NULL;
@@ -94,7 +95,8 @@ int main(int argc, char **argv)
 	/* -D, as upstream: a master lists itself too (master_peers skips it) */
 	neo_master_list_note(&m.address);
 	neo_signals_set_dump(daemon.signals, master_dump, &m);
-	if (master_metrics_init(&m, daemon.metrics) < 0 || master_peers(&m, &daemon) < 0) {
+	if (master_metrics_init(&m, daemon.metrics) < 0 || master_peers(&m, &daemon) < 0
+	    || master_backup_configure(&m) < 0) {
 		master_free(&m);
 		neo_daemon_finish(&daemon);
 		return 1;
@@ -113,6 +115,7 @@ int main(int argc, char **argv)
 			neo_conn_abort(m.master_links[i], "master exiting");
 	if (m.primary_conn)
 		neo_conn_abort(m.primary_conn, "master exiting");
+	master_backup_stop(&m);		/* the link to an upstream cluster */
 	event_base_loop(m.base, EVLOOP_NONBLOCK);
 	master_free(&m);
 	neo_daemon_finish(&daemon);

@@ -17,10 +17,14 @@
  *   master/pack.c      pack orders
  *   master/admin.c     requests relayed by the admin node (neoctl)
  *   master/metrics.c   what the master counts for --metrics
+ *   master/backup.c    backup mode: following an upstream cluster
  *
  * Calls go one way: main -> routes -> admin, ident -> recovery -> txn ->
  * pack -> nodes, with pt and decide between recovery and nodes; nodes.c
- * calls no other file (tests/build/call_graph.py lists any loop).
+ * calls no other file (tests/build/call_graph.py lists any loop).  One
+ * loop is known: backup.c lives beside recovery.c (recovery enters and
+ * stops backup mode, txn asks the backup tid, and leaving backup mode
+ * stops operation through recovery).
  *
  * Everything runs in the event loop's thread.
  */
@@ -48,10 +52,12 @@ struct master_node {
 	bool recovery_answered;
 	int64_t recovery_ptid;		/* -1: none */
 	uint64_t recovery_backup_tid, recovery_truncate_tid;
+	bool recovery_has_backup_tid;	/* its database is in backup mode */
 	bool replication_watch;		/* storage: asked unfinished transactions */
 	uint64_t readiness;		/* storage: order of its NotifyReady */
 	uint64_t pack_completed;	/* storage: last pack id it completed */
 	bool read_only;			/* client: read_only (or backup) in its extra */
+	bool backup;			/* client: the master of a backup cluster */
 };
 
 /* A transaction between begin and the end of its commit. */
@@ -119,6 +125,7 @@ struct master {
 	int64_t recovered_ptid;
 	struct neo_node *pt_source;	/* storage asked for its table */
 	uint64_t backup_tid, truncate_tid;
+	bool has_backup_tid;		/* in backup mode (the storages say so) */
 	uint32_t verification_pending;	/* answers awaited */
 	struct neo_idmap locked;	/* verification: ttid -> tid (boxed) */
 
@@ -142,6 +149,9 @@ struct master {
 		struct neo_metric *finish_seconds;
 		struct neo_metric *primary, *state, *pending, *last_tid_time;
 	} metrics;
+	/* Backup mode (master/backup.c). */
+	struct master_backup *backup;	/* NULL: no upstream cluster configured */
+	bool backup_initially;		/* -B */
 };
 
 /* master/metrics.c: registers the master's metrics in registry, with a
@@ -267,6 +277,28 @@ void master_txn_client_lost(struct master *m, struct neo_conn *conn);
 void master_txn_storage_lost(struct master *m, int32_t nid);
 void master_txn_reset(struct master *m);
 uint64_t master_txn_min_pending(const struct master *m);
+
+/* master/backup.c */
+int master_backup_configure(struct master *m);
+void master_backup_free(struct master *m);
+/* The backup tid: per partition its best (use_max) or worst readable
+ * cell, the least over the partitions. */
+uint64_t master_backup_tid(struct master *m, bool use_max);
+/* After verification: true if the cluster goes backing up (storages in
+ * backup mode, or -B on an empty cluster) instead of RUNNING. */
+bool master_backup_after_verification(struct master *m);
+/* neoctl set cluster STARTING_BACKUP: NULL, or why it is refused. */
+const char *master_backup_start(struct master *m);
+void master_backup_leave(struct master *m);
+void master_backup_stop(struct master *m);
+void master_backup_storage_ready(struct master *m);
+void master_backup_node_lost(struct master *m, struct neo_node *node);
+/* neoctl check while backing up: an upstream storage with a readable
+ * cell of the partition (*name: the upstream cluster), or NULL. */
+const struct neo_address *master_backup_check_source(struct master *m, uint32_t partition,
+						     const char **name);
+void master_backup_replication_done(struct master *m, struct neo_node *node, uint32_t partition,
+				    uint64_t tid);
 
 /* master/admin.c: requests only an admin node may make. */
 master_handler master_admin_set_cluster_state, master_admin_add_pending, master_admin_tweak,

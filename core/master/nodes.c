@@ -153,20 +153,29 @@ int master_send_pt(struct master *m, struct neo_conn *conn)
 
 /*
  * RECOVERING -> VERIFYING -> RUNNING; back to RECOVERING when operation
- * is lost (from VERIFYING or RUNNING) or a new candidacy starts; any ->
- * STOPPING, which is final.  The backup states are never entered: this
- * master has no backup mode.
+ * is lost (from VERIFYING, RUNNING or a backup state) or a new candidacy
+ * starts; any -> STOPPING, which is final.  Backup mode (master/backup.c),
+ * as upstream: VERIFYING or RUNNING -> STARTING_BACKUP <-> BACKINGUP, both
+ * -> STOPPING_BACKUP -> RECOVERING (the truncation).
  */
 bool master_cluster_transition_ok(enum neo_cluster_state from, enum neo_cluster_state to)
 {
 	switch (to) {
 	case NEO_CLUSTER_RECOVERING:
 		return from == NEO_CLUSTER_RECOVERING || from == NEO_CLUSTER_VERIFYING
-		       || from == NEO_CLUSTER_RUNNING;
+		       || from == NEO_CLUSTER_RUNNING || from == NEO_CLUSTER_STARTING_BACKUP
+		       || from == NEO_CLUSTER_BACKINGUP || from == NEO_CLUSTER_STOPPING_BACKUP;
 	case NEO_CLUSTER_VERIFYING:
 		return from == NEO_CLUSTER_RECOVERING;
 	case NEO_CLUSTER_RUNNING:
 		return from == NEO_CLUSTER_VERIFYING;
+	case NEO_CLUSTER_STARTING_BACKUP:
+		return from == NEO_CLUSTER_VERIFYING || from == NEO_CLUSTER_RUNNING
+		       || from == NEO_CLUSTER_BACKINGUP;
+	case NEO_CLUSTER_BACKINGUP:
+		return from == NEO_CLUSTER_STARTING_BACKUP;
+	case NEO_CLUSTER_STOPPING_BACKUP:
+		return from == NEO_CLUSTER_STARTING_BACKUP || from == NEO_CLUSTER_BACKINGUP;
 	case NEO_CLUSTER_STOPPING:
 		return true;
 	default:

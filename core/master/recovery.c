@@ -81,6 +81,7 @@ static void answered_recovery(struct neo_conn *conn, enum neo_ask_status status,
 
 		data->recovery_ptid = recovery->ptid.has ? recovery->ptid.v : 0;
 		data->recovery_backup_tid = recovery->backup_tid.has ? recovery->backup_tid.v : 0;
+		data->recovery_has_backup_tid = recovery->backup_tid.has;
 		data->recovery_truncate_tid =
 			recovery->truncate_tid.has ? recovery->truncate_tid.v : 0;
 	}
@@ -103,6 +104,7 @@ static bool recovery_fetch_pt(struct master *m)
 
 		m->recovered_ptid = ptid;
 		m->backup_tid = data->recovery_backup_tid;
+		m->has_backup_tid = data->recovery_has_backup_tid;
 		m->truncate_tid = data->recovery_truncate_tid;
 	}
 	if (neo_conn_ask(best->conn, NEO_ASK_PARTITION_TABLE, NULL, 0, answered_partition_table, m) < 0)
@@ -144,6 +146,8 @@ void master_recovery_start(struct master *m, bool keep_pt)
 	}
 	m->pt_source = NULL;
 	m->verification_pending = 0;
+	m->has_backup_tid = false;
+	master_backup_stop(m);
 	for (size_t i = 0; i < m->nodes.count; i++) {
 		struct neo_node *node = m->nodes.nodes[i];
 
@@ -223,6 +227,18 @@ static void recovery_finish(struct master *m, bool new_table)
 			"still recovering");
 		neo_free(chosen);
 		return;
+	}
+	/* As upstream, backup mode is what the storages say: the table's
+	 * source, or (the table kept after a loss of operation) any of the
+	 * storages starting. */
+	for (size_t i = 0; i < count && !m->has_backup_tid; i++) {
+		struct neo_node *node = neo_nodes_by_nid(&m->nodes, chosen[i]);
+		struct master_node *data = node ? node->owner_data : NULL;
+
+		if (data && data->recovery_has_backup_tid) {
+			m->has_backup_tid = true;
+			m->backup_tid = data->recovery_backup_tid;
+		}
 	}
 	neo_free(chosen);
 	if (m->truncate_tid) {
@@ -487,7 +503,8 @@ static void verification_done(struct master *m)
 		(unsigned long long)m->last_tid,
 		neo_tid_format_time(m->last_tid, tid_text, sizeof tid_text),
 		(unsigned long long)m->last_oid);
-	master_set_state(m, NEO_CLUSTER_RUNNING);
+	if (!master_backup_after_verification(m))
+		master_set_state(m, NEO_CLUSTER_RUNNING);
 	m->startup_allowed = false;
 	m->truncate_tid = 0;
 	for (size_t i = 0; i < m->nodes.count; i++) {
@@ -509,7 +526,8 @@ static void verification_done(struct master *m)
 void master_start_storage(struct master *m, struct neo_node *node)
 {
 	struct master_node *data = master_node_data(node);
-	struct neo_start_operation start = { .backup = false };
+	/* as upstream: in backup mode, the storages are told */
+	struct neo_start_operation start = { .backup = m->has_backup_tid };
 
 	if (data == NULL || node->conn == NULL)
 		return;
@@ -531,6 +549,7 @@ void master_storage_notify_ready(struct master *m, struct neo_node *node, struct
 		data->readiness = ++m->storage_readiness;
 		neo_log(NEO_LOG_INFO, "storage %s ready", neo_nid_format(node->nid, nid, sizeof nid));
 	}
+	master_backup_storage_ready(m);
 }
 
 void master_stop_operation(struct master *m)
@@ -597,6 +616,7 @@ void master_storage_lost(struct master *m, struct neo_node *node)
 			break;
 		}
 		master_set_node_state(m, node, NEO_NODE_DOWN);
+		master_backup_node_lost(m, node);
 		if (!storage_lost_outdate(m, node->nid)) {
 			/* Its cells would stay readable while it misses writes:
 			 * recovery outdates them when it starts the cluster. */
@@ -627,6 +647,11 @@ void master_storage_replication_done(struct master *m, struct neo_node *node,
 {
 	const struct neo_notify_replication_done *done = pkt->args;
 
+	if (m->has_backup_tid) {
+		if (done->partition >= 0 && done->partition < m->pt.num_partitions)
+			master_backup_replication_done(m, node, (uint32_t)done->partition, done->tid);
+		return;
+	}
 	/* as upstream: only from a storage that asked which transactions
 	 * were unfinished (its cells are "updatable") */
 	if (done->partition >= 0 && done->partition < m->pt.num_partitions

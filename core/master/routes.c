@@ -124,6 +124,10 @@ static void ask_recovery(struct master *m, struct neo_node *node, struct neo_con
 {
 	struct neo_answer_recovery answer = { .ptid = { true, m->pt.ptid } };
 
+	/* as upstream: in backup mode, the backup tid */
+	if (m->has_backup_tid)
+		answer.backup_tid = (struct neo_opt_p64){ true, master_backup_tid(m, true) };
+
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_RECOVERY, &answer);
 }
 
@@ -135,8 +139,35 @@ static void read_only_access(struct master *m, struct neo_node *node, struct neo
 {
 	neo_log(NEO_LOG_DEBUG, "%s: %s refused to a read-only client", neo_conn_peer(conn),
 		pkt->type->name);
+	/* as upstream's ClientBackupServiceHandler in backup mode */
 	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_READ_ONLY_ACCESS,
-			      "read-only access as requested by the client");
+			      m->has_backup_tid ? "read-only access because cluster is in backuping mode"
+						: "read-only access as requested by the client");
+}
+
+/* As upstream's ClientBackupServiceHandler: a client of a cluster backing
+ * up reads up to the backup tid every cell has, and its last ids are not
+ * known. */
+static void client_last_transaction(struct master *m, struct neo_node *node,
+				    struct neo_conn *conn, struct neo_packet *pkt)
+{
+	struct neo_answer_last_transaction answer;
+
+	if (!m->has_backup_tid) {
+		master_txn_ask_last_transaction(m, node, conn, pkt);
+		return;
+	}
+	answer.tid = master_backup_tid(m, false);
+	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_LAST_TRANSACTION, &answer);
+}
+
+static void client_last_ids(struct master *m, struct neo_node *node, struct neo_conn *conn,
+			    struct neo_packet *pkt)
+{
+	if (m->has_backup_tid)
+		read_only_access(m, node, conn, pkt);
+	else
+		ask_last_ids(m, node, conn, pkt);
 }
 
 static void flush_log(struct master *m, struct neo_node *node, struct neo_conn *conn,
@@ -170,6 +201,7 @@ static const struct master_route routes[] = {
 	{ NEO_ASK_CLUSTER_STATE, FROM_ANYONE, ask_cluster_state },
 	{ NEO_ASK_NODE_LIST, FROM_ANYONE, ask_node_list },
 	{ NEO_ASK_PARTITION_LIST, FROM_ANYONE, ask_partition_list },
+	{ NEO_ASK_LAST_IDS, FROM_CLIENT, client_last_ids },
 	{ NEO_ASK_LAST_IDS, FROM_ANYONE, ask_last_ids },
 	{ NEO_ASK_RECOVERY, FROM_ANYONE, ask_recovery },
 
@@ -204,7 +236,8 @@ static const struct master_route routes[] = {
 	{ NEO_ABORT_TRANSACTION, FROM_CLIENT, master_txn_abort },
 	{ NEO_FAILED_VOTE, FROM_CLIENT, master_txn_failed_vote },
 	{ NEO_ASK_NEW_OIDS, FROM_CLIENT, master_txn_new_oids },
-	{ NEO_ASK_LAST_TRANSACTION, FROM_CLIENT | FROM_STORAGE | FROM_ADMIN,
+	{ NEO_ASK_LAST_TRANSACTION, FROM_CLIENT, client_last_transaction },
+	{ NEO_ASK_LAST_TRANSACTION, FROM_STORAGE | FROM_ADMIN,
 	  master_txn_ask_last_transaction },
 	{ NEO_ASK_FINAL_TID, FROM_CLIENT | FROM_STORAGE, master_txn_ask_final_tid },
 	{ NEO_ASK_PACK_ORDERS, FROM_CLIENT | FROM_STORAGE, master_pack_ask_orders },

@@ -379,6 +379,32 @@ void master_txn_finish(struct master *m, struct neo_node *client, struct neo_con
 	commit_ready(m);
 }
 
+/* InvalidatePartitions: the commit's tid and the partitions of its
+ * objects (the backup master adds the tid's own partition). */
+static void notify_partitions(struct master *m, struct neo_conn *conn, struct master_txn *txn)
+{
+	struct neo_invalidate_partitions invalidate = { .tid = txn->tid };
+	int64_t *partitions = neo_calloc(txn->oid_count + 1, sizeof *partitions);
+	uint32_t count = 0;
+
+	if (partitions == NULL || m->pt.num_partitions == 0) {
+		neo_free(partitions);
+		return;
+	}
+	for (uint32_t i = 0; i < txn->oid_count; i++) {
+		int64_t p = neo_ptable_partition(&m->pt, txn->oids[i]);
+		bool seen = false;
+
+		for (uint32_t k = 0; k < count && !seen; k++)
+			seen = partitions[k] == p;
+		if (!seen)
+			partitions[count++] = p;
+	}
+	invalidate.partitions = (struct neo_list_int){ partitions, count };
+	neo_conn_notify(conn, NEO_INVALIDATE_PARTITIONS, &invalidate);
+	neo_free(partitions);
+}
+
 static void commit_one(struct master *m, struct master_txn *txn)
 {
 	struct neo_answer_transaction_finished finished = { .ttid = txn->ttid, .tid = txn->tid };
@@ -396,7 +422,13 @@ static void commit_one(struct master *m, struct master_txn *txn)
 	for (size_t i = 0; i < m->nodes.count; i++) {
 		struct neo_node *node = m->nodes.nodes[i];
 
-		if (node->type == NEO_NODE_CLIENT && node->conn && node->conn != txn->client)
+		if (node->type != NEO_NODE_CLIENT || node->conn == NULL || node->conn == txn->client)
+			continue;
+		/* as upstream: the master of a backup cluster is told the
+		 * partitions the commit touched */
+		if (master_node_data(node)->backup)
+			notify_partitions(m, node->conn, txn);
+		else
 			neo_conn_notify(node->conn, NEO_INVALIDATE_OBJECTS, &invalidate);
 	}
 	for (uint32_t i = 0; i < txn->involved_count; i++) {
@@ -465,6 +497,16 @@ void master_txn_ask_unfinished(struct master *m, struct neo_node *node, struct n
 	size_t count = 0;
 	uint64_t *ttids;
 	struct master_node *data = master_node_data(node);
+
+	/* as upstream: in backup mode, up to the backup tid every readable
+	 * cell has, and nothing is pending */
+	if (m->has_backup_tid) {
+		answer.max_tid = master_backup_tid(m, false);
+		if (data)
+			data->replication_watch = true;
+		neo_conn_answer(conn, msg_id, NEO_ANSWER_UNFINISHED_TRANSACTIONS, &answer);
+		return;
+	}
 
 	for (struct master_txn *txn = m->txns; txn; txn = txn->next)
 		count++;

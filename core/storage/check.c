@@ -145,7 +145,7 @@ void storage_check_serial_range(struct storage *s, struct neo_conn *conn, struct
 #define CHECK_PEERS 16
 
 struct check_peer {
-	int32_t nid;
+	int32_t nid;			/* 0: the upstream cluster's cell */
 	struct neo_conn *conn;		/* NULL while awaiting */
 	bool ready, answered, differs;
 	bool awaiting;			/* refused ours: waits for the peer's own */
@@ -156,10 +156,16 @@ struct check_peer {
 struct check_order {
 	uint32_t partition;
 	uint64_t min_tid, max_tid;
+	/* backup mode, as upstream: the reference is a cell of the upstream
+	 * cluster `upstream_name` at `upstream` */
+	bool has_upstream;
+	struct neo_address upstream;
+	char upstream_name[128];
 	struct check_order *next;
 };
 
 struct checker {
+	bool local_differs;		/* from the upstream reference */
 	struct check_order *queue;
 	struct check_order *current;
 	struct check_peer peers[CHECK_PEERS];
@@ -206,14 +212,23 @@ static void check_finish(struct storage *s, bool corrupted)
 		int32_t nids[CHECK_PEERS];
 		uint32_t count = c->peer_count;
 
-		for (uint32_t i = 0; i < count; i++)
+		for (uint32_t i = 0; i < count; i++) {
 			nids[i] = c->peers[i].nid;
+			/* ours alone: the upstream cell's goes */
+			if (nids[i] == 0 && c->peers[i].conn) {
+				struct neo_conn *conn = c->peers[i].conn;
+
+				c->peers[i].conn = NULL;	/* not this check's any more */
+				neo_conn_close(conn, "check done");
+			}
+		}
 		c->peer_count = 0;
 		c->current = NULL;
 		neo_free(order);
 		/* a connection the peer opened to us at the same time as ours */
 		for (uint32_t i = 0; i < count; i++)
-			storage_peers_prune(s, nids[i]);
+			if (nids[i])
+				storage_peers_prune(s, nids[i]);
 	}
 	check_next(s);
 }
@@ -222,11 +237,16 @@ static void report_corrupted(struct storage *s)
 {
 	struct checker *c = s->checker;
 	struct neo_notify_partition_corrupted bad = { .partition = c->current->partition };
-	int64_t nids[CHECK_PEERS];
+	int64_t nids[CHECK_PEERS + 1];
 	char name[16];
 
-	for (uint32_t i = 0; i < c->peer_count; i++)
-		if (c->peers[i].differs) {
+	if (c->local_differs) {
+		nids[bad.uuids.count++] = s->nid;
+		neo_log(NEO_LOG_ERROR, "partition %u differs here from the upstream cluster",
+			c->current->partition);
+	}
+	for (uint32_t i = 0; i < c->peer_count && bad.uuids.count < CHECK_PEERS; i++)
+		if (c->peers[i].differs && c->peers[i].nid) {
 			nids[bad.uuids.count++] = c->peers[i].nid;
 			neo_log(NEO_LOG_ERROR, "partition %u differs on %s", c->current->partition,
 				neo_nid_format(c->peers[i].nid, name, sizeof name));
@@ -241,12 +261,19 @@ static void check_answers_in(struct storage *s)
 	struct checker *c = s->checker;
 	bool corrupted = false;
 
+	const struct range_result *reference = &c->local;
+
 	for (uint32_t i = 0; i < c->peer_count; i++) {
 		if (!c->peers[i].answered)
 			return;
-		if (!same_result(&c->peers[i].result, &c->local))
-			corrupted = c->peers[i].differs = true;
+		if (c->peers[i].nid == 0)
+			reference = &c->peers[i].result;	/* as upstream: the source */
 	}
+	c->local_differs = reference != &c->local && !same_result(reference, &c->local);
+	corrupted = c->local_differs;
+	for (uint32_t i = 0; i < c->peer_count; i++)
+		if (&c->peers[i].result != reference && !same_result(&c->peers[i].result, reference))
+			corrupted = c->peers[i].differs = true;
 	if (corrupted) {
 		report_corrupted(s);
 		check_finish(s, true);
@@ -498,6 +525,19 @@ static void check_next(struct storage *s)
 				neo_log(NEO_LOG_WARNING, "check: cannot connect to %s:%u: %s",
 					node->address.host, node->address.port, err);
 		}
+		if (order->has_upstream && c->peer_count < CHECK_PEERS) {
+			struct check_peer *peer = &c->peers[c->peer_count++];
+
+			memset(peer, 0, sizeof *peer);
+			peer->msg_id = -1;
+			peer->conn = storage_peer_connect_upstream(s, &order->upstream,
+								   order->upstream_name, err,
+								   sizeof err);
+			if (peer->conn == NULL)
+				neo_log(NEO_LOG_WARNING, "check: cannot connect to %s:%u: %s",
+					order->upstream.host, order->upstream.port, err);
+		}
+		c->local_differs = false;
 		neo_log(NEO_LOG_INFO, "checking partition %u against %u replica(s)", order->partition,
 			c->peer_count);
 		if (c->peer_count == 0) {
@@ -532,6 +572,13 @@ void storage_check_partition(struct storage *s, struct neo_packet *pkt)
 	order->partition = (uint32_t)req->partition;
 	order->min_tid = req->min_tid;
 	order->max_tid = req->max_tid;
+	/* as upstream: (name, address), a name for the upstream cluster's */
+	if (req->source.name.size && req->source.name.size < sizeof order->upstream_name
+	    && req->source.address.has
+	    && neo_address_from_wire(&req->source.address.v, &order->upstream)) {
+		order->has_upstream = true;
+		memcpy(order->upstream_name, req->source.name.data, req->source.name.size);
+	}
 	for (tail = &s->checker->queue; *tail; tail = &(*tail)->next)
 		;
 	*tail = order;

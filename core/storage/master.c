@@ -27,7 +27,8 @@ static void answer_recovery(struct storage *s, struct neo_conn *conn, uint32_t m
 
 	answer.ptid.has = s->pt.ptid > 0;
 	answer.ptid.v = s->pt.ptid;
-	if (storage_config_get_tid(s, "backup_tid", &value) == 0 && value) {
+	/* as upstream: present (even 0) in backup mode */
+	if (storage_config_get_tid(s, "backup_tid", &value) == 0) {
 		answer.backup_tid.has = true;
 		answer.backup_tid.v = value;
 	}
@@ -233,13 +234,63 @@ static void take_nodes(struct storage *s, const struct neo_notify_node_informati
 
 /* --- Operation ------------------------------------------------------------ */
 
-static void start_operation(struct storage *s, struct neo_conn *conn)
+/* The last tid this storage holds (0: none). */
+static uint64_t last_tid_held(struct storage *s)
 {
+	uint64_t last = 0;
+
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++) {
+		uint64_t tid;
+
+		if (storage_readable(s, p)
+		    && s->be->last_trans_tid(s->db, p, NEO_MAX_TID, &tid) == NEO_BACKEND_OK
+		    && tid > last)
+			last = tid;
+	}
+	return last;
+}
+
+/* As upstream's replicator.startOperation: backup mode keeps the backup
+ * tid the database has, or starts at its last tid; normal mode drops it. */
+static bool set_backup_mode(struct storage *s, bool backup)
+{
+	uint64_t tid = 0;
+	bool present = storage_config_get_tid(s, "backup_tid", &tid) == 0;
+	int rc = NEO_BACKEND_OK;
+
+	if (backup && !present) {
+		tid = last_tid_held(s);
+		rc = storage_config_set_tid(s, "backup_tid", tid, true) < 0 ? NEO_BACKEND_EIO
+			: s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	} else if (!backup && present) {
+		rc = storage_config_set_tid(s, "backup_tid", 0, false) < 0 ? NEO_BACKEND_EIO
+			: s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	}
+	if (storage_db_failed(s, rc, "saving the backup tid"))
+		return false;
+	s->backup_mode = backup;
+	s->backup_tid = backup ? tid : 0;
+	if (backup)
+		neo_log(NEO_LOG_INFO, "backup mode, backup tid %016" PRIx64, tid);
+	return true;
+}
+
+static void start_operation(struct storage *s, struct neo_conn *conn, bool backup)
+{
+	if (!set_backup_mode(s, backup))
+		return;
+	if (s->operational) {
+		/* as upstream: a running cluster switching to backup mode */
+		storage_replication_backup_start(s);
+		return;
+	}
 	storage_drop_unfinished(s);
 	s->operational = true;
 	neo_log(NEO_LOG_INFO, "operational");
 	neo_conn_notify(conn, NEO_NOTIFY_READY, NULL);
 	storage_replication_update(s);
+	if (backup)
+		storage_replication_backup_start(s);
 	storage_pack_update(s);
 }
 
@@ -248,6 +299,7 @@ static void stop_operation(struct storage *s)
 	if (s->operational)
 		neo_log(NEO_LOG_INFO, "operation stopped");
 	s->operational = false;
+	s->backup_mode = false;
 	storage_replication_stop(s);
 	storage_check_stop(s);
 	storage_pack_stop(s);
@@ -297,6 +349,8 @@ static void truncate_order(struct storage *s, struct neo_conn *conn, struct neo_
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
 	if (storage_db_failed(s, rc, "saving a truncation order"))
 		return;
+	/* leaving backup mode: the backup tid is written no more */
+	s->backup_mode = false;
 	neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_ACK, "");
 }
 
@@ -408,8 +462,7 @@ MASTER_HANDLER(storage_master_pack_orders)
 
 MASTER_HANDLER(storage_master_start)
 {
-	(void)pkt;
-	start_operation(s, conn);
+	start_operation(s, conn, ((const struct neo_start_operation *)pkt->args)->backup);
 }
 
 MASTER_HANDLER(storage_master_stop)

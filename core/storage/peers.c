@@ -126,7 +126,10 @@ static void identify(struct storage *s, struct storage_peer *peer, struct neo_pa
 
 		neo_conn_set_name(peer->conn, neo_nid_format(peer->nid, nid, sizeof nid));
 	}
-	accept.my_uuid.has = true;
+	/* as upstream: to an anonymous storage (of a backup cluster), no id
+	 * either way; upstream's refuses an answer with ours ("invalid
+	 * uuids") */
+	accept.my_uuid.has = req->uuid.has;
 	accept.my_uuid.v = s->nid;
 	accept.your_uuid = req->uuid;
 	neo_conn_answer(peer->conn, pkt->msg_id, NEO_ACCEPT_IDENTIFICATION, &accept);
@@ -280,7 +283,14 @@ static void out_ready(struct neo_conn *conn, void *arg)
 	struct storage *s = arg;
 	struct neo_request_identification req;
 
+	const struct storage_peer *peer = neo_idmap_get(&s->peers, (uintptr_t)conn);
+
 	storage_peer_identification(s, &req);
+	if (peer && peer->upstream) {
+		/* as upstream: to the upstream cluster, anonymous */
+		req.uuid.has = false;
+		req.cluster_name = neo_bin_str(peer->upstream);
+	}
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, out_identified, s);
 }
 
@@ -315,6 +325,30 @@ struct neo_conn *storage_peer_connect(struct storage *s, const struct neo_node *
 	return peer->conn;
 }
 
+struct neo_conn *storage_peer_connect_upstream(struct storage *s, const struct neo_address *address,
+					       const char *name, char *err, size_t errlen)
+{
+	struct storage_peer *peer = neo_calloc(1, sizeof *peer);
+
+	if (peer == NULL || (peer->upstream = neo_strdup(name)) == NULL) {
+		neo_free(peer);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	peer->outgoing = true;
+	peer->type = NEO_NODE_STORAGE;
+	peer->conn = neo_conn_connect(s->base, address, s->ssl, &out_callbacks, s, err, errlen);
+	if (peer->conn == NULL || neo_idmap_put(&s->peers, (uintptr_t)peer->conn, peer) < 0) {
+		if (peer->conn)
+			neo_conn_abort(peer->conn, "out of memory");
+		neo_free(peer->upstream);
+		neo_free(peer);
+		return NULL;
+	}
+	neo_conn_set_name(peer->conn, "upstream");
+	return peer->conn;
+}
+
 static void peer_closed(struct neo_conn *conn, const char *reason, void *arg)
 {
 	struct storage *s = arg;
@@ -327,5 +361,7 @@ static void peer_closed(struct neo_conn *conn, const char *reason, void *arg)
 	}
 	if (peer && peer->ident_held)
 		neo_packet_release(&peer->held_ident);
+	if (peer)
+		neo_free(peer->upstream);
 	neo_free(peer);
 }

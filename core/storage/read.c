@@ -50,6 +50,17 @@ static bool serve_object(struct storage *s, struct neo_conn *conn, struct neo_pa
 		at = NEO_BACKEND_OBJ_BEFORE;
 		tid = req->before.v;
 	}
+	/* As upstream, in backup mode reads stop at the backup tid: a
+	 * revision after it is not found, a load is before backup_tid + 1. */
+	if (s->backup_mode) {
+		if (at == NEO_BACKEND_OBJ_EXACT && tid > s->backup_tid) {
+			tid = 0;
+		} else if (at == NEO_BACKEND_OBJ_LATEST
+			   || (at == NEO_BACKEND_OBJ_BEFORE && tid > s->backup_tid + 1)) {
+			at = NEO_BACKEND_OBJ_BEFORE;
+			tid = s->backup_tid + 1;
+		}
+	}
 	rc = s->be->obj_get(s->db, partition, req->oid, at, tid, &object);
 	if (rc == NEO_BACKEND_NOTFOUND) {
 		/* As upstream: OidNotFound when other revisions exist. */
@@ -150,6 +161,13 @@ void storage_ask_transaction(struct storage *s, struct neo_conn *conn, struct ne
 
 	if (refuse_unreadable(s, conn, pkt->msg_id, partition))
 		return;
+	if (s->backup_mode && req->tid > s->backup_tid) {
+		/* as upstream */
+		storage_send_error(conn, pkt->msg_id, NEO_ERROR_TID_NOT_FOUND,
+				   "tids > %016llx are not fully fetched yet",
+				   (unsigned long long)s->backup_tid);
+		return;
+	}
 	rc = s->be->trans_get(s->db, partition, req->tid, false, &trans);
 	if (rc != NEO_BACKEND_OK) {
 		storage_send_error(conn, pkt->msg_id, NEO_ERROR_TID_NOT_FOUND, "%016llx",
@@ -197,6 +215,15 @@ void storage_ask_tids(struct storage *s, struct neo_conn *conn, struct neo_packe
 	if (count)
 		s->be->tid_list_desc(s->db, partitions, count, (uint64_t)req->first,
 				     (uint64_t)(req->last - req->first), neo_id_list_add, &tids);
+	if (s->backup_mode) {
+		/* as upstream: only what the backup tid covers */
+		uint32_t kept = 0;
+
+		for (uint32_t i = 0; i < tids.count; i++)
+			if (tids.ids[i] <= s->backup_tid)
+				tids.ids[kept++] = tids.ids[i];
+		tids.count = kept;
+	}
 	answer.tids.items = tids.ids;
 	answer.tids.count = tids.count;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_TIDS, &answer);
@@ -216,7 +243,8 @@ void storage_ask_tids_from(struct storage *s, struct neo_conn *conn, struct neo_
 		storage_delay(s, conn, pkt);
 		return;
 	}
-	s->be->tid_range(s->db, (uint32_t)req->partition, req->min_tid, req->max_tid,
+	s->be->tid_range(s->db, (uint32_t)req->partition, req->min_tid,
+			 s->backup_mode && req->max_tid > s->backup_tid ? s->backup_tid : req->max_tid,
 			 req->length > 0 ? (uint64_t)req->length : 0, neo_id_list_add, &tids);
 	answer.tids.items = tids.ids;
 	answer.tids.count = tids.count;

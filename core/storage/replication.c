@@ -53,8 +53,27 @@ struct rep_partition {
 	uint64_t done_tid;	/* complete up to (after the last pass) */
 };
 
+/* Backup mode (core/cluster/cluster.md section 16): one of our readable
+ * cells follows the upstream cluster, on the master's orders. */
+struct rep_backup {
+	bool due;		/* an order: replicate up to target from source */
+	uint64_t target;
+	struct neo_address source;
+	bool upstream;		/* the source is in the upstream cluster */
+	uint64_t next;		/* complete below this tid */
+};
+
 struct replication {
 	struct rep_partition *parts;
+	struct rep_backup *backup;	/* per partition */
+	char upstream_name[128];	/* of the last order with an upstream source */
+	bool backup_pass;		/* the current pass is a backup order's */
+	/* As upstream, the connection of the last backup pass stays open for
+	 * the next one from the same source (the source never changes while
+	 * backing up, but for a random upstream cell) */
+	struct neo_conn *kept;
+	struct neo_address kept_address;
+	bool kept_upstream;
 	uint32_t part_count;
 	bool asking;		/* an AskUnfinishedTransactions is in flight */
 	struct neo_id_list unfinished;	/* ttids the master said were pending */
@@ -80,6 +99,7 @@ static int ignore_id(void *ctx, uint64_t id)
 
 static void replication_next(struct storage *s);
 static void drain_check(struct storage *s);
+static struct replication *replication_get(struct storage *s);
 
 static void schedule(struct event *ev, long ms)
 {
@@ -128,7 +148,16 @@ static void replication_abort(struct storage *s, const char *why)
 			p->has_target = true;
 			p->target = r->max_tid;
 		}
+		if (r->backup_pass) {
+			struct rep_backup *b = &r->backup[r->partition];
+
+			if (!b->due || b->target < r->max_tid) {
+				b->due = true;
+				b->target = r->max_tid;
+			}
+		}
 	}
+	r->backup_pass = false;
 	r->partition = -1;
 	close_source(r, "replication aborted");
 	schedule(r->retry, 1000);
@@ -320,12 +349,18 @@ static void partition_complete(struct storage *s, uint32_t partition)
 	drain_check(s);
 }
 
+static void backup_pass_done(struct storage *s);
+
 static void pass_done(struct storage *s)
 {
 	struct replication *r = s->replication;
 	uint32_t partition = (uint32_t)r->partition;
 	struct rep_partition *p = &r->parts[partition];
 
+	if (r->backup_pass) {
+		backup_pass_done(s);
+		return;
+	}
 	if (!save_progress(s, partition, r->max_tid)
 	    || storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
 				 "saving replication progress"))
@@ -392,6 +427,17 @@ static uint64_t resume_tid(struct storage *s, uint32_t partition)
 	return first;
 }
 
+/* Where a pass starts: a backup order's after what the cell holds, an
+ * OUT_OF_DATE cell's where it stopped. */
+static uint64_t pass_first_tid(struct storage *s)
+{
+	struct replication *r = s->replication;
+
+	if (r->backup_pass)
+		return r->backup[r->partition].next;
+	return resume_tid(s, (uint32_t)r->partition);
+}
+
 static void source_identified(struct neo_conn *conn, enum neo_ask_status status,
 			      struct neo_packet *answer, void *arg)
 {
@@ -404,7 +450,7 @@ static void source_identified(struct neo_conn *conn, enum neo_ask_status status,
 		replication_abort(s, "source refused us");
 		return;
 	}
-	r->first_tid = resume_tid(s, (uint32_t)r->partition);
+	r->first_tid = pass_first_tid(s);
 	r->next_tid = r->first_tid;
 	fetch_transactions(s, true);
 }
@@ -412,9 +458,16 @@ static void source_identified(struct neo_conn *conn, enum neo_ask_status status,
 static void source_ready(struct neo_conn *conn, void *arg)
 {
 	struct storage *s = arg;
+	struct replication *r = s->replication;
 	struct neo_request_identification req;
 
 	storage_peer_identification(s, &req);
+	/* as upstream: to a storage of the upstream cluster, without id and
+	 * under that cluster's name */
+	if (r && r->backup_pass && r->partition >= 0 && r->backup[r->partition].upstream) {
+		req.uuid.has = false;
+		req.cluster_name = neo_bin_str(r->upstream_name);
+	}
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, source_identified, s);
 }
 
@@ -425,6 +478,8 @@ static void source_closed(struct neo_conn *conn, const char *reason, void *arg)
 	struct storage *s = arg;
 	struct replication *r = s->replication;
 
+	if (r && conn == r->kept)
+		r->kept = NULL;		/* idle: nothing to abort */
 	if (r && conn == r->source) {
 		r->source = NULL;
 		replication_abort(s, reason);
@@ -644,6 +699,187 @@ static void ask_unfinished(struct storage *s)
 	neo_free(ask.offsets.items);
 }
 
+static struct neo_node *node_at(struct storage *s, const struct neo_address *address)
+{
+	for (size_t i = 0; i < s->nodes.count; i++) {
+		struct neo_node *node = s->nodes.nodes[i];
+
+		if (node->type == NEO_NODE_STORAGE && node->has_address
+		    && node->address.port == address->port
+		    && strcmp(node->address.host, address->host) == 0)
+			return node;
+	}
+	return NULL;
+}
+
+/* As upstream: the backup order of the partition furthest behind. */
+static void backup_next_pass(struct storage *s)
+{
+	struct replication *r = s->replication;
+	int64_t chosen = -1;
+	struct rep_backup *b;
+	struct neo_node *node;
+	char err[256];
+
+	if (!s->backup_mode)
+		return;
+	for (uint32_t i = 0; i < r->part_count; i++)
+		if (r->backup[i].due && storage_readable(s, i)
+		    && (chosen < 0 || r->backup[i].next < r->backup[chosen].next))
+			chosen = i;
+	if (chosen < 0)
+		return;
+	b = &r->backup[chosen];
+	b->due = false;
+	r->partition = chosen;
+	r->backup_pass = true;
+	r->max_tid = b->target;
+	neo_log(NEO_LOG_DEBUG, "backup: partition %" PRId64 " from %016" PRIx64 " up to %016"
+		PRIx64 " from %s:%u", chosen, b->next, b->target, b->source.host, b->source.port);
+	r->source = NULL;
+	if (r->kept && r->kept_upstream == b->upstream && r->kept_address.port == b->source.port
+	    && strcmp(r->kept_address.host, b->source.host) == 0) {
+		/* the last pass's connection, identified already */
+		r->source = r->kept;
+		r->kept = NULL;
+		r->source_borrowed = false;
+		r->first_tid = b->next;
+		r->next_tid = r->first_tid;
+		fetch_transactions(s, true);
+		return;
+	}
+	if (r->kept) {
+		struct neo_conn *kept = r->kept;
+
+		r->kept = NULL;
+		neo_conn_close(kept, "another source");
+	}
+	if (!b->upstream && (node = node_at(s, &b->source)) != NULL)
+		r->source = storage_peer_storage_conn(s, node->nid);
+	r->source_borrowed = r->source != NULL;
+	if (r->source_borrowed) {
+		r->first_tid = b->next;
+		r->next_tid = r->first_tid;
+		fetch_transactions(s, true);
+		return;
+	}
+	r->source = neo_conn_connect(s->base, &b->source, s->ssl, &source_callbacks, s, err,
+				     sizeof err);
+	if (r->source == NULL)
+		replication_abort(s, err);
+}
+
+/* The storage's backup tid (upstream's getBackupTID): what every
+ * readable cell of ours holds. */
+static uint64_t backup_tid_of(struct storage *s)
+{
+	struct replication *r = s->replication;
+	uint64_t next = UINT64_MAX;
+
+	for (uint32_t i = 0; i < r->part_count; i++)
+		if (storage_readable(s, i) && r->backup[i].next < next)
+			next = r->backup[i].next;
+	if (next == UINT64_MAX || next == 0)
+		return s->backup_tid;
+	return next - 1;
+}
+
+/* Persists the storage's backup tid when it moved (as upstream's
+ * updateBackupTID). */
+static void backup_tid_update(struct storage *s)
+{
+	uint64_t tid = backup_tid_of(s);
+	int rc;
+
+	if (!s->backup_mode || tid == s->backup_tid)
+		return;
+	rc = storage_config_set_tid(s, "backup_tid", tid, true) < 0
+		     ? NEO_BACKEND_EIO : s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (!storage_db_failed(s, rc, "saving the backup tid"))
+		s->backup_tid = tid;
+}
+
+static void backup_pass_done(struct storage *s)
+{
+	struct replication *r = s->replication;
+	uint32_t partition = (uint32_t)r->partition;
+	struct rep_backup *b = &r->backup[partition];
+	uint64_t tid = r->max_tid;
+
+	if (storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
+			      "saving a backup pass"))
+		return;
+	if (tid + 1 > b->next)
+		b->next = tid + 1;
+	r->partition = -1;
+	r->backup_pass = false;
+	if (r->source && !r->source_borrowed && r->kept == NULL) {
+		r->kept = r->source;
+		r->kept_address = b->source;
+		r->kept_upstream = b->upstream;
+		r->source = NULL;
+	}
+	close_source(r, "backup pass done");
+	backup_tid_update(s);
+	if (s->master_conn)
+		neo_conn_notify(s->master_conn, NEO_NOTIFY_REPLICATION_DONE,
+				&(struct neo_notify_replication_done){ .partition = partition,
+								       .tid = tid });
+	replication_next(s);
+}
+
+void storage_replication_backup_start(struct storage *s)
+{
+	struct replication *r = replication_get(s);
+
+	if (r == NULL)
+		return;
+	for (uint32_t i = 0; i < r->part_count; i++)
+		if (r->backup[i].next == 0 || r->backup[i].next < s->backup_tid + 1)
+			r->backup[i].next = s->backup_tid + 1;
+}
+
+/* Replicate, from the master (upstream's replicator.backup): partitions
+ * with a source replicate from it up to tid; those without had nothing
+ * new up to tid. */
+void storage_replicate_order(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_replicate *order = pkt->args;
+	struct replication *r;
+	bool moved = false;
+
+	(void)conn;
+	if (!s->operational || (r = replication_get(s)) == NULL)
+		return;
+	if (order->upstream_name.size && order->upstream_name.size < sizeof r->upstream_name) {
+		memcpy(r->upstream_name, order->upstream_name.data, order->upstream_name.size);
+		r->upstream_name[order->upstream_name.size] = '\0';
+	}
+	for (uint32_t i = 0; i < order->sources.count; i++) {
+		int64_t p = order->sources.keys[i];
+		struct rep_backup *b;
+
+		if (p < 0 || p >= r->part_count)
+			continue;
+		b = &r->backup[p];
+		if (order->sources.values[i].has) {
+			if (!neo_address_from_wire(&order->sources.values[i].v, &b->source))
+				continue;
+			b->due = true;
+			b->target = order->tid;
+			b->upstream = order->upstream_name.size != 0;
+		} else if (!(r->backup_pass && r->partition == p) && !b->due
+			   && b->next < order->tid + 1) {
+			/* as upstream: nothing to do while replicating it */
+			b->next = order->tid + 1;
+			moved = true;
+		}
+	}
+	if (moved)
+		backup_tid_update(s);
+	replication_next(s);
+}
+
 /* Starts a pass on a partition that has one due, preferring those with no
  * transaction left to wait for. */
 static void replication_next(struct storage *s)
@@ -668,8 +904,10 @@ static void replication_next(struct storage *s)
 			source = node;
 		}
 	}
-	if (chosen < 0)
+	if (chosen < 0) {
+		backup_next_pass(s);
 		return;
+	}
 	r->partition = chosen;
 	r->max_tid = r->parts[chosen].target;
 	r->parts[chosen].has_target = false;
@@ -679,7 +917,7 @@ static void replication_next(struct storage *s)
 	r->source = storage_peer_storage_conn(s, source->nid);
 	r->source_borrowed = r->source != NULL;
 	if (r->source_borrowed) {
-		r->first_tid = resume_tid(s, (uint32_t)r->partition);
+		r->first_tid = pass_first_tid(s);
 		r->next_tid = r->first_tid;
 		fetch_transactions(s, true);
 		return;
@@ -704,9 +942,10 @@ static struct replication *replication_get(struct storage *s)
 	if (r == NULL)
 		return NULL;
 	r->parts = neo_calloc(s->pt.num_partitions + 1, sizeof *r->parts);
+	r->backup = neo_calloc(s->pt.num_partitions + 1, sizeof *r->backup);
 	r->retry = evtimer_new(s->base, retry_tick, s);
 	r->drain = evtimer_new(s->base, drain_tick, s);
-	if (r->parts == NULL || r->retry == NULL || r->drain == NULL) {
+	if (r->parts == NULL || r->backup == NULL || r->retry == NULL || r->drain == NULL) {
 		s->replication = r;
 		storage_replication_stop(s);
 		return NULL;
@@ -734,9 +973,12 @@ void storage_replication_update(struct storage *s)
 		if (outdated && p->phase == REP_IDLE) {
 			p->phase = REP_ASK;
 		} else if (!outdated && p->phase != REP_IDLE) {
-			/* readable now, or no longer ours */
+			/* readable now, or no longer ours; in backup mode an
+			 * OUT_OF_DATE cell caught up to the backup tid */
+			if (p->done_tid && r->backup[i].next < p->done_tid + 1)
+				r->backup[i].next = p->done_tid + 1;
 			memset(p, 0, sizeof *p);
-			if (r->partition == (int64_t)i) {
+			if (r->partition == (int64_t)i && !r->backup_pass) {
 				r->partition = -1;
 				close_source(r, "partition no longer replicated");
 			}
@@ -798,12 +1040,15 @@ void storage_replication_stop(struct storage *s)
 	s->replication = NULL;
 	if (r->source && !r->source_borrowed)
 		neo_conn_abort(r->source, "replication stopped");
+	if (r->kept)
+		neo_conn_abort(r->kept, "replication stopped");
 	if (r->retry)
 		event_free(r->retry);
 	if (r->drain)
 		event_free(r->drain);
 	neo_id_list_free(&r->unfinished);
 	neo_free(r->parts);
+	neo_free(r->backup);
 	neo_free(r);
 }
 

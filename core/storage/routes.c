@@ -36,6 +36,7 @@ static const struct storage_route {
 	{ MASTER, NEO_NOTIFY_PACK_SIGNED, storage_master_pack_signed },
 	{ MASTER, NEO_ASK_PACK_ORDERS, storage_master_pack_orders },
 	{ MASTER, NEO_START_OPERATION, storage_master_start },
+	{ MASTER, NEO_REPLICATE, storage_replicate_order },
 	{ MASTER, NEO_STOP_OPERATION, storage_master_stop },
 	{ MASTER, NEO_ASK_LOCK_INFORMATION, storage_lock_txn },
 	{ MASTER, NEO_NOTIFY_UNLOCK_INFORMATION, storage_master_unlock },
@@ -72,9 +73,32 @@ static const struct storage_route {
 	{ SOURCE, NEO_ADD_OBJECT, storage_source_object },
 };
 
+/* As upstream's ClientReadOnlyOperationHandler: in backup mode, what
+ * writes is refused. */
+static bool backup_refuses(const struct storage *s, unsigned from, uint16_t code)
+{
+	if (!s->backup_mode || !(from & STORAGE_FROM_PEER))
+		return false;
+	switch (code) {
+	case NEO_ASK_STORE_OBJECT:
+	case NEO_ASK_CHECK_CURRENT_SERIAL:
+	case NEO_ASK_STORE_TRANSACTION:
+	case NEO_ASK_VOTE_TRANSACTION:
+	case NEO_ASK_RELOCK_OBJECT:
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool storage_route(struct storage *s, unsigned from, struct neo_conn *conn,
 		   struct neo_packet *pkt)
 {
+	if (backup_refuses(s, from, pkt->code)) {
+		storage_send_error(conn, pkt->msg_id, NEO_ERROR_READ_ONLY_ACCESS,
+				   "read-only access because cluster is in backuping mode");
+		return true;
+	}
 	for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
 		if (routes[i].code == pkt->code && (routes[i].from & from)) {
 			routes[i].handler(s, conn, pkt);

@@ -82,6 +82,8 @@ struct storage_peer {
 	 * node list: held until the next list comes (as upstream). */
 	bool ident_held;
 	struct neo_packet held_ident;
+	char *upstream;			/* ours, to a storage of this cluster (a backup
+					 * check): identified without id, under it */
 };
 
 struct replication;
@@ -144,6 +146,12 @@ struct storage {
 	struct event *retry_event;	/* retries delayed (storage_retry_delayed) */
 
 	struct neo_idmap peers;		/* (uintptr_t)conn -> storage_peer */
+
+	/* Backup mode (core/cluster/cluster.md section 16): the database
+	 * holds the upstream history up to backup_tid (persisted as
+	 * upstream's backup_tid key); reads stop there, writes are refused. */
+	bool backup_mode;
+	uint64_t backup_tid;
 
 	struct replication *replication;
 	struct checker *checker;
@@ -220,6 +228,10 @@ struct neo_conn *storage_peer_storage_any(struct storage *s, int32_t nid, bool *
  * closes it.  storage_check_peer_identified is told the outcome. */
 struct neo_conn *storage_peer_connect(struct storage *s, const struct neo_node *node, char *err,
 				      size_t errlen);
+/* The same to a storage of the upstream cluster `name` (backup mode):
+ * identified without id, under that name; closed by the caller. */
+struct neo_conn *storage_peer_connect_upstream(struct storage *s, const struct neo_address *address,
+					       const char *name, char *err, size_t errlen);
 void storage_send_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The table as stored (partitions, replicas, ptid, cells) into s->pt. */
@@ -371,6 +383,9 @@ void storage_replication_txn_finished(struct storage *s, uint64_t ttid, bool com
 /* Whether an OUT_OF_DATE cell of ours holds all it should: writes to it
  * take locks again (conflicts can be checked here). */
 bool storage_replication_complete(const struct storage *s, uint32_t partition);
+HANDLER(storage_replicate_order);
+/* StartOperation(backup=true): backup orders start from the backup tid. */
+void storage_replication_backup_start(struct storage *s);
 HANDLER(storage_serve_transactions);
 HANDLER(storage_serve_objects);
 HANDLER(storage_source_transaction);

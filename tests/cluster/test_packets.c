@@ -7,6 +7,16 @@
  *   - a ttid newer than any tid given out: None (unknown or aborted);
  *   - an old one: MAX_TID (committed: ask the storages for its tid);
  *   - a transaction still open: no answer until it ends; aborted, None.
+ * A backup cluster's master (a client with {"backup": name} in its extra,
+ * as upstream's backup master identifies; issue 17):
+ *   - after identification it gets the node list and the partition
+ *     table, and no NotifyClusterInformation (upstream's BackupHandler
+ *     has no handler for it and drops the link);
+ *   - a commit reaches it as InvalidatePartitions (tid, partitions of
+ *     the objects), not InvalidateObjects.
+ * An anonymous storage (a backup cluster's, replicating from ours): the
+ * AcceptIdentification carries no id either way, as upstream's (an
+ * upstream backup storage refuses one with ours: "invalid uuids").
  * The storage and bad input:
  *   - a store whose checksum does not match its data, or with an unknown
  *     compression, gets a protocol error, the connection is closed and
@@ -35,6 +45,12 @@ struct session {
 	struct neo_opt_p64 final_tid;
 	uint64_t ttid;
 	int32_t your_uuid;
+	bool my_uuid_has;
+	/* notifications seen (backup master session) */
+	bool seen_cluster_info, seen_nodes, seen_pt, seen_invalidate_objects;
+	uint64_t invalidated_tid;
+	int64_t invalidated_partition;
+	uint32_t invalidated_count;
 };
 
 static void on_ready(struct neo_conn *conn, void *arg)
@@ -48,9 +64,34 @@ static void on_ready(struct neo_conn *conn, void *arg)
 
 static void on_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg)
 {
+	struct session *s = arg;
+
 	(void)conn;
-	(void)pkt;
-	(void)arg;	/* notifications (node list, pt, ...) do not matter here */
+	switch (pkt->code) {
+	case NEO_NOTIFY_CLUSTER_INFORMATION:
+		s->seen_cluster_info = true;
+		break;
+	case NEO_NOTIFY_NODE_INFORMATION:
+		s->seen_nodes = true;
+		break;
+	case NEO_SEND_PARTITION_TABLE:
+		s->seen_pt = true;
+		break;
+	case NEO_INVALIDATE_OBJECTS:
+		s->seen_invalidate_objects = true;
+		break;
+	case NEO_INVALIDATE_PARTITIONS: {
+		const struct neo_invalidate_partitions *inv = pkt->args;
+
+		s->invalidated_tid = inv->tid;
+		s->invalidated_count = inv->partitions.count;
+		s->invalidated_partition = inv->partitions.count ? inv->partitions.items[0] : -1;
+		event_base_loopbreak(s->base);
+		break;
+	}
+	default:
+		break;	/* other notifications do not matter here */
+	}
 }
 
 static void on_close(struct neo_conn *conn, const char *reason, void *arg)
@@ -78,6 +119,8 @@ static void answered(struct neo_conn *conn, enum neo_ask_status status, struct n
 		s->final_tid = ((const struct neo_answer_final_tid *)answer->args)->tid;
 	if (s->answered && answer->code == NEO_ERROR)
 		s->error_code = ((const struct neo_error *)answer->args)->code;
+	if (s->answered && answer->code == NEO_ACCEPT_IDENTIFICATION)
+		s->my_uuid_has = ((const struct neo_accept_identification *)answer->args)->my_uuid.has;
 	if (s->answered && answer->code == NEO_ACCEPT_IDENTIFICATION)
 		s->your_uuid = ((const struct neo_accept_identification *)answer->args)->your_uuid.has
 				       ? (int32_t)((const struct neo_accept_identification *)
@@ -135,6 +178,51 @@ static bool open_session(struct session *s, int port, const char *cluster, int32
 	if (given)
 		*given = s->your_uuid;
 	return true;
+}
+
+/* Identifies as a backup cluster's master: a client with {"backup": name}. */
+static bool open_backup_session(struct session *s, int port, const char *cluster)
+{
+	struct neo_request_identification ident;
+	struct neo_address addr = { .port = (uint16_t)port };
+	struct neo_bin key = neo_bin_str("backup");
+	msgpack_object value = { .type = MSGPACK_OBJECT_STR };
+	char err[256];
+
+	snprintf(addr.host, sizeof addr.host, "127.0.0.1");
+	s->conn = neo_conn_connect(s->base, &addr, NULL, &callbacks, s, err, sizeof err);
+	if (s->conn == NULL)
+		return false;
+	run(s, 5000);
+	value.via.str.ptr = "bk";
+	value.via.str.size = 2;
+	neo_identification_init(&ident, NEO_NODE_CLIENT, 0, NULL, cluster);
+	ident.extra = (struct neo_map_bin_any){ &key, &value, 1 };
+	if (!s->ready || !ask(s, NEO_REQUEST_IDENTIFICATION, &ident, 5000) ||
+	    s->code != NEO_ACCEPT_IDENTIFICATION)
+		return false;
+	run(s, 300);	/* what the master sends after its answer */
+	return true;
+}
+
+/* Identifies to a storage as a backup cluster's storage: no id. */
+static bool open_anonymous_storage(struct session *s, int port, const char *cluster)
+{
+	struct neo_request_identification ident;
+	struct neo_address addr = { .port = (uint16_t)port }, self = { .port = 1 };
+	char err[256];
+
+	snprintf(addr.host, sizeof addr.host, "127.0.0.1");
+	snprintf(self.host, sizeof self.host, "127.0.0.1");
+	s->conn = neo_conn_connect(s->base, &addr, NULL, &callbacks, s, err, sizeof err);
+	if (s->conn == NULL)
+		return false;
+	run(s, 5000);
+	neo_identification_init(&ident, NEO_NODE_STORAGE, 0, &self, cluster);
+	s->my_uuid_has = true;
+	s->your_uuid = -1;
+	return s->ready && ask(s, NEO_REQUEST_IDENTIFICATION, &ident, 5000)
+	       && s->code == NEO_ACCEPT_IDENTIFICATION;
 }
 
 /* A store with data that does not match its checksum (or compression
@@ -205,6 +293,28 @@ int main(void)
 		run(&s, 5000);
 		tap_ok(s.answered && s.code == NEO_ANSWER_FINAL_TID && !s.final_tid.has,
 		       "once it is aborted, the answer is None");
+	}
+
+	/* a backup cluster's master, and one of its storages */
+	{
+		struct session b = { .base = s.base }, a = { .base = s.base };
+		uint64_t tid;
+
+		tap_ok(open_backup_session(&b, tc.master_ports[0], tc.name) && b.seen_nodes
+		       && b.seen_pt && !b.seen_cluster_info,
+		       "a backup master gets nodes and table, no NotifyClusterInformation");
+		tid = cluster_commit(client, 3, 0, "backed up");
+		if (!b.invalidated_tid)
+			run(&b, 3000);
+		tap_ok(tid && b.invalidated_tid == tid && b.invalidated_count == 1
+		       && b.invalidated_partition == (int64_t)(3 % 2) && !b.seen_invalidate_objects,
+		       "a commit reaches it as InvalidatePartitions(tid, [partition])");
+		tap_ok(open_anonymous_storage(&a, tc.storage_ports[0], tc.name) && !a.my_uuid_has
+		       && a.your_uuid == 0,
+		       "an anonymous storage is accepted without ids either way");
+		neo_conn_close(b.conn, "done");
+		neo_conn_close(a.conn, "done");
+		run(&b, 300);
 	}
 
 	/* bad input to a storage, in a transaction of ours */

@@ -221,6 +221,26 @@ pid_t cluster_start_master_with(struct test_cluster *tc, int index, const char *
 	return tc->masters[index];
 }
 
+pid_t cluster_start_master_with(struct test_cluster *tc, int index, const char *const extra[])
+{
+	char path[512], bind[64], masters[256], log[512], np[16], nr[16];
+	char *argv[24] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-p", np, "-r", nr,
+			   "-l", log };
+	int argc = 13;
+
+	snprintf(path, sizeof path, "%s/core/neomaster", builddir());
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->master_ports[index]);
+	cluster_masters(tc, masters, sizeof masters);
+	snprintf(np, sizeof np, "%d", tc->partitions);
+	snprintf(nr, sizeof nr, "%d", tc->replicas);
+	snprintf(log, sizeof log, "%s/master%d.log", tc->dir, index);
+	for (int i = 0; extra && extra[i] && argc < 23; i++)
+		argv[argc++] = (char *)extra[i];
+	argv[argc] = NULL;
+	tc->masters[index] = spawn(argv);
+	return tc->masters[index];
+}
+
 const char *cluster_engine(void)
 {
 	const char *engine = getenv("NEO_TEST_ENGINE");
@@ -432,6 +452,20 @@ int cluster_client(struct test_cluster *tc, const char *name, struct neo_client 
 	config.connect_timeout_ms = name ? 2000 : 20000;
 	config.on_invalidate = cb;
 	config.invalidate_arg = arg;
+	cluster_client_ssl(&config);
+	return neo_client_open(&config, client);
+}
+
+int cluster_client_ro(struct test_cluster *tc, struct neo_client **client)
+{
+	char masters[256];
+	struct neo_client_config config = { .struct_size = sizeof config };
+
+	config.cluster = tc->name;
+	config.masters = cluster_masters(tc, masters, sizeof masters);
+	config.compress = -1;
+	config.read_only = true;
+	config.connect_timeout_ms = 20000;
 	cluster_client_ssl(&config);
 	return neo_client_open(&config, client);
 }

@@ -52,6 +52,9 @@ pid_t cluster_start_storage_with(struct test_cluster *tc, int index, const char 
  * fills up. */
 pid_t cluster_start_storage_limited(struct test_cluster *tc, int index, off_t max_file_size);
 void cluster_start(struct test_cluster *tc);
+/* A master with more options (a NULL-terminated list, up to 10), without
+ * -A (neoctl start, or what the options say). */
+pid_t cluster_start_master_with(struct test_cluster *tc, int index, const char *const extra[]);
 /* With on, processes spawned afterwards get SIGKILL when the thread that
  * spawned them ends (prctl PR_SET_PDEATHSIG): a harness killed or crashed
  * leaves no daemon behind.  Spawn from one long-lived thread then. */
@@ -64,6 +67,8 @@ void cluster_stop(struct test_cluster *tc);
 char *cluster_masters(struct test_cluster *tc, char *buf, size_t len);
 int cluster_client(struct test_cluster *tc, const char *name, struct neo_client **client,
 		   neo_client_invalidate_cb cb, void *arg);
+/* A read-only client. */
+int cluster_client_ro(struct test_cluster *tc, struct neo_client **client);
 /* The admin node (neoctl's peer), on admin_port. */
 pid_t cluster_start_admin(struct test_cluster *tc);
 pid_t cluster_start_admin_with(struct test_cluster *tc, const char *const extra[]);
