@@ -59,7 +59,7 @@ static void start_backup(void)
 	const char *extra[] = { "-A", "1", "-C", up.name, "-M", NULL, "-B", NULL };
 
 	extra[5] = cluster_masters(&up, masters, sizeof masters);
-	cluster_start_master_with(&bk, 0, extra);
+	cluster_start_master_noauto(&bk, 0, extra);
 	usleep(200000);
 	cluster_start_storage(&bk, 0);
 	cluster_start_admin(&bk);

@@ -192,7 +192,7 @@ static pid_t start_backup_master(bool backup_flag)
 	extra[5] = pmasters(masters, sizeof masters);
 	if (backup_flag)
 		extra[6] = "-B";
-	return cluster_start_master_with(&bk, 0, extra);
+	return cluster_start_master_noauto(&bk, 0, extra);
 }
 
 /* A value of some size: large ones every so often. */

@@ -221,7 +221,7 @@ pid_t cluster_start_master_with(struct test_cluster *tc, int index, const char *
 	return tc->masters[index];
 }
 
-pid_t cluster_start_master_with(struct test_cluster *tc, int index, const char *const extra[])
+pid_t cluster_start_master_noauto(struct test_cluster *tc, int index, const char *const extra[])
 {
 	char path[512], bind[64], masters[256], log[512], np[16], nr[16];
 	char *argv[24] = { path, "-c", tc->name, "-b", bind, "-m", masters, "-p", np, "-r", nr,

@@ -54,7 +54,7 @@ pid_t cluster_start_storage_limited(struct test_cluster *tc, int index, off_t ma
 void cluster_start(struct test_cluster *tc);
 /* A master with more options (a NULL-terminated list, up to 10), without
  * -A (neoctl start, or what the options say). */
-pid_t cluster_start_master_with(struct test_cluster *tc, int index, const char *const extra[]);
+pid_t cluster_start_master_noauto(struct test_cluster *tc, int index, const char *const extra[]);
 /* With on, processes spawned afterwards get SIGKILL when the thread that
  * spawned them ends (prctl PR_SET_PDEATHSIG): a harness killed or crashed
  * leaves no daemon behind.  Spawn from one long-lived thread then. */
