@@ -117,6 +117,11 @@ uint64_t neo_txn_ttid(const struct neo_txn *txn)
 	return txn->ttid;
 }
 
+struct neo_client *client_txn_owner(const struct neo_txn *txn)
+{
+	return txn->c;
+}
+
 /* --- Bookkeeping (network thread) ---------------------------------------------------- */
 
 static void blob_unref(struct store_blob *blob)
