@@ -212,7 +212,7 @@ static int store_chunk(struct blob_writer *w, const uint8_t *chunk, size_t size)
 		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
 	status = next_oid(w, &oid);
 	if (status == NEO_CLIENT_OK)
-		status = neo_txn_store(w->txn, oid, 0, chunk, CHUNK_HEADER + size);
+		status = client_txn_store_uncached(w->txn, oid, 0, chunk, CHUNK_HEADER + size);
 	if (status != NEO_CLIENT_OK)
 		return status;
 	w->oids[w->count++] = oid;

@@ -260,6 +260,10 @@ size_t client_readable_nodes(struct neo_client *c, int32_t **nids);
  * (oids NULL: the whole database). */
 int client_txn_set_pack(struct neo_txn *txn, uint64_t pack_tid, const uint64_t *oids,
 			size_t count);
+/* neo_txn_store whose data is not kept to fill the cache at finish: blob
+ * chunks (client/blob.c). */
+int client_txn_store_uncached(struct neo_txn *txn, uint64_t oid, uint64_t serial,
+			      const void *data, size_t size);
 /* The client a transaction belongs to (for client/blob.c). */
 struct neo_client *client_txn_owner(const struct neo_txn *txn);
 

@@ -17,6 +17,8 @@ in libneoclient's network thread and are passed to the registered DB.
 import atexit
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
 import weakref
@@ -24,7 +26,8 @@ import weakref
 import zope.interface
 from ZODB import BaseStorage, ConflictResolution
 from ZODB import interfaces
-from ZODB.blob import BlobFile, remove_committed, rename_or_copy_blob
+from ZODB.blob import (BlobFile, is_blob_record, remove_committed,
+                       rename_or_copy_blob)
 from ZODB.POSException import (ConflictError, POSKeyError, ReadConflictError,
                                ReadOnlyError, StorageTransactionError,
                                Unsupported, UndoError)
@@ -491,7 +494,12 @@ class Storage(BaseStorage.BaseStorage,
         for oid, committed, base, data, read_conflict in conflicts:
             if read_conflict:
                 raise ReadConflictError(oid=oid, serials=(committed, base))
+        # Deletions last: a blob's conflict is then reported for its
+        # object, not for the deletion of one of its old chunks.
+        conflicts = sorted(conflicts, key=lambda c: c[3] is None)
         for oid, committed, base, data, read_conflict in conflicts:
+            if data is not None:
+                data = _blob_data(data)
             if data is None:  # a deletion cannot be merged
                 raise ConflictError(oid=oid, serials=(committed, base))
             if self.lastTransaction() < committed:
@@ -538,7 +546,32 @@ class Storage(BaseStorage.BaseStorage,
     # --- Whole storage ---------------------------------------------------
 
     def copyTransactionsFrom(self, other, verbose=False):
-        BaseStorage.copy(other, self, verbose)
+        if self._blobs is None:
+            BaseStorage.copy(other, self, verbose)
+            return
+        # As ZODB's blob storages: the blob of each blob record is copied
+        # too (restoreBlob takes a copy of the source's file).
+        for transaction in other.iterator():
+            self.tpc_begin(transaction, transaction.tid, transaction.status)
+            for record in transaction:
+                blob = None
+                if is_blob_record(record.data):
+                    try:
+                        blob = other.loadBlob(record.oid, record.tid)
+                    except POSKeyError:
+                        pass
+                if blob is None:
+                    self.restore(record.oid, record.tid, record.data, '',
+                                 record.data_txn, transaction)
+                    continue
+                fd, copy = tempfile.mkstemp(suffix='.copy',
+                                            dir=self.temporaryDirectory())
+                with open(blob, 'rb') as source, os.fdopen(fd, 'wb') as target:
+                    shutil.copyfileobj(source, target)
+                self.restoreBlob(record.oid, record.tid, record.data, copy,
+                                 record.data_txn, transaction)
+            self.tpc_vote(transaction)
+            self.tpc_finish(transaction)
 
     # As upstream: pack returns once the order is committed, and storages
     # apply it in the background; True waits until they are done (tests).
@@ -591,6 +624,8 @@ class Storage(BaseStorage.BaseStorage,
         assert not version, 'versions are not supported'
         if self._is_read_only:
             raise ReadOnlyError()
+        if isinstance(oldserial, str):
+            oldserial = oldserial.encode('latin-1')  # as ZODB's tests give it
         self._store_blob(self._commit(transaction), oid, oldserial or z64,
                          data, blobfilename)
 
