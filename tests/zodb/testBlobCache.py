@@ -13,6 +13,7 @@ import ZODB
 import ZODB.config
 import zodburi
 from ZODB.blob import Blob
+from ZODB.Connection import TransactionMetaData
 from ZODB.POSException import POSKeyError, Unsupported
 
 from base import new_cluster
@@ -120,3 +121,30 @@ class BlobCacheTests(unittest.TestCase):
         transaction.commit()
         self.assertRaises(POSKeyError, storage.loadBlob, b'\0' * 8,
                           storage.lastTransaction())
+
+    def test_delete_object_frees_its_chunks(self):
+        """IExternalGC: deleting a blob object deletes its chunks in the
+        same transaction, so that pack frees the blob (what an external
+        garbage collector of unreachable objects relies on)."""
+        from neo.client import _neoclient
+        from neo.client.Storage import Storage
+        Storage.wait_for_pack = True
+        storage = self.neo.storage(blob_dir=self.dir + '/d')
+        connection = self.db(storage).open()
+        connection.root()['b'] = Blob(os.urandom(3 << 20))
+        transaction.commit()
+        oid = connection.root()['b']._p_oid
+        serial = storage.load(oid)[1]
+        chunks = _neoclient.blob_chunks(storage._client.load(oid)[0])
+        self.assertEqual(len(chunks), 3)
+        del connection.root()['b']
+        transaction.commit()
+        txn = TransactionMetaData()
+        storage.tpc_begin(txn)
+        storage.deleteObject(oid, serial, txn)
+        storage.tpc_vote(txn)
+        storage.tpc_finish(txn)
+        storage.pack(time.time(), None)
+        for chunk in chunks + [oid]:
+            self.assertRaises(_neoclient.Error, storage._client.load_serial,
+                              chunk, serial)

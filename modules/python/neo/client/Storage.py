@@ -431,9 +431,21 @@ class Storage(BaseStorage.BaseStorage,
         commit = self._commit(transaction)
         try:
             commit.txn.delete(oid, serial)
+            # A blob object's chunks go with it (core/client/blobs.md):
+            # an external garbage collector deleting it frees its blob.
+            for chunk in self._chunks_of(oid, serial):
+                commit.txn.delete(chunk, serial)
         except _neoclient.Error as e:
             raise translate(e)
         commit.data[oid] = None
+
+    def _chunks_of(self, oid, serial):
+        """The chunk oids of revision serial of oid if it is a blob's."""
+        try:
+            data = self._client.load_serial(oid, serial)[0]
+        except _neoclient.Error:
+            return ()  # the delete itself reports what is wrong
+        return _neoclient.blob_chunks(data) if _neoclient.is_blob(data) else ()
 
     def restore(self, oid, serial, data, version, prev_txn, transaction):
         """Stores oid as copied from another storage, in the transaction
