@@ -148,3 +148,24 @@ class BlobCacheTests(unittest.TestCase):
         for chunk in chunks + [oid]:
             self.assertRaises(_neoclient.Error, storage._client.load_serial,
                               chunk, serial)
+
+    def test_raw_record_reads_as_a_blob_object(self):
+        """What a client that knows nothing of our blobs (upstream's)
+        gets: the record whole, manifest included, which ZODB's
+        unpickling reads as the Blob object (it stops at the pickle's
+        end) and is_blob_record recognizes."""
+        import io
+        import pickle
+        from ZODB.blob import is_blob_record
+        storage = self.neo.storage(blob_dir=self.dir + '/r')
+        connection = self.db(storage).open()
+        connection.root()['b'] = Blob(b'x' * 100)
+        transaction.commit()
+        raw = storage._client.load(connection.root()['b']._p_oid)[0]
+        self.assertGreater(len(raw), len(storage.load(
+            connection.root()['b']._p_oid)[0]))
+        self.assertTrue(is_blob_record(raw))
+        unpickler = pickle.Unpickler(io.BytesIO(raw))
+        unpickler.persistent_load = lambda reference: reference
+        self.assertIs(unpickler.load(), Blob)  # ZODB 5: the class alone
+        unpickler.load()
