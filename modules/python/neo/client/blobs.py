@@ -48,7 +48,8 @@ class BlobCache(object):
                              else max(self.size * int(size_check) // 100, 1))
         self._added = 0
         self._lock = threading.Lock()
-        self._pruner = None
+        self._pruner = None             # the thread pruning, if one runs
+        self._again = False             # it is to run once more
         if self.size is not None:
             self._prune_soon()
 
@@ -106,13 +107,27 @@ class BlobCache(object):
 
     def _prune_soon(self):
         with self._lock:
-            if self._pruner is not None and self._pruner.is_alive():
-                return
             self._added = 0
-            self._pruner = threading.Thread(target=self.prune,
+            if self._pruner is not None:
+                self._again = True  # blobs came during its run: once more
+                return
+            self._again = False
+            self._pruner = threading.Thread(target=self._prune_loop,
                                             name='neo blob cache pruner',
                                             daemon=True)
             self._pruner.start()
+
+    def _prune_loop(self):
+        while True:
+            try:
+                self.prune()
+            except OSError as e:
+                logger.warning('blob cache %s: %s', self.directory, e)
+            with self._lock:
+                if not self._again:
+                    self._pruner = None
+                    return
+                self._again = False
 
     def files(self):
         """(access time, size, path) of every cached blob."""
@@ -158,6 +173,7 @@ class BlobCache(object):
                      total)
 
     def close(self):
-        pruner = self._pruner
+        with self._lock:
+            pruner = self._pruner
         if pruner is not None:
             pruner.join()
