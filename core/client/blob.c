@@ -3,12 +3,14 @@
  * blob object's record is its own data followed by a manifest and a
  * trailer; the blob's bytes are chunk records under new oids, stored in
  * the same transaction.  Only the public calls of read.c and txn.c are
- * used, plus the uncached load: one chunk at a time is in memory here.
+ * used, plus the uncached load: at most READ_AHEAD chunks are in memory
+ * here.
  */
 #include "client/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +182,7 @@ struct blob_writer {
 	uint64_t spare[OID_BATCH];	/* oids from the master not used yet */
 	size_t spare_count;
 	uint64_t size;
+	bool compress;			/* decided on the first chunk */
 };
 
 static int next_oid(struct blob_writer *w, uint64_t *oid)
@@ -210,9 +213,13 @@ static int store_chunk(struct blob_writer *w, const uint8_t *chunk, size_t size)
 
 	if (neo_grow(&w->oids, &w->capacity, w->count + 1, sizeof *w->oids) != 0)
 		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
+	if (w->count == 0)
+		w->compress = client_txn_owner(w->txn)->compress != 0
+			      && client_compresses(chunk + CHUNK_HEADER, size);
 	status = next_oid(w, &oid);
 	if (status == NEO_CLIENT_OK)
-		status = client_txn_store_uncached(w->txn, oid, 0, chunk, CHUNK_HEADER + size);
+		status = client_txn_store_uncached(w->txn, oid, 0, chunk, CHUNK_HEADER + size,
+						   w->compress);
 	if (status != NEO_CLIENT_OK)
 		return status;
 	w->oids[w->count++] = oid;
@@ -338,33 +345,79 @@ int neo_txn_store_blob_path(struct neo_txn *txn, uint64_t oid, uint64_t serial,
 
 /* --- Load -------------------------------------------------------------------------- */
 
-/* Chunk i of the blob revision at serial, written to fd. */
-static int load_chunk(struct neo_client *client, const struct manifest *m, uint32_t i,
-		      uint64_t serial, int fd, EVP_MD_CTX *sha1)
+/* Chunks asked at once while loading: the round trips overlap, and at
+ * most this many chunks are in memory. */
+#define READ_AHEAD 4
+
+/* One chunk being loaded, in a thread of its own but the first of each
+ * window (the caller's). */
+struct chunk_fetch {
+	struct neo_client *client;
+	const struct manifest *m;
+	uint32_t index;
+	uint64_t serial;
+	struct neo_client_record record;
+	int status;
+	char err[256];			/* the loading thread's message */
+	pthread_t thread;
+	bool threaded;
+};
+
+static void *fetch_chunk(void *arg)
 {
-	uint64_t oid = get_u64(m->oids + 8 * (size_t)i);
-	uint64_t expected = i + 1 < m->count ? m->chunk_size
-				: m->blob_size - (uint64_t)i * m->chunk_size;
-	struct neo_client_record chunk;
+	struct chunk_fetch *f = arg;
+	const struct manifest *m = f->m;
+	uint64_t oid = get_u64(m->oids + 8 * (size_t)f->index);
+	uint64_t expected = f->index + 1 < m->count ? m->chunk_size
+			    : m->blob_size - (uint64_t)f->index * m->chunk_size;
 	int status;
 
 	/* The newest chunk revision up to the blob's: the chunk's serial is
 	 * the blob's (blobs.md), newer ones are its deletion. */
-	status = client_load_uncached(client, oid, serial + 1, &chunk);
+	status = client_load_uncached(f->client, oid, f->serial + 1, &f->record);
 	if (status == NEO_CLIENT_NOT_FOUND || status == NEO_CLIENT_NO_DATA)
 		status = client_fail(NEO_CLIENT_PROTOCOL, "blob: chunk %u (oid 0x%016llx) is "
-				     "missing", i, (unsigned long long)oid);
-	else if (status == NEO_CLIENT_OK && (!neo_client_record_is_blob_chunk(chunk.data, chunk.size)
-					     || chunk.size - CHUNK_HEADER != expected))
+				     "missing", f->index, (unsigned long long)oid);
+	else if (status == NEO_CLIENT_OK
+		 && (!neo_client_record_is_blob_chunk(f->record.data, f->record.size)
+		     || f->record.size - CHUNK_HEADER != expected))
 		status = client_fail(NEO_CLIENT_PROTOCOL, "blob: chunk %u (oid 0x%016llx) is not "
-				     "a chunk of %llu bytes", i, (unsigned long long)oid,
+				     "a chunk of %llu bytes", f->index, (unsigned long long)oid,
 				     (unsigned long long)expected);
-	if (status == NEO_CLIENT_OK
-	    && !EVP_DigestUpdate(sha1, chunk.data + CHUNK_HEADER, chunk.size - CHUNK_HEADER))
-		status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
-	if (status == NEO_CLIENT_OK)
-		status = write_full(fd, chunk.data + CHUNK_HEADER, chunk.size - CHUNK_HEADER);
-	neo_client_record_clear(&chunk);
+	f->status = status;
+	if (status != NEO_CLIENT_OK)
+		snprintf(f->err, sizeof f->err, "%s", neo_client_errmsg());
+	return NULL;
+}
+
+/* Loads chunks [first, first + count) at once, then writes them in order. */
+static int load_window(struct chunk_fetch *fetches, uint32_t count, int fd, EVP_MD_CTX *sha1)
+{
+	int status = NEO_CLIENT_OK;
+
+	for (uint32_t j = 1; j < count; j++)
+		fetches[j].threaded = pthread_create(&fetches[j].thread, NULL, fetch_chunk,
+						     &fetches[j]) == 0;
+	for (uint32_t j = 0; j < count; j++)
+		if (!fetches[j].threaded)
+			fetch_chunk(&fetches[j]);
+	for (uint32_t j = 1; j < count; j++)
+		if (fetches[j].threaded)
+			pthread_join(fetches[j].thread, NULL);
+	for (uint32_t j = 0; j < count; j++) {
+		struct chunk_fetch *f = &fetches[j];
+
+		if (status == NEO_CLIENT_OK && f->status != NEO_CLIENT_OK)
+			status = client_fail(f->status, "%s", f->err);
+		if (status == NEO_CLIENT_OK
+		    && !EVP_DigestUpdate(sha1, f->record.data + CHUNK_HEADER,
+					 f->record.size - CHUNK_HEADER))
+			status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
+		if (status == NEO_CLIENT_OK)
+			status = write_full(fd, f->record.data + CHUNK_HEADER,
+					    f->record.size - CHUNK_HEADER);
+		neo_client_record_clear(&f->record);
+	}
 	return status;
 }
 
@@ -372,14 +425,22 @@ static int load_chunks(struct neo_client *client, const struct manifest *m, uint
 		       int fd)
 {
 	EVP_MD_CTX *sha1 = EVP_MD_CTX_new();
+	struct chunk_fetch fetches[READ_AHEAD];
 	uint8_t digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_size = 0;
 	int status = NEO_CLIENT_OK;
 
 	if (sha1 == NULL || !EVP_DigestInit_ex(sha1, EVP_sha1(), NULL))
 		status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
-	for (uint32_t i = 0; i < m->count && status == NEO_CLIENT_OK; i++)
-		status = load_chunk(client, m, i, serial, fd, sha1);
+	for (uint32_t first = 0; first < m->count && status == NEO_CLIENT_OK;
+	     first += READ_AHEAD) {
+		uint32_t count = m->count - first < READ_AHEAD ? m->count - first : READ_AHEAD;
+
+		for (uint32_t j = 0; j < count; j++)
+			fetches[j] = (struct chunk_fetch){ .client = client, .m = m,
+							   .index = first + j, .serial = serial };
+		status = load_window(fetches, count, fd, sha1);
+	}
 	if (status == NEO_CLIENT_OK
 	    && (!EVP_DigestFinal_ex(sha1, digest, &digest_size) || digest_size != 20
 		|| memcmp(digest, m->sha1, 20) != 0))

@@ -235,6 +235,9 @@ int client_decode_data(const uint8_t *data, size_t size, int compression,
 int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
 		       size_t *out_size, int *compression, uint8_t checksum[20]);
 bool client_checksum_is_zero(const struct neo_bin *checksum);
+/* Whether data looks compressible (a sample compressed fast): blob
+ * chunks of data already compressed (images, archives) skip zlib. */
+bool client_compresses(const void *data, size_t size);
 
 /* --- client/links.c -------------------------------------------------------------- */
 
@@ -263,7 +266,7 @@ int client_txn_set_pack(struct neo_txn *txn, uint64_t pack_tid, const uint64_t *
 /* neo_txn_store whose data is not kept to fill the cache at finish: blob
  * chunks (client/blob.c). */
 int client_txn_store_uncached(struct neo_txn *txn, uint64_t oid, uint64_t serial,
-			      const void *data, size_t size);
+			      const void *data, size_t size, bool compress);
 /* The client a transaction belongs to (for client/blob.c). */
 struct neo_client *client_txn_owner(const struct neo_txn *txn);
 

@@ -577,7 +577,8 @@ static void store_run(struct neo_client *c, struct client_call *call)
 /* Prepares what a store sends (compression, checksum) in the caller's
  * thread, then hands it to the network thread.  data is copied. */
 static int store_any(struct neo_txn *txn, uint64_t oid, uint64_t serial, enum txn_kind kind,
-		     const void *data, size_t size, uint64_t data_serial, bool uncached)
+		     const void *data, size_t size, uint64_t data_serial, bool uncached,
+		     int level)
 {
 	struct store_call sc = { .txn = txn, .oid = oid, .serial = serial, .kind = kind,
 				 .data_serial = data_serial, .size = size, .uncached = uncached };
@@ -593,7 +594,7 @@ static int store_any(struct neo_txn *txn, uint64_t oid, uint64_t serial, enum tx
 	} else if (data) {
 		sc.data = neo_malloc(size ? size : 1);
 		if (sc.data == NULL
-		    || client_encode_data(txn->c->compress, data, size, &blob->wire, &blob->wire_size,
+		    || client_encode_data(level, data, size, &blob->wire, &blob->wire_size,
 					  &compression, blob->checksum) != NEO_CLIENT_OK) {
 			neo_free(sc.data);
 			blob_unref(blob);
@@ -627,20 +628,21 @@ int neo_txn_store(struct neo_txn *txn, uint64_t oid, uint64_t serial, const void
 		return client_fail(NEO_CLIENT_INVALID, "no data: use neo_txn_delete");
 	if (size > UINT32_MAX)
 		return client_fail(NEO_CLIENT_INVALID, "record too big");
-	return store_any(txn, oid, serial, TXN_STORE, data, size, 0, false);
+	return store_any(txn, oid, serial, TXN_STORE, data, size, 0, false, txn->c->compress);
 }
 
 int client_txn_store_uncached(struct neo_txn *txn, uint64_t oid, uint64_t serial,
-			      const void *data, size_t size)
+			      const void *data, size_t size, bool compress)
 {
 	if (data == NULL || size == 0 || size > UINT32_MAX)
 		return client_fail(NEO_CLIENT_INVALID, "bad chunk");
-	return store_any(txn, oid, serial, TXN_STORE, data, size, 0, true);
+	return store_any(txn, oid, serial, TXN_STORE, data, size, 0, true,
+			 compress ? txn->c->compress : 0);
 }
 
 int neo_txn_delete(struct neo_txn *txn, uint64_t oid, uint64_t serial)
 {
-	return store_any(txn, oid, serial, TXN_DELETE, NULL, 0, 0, false);
+	return store_any(txn, oid, serial, TXN_DELETE, NULL, 0, 0, false, 0);
 }
 
 /* The data of revision data_serial, which an undo also sends (as
@@ -665,14 +667,14 @@ int neo_txn_store_undo(struct neo_txn *txn, uint64_t oid, uint64_t serial, uint6
 	status = undo_data(txn, oid, data_serial, &record);
 	if (status == NEO_CLIENT_OK)
 		status = store_any(txn, oid, serial, TXN_UNDO, record.data, record.size, data_serial,
-				   false);
+				   false, txn->c->compress);
 	neo_client_record_clear(&record);
 	return status;
 }
 
 int neo_txn_check_current(struct neo_txn *txn, uint64_t oid, uint64_t serial)
 {
-	return store_any(txn, oid, serial, TXN_CHECK, NULL, 0, 0, false);
+	return store_any(txn, oid, serial, TXN_CHECK, NULL, 0, 0, false, 0);
 }
 
 /* --- Deadlock avoidance ------------------------------------------------------------------ */
@@ -1509,7 +1511,7 @@ static int undo_store(struct neo_txn *txn, const struct undo_entry *entry)
 	status = undo_data(txn, entry->oid, entry->undo_serial, &record);
 	if (status == NEO_CLIENT_OK)
 		status = store_any(txn, entry->oid, entry->current_serial, TXN_UNDO, record.data,
-				   record.size, entry->undo_serial, false);
+				   record.size, entry->undo_serial, false, txn->c->compress);
 	neo_client_record_clear(&record);
 	return status;
 }

@@ -273,10 +273,12 @@ uint64_t neo_txn_ttid(const struct neo_txn *txn);
  * return a blob object's record whole: neo_client_blob_data_size tells
  * where the object's own data ends.
  *
- * Memory: storing or loading a blob holds one chunk at a time in the
- * caller's thread, plus what the transaction has in flight (bounded by
- * the cache size, see neo_txn_store); chunks never enter the object
- * cache.
+ * Memory: storing a blob holds one chunk at a time in the caller's
+ * thread, plus what the transaction has in flight (bounded by the cache
+ * size, see neo_txn_store); loading asks 4 chunks at once (from threads
+ * of its own) and holds at most those.  Chunks never enter the object
+ * cache.  Storing a chunk compresses it only if a sample of the blob's
+ * first chunk compresses (data already compressed skips zlib).
  */
 #define NEO_CLIENT_BLOB_CHUNK_SIZE (1024 * 1024)
 
