@@ -288,7 +288,7 @@ uint64_t neo_txn_ttid(const struct neo_txn *txn);
  * what fd reads until its end (read from its current position).  Chunks
  * get new oids from the master.  When the base revision is a blob, its
  * chunks are deleted in this transaction, so that pack forgets them
- * with that revision and undo brings them back with it (blobs.md).
+ * with that revision and undo brings them back with it (core/client/blobs.md).
  * IO if reading fd fails; any failure leaves the transaction to abort.
  */
 int neo_txn_store_blob_fd(struct neo_txn *txn, uint64_t oid, uint64_t serial, const void *data,
