@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cluster_util.h"
@@ -44,6 +45,31 @@
 #define MIB (1024 * 1024)
 
 static struct test_cluster tc;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A client of tc whose calls may last 10 min: a 1 GiB blob's finish
+ * (storages moving 1 GiB into place) can take more than the default
+ * minute on a loaded machine. */
+static int open_client(struct neo_client **client)
+{
+	char masters[256];
+	struct neo_client_config config = { .struct_size = sizeof config };
+
+	config.cluster = tc.name;
+	config.masters = cluster_masters(&tc, masters, sizeof masters);
+	config.compress = -1;
+	config.connect_timeout_ms = 20000;
+	config.call_timeout_ms = 600000;
+	cluster_client_ssl(&config);
+	return neo_client_open(&config, client);
+}
 
 /* --- Contents: a stream of bytes from a seed --------------------------------------- */
 
@@ -132,18 +158,25 @@ static uint64_t commit_blob(struct neo_client *client, uint64_t oid, uint64_t se
 	struct neo_txn *txn;
 	struct neo_client_conflict *conflicts = NULL;
 	size_t count = 0;
-	uint64_t tid = 0;
+	uint64_t tid = 0, start, stored = 0, voted = 0;
 	int rc;
 
 	snprintf(path, sizeof path, "%s/in-%llu-%llu", tc.dir, (unsigned long long)oid,
 		 (unsigned long long)seed);
 	if (!make_file(path, seed, size) || neo_client_begin(client, 0, &txn) != NEO_CLIENT_OK)
 		return 0;
+	start = now_ms();
 	rc = neo_txn_store_blob_path(txn, oid, serial, data, strlen(data), path);
+	stored = now_ms();
 	if (rc == NEO_CLIENT_OK)
 		rc = neo_txn_vote(txn, "", 0, "", 0, "", 0, &conflicts, &count);
+	voted = now_ms();
 	if (rc == NEO_CLIENT_OK)
 		rc = neo_txn_finish(txn, &tid);
+	if (size >= 32 * MIB)
+		tap_diag("%llu MiB blob: store %llu ms, vote %llu ms, finish %llu ms",
+			 (unsigned long long)(size / MIB), (unsigned long long)(stored - start),
+			 (unsigned long long)(voted - stored), (unsigned long long)(now_ms() - voted));
 	if (rc != NEO_CLIENT_OK) {
 		tap_diag("blob commit of oid %llu: %d %s", (unsigned long long)oid, rc,
 			 neo_client_errmsg());
@@ -318,7 +351,7 @@ static void *read_loop(void *arg)
 	char path[512];
 
 	snprintf(path, sizeof path, "%s/reader%d.blob", tc.dir, r->index);
-	if (cluster_client(&tc, NULL, &client, NULL, NULL) != NEO_CLIENT_OK) {
+	if (open_client(&client) != NEO_CLIENT_OK) {
 		r->bad++;
 		return NULL;
 	}
@@ -518,7 +551,7 @@ static void killed_while_storing(uint64_t size)
 
 	cluster_init(&tc, "blobkill", 1, 0, 1, 1);
 	cluster_start(&tc);
-	if (!tap_ok(cluster_client(&tc, NULL, &client, NULL, NULL) == NEO_CLIENT_OK,
+	if (!tap_ok(open_client(&client) == NEO_CLIENT_OK,
 		    "cluster B (1 storage): client connects"))
 		return;
 	neo_client_new_oids(client, 1, &b.oid);
@@ -540,7 +573,7 @@ static void killed_while_storing(uint64_t size)
 	       grown);
 	cluster_start_storage(&tc, 0);
 	neo_client_close(client);
-	rc = cluster_client(&tc, NULL, &client, NULL, NULL);
+	rc = open_client(&client);
 	tap_ok(rc == NEO_CLIENT_OK, "storage back, a new client connects");
 	if (rc != NEO_CLIENT_OK)
 		return;
@@ -574,7 +607,7 @@ int main(void)
 	cluster_init(&tc, "blobtest", 4, 1, 2, 1);
 	cluster_start(&tc);
 	cluster_start_admin(&tc);
-	if (!tap_ok(cluster_client(&tc, NULL, &client, NULL, NULL) == NEO_CLIENT_OK,
+	if (!tap_ok(open_client(&client) == NEO_CLIENT_OK,
 		    "cluster A (2 storages, 1 replica): client connects")) {
 		cluster_stop(&tc);
 		return tap_done();
