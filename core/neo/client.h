@@ -30,7 +30,8 @@
 extern "C" {
 #endif
 
-#define NEO_CLIENT_API_VERSION 1
+/* 2: blobs (neo_txn_store_blob_*, neo_client_load_blob_*, NOT_BLOB, IO). */
+#define NEO_CLIENT_API_VERSION 2
 
 enum neo_client_status {
 	NEO_CLIENT_OK = 0,
