@@ -169,3 +169,47 @@ class BlobCacheTests(unittest.TestCase):
         unpickler.persistent_load = lambda reference: reference
         self.assertIs(unpickler.load(), Blob)  # ZODB 5: the class alone
         unpickler.load()
+
+    def test_filestorage_with_blobs_both_ways(self):
+        """A Data.fs with its blob directory copied into the cluster
+        (copyTransactionsFrom, the migration path without an Importer),
+        then the cluster copied back into a new FileStorage with blobs:
+        every revision's blob comes through, and no chunk record is
+        copied (the iterator leaves them out)."""
+        from ZODB.blob import BlobStorage
+        from ZODB.FileStorage import FileStorage
+        from ZODB.utils import u64
+
+        def filestorage(name):
+            return BlobStorage(os.path.join(self.dir, name + '.blobs'),
+                               FileStorage(os.path.join(self.dir, name + '.fs')))
+
+        source_db = ZODB.DB(filestorage('source'))
+        connection = source_db.open()
+        first, second = os.urandom(2 << 20), os.urandom(100)
+        connection.root()['b'] = Blob(first)
+        transaction.commit()
+        with connection.root()['b'].open('w') as f:
+            f.write(second)
+        transaction.commit()
+        oid = connection.root()['b']._p_oid
+        serials = [h['tid'] for h in source_db.storage.history(oid, 2)]
+        source_db.close()
+
+        source = filestorage('source')
+        neo = self.neo.storage(blob_dir=self.dir + '/m')
+        neo.copyTransactionsFrom(source)
+        source.close()
+        for serial, data in zip(serials, (second, first)):
+            with open(neo.loadBlob(oid, serial), 'rb') as f:
+                self.assertEqual(f.read(), data)
+
+        back = filestorage('back')
+        back.copyTransactionsFrom(neo)
+        oids = {record.oid for txn in back.iterator() for record in txn}
+        self.assertEqual(max(u64(o) for o in oids), u64(oid))
+        for serial, data in zip(serials, (second, first)):
+            with open(back.loadBlob(oid, serial), 'rb') as f:
+                self.assertEqual(f.read(), data)
+        back.close()
+        neo.close()
