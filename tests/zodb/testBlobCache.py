@@ -4,6 +4,7 @@ parameters (ZEO's and RelStorage's names), the size bound, blobs shared
 by two clients with caches of their own, and what is refused."""
 
 import os
+import shutil
 import tempfile
 import time
 import unittest
@@ -32,6 +33,7 @@ class BlobCacheTests(unittest.TestCase):
         for db in self.dbs:
             db.close()
         self.neo.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def db(self, storage):
         db = ZODB.DB(storage)
