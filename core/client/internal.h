@@ -16,6 +16,7 @@
  *   client/txn.c     transactions
  *   client/pack.c    pack
  *   client/cache.c   the object cache (client/cache.h)
+ *   client/blob.c    blobs: chunked records (core/client/blobs.md)
  *
  * Calls go one way: client -> master -> read -> links -> util, with txn
  * and pack above read, and calls, codec, cache below; util.c calls no
@@ -234,6 +235,9 @@ int client_decode_data(const uint8_t *data, size_t size, int compression,
 int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
 		       size_t *out_size, int *compression, uint8_t checksum[20]);
 bool client_checksum_is_zero(const struct neo_bin *checksum);
+/* Whether data looks compressible (a sample compressed fast): blob
+ * chunks of data already compressed (images, archives) skip zlib. */
+bool client_compresses(const void *data, size_t size);
 
 /* --- client/links.c -------------------------------------------------------------- */
 
@@ -259,6 +263,12 @@ size_t client_readable_nodes(struct neo_client *c, int32_t **nids);
  * (oids NULL: the whole database). */
 int client_txn_set_pack(struct neo_txn *txn, uint64_t pack_tid, const uint64_t *oids,
 			size_t count);
+/* neo_txn_store whose data is not kept to fill the cache at finish: blob
+ * chunks (client/blob.c). */
+int client_txn_store_uncached(struct neo_txn *txn, uint64_t oid, uint64_t serial,
+			      const void *data, size_t size, bool compress);
+/* The client a transaction belongs to (for client/blob.c). */
+struct neo_client *client_txn_owner(const struct neo_txn *txn);
 
 /* --- client/read.c --------------------------------------------------------------- */
 
@@ -300,6 +310,10 @@ struct read_req {
 	char err[200];
 };
 void client_read_start(struct read_req *req);
+/* load_before that neither reads nor fills the object cache: blob chunks
+ * (client/blob.c) would push every object out of it. */
+int client_load_uncached(struct neo_client *client, uint64_t oid, uint64_t before,
+			 struct neo_client_record *out);
 
 /* --- client/txn.c ---------------------------------------------------------------- */
 

@@ -44,6 +44,7 @@ struct txn_object {
 	uint32_t generation;		/* of the last store: older answers are stale */
 	uint32_t awaiting;		/* answers to it still awaited */
 	uint64_t conflict;		/* newest conflicting serial; 0: none */
+	bool uncached;			/* a blob chunk: not kept for the cache */
 };
 
 /* A storage written to (upstream's conn_dict). */
@@ -115,6 +116,11 @@ struct store_blob {
 uint64_t neo_txn_ttid(const struct neo_txn *txn)
 {
 	return txn->ttid;
+}
+
+struct neo_client *client_txn_owner(const struct neo_txn *txn)
+{
+	return txn->c;
 }
 
 /* --- Bookkeeping (network thread) ---------------------------------------------------- */
@@ -403,6 +409,7 @@ struct store_call {
 	enum txn_kind kind;
 	uint8_t *data;			/* uncompressed, handed to the object */
 	size_t size;
+	bool uncached;
 	struct store_blob *blob;
 };
 
@@ -439,9 +446,12 @@ static void store_answered(struct neo_conn *conn, enum neo_ask_status status,
 	}
 	if (current && object->awaiting && --object->awaiting == 0 && object->conflict == 0
 	    && object->data) {
+		/* Blob chunks never go to the cache (client/blob.c). */
+		bool keep = !object->uncached;
+
 		/* Written everywhere: keep the data only as far as the cache
 		 * will take it at finish (as upstream). */
-		if (txn->kept_bytes + object->size < client_cache_max_bytes(txn->c->cache)) {
+		if (keep && txn->kept_bytes + object->size < client_cache_max_bytes(txn->c->cache)) {
 			txn->kept_bytes += object->size;
 		} else {
 			neo_free(object->data);
@@ -487,6 +497,7 @@ static void object_replace(struct txn_object *object, struct store_call *sc)
 	object->size = sc->size;
 	sc->data = NULL;
 	object->kind = sc->kind;
+	object->uncached = sc->uncached;
 	object->serial = sc->serial;
 	object->generation++;
 	object->awaiting = 0;
@@ -566,10 +577,11 @@ static void store_run(struct neo_client *c, struct client_call *call)
 /* Prepares what a store sends (compression, checksum) in the caller's
  * thread, then hands it to the network thread.  data is copied. */
 static int store_any(struct neo_txn *txn, uint64_t oid, uint64_t serial, enum txn_kind kind,
-		     const void *data, size_t size, uint64_t data_serial)
+		     const void *data, size_t size, uint64_t data_serial, bool uncached,
+		     int level)
 {
 	struct store_call sc = { .txn = txn, .oid = oid, .serial = serial, .kind = kind,
-				 .data_serial = data_serial, .size = size };
+				 .data_serial = data_serial, .size = size, .uncached = uncached };
 	struct store_blob *blob = neo_calloc(1, sizeof *blob);
 	int compression = 0, status;
 
@@ -582,7 +594,7 @@ static int store_any(struct neo_txn *txn, uint64_t oid, uint64_t serial, enum tx
 	} else if (data) {
 		sc.data = neo_malloc(size ? size : 1);
 		if (sc.data == NULL
-		    || client_encode_data(txn->c->compress, data, size, &blob->wire, &blob->wire_size,
+		    || client_encode_data(level, data, size, &blob->wire, &blob->wire_size,
 					  &compression, blob->checksum) != NEO_CLIENT_OK) {
 			neo_free(sc.data);
 			blob_unref(blob);
@@ -616,12 +628,21 @@ int neo_txn_store(struct neo_txn *txn, uint64_t oid, uint64_t serial, const void
 		return client_fail(NEO_CLIENT_INVALID, "no data: use neo_txn_delete");
 	if (size > UINT32_MAX)
 		return client_fail(NEO_CLIENT_INVALID, "record too big");
-	return store_any(txn, oid, serial, TXN_STORE, data, size, 0);
+	return store_any(txn, oid, serial, TXN_STORE, data, size, 0, false, txn->c->compress);
+}
+
+int client_txn_store_uncached(struct neo_txn *txn, uint64_t oid, uint64_t serial,
+			      const void *data, size_t size, bool compress)
+{
+	if (data == NULL || size == 0 || size > UINT32_MAX)
+		return client_fail(NEO_CLIENT_INVALID, "bad chunk");
+	return store_any(txn, oid, serial, TXN_STORE, data, size, 0, true,
+			 compress ? txn->c->compress : 0);
 }
 
 int neo_txn_delete(struct neo_txn *txn, uint64_t oid, uint64_t serial)
 {
-	return store_any(txn, oid, serial, TXN_DELETE, NULL, 0, 0);
+	return store_any(txn, oid, serial, TXN_DELETE, NULL, 0, 0, false, 0);
 }
 
 /* The data of revision data_serial, which an undo also sends (as
@@ -645,14 +666,15 @@ int neo_txn_store_undo(struct neo_txn *txn, uint64_t oid, uint64_t serial, uint6
 		return client_fail(NEO_CLIENT_INVALID, "no revision to undo to");
 	status = undo_data(txn, oid, data_serial, &record);
 	if (status == NEO_CLIENT_OK)
-		status = store_any(txn, oid, serial, TXN_UNDO, record.data, record.size, data_serial);
+		status = store_any(txn, oid, serial, TXN_UNDO, record.data, record.size, data_serial,
+				   false, txn->c->compress);
 	neo_client_record_clear(&record);
 	return status;
 }
 
 int neo_txn_check_current(struct neo_txn *txn, uint64_t oid, uint64_t serial)
 {
-	return store_any(txn, oid, serial, TXN_CHECK, NULL, 0, 0);
+	return store_any(txn, oid, serial, TXN_CHECK, NULL, 0, 0, false, 0);
 }
 
 /* --- Deadlock avoidance ------------------------------------------------------------------ */
@@ -1489,7 +1511,7 @@ static int undo_store(struct neo_txn *txn, const struct undo_entry *entry)
 	status = undo_data(txn, entry->oid, entry->undo_serial, &record);
 	if (status == NEO_CLIENT_OK)
 		status = store_any(txn, entry->oid, entry->current_serial, TXN_UNDO, record.data,
-				   record.size, entry->undo_serial);
+				   record.size, entry->undo_serial, false, txn->c->compress);
 	neo_client_record_clear(&record);
 	return status;
 }

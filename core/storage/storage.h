@@ -140,6 +140,11 @@ struct storage {
 
 	/* Transactions. */
 	struct neo_idmap txns;		/* ttid -> storage_txn */
+	/* Bytes of data staged by stores since the last commit: a large
+	 * transaction (blobs, core/client/blobs.md) is committed to the
+	 * database as it comes, so that its vote does not sync it all at
+	 * once, blocking the node longer than a ping's timeout. */
+	uint64_t staged_bytes;
 	struct neo_idmap write_locks;	/* oid -> storage_txn */
 	struct neo_idmap read_locks;	/* oid -> storage_txn being locked */
 	struct delayed_request *delayed;

@@ -392,6 +392,20 @@ static int stage_data(struct storage *s, const struct neo_ask_store_object *req,
 	return 0;
 }
 
+/* Staged data rows are committed (lazily) every STAGED_COMMIT_BYTES:
+ * an abort prunes them as before, a crash leaves them as orphan data
+ * (neoctl prune_orphan). */
+#define STAGED_COMMIT_BYTES (64u << 20)
+
+static void commit_staged_if_large(struct storage *s, uint32_t size)
+{
+	s->staged_bytes += size;
+	if (s->staged_bytes < STAGED_COMMIT_BYTES)
+		return;
+	s->staged_bytes = 0;
+	storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY), "committing staged data");
+}
+
 void storage_store_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_store_object *req = pkt->args;
@@ -419,6 +433,7 @@ void storage_store_object(struct storage *s, struct neo_conn *conn, struct neo_p
 	object = txn_object(txn, req->oid, true);
 	if (object == NULL || stage_data(s, req, conn, pkt->msg_id, object) < 0)
 		return;
+	commit_staged_if_large(s, req->data.size);
 	object->serial = req->serial;
 	object->lockless = lock == WRITE_LOCKLESS;
 	object->check_only = false;

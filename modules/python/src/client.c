@@ -296,6 +296,32 @@ static PyObject *Client_load_serial_ex(ClientObject *self, PyObject *args)
 	return load(self, args, LOAD_SERIAL_EX);
 }
 
+/* load_blob(oid, serial, path) -> size: the blob of that revision, written
+ * to a new file at path (whole or absent, see neo/client.h). */
+static PyObject *Client_load_blob(ClientObject *self, PyObject *args)
+{
+	uint64_t oid, serial, size = 0;
+	PyObject *path;
+	int status;
+
+	if (!PyArg_ParseTuple(args, "O&O&O&", neopy_id_converter, &oid, neopy_id_converter,
+			      &serial, PyUnicode_FSConverter, &path))
+		return NULL;
+	if (client_enter(self) < 0) {
+		Py_DECREF(path);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	status = neo_client_load_blob_path(self->client, oid, serial, PyBytes_AS_STRING(path),
+					   &size);
+	Py_END_ALLOW_THREADS
+	client_leave(self);
+	Py_DECREF(path);
+	if (status != NEO_CLIENT_OK)
+		return neopy_raise(status);
+	return PyLong_FromUnsignedLongLong(size);
+}
+
 /* --- Other reads ------------------------------------------------------------------- */
 
 static PyObject *Client_last_tid(ClientObject *self, PyObject *unused)
@@ -551,6 +577,9 @@ static PyMethodDef Client_methods[] = {
 	  "data_serial is the revision an undo pointed back to, or None." },
 	{ "load_before", (PyCFunction)Client_load_before, METH_VARARGS,
 	  "load_before(oid, tid) -> (data, serial, next_serial): the newest before tid." },
+	{ "load_blob", (PyCFunction)Client_load_blob, METH_VARARGS,
+	  "load_blob(oid, serial, path) -> size: the blob of that revision into a\n"
+	  "new file at path (NotBlobError if it has none)." },
 	{ "last_tid", (PyCFunction)Client_last_tid, METH_NOARGS,
 	  "last_tid() -> the last tid this client knows of." },
 	{ "sync", (PyCFunction)Client_sync, METH_NOARGS,
