@@ -126,5 +126,9 @@ void admin_summary_text(const struct admin *a, bool has_tid, uint64_t tid, char 
 void admin_monitor_update(struct admin *a);
 /* Mails the health now if it changed or the last mail failed. */
 void admin_monitor_notify(struct admin *a);
+/* After the loop: runs it until the mail on its way is sent or failed
+ * (a few seconds at most), so that the cluster stopping is told too, as
+ * upstream's admin, whose mails block it, does. */
+void admin_monitor_flush(struct admin *a);
 
 #endif

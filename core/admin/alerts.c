@@ -34,6 +34,11 @@ struct alerts {
 
 static void start_mail(struct alerts *al, const char *body, int severity, bool changed);
 
+bool alerts_busy(const struct alerts *al)
+{
+	return al->sending != NULL;
+}
+
 const char *alerts_failure(const struct alerts *al)
 {
 	return al->failure ? al->failure : "";

@@ -47,6 +47,9 @@ int alerts_new(struct event_base *base, const struct neo_options *opts,
  * 2 problem. */
 void alerts_send(struct alerts *al, const char *body, int severity, bool changed);
 
+/* A mail is on its way. */
+bool alerts_busy(const struct alerts *al);
+
 /* "" or "\n\nA notification could not be sent at DATE:\n\nERROR\n". */
 const char *alerts_failure(const struct alerts *al);
 

@@ -43,6 +43,7 @@ int main(int argc, char **argv)
 	neo_signals_set_dump(daemon.signals, admin_dump, &a);
 	admin_start(&a);
 	event_base_dispatch(daemon.base);
+	admin_monitor_flush(&a);
 	neo_log(NEO_LOG_INFO, "admin stopped");
 	admin_close(&a);
 	/* Let the closed connections free themselves before the base goes. */

@@ -15,6 +15,8 @@
 
 /* as upstream's MONITOR_TIMEOUT: the wait for the last tid */
 #define MONITOR_TIMEOUT_MS 60000
+/* How long an admin that stops waits for the mail on its way. */
+#define MONITOR_FLUSH_S 10
 
 static const char not_connected[] = "Not connected to a primary master.";
 
@@ -166,4 +168,32 @@ void admin_monitor_update(struct admin *a)
 	a->monitor_view = view;
 	a->monitor_changed = true;
 	admin_monitor_notify(a);
+}
+
+static void flush_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	bool *expired = arg;
+
+	*expired = true;
+}
+
+void admin_monitor_flush(struct admin *a)
+{
+	struct timeval limit = { MONITOR_FLUSH_S, 0 };
+	bool expired = false;
+	struct event *deadline;
+
+	if (a->alerts == NULL || !alerts_busy(a->alerts))
+		return;
+	deadline = evtimer_new(a->base, flush_deadline, &expired);
+	if (deadline == NULL || evtimer_add(deadline, &limit) != 0) {
+		if (deadline)
+			event_free(deadline);
+		return;
+	}
+	neo_log(NEO_LOG_INFO, "waiting for the monitoring mail on its way (%d s at most)",
+		MONITOR_FLUSH_S);
+	while (alerts_busy(a->alerts) && !expired)
+		event_base_loop(a->base, EVLOOP_ONCE);
+	event_free(deadline);
 }

@@ -12,7 +12,7 @@ with --monitor-email twice, --smtp, --smtp-tls, --smtp-auth.  Speaks TAP.
   5. the SMTP server gone and a storage killed: the failure is logged and
      shown by neoctl print summary as a problem;
   6. the server back, a change: the next mail carries the failure;
-  7. neoctl set cluster STOPPING: the admin exits 0.
+  7. neoctl set cluster STOPPING: mailed, then the admin exits 0.
 """
 import email
 import email.policy
@@ -237,6 +237,9 @@ try:
     except subprocess.TimeoutExpired:
         status = None
     ok(status == 0, "the admin exits 0 when the cluster stops", "%r %r" % (out, status))
+    mail, seen = wait_mail(mailbox, "NEO monitoring: PROBLEM (t)", 5)
+    ok(mail is not None and body(mail).startswith("STOPPING"),
+       "the cluster stopping is mailed before the admin exits", "%s %r" % (seen, body(mail)))
 finally:
     for p in procs.values():
         if p.poll() is None:
