@@ -20,7 +20,8 @@
 /* Our own bound on identification; upstream waits as long as TCP does. */
 #define IDENTIFY_TIMEOUT_MS 60000
 
-static const char not_connected[] = "Not connected to a primary master.";
+/* As upstream's NOT_CONNECTED_MESSAGE. */
+const char admin_not_connected[] = "Not connected to a primary master.";
 
 /* A neoctl connection. */
 struct admin_client {
@@ -537,7 +538,7 @@ static void relay(struct admin_client *client, const struct neo_packet *pkt, uin
 	r->summary = summary;
 	if (neo_conn_ask(a->master_conn, code, args, 0, on_relayed, r) < 0) {
 		neo_free(r);
-		refuse(client->conn, pkt->msg_id, NEO_ERROR_NOT_READY, not_connected);
+		refuse(client->conn, pkt->msg_id, NEO_ERROR_NOT_READY, admin_not_connected);
 		return;
 	}
 	r->next = client->relays;
@@ -641,7 +642,7 @@ static void client_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	 * the connection. */
 	if (pkt->code == NEO_FLUSH_LOG) {
 		if (!a->identified) {
-			neo_conn_close(conn, not_connected);
+			neo_conn_close(conn, admin_not_connected);
 			return;
 		}
 		/* as upstream: relayed to the primary master, which has every
@@ -652,7 +653,7 @@ static void client_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 		return;
 	}
 	if (!a->identified) {
-		refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, not_connected);
+		refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, admin_not_connected);
 		return;
 	}
 	client_request(client, pkt);

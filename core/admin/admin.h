@@ -116,6 +116,9 @@ void admin_stop(struct admin *a);
 void admin_close(struct admin *a);
 void admin_free(struct admin *a);
 
+/* What neoctl and the mails are told without a primary. */
+extern const char admin_not_connected[];
+
 /* admin/monitor.c.  RUNNING or BACKINGUP. */
 bool admin_operational(const struct admin *a);
 /* "RUNNING; UP_TO_DATE=12; ltid=03f1... (2026-...)", as upstream's

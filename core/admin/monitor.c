@@ -18,8 +18,6 @@
 /* How long an admin that stops waits for the mail on its way. */
 #define MONITOR_FLUSH_S 10
 
-static const char not_connected[] = "Not connected to a primary master.";
-
 static bool node_running(const struct admin *a, int32_t nid)
 {
 	const struct neo_node *node = neo_nodes_by_nid(&a->nodes, nid);
@@ -103,7 +101,7 @@ static void monitor_mail(struct admin *a, bool has_tid, uint64_t tid)
 	if (a->identified)
 		admin_summary_text(a, has_tid, tid, body, sizeof body, &severity);
 	else
-		snprintf(body, sizeof body, "%s", not_connected);
+		snprintf(body, sizeof body, "%s", admin_not_connected);
 	alerts_send(a->alerts, body, severity, a->monitor_changed);
 	a->monitor_changed = false;
 }

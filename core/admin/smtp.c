@@ -349,6 +349,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	char *line;
 	size_t len;
 
+	/* evbuffer_readln's lines are libevent's, hence free(). */
 	while ((line = evbuffer_readln(input, &len, EVBUFFER_EOL_CRLF)) != NULL) {
 		bool last = len < 4 || line[3] != '-';
 		const char *text = len > 4 ? line + 4 : "";
