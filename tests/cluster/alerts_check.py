@@ -3,6 +3,7 @@ SMTP server (aiosmtpd from PyPI, with STARTTLS and AUTH required), on a
 real cluster of this build: a master, two storages (replicas 1), an admin
 with --monitor-email twice, --smtp, --smtp-tls, --smtp-auth.  Speaks TAP.
 
+  0. a malformed --smtp-auth: the admin does not start, saying why;
   1. the cluster RUNNING: "NEO monitoring: OK", the summary as body, the
      headers and envelope upstream's admin sends;
   2. a storage killed: "PROBLEM (t)", DOWN=1 and out-of-date cells;
@@ -152,6 +153,13 @@ try:
     start("admin", ["neoadmin"] + common + [
         "-b", admin, "--monitor-email", "ops@example.com", "--monitor-email", "dba@example.com",
         "--smtp", "127.0.0.1:%d" % smtp_port, "--smtp-tls", "--smtp-auth", "neo:se:cret"], env)
+
+    # 0. a malformed --smtp-auth stops the admin with a message
+    r = subprocess.run([os.path.join(core, "neoadmin")] + common + [
+        "-b", "127.0.0.1:0", "--monitor-email", "ops@example.com", "--smtp-auth", "neo"],
+        capture_output=True, text=True, timeout=30)
+    ok(r.returncode != 0 and "--smtp-auth: expected USER:PASSWORD" in r.stdout + r.stderr,
+       "--smtp-auth without ':' is refused with a message", r.stdout + r.stderr)
 
     # 1. RUNNING
     mail, seen = wait_mail(mailbox, "NEO monitoring: OK", 60)
