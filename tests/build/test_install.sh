@@ -116,8 +116,14 @@ if command -v logrotate >/dev/null 2>&1 || [ -x /usr/sbin/logrotate ]; then
 else
 	skip "logrotate -d parses the logrotate file" "no logrotate"
 fi
-grep -q 'SIGRTMIN+1' "$dest$sysconfdir/logrotate.d/neo"
-ok $? "the logrotate file has the nodes reopen their logs with SIGRTMIN+1"
+grep -q 'systemctl kill .*--signal=SIGRTMIN+1 ' "$dest$sysconfdir/logrotate.d/neo"
+status=$?
+# systemctl parses the signal before it looks for a running systemd.
+if [ $status -eq 0 ] && command -v systemctl >/dev/null 2>&1; then
+	systemctl kill --kill-who=main --signal=SIGRTMIN+1 neo-test-none.service 2>&1 |
+		grep -qi 'parse' && status=1
+fi
+ok $status "the logrotate file has the nodes reopen their logs with SIGRTMIN+1 (systemctl takes it)"
 
 # An operator's neo.conf survives a reinstall and an uninstall.
 echo "# edited" >>"$dest$sysconfdir/neo/neo.conf"
