@@ -58,7 +58,7 @@ done
 ok $? "programs, neo.conf, logrotate file and supervisor example installed${missing:+ (missing:$missing)}"
 
 missing=
-for p in neomaster neostorage neoadmin neoctl neosimple neomigrate; do
+for p in neomaster neostorage neoadmin neoctl neosimple neomigrate neo-selftest; do
 	[ -e "$dest$mandir/man1/$p.1" ] || missing="$missing $p.1"
 done
 [ -e "$dest$mandir/man5/neo.conf.5" ] || missing="$missing neo.conf.5"
@@ -81,18 +81,21 @@ fi
 
 if [ -n "$unitdir" ] && command -v systemd-analyze >/dev/null 2>&1; then
 	# verify reads the units in a scratch root that holds the install
-	# (ExecStart must name a program there) and the system's targets and
-	# slices; instances of the templates, as systemctl starts them.
+	# (ExecStart must name a program there), our units where systemd
+	# looks for them whatever the unit directory of this build (distcheck
+	# has its own), and the system's targets and slices; instances of the
+	# templates, as systemctl starts them.
 	root=$scratch/root
-	mkdir -p "$root/etc/systemd/system" "$root$unitdir"
+	mkdir -p "$root/etc/systemd/system" "$root/lib/systemd/system"
 	cp -R "$dest/." "$root/"
+	cp "$dest$unitdir"/neo* "$root/etc/systemd/system/"
 	for d in /lib/systemd/system /usr/lib/systemd/system; do
-		[ -d "$d" ] && cp "$d"/*.target "$d"/*.slice "$root$unitdir/" 2>/dev/null
+		[ -d "$d" ] && cp "$d"/*.target "$d"/*.slice "$root/lib/systemd/system/" 2>/dev/null
 	done
 	status=0
 	for u in neomaster@master.service neostorage@storage1.service neoadmin@admin.service \
 		neo.target; do
-		(cd "$root$unitdir" && systemd-analyze verify --man=no --root="$root" "$u") \
+		(cd "$root/etc/systemd/system" && systemd-analyze verify --man=no --root="$root" "$u") \
 			>"$scratch/verify.out" 2>&1 || status=1
 		# verify reports some problems without failing: any line about
 		# our units is one.

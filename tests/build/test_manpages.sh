@@ -32,7 +32,8 @@ page() {
 		"$top_srcdir/man/$1.$2" 2>"$scratch/$1.err"
 }
 
-for p in neomaster:1 neostorage:1 neoadmin:1 neoctl:1 neosimple:1 neomigrate:1 neo.conf:5; do
+for p in neomaster:1 neostorage:1 neoadmin:1 neoctl:1 neosimple:1 neomigrate:1 neo-selftest:1 \
+	neo.conf:5; do
 	name=${p%:*}
 	section=${p#*:}
 	page "$name" "$section" >"$scratch/$name.txt"
@@ -42,7 +43,7 @@ for p in neomaster:1 neostorage:1 neoadmin:1 neoctl:1 neosimple:1 neomigrate:1 n
 	[ -s "$scratch/$name.err" ] && sed 's/^/# /' "$scratch/$name.err"
 done
 
-for name in neomaster neostorage neoadmin neoctl neosimple neomigrate; do
+for name in neomaster neostorage neoadmin neoctl neosimple neomigrate neo-selftest; do
 	program=$top_builddir/core/$name
 	if [ ! -x "$program" ]; then
 		n=$((n + 1))
