@@ -102,6 +102,8 @@ static const struct option_desc option_table[] = {
 	{ "smtp-tls", 0, KIND_FLAG, AT(smtp_tls), NO_FLAG, FOR_ADMIN, "use STARTTLS" },
 	{ "smtp-auth", 0, KIND_STRING, AT(smtp_auth), NO_FLAG, FOR_ADMIN, "SMTP USER:PASS" },
 	{ "address", 'a', KIND_STRING, AT(address), NO_FLAG, FOR_CTL, "admin node to talk to" },
+	{ "watch", 'w', KIND_FLOAT, AT(watch), NO_FLAG, FOR_CTL,
+	  "run a print command every this many seconds, redrawing (ours)" },
 };
 
 #define OPTION_COUNT (sizeof(option_table) / sizeof(option_table[0]))

@@ -76,6 +76,7 @@ struct neo_options {
 
 	/* neoctl: the admin to talk to, and the command words. */
 	char *address;
+	double watch;			/* -w: seconds between redraws (ours), 0: once */
 	struct neo_string_list command;
 
 	bool help, version;		/* -h/--help, --version were given */
