@@ -471,6 +471,36 @@ static void switch_over(const char *dest)
 	neo_client_close(client);
 }
 
+/* test_importer DIR migrate: neomigrate both ways through a plain
+ * cluster; DIR/Data.fs in, DIR/out.fs out (test_neomigrate.sh compares it
+ * with ZODB's dump). */
+static int run_migrate(const char *dir, const char *datafs)
+{
+	struct neo_client *client = NULL;
+	const char *builddir = getenv("abs_top_builddir");
+	char masters[256], command[2048];
+
+	cluster_init(&tc, "migrate", 3, 0, 1, 1);
+	cluster_start(&tc);
+	cluster_masters(&tc, masters, sizeof masters);
+	if (!tap_ok(cluster_client(&tc, NULL, &client, NULL, NULL) == NEO_CLIENT_OK,
+		    "an empty cluster runs")) {
+		cluster_stop(&tc);
+		return tap_done();
+	}
+	snprintf(command, sizeof command, "'%s/core/neomigrate' -c %s '%s' '%s' >'%s/fs2neo.out' "
+		 "2>&1", builddir ? builddir : ".", tc.name, datafs, masters, dir);
+	tap_ok(system(command) == 0, "neomigrate FileStorage -> NEO");
+	tap_ok(neo_client_sync(client) == NEO_CLIENT_OK, "the client sees the new transactions");
+	check_all(client, "after neomigrate FS -> NEO");
+	snprintf(command, sizeof command, "'%s/core/neomigrate' -c %s '%s' '%s/out.fs' "
+		 ">'%s/neo2fs.out' 2>&1", builddir ? builddir : ".", tc.name, masters, dir, dir);
+	tap_ok(system(command) == 0, "neomigrate NEO -> FileStorage");
+	neo_client_close(client);
+	cluster_stop(&tc);
+	return tap_done();
+}
+
 int main(int argc, char **argv)
 {
 	struct neo_client *client = NULL;
@@ -489,6 +519,8 @@ int main(int argc, char **argv)
 		return tap_done();
 	}
 	tap_ok(true, "ZODB's dump read: %zu transactions, %zu records", ntxns, nrecords);
+	if (argc > 2 && strcmp(argv[2], "migrate") == 0)
+		return run_migrate(argv[1], datafs);
 	setenv("NEO_TEST_ENGINE", "importer", 1);
 	setenv("NEO_IMPORTER_THROTTLE_MS", "60", 1);
 	cluster_init(&tc, "importer", 3, 0, 1, 1);
