@@ -38,5 +38,19 @@ else
 	echo "not ok $n - ZODB opens the Data.fs after writeback and reads the commits"
 	head -n 5 "$tmp/after.err" | sed 's/^/# /'
 fi
+
+# neosimple --importer: a cluster whose one storage imports the Data.fs.
+n=$((n + 1))
+(unset NEO_BACKEND_DIR; TMPDIR=$tmp "$builddir/core/neosimple" --importer "$tmp/Data.fs" db1 -- \
+	sh -c 'for i in $(seq 100); do
+		grep -q "All data are imported" "$NEO_DIR"/storage*.log && exit 0; sleep 0.2; done
+		exit 1') >"$tmp/simple.out" 2>&1
+simple=$?
+if [ $simple = 0 ]; then
+	echo "ok $n - neosimple --importer runs a cluster that imports the Data.fs"
+else
+	echo "not ok $n - neosimple --importer runs a cluster that imports the Data.fs"
+	tail -n 5 "$tmp/simple.out" | sed 's/^/# /'
+fi
 echo "1..$n"
-[ "$status" = 0 ] && [ $ok = 0 ]
+[ "$status" = 0 ] && [ $ok = 0 ] && [ $simple = 0 ]
