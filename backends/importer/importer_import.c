@@ -20,7 +20,7 @@
 #include "importer_db.h"
 #include "runtime/alloc.h"
 
-#define IMPORT_BATCH_MS 50
+#define IMPORT_BATCH_MS 500
 #define PROGRESS_EVERY_S 5.0
 
 /* For tests that must look at a cluster in the middle of an import: with
