@@ -6,7 +6,7 @@
  * adapter=Importer (or engine=importer) and database= the path of an
  * importer.conf (conf/importer.conf says what goes in it).
  *
- * What it promises (backends/importer/README.md says how):
+ * What it promises (conf/importer.conf tells users how to use it):
  *   - every read answers, during the import, exactly what it answers
  *     after: revisions whose serial is at most the Data.fs's last tid
  *     (fs_ltid, fixed at the first start) are served from the Data.fs
