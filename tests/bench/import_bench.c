@@ -67,13 +67,13 @@ static int generate(const char *path, long mb)
 
 			for (int k = 0; k < i; k++)
 				if (recs[k].oid == oid)
-					oid = noids + 4;	/* one record per oid */
-			if (oid >= noids)
+					oid = noids;	/* one record per oid */
+			if (oid >= noids) {
 				oid = noids++;
-			if (neo_grow(&last_pos, &cap, noids, sizeof(*last_pos)) != 0)
-				return 1;
-			if (oid + 1 == noids)
+				if (neo_grow(&last_pos, &cap, noids, sizeof(*last_pos)) != 0)
+					return 1;
 				last_pos[oid] = 0;
+			}
 			memset(&recs[i], 0, sizeof(recs[i]));
 			recs[i].oid = oid;
 			recs[i].prev = last_pos[oid];
