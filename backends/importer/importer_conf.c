@@ -58,7 +58,8 @@ static int parse_bool(const char *file, const char *key, const char *value, bool
 	return -1;
 }
 
-/* compress: true (zlib, its default level), false, zlib or zlib=LEVEL. */
+/* compress, as upstream: true (zlib, its default level), false, zlib or
+ * zlib=LEVEL (1 to 9). */
 static int parse_compress(const char *file, const char *value, int *level, char *err,
 			  size_t errlen)
 {
@@ -74,12 +75,12 @@ static int parse_compress(const char *file, const char *value, int *level, char 
 	}
 	if (strncmp(value, "zlib=", 5) == 0) {
 		n = strtol(value + 5, &end, 10);
-		if (*end == '\0' && end != value + 5 && n >= 0 && n <= 9) {
+		if (*end == '\0' && end != value + 5 && n >= 1 && n <= 9) {
 			*level = (int)n;
 			return 0;
 		}
 	}
-	snprintf(err, errlen, "%s: compress must be true, false, zlib or zlib=0..9, not '%s'",
+	snprintf(err, errlen, "%s: compress must be true, false, zlib or zlib=1..9, not '%s'",
 		 file, value);
 	return -1;
 }

@@ -265,6 +265,82 @@ static int check_commits(struct neo_client *client)
 	return bad;
 }
 
+/* The history of every oid of the dump: its revisions newest first
+ * (the test's commits, then the Data.fs's). */
+static int check_histories(struct neo_client *client)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < ncurrents; i++) {
+		struct neo_client_history_entry *entries = NULL;
+		size_t count = 0, k = 0;
+		uint64_t oid = currents[i].oid;
+		int rc = neo_client_history(client, oid, 100000, &entries, &count);
+
+		uint64_t mine[MAX_COMMITS];
+		size_t nmine = 0;
+
+		for (size_t c = 0; c < ncommits; c++)	/* the test's, newest first */
+			if (commits[c].oid == oid) {
+				size_t j = nmine++;
+
+				while (j > 0 && mine[j - 1] < commits[c].tid) {
+					mine[j] = mine[j - 1];
+					j--;
+				}
+				mine[j] = commits[c].tid;
+			}
+		for (size_t c = 0; rc == NEO_CLIENT_OK && c < nmine; c++)
+			if (k >= count || entries[k++].serial != mine[c])
+				bad++;
+		for (size_t r = nrecords; rc == NEO_CLIENT_OK && r-- > 0;)
+			if (records[r].oid == oid && (k >= count || entries[k++].serial != records[r].tid))
+				bad++;
+		if (rc != NEO_CLIENT_OK || k != count) {
+			if (bad < 3)
+				tap_diag("history of %" PRIx64 ": rc %d, %zu entries", oid, rc, count);
+			bad++;
+		}
+		neo_client_free(entries);
+	}
+	return bad;
+}
+
+/* The iterator's and undoLog's tids: the Data.fs's, then the commits. */
+static int check_tid_lists(struct neo_client *client)
+{
+	uint64_t *tids = NULL, expected[MAX_TXNS + MAX_COMMITS];
+	size_t count = 0, n = 0;
+	int bad = 0;
+
+	for (size_t i = 0; i < ntxns; i++)
+		expected[n++] = txns[i].tid;
+	for (size_t i = 0; i < ncommits; i++) {
+		size_t j = n++;
+
+		while (j > 0 && expected[j - 1] > commits[i].tid) {	/* sorted */
+			expected[j] = expected[j - 1];
+			j--;
+		}
+		expected[j] = commits[i].tid;
+	}
+	if (neo_client_tids_from(client, 0, UINT64_MAX >> 1, 0, &tids, &count) != NEO_CLIENT_OK ||
+	    count != n)
+		bad++;
+	for (size_t i = 0; !bad && i < n; i++)
+		bad += tids[i] != expected[i];
+	neo_client_free(tids);
+	tids = NULL;
+	if (neo_client_undo_log(client, 0, 20, &tids, &count) != NEO_CLIENT_OK || count != 20)
+		bad++;
+	for (size_t i = 0; !bad && i < 20; i++)
+		bad += tids[i] != expected[n - 1 - i];
+	neo_client_free(tids);
+	if (bad)
+		tap_diag("tid lists differ (%zu tids, %zu expected)", count, n);
+	return bad;
+}
+
 /* Every record, transaction and current revision as ZODB's dump says. */
 static void check_all(struct neo_client *client, const char *when)
 {
@@ -282,6 +358,10 @@ static void check_all(struct neo_client *client, const char *when)
 	       "and oids", when, ntxns);
 	tap_ok(bad_currents == 0, "%s: %zu current revisions load as ZODB loads them", when,
 	       ncurrents);
+	tap_ok(check_histories(client) == 0, "%s: the history of each of %zu oids lists its "
+	       "revisions", when, ncurrents);
+	tap_ok(check_tid_lists(client) == 0, "%s: the iterator's tids and undoLog's first page "
+	       "are the transactions'", when);
 	if (ncommits)
 		tap_ok(check_commits(client) == 0, "%s: the commits made during the import read "
 		       "back", when);
