@@ -4,7 +4,8 @@
  * description, extension, packed) and each record with its data
  * (compressed as importer_fsread.c says) or its undo pointer (ZODB's
  * data_txn, whose data id is the imported revision's).  Batches of about
- * IMPORT_BATCH_MS are one destination transaction, which also records
+ * IMPORT_BATCH_MS (short: the node's requests wait for the batch that
+ * holds the destination) are one destination transaction, which also records
  * the progress (importer_tid), so that a kill -9 resumes after the last
  * committed batch with nothing twice.
  *
@@ -20,7 +21,7 @@
 #include "importer_db.h"
 #include "runtime/alloc.h"
 
-#define IMPORT_BATCH_MS 500
+#define IMPORT_BATCH_MS 100
 #define PROGRESS_EVERY_S 5.0
 
 /* For tests that must look at a cluster in the middle of an import: with
