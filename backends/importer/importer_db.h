@@ -95,6 +95,7 @@ struct neo_db {
 	uint8_t *keep[4];
 	size_t keepcap[4];
 	char errmsg[1024];
+	char thread_err[1024];		/* the import thread's last error */
 };
 
 /* importer_conf.c */
@@ -104,8 +105,11 @@ void importer_conf_free(struct importer_conf *conf);
 /* importer_module.c */
 void importer_log(struct neo_db *db, enum neo_backend_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Sets the message errmsg() gives (the import thread's own, in it). */
 int importer_fail(struct neo_db *db, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+void importer_mark_import_thread(void);
+const char *importer_thread_error(struct neo_db *db);
 uint32_t importer_partitions(struct neo_db *db);
 int importer_grow(uint8_t **buf, size_t *cap, size_t need);
 

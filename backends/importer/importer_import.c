@@ -216,6 +216,7 @@ static void *import_thread(void *arg)
 	struct neo_db *db = j.db;
 	bool failed = false;
 
+	importer_mark_import_thread();
 	pthread_mutex_lock(&db->lock);
 	db->started = now();
 	while (!db->stopping) {
@@ -225,11 +226,12 @@ static void *import_thread(void *arg)
 			continue;
 		}
 		if (!db->finished && !failed && import_batch(&j) != NEO_BACKEND_OK) {
-			importer_log(db, NEO_BACKEND_LOG_ERROR, "%s; the import stops", db->errmsg);
+			importer_log(db, NEO_BACKEND_LOG_ERROR, "%s; the import stops",
+				     importer_thread_error(db));
 			failed = true;
 		}
 		if (db->conf.writeback && importer_writeback_step(db) != 0)
-			importer_log(db, NEO_BACKEND_LOG_ERROR, "%s", db->errmsg);
+			importer_log(db, NEO_BACKEND_LOG_ERROR, "%s", importer_thread_error(db));
 		if (db->finished || failed) {
 			if (!db->conf.writeback)
 				break;

@@ -39,12 +39,27 @@ void importer_log(struct neo_db *db, enum neo_backend_log_level level, const cha
 	db->log(db->log_ctx, level, message);
 }
 
+/* The import thread's messages go apart, so that they never replace the
+ * message of the node's last failed operation before errmsg() reads it. */
+static _Thread_local bool in_import_thread;
+
+void importer_mark_import_thread(void)
+{
+	in_import_thread = true;
+}
+
+const char *importer_thread_error(struct neo_db *db)
+{
+	return db->thread_err;
+}
+
 int importer_fail(struct neo_db *db, int status, const char *fmt, ...)
 {
+	char *buf = in_import_thread ? db->thread_err : db->errmsg;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(db->errmsg, sizeof(db->errmsg), fmt, ap);
+	vsnprintf(buf, sizeof(db->errmsg), fmt, ap);
 	va_end(ap);
 	return status;
 }

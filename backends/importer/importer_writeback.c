@@ -213,8 +213,9 @@ int importer_writeback_step(struct neo_db *db)
 		}
 		if (rc != 0 || best == UINT64_MAX)
 			break;
+		db->thread_err[0] = '\0';
 		rc = write_txn(db, &w, np, best);
-		if (rc != 0 && db->errmsg[0] == '\0')
+		if (rc != 0 && db->thread_err[0] == '\0')
 			importer_fail(db, NEO_BACKEND_EIO, "importer: writeback of %016llx failed",
 				      (unsigned long long)best);
 	}

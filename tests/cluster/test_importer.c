@@ -629,6 +629,9 @@ int main(int argc, char **argv)
 	unsetenv("NEO_IMPORTER_THROTTLE_MS");
 	tap_ok(cluster_log_has(&tc, "storage0.log", "All data are imported", 60000),
 	       "\"All data are imported\" is logged");
+	tap_ok(cluster_storage_log_count(&tc, "MB/s, ") > 0 &&
+	       cluster_storage_log_count(&tc, " s left") > 0,
+	       "the progress was logged (transactions, MB, rate, time left)");
 	tap_ok(sql_number(dest, "SELECT COUNT(*) FROM trans") == (long)ntxns + (long)ncommits &&
 	       sql_number(dest, "SELECT COUNT(*) FROM obj") == (long)nrecords + (long)ncommits,
 	       "the destination holds every transaction and revision once (%ld transactions, "
