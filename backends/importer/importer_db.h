@@ -121,9 +121,10 @@ int importer_fs_data(struct neo_db *db, uint64_t data_id, uint8_t *compression,
 		     uint8_t checksum[20], struct neo_bytes *data, uint8_t **buf, size_t *cap);
 int importer_fs_trans(struct neo_db *db, size_t txn, uint32_t partition, struct neo_trans *out);
 int importer_fs_value_tid(struct neo_db *db, size_t rev, uint64_t *value_tid);
-/* Stores raw data as the import does (buf: the caller's scratch). */
-int importer_store_data(struct neo_db *db, const uint8_t *raw, size_t len, uint32_t partition,
-			uint8_t **buf, size_t *cap, uint64_t *data_id);
+/* raw data in the form the import stores it (zlib when smaller, as
+ * upstream): *data is raw, or in *buf (the caller's scratch). */
+int importer_stored_form(struct neo_db *db, const uint8_t *raw, size_t len, uint8_t **buf,
+			 size_t *cap, struct neo_bytes *data, uint8_t *compression);
 /* Copies bytes the destination returned into the node's own buffer
  * (slot 0..3), so that the import thread's later calls on the shared
  * handle cannot change them before the node has copied them. */

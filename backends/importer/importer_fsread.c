@@ -20,7 +20,7 @@ static int fs_error(struct neo_db *db)
 }
 
 /* raw -> what is stored: zlib when it makes it smaller (as upstream). */
-static int stored_form(struct neo_db *db, const uint8_t *raw, size_t len, uint8_t **buf,
+int importer_stored_form(struct neo_db *db, const uint8_t *raw, size_t len, uint8_t **buf,
 		       size_t *cap, struct neo_bytes *data, uint8_t *compression)
 {
 	uLongf bound = compressBound((uLong)len);
@@ -52,7 +52,7 @@ static int read_stored(struct neo_db *db, uint64_t data_pos, uint64_t len, uint8
 		return importer_fail(db, NEO_BACKEND_EIO, "importer: out of memory");
 	if (fs_pread(db->fs, data_pos, db->out2, (size_t)len) != FS_OK)
 		return fs_error(db);
-	rc = stored_form(db, db->out2, (size_t)len, buf, cap, data, compression);
+	rc = importer_stored_form(db, db->out2, (size_t)len, buf, cap, data, compression);
 	if (rc == NEO_BACKEND_OK)
 		SHA1(data->data, data->size, checksum);
 	return rc;
@@ -117,22 +117,6 @@ int importer_fs_data(struct neo_db *db, uint64_t data_id, uint8_t *compression,
 		return importer_fail(db, NEO_BACKEND_ECORRUPT, "importer: bad data id");
 	return read_stored(db, rec.pos + FS_DATA_HEADER_LEN, rec.plen, buf, cap, data,
 			   compression, checksum);
-}
-
-int importer_store_data(struct neo_db *db, const uint8_t *raw, size_t len, uint32_t partition,
-			uint8_t **buf, size_t *cap, uint64_t *data_id)
-{
-	struct neo_bytes data;
-	uint8_t compression, checksum[20];
-	int rc = stored_form(db, raw, len, buf, cap, &data, &compression);
-
-	if (rc != NEO_BACKEND_OK)
-		return rc;
-	SHA1(data.data, data.size, checksum);
-	rc = db->be->data_put(db->inner, partition, checksum, compression, data, data_id);
-	if (rc != NEO_BACKEND_OK)
-		importer_fail(db, rc, "importer: %s", db->be->errmsg(db->inner));
-	return rc;
 }
 
 /* Transaction txn of the index, with the oids of its records in file
