@@ -139,7 +139,8 @@ int importer_fs_trans(struct neo_db *db, size_t txn, uint32_t partition, struct 
 		fs_iter_free(&it);
 		return importer_fail(db, NEO_BACKEND_EIO, "importer: out of memory");
 	}
-	memcpy(db->out, it.buf, metalen);
+	if (metalen)
+		memcpy(db->out, it.buf, metalen);
 	while ((rc = fs_iter_next_record(&it, &rec)) == FS_OK) {
 		if (importer_grow(&db->out2, &db->out2cap, 8 * (n + 1)) != 0) {
 			rc = FS_ENOMEM;

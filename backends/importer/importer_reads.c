@@ -459,7 +459,8 @@ static int txn_oids(struct neo_db *db, size_t txn, uint32_t np, uint32_t partiti
 	fs_iter_free(&it);
 	if (rc != FS_END)
 		return importer_fail(db, NEO_BACKEND_ECORRUPT, "importer: %s", db->fs->err);
-	qsort(*oids, *count, sizeof(**oids), cmp_u64);
+	if (*count > 1)
+		qsort(*oids, *count, sizeof(**oids), cmp_u64);
 	return NEO_BACKEND_OK;
 }
 

@@ -82,7 +82,8 @@ int fs_index_build(struct fs_file *fs, uint64_t stop_tid, struct fs_index *index
 		return status;
 	}
 	/* (oid, tid) pairs are unique, so the order is total. */
-	qsort(index->revs, index->nrevs, sizeof(*index->revs), rev_cmp);
+	if (index->nrevs > 0)
+		qsort(index->revs, index->nrevs, sizeof(*index->revs), rev_cmp);
 	index->bytes = index->end - FS_MAGIC_LEN;
 	return FS_OK;
 }
