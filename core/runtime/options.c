@@ -77,7 +77,7 @@ static const struct option_desc option_table[] = {
 	{ "partitions", 'p', KIND_POSITIVE, AT(partitions), NO_FLAG, FOR_MASTER,
 	  "partitions of a new partition table" },
 	{ "adapter", 'a', KIND_STRING, AT(adapter), NO_FLAG, FOR_STORAGE,
-	  "backend: SQLite or MySQL (upstream's names)" },
+	  "backend: SQLite, MySQL or Importer (upstream's names)" },
 	{ "database", 'd', KIND_STRING, AT(database), NO_FLAG, FOR_STORAGE,
 	  "backend database, passed to the module untouched" },
 	{ "engine", 'e', KIND_STRING, AT(engine), NO_FLAG, FOR_STORAGE,
@@ -641,9 +641,18 @@ int neo_backend_choice(const char *adapter, const char *engine, const char **mod
 
 	*module = NULL;
 	*mysql_engine = NULL;
+	if (adapter != NULL && strcasecmp(adapter, "Importer") == 0) {
+		/* As upstream's Importer: database= is an importer.conf, which
+		 * names the destination (backends/importer/importer_conf.c). */
+		if (engine != NULL && strcmp(engine, "importer") != 0 && strchr(engine, '/') == NULL)
+			return fail(err, errlen, "adapter 'Importer' contradicts engine '%s' (the "
+				    "destination's engine goes in importer.conf)", engine);
+		*module = engine != NULL ? engine : "importer";
+		return 0;
+	}
 	if (adapter != NULL && strcasecmp(adapter, "SQLite") != 0 &&
 	    strcasecmp(adapter, "MySQL") != 0)
-		return fail(err, errlen, "unknown adapter '%s' (SQLite or MySQL)", adapter);
+		return fail(err, errlen, "unknown adapter '%s' (SQLite, MySQL or Importer)", adapter);
 	if (mysql_engine_named) {
 		/* As upstream: InnoDB/RocksDB are MySQL table engines. */
 		if (adapter != NULL && strcasecmp(adapter, "SQLite") == 0)
