@@ -23,12 +23,18 @@
  * function returns a status code (NEO_CLIENT_*), allocation failures
  * included; the library never stops the application.
  *
- * Threading: the network thread runs the event loop; it owns every
- * connection, the node list, the partition table, the links, the open
- * transactions and every call's network part.  A user thread queues a
- * call (struct client_call) and waits on `cond` until the network thread
- * marks it done.  `lock` protects the queue, the calls' results, `ready`
- * as user threads see it, the cache and last_tid.
+ * Threading: the network thread runs the event loop and reads every
+ * connection.  The network lock `net` protects the connections, the node
+ * list, the partition table, the links, the open transactions and every
+ * call's network part: the network thread holds it in each of its
+ * callbacks (the connections' guard, net/conn.h), and a user thread holds
+ * it while it runs its own call (struct client_call): it encodes and
+ * writes its requests itself, then waits on the call's `cond`, without
+ * the lock, for the network thread to read the answers and mark it done.
+ * Over TLS, and to close, calls are queued to
+ * the network thread instead (a TLS connection reads and writes as one).
+ * `lock` (taken after `net`, never before) protects the queue, the calls'
+ * results, `ready` as user threads see it, the cache and last_tid.
  */
 #ifndef NEO_CLIENT_INTERNAL_H
 #define NEO_CLIENT_INTERNAL_H
@@ -70,6 +76,7 @@ typedef void (*client_call_fn)(struct neo_client *c, struct client_call *call);
 struct client_call {
 	client_call_fn run;
 	bool needs_ready;		/* park until the cluster is ready first */
+	bool in_loop;			/* run by the network thread, never by the caller */
 	bool done;
 	/* The caller's own wake-up: completions wake only their caller, not
 	 * every thread with a call in flight. */
@@ -136,6 +143,8 @@ struct neo_client {
 	SSL_CTX *ssl;
 
 	pthread_t thread;
+	pthread_mutex_t net;		/* the network lock (see the top) */
+	bool direct;			/* calls run in their caller's thread (no TLS) */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct event_base *base;
@@ -193,6 +202,20 @@ const char *client_ask_status_text(enum neo_ask_status status);
 bool client_master_ask(struct neo_client *c, const struct client_call *call, uint16_t code,
 		       const void *args, neo_answer_cb cb, void *arg);
 bool client_node_running(struct neo_client *c, int32_t nid);
+/* The network lock: taken again by its holder.  suspend lets it go for a
+ * moment (around the application's invalidation callback, which may
+ * wait for a thread that waits for the lock) and says how to resume. */
+void client_net_lock(struct neo_client *c);
+void client_net_unlock(struct neo_client *c);
+unsigned client_net_suspend(struct neo_client *c);
+void client_net_resume(struct neo_client *c, unsigned depth);
+/* A connection to a node, guarded by the network lock when calls run in
+ * their callers' threads. */
+struct neo_conn *client_connect(struct neo_client *c, const struct neo_address *addr,
+				const struct neo_conn_callbacks *callbacks, void *arg, char *err,
+				size_t errlen);
+/* Writes what waits in the output of every connection. */
+void client_flush_output(struct neo_client *c);
 
 /* --- client/calls.c: the call queue ------------------------------------------------- */
 

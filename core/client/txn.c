@@ -16,8 +16,8 @@
  *           reconnected, with AskFinalTID;
  *   abort   AbortTransaction to the storages and the master.
  *
- * All of a transaction's state lives in the network thread: user calls
- * only prepare data (compression, checksums) and hand it over.  A
+ * All of a transaction's state is under the network lock: user calls
+ * prepare data (compression, checksums) without it.  A
  * transaction released (finished or aborted) while requests are still in
  * flight is freed when their answers are in.
  */
@@ -464,6 +464,10 @@ static void store_to_link(struct neo_client *c, struct client_link *link, void *
 		ask_finish(ask);
 		return;
 	}
+	/* Written at once by the storing thread.  Not left in the output
+	 * for a batch: stores that reach a storage only at the vote made
+	 * crossed transactions (test_client's crossed stores) wait for each
+	 * other until their requests timed out. */
 	if (ok && blob->check_only)
 		sent = neo_conn_ask(link->conn, NEO_ASK_CHECK_CURRENT_SERIAL, &blob->check,
 				    client_ask_timeout(c, NULL), store_answered, ask);
