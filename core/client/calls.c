@@ -12,6 +12,11 @@
 #include <time.h>
 
 #define PARK_CHECK_MS 200
+/* How long stores may wait in the output for the next ones: a loop of
+ * stores makes one write, and a store followed by nothing (the
+ * application waits on something else) still reaches the storages and
+ * takes its locks at once, as far as the others can tell. */
+#define BATCH_DELAY_US 500
 
 static struct timespec deadline_timespec(uint64_t deadline_ms)
 {
@@ -83,8 +88,30 @@ static void call_run_here(struct neo_client *c, struct client_call *call)
 		client_call_park(c, call, false);
 	else
 		call->run(c, call);
-	/* What was sent while the network thread was reading (during an
-	 * invalidation callback) waits in the output: out with it. */
+	if (call->batchable && call->done) {
+		/* Stores: the next call, or the batch timer, writes them. */
+		if (!c->batch_armed) {
+			struct timeval delay = { 0, BATCH_DELAY_US };
+
+			c->batch_armed = evtimer_add(c->batch_timer, &delay) == 0;
+			if (!c->batch_armed)
+				client_flush_output(c);
+		}
+		return;
+	}
+	/* A call that waits needs its requests out (and the stores before
+	 * them); so does what was sent while the network thread was
+	 * reading (during an invalidation callback). */
+	client_flush_output(c);
+}
+
+void client_batch_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct neo_client *c = arg;
+
+	(void)fd;
+	(void)what;
+	c->batch_armed = false;
 	client_flush_output(c);
 }
 

@@ -64,6 +64,7 @@ static void stop_loop(struct neo_client *c, struct client_call *call)
 	evtimer_del(c->reconnect);
 	evtimer_del(c->park_timer);
 	evtimer_del(c->overdue_timer);
+	evtimer_del(c->batch_timer);
 	client_master_lost(c, "client closing", false, 0);
 	client_txns_close(c);
 	while (c->parked) {
@@ -154,6 +155,8 @@ static void client_destroy(struct neo_client *c)
 		event_free(c->park_timer);
 	if (c->overdue_timer)
 		event_free(c->overdue_timer);
+	if (c->batch_timer)
+		event_free(c->batch_timer);
 	if (c->base)
 		event_base_free(c->base);
 	client_cache_free(c->cache);
@@ -223,6 +226,13 @@ static void locked_check_overdue(evutil_socket_t fd, short what, void *arg)
 	client_net_unlock(arg);
 }
 
+static void locked_batch_tick(evutil_socket_t fd, short what, void *arg)
+{
+	client_net_lock(arg);
+	client_batch_tick(fd, what, arg);
+	client_net_unlock(arg);
+}
+
 static int client_start(struct neo_client *c)
 {
 	pthread_condattr_t attr;
@@ -251,7 +261,9 @@ static int client_start(struct neo_client *c)
 	c->reconnect = evtimer_new(c->base, locked_reconnect, c);
 	c->park_timer = evtimer_new(c->base, locked_park_tick, c);
 	c->overdue_timer = evtimer_new(c->base, locked_check_overdue, c);
-	return c->wakeup && c->reconnect && c->park_timer && c->overdue_timer ? 0 : -1;
+	c->batch_timer = evtimer_new(c->base, locked_batch_tick, c);
+	return c->wakeup && c->reconnect && c->park_timer && c->overdue_timer && c->batch_timer
+	       ? 0 : -1;
 }
 
 /* Stops the network thread and frees c; why gets the last refusal. */

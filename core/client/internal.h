@@ -31,6 +31,8 @@
  * it while it runs its own call (struct client_call): it encodes and
  * writes its requests itself, then waits on the call's `cond`, without
  * the lock, for the network thread to read the answers and mark it done.
+ * Stores wait in the output for the next call that waits, for 64 KiB of
+ * them, or for the batch timer (BATCH_DELAY_US), whichever comes first.
  * Over TLS, and to close, calls are queued to
  * the network thread instead (a TLS connection reads and writes as one).
  * `lock` (taken after `net`, never before) protects the queue, the calls'
@@ -77,6 +79,7 @@ struct client_call {
 	client_call_fn run;
 	bool needs_ready;		/* park until the cluster is ready first */
 	bool in_loop;			/* run by the network thread, never by the caller */
+	bool batchable;			/* its requests may wait in the output (stores) */
 	bool done;
 	/* The caller's own wake-up: completions wake only their caller, not
 	 * every thread with a call in flight. */
@@ -152,6 +155,8 @@ struct neo_client {
 	struct event *reconnect;	/* timer: next try at a master */
 	struct event *park_timer;	/* timer: parked calls' deadlines */
 	struct event *overdue_timer;	/* timer: running calls' deadlines */
+	struct event *batch_timer;	/* timer: stores left in the output go */
+	bool batch_armed;		/* (under net) */
 	struct client_call *queue;	/* calls to run (under lock) */
 	struct client_call *parked;	/* calls waiting for readiness */
 	struct client_call *active;	/* calls run and not done (network thread) */
@@ -216,6 +221,8 @@ struct neo_conn *client_connect(struct neo_client *c, const struct neo_address *
 				size_t errlen);
 /* Writes what waits in the output of every connection. */
 void client_flush_output(struct neo_client *c);
+/* The batch timer: stores left in the output go when it fires. */
+void client_batch_tick(evutil_socket_t fd, short what, void *arg);
 
 /* --- client/calls.c: the call queue ------------------------------------------------- */
 

@@ -367,7 +367,9 @@ static void trace_packet(const struct neo_conn *conn, char direction, uint32_t m
 			type != NULL ? type->name : "?");
 }
 
-static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args)
+/* queued: left in the output for a later send or flush (guarded only). */
+static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args,
+		       bool queued)
 {
 	if (conn->state != CONN_OPEN && conn->state != CONN_HANDSHAKE)
 		return -1;
@@ -379,7 +381,7 @@ static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, co
 	if (conn->guarded) {
 		/* No congestion here: stopping reads needs the loop (see
 		 * neo_conn_guard), and the owner bounds its output. */
-		if (!conn->in_read)
+		if (!queued && !conn->in_read)
 			flush_now(conn);
 		return 0;
 	}
@@ -399,7 +401,7 @@ void neo_conn_flush(struct neo_conn *conn)
 
 int neo_conn_notify(struct neo_conn *conn, uint16_t code, const void *args)
 {
-	if (send_packet(conn, conn->next_msg_id, code, args))
+	if (send_packet(conn, conn->next_msg_id, code, args, false))
 		return -1;
 	conn->next_msg_id++;
 	return 0;
@@ -408,13 +410,13 @@ int neo_conn_notify(struct neo_conn *conn, uint16_t code, const void *args)
 int neo_conn_notify_for(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args)
 {
 	/* the id counter does not move: the id is the request's */
-	return send_packet(conn, msg_id, code, args);
+	return send_packet(conn, msg_id, code, args, false);
 }
 
 int neo_conn_answer(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args)
 {
 	/* As upstream: an answer reuses the id of its request. */
-	return send_packet(conn, msg_id, code, args);
+	return send_packet(conn, msg_id, code, args, false);
 }
 
 int neo_conn_answer_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
@@ -422,7 +424,7 @@ int neo_conn_answer_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error
 {
 	struct neo_error error = { .code = code, .message = neo_bin_str(message) };
 
-	return send_packet(conn, msg_id, NEO_ERROR, &error);
+	return send_packet(conn, msg_id, NEO_ERROR, &error, false);
 }
 
 static void remember_expired(struct neo_conn *conn, uint32_t msg_id)
@@ -471,8 +473,8 @@ static void request_timed_out(evutil_socket_t fd, short what, void *ctx)
 	guard_unlock(conn);
 }
 
-int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
-		     unsigned timeout_ms, neo_answer_cb cb, void *arg)
+static int64_t ask(struct neo_conn *conn, uint16_t code, const void *args, unsigned timeout_ms,
+		   neo_answer_cb cb, void *arg, bool queued)
 {
 	struct pending *p = neo_calloc(1, sizeof(*p));
 	uint32_t msg_id = conn->next_msg_id;
@@ -490,7 +492,7 @@ int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 			return -1;
 		}
 	}
-	if (send_packet(conn, msg_id, code, args) != 0) {
+	if (send_packet(conn, msg_id, code, args, queued) != 0) {
 		if (p->timer != NULL)
 			event_free(p->timer);
 		neo_free(p);
@@ -504,6 +506,18 @@ int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 	p->next = conn->pending;
 	conn->pending = p;
 	return msg_id;
+}
+
+int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
+		     unsigned timeout_ms, neo_answer_cb cb, void *arg)
+{
+	return ask(conn, code, args, timeout_ms, cb, arg, false);
+}
+
+int64_t neo_conn_ask_queued(struct neo_conn *conn, uint16_t code, const void *args,
+			    unsigned timeout_ms, neo_answer_cb cb, void *arg)
+{
+	return ask(conn, code, args, timeout_ms, cb, arg, conn->guarded);
 }
 
 

@@ -140,9 +140,13 @@ void neo_conn_set_callbacks(struct neo_conn *conn, const struct neo_conn_callbac
  * Returns the msg_id used, or -1 (closed connection, unknown code). */
 int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 		     unsigned timeout_ms, neo_answer_cb cb, void *arg);
+/* As neo_conn_ask, but on a guarded connection the packet stays in the
+ * output until the next send that is not queued, or neo_conn_flush:
+ * requests made in a row (a transaction's stores) go out in one write. */
+int64_t neo_conn_ask_queued(struct neo_conn *conn, uint16_t code, const void *args,
+			    unsigned timeout_ms, neo_answer_cb cb, void *arg);
 /* Writes the queued output now (the rest, if the socket is full, from
- * the loop): what a guarded connection's sender queued while the loop
- * was reading it. */
+ * the loop). */
 void neo_conn_flush(struct neo_conn *conn);
 /*
  * neo_conn_ask and these sends fail (-1) when the connection is closed or
