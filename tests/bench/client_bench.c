@@ -20,6 +20,9 @@
  *                the storage) and 2 fsyncs (vote, lock)
  * commit bound   the goal it is held to: 4 loopback round trips + 2 fsyncs
  *                of this run (p50s), and the ratio
+ * commits/s      THREADS clients (one thread each) committing one object
+ *                per transaction at once: votes and locks that meet on the
+ *                storage share an fsync (group commit)
  * add            OBJECTS objects in transactions of 100 (objects/s)
  * load remote    a client without cache, one load at a time (p50/p99 us)
  * load hot       from the client's cache (p50/p99 us)
@@ -220,6 +223,57 @@ static double commits(struct neo_client *client, size_t count)
 	return p50;
 }
 
+struct committer {
+	const struct bench *b;
+	struct neo_client *client;
+	size_t count;
+};
+
+static void *commit_loop(void *arg)
+{
+	struct committer *w = arg;
+	double end = now() + w->b->seconds;
+	uint64_t oid;
+
+	/* A new object each time, as commits(): no conflicts, only the
+	 * commit path. */
+	while (now() < end && neo_client_new_oids(w->client, 1, &oid) == NEO_CLIENT_OK
+	       && commit_many(w->client, &oid, 1) == NEO_CLIENT_OK)
+		w->count++;
+	return NULL;
+}
+
+static void concurrent_commits(const struct bench *b)
+{
+	struct committer *workers = calloc((size_t)b->threads, sizeof *workers);
+	pthread_t *ids = calloc((size_t)b->threads, sizeof *ids);
+	size_t total = 0;
+	double start;
+	int started = 0;
+
+	for (int i = 0; workers && ids && i < b->threads; i++) {
+		workers[i].b = b;
+		workers[i].client = open_client(b, 0);
+		if (workers[i].client == NULL)
+			break;
+		started++;
+	}
+	start = now();
+	for (int i = 0; i < started; i++)
+		pthread_create(&ids[i], NULL, commit_loop, &workers[i]);
+	for (int i = 0; i < started; i++) {
+		pthread_join(ids[i], NULL);
+		total += workers[i].count;
+	}
+	if (started)
+		printf("%-14s %8.0f commits/s   (%d clients, 1 object each per transaction)\n",
+		       "commits/s", total / (now() - start), started);
+	for (int i = 0; i < started; i++)
+		neo_client_close(workers[i].client);
+	free(workers);
+	free(ids);
+}
+
 static int add_objects(struct neo_client *client, struct bench *b)
 {
 	double start = now();
@@ -334,6 +388,7 @@ int main(int argc, char **argv)
 	if (rtt > 0 && sync > 0 && commit > 0)
 		printf("%-14s p50 %8.1f us = 4 x rtt + 2 x fsync; commit p50 is %.2f x it\n",
 		       "commit bound", (4 * rtt + 2 * sync) * 1e6, commit / (4 * rtt + 2 * sync));
+	concurrent_commits(&b);
 	/* cache_size 1 keeps nothing: every load goes to a storage */
 	cold = open_client(&b, 1);
 	hot = open_client(&b, 64 << 20);
