@@ -393,10 +393,14 @@ static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, co
 
 void neo_conn_flush(struct neo_conn *conn)
 {
-	if (conn->guarded)
-		flush_now(conn);
-	else if (conn->state == CONN_OPEN || conn->state == CONN_HANDSHAKE)
+	/* A guarded connection's sender writes only once it is open: before,
+	 * the loop owns its output (the handshake). */
+	if (conn->guarded) {
+		if (conn->state == CONN_OPEN)
+			flush_now(conn);
+	} else if (conn->state == CONN_OPEN || conn->state == CONN_HANDSHAKE) {
 		want_write(conn);
+	}
 }
 
 int neo_conn_notify(struct neo_conn *conn, uint16_t code, const void *args)
