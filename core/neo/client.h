@@ -4,8 +4,10 @@
  * A client connects to the primary master of a cluster (found through the
  * list of masters), keeps the node list and partition table current, and
  * talks to storage nodes for loads and commits, as upstream's neo.client
- * does (protocol 5).  One internal thread runs the network; every call
- * below blocks the calling thread only, and may be made from any thread.
+ * does (protocol 5).  Every call below writes its own requests from the
+ * calling thread and blocks that thread only, until one internal thread,
+ * which reads the network, hands it its answers; calls may be made from
+ * any thread (over TLS, the internal thread also writes them).
  *
  * Ids (oids, tids, serials) are 64-bit integers (big-endian on the wire).
  * Data is passed uncompressed; the library compresses (zlib) on store

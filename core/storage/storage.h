@@ -88,6 +88,7 @@ struct storage_peer {
 
 struct replication;
 struct checker;
+struct sync_waiter;
 
 /* The node's metrics (storage/metrics.c registers them; the README's
  * Metrics section says what each one counts).  NULL members are metrics
@@ -149,6 +150,8 @@ struct storage {
 	struct neo_idmap read_locks;	/* oid -> storage_txn being locked */
 	struct delayed_request *delayed;
 	struct event *retry_event;	/* retries delayed (storage_retry_delayed) */
+	struct sync_waiter *sync_waiters;	/* answers waiting for a sync (sync.c) */
+	struct event *sync_event;
 
 	struct neo_idmap peers;		/* (uintptr_t)conn -> storage_peer */
 
@@ -373,6 +376,17 @@ bool storage_tid_locked_upto(struct storage *s, uint64_t max_tid);
 void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
 /* Retries the delayed requests from a deferred event. */
 void storage_retry_delayed(struct storage *s);
+
+/* --- storage/sync.c: group commit --------------------------------------- */
+
+/* Answers (code; ttid for AnswerInformationLocked) once what was
+ * committed LAZY so far is made durable, with the other answers of this
+ * turn of the loop, by one SYNC commit. */
+void storage_sync_answer(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
+			 uint16_t code, uint64_t ttid);
+/* Forgets the answers waiting for conn (NULL: all). */
+void storage_sync_drop(struct storage *s, struct neo_conn *conn);
+void storage_sync_free(struct storage *s);
 /* Whether that retry is due: a request arriving meanwhile is delayed
  * behind the queue, so that none takes a lock before those waiting. */
 bool storage_retry_pending(const struct storage *s);
