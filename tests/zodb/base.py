@@ -14,10 +14,9 @@ from ZODB.tests.StorageTestBase import StorageTestBase
 from neo.client import Storage as storage_module
 from cluster import Cluster
 
-# As upstream's neo/tests/zodb: ZODB's tests expect pack() to be done when
-# it returns, and do not expect the transaction that carries a pack order
-# in the undo log.
-storage_module.Storage.wait_for_pack = True
+# ZODB's tests expect pack() to be done when it returns, as our Storage's
+# pack is by default (wait_for_pack), and do not expect the transaction
+# that carries a pack order in the undo log (as upstream's neo/tests/zodb).
 _undoLog = storage_module.Storage.undoLog
 
 

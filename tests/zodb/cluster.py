@@ -55,13 +55,16 @@ def free_ports(count):
 class Cluster(object):
 
     def __init__(self, name='zodb', storages=1, partitions=1, replicas=0,
-                 masters=1, builddir=None):
+                 masters=1, builddir=None, pack_gc=True):
         self.builddir = builddir or os.environ['NEO_BUILDDIR']
         self.name = name
         self.storage_count = storages
         self.partitions = partitions
         self.replicas = replicas
         self.master_count = masters
+        # the masters' pack-gc: packs collect garbage unless the client
+        # says otherwise, as FileStorage's do
+        self.pack_gc = pack_gc
         self.processes = []
         self.dir = None
 
@@ -95,7 +98,8 @@ class Cluster(object):
                         '-m', self.master_nodes,
                         '-p', str(self.partitions), '-r', str(self.replicas),
                         '-A', str(self.storage_count),
-                        '-l', os.path.join(self.dir, 'master%d.log' % i))
+                        '-l', os.path.join(self.dir, 'master%d.log' % i),
+                        *(['--pack-gc'] if self.pack_gc else []))
         for i in range(self.storage_count):
             self._spawn('neostorage', '-b', '127.0.0.1:%d' % storage_ports[i],
                         '-m', self.master_nodes, '-e', engine,

@@ -101,7 +101,8 @@ class Storage(BaseStorage.BaseStorage,
     def __init__(self, master_nodes, name, read_only=False, compress=None,
                  cache_size=None, logfile=None, ca=None, cert=None, key=None,
                  ignore_wrong_checksum=False, dynamic_master_list=None,
-                 connect_timeout=None, _app=None, **kw):
+                 connect_timeout=None, pack_gc=None, wait_for_pack=None,
+                 _app=None, **kw):
         # Accepted for upstream's callers, without effect here:
         # - ignore_wrong_checksum: a wrong checksum is always an error (the
         #   library tries the other replicas first);
@@ -109,6 +110,13 @@ class Storage(BaseStorage.BaseStorage,
         # - _app: upstream's internal way to share an Application;
         # - other keywords of upstream's Application (e.g. its test hooks).
         BaseStorage.BaseStorage.__init__(self, 'NEOStorage(%s)' % name)
+        # pack(): whether it collects garbage when the caller does not say
+        # (None: as the cluster's masters are configured, pack-gc), and
+        # whether it returns only once done (ZODB's IStorage.pack) or at
+        # once (upstream's asynchronous pack: see wait_for_pack_id).
+        self._pack_gc = pack_gc
+        if wait_for_pack is not None:
+            self.wait_for_pack = bool(wait_for_pack)
         self._is_read_only = bool(read_only)  # read by BaseStorage.isReadOnly
         self._db = None
         self._commits = {}                    # transaction -> _Commit
@@ -498,23 +506,36 @@ class Storage(BaseStorage.BaseStorage,
     def copyTransactionsFrom(self, other, verbose=False):
         BaseStorage.copy(other, self, verbose)
 
-    # As upstream: pack returns once the order is committed, and storages
-    # apply it in the background; True waits until they are done (tests).
-    wait_for_pack = False
+    # As ZODB's IStorage.pack: pack returns once every storage has applied
+    # it.  False: upstream's asynchronous pack, which returns once the order
+    # is committed (storages apply it in the background); wait_for_pack_id
+    # then waits for it.
+    wait_for_pack = True
 
     def pack(self, t, referencesf=None, gc=None):
         """Forgets, for each object, its revisions older than the last one
-        at time t.  As upstream: no garbage collection (referencesf and gc,
-        FileStorage's switch, are ignored), and the order is a transaction
-        described TXN_PACK_DESC."""
-        if referencesf is not None and gc is not False:
-            logger.info('NEO packs without garbage collection: '
-                        'use an external tool for that')
+        at time t; with garbage collection (gc True, or None and the
+        storage's pack_gc or the cluster's default says so), also every
+        object not reachable from the root at t and the transactions left
+        empty, as FileStorage does.  The references are found by the
+        storages (ZODB's forms, as referencesf finds them), so referencesf
+        itself is not called.  The order is a transaction described
+        TXN_PACK_DESC, as upstream; returns its id."""
+        if gc is None:
+            gc = self._pack_gc
         tid = min(TimeStamp(*_gmtime(t)).raw(), self.lastTransaction())
         if tid == z64:
-            return
+            return None
         try:
-            self._client.pack(tid, wait=self.wait_for_pack)
+            return self._client.pack(tid, wait=self.wait_for_pack, gc=gc)
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    def wait_for_pack_id(self, pack_id):
+        """Waits until every storage has applied the pack pack_id (what an
+        asynchronous pack() returned)."""
+        try:
+            self._client.wait_for_pack(pack_id)
         except _neoclient.Error as e:
             raise translate(e)
 
