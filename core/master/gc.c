@@ -72,11 +72,14 @@ struct master_gc {
 	bool holding;			/* begins held */
 	struct held_begin *held;
 	uint64_t *trans_tids;		/* trans: the page's transactions */
-	bool *trans_kept;		/* some revision of it survives */
+	uint8_t *trans_kept;		/* TRANS_* */
 	uint32_t trans_count;
 	uint64_t removed, dropped;
 	struct event *timer;
 };
+
+/* What becomes of a transaction up to the pack tid. */
+enum { TRANS_EMPTY, TRANS_KEPT, TRANS_NO_OIDS };
 
 struct gc_ask {
 	struct master *m;
@@ -436,19 +439,27 @@ static void trans_page_done(struct master *m)
 	struct master_gc *g = m->gc;
 	struct neo_ask_gc_drop_transactions req = { .partition = g->partition };
 	uint64_t *empty = neo_malloc(((size_t)g->trans_count + 1) * sizeof *empty);
+	uint64_t *packed = neo_malloc(((size_t)g->trans_count + 1) * sizeof *packed);
 
-	if (empty == NULL) {
+	if (empty == NULL || packed == NULL) {
+		neo_free(empty);
+		neo_free(packed);
 		g->failed = true;
 		return;
 	}
+	/* emptied ones go, the others are flagged packed (undo stops there) */
 	for (uint32_t i = 0; i < g->trans_count; i++)
-		if (!g->trans_kept[i])
+		if (g->trans_kept[i] == TRANS_EMPTY)
 			empty[req.tids.count++] = g->trans_tids[i];
+		else if (g->trans_kept[i] == TRANS_KEPT)
+			packed[req.packed.count++] = g->trans_tids[i];
 	req.tids.items = empty;
-	if (req.tids.count)
+	req.packed.items = packed;
+	if (req.tids.count || req.packed.count)
 		ask_all_cells(m, g->partition, NEO_ASK_GC_DROP_TRANSACTIONS, &req);
 	g->dropped += req.tids.count;
 	neo_free(empty);
+	neo_free(packed);
 	neo_free(g->trans_tids);
 	neo_free(g->trans_kept);
 	g->trans_tids = NULL;
@@ -503,7 +514,9 @@ static void step(struct master *m)
 			ask_references(m, g->page, g->page_count, true);
 			g->page_count = 0;
 		} else if (next_partition(m)) {
-			ask_page(m, UINT64_MAX - 1);
+			/* every oid alive now (tids stay below 2^63, which
+			 * SQL backends store signed) */
+			ask_page(m, INT64_MAX - 1);
 		} else {
 			g->phase = GC_MARK;
 			later(m, 0);
@@ -637,8 +650,8 @@ static void trans_answered(struct master *m, struct neo_node *from,
 	}
 	memcpy(g->trans_tids, a->tids.items, a->tids.count * sizeof *g->trans_tids);
 	for (uint32_t i = 0; i < a->tids.count; i++)
-		/* no object at all (a pack transaction): kept */
-		g->trans_kept[i] = a->oids.items[i].count == 0;
+		/* no object at all (a pack transaction): left as it is */
+		g->trans_kept[i] = a->oids.items[i].count == 0 ? TRANS_NO_OIDS : TRANS_EMPTY;
 	/* per partition of the oids: one request to a reader */
 	for (uint32_t p = 0; p < np && !g->failed; p++) {
 		struct neo_ask_gc_revisions_kept req = { g->pack_tid, { oids, 0 }, { serials, 0 } };
@@ -717,7 +730,7 @@ static void answered(struct neo_conn *conn, enum neo_ask_status status, struct n
 
 			for (uint32_t i = 0; i < r->kept.count; i++)
 				if (r->kept.items[i] && a->index[i] < g->trans_count)
-					g->trans_kept[a->index[i]] = true;
+					g->trans_kept[a->index[i]] = TRANS_KEPT;
 			break;
 		}
 		default:

@@ -13,7 +13,8 @@
  *   unreachable goes, with the data nothing else uses.
  * - AskGCTransactions, AskGCRevisionsKept, AskGCDropTransactions: the
  *   transactions up to the pack tid with their oids, whether a revision
- *   survives the pack, and the deletion of transactions left empty.
+ *   survives the pack, and the deletion of transactions left empty (the
+ *   others are flagged packed: undo stops there, as FileStorage's).
  */
 #include "storage/storage.h"
 
@@ -282,6 +283,41 @@ void storage_gc_revisions_kept(struct storage *s, struct neo_conn *conn, struct 
 	neo_free(kept);
 }
 
+/* Flags transaction tid packed (a copy put back in its place). */
+static int mark_packed(struct storage *s, uint32_t partition, uint64_t tid)
+{
+	struct neo_trans trans = { 0 };
+	uint8_t *copy;
+	size_t sizes[4];
+	int rc = s->be->trans_get(s->db, partition, tid, false, &trans);
+
+	if (rc == NEO_BACKEND_NOTFOUND || (rc == NEO_BACKEND_OK && trans.packed))
+		return NEO_BACKEND_OK;
+	if (rc != NEO_BACKEND_OK)
+		return rc;
+	sizes[0] = trans.oids.size;
+	sizes[1] = trans.user.size;
+	sizes[2] = trans.description.size;
+	sizes[3] = trans.extension.size;
+	copy = neo_malloc(sizes[0] + sizes[1] + sizes[2] + sizes[3] + 1);
+	if (copy == NULL)
+		return STORAGE_ENOMEM;
+	memcpy(copy, trans.oids.data, sizes[0]);
+	memcpy(copy + sizes[0], trans.user.data, sizes[1]);
+	memcpy(copy + sizes[0] + sizes[1], trans.description.data, sizes[2]);
+	memcpy(copy + sizes[0] + sizes[1] + sizes[2], trans.extension.data, sizes[3]);
+	trans.oids = (struct neo_bytes){ copy, sizes[0] };
+	trans.user = (struct neo_bytes){ copy + sizes[0], sizes[1] };
+	trans.description = (struct neo_bytes){ copy + sizes[0] + sizes[1], sizes[2] };
+	trans.extension = (struct neo_bytes){ copy + sizes[0] + sizes[1] + sizes[2], sizes[3] };
+	trans.packed = true;
+	rc = s->be->trans_delete(s->db, partition, tid);
+	if (rc == NEO_BACKEND_OK)
+		rc = s->be->trans_put(s->db, &trans, false);
+	neo_free(copy);
+	return rc;
+}
+
 void storage_gc_drop_transactions(struct storage *s, struct neo_conn *conn,
 				  struct neo_packet *pkt)
 {
@@ -303,6 +339,8 @@ void storage_gc_drop_transactions(struct storage *s, struct neo_conn *conn,
 		else if (rc == NEO_BACKEND_OK)
 			answer.dropped++;
 	}
+	for (uint32_t i = 0; i < req->packed.count && rc == NEO_BACKEND_OK; i++)
+		rc = mark_packed(s, partition, req->packed.items[i]);
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
 	if (storage_db_failed(s, rc, "dropping emptied transactions"))

@@ -278,14 +278,20 @@ class Storage(BaseStorage.BaseStorage,
         result = []
         skipped = seen = 0
         page = max(last, 20)
-        while len(result) < wanted:
+        packed = False
+        while len(result) < wanted and not packed:
             # Only a log read from offset 0 is exact across storages.
             try:
                 tids = self._client.undo_log(0, page)
             except _neoclient.Error as e:
                 raise translate(e)
             for tid in tids[seen:]:
-                entry = transaction_info(self._client, tid)
+                entry, packed = transaction_info(self._client, tid, True)
+                if packed:
+                    # as FileStorage's: undo stops where a pack with
+                    # garbage collection went (core/cluster/cluster.md
+                    # section 14.2); older transactions cannot be undone
+                    break
                 if filter is not None and not filter(entry):
                     continue
                 if skipped < first:
@@ -294,7 +300,7 @@ class Storage(BaseStorage.BaseStorage,
                 result.append(entry)
                 if len(result) == wanted:
                     break
-            if len(tids) < page:
+            if len(tids) < page or packed:
                 break
             seen = len(tids)
             page *= 4
@@ -521,9 +527,13 @@ class Storage(BaseStorage.BaseStorage,
         storages (ZODB's forms, as referencesf finds them), so referencesf
         itself is not called.  The order is a transaction described
         TXN_PACK_DESC, as upstream; returns its id."""
+        return self.pack_tid(
+            min(TimeStamp(*_gmtime(t)).raw(), self.lastTransaction()), gc)
+
+    def pack_tid(self, tid, gc=None):
+        """pack() at a tid rather than a time."""
         if gc is None:
             gc = self._pack_gc
-        tid = min(TimeStamp(*_gmtime(t)).raw(), self.lastTransaction())
         if tid == z64:
             return None
         try:
