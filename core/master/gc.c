@@ -63,6 +63,7 @@ struct master_gc {
 	uint8_t *dirty;			/* oids committed since the start */
 	uint64_t dirty_limit, dirty_count;
 	uint32_t partition;
+	uint32_t cell;			/* sweep, trans: each cell lists its own rows */
 	uint64_t cursor;
 	bool cursor_done;		/* the partition's pages are all done */
 	uint64_t *page;			/* future: the oids whose refs are asked */
@@ -300,15 +301,6 @@ out:
 	neo_free(batch);
 }
 
-/* Asks every cell of partition (all readable: cluster_ready). */
-static void ask_all_cells(struct master *m, uint32_t partition, uint16_t code, const void *args)
-{
-	const struct neo_pt_cells *row = &m->pt.rows[partition];
-
-	for (uint32_t i = 0; i < row->count; i++)
-		ask(m, neo_nodes_by_nid(&m->nodes, row->cells[i].nid), code, args, NULL);
-}
-
 /* --- Phases ------------------------------------------------------------------------- */
 
 static void decide(struct master *m)
@@ -359,7 +351,7 @@ static bool start_marks(struct master *m)
 	g->removed = g->dropped = 0;
 	mark(g, 0);
 	g->phase = GC_FUTURE;
-	g->partition = 0;
+	g->partition = g->cell = 0;
 	g->cursor = 0;
 	g->cursor_done = false;
 	neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": garbage collection up to %016" PRIx64
@@ -367,18 +359,33 @@ static bool start_marks(struct master *m)
 	return true;
 }
 
-/* Asks a page of a partition's oids: alive at tid. */
-static void ask_page(struct master *m, uint64_t tid)
+/* The storage of the current cell (sweep, trans), or a reader of the
+ * partition (future). */
+static struct neo_node *page_node(struct master *m, bool per_cell)
+{
+	struct master_gc *g = m->gc;
+	const struct neo_pt_cells *row = &m->pt.rows[g->partition];
+
+	if (!per_cell)
+		return reader(m, g->partition);
+	return g->cell < row->count ? neo_nodes_by_nid(&m->nodes, row->cells[g->cell].nid) : NULL;
+}
+
+/* Asks a page of oids alive at tid: of a partition, or of the current
+ * cell (a replica that missed an earlier attempt's sweep lists what it
+ * still has). */
+static void ask_page(struct master *m, uint64_t tid, bool per_cell)
 {
 	struct master_gc *g = m->gc;
 	struct neo_ask_oids_from req = { .partition = g->partition, .length = GC_BATCH,
 					 .min_oid = g->cursor, .tid = tid };
 
-	ask(m, reader(m, g->partition), NEO_ASK_OIDS_FROM, &req, NULL);
+	ask(m, page_node(m, per_cell), NEO_ASK_OIDS_FROM, &req, NULL);
 }
 
-/* The next partition, or false when the last is done. */
-static bool next_partition(struct master *m)
+/* On to the next partition (or cell) once the current one's pages are
+ * done; false after the last. */
+static bool next_partition(struct master *m, bool per_cell)
 {
 	struct master_gc *g = m->gc;
 
@@ -386,6 +393,9 @@ static bool next_partition(struct master *m)
 		return true;
 	g->cursor = 0;
 	g->cursor_done = false;
+	if (per_cell && ++g->cell < m->pt.rows[g->partition].count)
+		return true;
+	g->cell = 0;
 	return ++g->partition < m->pt.num_partitions;
 }
 
@@ -456,7 +466,7 @@ static void trans_page_done(struct master *m)
 	req.tids.items = empty;
 	req.packed.items = packed;
 	if (req.tids.count || req.packed.count)
-		ask_all_cells(m, g->partition, NEO_ASK_GC_DROP_TRANSACTIONS, &req);
+		ask(m, page_node(m, true), NEO_ASK_GC_DROP_TRANSACTIONS, &req, NULL);
 	g->dropped += req.tids.count;
 	neo_free(empty);
 	neo_free(packed);
@@ -513,10 +523,10 @@ static void step(struct master *m)
 		if (g->page_count) {
 			ask_references(m, g->page, g->page_count, true);
 			g->page_count = 0;
-		} else if (next_partition(m)) {
+		} else if (next_partition(m, false)) {
 			/* every oid alive now (tids stay below 2^63, which
 			 * SQL backends store signed) */
-			ask_page(m, INT64_MAX - 1);
+			ask_page(m, INT64_MAX - 1, false);
 		} else {
 			g->phase = GC_MARK;
 			later(m, 0);
@@ -530,7 +540,7 @@ static void step(struct master *m)
 		neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": %" PRIu64 " reachable oid(s) marked",
 			g->id, g->marked_count);
 		g->phase = GC_BARRIER;
-		g->partition = 0;
+		g->partition = g->cell = 0;
 		g->cursor = 0;
 		g->cursor_done = false;
 		later(m, 0);
@@ -545,15 +555,15 @@ static void step(struct master *m)
 			dirty_batch(m);
 		else if (g->to_expand)
 			mark_batch(m);
-		else if (next_partition(m)) {
+		else if (next_partition(m, true)) {
 			g->phase = GC_SWEEP;
-			ask_page(m, g->pack_tid);
+			ask_page(m, g->pack_tid, true);
 		} else {
 			release_begins(m);
 			neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": %" PRIu64 " unreachable "
 				"revision(s) removed", g->id, g->removed);
 			g->phase = GC_TRANS;
-			g->partition = 0;
+			g->partition = g->cell = 0;
 			g->cursor = 0;
 			g->cursor_done = false;
 			later(m, 0);
@@ -571,11 +581,11 @@ static void step(struct master *m)
 			if (g->pending)
 				break;
 		}
-		if (next_partition(m)) {
+		if (next_partition(m, true)) {
 			struct neo_ask_gc_transactions req = { g->partition, g->pack_tid, g->cursor,
 							       GC_BATCH };
 
-			ask(m, reader(m, g->partition), NEO_ASK_GC_TRANSACTIONS, &req, NULL);
+			ask(m, page_node(m, true), NEO_ASK_GC_TRANSACTIONS, &req, NULL);
 		} else {
 			neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": garbage collection done (%"
 				PRIu64 " transaction(s) left empty removed)", g->id, g->dropped);
@@ -620,7 +630,7 @@ static void page_answered(struct master *m, const struct neo_answer_oids_from *a
 			unmarked[req.oids.count++] = a->oids.items[i];
 	req.oids.items = unmarked;
 	if (req.oids.count)
-		ask_all_cells(m, g->partition, NEO_ASK_GC_SWEEP, &req);
+		ask(m, page_node(m, true), NEO_ASK_GC_SWEEP, &req, NULL);
 	neo_free(unmarked);
 }
 
