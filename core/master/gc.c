@@ -616,7 +616,8 @@ static void page_answered(struct master *m, const struct neo_answer_oids_from *a
 			g->failed = true;
 			return;
 		}
-		memcpy(g->page, a->oids.items, a->oids.count * sizeof *g->page);
+		if (a->oids.count)
+			memcpy(g->page, a->oids.items, a->oids.count * sizeof *g->page);
 		g->page_count = a->oids.count;
 		return;
 	}
@@ -658,7 +659,8 @@ static void trans_answered(struct master *m, struct neo_node *from,
 		g->failed = true;
 		goto out;
 	}
-	memcpy(g->trans_tids, a->tids.items, a->tids.count * sizeof *g->trans_tids);
+	if (a->tids.count)
+		memcpy(g->trans_tids, a->tids.items, a->tids.count * sizeof *g->trans_tids);
 	for (uint32_t i = 0; i < a->tids.count; i++)
 		/* no object at all (a pack transaction): left as it is */
 		g->trans_kept[i] = a->oids.items[i].count == 0 ? TRANS_NO_OIDS : TRANS_EMPTY;

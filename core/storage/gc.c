@@ -283,6 +283,12 @@ void storage_gc_revisions_kept(struct storage *s, struct neo_conn *conn, struct 
 	neo_free(kept);
 }
 
+static void copy_bytes(uint8_t *to, const struct neo_bytes *from)
+{
+	if (from->size)
+		memcpy(to, from->data, from->size);
+}
+
 /* Flags transaction tid packed (a copy put back in its place). */
 static int mark_packed(struct storage *s, uint32_t partition, uint64_t tid)
 {
@@ -302,10 +308,10 @@ static int mark_packed(struct storage *s, uint32_t partition, uint64_t tid)
 	copy = neo_malloc(sizes[0] + sizes[1] + sizes[2] + sizes[3] + 1);
 	if (copy == NULL)
 		return STORAGE_ENOMEM;
-	memcpy(copy, trans.oids.data, sizes[0]);
-	memcpy(copy + sizes[0], trans.user.data, sizes[1]);
-	memcpy(copy + sizes[0] + sizes[1], trans.description.data, sizes[2]);
-	memcpy(copy + sizes[0] + sizes[1] + sizes[2], trans.extension.data, sizes[3]);
+	copy_bytes(copy, &trans.oids);
+	copy_bytes(copy + sizes[0], &trans.user);
+	copy_bytes(copy + sizes[0] + sizes[1], &trans.description);
+	copy_bytes(copy + sizes[0] + sizes[1] + sizes[2], &trans.extension);
 	trans.oids = (struct neo_bytes){ copy, sizes[0] };
 	trans.user = (struct neo_bytes){ copy + sizes[0], sizes[1] };
 	trans.description = (struct neo_bytes){ copy + sizes[0] + sizes[1], sizes[2] };
