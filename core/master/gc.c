@@ -499,8 +499,9 @@ static void step(struct master *m)
 			return;
 		if (!cluster_ready(m, &foreign)) {
 			if (foreign) {
-				neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": a storage is not NEO"
-					" in C's: packed without garbage collection", g->id);
+				neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": a storage does not "
+					"collect garbage (upstream's, or --disable-pack): packed "
+					"without garbage collection", g->id);
 				master_pack_gc_set(m, g->id, MASTER_GC_NONE);
 				later(m, 0);
 			} else {

@@ -599,8 +599,9 @@ static void master_ready(struct neo_conn *conn, void *arg)
 	} else {
 		neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
 	}
+	/* --disable-pack keeps its history: no garbage collection either */
 	values[2].type = MSGPACK_OBJECT_BOOLEAN;
-	values[2].via.boolean = true;
+	values[2].via.boolean = !s->opts->disable_pack;
 	req.extra.keys = keys;
 	req.extra.values = values;
 	req.extra.count = 3;
