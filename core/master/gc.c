@@ -76,6 +76,7 @@ struct master_gc {
 	uint8_t *trans_kept;		/* TRANS_* */
 	uint32_t trans_count;
 	uint64_t removed, dropped;
+	int64_t ptid;			/* the partition table the attempt started on */
 	struct event *timer;
 };
 
@@ -348,6 +349,7 @@ static bool start_marks(struct master *m)
 		return false;
 	}
 	g->marked_count = g->to_expand = g->mark_cursor = 0;
+	g->ptid = m->pt.ptid;
 	g->removed = g->dropped = 0;
 	mark(g, 0);
 	g->phase = GC_FUTURE;
@@ -484,6 +486,10 @@ static void step(struct master *m)
 
 	if (g == NULL || g->pending)
 		return;
+	/* cells moved meanwhile (a tweak, a storage lost): a cell may have
+	 * missed pages, so the attempt starts over on the new table */
+	if (g->phase != GC_IDLE && g->phase != GC_DECIDING && g->ptid != m->pt.ptid)
+		g->failed = true;
 	if (g->failed) {
 		neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": garbage collection %s", g->id,
 			g->abandon ? "abandoned" : "interrupted: started over later");
