@@ -153,6 +153,7 @@ static void free_marks(struct master_gc *g)
 	g->marked = g->expanded = g->dirty = NULL;
 	g->page = g->trans_tids = NULL;
 	g->trans_kept = NULL;
+	g->page_count = g->trans_count = 0;
 	g->dirty_limit = g->dirty_count = 0;
 }
 
