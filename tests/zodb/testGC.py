@@ -3,7 +3,8 @@ real clusters of several shapes, through ZODB: what is reachable from the
 root at the pack time stays, the rest goes on every replica (neoctl check
 finds the replicas equal afterwards), references committed after the
 pack time keep their targets, gc=False and a cluster without pack-gc keep
-upstream's behaviour, and a pack survives a kill -9 of a storage."""
+upstream's behaviour, and a pack survives a kill -9 of a storage (at
+once, and during the sweep)."""
 
 import threading
 import time
@@ -218,5 +219,23 @@ class GCReplicas(GCBase):
         time.sleep(0.5)
         self.neo.start_storage(1)
         self.storage.wait_for_pack_id(pack_id)
+        self.assert_collected(graph)
+        self.assert_replicas_equal()
+
+    def test_kill_storage_during_sweep(self):
+        """kill -9 of a storage once the mark is over (the sweep under
+        way): the collection starts over when it is back; replicas equal."""
+        graph = Graph(self.db, 3000)
+        self.storage.wait_for_pack = False
+        pack_id = self.pack_now()
+        deadline = time.time() + 30
+        while ('reachable oid(s) marked' not in self.neo.log('master0')
+               and time.time() < deadline):
+            time.sleep(0.001)
+        self.neo.kill_storage(2)
+        time.sleep(0.5)
+        self.neo.start_storage(2)
+        self.storage.wait_for_pack_id(pack_id)
+        self.assertIn('garbage collection interrupted', self.neo.log('master0'))
         self.assert_collected(graph)
         self.assert_replicas_equal()
