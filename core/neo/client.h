@@ -191,6 +191,15 @@ struct neo_client_conflict {
  */
 int neo_client_pack(struct neo_client *client, uint64_t pack_tid, const uint64_t *oids,
 		    size_t count, bool wait, uint64_t *pack_id);
+/*
+ * The same for the whole database, saying whether the pack collects
+ * garbage (NEO in C's clusters: every object not reachable from the root
+ * at pack_tid goes too, and the transactions left empty): gc 1 yes, 0 no,
+ * -1 as the cluster's default (the master's pack-gc).  The choice goes in
+ * the pack transaction's extension; an upstream cluster ignores it.
+ */
+int neo_client_pack_gc(struct neo_client *client, uint64_t pack_tid, int gc, bool wait,
+		       uint64_t *pack_id);
 /* Waits until every storage has applied pack pack_id. */
 int neo_client_wait_for_pack(struct neo_client *client, uint64_t pack_id);
 

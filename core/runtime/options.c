@@ -76,6 +76,8 @@ static const struct option_desc option_table[] = {
 	  "replicas of a new partition table" },
 	{ "partitions", 'p', KIND_POSITIVE, AT(partitions), NO_FLAG, FOR_MASTER,
 	  "partitions of a new partition table" },
+	{ "pack-gc", 0, KIND_FLAG, AT(pack_gc), NO_FLAG, FOR_MASTER,
+	  "ours: packs collect garbage unless the client says otherwise" },
 	{ "adapter", 'a', KIND_STRING, AT(adapter), NO_FLAG, FOR_STORAGE,
 	  "backend: SQLite, MySQL or Importer (upstream's names)" },
 	{ "database", 'd', KIND_STRING, AT(database), NO_FLAG, FOR_STORAGE,

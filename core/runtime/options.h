@@ -62,6 +62,7 @@ struct neo_options {
 	char *upstream_cluster, *upstream_masters;
 	bool backup;
 	long replicas, partitions;
+	bool pack_gc;			/* ours: pack collects garbage by default */
 
 	/* neostorage. */
 	char *adapter, *database, *engine;

@@ -417,6 +417,11 @@ void storage_drop_unassigned(struct storage *s);
 void storage_drop_stop(struct storage *s);
 
 /* storage/pack.c: approved pack orders applied in the background. */
+/* gc.c: pack's garbage collection, asked by the master
+ * (core/cluster/cluster.md section 14.2). */
+storage_handler storage_gc_references, storage_gc_sweep, storage_gc_transactions,
+	storage_gc_revisions_kept, storage_gc_drop_transactions;
+
 void storage_pack_update(struct storage *s);
 /* --disable-pack: the approved orders are reported done, not applied. */
 struct neo_list_p64;

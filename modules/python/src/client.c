@@ -497,20 +497,26 @@ static PyObject *Client_tids_from(ClientObject *self, PyObject *args)
 
 /* --- Pack -------------------------------------------------------------------------- */
 
-/* pack(pack_tid, wait=False) -> the pack order's id (its tid). */
+/* pack(pack_tid, wait=False, gc=None) -> the pack order's id (its tid). */
 static PyObject *Client_pack(ClientObject *self, PyObject *args, PyObject *kwargs)
 {
-	static char *keywords[] = { "pack_tid", "wait", NULL };
+	static char *keywords[] = { "pack_tid", "wait", "gc", NULL };
 	uint64_t pack_tid, pack_id = 0;
-	int wait = 0, status;
+	int wait = 0, status, gc_choice = -1;
+	PyObject *gc = Py_None;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|p:pack", keywords, neopy_id_converter,
-					 &pack_tid, &wait))
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|pO:pack", keywords, neopy_id_converter,
+					 &pack_tid, &wait, &gc))
 		return NULL;
+	if (gc != Py_None) {
+		gc_choice = PyObject_IsTrue(gc);
+		if (gc_choice < 0)
+			return NULL;
+	}
 	if (client_enter(self) < 0)
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
-	status = neo_client_pack(self->client, pack_tid, NULL, 0, wait, &pack_id);
+	status = neo_client_pack_gc(self->client, pack_tid, gc_choice, wait, &pack_id);
 	Py_END_ALLOW_THREADS
 	client_leave(self);
 	if (status != NEO_CLIENT_OK)
@@ -594,8 +600,10 @@ static PyMethodDef Client_methods[] = {
 	{ "tids_from", (PyCFunction)Client_tids_from, METH_VARARGS,
 	  "tids_from(start, stop, length) -> [tid] in [start, stop], ascending." },
 	{ "pack", (PyCFunction)(void (*)(void))Client_pack, METH_VARARGS | METH_KEYWORDS,
-	  "pack(pack_tid, wait=False) -> pack_id: forget revisions older than the\n"
-	  "last one of each object at pack_tid (no garbage collection)." },
+	  "pack(pack_tid, wait=False, gc=None) -> pack_id: forget revisions older\n"
+	  "than the last one of each object at pack_tid; gc True also removes the\n"
+	  "objects unreachable from the root then, False not, None as the cluster's\n"
+	  "default (NEO in C's clusters; an upstream cluster never collects)." },
 	{ "wait_for_pack", (PyCFunction)Client_wait_for_pack, METH_VARARGS,
 	  "wait_for_pack(pack_id): until every storage applied that pack." },
 	{ "begin", (PyCFunction)Client_begin, METH_VARARGS,

@@ -129,6 +129,7 @@ class Storage(BaseStorage.BaseStorage,
                  ignore_wrong_checksum=False, dynamic_master_list=None,
                  connect_timeout=None, blob_dir=None, blob_cache_size=None,
                  blob_cache_size_check=10, shared_blob_dir=False,
+                 pack_gc=None, wait_for_pack=None,
                  _app=None, **kw):
         # Accepted for upstream's callers, without effect here:
         # - ignore_wrong_checksum: a wrong checksum is always an error (the
@@ -145,6 +146,13 @@ class Storage(BaseStorage.BaseStorage,
         if blob_dir is None and blob_cache_size is not None:
             raise ValueError('blob_cache_size needs a blob_dir')
         BaseStorage.BaseStorage.__init__(self, 'NEOStorage(%s)' % name)
+        # pack(): whether it collects garbage when the caller does not say
+        # (None: as the cluster's masters are configured, pack-gc), and
+        # whether it returns only once done (ZODB's IStorage.pack) or at
+        # once (upstream's asynchronous pack: see wait_for_pack_id).
+        self._pack_gc = pack_gc
+        if wait_for_pack is not None:
+            self.wait_for_pack = bool(wait_for_pack)
         self._is_read_only = bool(read_only)  # read by BaseStorage.isReadOnly
         self._db = None
         self._commits = {}                    # transaction -> _Commit
@@ -312,14 +320,20 @@ class Storage(BaseStorage.BaseStorage,
         result = []
         skipped = seen = 0
         page = max(last, 20)
-        while len(result) < wanted:
+        packed = False
+        while len(result) < wanted and not packed:
             # Only a log read from offset 0 is exact across storages.
             try:
                 tids = self._client.undo_log(0, page)
             except _neoclient.Error as e:
                 raise translate(e)
             for tid in tids[seen:]:
-                entry = transaction_info(self._client, tid)
+                entry, packed = transaction_info(self._client, tid, True)
+                if packed:
+                    # as FileStorage's: undo stops where a pack with
+                    # garbage collection went (core/cluster/cluster.md
+                    # section 14.2); older transactions cannot be undone
+                    break
                 if filter is not None and not filter(entry):
                     continue
                 if skipped < first:
@@ -328,7 +342,7 @@ class Storage(BaseStorage.BaseStorage,
                 result.append(entry)
                 if len(result) == wanted:
                     break
-            if len(tids) < page:
+            if len(tids) < page or packed:
                 break
             seen = len(tids)
             page *= 4
@@ -585,23 +599,40 @@ class Storage(BaseStorage.BaseStorage,
             self.tpc_vote(transaction)
             self.tpc_finish(transaction)
 
-    # As upstream: pack returns once the order is committed, and storages
-    # apply it in the background; True waits until they are done (tests).
-    wait_for_pack = False
+    # As ZODB's IStorage.pack: pack returns once every storage has applied
+    # it.  False: upstream's asynchronous pack, which returns once the order
+    # is committed (storages apply it in the background); wait_for_pack_id
+    # then waits for it.
+    wait_for_pack = True
 
     def pack(self, t, referencesf=None, gc=None):
         """Forgets, for each object, its revisions older than the last one
-        at time t.  As upstream: no garbage collection (referencesf and gc,
-        FileStorage's switch, are ignored), and the order is a transaction
-        described TXN_PACK_DESC."""
-        if referencesf is not None and gc is not False:
-            logger.info('NEO packs without garbage collection: '
-                        'use an external tool for that')
-        tid = min(TimeStamp(*_gmtime(t)).raw(), self.lastTransaction())
+        at time t; with garbage collection (gc True, or None and the
+        storage's pack_gc or the cluster's default says so), also every
+        object not reachable from the root at t and the transactions left
+        empty, as FileStorage does.  The references are found by the
+        storages (ZODB's forms, as referencesf finds them), so referencesf
+        itself is not called.  The order is a transaction described
+        TXN_PACK_DESC, as upstream; returns its id."""
+        return self.pack_tid(
+            min(TimeStamp(*_gmtime(t)).raw(), self.lastTransaction()), gc)
+
+    def pack_tid(self, tid, gc=None):
+        """pack() at a tid rather than a time."""
+        if gc is None:
+            gc = self._pack_gc
         if tid == z64:
-            return
+            return None
         try:
-            self._client.pack(tid, wait=self.wait_for_pack)
+            return self._client.pack(tid, wait=self.wait_for_pack, gc=gc)
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    def wait_for_pack_id(self, pack_id):
+        """Waits until every storage has applied the pack pack_id (what an
+        asynchronous pack() returned)."""
+        try:
+            self._client.wait_for_pack(pack_id)
         except _neoclient.Error as e:
             raise translate(e)
 

@@ -13,9 +13,11 @@ from .exception import translate
 CHUNK = 100
 
 
-def transaction_info(client, tid):
+def transaction_info(client, tid, with_packed=False):
     """The description of a transaction for undoLog and history: id,
-    time, user_name, description, and the keys of its extension."""
+    time, user_name, description, and the keys of its extension; with
+    with_packed, (that, whether a pack with garbage collection went past
+    it)."""
     try:
         user, description, extension, packed, oids = client.transaction_info(tid)
     except _neoclient.Error as e:
@@ -24,7 +26,7 @@ def transaction_info(client, tid):
             'user_name': user, 'description': description}
     if extension:
         info.update(loads(extension))
-    return info
+    return (info, packed) if with_packed else info
 
 
 class Record(DataRecord):
