@@ -19,42 +19,11 @@
 
 #include <openssl/evp.h>
 
+#include "blob/record.h"
 #include "runtime/alloc.h"
-
-/* The trailer ends the record: manifest size, format version, magic. */
-#define TRAILER_SIZE 16
-#define MANIFEST_HEAD 36		/* size 8, chunk size 4, count 4, SHA-1 20 */
-#define FORMAT_VERSION 1
-static const uint8_t blob_magic[8] = { 'N', 'E', 'O', '-', 'B', 'L', 'O', 'B' };
-/* A chunk record starts with it, so that an iterator can leave chunks out. */
-static const uint8_t chunk_magic[8] = { 'N', 'E', 'O', 'C', 'H', 'U', 'N', 'K' };
-#define CHUNK_HEADER 8
 
 /* Chunk oids asked of the master at once. */
 #define OID_BATCH 64
-
-struct manifest {
-	uint64_t blob_size;
-	uint32_t chunk_size;
-	uint32_t count;
-	uint8_t sha1[20];
-	const uint8_t *oids;		/* count big-endian oids, in the record */
-	size_t data_size;		/* the object's own data before it */
-};
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static void put_u64(uint8_t *p, uint64_t v)
 {
@@ -70,68 +39,38 @@ static void put_u32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* Parses the manifest at the end of a record; false if there is none
- * (or it is inconsistent: then the record is not taken for a blob's). */
-static bool manifest_parse(const uint8_t *record, size_t size, struct manifest *m)
-{
-	const uint8_t *trailer, *head;
-	uint32_t manifest_size;
-	uint64_t needed;
-
-	if (record == NULL || size < TRAILER_SIZE + MANIFEST_HEAD)
-		return false;
-	trailer = record + size - TRAILER_SIZE;
-	if (memcmp(trailer + 8, blob_magic, sizeof blob_magic) != 0
-	    || get_u32(trailer + 4) != FORMAT_VERSION)
-		return false;
-	manifest_size = get_u32(trailer);
-	if (manifest_size < MANIFEST_HEAD || manifest_size > size - TRAILER_SIZE)
-		return false;
-	head = trailer - manifest_size;
-	m->blob_size = get_u64(head);
-	m->chunk_size = get_u32(head + 8);
-	m->count = get_u32(head + 12);
-	memcpy(m->sha1, head + 16, 20);
-	m->oids = head + MANIFEST_HEAD;
-	m->data_size = (size_t)(head - record);
-	if (m->chunk_size == 0 || manifest_size != MANIFEST_HEAD + 8 * (uint64_t)m->count)
-		return false;
-	needed = (m->blob_size + m->chunk_size - 1) / m->chunk_size;
-	return needed == m->count;
-}
-
 size_t neo_client_blob_data_size(const void *record, size_t size)
 {
-	struct manifest m;
+	struct neo_blob_manifest m;
 
-	return manifest_parse(record, size, &m) ? m.data_size : size;
+	return neo_blob_manifest_parse(record, size, &m) ? m.data_size : size;
 }
 
 bool neo_client_record_is_blob(const void *record, size_t size)
 {
-	struct manifest m;
+	struct neo_blob_manifest m;
 
-	return manifest_parse(record, size, &m);
+	return neo_blob_manifest_parse(record, size, &m);
 }
 
 bool neo_client_record_is_blob_chunk(const void *record, size_t size)
 {
-	return record && size >= CHUNK_HEADER && memcmp(record, chunk_magic, CHUNK_HEADER) == 0;
+	return neo_blob_is_chunk(record, size);
 }
 
 int neo_client_blob_chunk_oids(const void *record, size_t size, uint64_t **oids, size_t *count)
 {
-	struct manifest m;
+	struct neo_blob_manifest m;
 
 	*oids = NULL;
 	*count = 0;
-	if (!manifest_parse(record, size, &m))
+	if (!neo_blob_manifest_parse(record, size, &m))
 		return client_fail(NEO_CLIENT_NOT_BLOB, "not a blob object's record");
 	*oids = neo_malloc(m.count ? 8 * (size_t)m.count : 1);
 	if (*oids == NULL)
 		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
 	for (uint32_t i = 0; i < m.count; i++)
-		(*oids)[i] = get_u64(m.oids + 8 * (size_t)i);
+		(*oids)[i] = neo_blob_manifest_oid(&m, i);
 	*count = m.count;
 	return NEO_CLIENT_OK;
 }
@@ -205,7 +144,7 @@ static int next_oid(struct blob_writer *w, uint64_t *oid)
 	return NEO_CLIENT_OK;
 }
 
-/* chunk: the record, CHUNK_HEADER bytes of header then size bytes of blob. */
+/* chunk: the record, NEO_BLOB_CHUNK_HEADER bytes of header then size bytes of blob. */
 static int store_chunk(struct blob_writer *w, const uint8_t *chunk, size_t size)
 {
 	uint64_t oid;
@@ -215,16 +154,16 @@ static int store_chunk(struct blob_writer *w, const uint8_t *chunk, size_t size)
 		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
 	if (w->count == 0)
 		w->compress = client_txn_owner(w->txn)->compress != 0
-			      && client_compresses(chunk + CHUNK_HEADER, size);
+			      && client_compresses(chunk + NEO_BLOB_CHUNK_HEADER, size);
 	status = next_oid(w, &oid);
 	if (status == NEO_CLIENT_OK)
-		status = client_txn_store_uncached(w->txn, oid, 0, chunk, CHUNK_HEADER + size,
+		status = client_txn_store_uncached(w->txn, oid, 0, chunk, NEO_BLOB_CHUNK_HEADER + size,
 						   w->compress);
 	if (status != NEO_CLIENT_OK)
 		return status;
 	w->oids[w->count++] = oid;
 	w->size += size;
-	if (!EVP_DigestUpdate(w->sha1, chunk + CHUNK_HEADER, size))
+	if (!EVP_DigestUpdate(w->sha1, chunk + NEO_BLOB_CHUNK_HEADER, size))
 		return client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
 	return NEO_CLIENT_OK;
 }
@@ -232,15 +171,15 @@ static int store_chunk(struct blob_writer *w, const uint8_t *chunk, size_t size)
 /* Stores every chunk of what fd reads. */
 static int store_chunks(struct blob_writer *w, int fd)
 {
-	uint8_t *buffer = neo_malloc(CHUNK_HEADER + NEO_CLIENT_BLOB_CHUNK_SIZE);
+	uint8_t *buffer = neo_malloc(NEO_BLOB_CHUNK_HEADER + NEO_CLIENT_BLOB_CHUNK_SIZE);
 	int status = NEO_CLIENT_OK;
 	size_t got = NEO_CLIENT_BLOB_CHUNK_SIZE;
 
 	if (buffer == NULL)
 		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
-	memcpy(buffer, chunk_magic, CHUNK_HEADER);
+	memcpy(buffer, neo_blob_chunk_magic, NEO_BLOB_CHUNK_HEADER);
 	while (status == NEO_CLIENT_OK && got == NEO_CLIENT_BLOB_CHUNK_SIZE) {
-		status = read_full(fd, buffer + CHUNK_HEADER, NEO_CLIENT_BLOB_CHUNK_SIZE, &got);
+		status = read_full(fd, buffer + NEO_BLOB_CHUNK_HEADER, NEO_CLIENT_BLOB_CHUNK_SIZE, &got);
 		if (status == NEO_CLIENT_OK && got > 0)
 			status = store_chunk(w, buffer, got);
 	}
@@ -252,8 +191,8 @@ static int store_chunks(struct blob_writer *w, int fd)
 static int store_record(struct blob_writer *w, uint64_t oid, uint64_t serial, const void *data,
 			size_t size)
 {
-	size_t manifest_size = MANIFEST_HEAD + 8 * w->count;
-	size_t total = size + manifest_size + TRAILER_SIZE;
+	size_t manifest_size = NEO_BLOB_MANIFEST_HEAD + 8 * w->count;
+	size_t total = size + manifest_size + NEO_BLOB_TRAILER_SIZE;
 	uint8_t *record, *p;
 	unsigned int digest_size = 0;
 	int status;
@@ -274,11 +213,11 @@ static int store_record(struct blob_writer *w, uint64_t oid, uint64_t serial, co
 		return client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
 	}
 	for (size_t i = 0; i < w->count; i++)
-		put_u64(p + MANIFEST_HEAD + 8 * i, w->oids[i]);
+		put_u64(p + NEO_BLOB_MANIFEST_HEAD + 8 * i, w->oids[i]);
 	p += manifest_size;
 	put_u32(p, (uint32_t)manifest_size);
-	put_u32(p + 4, FORMAT_VERSION);
-	memcpy(p + 8, blob_magic, sizeof blob_magic);
+	put_u32(p + 4, NEO_BLOB_FORMAT_VERSION);
+	memcpy(p + 8, neo_blob_magic, sizeof neo_blob_magic);
 	status = neo_txn_store(w->txn, oid, serial, record, total);
 	neo_free(record);
 	return status;
@@ -290,7 +229,7 @@ static int store_record(struct blob_writer *w, uint64_t oid, uint64_t serial, co
 static int delete_old_chunks(struct neo_txn *txn, uint64_t oid, uint64_t serial)
 {
 	struct neo_client_record record;
-	struct manifest m;
+	struct neo_blob_manifest m;
 	int status;
 
 	if (serial == 0)
@@ -300,9 +239,9 @@ static int delete_old_chunks(struct neo_txn *txn, uint64_t oid, uint64_t serial)
 		return NEO_CLIENT_OK;
 	if (status != NEO_CLIENT_OK)
 		return status;
-	if (manifest_parse(record.data, record.size, &m))
+	if (neo_blob_manifest_parse(record.data, record.size, &m))
 		for (uint32_t i = 0; i < m.count && status == NEO_CLIENT_OK; i++)
-			status = neo_txn_delete(txn, get_u64(m.oids + 8 * i), record.serial);
+			status = neo_txn_delete(txn, neo_blob_manifest_oid(&m, i), record.serial);
 	neo_client_record_clear(&record);
 	return status;
 }
@@ -353,7 +292,7 @@ int neo_txn_store_blob_path(struct neo_txn *txn, uint64_t oid, uint64_t serial,
  * window (the caller's). */
 struct chunk_fetch {
 	struct neo_client *client;
-	const struct manifest *m;
+	const struct neo_blob_manifest *m;
 	uint32_t index;
 	uint64_t serial;
 	struct neo_client_record record;
@@ -366,8 +305,8 @@ struct chunk_fetch {
 static void *fetch_chunk(void *arg)
 {
 	struct chunk_fetch *f = arg;
-	const struct manifest *m = f->m;
-	uint64_t oid = get_u64(m->oids + 8 * (size_t)f->index);
+	const struct neo_blob_manifest *m = f->m;
+	uint64_t oid = neo_blob_manifest_oid(m, f->index);
 	uint64_t expected = f->index + 1 < m->count ? m->chunk_size
 			    : m->blob_size - (uint64_t)f->index * m->chunk_size;
 	int status;
@@ -380,7 +319,7 @@ static void *fetch_chunk(void *arg)
 				     "missing", f->index, (unsigned long long)oid);
 	else if (status == NEO_CLIENT_OK
 		 && (!neo_client_record_is_blob_chunk(f->record.data, f->record.size)
-		     || f->record.size - CHUNK_HEADER != expected))
+		     || f->record.size - NEO_BLOB_CHUNK_HEADER != expected))
 		status = client_fail(NEO_CLIENT_PROTOCOL, "blob: chunk %u (oid 0x%016llx) is not "
 				     "a chunk of %llu bytes", f->index, (unsigned long long)oid,
 				     (unsigned long long)expected);
@@ -410,18 +349,18 @@ static int load_window(struct chunk_fetch *fetches, uint32_t count, int fd, EVP_
 		if (status == NEO_CLIENT_OK && f->status != NEO_CLIENT_OK)
 			status = client_fail(f->status, "%s", f->err);
 		if (status == NEO_CLIENT_OK
-		    && !EVP_DigestUpdate(sha1, f->record.data + CHUNK_HEADER,
-					 f->record.size - CHUNK_HEADER))
+		    && !EVP_DigestUpdate(sha1, f->record.data + NEO_BLOB_CHUNK_HEADER,
+					 f->record.size - NEO_BLOB_CHUNK_HEADER))
 			status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
 		if (status == NEO_CLIENT_OK)
-			status = write_full(fd, f->record.data + CHUNK_HEADER,
-					    f->record.size - CHUNK_HEADER);
+			status = write_full(fd, f->record.data + NEO_BLOB_CHUNK_HEADER,
+					    f->record.size - NEO_BLOB_CHUNK_HEADER);
 		neo_client_record_clear(&f->record);
 	}
 	return status;
 }
 
-static int load_chunks(struct neo_client *client, const struct manifest *m, uint64_t serial,
+static int load_chunks(struct neo_client *client, const struct neo_blob_manifest *m, uint64_t serial,
 		       int fd)
 {
 	EVP_MD_CTX *sha1 = EVP_MD_CTX_new();
@@ -454,7 +393,7 @@ int neo_client_load_blob_fd(struct neo_client *client, uint64_t oid, uint64_t se
 			    uint64_t *blob_size)
 {
 	struct neo_client_record record;
-	struct manifest m;
+	struct neo_blob_manifest m;
 	int status;
 
 	if (client == NULL || fd < 0 || serial == 0)
@@ -462,7 +401,7 @@ int neo_client_load_blob_fd(struct neo_client *client, uint64_t oid, uint64_t se
 	status = neo_client_load_serial(client, oid, serial, &record);
 	if (status != NEO_CLIENT_OK)
 		return status;
-	if (!manifest_parse(record.data, record.size, &m))
+	if (!neo_blob_manifest_parse(record.data, record.size, &m))
 		status = client_fail(NEO_CLIENT_NOT_BLOB, "oid 0x%016llx has no blob at 0x%016llx",
 				     (unsigned long long)oid, (unsigned long long)serial);
 	else

@@ -7,7 +7,8 @@
  *
  * - AskGCReferences: the strong persistent references (core/pickle/refs.h)
  *   of each oid's revision at the pack tid, or (future) of every revision
- *   after it.  A record that is no pickle the scanner reads is an error:
+ *   after it, a blob object's chunks included (core/client/blobs.md).
+ *   A record that is no pickle the scanner reads is an error:
  *   the master then abandons the collection rather than guess.
  * - AskGCSweep: every revision up to the pack tid of oids found
  *   unreachable goes, with the data nothing else uses.
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "blob/record.h"
 #include "pickle/refs.h"
 #include "proto/codec.h"
 #include "runtime/log.h"
@@ -60,6 +62,31 @@ static int record_bytes(const struct neo_object *object, uint8_t **owned, const 
 	return -1;
 }
 
+/*
+ * Our clients keep a blob in ordinary records (core/client/blobs.md): the
+ * blob object's record is its pickles followed by a manifest naming its
+ * chunks, and a chunk is raw bytes.  The chunks of a reachable blob
+ * object are reachable through it: they count among its references
+ * (its pickles are read without the manifest), and a chunk refers to
+ * nothing.
+ */
+static int blob_aware_refs(const uint8_t *data, size_t size, struct neo_id_list *refs)
+{
+	struct neo_blob_manifest manifest;
+	int rc;
+
+	if (neo_blob_is_chunk(data, size))
+		return PICKLE_REFS_OK;
+	if (!neo_blob_manifest_parse(data, size, &manifest))
+		return pickle_refs_oids(data, size, neo_id_list_add, refs);
+	rc = manifest.data_size ? pickle_refs_oids(data, manifest.data_size, neo_id_list_add, refs)
+				: PICKLE_REFS_OK;
+	for (uint32_t i = 0; rc == PICKLE_REFS_OK && i < manifest.count; i++)
+		if (neo_id_list_add(refs, neo_blob_manifest_oid(&manifest, i)) < 0)
+			rc = PICKLE_REFS_ENOMEM;
+	return rc;
+}
+
 /* Appends the strong references of one revision to refs. */
 static int revision_refs(const struct neo_object *object, struct neo_id_list *refs)
 {
@@ -72,7 +99,7 @@ static int revision_refs(const struct neo_object *object, struct neo_id_list *re
 		return 0;	/* a deletion, or an undone creation */
 	if (record_bytes(object, &owned, &data, &size) < 0)
 		return PICKLE_REFS_EINVAL;
-	rc = pickle_refs_oids(data, size, neo_id_list_add, refs);
+	rc = blob_aware_refs(data, size, refs);
 	neo_free(owned);
 	return rc;
 }

@@ -476,6 +476,105 @@ static void undo_and_pack(struct neo_client *client)
 	neo_client_free(old_chunks);
 }
 
+/* --- Pack with garbage collection -------------------------------------------------- */
+
+/* A ZODB-like record for oid 0: a PersistentMapping whose state refers to
+ * oid as a ZODB.blob.Blob ((oid, class) persistent id, protocol 3). */
+static size_t root_referring_to(uint64_t oid, uint8_t *out)
+{
+	static const char class_pickle[] = "\x80\x03" "cpersistent.mapping\nPersistentMapping\n"
+					   "q\x00.";
+	static const char state_head[] = "\x80\x03}q\x01(X\x04\x00\x00\x00" "blobq\x02" "C\x08";
+	static const char state_tail[] = "q\x03" "cZODB.blob\nBlob\nq\x04\x86q\x05Qu.";
+	size_t n = 0;
+
+	memcpy(out + n, class_pickle, sizeof class_pickle - 1);
+	n += sizeof class_pickle - 1;
+	memcpy(out + n, state_head, sizeof state_head - 1);
+	n += sizeof state_head - 1;
+	for (int i = 7; i >= 0; i--)
+		out[n++] = (uint8_t)(oid >> (8 * i));
+	memcpy(out + n, state_tail, sizeof state_tail - 1);
+	return n + sizeof state_tail - 1;
+}
+
+static uint64_t commit_root(struct neo_client *client, uint64_t blob_oid)
+{
+	struct neo_client_record current;
+	struct neo_txn *txn;
+	struct neo_client_conflict *conflicts = NULL;
+	size_t count = 0, size;
+	uint8_t record[256];
+	uint64_t serial = 0, tid = 0;
+	int rc;
+
+	if (neo_client_load(client, 0, &current) == NEO_CLIENT_OK)
+		serial = current.serial;
+	neo_client_record_clear(&current);
+	size = root_referring_to(blob_oid, record);
+	if (neo_client_begin(client, 0, &txn) != NEO_CLIENT_OK)
+		return 0;
+	rc = neo_txn_store(txn, 0, serial, record, size);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_txn_vote(txn, "", 0, "", 0, "", 0, &conflicts, &count);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_txn_finish(txn, &tid);
+	if (rc != NEO_CLIENT_OK) {
+		neo_client_conflicts_free(conflicts, count);
+		neo_txn_abort(txn);
+		return 0;
+	}
+	return tid;
+}
+
+static bool none_loads(struct neo_client *client, const uint64_t *oids, size_t count)
+{
+	bool gone = true;
+
+	for (size_t i = 0; i < count; i++) {
+		struct neo_client_record record;
+		int rc = neo_client_load(client, oids[i], &record);
+
+		gone = gone && rc == NEO_CLIENT_NOT_FOUND;
+		neo_client_record_clear(&record);
+	}
+	return gone;
+}
+
+/*
+ * Pack with GC (core/storage/gc.c): a blob object reachable from the root
+ * keeps its chunks, which no pickle names (they are in its manifest);
+ * an unreachable one goes with its chunks.
+ */
+static void gc_keeps_reachable_blobs(struct neo_client *client)
+{
+	/* the class pickle of ZODB.blob.Blob and its state, None (no NUL byte:
+	 * commit_blob takes a C string) */
+	static const char blob_pickle[] = "\x80\x03" "cZODB.blob\nBlob\nq\x01.\x80\x03N.";
+	uint64_t oids[2], kept_tid, lost_tid, root_tid, pack_id = 0, *kept_chunks = NULL,
+		 *lost_chunks = NULL;
+	size_t kept_count, lost_count;
+	int rc;
+
+	neo_client_new_oids(client, 2, oids);
+	kept_tid = commit_blob(client, oids[0], 0, blob_pickle, 31, 2 * MIB + 7);
+	lost_tid = commit_blob(client, oids[1], 0, blob_pickle, 32, MIB + 9);
+	root_tid = commit_root(client, oids[0]);
+	kept_count = chunks_of(client, oids[0], kept_tid, &kept_chunks);
+	lost_count = chunks_of(client, oids[1], lost_tid, &lost_chunks);
+	tap_ok(kept_tid && lost_tid && root_tid && kept_count == 3 && lost_count == 2,
+	       "the root refers to blob K (3 chunks); blob L (2 chunks) is not referred to");
+	rc = neo_client_pack_gc(client, root_tid, 1, true, &pack_id);
+	tap_ok(rc == NEO_CLIENT_OK, "pack with GC at the root's commit (%d %s)", rc,
+	       neo_client_errmsg());
+	tap_ok(blob_is(client, oids[0], kept_tid, 31, 2 * MIB + 7),
+	       "K, reachable, loads whole: its chunks were kept as its references");
+	tap_ok(none_loads(client, &oids[1], 1) && none_loads(client, lost_chunks, lost_count),
+	       "L and its %zu chunks, unreachable, are gone", lost_count);
+	neo_client_free(kept_chunks);
+	neo_client_free(lost_chunks);
+}
+
 /* --- A replica catching up ---------------------------------------------------------- */
 
 static bool up_to_date(void)
@@ -636,6 +735,7 @@ int main(void)
 	sizes(client, large);
 	readers_while_replaced(client);
 	undo_and_pack(client);
+	gc_keeps_reachable_blobs(client);	/* GC waits for every storage */
 	replica_catches_up(client);
 	neo_client_close(client);
 	stop_and_clean();

@@ -20,17 +20,55 @@
 
 /* A port nobody listens on.  The socket stays bound (in *fds) until the
  * caller has all its ports, or the kernel could give the same one twice. */
+/*
+ * The ports the kernel gives outgoing connections (ip_local_port_range):
+ * a port picked among them (bind to port 0) may be taken by some client
+ * connection between cluster_init and the node's start, which then
+ * cannot listen ("Address already in use": a flaky test).  Ports are
+ * picked below that range instead, at random, free when picked.
+ */
+static void ephemeral_range(int *low, int *high)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	*low = 32768;
+	*high = 60999;
+	if (f) {
+		if (fscanf(f, "%d %d", low, high) != 2) {
+			*low = 32768;
+			*high = 60999;
+		}
+		fclose(f);
+	}
+}
+
 static int free_port(int *fds, int *count)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET };
-	socklen_t len = sizeof addr;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	static unsigned seed;
+	int low, high;
 
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(fd, (struct sockaddr *)&addr, sizeof addr);
-	getsockname(fd, (struct sockaddr *)&addr, &len);
-	fds[(*count)++] = fd;
-	return ntohs(addr.sin_port);
+	ephemeral_range(&low, &high);
+	if (seed == 0)
+		seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	for (int attempt = 0; attempt < 1000; attempt++) {
+		struct sockaddr_in addr = { .sin_family = AF_INET };
+		int port, fd;
+
+		if (low > 11024)
+			port = 10000 + (int)(rand_r(&seed) % (unsigned)(low - 10000));
+		else
+			port = high + 1 + (int)(rand_r(&seed) % (unsigned)(65535 - high));
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		addr.sin_port = htons((uint16_t)port);
+		if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+			fds[(*count)++] = fd;
+			return port;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return 0;
 }
 
 static const char *builddir(void)
