@@ -741,16 +741,38 @@ static void follow_primary(struct master *m, const struct neo_not_primary_master
 		}
 }
 
+/* As upstream's notifyUpstreamAdmin: a running admin of the upstream
+ * cluster is made known to our admin with the least id, so that it can
+ * report to it (upstream admins monitor their backups). */
+static void notify_upstream_admin(struct master *m, const struct neo_wire_address *address)
+{
+	struct neo_notify_upstream_admin notify = { .address = *address };
+	struct neo_node *chosen = NULL;
+
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *node = m->nodes.nodes[i];
+
+		if (node->type == NEO_NODE_ADMIN && node->conn && (chosen == NULL || node->nid < chosen->nid))
+			chosen = node;
+	}
+	if (chosen)
+		neo_conn_notify(chosen->conn, NEO_NOTIFY_UPSTREAM_ADMIN, &notify);
+}
+
 static void upstream_nodes(struct master *m, const struct neo_notify_node_information *info)
 {
 	struct master_backup *b = m->backup;
 
 	for (uint32_t i = 0; i < info->nodes.count; i++) {
+		const struct neo_node_info *node = &info->nodes.items[i];
 		struct neo_node *gone = NULL;
 
-		neo_nodes_update(&b->nodes, &info->nodes.items[i], &gone);
+		neo_nodes_update(&b->nodes, node, &gone);
 		if (gone)
 			neo_node_free(gone);
+		if (node->type == NEO_NODE_ADMIN && node->state == NEO_NODE_RUNNING
+		    && node->address.has)
+			notify_upstream_admin(m, &node->address.v);
 	}
 }
 

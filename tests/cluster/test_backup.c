@@ -26,6 +26,7 @@
  *   - a record deleted from a backup storage's database (sqlite): neoctl
  *     check : finds that partition different from the upstream cluster's,
  *     the other 7 equal; put back, all 8 equal;
+ *   - B's admin told of P's admin (NotifyUpstreamAdmin, as upstream);
  *   - a pack on P (while backing up): the order follows over the link,
  *     every backup storage applies it (B's master logs it completed);
  *   - the two histories compared record by record (metadata of every
@@ -530,6 +531,7 @@ int main(void)
 		return tap_done();
 	}
 	cluster_start(&up);
+	cluster_start_admin(&up);
 	if (!relay_start()) {
 		tap_skip("no relay socket");
 		cluster_stop(&up);
@@ -672,6 +674,16 @@ int main(void)
 	atomic_store(&relay_cut, false);
 	tap_ok(committed == 30 && state_is("BACKINGUP", 30000) && caught_up(last, 30000),
 	       "network back: BACKINGUP again and caught up");
+
+	/* 5c'. as upstream, B's master names P's admin to B's admin
+	 * (NotifyUpstreamAdmin), which logs it (it does not report to it) */
+	{
+		char text[80];
+
+		snprintf(text, sizeof text, "upstream admin at 127.0.0.1:%d", up.admin_port);
+		tap_ok(cluster_log_has(&bk, "admin.log", text, 10000),
+		       "B's admin was told of P's admin (NotifyUpstreamAdmin)");
+	}
 
 	/* 5d. a pack on P: B follows it (as upstream: the order comes over
 	 * the link, each cell packs once it holds the history past it) */
