@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/alerts.h"
 #include "cluster/nid.h"
 #include "cluster/tid.h"
 #include "daemon/daemon.h"
@@ -19,7 +20,8 @@
 /* Our own bound on identification; upstream waits as long as TCP does. */
 #define IDENTIFY_TIMEOUT_MS 60000
 
-static const char not_connected[] = "Not connected to a primary master.";
+/* As upstream's NOT_CONNECTED_MESSAGE. */
+const char admin_not_connected[] = "Not connected to a primary master.";
 
 /* A neoctl connection. */
 struct admin_client {
@@ -152,8 +154,10 @@ static void on_cluster_state(struct neo_conn *conn, enum neo_ask_status status,
 	if (status != NEO_ASK_ANSWERED || answer->code != NEO_ANSWER_CLUSTER_STATE)
 		return;
 	state = answer->args;
-	if (state->state.has && conn == a->master_conn)
+	if (state->state.has && conn == a->master_conn) {
 		set_cluster_state(a, state->state.v);
+		admin_monitor_update(a);
+	}
 }
 
 static void accepted(struct admin *a, struct neo_conn *conn,
@@ -276,17 +280,21 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	switch (pkt->code) {
 	case NEO_NOTIFY_NODE_INFORMATION:
 		apply_node_information(a, pkt->args);
+		admin_monitor_update(a);
 		break;
 	case NEO_SEND_PARTITION_TABLE:
 		load_partition_table(a, pkt->args);
+		admin_monitor_update(a);
 		break;
 	case NEO_NOTIFY_PARTITION_CHANGES:
 		apply_partition_changes(a, pkt->args);
+		admin_monitor_update(a);
 		break;
 	case NEO_NOTIFY_CLUSTER_INFORMATION: {
 		const struct neo_notify_cluster_information *info = pkt->args;
 
 		set_cluster_state(a, info->state);
+		admin_monitor_update(a);
 		break;
 	}
 	case NEO_FLUSH_LOG:
@@ -339,6 +347,7 @@ static void master_closed(struct neo_conn *conn, const char *reason, void *arg)
 	a->identified = false;
 	a->nid = 0;		/* as upstream: a new id from the next primary */
 	mirror_clear(a);
+	admin_monitor_update(a);	/* as upstream: the primary lost is mailed */
 	/* As upstream: a stopped cluster stops its admin. */
 	if (stopping) {
 		neo_log(NEO_LOG_INFO, "the cluster stopped: exiting");
@@ -435,79 +444,21 @@ static void answer_primary(struct admin *a, struct neo_conn *conn, uint32_t msg_
 	neo_conn_answer(conn, msg_id, NEO_ANSWER_PRIMARY, &answer);
 }
 
-/* --- Monitoring summary (this cluster only) --------------------------------- */
-
-static bool node_running(const struct admin *a, int32_t nid)
-{
-	const struct neo_node *node = neo_nodes_by_nid(&a->nodes, nid);
-
-	return node && node->state == NEO_NODE_RUNNING;
-}
-
-/* As upstream's Monitor: cells per state, and nodes with cells not running. */
-static void pt_summary(const struct admin *a, uint32_t counts[NEO_CELL_DISCARDED + 1],
-		       uint32_t *down)
-{
-	int32_t *nids = NULL;
-	size_t count = 0;
-
-	memset(counts, 0, (NEO_CELL_DISCARDED + 1) * sizeof *counts);
-	for (uint32_t p = 0; p < a->pt.num_partitions; p++)
-		for (uint32_t i = 0; i < a->pt.rows[p].count; i++)
-			if (a->pt.rows[p].cells[i].state <= NEO_CELL_DISCARDED)
-				counts[a->pt.rows[p].cells[i].state]++;
-	*down = 0;
-	if (neo_ptable_nodes(&a->pt, &nids, &count) < 0)
-		return;
-	for (size_t i = 0; i < count; i++)
-		*down += !node_running(a, nids[i]);
-	neo_free(nids);
-}
-
-static bool operational(const struct admin *a)
-{
-	return a->has_cluster_state && (a->cluster_state == NEO_CLUSTER_RUNNING
-					 || a->cluster_state == NEO_CLUSTER_BACKINGUP);
-}
-
-/* "RUNNING; UP_TO_DATE=12; ltid=03f1... (2026-...)", as upstream's
- * formatSummary; *severity 0 ok, 1 warning, 2 problem. */
-static void summary_text(const struct admin *a, bool has_tid, uint64_t tid, char *buf,
-			 size_t buflen, int *severity)
-{
-	uint32_t counts[NEO_CELL_DISCARDED + 1], down;
-	size_t len;
-	bool only_up_to_date = true, first = true;
-	char when[64];
-
-	pt_summary(a, counts, &down);
-	len = (size_t)snprintf(buf, buflen, "%s", a->has_cluster_state
-			       ? neo_enum_name(NEO_ENUM_CLUSTER_STATES, a->cluster_state) : "None");
-	for (int state = 0; state <= NEO_CELL_DISCARDED && len < buflen; state++) {
-		if (counts[state] == 0)
-			continue;
-		only_up_to_date &= state == NEO_CELL_UP_TO_DATE;
-		len += (size_t)snprintf(buf + len, buflen - len, "%s%s=%u", first ? "; " : ", ",
-					neo_enum_name(NEO_ENUM_CELL_STATES, state), counts[state]);
-		first = false;
-	}
-	if (down && len < buflen)
-		len += (size_t)snprintf(buf + len, buflen - len, "; DOWN=%u", down);
-	if (has_tid && operational(a) && len < buflen)
-		snprintf(buf + len, buflen - len, "; ltid=%016llx (%s)", (unsigned long long)tid,
-			 neo_tid_format_datetime(tid, when, sizeof when));
-	*severity = down || !operational(a) ? 2 : first || !only_up_to_date ? 1 : 0;
-}
-
 static void answer_summary(struct admin *a, struct neo_conn *conn, uint32_t msg_id,
 			   bool has_tid, uint64_t tid)
 {
 	struct neo_opt_bin me = { .has = false };	/* None: this cluster */
 	struct neo_answer_monitor_information answer = { 0 };
-	char body[512];
+	char body[2048];
 	int severity;
 
-	summary_text(a, has_tid, tid, body, sizeof body, &severity);
+	admin_summary_text(a, has_tid, tid, body, sizeof body, &severity);
+	/* as upstream: a mail that could not be sent is a problem, told here */
+	if (a->alerts && *alerts_failure(a->alerts)) {
+		severity = 2;
+		snprintf(body + strlen(body), sizeof body - strlen(body), "%s",
+			 alerts_failure(a->alerts));
+	}
 	if (severity == 1)
 		answer.primary_masters = (struct neo_list_opt_bin){ &me, 1 };	/* warnings */
 	else if (severity == 2)
@@ -604,7 +555,7 @@ static void relay(struct admin_client *client, const struct neo_packet *pkt, uin
 	r->summary = summary;
 	if (neo_conn_ask(a->master_conn, code, args, 0, on_relayed, r) < 0) {
 		neo_free(r);
-		refuse(client->conn, pkt->msg_id, NEO_ERROR_NOT_READY, not_connected);
+		refuse(client->conn, pkt->msg_id, NEO_ERROR_NOT_READY, admin_not_connected);
 		return;
 	}
 	r->next = client->relays;
@@ -617,7 +568,7 @@ static void ask_summary(struct admin_client *client, const struct neo_packet *pk
 {
 	struct admin *a = client->admin;
 
-	if (!operational(a)) {
+	if (!admin_operational(a)) {
 		answer_summary(a, client->conn, pkt->msg_id, false, 0);
 		return;
 	}
@@ -708,7 +659,7 @@ static void client_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 	 * the connection. */
 	if (pkt->code == NEO_FLUSH_LOG) {
 		if (!a->identified) {
-			neo_conn_close(conn, not_connected);
+			neo_conn_close(conn, admin_not_connected);
 			return;
 		}
 		/* as upstream: relayed to the primary master, which has every
@@ -719,7 +670,7 @@ static void client_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 		return;
 	}
 	if (!a->identified) {
-		refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, not_connected);
+		refuse(conn, pkt->msg_id, NEO_ERROR_NOT_READY, admin_not_connected);
 		return;
 	}
 	client_request(client, pkt);
@@ -768,6 +719,12 @@ static void client_accepted(struct neo_listener *listener, struct neo_conn *conn
 
 /* --- Life ----------------------------------------------------------------------- */
 
+/* A mail that failed is due again (admin/alerts.h). */
+static void monitor_retry(void *arg)
+{
+	admin_monitor_notify(arg);
+}
+
 static int extra_init(struct admin *a, const struct neo_options *opts)
 {
 	const struct neo_string_list *names = &opts->monitor_backup;
@@ -813,6 +770,8 @@ int admin_init(struct admin *a, struct event_base *base, SSL_CTX *ssl,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (alerts_new(base, opts, monitor_retry, a, &a->alerts, err, errlen) < 0)
+		return -1;
 	a->listener = neo_listener_new(base, bind, ssl, client_accepted, a, err, errlen);
 	if (a->listener == NULL)
 		return -1;
@@ -878,5 +837,6 @@ void admin_free(struct admin *a)
 	neo_ptable_free(&a->pt);
 	neo_free(a->masters);
 	neo_free(a->backup_names);
+	alerts_free(a->alerts);
 	memset(a, 0, sizeof *a);
 }

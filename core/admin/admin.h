@@ -19,8 +19,12 @@
  *   - when the primary goes away while the cluster is STOPPING, the admin
  *     ends its loop (the daemon exits 0).
  *
- * Not done (upstream's admin does them): watching backup clusters' admins
- * and mailing monitoring changes; the summary covers this cluster only.
+ *   - with --monitor-email, each change of the cluster's health (state,
+ *     cells per state, storage nodes down, primary lost) is mailed, as
+ *     upstream (admin/monitor.c, admin/alerts.h).
+ *
+ * Not done (upstream's admin does it): watching backup clusters' admins
+ * (--monitor-backup is refused); the summary covers this cluster only.
  * NotifyUpstreamAdmin (a backup cluster's master naming the upstream
  * cluster's admin) is logged, not acted on.
  *
@@ -46,6 +50,16 @@
 #include "runtime/options.h"
 
 struct admin_client;
+struct alerts;
+
+/* The health upstream's admin watches; a change is mailed. */
+struct admin_monitor_view {
+	bool connected;			/* identified to a primary */
+	bool has_state;
+	enum neo_cluster_state state;
+	uint32_t down;			/* storage nodes with cells, not running */
+	uint32_t counts[NEO_CELL_DISCARDED + 1];	/* cells per state */
+};
 
 /* --metrics: the cluster as the admin mirrors it (admin/metrics.c). */
 struct admin_metrics {
@@ -90,6 +104,12 @@ struct admin {
 	bool has_cluster_state;
 	enum neo_cluster_state cluster_state;
 
+	/* Mails (admin/monitor.c); alerts is NULL without --monitor-email. */
+	struct alerts *alerts;
+	struct admin_monitor_view monitor_view;	/* as last seen */
+	bool monitor_changed;		/* since the last mail */
+	bool monitor_asking;		/* the last tid is on its way */
+
 	struct admin_client *clients;	/* neoctl connections */
 	bool leaving;			/* the cluster stopped: ending */
 	bool stopped;			/* the loop was asked to end */
@@ -124,5 +144,23 @@ void admin_free(struct admin *a);
 #define ADMIN_METRICS_POLL_MS 1000
 int admin_metrics_init(struct admin *a, struct neo_metrics *registry, bool poll);
 void admin_metrics_free(struct admin *a);
+
+/* What neoctl and the mails are told without a primary. */
+extern const char admin_not_connected[];
+
+/* admin/monitor.c.  RUNNING or BACKINGUP. */
+bool admin_operational(const struct admin *a);
+/* "RUNNING; UP_TO_DATE=12; ltid=03f1... (2026-...)", as upstream's
+ * formatSummary; *severity 0 ok, 1 warning, 2 problem. */
+void admin_summary_text(const struct admin *a, bool has_tid, uint64_t tid, char *buf,
+			size_t buflen, int *severity);
+/* After any change of the mirror: a changed health is mailed. */
+void admin_monitor_update(struct admin *a);
+/* Mails the health now if it changed or the last mail failed. */
+void admin_monitor_notify(struct admin *a);
+/* After the loop: runs it until the mail on its way is sent or failed
+ * (a few seconds at most), so that the cluster stopping is told too, as
+ * upstream's admin, whose mails block it, does. */
+void admin_monitor_flush(struct admin *a);
 
 #endif

@@ -49,6 +49,7 @@ int main(int argc, char **argv)
 	}
 	admin_start(&a);
 	event_base_dispatch(daemon.base);
+	admin_monitor_flush(&a);
 	neo_log(NEO_LOG_INFO, "admin stopped");
 	admin_close(&a);
 	/* Let the closed connections free themselves before the base goes. */

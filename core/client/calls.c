@@ -1,8 +1,9 @@
 /*
- * client/calls.c - how user threads hand calls to the network thread:
- * the queue, waiting for a call's end (bounded by its deadline), ending
- * it, and parking it until the cluster is ready again.  Calls only
- * client/util.c.
+ * client/calls.c - how user threads run their calls: under the network
+ * lock in their own thread (or queued to the network thread over TLS
+ * and to close), waiting for a call's end (bounded by its deadline),
+ * ending it, and parking it until the cluster is ready again.  Calls
+ * only client/util.c.
  */
 #include "client/internal.h"
 
@@ -11,6 +12,11 @@
 #include <time.h>
 
 #define PARK_CHECK_MS 200
+/* How long stores may wait in the output for the next ones: a loop of
+ * stores makes one write, and a store followed by nothing (the
+ * application waits on something else) still reaches the storages and
+ * takes its locks at once, as far as the others can tell. */
+#define BATCH_DELAY_US 500
 
 static struct timespec deadline_timespec(uint64_t deadline_ms)
 {
@@ -44,16 +50,11 @@ static void wait_done(struct neo_client *c, struct client_call *call)
 	}
 }
 
-int client_call(struct neo_client *c, struct client_call *call)
+/* Under lock. */
+static void call_init(struct neo_client *c, struct client_call *call)
 {
-	struct client_call **tail;
 	pthread_condattr_t attr;
 
-	pthread_mutex_lock(&c->lock);
-	if (c->stopping) {
-		pthread_mutex_unlock(&c->lock);
-		return client_fail(NEO_CLIENT_INVALID, "client closed");
-	}
 	call->done = false;
 	call->parked = false;
 	call->timeout_note = NULL;
@@ -64,10 +65,78 @@ int client_call(struct neo_client *c, struct client_call *call)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&call->cond, &attr);
 	pthread_condattr_destroy(&attr);
+}
+
+/* Under lock: the call goes to the network thread. */
+static void call_queue(struct neo_client *c, struct client_call *call)
+{
+	struct client_call **tail;
+
 	for (tail = &c->queue; *tail; tail = &(*tail)->next)
 		;
 	*tail = call;
 	event_active(c->wakeup, EV_READ, 0);
+}
+
+/* Under net: the caller runs its call's network part itself, as the
+ * network thread would (client_on_wakeup). */
+static void call_run_here(struct neo_client *c, struct client_call *call)
+{
+	call->next_active = c->active;
+	c->active = call;
+	if (call->needs_ready && !c->ready)
+		client_call_park(c, call, false);
+	else
+		call->run(c, call);
+	if (call->batchable && call->done) {
+		/* Stores: the next call, or the batch timer, writes them. */
+		if (!c->batch_armed) {
+			struct timeval delay = { 0, BATCH_DELAY_US };
+
+			c->batch_armed = evtimer_add(c->batch_timer, &delay) == 0;
+			if (!c->batch_armed)
+				client_flush_output(c);
+		}
+		return;
+	}
+	/* A call that waits needs its requests out (and the stores before
+	 * them); so does what was sent while the network thread was
+	 * reading (during an invalidation callback). */
+	client_flush_output(c);
+}
+
+void client_batch_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct neo_client *c = arg;
+
+	(void)fd;
+	(void)what;
+	c->batch_armed = false;
+	client_flush_output(c);
+}
+
+int client_call(struct neo_client *c, struct client_call *call)
+{
+	bool here = c->direct && !call->in_loop;
+
+	if (here)
+		client_net_lock(c);
+	pthread_mutex_lock(&c->lock);
+	if (c->stopping) {
+		pthread_mutex_unlock(&c->lock);
+		if (here)
+			client_net_unlock(c);
+		return client_fail(NEO_CLIENT_INVALID, "client closed");
+	}
+	call_init(c, call);
+	if (here) {
+		pthread_mutex_unlock(&c->lock);
+		call_run_here(c, call);
+		client_net_unlock(c);
+		pthread_mutex_lock(&c->lock);
+	} else {
+		call_queue(c, call);
+	}
 	wait_done(c, call);
 	pthread_mutex_unlock(&c->lock);
 	pthread_cond_destroy(&call->cond);

@@ -46,8 +46,10 @@ static void *network_thread(void *arg)
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 
+	client_net_lock(c);
 	client_connect_master(c);
 	client_check_overdue(-1, 0, c);
+	client_net_unlock(c);
 	event_base_loop(c->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	/* Connections free themselves from the loop: one last turn. */
 	event_base_loop(c->base, EVLOOP_NONBLOCK);
@@ -62,6 +64,7 @@ static void stop_loop(struct neo_client *c, struct client_call *call)
 	evtimer_del(c->reconnect);
 	evtimer_del(c->park_timer);
 	evtimer_del(c->overdue_timer);
+	evtimer_del(c->batch_timer);
 	client_master_lost(c, "client closing", false, 0);
 	client_txns_close(c);
 	while (c->parked) {
@@ -125,6 +128,9 @@ static int client_configure(struct neo_client *c, const struct neo_client_config
 			return client_fail(NEO_CLIENT_INVALID, "%s", err);
 	}
 	setup_log(config->logfile);
+	/* A TLS connection reads and writes as one: its calls are queued to
+	 * the network thread. */
+	c->direct = c->ssl == NULL;
 	c->read_only = config->read_only;
 	c->compress = config->compress;
 	c->connect_timeout_ms = config->connect_timeout_ms ? config->connect_timeout_ms
@@ -149,6 +155,8 @@ static void client_destroy(struct neo_client *c)
 		event_free(c->park_timer);
 	if (c->overdue_timer)
 		event_free(c->overdue_timer);
+	if (c->batch_timer)
+		event_free(c->batch_timer);
 	if (c->base)
 		event_base_free(c->base);
 	client_cache_free(c->cache);
@@ -162,6 +170,7 @@ static void client_destroy(struct neo_client *c)
 	neo_free(c->masters);
 	neo_free(c->cluster);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->net);
 	pthread_cond_destroy(&c->cond);
 	neo_free(c);
 }
@@ -187,11 +196,49 @@ static bool wait_ready(struct neo_client *c)
 	return ready;
 }
 
+/* The network thread's own events run under the network lock, as the
+ * connections' callbacks do. */
+static void locked_wakeup(evutil_socket_t fd, short what, void *arg)
+{
+	client_net_lock(arg);
+	client_on_wakeup(fd, what, arg);
+	client_net_unlock(arg);
+}
+
+static void locked_reconnect(evutil_socket_t fd, short what, void *arg)
+{
+	client_net_lock(arg);
+	client_reconnect_tick(fd, what, arg);
+	client_net_unlock(arg);
+}
+
+static void locked_park_tick(evutil_socket_t fd, short what, void *arg)
+{
+	client_net_lock(arg);
+	client_park_tick(fd, what, arg);
+	client_net_unlock(arg);
+}
+
+static void locked_check_overdue(evutil_socket_t fd, short what, void *arg)
+{
+	client_net_lock(arg);
+	client_check_overdue(fd, what, arg);
+	client_net_unlock(arg);
+}
+
+static void locked_batch_tick(evutil_socket_t fd, short what, void *arg)
+{
+	client_net_lock(arg);
+	client_batch_tick(fd, what, arg);
+	client_net_unlock(arg);
+}
+
 static int client_start(struct neo_client *c)
 {
 	pthread_condattr_t attr;
 
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->net, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &attr);
@@ -210,17 +257,19 @@ static int client_start(struct neo_client *c)
 	c->base = event_base_new();
 	if (c->base == NULL)
 		return -1;
-	c->wakeup = event_new(c->base, -1, EV_PERSIST | EV_READ, client_on_wakeup, c);
-	c->reconnect = evtimer_new(c->base, client_reconnect_tick, c);
-	c->park_timer = evtimer_new(c->base, client_park_tick, c);
-	c->overdue_timer = evtimer_new(c->base, client_check_overdue, c);
-	return c->wakeup && c->reconnect && c->park_timer && c->overdue_timer ? 0 : -1;
+	c->wakeup = event_new(c->base, -1, EV_PERSIST | EV_READ, locked_wakeup, c);
+	c->reconnect = evtimer_new(c->base, locked_reconnect, c);
+	c->park_timer = evtimer_new(c->base, locked_park_tick, c);
+	c->overdue_timer = evtimer_new(c->base, locked_check_overdue, c);
+	c->batch_timer = evtimer_new(c->base, locked_batch_tick, c);
+	return c->wakeup && c->reconnect && c->park_timer && c->overdue_timer && c->batch_timer
+	       ? 0 : -1;
 }
 
 /* Stops the network thread and frees c; why gets the last refusal. */
 static void client_stop(struct neo_client *c, char *why, size_t len)
 {
-	struct client_call call = { .run = stop_loop };
+	struct client_call call = { .run = stop_loop, .in_loop = true };
 
 	client_call(c, &call);
 	if (why)

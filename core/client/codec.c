@@ -76,6 +76,23 @@ int client_decode_data(const uint8_t *data, size_t size, int compression,
 	return NEO_CLIENT_OK;
 }
 
+/* A sample of up to 64 KiB, at level 1: whether zlib gains an eighth. */
+bool client_compresses(const void *data, size_t size)
+{
+	size_t sample = size < 65536 ? size : 65536;
+	uLongf length = compressBound(sample);
+	uint8_t *buffer = neo_malloc(length);
+	bool gains;
+
+	if (buffer == NULL || sample == 0) {
+		neo_free(buffer);
+		return false;
+	}
+	gains = compress2(buffer, &length, data, sample, 1) == Z_OK && length < sample - sample / 8;
+	neo_free(buffer);
+	return gains;
+}
+
 int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
 		       size_t *out_size, int *compression, uint8_t checksum[20])
 {

@@ -16,6 +16,7 @@
  *   client/txn.c     transactions
  *   client/pack.c    pack
  *   client/cache.c   the object cache (client/cache.h)
+ *   client/blob.c    blobs: chunked records (core/client/blobs.md)
  *
  * Calls go one way: client -> master -> read -> links -> util, with txn
  * and pack above read, and calls, codec, cache below; util.c calls no
@@ -23,12 +24,20 @@
  * function returns a status code (NEO_CLIENT_*), allocation failures
  * included; the library never stops the application.
  *
- * Threading: the network thread runs the event loop; it owns every
- * connection, the node list, the partition table, the links, the open
- * transactions and every call's network part.  A user thread queues a
- * call (struct client_call) and waits on `cond` until the network thread
- * marks it done.  `lock` protects the queue, the calls' results, `ready`
- * as user threads see it, the cache and last_tid.
+ * Threading: the network thread runs the event loop and reads every
+ * connection.  The network lock `net` protects the connections, the node
+ * list, the partition table, the links, the open transactions and every
+ * call's network part: the network thread holds it in each of its
+ * callbacks (the connections' guard, net/conn.h), and a user thread holds
+ * it while it runs its own call (struct client_call): it encodes and
+ * writes its requests itself, then waits on the call's `cond`, without
+ * the lock, for the network thread to read the answers and mark it done.
+ * Stores wait in the output for the next call that waits, for 64 KiB of
+ * them, or for the batch timer (BATCH_DELAY_US), whichever comes first.
+ * Over TLS, and to close, calls are queued to
+ * the network thread instead (a TLS connection reads and writes as one).
+ * `lock` (taken after `net`, never before) protects the queue, the calls'
+ * results, `ready` as user threads see it, the cache and last_tid.
  */
 #ifndef NEO_CLIENT_INTERNAL_H
 #define NEO_CLIENT_INTERNAL_H
@@ -70,6 +79,8 @@ typedef void (*client_call_fn)(struct neo_client *c, struct client_call *call);
 struct client_call {
 	client_call_fn run;
 	bool needs_ready;		/* park until the cluster is ready first */
+	bool in_loop;			/* run by the network thread, never by the caller */
+	bool batchable;			/* its requests may wait in the output (stores) */
 	bool done;
 	/* The caller's own wake-up: completions wake only their caller, not
 	 * every thread with a call in flight. */
@@ -136,6 +147,8 @@ struct neo_client {
 	SSL_CTX *ssl;
 
 	pthread_t thread;
+	pthread_mutex_t net;		/* the network lock (see the top) */
+	bool direct;			/* calls run in their caller's thread (no TLS) */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct event_base *base;
@@ -143,6 +156,8 @@ struct neo_client {
 	struct event *reconnect;	/* timer: next try at a master */
 	struct event *park_timer;	/* timer: parked calls' deadlines */
 	struct event *overdue_timer;	/* timer: running calls' deadlines */
+	struct event *batch_timer;	/* timer: stores left in the output go */
+	bool batch_armed;		/* (under net) */
 	struct client_call *queue;	/* calls to run (under lock) */
 	struct client_call *parked;	/* calls waiting for readiness */
 	struct client_call *active;	/* calls run and not done (network thread) */
@@ -193,6 +208,22 @@ const char *client_ask_status_text(enum neo_ask_status status);
 bool client_master_ask(struct neo_client *c, const struct client_call *call, uint16_t code,
 		       const void *args, neo_answer_cb cb, void *arg);
 bool client_node_running(struct neo_client *c, int32_t nid);
+/* The network lock: taken again by its holder.  suspend lets it go for a
+ * moment (around the application's invalidation callback, which may
+ * wait for a thread that waits for the lock) and says how to resume. */
+void client_net_lock(struct neo_client *c);
+void client_net_unlock(struct neo_client *c);
+unsigned client_net_suspend(struct neo_client *c);
+void client_net_resume(struct neo_client *c, unsigned depth);
+/* A connection to a node, guarded by the network lock when calls run in
+ * their callers' threads. */
+struct neo_conn *client_connect(struct neo_client *c, const struct neo_address *addr,
+				const struct neo_conn_callbacks *callbacks, void *arg, char *err,
+				size_t errlen);
+/* Writes what waits in the output of every connection. */
+void client_flush_output(struct neo_client *c);
+/* The batch timer: stores left in the output go when it fires. */
+void client_batch_tick(evutil_socket_t fd, short what, void *arg);
 
 /* --- client/calls.c: the call queue ------------------------------------------------- */
 
@@ -234,6 +265,9 @@ int client_decode_data(const uint8_t *data, size_t size, int compression,
 int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
 		       size_t *out_size, int *compression, uint8_t checksum[20]);
 bool client_checksum_is_zero(const struct neo_bin *checksum);
+/* Whether data looks compressible (a sample compressed fast): blob
+ * chunks of data already compressed (images, archives) skip zlib. */
+bool client_compresses(const void *data, size_t size);
 
 /* --- client/links.c -------------------------------------------------------------- */
 
@@ -259,6 +293,12 @@ size_t client_readable_nodes(struct neo_client *c, int32_t **nids);
  * (oids NULL: the whole database). */
 int client_txn_set_pack(struct neo_txn *txn, uint64_t pack_tid, const uint64_t *oids,
 			size_t count);
+/* neo_txn_store whose data is not kept to fill the cache at finish: blob
+ * chunks (client/blob.c). */
+int client_txn_store_uncached(struct neo_txn *txn, uint64_t oid, uint64_t serial,
+			      const void *data, size_t size, bool compress);
+/* The client a transaction belongs to (for client/blob.c). */
+struct neo_client *client_txn_owner(const struct neo_txn *txn);
 
 /* --- client/read.c --------------------------------------------------------------- */
 
@@ -300,6 +340,10 @@ struct read_req {
 	char err[200];
 };
 void client_read_start(struct read_req *req);
+/* load_before that neither reads nor fills the object cache: blob chunks
+ * (client/blob.c) would push every object out of it. */
+int client_load_uncached(struct neo_client *client, uint64_t oid, uint64_t before,
+			 struct neo_client_record *out);
 
 /* --- client/txn.c ---------------------------------------------------------------- */
 

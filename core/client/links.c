@@ -127,8 +127,7 @@ static struct client_link *link_new(struct neo_client *c, int32_t nid)
 		neo_free(link);
 		return NULL;
 	}
-	link->conn = neo_conn_connect(c->base, &node->address, c->ssl, &link_callbacks, link, err,
-				      sizeof err);
+	link->conn = client_connect(c, &node->address, &link_callbacks, link, err, sizeof err);
 	if (link->conn == NULL) {
 		neo_log(NEO_LOG_WARNING, "cannot connect to %s:%u: %s", node->address.host,
 			node->address.port, err);

@@ -82,8 +82,12 @@ static void answered_last_tid(struct neo_conn *conn, enum neo_ask_status status,
 	}
 	c->last_tid = tid;
 	pthread_mutex_unlock(&c->lock);
-	if (missed && c->on_invalidate)
+	if (missed && c->on_invalidate) {
+		unsigned depth = client_net_suspend(c);
+
 		c->on_invalidate(c->invalidate_arg, tid, NULL, 0);
+		client_net_resume(c, depth);
+	}
 	c->have_last_tid = true;
 	update_ready(c);
 }
@@ -120,8 +124,14 @@ static void invalidate(struct neo_client *c, const struct neo_invalidate_objects
 		client_loads_invalidate(c, inv->oids.items[i], inv->tid);
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (c->on_invalidate)
+	if (c->on_invalidate) {
+		/* Not under the network lock: the application's callback may
+		 * wait (for the GIL) on a thread that waits for the lock. */
+		unsigned depth = client_net_suspend(c);
+
 		c->on_invalidate(c->invalidate_arg, inv->tid, inv->oids.items, inv->oids.count);
+		client_net_resume(c, depth);
+	}
 	/* As upstream (ZODB >= 5): last tid moves after the callback, so
 	 * that nobody reads at tid before hearing of its changes. */
 	pthread_mutex_lock(&c->lock);
@@ -310,8 +320,8 @@ void client_connect_master(struct neo_client *c)
 
 	if (c->master || c->stopping)
 		return;
-	c->master = neo_conn_connect(c->base, &c->masters[c->master_index], c->ssl,
-				     &master_callbacks, c, err, sizeof err);
+	c->master = client_connect(c, &c->masters[c->master_index], &master_callbacks, c, err,
+				   sizeof err);
 	if (c->master == NULL) {
 		snprintf(c->refusal, sizeof c->refusal, "%s", err);
 		client_master_lost(c, err, true, 0);

@@ -61,9 +61,17 @@ int neo_client_wait_for_pack(struct neo_client *client, uint64_t pack_id)
 	return client_call(client, &op.call);
 }
 
-int neo_client_pack(struct neo_client *client, uint64_t pack_tid, const uint64_t *oids,
-		    size_t count, bool wait, uint64_t *pack_id)
+/* The pack transaction's extension saying gc or not, as the master reads
+ * it (core/cluster/cluster.md section 14.2): pickles (protocol 3, as ZODB
+ * writes extensions) of {'neo_pack_gc': True} and of {'neo_pack_gc': False}. */
+static const char gc_true_ext[] = "\x80\x03}q\x00X\x0b\x00\x00\x00neo_pack_gcq\x01\x88s.";
+static const char gc_false_ext[] = "\x80\x03}q\x00X\x0b\x00\x00\x00neo_pack_gcq\x01\x89s.";
+
+static int pack(struct neo_client *client, uint64_t pack_tid, const uint64_t *oids,
+		size_t count, int gc, bool wait, uint64_t *pack_id)
 {
+	const char *ext = gc > 0 ? gc_true_ext : gc == 0 ? gc_false_ext : "";
+	size_t ext_size = gc > 0 ? sizeof gc_true_ext - 1 : gc == 0 ? sizeof gc_false_ext - 1 : 0;
 	struct neo_client_conflict *conflicts = NULL;
 	struct neo_txn *txn;
 	size_t conflict_count = 0;
@@ -79,8 +87,8 @@ int neo_client_pack(struct neo_client *client, uint64_t pack_tid, const uint64_t
 		return rc;
 	rc = client_txn_set_pack(txn, pack_tid, oids, count);
 	if (rc == NEO_CLIENT_OK)
-		rc = neo_txn_vote(txn, "", 0, PACK_DESCRIPTION, sizeof PACK_DESCRIPTION - 1, "", 0,
-				  &conflicts, &conflict_count);
+		rc = neo_txn_vote(txn, "", 0, PACK_DESCRIPTION, sizeof PACK_DESCRIPTION - 1, ext,
+				  ext_size, &conflicts, &conflict_count);
 	neo_client_conflicts_free(conflicts, conflict_count);
 	if (rc == NEO_CLIENT_OK)
 		rc = neo_txn_finish(txn, &tid);
@@ -94,4 +102,16 @@ int neo_client_pack(struct neo_client *client, uint64_t pack_tid, const uint64_t
 	if (pack_id)
 		*pack_id = tid;
 	return wait ? neo_client_wait_for_pack(client, tid) : NEO_CLIENT_OK;
+}
+
+int neo_client_pack(struct neo_client *client, uint64_t pack_tid, const uint64_t *oids,
+		    size_t count, bool wait, uint64_t *pack_id)
+{
+	return pack(client, pack_tid, oids, count, -1, wait, pack_id);
+}
+
+int neo_client_pack_gc(struct neo_client *client, uint64_t pack_tid, int gc, bool wait,
+		       uint64_t *pack_id)
+{
+	return pack(client, pack_tid, NULL, 0, gc < 0 ? -1 : gc > 0, wait, pack_id);
 }

@@ -182,6 +182,7 @@ struct load_op {
 	uint64_t serial, next_serial;	/* of the revision asked for */
 	uint64_t data_serial;		/* its back-pointer, 0: none */
 	int hops;			/* back-pointers followed */
+	bool uncached;			/* the answer is not cached */
 	struct neo_client_record *out;
 };
 
@@ -265,7 +266,7 @@ static void load_done(struct read_req *req, int status)
 		out->serial = op->serial;
 		out->next_serial = next;
 		pthread_mutex_lock(&c->lock);
-		if (req->generation == c->generation)
+		if (req->generation == c->generation && !op->uncached)
 			client_cache_store(c->cache, out->oid, out->serial, next, out->data, out->size);
 		pthread_mutex_unlock(&c->lock);
 	}
@@ -289,9 +290,10 @@ static void load_run(struct neo_client *c, struct client_call *call)
 }
 
 static int load(struct neo_client *client, struct neo_ask_object *ask, bool current,
-		struct neo_client_record *out, uint64_t *data_serial)
+		bool uncached, struct neo_client_record *out, uint64_t *data_serial)
 {
-	struct load_op op = { .ask = *ask, .current = current, .out = out };
+	struct load_op op = { .ask = *ask, .current = current, .out = out,
+			      .uncached = uncached };
 	int status;
 
 	op.call.run = load_run;
@@ -311,6 +313,15 @@ static int load(struct neo_client *client, struct neo_ask_object *ask, bool curr
 	return status;
 }
 
+int client_load_uncached(struct neo_client *client, uint64_t oid, uint64_t before,
+			 struct neo_client_record *out)
+{
+	struct neo_ask_object ask = { .oid = oid, .before = { true, before } };
+
+	memset(out, 0, sizeof *out);
+	return load(client, &ask, false, true, out, NULL);
+}
+
 int neo_client_load(struct neo_client *client, uint64_t oid, struct neo_client_record *out)
 {
 	struct neo_ask_object ask = { .oid = oid };
@@ -320,7 +331,7 @@ int neo_client_load(struct neo_client *client, uint64_t oid, struct neo_client_r
 	pthread_mutex_lock(&client->lock);
 	hit = client_cache_load(client->cache, oid, 0, out);
 	pthread_mutex_unlock(&client->lock);
-	return hit ? NEO_CLIENT_OK : load(client, &ask, true, out, NULL);
+	return hit ? NEO_CLIENT_OK : load(client, &ask, true, false, out, NULL);
 }
 
 int neo_client_load_serial(struct neo_client *client, uint64_t oid, uint64_t serial,
@@ -333,7 +344,7 @@ int neo_client_load_serial(struct neo_client *client, uint64_t oid, uint64_t ser
 	pthread_mutex_lock(&client->lock);
 	hit = client_cache_load_serial(client->cache, oid, serial, out);
 	pthread_mutex_unlock(&client->lock);
-	return hit ? NEO_CLIENT_OK : load(client, &ask, false, out, NULL);
+	return hit ? NEO_CLIENT_OK : load(client, &ask, false, false, out, NULL);
 }
 
 int neo_client_load_before(struct neo_client *client, uint64_t oid, uint64_t before,
@@ -348,7 +359,7 @@ int neo_client_load_before(struct neo_client *client, uint64_t oid, uint64_t bef
 	pthread_mutex_lock(&client->lock);
 	hit = client_cache_load(client->cache, oid, before, out);
 	pthread_mutex_unlock(&client->lock);
-	return hit ? NEO_CLIENT_OK : load(client, &ask, false, out, NULL);
+	return hit ? NEO_CLIENT_OK : load(client, &ask, false, false, out, NULL);
 }
 
 int neo_client_load_serial_ex(struct neo_client *client, uint64_t oid, uint64_t serial,
@@ -360,7 +371,7 @@ int neo_client_load_serial_ex(struct neo_client *client, uint64_t oid, uint64_t 
 	 * from. */
 	memset(out, 0, sizeof *out);
 	*data_serial = 0;
-	return load(client, &ask, false, out, data_serial);
+	return load(client, &ask, false, false, out, data_serial);
 }
 
 void neo_client_record_clear(struct neo_client_record *record)

@@ -16,8 +16,8 @@
  *           reconnected, with AskFinalTID;
  *   abort   AbortTransaction to the storages and the master.
  *
- * All of a transaction's state lives in the network thread: user calls
- * only prepare data (compression, checksums) and hand it over.  A
+ * All of a transaction's state is under the network lock: user calls
+ * prepare data (compression, checksums) without it.  A
  * transaction released (finished or aborted) while requests are still in
  * flight is freed when their answers are in.
  */
@@ -32,6 +32,9 @@
 #include "runtime/alloc.h"
 
 static const uint8_t zero_checksum[20];
+/* Stores waiting in a connection's output go once they reach this much
+ * (the storage starts on them while the application makes the next). */
+#define STORE_BATCH_BYTES (64u * 1024)
 
 enum txn_kind { TXN_STORE, TXN_DELETE, TXN_UNDO, TXN_CHECK };
 
@@ -44,6 +47,7 @@ struct txn_object {
 	uint32_t generation;		/* of the last store: older answers are stale */
 	uint32_t awaiting;		/* answers to it still awaited */
 	uint64_t conflict;		/* newest conflicting serial; 0: none */
+	bool uncached;			/* a blob chunk: not kept for the cache */
 };
 
 /* A storage written to (upstream's conn_dict). */
@@ -115,6 +119,11 @@ struct store_blob {
 uint64_t neo_txn_ttid(const struct neo_txn *txn)
 {
 	return txn->ttid;
+}
+
+struct neo_client *client_txn_owner(const struct neo_txn *txn)
+{
+	return txn->c;
 }
 
 /* --- Bookkeeping (network thread) ---------------------------------------------------- */
@@ -403,6 +412,7 @@ struct store_call {
 	enum txn_kind kind;
 	uint8_t *data;			/* uncompressed, handed to the object */
 	size_t size;
+	bool uncached;
 	struct store_blob *blob;
 };
 
@@ -439,9 +449,12 @@ static void store_answered(struct neo_conn *conn, enum neo_ask_status status,
 	}
 	if (current && object->awaiting && --object->awaiting == 0 && object->conflict == 0
 	    && object->data) {
+		/* Blob chunks never go to the cache (client/blob.c). */
+		bool keep = !object->uncached;
+
 		/* Written everywhere: keep the data only as far as the cache
 		 * will take it at finish (as upstream). */
-		if (txn->kept_bytes + object->size < client_cache_max_bytes(txn->c->cache)) {
+		if (keep && txn->kept_bytes + object->size < client_cache_max_bytes(txn->c->cache)) {
 			txn->kept_bytes += object->size;
 		} else {
 			neo_free(object->data);
@@ -464,12 +477,19 @@ static void store_to_link(struct neo_client *c, struct client_link *link, void *
 		ask_finish(ask);
 		return;
 	}
+	/* Left in the output: stores go in batches (client/calls.c).  Not
+	 * until the vote: a store must reach the storage about when it is
+	 * made, as its lock orders it against other transactions (an
+	 * application that stores, then waits for another transaction,
+	 * relies on that: test_client's crossed stores). */
 	if (ok && blob->check_only)
-		sent = neo_conn_ask(link->conn, NEO_ASK_CHECK_CURRENT_SERIAL, &blob->check,
-				    client_ask_timeout(c, NULL), store_answered, ask);
+		sent = neo_conn_ask_queued(link->conn, NEO_ASK_CHECK_CURRENT_SERIAL, &blob->check,
+					   client_ask_timeout(c, NULL), store_answered, ask);
 	else if (ok)
-		sent = neo_conn_ask(link->conn, NEO_ASK_STORE_OBJECT, &blob->store,
-				    client_ask_timeout(c, NULL), store_answered, ask);
+		sent = neo_conn_ask_queued(link->conn, NEO_ASK_STORE_OBJECT, &blob->store,
+					   client_ask_timeout(c, NULL), store_answered, ask);
+	if (sent >= 0 && neo_conn_output_size(link->conn) >= STORE_BATCH_BYTES)
+		neo_conn_flush(link->conn);
 	/* Encoded at once: the blob is no longer needed by this one. */
 	ask->blob = NULL;
 	blob_unref(blob);
@@ -487,6 +507,7 @@ static void object_replace(struct txn_object *object, struct store_call *sc)
 	object->size = sc->size;
 	sc->data = NULL;
 	object->kind = sc->kind;
+	object->uncached = sc->uncached;
 	object->serial = sc->serial;
 	object->generation++;
 	object->awaiting = 0;
@@ -566,10 +587,11 @@ static void store_run(struct neo_client *c, struct client_call *call)
 /* Prepares what a store sends (compression, checksum) in the caller's
  * thread, then hands it to the network thread.  data is copied. */
 static int store_any(struct neo_txn *txn, uint64_t oid, uint64_t serial, enum txn_kind kind,
-		     const void *data, size_t size, uint64_t data_serial)
+		     const void *data, size_t size, uint64_t data_serial, bool uncached,
+		     int level)
 {
 	struct store_call sc = { .txn = txn, .oid = oid, .serial = serial, .kind = kind,
-				 .data_serial = data_serial, .size = size };
+				 .data_serial = data_serial, .size = size, .uncached = uncached };
 	struct store_blob *blob = neo_calloc(1, sizeof *blob);
 	int compression = 0, status;
 
@@ -582,7 +604,7 @@ static int store_any(struct neo_txn *txn, uint64_t oid, uint64_t serial, enum tx
 	} else if (data) {
 		sc.data = neo_malloc(size ? size : 1);
 		if (sc.data == NULL
-		    || client_encode_data(txn->c->compress, data, size, &blob->wire, &blob->wire_size,
+		    || client_encode_data(level, data, size, &blob->wire, &blob->wire_size,
 					  &compression, blob->checksum) != NEO_CLIENT_OK) {
 			neo_free(sc.data);
 			blob_unref(blob);
@@ -602,6 +624,7 @@ static int store_any(struct neo_txn *txn, uint64_t oid, uint64_t serial, enum tx
 		.ttid = { true, txn->ttid } };
 	sc.blob = blob;
 	sc.call.run = store_run;
+	sc.call.batchable = true;
 	status = client_call(txn->c, &sc.call);
 	/* Still ours if the call did not run. */
 	neo_free(sc.data);
@@ -616,12 +639,21 @@ int neo_txn_store(struct neo_txn *txn, uint64_t oid, uint64_t serial, const void
 		return client_fail(NEO_CLIENT_INVALID, "no data: use neo_txn_delete");
 	if (size > UINT32_MAX)
 		return client_fail(NEO_CLIENT_INVALID, "record too big");
-	return store_any(txn, oid, serial, TXN_STORE, data, size, 0);
+	return store_any(txn, oid, serial, TXN_STORE, data, size, 0, false, txn->c->compress);
+}
+
+int client_txn_store_uncached(struct neo_txn *txn, uint64_t oid, uint64_t serial,
+			      const void *data, size_t size, bool compress)
+{
+	if (data == NULL || size == 0 || size > UINT32_MAX)
+		return client_fail(NEO_CLIENT_INVALID, "bad chunk");
+	return store_any(txn, oid, serial, TXN_STORE, data, size, 0, true,
+			 compress ? txn->c->compress : 0);
 }
 
 int neo_txn_delete(struct neo_txn *txn, uint64_t oid, uint64_t serial)
 {
-	return store_any(txn, oid, serial, TXN_DELETE, NULL, 0, 0);
+	return store_any(txn, oid, serial, TXN_DELETE, NULL, 0, 0, false, 0);
 }
 
 /* The data of revision data_serial, which an undo also sends (as
@@ -645,14 +677,15 @@ int neo_txn_store_undo(struct neo_txn *txn, uint64_t oid, uint64_t serial, uint6
 		return client_fail(NEO_CLIENT_INVALID, "no revision to undo to");
 	status = undo_data(txn, oid, data_serial, &record);
 	if (status == NEO_CLIENT_OK)
-		status = store_any(txn, oid, serial, TXN_UNDO, record.data, record.size, data_serial);
+		status = store_any(txn, oid, serial, TXN_UNDO, record.data, record.size, data_serial,
+				   false, txn->c->compress);
 	neo_client_record_clear(&record);
 	return status;
 }
 
 int neo_txn_check_current(struct neo_txn *txn, uint64_t oid, uint64_t serial)
 {
-	return store_any(txn, oid, serial, TXN_CHECK, NULL, 0, 0);
+	return store_any(txn, oid, serial, TXN_CHECK, NULL, 0, 0, false, 0);
 }
 
 /* --- Deadlock avoidance ------------------------------------------------------------------ */
@@ -1489,7 +1522,7 @@ static int undo_store(struct neo_txn *txn, const struct undo_entry *entry)
 	status = undo_data(txn, entry->oid, entry->undo_serial, &record);
 	if (status == NEO_CLIENT_OK)
 		status = store_any(txn, entry->oid, entry->current_serial, TXN_UNDO, record.data,
-				   record.size, entry->undo_serial);
+				   record.size, entry->undo_serial, false, txn->c->compress);
 	neo_client_record_clear(&record);
 	return status;
 }

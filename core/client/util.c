@@ -1,8 +1,9 @@
 /*
  * client/util.c - what every file of libneoclient calls: the calling
  * thread's error message, the clock, the text and status of an answer,
- * a node's state, and a request to the primary master with what is left
- * of a call's time.  A leaf: it calls no other file of client/.
+ * a node's state, a request to the primary master with what is left
+ * of a call's time, and the network lock.  A leaf: it calls no other
+ * file of client/.
  */
 #include "client/internal.h"
 
@@ -13,6 +14,11 @@
 #include "runtime/alloc.h"
 
 static _Thread_local char client_errmsg[256];
+/* The client whose network lock this thread holds, and how many times
+ * (the lock is taken again by a thread that holds it: a callback that
+ * connects, a call from inside a callback). */
+static _Thread_local const struct neo_client *net_holder;
+static _Thread_local unsigned net_depth;
 
 const char *neo_client_errmsg(void)
 {
@@ -109,4 +115,84 @@ bool client_node_running(struct neo_client *c, int32_t nid)
 	struct neo_node *node = neo_nodes_by_nid(&c->nodes, nid);
 
 	return node && node->state == NEO_NODE_RUNNING;
+}
+
+/* --- The network lock -------------------------------------------------------------- */
+
+void client_net_lock(struct neo_client *c)
+{
+	if (net_holder == c) {
+		net_depth++;
+		return;
+	}
+	pthread_mutex_lock(&c->net);
+	net_holder = c;
+	net_depth = 1;
+}
+
+void client_net_unlock(struct neo_client *c)
+{
+	if (net_holder != c || --net_depth > 0)
+		return;
+	net_holder = NULL;
+	pthread_mutex_unlock(&c->net);
+}
+
+unsigned client_net_suspend(struct neo_client *c)
+{
+	unsigned depth = net_depth;
+
+	if (net_holder != c)
+		return 0;
+	net_holder = NULL;
+	net_depth = 0;
+	pthread_mutex_unlock(&c->net);
+	return depth;
+}
+
+void client_net_resume(struct neo_client *c, unsigned depth)
+{
+	if (depth == 0)
+		return;
+	pthread_mutex_lock(&c->net);
+	net_holder = c;
+	net_depth = depth;
+}
+
+static void guard_lock(void *arg)
+{
+	client_net_lock(arg);
+}
+
+static void guard_unlock(void *arg)
+{
+	client_net_unlock(arg);
+}
+
+struct neo_conn *client_connect(struct neo_client *c, const struct neo_address *addr,
+				const struct neo_conn_callbacks *callbacks, void *arg, char *err,
+				size_t errlen)
+{
+	struct neo_conn_guard guard = { guard_lock, guard_unlock, c };
+
+	if (c->direct)
+		return neo_conn_connect_guarded(c->base, addr, callbacks, arg, &guard, err,
+						errlen);
+	return neo_conn_connect(c->base, addr, c->ssl, callbacks, arg, err, errlen);
+}
+
+void client_flush_output(struct neo_client *c)
+{
+	size_t index = 0;
+	uint64_t key;
+	void *value;
+
+	if (c->master && c->identified)
+		neo_conn_flush(c->master);
+	while (neo_idmap_next(&c->links, &index, &key, &value)) {
+		struct client_link *link = value;
+
+		if (link->conn && link->identified)
+			neo_conn_flush(link->conn);
+	}
 }

@@ -1354,6 +1354,37 @@ static enum ctl_step feed_tweak(struct ctl_session *s, struct neo_packet *answer
 		&((const struct neo_answer_node_list *)answer->args)->nodes));
 }
 
+/* The summary, then (ours) the table for the cells still to catch up. */
+static enum ctl_step feed_summary(struct ctl_session *s, struct neo_packet *answer,
+				  struct ctl_request *req)
+{
+	const struct neo_answer_partition_list *pt = answer->args;
+	char *summary, *replication;
+	struct text t = { 0 };
+
+	if (s->stage == 0) {
+		if (answer->code != NEO_ANSWER_MONITOR_INFORMATION)
+			return unexpected(s, answer);
+		neo_packet_take(answer, &s->kept);
+		s->stage = 1;
+		memset(&s->args.partition_list, 0, sizeof s->args.partition_list);
+		return ask(req, NEO_ASK_PARTITION_LIST, &s->args.partition_list);
+	}
+	summary = ctl_format_summary(s->kept.args);
+	/* No table (not yet, or an error): upstream's summary alone. */
+	if (answer->code != NEO_ANSWER_PARTITION_LIST || summary == NULL)
+		return done(s, summary);
+	replication = ctl_format_replication(&pt->rows, s->watch);
+	if (replication == NULL || *replication == '\0') {
+		neo_free(replication);
+		return done(s, summary);
+	}
+	text_add(&t, "%s\n%s", summary, replication);
+	neo_free(summary);
+	neo_free(replication);
+	return done(s, text_finish(&t));
+}
+
 /* Commands answered by one packet of the expected code. */
 static enum ctl_step feed_single(struct ctl_session *s, struct neo_packet *answer)
 {
@@ -1379,10 +1410,6 @@ static enum ctl_step feed_single(struct ctl_session *s, struct neo_packet *answe
 		return done(s, neo_strdup(neo_nid_format(
 			((const struct neo_answer_primary *)answer->args)->primary_uuid, nid,
 			sizeof nid)));
-	case CTL_PRINT_SUMMARY:
-		if (answer->code != NEO_ANSWER_MONITOR_INFORMATION)
-			break;
-		return done(s, ctl_format_summary(answer->args));
 	default:
 		break;
 	}
@@ -1392,9 +1419,13 @@ static enum ctl_step feed_single(struct ctl_session *s, struct neo_packet *answe
 enum ctl_step ctl_session_feed(struct ctl_session *s, struct neo_packet *answer,
 			       struct ctl_request *req)
 {
+	if (s->cmd.kind == CTL_PRINT_SUMMARY && s->stage == 1)
+		return feed_summary(s, answer, req);
 	if (answer->code == NEO_ERROR)
 		return on_error(s, answer);
 	switch (s->cmd.kind) {
+	case CTL_PRINT_SUMMARY:
+		return feed_summary(s, answer, req);
 	case CTL_PRINT_IDS:
 		return feed_ids(s, answer, req);
 	case CTL_PRINT_PT:

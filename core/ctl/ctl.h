@@ -15,7 +15,9 @@
  *     message (as upstream's where upstream has one);
  *   - output follows upstream byte for byte where upstream is defined:
  *     `print node` columns, the partition table grid with its `v` header,
- *     `print ids`, Ack texts printed as they come;
+ *     `print ids`, Ack texts printed as they come; `print summary` adds
+ *     the cells still to catch up when there are some (ctl/progress.h),
+ *     for which it asks the partition table after the summary;
  *   - errors follow upstream's neoctl: DENIED prints its message,
  *     NOT_READY and a lost connection print "ERROR: <message>", anything
  *     else unexpected prints "RuntimeError: ..."; all exit 1.
@@ -33,6 +35,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl/progress.h"
 #include "proto/enums.h"
 #include "proto/packet.h"
 
@@ -151,6 +154,7 @@ struct ctl_session {
 	uint8_t max_tid_bytes[8];
 	struct neo_packet kept;		/* an earlier answer the output needs */
 	struct neo_opt_int ptid;	/* print ids: from AnswerRecovery */
+	struct ctl_watch *watch;	/* neoctl -w (borrowed), or NULL */
 	char *output;			/* CTL_STEP_DONE: malloc'ed, or NULL */
 	char error[1024];		/* CTL_STEP_FAILED */
 };

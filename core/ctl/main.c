@@ -6,11 +6,20 @@
  * Exit status: 0 done; 1 the cluster refused or could not be reached (the
  * message on stderr, as upstream); 2 bad command line.  Without a command,
  * the list of commands (exit 0, as upstream).
+ *
+ * -w SECONDS (ours): a print command runs again every SECONDS, each
+ * answer drawn on a cleared terminal under a header line, as watch(1),
+ * until SIGINT or SIGTERM (exit 0); `print summary` then shows the pace of
+ * the replication (ctl/progress.h).  A failed round prints its error and
+ * the next one comes.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -194,7 +203,7 @@ static int run_command(struct ctl_run *run, const struct neo_address *admin, SSL
 static void usage_error(const char *message)
 {
 	fprintf(stderr, "%s\n"
-		"usage: neoctl [-a ADDRESS] [-l LOGFILE] [--ca F --cert F --key F] COMMAND ...\n"
+		"usage: neoctl [-a ADDRESS] [-w SECONDS] [-l LOGFILE] [--ca F --cert F --key F] COMMAND ...\n"
 		"'neoctl --help' lists the options and the commands.\n", message);
 }
 
@@ -209,6 +218,12 @@ static int open_log(const char *logfile)
 	 * neoctl reports failures itself. */
 	neo_log_set_level((enum neo_log_level)(NEO_LOG_ERROR + 1));
 	return 0;
+}
+
+static bool is_print(enum ctl_kind kind)
+{
+	return kind == CTL_PRINT_IDS || kind == CTL_PRINT_PT || kind == CTL_PRINT_NODE ||
+	       kind == CTL_PRINT_CLUSTER || kind == CTL_PRINT_PRIMARY || kind == CTL_PRINT_SUMMARY;
 }
 
 /* Parses what main needs; returns -1 to go on, else the exit status. */
@@ -246,6 +261,12 @@ static int prepare(int argc, char **argv, struct neo_options *opts, struct ctl_c
 	case CTL_PARSE_OK:
 		break;
 	}
+	if (opts->watch < 0 || (opts->watch > 0 && !is_print(cmd->kind))) {
+		ctl_command_free(cmd);
+		usage_error(opts->watch < 0 ? "neoctl: --watch: expected a number of seconds > 0"
+			    : "neoctl: --watch repeats print commands only");
+		return 2;
+	}
 	if (neo_address_parse(opts->address, 9999, admin, err, sizeof err) < 0) {
 		ctl_command_free(cmd);
 		fprintf(stderr, "neoctl: --address: %s\n", err);
@@ -259,12 +280,115 @@ static int prepare(int argc, char **argv, struct neo_options *opts, struct ctl_c
 	return -1;
 }
 
+/* One command, on its own connection and event loop.  cmd is taken. */
+static int run_once(struct ctl_command *cmd, const struct neo_address *admin, SSL_CTX *ssl,
+		    struct ctl_watch *watch)
+{
+	struct ctl_run run;
+	int status;
+
+	memset(&run, 0, sizeof run);
+	ctl_session_init(&run.session, cmd);
+	run.session.watch = watch;
+	if ((run.base = event_base_new()) == NULL) {
+		fprintf(stderr, "neoctl: cannot start the event loop\n");
+		status = 1;
+	} else {
+		status = run_command(&run, admin, ssl);
+	}
+	if (run.connect_timer)
+		event_free(run.connect_timer);
+	if (run.base)
+		event_base_free(run.base);
+	ctl_session_free(&run.session);
+	return status;
+}
+
+static volatile sig_atomic_t watch_stopped;
+
+static void stop_watching(int signum)
+{
+	watch_stopped = 1;
+}
+
+/* SIGINT and SIGTERM end the watch between two rounds; a sleep they
+ * interrupt ends at once (no SA_RESTART). */
+static void watch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = stop_watching;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* "Every 2s: neoctl print summary    2026-12-03 16:26:29 UTC", as watch(1). */
+static void watch_header(const struct neo_options *opts)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	char when[64];
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	if (isatty(STDOUT_FILENO))
+		fputs("\033[H\033[2J", stdout);
+	printf("Every %gs: neoctl", opts->watch);
+	for (size_t i = 0; i < opts->command.count; i++)
+		printf(" %s", opts->command.items[i]);
+	printf("    %s\n\n", when);
+	fflush(stdout);
+}
+
+static void watch_sleep(double seconds)
+{
+	struct timespec ts = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
+
+	while (!watch_stopped && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* -w: the command again and again; 0 once stopped by a signal. */
+static int watch_loop(const struct neo_options *opts, struct ctl_command *first,
+		      const struct neo_address *admin, SSL_CTX *ssl)
+{
+	struct ctl_watch watch = { 0 };
+	struct ctl_command cmd;
+	char err[512];
+
+	watch_signals();
+	cmd = *first;
+	memset(first, 0, sizeof *first);
+	for (;;) {
+		watch_header(opts);
+		watch.now = monotonic_seconds();
+		run_once(&cmd, admin, ssl, &watch);
+		fflush(stdout);
+		watch_sleep(opts->watch);
+		/* The command parsed once already: it parses again. */
+		if (watch_stopped || ctl_parse(opts->command.count, opts->command.items, &cmd, err,
+					       sizeof err) != CTL_PARSE_OK)
+			break;
+	}
+	ctl_watch_free(&watch);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct neo_options opts;
 	struct ctl_command cmd;
 	struct neo_address admin;
-	struct ctl_run run;
 	SSL_CTX *ssl = NULL;
 	char err[512];
 	int status = prepare(argc, argv, &opts, &cmd, &admin);
@@ -280,25 +404,18 @@ int main(int argc, char **argv)
 		neo_options_free(&opts);
 		return status;
 	}
-	memset(&run, 0, sizeof run);
-	ctl_session_init(&run.session, &cmd);
 	if (opts.ca && (ssl = neo_ssl_context_new(opts.ca, opts.cert, opts.key, err,
 						  sizeof err)) == NULL) {
 		fprintf(stderr, "neoctl: %s\n", err);
+		ctl_command_free(&cmd);
 		status = 1;
-	} else if ((run.base = event_base_new()) == NULL) {
-		fprintf(stderr, "neoctl: cannot start the event loop\n");
-		status = 1;
+	} else if (opts.watch > 0) {
+		status = watch_loop(&opts, &cmd, &admin, ssl);
 	} else {
-		status = run_command(&run, &admin, ssl);
+		status = run_once(&cmd, &admin, ssl, NULL);
 	}
-	if (run.connect_timer)
-		event_free(run.connect_timer);
-	if (run.base)
-		event_base_free(run.base);
 	if (ssl)
 		SSL_CTX_free(ssl);
-	ctl_session_free(&run.session);
 	neo_options_free(&opts);
 	neo_log_close();
 	return status;

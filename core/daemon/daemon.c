@@ -48,15 +48,15 @@ static int daemon_addresses(struct neo_daemon *daemon, enum neo_program program,
 
 /* Options upstream accepts for features this NEO does not have yet: a
  * node refuses to start with them rather than run without the feature,
- * so that nobody believes e-mail alerts are running.
+ * so that nobody believes a backup cluster is watched.
  * NULL when none is given. */
 static const char *unsupported_option(enum neo_program program, const struct neo_options *o)
 {
 	if (program == NEO_PROGRAM_ADMIN) {
-		if (o->monitor_email.count)
-			return "--monitor-email (e-mail alerts)";
-		if (o->monitor_maxlag != 0)
-			return "--monitor-maxlag (backup lag alerts)";
+		/* --monitor-maxlag only tells how far a watched backup may
+		 * lag: with no backup to watch, it is accepted, as upstream. */
+		if (o->monitor_backup.count)
+			return "--monitor-backup (watching backup clusters)";
 	}
 	return NULL;
 }

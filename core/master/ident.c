@@ -219,6 +219,17 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 	}
 }
 
+/* A storage of ours says "gc": true in its extra: it serves pack's
+ * garbage collection (core/cluster/cluster.md section 14.2). */
+static bool serves_gc(const struct neo_request_identification *req)
+{
+	for (uint32_t i = 0; i < req->extra.count; i++)
+		if (req->extra.keys[i].size == 2 && memcmp(req->extra.keys[i].data, "gc", 2) == 0)
+			return req->extra.values[i].type == MSGPACK_OBJECT_BOOLEAN
+			       && req->extra.values[i].via.boolean;
+	return false;
+}
+
 /* The "new_nid" entry of a storage's extra (--new-nid): its array of
  * partitions, or NULL. */
 static const msgpack_object *new_nid_offer(const struct neo_request_identification *req)
@@ -380,6 +391,8 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 		((struct master_node *)node->owner_data)->read_only = wants_read_only(req);
 		((struct master_node *)node->owner_data)->backup = is_backup_master(req);
 	}
+	if (node->type == NEO_NODE_STORAGE)
+		((struct master_node *)node->owner_data)->gc_capable = serves_gc(req);
 	welcome(m, node, pkt->msg_id);
 	if (node->type == NEO_NODE_STORAGE) {
 		if (m->state == NEO_CLUSTER_RECOVERING)

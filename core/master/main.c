@@ -39,6 +39,7 @@ static void master_free(struct master *m)
 	master_txn_reset(m);
 	master_pack_reset(m);
 	master_backup_free(m);
+	master_gc_stop(m);
 	for (size_t i = 0; i < m->nodes.count; i++) {
 		neo_free(m->nodes.nodes[i]->owner_data);
 		m->nodes.nodes[i]->owner_data = NULL;

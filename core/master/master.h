@@ -56,6 +56,7 @@ struct master_node {
 	bool replication_watch;		/* storage: asked unfinished transactions */
 	uint64_t readiness;		/* storage: order of its NotifyReady */
 	uint64_t pack_completed;	/* storage: last pack id it completed */
+	bool gc_capable;		/* storage: ours, serves pack's GC ("gc" in its extra) */
 	bool read_only;			/* client: read_only (or backup) in its extra */
 	bool backup;			/* client: the master of a backup cluster */
 };
@@ -137,6 +138,7 @@ struct master {
 	struct master_pack_order *pack_orders;	/* approved, in id order */
 	struct master_pack_waiter *pack_waiters;	/* WaitForPack */
 	uint64_t pack_completed;		/* by every readable storage */
+	struct master_gc *gc;			/* pack's garbage collection (gc.c) */
 	struct master_txn **commit_queue;	/* finishing, in tid order */
 	size_t commit_count, commit_capacity;
 
@@ -272,6 +274,28 @@ void master_pack_recover(struct master *m, struct neo_conn *storage);
 struct neo_answer_pack_orders;
 void master_pack_learn(struct master *m, const struct neo_answer_pack_orders *orders);
 bool master_pack_known(struct master *m, uint64_t id);
+/* Garbage collection of pack orders (core/cluster/cluster.md section
+ * 14.2): NONE (none, or done), UNDECIDED (the pack transaction's
+ * extension not read yet), PENDING (to collect).  An order is given to
+ * the storages only when it is NONE or DONE. */
+enum master_gc_state { MASTER_GC_NONE, MASTER_GC_UNDECIDED, MASTER_GC_PENDING, MASTER_GC_DONE };
+/* The first order whose garbage collection is UNDECIDED or PENDING. */
+bool master_pack_gc_next(struct master *m, uint64_t *id, uint64_t *pack_tid,
+			 enum master_gc_state *state);
+/* Sets it; NONE or DONE gives the order to the storages. */
+void master_pack_gc_set(struct master *m, uint64_t id, enum master_gc_state state);
+
+/* master/gc.c: pack's garbage collection over the storages. */
+void master_gc_kick(struct master *m);
+/* True when begins are held (the sweep of a page): answered later. */
+bool master_gc_hold_begin(struct master *m, struct neo_node *node, struct neo_conn *conn,
+			  struct neo_packet *pkt);
+/* A commit's oids: their new revisions' references count. */
+void master_gc_committed(struct master *m, const uint64_t *oids, uint32_t count);
+void master_gc_conn_lost(struct master *m, struct neo_conn *conn);
+/* Operation stopped: the attempt ends (it starts over when running). */
+void master_gc_reset(struct master *m);
+void master_gc_stop(struct master *m);
 
 /* master/txn.c */
 master_handler master_txn_begin, master_txn_finish, master_txn_abort, master_txn_failed_vote,

@@ -23,6 +23,7 @@ struct master_pack_order {
 	uint64_t *oids;			/* partial pack only */
 	uint32_t oid_count;
 	uint64_t pack_tid;
+	enum master_gc_state gc;	/* core/cluster/cluster.md section 14.2 */
 	struct master_pack_order *next;	/* in id order */
 };
 
@@ -60,6 +61,21 @@ int master_pack_copy(const struct neo_opt_pack_info *pack, struct master_txn *tx
 	return 0;
 }
 
+/* As upstream: the masters of backup clusters following this one are
+ * told of a signed order too (core/cluster/cluster.md section 16); they
+ * ask it (AskPackOrders), which lists it once its garbage is collected,
+ * so they are told again then. */
+static void to_backups(struct master *m, const struct neo_notify_pack_signed *signed_order)
+{
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *peer = m->nodes.nodes[i];
+		struct master_node *data = peer->owner_data;
+
+		if (peer->type == NEO_NODE_CLIENT && peer->conn && data && data->backup)
+			neo_conn_notify(peer->conn, NEO_NOTIFY_PACK_SIGNED, signed_order);
+	}
+}
+
 /* The order of a committed pack transaction: kept (it takes txn's oids)
  * and signed on every storage. */
 void master_pack_committed(struct master *m, struct master_txn *txn)
@@ -81,6 +97,8 @@ void master_pack_committed(struct master *m, struct master_txn *txn)
 	order->oids = txn->pack_oids;
 	order->oid_count = txn->pack_oid_count;
 	order->pack_tid = txn->pack_tid;
+	/* a partial pack (oids given) collects no garbage */
+	order->gc = order->partial ? MASTER_GC_NONE : MASTER_GC_UNDECIDED;
 	txn->pack_oids = NULL;
 	while (*tail)
 		tail = &(*tail)->next;
@@ -88,14 +106,35 @@ void master_pack_committed(struct master *m, struct master_txn *txn)
 	neo_log(NEO_LOG_INFO, "pack %016llx up to %016llx approved",
 		(unsigned long long)id, (unsigned long long)order->pack_tid);
 	master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_order, true, false, false);
-	/* as upstream: the masters of backup clusters following this one
-	 * are told too (core/cluster/cluster.md section 16) */
-	for (size_t i = 0; i < m->nodes.count; i++) {
-		struct neo_node *peer = m->nodes.nodes[i];
-		struct master_node *data = peer->owner_data;
+	to_backups(m, &signed_order);
+	if (order->gc != MASTER_GC_NONE)
+		master_gc_kick(m);
+}
 
-		if (peer->type == NEO_NODE_CLIENT && peer->conn && data && data->backup)
-			neo_conn_notify(peer->conn, NEO_NOTIFY_PACK_SIGNED, &signed_order);
+bool master_pack_gc_next(struct master *m, uint64_t *id, uint64_t *pack_tid,
+			 enum master_gc_state *state)
+{
+	for (struct master_pack_order *o = m->pack_orders; o; o = o->next)
+		if (o->gc == MASTER_GC_UNDECIDED || o->gc == MASTER_GC_PENDING) {
+			*id = o->id;
+			*pack_tid = o->pack_tid;
+			*state = o->gc;
+			return true;
+		}
+	return false;
+}
+
+void master_pack_gc_set(struct master *m, uint64_t id, enum master_gc_state state)
+{
+	struct neo_notify_pack_signed signed_order = { .approved = { &id, 1 } };
+
+	for (struct master_pack_order *o = m->pack_orders; o; o = o->next)
+		if (o->id == id)
+			o->gc = state;
+	/* the storages may ask for it now (master_pack_ask_orders) */
+	if (state == MASTER_GC_NONE || state == MASTER_GC_DONE) {
+		master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_order, true, false, false);
+		to_backups(m, &signed_order);
 	}
 }
 
@@ -129,6 +168,10 @@ void master_pack_ask_orders(struct master *m, struct neo_node *node, struct neo_
 	for (struct master_pack_order *o = m->pack_orders; o; o = o->next) {
 		struct neo_pack_order_entry *e = &entries[answer.orders.count];
 
+		/* an order whose garbage is still to collect, and the ones
+		 * after it, are given once it is collected */
+		if (o->gc == MASTER_GC_UNDECIDED || o->gc == MASTER_GC_PENDING)
+			break;
 		if (o->id < min_id)
 			continue;
 		e->id = o->id;

@@ -324,6 +324,7 @@ static void master_conn_closed(struct neo_conn *conn, const char *reason, void *
 
 	master_txn_client_lost(m, conn);
 	master_pack_conn_lost(m, conn);
+	master_gc_conn_lost(m, conn);
 	if (node)
 		master_node_lost(m, node, reason);
 	if (m->stopping_exit)

@@ -81,6 +81,7 @@ static void txn_free(struct master_txn *txn)
 
 void master_txn_reset(struct master *m)
 {
+	master_gc_reset(m);
 	while (m->txns) {
 		struct master_txn *txn = m->txns;
 
@@ -110,6 +111,9 @@ void master_txn_begin(struct master *m, struct neo_node *node, struct neo_conn *
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "cluster not running");
 		return;
 	}
+	/* the sweep of a page of pack's GC waits for no open transaction */
+	if (master_gc_hold_begin(m, node, conn, pkt))
+		return;
 	if (req->tid.has && (req->tid.v <= last || m->txns)) {
 		/* As upstream: a chosen tid must be new, and alone. */
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
@@ -457,6 +461,7 @@ static void commit_one(struct master *m, struct master_txn *txn)
 	for (uint32_t i = 0; i < txn->oid_count; i++)
 		if (txn->oids[i] > m->last_oid)
 			m->last_oid = txn->oids[i];
+	master_gc_committed(m, txn->oids, txn->oid_count);
 	master_pack_committed(m, txn);
 }
 

@@ -4,8 +4,10 @@
  * A client connects to the primary master of a cluster (found through the
  * list of masters), keeps the node list and partition table current, and
  * talks to storage nodes for loads and commits, as upstream's neo.client
- * does (protocol 5).  One internal thread runs the network; every call
- * below blocks the calling thread only, and may be made from any thread.
+ * does (protocol 5).  Every call below writes its own requests from the
+ * calling thread and blocks that thread only, until one internal thread,
+ * which reads the network, hands it its answers; calls may be made from
+ * any thread (over TLS, the internal thread also writes them).
  *
  * Ids (oids, tids, serials) are 64-bit integers (big-endian on the wire).
  * Data is passed uncompressed; the library compresses (zlib) on store
@@ -30,7 +32,8 @@
 extern "C" {
 #endif
 
-#define NEO_CLIENT_API_VERSION 1
+/* 2: blobs (neo_txn_store_blob_*, neo_client_load_blob_*, NOT_BLOB, IO). */
+#define NEO_CLIENT_API_VERSION 2
 
 enum neo_client_status {
 	NEO_CLIENT_OK = 0,
@@ -50,7 +53,9 @@ enum neo_client_status {
 	NEO_CLIENT_INVALID = 11,	/* bad argument or call order */
 	NEO_CLIENT_PROTOCOL = 12,	/* a node misbehaved */
 	NEO_CLIENT_NOMEM = 13,
-	NEO_CLIENT_TID_NOT_FOUND = 14	/* no such transaction */
+	NEO_CLIENT_TID_NOT_FOUND = 14,	/* no such transaction */
+	NEO_CLIENT_NOT_BLOB = 15,	/* the revision is not a blob (load_blob) */
+	NEO_CLIENT_IO = 16		/* reading or writing a file failed (blobs) */
 };
 
 struct neo_client;
@@ -186,6 +191,15 @@ struct neo_client_conflict {
  */
 int neo_client_pack(struct neo_client *client, uint64_t pack_tid, const uint64_t *oids,
 		    size_t count, bool wait, uint64_t *pack_id);
+/*
+ * The same for the whole database, saying whether the pack collects
+ * garbage (NEO in C's clusters: every object not reachable from the root
+ * at pack_tid goes too, and the transactions left empty): gc 1 yes, 0 no,
+ * -1 as the cluster's default (the master's pack-gc).  The choice goes in
+ * the pack transaction's extension; an upstream cluster ignores it.
+ */
+int neo_client_pack_gc(struct neo_client *client, uint64_t pack_tid, int gc, bool wait,
+		       uint64_t *pack_id);
 /* Waits until every storage has applied pack pack_id. */
 int neo_client_wait_for_pack(struct neo_client *client, uint64_t pack_id);
 
@@ -258,6 +272,69 @@ int neo_txn_finish(struct neo_txn *txn, uint64_t *tid);
 void neo_txn_abort(struct neo_txn *txn);
 /* The temporary id the master gave the transaction. */
 uint64_t neo_txn_ttid(const struct neo_txn *txn);
+
+/* --- Blobs ----------------------------------------------------------------
+ *
+ * A blob (ZODB's IBlobStorage) is kept as ordinary records, so that any
+ * node of the cluster (upstream's too) stores, replicates and packs it
+ * without knowing (layout: core/client/blobs.md).  The blob object's
+ * record holds the object's own data followed by a manifest (the blob's
+ * size, SHA-1 and the oids of its chunks); each chunk, "NEOCHUNK" and at most
+ * NEO_CLIENT_BLOB_CHUNK_SIZE bytes of the blob, is a record under an oid
+ * of its own, new, stored in the same transaction.  The loads above
+ * return a blob object's record whole: neo_client_blob_data_size tells
+ * where the object's own data ends.
+ *
+ * Memory: storing a blob holds one chunk at a time in the caller's
+ * thread, plus what the transaction has in flight (bounded by the cache
+ * size, see neo_txn_store); loading asks 4 chunks at once (from threads
+ * of its own) and holds at most those.  Chunks never enter the object
+ * cache.  Storing a chunk compresses it only if a sample of the blob's
+ * first chunk compresses (data already compressed skips zlib).
+ */
+#define NEO_CLIENT_BLOB_CHUNK_SIZE (1024 * 1024)
+
+/*
+ * Stores a revision of oid based on `serial` (0 for a new object) whose
+ * record is `data` (the object's own, may be empty) and whose blob is
+ * what fd reads until its end (read from its current position).  Chunks
+ * get new oids from the master.  When the base revision is a blob, its
+ * chunks are deleted in this transaction, so that pack forgets them
+ * with that revision and undo brings them back with it (core/client/blobs.md).
+ * IO if reading fd fails; any failure leaves the transaction to abort.
+ */
+int neo_txn_store_blob_fd(struct neo_txn *txn, uint64_t oid, uint64_t serial, const void *data,
+			  size_t size, int fd);
+/* The same, reading the file at path. */
+int neo_txn_store_blob_path(struct neo_txn *txn, uint64_t oid, uint64_t serial,
+			    const void *data, size_t size, const char *path);
+/*
+ * Writes the blob of revision `serial` of oid to fd (at its current
+ * position), chunk by chunk, checking the blob's SHA-1 at the end;
+ * *blob_size (may be NULL) gets its size.  NOT_FOUND / NO_DATA as
+ * neo_client_load_serial, NOT_BLOB if that revision has no blob,
+ * PROTOCOL if a chunk is missing or the digest differs (what was written
+ * is then not the blob), IO if writing fails.
+ */
+int neo_client_load_blob_fd(struct neo_client *client, uint64_t oid, uint64_t serial, int fd,
+			    uint64_t *blob_size);
+/* The same into a new file at path: written beside it under a temporary
+ * name, synced, then renamed, so that path is the whole blob or absent. */
+int neo_client_load_blob_path(struct neo_client *client, uint64_t oid, uint64_t serial,
+			      const char *path, uint64_t *blob_size);
+/* The size of the object's own data in a record: `size` for a record
+ * that is not a blob object's. */
+size_t neo_client_blob_data_size(const void *record, size_t size);
+/* Whether a record is a blob object's (has a manifest). */
+bool neo_client_record_is_blob(const void *record, size_t size);
+/* Whether a record is a blob's chunk (it starts with "NEOCHUNK"): an
+ * iterator copying a database leaves them out, their blob is copied with
+ * its object. */
+bool neo_client_record_is_blob_chunk(const void *record, size_t size);
+/* The chunk oids a blob object's record lists (*oids malloc'ed, free with
+ * neo_client_free); NOT_BLOB if it is not a blob object's record. */
+int neo_client_blob_chunk_oids(const void *record, size_t size, uint64_t **oids,
+			       size_t *count);
 
 #ifdef __cplusplus
 }

@@ -79,6 +79,20 @@ struct neo_conn {
 	char peer[300];
 	char name[16];			/* the peer's node id, or "" */
 	struct neo_conn *all_prev, *all_next;	/* in all_conns */
+	/* Shared by threads (neo_conn_connect_guarded): callbacks run under
+	 * the guard's lock; once open, the output is written by whoever
+	 * sends, and what the socket does not take by write_ev (never by the
+	 * bufferevent, whose own writing would race with senders). */
+	bool guarded;
+	struct neo_conn_guard guard;
+	struct event *write_ev;
+	bool write_waiting;		/* write_ev is armed */
+	/* A guarded connection connects from the loop (start_connect): the
+	 * bufferevent would otherwise get events in the loop's thread before
+	 * its socket is even connected. */
+	struct event *start_ev;
+	struct sockaddr_storage start_addr;
+	socklen_t start_addr_len;
 };
 
 struct neo_listener {
@@ -92,6 +106,18 @@ struct neo_listener {
 };
 
 static void process_input(struct neo_conn *conn);
+
+static void guard_lock(const struct neo_conn *conn)
+{
+	if (conn->guarded)
+		conn->guard.lock(conn->guard.arg);
+}
+
+static void guard_unlock(const struct neo_conn *conn)
+{
+	if (conn->guarded)
+		conn->guard.unlock(conn->guard.arg);
+}
 
 static struct timeval ms_to_timeval(unsigned ms)
 {
@@ -153,6 +179,10 @@ static void free_conn(evutil_socket_t fd, short what, void *ctx)
 		event_free(conn->linger);
 	if (conn->deadline != NULL)
 		event_free(conn->deadline);
+	if (conn->write_ev != NULL)
+		event_free(conn->write_ev);
+	if (conn->start_ev != NULL)
+		event_free(conn->start_ev);
 	neo_free(conn->close_reason);
 	neo_free(conn);
 	atomic_fetch_sub(&open_connections, 1);
@@ -188,6 +218,10 @@ static void finish(struct neo_conn *conn, const char *reason)
 		event_del(conn->linger);
 	if (conn->deadline != NULL)
 		event_del(conn->deadline);
+	if (conn->write_ev != NULL)
+		event_del(conn->write_ev);
+	if (conn->start_ev != NULL)
+		event_del(conn->start_ev);
 	fail_pending(conn);
 	if (conn->callbacks.on_close != NULL)
 		conn->callbacks.on_close(conn, reason, conn->arg);
@@ -238,7 +272,9 @@ static void linger_expired(evutil_socket_t fd, short what, void *ctx)
 
 	(void)fd;
 	(void)what;
+	guard_lock(conn);
 	finish(conn, conn->close_reason ? conn->close_reason : "closed");
+	guard_unlock(conn);
 }
 
 /* Lets libevent write the output (when the socket is writable). */
@@ -250,6 +286,59 @@ static void want_write(struct neo_conn *conn)
 	bufferevent_enable(conn->bev, EV_WRITE);
 }
 
+/* Writes what it can of the output (a bufferevent keeps its output
+ * frozen at the front but while it writes; so do we); -1 on a socket
+ * error. */
+static int write_some(struct neo_conn *conn)
+{
+	struct evbuffer *output = bufferevent_get_output(conn->bev);
+	int n;
+
+	evbuffer_unfreeze(output, 1);
+	n = evbuffer_write(output, bufferevent_getfd(conn->bev));
+	evbuffer_freeze(output, 1);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		return -1;
+	return 0;
+}
+
+/* A guarded connection's output, written by the sending thread; the rest
+ * (or a socket error, for the loop to end the connection) by write_ev. */
+static void guarded_flush(struct neo_conn *conn)
+{
+	struct evbuffer *output = bufferevent_get_output(conn->bev);
+
+	if (conn->write_waiting)
+		return;
+	if (write_some(conn) == 0 && evbuffer_get_length(output) == 0)
+		return;
+	conn->write_waiting = true;
+	event_add(conn->write_ev, NULL);
+}
+
+/* write_ev: the socket takes more of a guarded connection's output. */
+static void guarded_writable(evutil_socket_t fd, short what, void *ctx)
+{
+	struct neo_conn *conn = ctx;
+	char reason[200];
+
+	(void)fd;
+	(void)what;
+	guard_lock(conn);
+	conn->write_waiting = false;
+	if (conn->state == CONN_OPEN) {
+		if (write_some(conn) < 0) {
+			snprintf(reason, sizeof reason, "%s",
+				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+			neo_log(NEO_LOG_WARNING, "%s: %s", conn->peer, reason);
+			finish(conn, reason);
+		} else {
+			guarded_flush(conn);
+		}
+	}
+	guard_unlock(conn);
+}
+
 /* Writes the output now, and leaves the rest (if the socket is full) to
  * libevent. */
 static void flush_now(struct neo_conn *conn)
@@ -259,6 +348,10 @@ static void flush_now(struct neo_conn *conn)
 	if (conn->state == CONN_CLOSED || conn->write_enabled ||
 	    evbuffer_get_length(output) == 0)
 		return;
+	if (conn->guarded && conn->state == CONN_OPEN) {
+		guarded_flush(conn);
+		return;
+	}
 	if (conn->plain) {
 		/* A bufferevent keeps its output frozen at the front but while
 		 * it writes; so do we. */
@@ -347,7 +440,9 @@ static void trace_packet(const struct neo_conn *conn, char direction, uint32_t m
 			type != NULL ? type->name : "?");
 }
 
-static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args)
+/* queued: left in the output for a later send or flush (guarded only). */
+static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args,
+		       bool queued)
 {
 	if (conn->state != CONN_OPEN && conn->state != CONN_HANDSHAKE)
 		return -1;
@@ -356,15 +451,34 @@ static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, co
 		return -1;
 	}
 	trace_packet(conn, '>', msg_id, code);
+	if (conn->guarded) {
+		/* No congestion here: stopping reads needs the loop (see
+		 * neo_conn_guard), and the owner bounds its output. */
+		if (!queued && !conn->in_read)
+			flush_now(conn);
+		return 0;
+	}
 	check_congestion(conn);
 	if (!conn->in_read)
 		want_write(conn);
 	return 0;
 }
 
+void neo_conn_flush(struct neo_conn *conn)
+{
+	/* A guarded connection's sender writes only once it is open: before,
+	 * the loop owns its output (the handshake). */
+	if (conn->guarded) {
+		if (conn->state == CONN_OPEN)
+			flush_now(conn);
+	} else if (conn->state == CONN_OPEN || conn->state == CONN_HANDSHAKE) {
+		want_write(conn);
+	}
+}
+
 int neo_conn_notify(struct neo_conn *conn, uint16_t code, const void *args)
 {
-	if (send_packet(conn, conn->next_msg_id, code, args))
+	if (send_packet(conn, conn->next_msg_id, code, args, false))
 		return -1;
 	conn->next_msg_id++;
 	return 0;
@@ -373,13 +487,13 @@ int neo_conn_notify(struct neo_conn *conn, uint16_t code, const void *args)
 int neo_conn_notify_for(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args)
 {
 	/* the id counter does not move: the id is the request's */
-	return send_packet(conn, msg_id, code, args);
+	return send_packet(conn, msg_id, code, args, false);
 }
 
 int neo_conn_answer(struct neo_conn *conn, uint32_t msg_id, uint16_t code, const void *args)
 {
 	/* As upstream: an answer reuses the id of its request. */
-	return send_packet(conn, msg_id, code, args);
+	return send_packet(conn, msg_id, code, args, false);
 }
 
 int neo_conn_answer_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error_code code,
@@ -387,7 +501,7 @@ int neo_conn_answer_error(struct neo_conn *conn, uint32_t msg_id, enum neo_error
 {
 	struct neo_error error = { .code = code, .message = neo_bin_str(message) };
 
-	return send_packet(conn, msg_id, NEO_ERROR, &error);
+	return send_packet(conn, msg_id, NEO_ERROR, &error, false);
 }
 
 static void remember_expired(struct neo_conn *conn, uint32_t msg_id)
@@ -427,15 +541,17 @@ static void request_timed_out(evutil_socket_t fd, short what, void *ctx)
 
 	(void)fd;
 	(void)what;
+	guard_lock(conn);
 	p = take_pending(conn, p->msg_id);
 	remember_expired(conn, p->msg_id);
 	if (p->cb)
 		p->cb(conn, NEO_ASK_TIMEOUT, NULL, p->arg);
 	neo_free(p);
+	guard_unlock(conn);
 }
 
-int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
-		     unsigned timeout_ms, neo_answer_cb cb, void *arg)
+static int64_t ask(struct neo_conn *conn, uint16_t code, const void *args, unsigned timeout_ms,
+		   neo_answer_cb cb, void *arg, bool queued)
 {
 	struct pending *p = neo_calloc(1, sizeof(*p));
 	uint32_t msg_id = conn->next_msg_id;
@@ -453,7 +569,7 @@ int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 			return -1;
 		}
 	}
-	if (send_packet(conn, msg_id, code, args) != 0) {
+	if (send_packet(conn, msg_id, code, args, queued) != 0) {
 		if (p->timer != NULL)
 			event_free(p->timer);
 		neo_free(p);
@@ -468,6 +584,19 @@ int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 	conn->pending = p;
 	return msg_id;
 }
+
+int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
+		     unsigned timeout_ms, neo_answer_cb cb, void *arg)
+{
+	return ask(conn, code, args, timeout_ms, cb, arg, false);
+}
+
+int64_t neo_conn_ask_queued(struct neo_conn *conn, uint16_t code, const void *args,
+			    unsigned timeout_ms, neo_answer_cb cb, void *arg)
+{
+	return ask(conn, code, args, timeout_ms, cb, arg, conn->guarded);
+}
+
 
 /* --- Keepalive --------------------------------------------------------- */
 
@@ -506,9 +635,11 @@ static void idle_timeout(evutil_socket_t fd, short what, void *ctx)
 
 	(void)fd;
 	(void)what;
+	guard_lock(conn);
 	conn->output_at_ping = neo_conn_output_size(conn);
 	if (neo_conn_ask(conn, NEO_PING, NULL, conn->ping_timeout_ms, pong_received, NULL) < 0)
 		finish(conn, "cannot send ping");
+	guard_unlock(conn);
 }
 
 void neo_conn_set_keepalive(struct neo_conn *conn, unsigned idle_ms, unsigned timeout_ms)
@@ -674,16 +805,17 @@ static void on_read(struct bufferevent *bev, void *ctx)
 	struct neo_conn *conn = ctx;
 
 	(void)bev;
+	guard_lock(conn);
 	arm_keepalive(conn);
 	conn->in_read = conn->plain;
 	process_input(conn);
 	conn->in_read = false;
 	flush_now(conn);
+	guard_unlock(conn);
 }
 
-static void on_write(struct bufferevent *bev, void *ctx)
+static void on_write_locked(struct bufferevent *bev, struct neo_conn *conn)
 {
-	struct neo_conn *conn = ctx;
 	size_t queued = evbuffer_get_length(bufferevent_get_output(bev));
 
 	if (conn->state == CONN_CLOSING) {
@@ -706,6 +838,15 @@ static void on_write(struct bufferevent *bev, void *ctx)
 		conn->write_enabled = false;
 		bufferevent_disable(bev, EV_WRITE);
 	}
+}
+
+static void on_write(struct bufferevent *bev, void *ctx)
+{
+	struct neo_conn *conn = ctx;
+
+	guard_lock(conn);
+	on_write_locked(bev, conn);
+	guard_unlock(conn);
 }
 
 static void set_socket_options(evutil_socket_t fd)
@@ -747,16 +888,40 @@ static void on_event(struct bufferevent *bev, short events, void *ctx)
 	}
 	if (!(events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
+	guard_lock(conn);
 	describe_error(conn, events, reason, sizeof(reason));
 	if (conn->state == CONN_HANDSHAKE || (events & BEV_EVENT_ERROR))
 		neo_log(NEO_LOG_WARNING, "%s: %s", conn->peer, reason);
 	finish(conn, reason);
+	guard_unlock(conn);
 }
 
 /* --- Creating ---------------------------------------------------------- */
 
+/* start_ev: a guarded connection connects, from the loop. */
+static void start_connect(evutil_socket_t fd, short what, void *ctx)
+{
+	struct neo_conn *conn = ctx;
+	char reason[400];
+
+	(void)fd;
+	(void)what;
+	guard_lock(conn);
+	if (conn->state == CONN_HANDSHAKE) {
+		bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+		if (bufferevent_socket_connect(conn->bev, (struct sockaddr *)&conn->start_addr,
+					       (int)conn->start_addr_len) != 0) {
+			snprintf(reason, sizeof reason, "cannot connect to %s: %s", conn->peer,
+				 strerror(errno));
+			neo_log(NEO_LOG_WARNING, "%s", reason);
+			finish(conn, reason);
+		}
+	}
+	guard_unlock(conn);
+}
+
 static struct neo_conn *conn_new(struct event_base *base, evutil_socket_t fd, SSL_CTX *ssl_ctx,
-				 bool accepting)
+				 bool accepting, const struct neo_conn_guard *guard)
 {
 	struct neo_conn *conn = neo_calloc(1, sizeof(*conn));
 	int options = BEV_OPT_CLOSE_ON_FREE;
@@ -781,6 +946,10 @@ static struct neo_conn *conn_new(struct event_base *base, evutil_socket_t fd, SS
 		neo_free(conn);
 		return NULL;
 	}
+	/* counted from here: free_conn, which every later failure goes
+	 * through, uncounts it */
+	atomic_fetch_add(&open_connections, 1);
+	all_add(conn);
 	msgpack_packer_init(&conn->packer, conn, write_to_output);
 	/* Every connection watches its peer (see NEO_KEEPALIVE_IDLE_MS);
 	 * armed once the handshake is done. */
@@ -790,18 +959,32 @@ static struct neo_conn *conn_new(struct event_base *base, evutil_socket_t fd, SS
 	conn->plain = ssl_ctx == NULL;
 	conn->write_enabled = true;	/* the handshake */
 	bufferevent_setcb(conn->bev, on_read, on_write, on_event, conn);
+	if (guard != NULL) {
+		conn->write_ev = event_new(base, fd, EV_WRITE, guarded_writable, conn);
+		conn->start_ev = event_new(base, -1, 0, start_connect, conn);
+		if (conn->write_ev == NULL || conn->start_ev == NULL) {
+			bufferevent_setfd(conn->bev, -1);	/* the caller closes fd */
+			free_conn(-1, 0, conn);
+			return NULL;
+		}
+		conn->guarded = true;
+		conn->guard = *guard;
+		/* Nothing reaches the loop before start_connect: a new
+		 * bufferevent would start writing at the handshake's bytes. */
+		bufferevent_disable(conn->bev, EV_WRITE);
+	}
 	/* Each side sends the handshake first, without waiting (inside TLS
 	 * when there is TLS: the bufferevent encrypts it). */
 	evbuffer_add(bufferevent_get_output(conn->bev), neo_handshake, NEO_HANDSHAKE_SIZE);
-	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
-	atomic_fetch_add(&open_connections, 1);
-	all_add(conn);
+	if (guard == NULL)
+		bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	return conn;
 }
 
-struct neo_conn *neo_conn_connect(struct event_base *base, const struct neo_address *addr,
-				  SSL_CTX *ssl, const struct neo_conn_callbacks *callbacks,
-				  void *arg, char *err, size_t errlen)
+static struct neo_conn *connect_conn(struct event_base *base, const struct neo_address *addr,
+				     SSL_CTX *ssl, const struct neo_conn_callbacks *callbacks,
+				     void *arg, const struct neo_conn_guard *guard, char *err,
+				     size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -821,7 +1004,7 @@ struct neo_conn *neo_conn_connect(struct event_base *base, const struct neo_addr
 		snprintf(err, errlen, "cannot create a socket: %s", strerror(errno));
 		return NULL;
 	}
-	conn = conn_new(base, fd, ssl, false);
+	conn = conn_new(base, fd, ssl, false, guard);
 	if (conn == NULL) {
 		evutil_closesocket(fd);
 		snprintf(err, errlen, "out of memory");
@@ -829,14 +1012,34 @@ struct neo_conn *neo_conn_connect(struct event_base *base, const struct neo_addr
 	}
 	neo_address_format(addr, conn->peer, sizeof(conn->peer));
 	neo_conn_set_callbacks(conn, callbacks, arg);
+	if (conn->guarded) {
+		memcpy(&conn->start_addr, &ss, sizeof ss);
+		conn->start_addr_len = sslen;
+		event_active(conn->start_ev, EV_TIMEOUT, 0);
+		return conn;
+	}
 	if (bufferevent_socket_connect(conn->bev, (struct sockaddr *)&ss, (int)sslen) != 0) {
 		snprintf(err, errlen, "cannot connect to %s: %s", conn->peer, strerror(errno));
-		bufferevent_free(conn->bev);
-		neo_free(conn);
-		atomic_fetch_sub(&open_connections, 1);
+		free_conn(-1, 0, conn);
 		return NULL;
 	}
 	return conn;
+}
+
+struct neo_conn *neo_conn_connect(struct event_base *base, const struct neo_address *addr,
+				  SSL_CTX *ssl, const struct neo_conn_callbacks *callbacks,
+				  void *arg, char *err, size_t errlen)
+{
+	return connect_conn(base, addr, ssl, callbacks, arg, NULL, err, errlen);
+}
+
+struct neo_conn *neo_conn_connect_guarded(struct event_base *base, const struct neo_address *addr,
+					  const struct neo_conn_callbacks *callbacks, void *arg,
+					  const struct neo_conn_guard *guard, char *err,
+					  size_t errlen)
+{
+	/* Plain TCP only: a TLS bufferevent reads and writes as one. */
+	return connect_conn(base, addr, NULL, callbacks, arg, guard, err, errlen);
 }
 
 void neo_conn_set_callbacks(struct neo_conn *conn, const struct neo_conn_callbacks *callbacks,
@@ -890,7 +1093,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 	(void)evl;
 	(void)salen;
 	set_socket_options(fd);
-	conn = conn_new(evconnlistener_get_base(listener->listener), fd, listener->ssl, true);
+	conn = conn_new(evconnlistener_get_base(listener->listener), fd, listener->ssl, true, NULL);
 	if (conn == NULL) {
 		neo_log(NEO_LOG_ERROR, "cannot accept a connection: out of memory");
 		evutil_closesocket(fd);

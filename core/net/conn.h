@@ -94,6 +94,31 @@ struct neo_conn *neo_conn_connect(struct event_base *base, const struct neo_addr
 				  void *arg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * A connection shared by threads (libneoclient: user threads send their
+ * own requests, the event loop's thread reads the answers).  Every
+ * callback of the connection runs with the guard's lock held, and a
+ * thread that holds it may send on the connection (ask, notify, flush)
+ * from outside the loop: on plain TCP the packet is written at once by
+ * that thread, and only what the socket does not take is left to the
+ * loop.  Such a thread must not close or abort the connection (that is
+ * the loop's job: libevent waits, in event_del, for a callback that
+ * itself waits for the lock).  The lock may be taken again by the
+ * thread that holds it.  Back-pressure (on_congestion) is off: the
+ * owner bounds what it queues.
+ */
+struct neo_conn_guard {
+	void (*lock)(void *arg);
+	void (*unlock)(void *arg);
+	void *arg;
+};
+
+struct neo_conn *neo_conn_connect_guarded(struct event_base *base, const struct neo_address *addr,
+					  const struct neo_conn_callbacks *callbacks, void *arg,
+					  const struct neo_conn_guard *guard, char *err,
+					  size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* Called for each accepted connection; set its callbacks there. */
 typedef void (*neo_accept_cb)(struct neo_listener *listener, struct neo_conn *conn, void *arg);
 
@@ -115,6 +140,14 @@ void neo_conn_set_callbacks(struct neo_conn *conn, const struct neo_conn_callbac
  * Returns the msg_id used, or -1 (closed connection, unknown code). */
 int64_t neo_conn_ask(struct neo_conn *conn, uint16_t code, const void *args,
 		     unsigned timeout_ms, neo_answer_cb cb, void *arg);
+/* As neo_conn_ask, but on a guarded connection the packet stays in the
+ * output until the next send that is not queued, or neo_conn_flush:
+ * requests made in a row (a transaction's stores) go out in one write. */
+int64_t neo_conn_ask_queued(struct neo_conn *conn, uint16_t code, const void *args,
+			    unsigned timeout_ms, neo_answer_cb cb, void *arg);
+/* Writes the queued output now (the rest, if the socket is full, from
+ * the loop). */
+void neo_conn_flush(struct neo_conn *conn);
 /*
  * neo_conn_ask and these sends fail (-1) when the connection is closed or
  * closing, which its owner hears of through on_close, or when the packet

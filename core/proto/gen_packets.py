@@ -36,6 +36,11 @@ class DefError(Exception):
     pass
 
 
+# Codes from here on are ours (protocol.def's last section): upstream
+# never sees them.
+OURS_FIRST_CODE = 0x70
+
+
 def snake(name):
     """AskLastIDs -> ask_last_ids, AskCheckTIDRange -> ask_check_tid_range."""
     name = re.sub(r'([A-Z]+)s(?=[A-Z]|$)', lambda m: m.group(1).capitalize() + 's', name)
@@ -386,8 +391,10 @@ def generate(structs, packets):
             '{\n\treturn enc_%s(pk, args);\n}\n'
             % (rec.name, rec.name, p.name, rec.name, rec.name))
         size = 'sizeof(struct neo_%s)' % rec.name if rec.fields else '0'
-        table.append('\t{ %s, "%s", %s, %d, decode_%s, encode_%s },\n'
-                     % (p.constant(), p.name, size, len(rec.fields), rec.name, rec.name))
+        ours = 'true' if (p.code & 0x7fff) >= OURS_FIRST_CODE else 'false'
+        table.append('\t{ %s, "%s", %s, %d, decode_%s, encode_%s, %s },\n'
+                     % (p.constant(), p.name, size, len(rec.fields), rec.name, rec.name,
+                        ours))
     source = (SOURCE_TOP
               + ''.join(em.c_protos) + '\n'
               + ENUM_CODECS

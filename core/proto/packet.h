@@ -13,6 +13,7 @@
 #ifndef NEO_PACKET_H
 #define NEO_PACKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,8 @@ struct neo_packet_type {
 	uint32_t arity;			/* number of arguments */
 	int (*decode)(struct neo_decoder *d, const msgpack_object *args, void *out);
 	int (*encode)(msgpack_packer *pk, const void *args);
+	bool ours;			/* NEO in C's own (code >= 0x70): never
+					 * sent to an upstream peer */
 };
 
 /* Generated in packets.c, sorted by code. */

@@ -82,6 +82,17 @@ bool neo_config_has_section(const struct neo_config *cfg, const char *section)
 	return find_section(cfg, section) != NULL;
 }
 
+const char *neo_config_section(const struct neo_config *cfg, size_t index)
+{
+	for (size_t i = 0; i < cfg->section_count; i++) {
+		if (strcmp(cfg->sections[i], "DEFAULT") == 0)
+			continue;
+		if (index-- == 0)
+			return cfg->sections[i];
+	}
+	return NULL;
+}
+
 static struct entry *find_entry(const struct neo_config *cfg, const char *section,
 				const char *key)
 {

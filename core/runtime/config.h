@@ -36,6 +36,9 @@ void neo_config_free(struct neo_config *cfg);
 
 const char *neo_config_name(const struct neo_config *cfg);
 bool neo_config_has_section(const struct neo_config *cfg, const char *section);
+/* The index-th section in the order of the file, DEFAULT left out; NULL
+ * past the last (importer.conf's first section is its destination). */
+const char *neo_config_section(const struct neo_config *cfg, size_t index);
 
 /*
  * Looks key up in section, then in DEFAULT, and interpolates it.

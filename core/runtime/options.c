@@ -76,8 +76,10 @@ static const struct option_desc option_table[] = {
 	  "replicas of a new partition table" },
 	{ "partitions", 'p', KIND_POSITIVE, AT(partitions), NO_FLAG, FOR_MASTER,
 	  "partitions of a new partition table" },
+	{ "pack-gc", 0, KIND_FLAG, AT(pack_gc), NO_FLAG, FOR_MASTER,
+	  "ours: packs collect garbage unless the client says otherwise" },
 	{ "adapter", 'a', KIND_STRING, AT(adapter), NO_FLAG, FOR_STORAGE,
-	  "backend: SQLite or MySQL (upstream's names)" },
+	  "backend: SQLite, MySQL or Importer (upstream's names)" },
 	{ "database", 'd', KIND_STRING, AT(database), NO_FLAG, FOR_STORAGE,
 	  "backend database, passed to the module untouched" },
 	{ "engine", 'e', KIND_STRING, AT(engine), NO_FLAG, FOR_STORAGE,
@@ -102,6 +104,8 @@ static const struct option_desc option_table[] = {
 	{ "smtp-tls", 0, KIND_FLAG, AT(smtp_tls), NO_FLAG, FOR_ADMIN, "use STARTTLS" },
 	{ "smtp-auth", 0, KIND_STRING, AT(smtp_auth), NO_FLAG, FOR_ADMIN, "SMTP USER:PASS" },
 	{ "address", 'a', KIND_STRING, AT(address), NO_FLAG, FOR_CTL, "admin node to talk to" },
+	{ "watch", 'w', KIND_FLOAT, AT(watch), NO_FLAG, FOR_CTL,
+	  "run a print command every this many seconds, redrawing (ours)" },
 };
 
 #define OPTION_COUNT (sizeof(option_table) / sizeof(option_table[0]))
@@ -639,9 +643,18 @@ int neo_backend_choice(const char *adapter, const char *engine, const char **mod
 
 	*module = NULL;
 	*mysql_engine = NULL;
+	if (adapter != NULL && strcasecmp(adapter, "Importer") == 0) {
+		/* As upstream's Importer: database= is an importer.conf, which
+		 * names the destination (backends/importer/importer_conf.c). */
+		if (engine != NULL && strcmp(engine, "importer") != 0 && strchr(engine, '/') == NULL)
+			return fail(err, errlen, "adapter 'Importer' contradicts engine '%s' (the "
+				    "destination's engine goes in importer.conf)", engine);
+		*module = engine != NULL ? engine : "importer";
+		return 0;
+	}
 	if (adapter != NULL && strcasecmp(adapter, "SQLite") != 0 &&
 	    strcasecmp(adapter, "MySQL") != 0)
-		return fail(err, errlen, "unknown adapter '%s' (SQLite or MySQL)", adapter);
+		return fail(err, errlen, "unknown adapter '%s' (SQLite, MySQL or Importer)", adapter);
 	if (mysql_engine_named) {
 		/* As upstream: InnoDB/RocksDB are MySQL table engines. */
 		if (adapter != NULL && strcasecmp(adapter, "SQLite") == 0)

@@ -62,6 +62,7 @@ struct neo_options {
 	char *upstream_cluster, *upstream_masters;
 	bool backup;
 	long replicas, partitions;
+	bool pack_gc;			/* ours: pack collects garbage by default */
 
 	/* neostorage. */
 	char *adapter, *database, *engine;
@@ -76,6 +77,7 @@ struct neo_options {
 
 	/* neoctl: the admin to talk to, and the command words. */
 	char *address;
+	double watch;			/* -w: seconds between redraws (ours), 0: once */
 	struct neo_string_list command;
 
 	bool help, version;		/* -h/--help, --version were given */

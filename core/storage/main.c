@@ -155,6 +155,7 @@ static void storage_free(struct storage *s)
 		event_free(s->reconnect_event);
 	if (s->retry_event)
 		event_free(s->retry_event);
+	storage_sync_free(s);
 	if (s->listener)
 		neo_listener_free(s->listener);
 	if (s->db)

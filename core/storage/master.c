@@ -620,8 +620,11 @@ static void master_ready(struct neo_conn *conn, void *arg)
 	struct neo_request_identification req;
 	char host[256], dev[32];
 	struct stat st;
-	msgpack_object devpath[2], values[2];
-	struct neo_bin keys[2] = { neo_bin_str("devpath"), neo_bin_str("new_nid") };
+	msgpack_object devpath[2], values[3];
+	/* "gc": ours, which serves pack's garbage collection (an upstream
+	 * master keeps the key unread: core/proto/protocol.md section 9) */
+	struct neo_bin keys[3] = { neo_bin_str("devpath"), neo_bin_str("new_nid"),
+				   neo_bin_str("gc") };
 	uint32_t depth = 0;
 
 	msgpack_object *offsets = NULL;
@@ -661,9 +664,12 @@ static void master_ready(struct neo_conn *conn, void *arg)
 	} else {
 		neo_identification_init(&req, NEO_NODE_STORAGE, s->nid, &s->address, s->cluster);
 	}
+	/* --disable-pack keeps its history: no garbage collection either */
+	values[2].type = MSGPACK_OBJECT_BOOLEAN;
+	values[2].via.boolean = !s->opts->disable_pack;
 	req.extra.keys = keys;
 	req.extra.values = values;
-	req.extra.count = 2;
+	req.extra.count = 3;
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, identified, s);
 	neo_free(offsets);
 }

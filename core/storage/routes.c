@@ -44,14 +44,21 @@ static const struct storage_route {
 	{ MASTER, NEO_NOTIFY_TRANSACTION_FINISHED, storage_master_txn_finished },
 	{ MASTER, NEO_CHECK_PARTITION, storage_master_check },
 	{ MASTER, NEO_NOTIFY_REPAIR, storage_master_repair },
+	/* pack's garbage collection, driven by our master (gc.c) */
+	{ MASTER, NEO_ASK_GC_REFERENCES, storage_gc_references },
+	{ MASTER, NEO_ASK_GC_SWEEP, storage_gc_sweep },
+	{ MASTER, NEO_ASK_GC_TRANSACTIONS, storage_gc_transactions },
+	{ MASTER, NEO_ASK_GC_REVISIONS_KEPT, storage_gc_revisions_kept },
+	{ MASTER, NEO_ASK_GC_DROP_TRANSACTIONS, storage_gc_drop_transactions },
 
-	/* Clients and storages, once identified (peers.c): reads (read.c). */
+	/* Clients and storages, once identified (peers.c): reads (read.c);
+	 * the master too reads a transaction and lists oids for pack's GC. */
 	{ PEER, NEO_ASK_OBJECT, storage_ask_object },
 	{ PEER, NEO_ASK_OBJECT_HISTORY, storage_ask_history },
-	{ PEER, NEO_ASK_TRANSACTION_INFORMATION, storage_ask_transaction },
+	{ PEER | MASTER, NEO_ASK_TRANSACTION_INFORMATION, storage_ask_transaction },
 	{ PEER, NEO_ASK_TIDS, storage_ask_tids },
 	{ PEER, NEO_ASK_TIDS_FROM, storage_ask_tids_from },
-	{ PEER, NEO_ASK_OIDS_FROM, storage_ask_oids_from },
+	{ PEER | MASTER, NEO_ASK_OIDS_FROM, storage_ask_oids_from },
 	{ PEER, NEO_ASK_OBJECT_UNDO_SERIAL, storage_ask_undo_serial },
 	{ PEER, NEO_ASK_FINAL_TID, storage_ask_final_tid },
 	/* Writes (txn.c). */

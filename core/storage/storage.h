@@ -88,6 +88,7 @@ struct storage_peer {
 
 struct replication;
 struct checker;
+struct sync_waiter;
 
 /* The node's metrics (storage/metrics.c registers them; the README's
  * Metrics section says what each one counts).  NULL members are metrics
@@ -140,10 +141,17 @@ struct storage {
 
 	/* Transactions. */
 	struct neo_idmap txns;		/* ttid -> storage_txn */
+	/* Bytes of data staged by stores since the last commit: a large
+	 * transaction (blobs, core/client/blobs.md) is committed to the
+	 * database as it comes, so that its vote does not sync it all at
+	 * once, blocking the node longer than a ping's timeout. */
+	uint64_t staged_bytes;
 	struct neo_idmap write_locks;	/* oid -> storage_txn */
 	struct neo_idmap read_locks;	/* oid -> storage_txn being locked */
 	struct delayed_request *delayed;
 	struct event *retry_event;	/* retries delayed (storage_retry_delayed) */
+	struct sync_waiter *sync_waiters;	/* answers waiting for a sync (sync.c) */
+	struct event *sync_event;
 
 	struct neo_idmap peers;		/* (uintptr_t)conn -> storage_peer */
 
@@ -368,6 +376,17 @@ bool storage_tid_locked_upto(struct storage *s, uint64_t max_tid);
 void storage_delay(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt);
 /* Retries the delayed requests from a deferred event. */
 void storage_retry_delayed(struct storage *s);
+
+/* --- storage/sync.c: group commit --------------------------------------- */
+
+/* Answers (code; ttid for AnswerInformationLocked) once what was
+ * committed LAZY so far is made durable, with the other answers of this
+ * turn of the loop, by one SYNC commit. */
+void storage_sync_answer(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
+			 uint16_t code, uint64_t ttid);
+/* Forgets the answers waiting for conn (NULL: all). */
+void storage_sync_drop(struct storage *s, struct neo_conn *conn);
+void storage_sync_free(struct storage *s);
 /* Whether that retry is due: a request arriving meanwhile is delayed
  * behind the queue, so that none takes a lock before those waiting. */
 bool storage_retry_pending(const struct storage *s);
@@ -402,6 +421,11 @@ void storage_drop_unassigned(struct storage *s);
 void storage_drop_stop(struct storage *s);
 
 /* storage/pack.c: approved pack orders applied in the background. */
+/* gc.c: pack's garbage collection, asked by the master
+ * (core/cluster/cluster.md section 14.2). */
+storage_handler storage_gc_references, storage_gc_sweep, storage_gc_transactions,
+	storage_gc_revisions_kept, storage_gc_drop_transactions;
+
 void storage_pack_update(struct storage *s);
 /* --disable-pack: the approved orders are reported done, not applied. */
 struct neo_list_p64;

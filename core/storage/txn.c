@@ -392,6 +392,20 @@ static int stage_data(struct storage *s, const struct neo_ask_store_object *req,
 	return 0;
 }
 
+/* Staged data rows are committed (lazily) every STAGED_COMMIT_BYTES:
+ * an abort prunes them as before, a crash leaves them as orphan data
+ * (neoctl prune_orphan). */
+#define STAGED_COMMIT_BYTES (64u << 20)
+
+static void commit_staged_if_large(struct storage *s, uint32_t size)
+{
+	s->staged_bytes += size;
+	if (s->staged_bytes < STAGED_COMMIT_BYTES)
+		return;
+	s->staged_bytes = 0;
+	storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY), "committing staged data");
+}
+
 void storage_store_object(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
 	const struct neo_ask_store_object *req = pkt->args;
@@ -419,6 +433,7 @@ void storage_store_object(struct storage *s, struct neo_conn *conn, struct neo_p
 	object = txn_object(txn, req->oid, true);
 	if (object == NULL || stage_data(s, req, conn, pkt->msg_id, object) < 0)
 		return;
+	commit_staged_if_large(s, req->data.size);
 	object->serial = req->serial;
 	object->lockless = lock == WRITE_LOCKLESS;
 	object->check_only = false;
@@ -533,15 +548,17 @@ void storage_vote(struct storage *s, struct neo_conn *conn, struct neo_packet *p
 				rc = stage_pack_order(s, txn, trans.partition, &req->pack.v);
 		}
 	}
+	/* Durable before the answer, with the other votes and locks of this
+	 * turn (group commit, storage/sync.c). */
 	if (rc == NEO_BACKEND_OK)
-		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	if (storage_db_failed(s, rc, "voting")) {
 		neo_conn_answer_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "backend error");
 		return;
 	}
 	txn->voted = true;
-	neo_conn_answer(conn, pkt->msg_id, with_metadata ? NEO_ANSWER_STORE_TRANSACTION
-							 : NEO_ANSWER_VOTE_TRANSACTION, NULL);
+	storage_sync_answer(s, conn, pkt->msg_id, with_metadata ? NEO_ANSWER_STORE_TRANSACTION
+								: NEO_ANSWER_VOTE_TRANSACTION, ttid);
 	storage_retry_delayed(s);
 }
 
@@ -562,8 +579,9 @@ void storage_lock_txn(struct storage *s, struct neo_conn *master, struct neo_pac
 	/* as upstream: the master approves a pack order at lock */
 	if (rc == NEO_BACKEND_OK && req->pack && txn->has_pack)
 		rc = s->be->pack_order_sign(s->db, req->ttid, true);
+	/* Durable before the answer, grouped (storage/sync.c). */
 	if (rc == NEO_BACKEND_OK)
-		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	if (storage_db_failed(s, rc, "locking a transaction")) {
 		neo_conn_answer_error(master, pkt->msg_id, NEO_ERROR_NOT_READY, "backend error");
 		return;
@@ -576,7 +594,7 @@ void storage_lock_txn(struct storage *s, struct neo_conn *master, struct neo_pac
 		    neo_idmap_put(&s->read_locks, txn->objects[i].oid, txn) < 0)
 			neo_log(NEO_LOG_ERROR, "out of memory: reads of an object do not wait "
 				"for its transaction");
-	neo_conn_answer(master, pkt->msg_id, NEO_ANSWER_INFORMATION_LOCKED, &answer);
+	storage_sync_answer(s, master, pkt->msg_id, NEO_ANSWER_INFORMATION_LOCKED, answer.ttid);
 }
 
 static int ignore_data_id(void *ctx, uint64_t id)
@@ -673,6 +691,7 @@ void storage_txn_conn_closed(struct storage *s, struct neo_conn *conn)
 	size_t count = 0;
 
 	drop_delayed_of(s, conn);
+	storage_sync_drop(s, conn);
 	while ((txn = next_orphan(s, conn)) != NULL) {
 		abort_one(s, txn);
 		count++;
@@ -688,6 +707,7 @@ void storage_txn_reset(struct storage *s)
 	void *value;
 
 	drop_delayed_of(s, NULL);
+	storage_sync_drop(s, NULL);
 	/* Staged rows stay in the database: verification decides. */
 	while (index = 0, neo_idmap_next(&s->txns, &index, &ttid, &value))
 		txn_forget(s, value);

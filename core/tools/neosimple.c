@@ -33,6 +33,10 @@
  * makes the databases as the admin and grants them to a user 'test'; a
  * GRANT ... IDENTIFIED BY is refused by current servers, so the admin
  * user is used.)  A DB with '@' is a database string used as given.
+ *
+ * --importer FILE, as upstream's test cluster's importer: the one storage
+ * runs the Importer backend (conf/importer.conf) importing FILE, a
+ * Data.fs, into DB; FILE may also be an importer.conf, used as given.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -67,6 +71,7 @@ struct simple_options {
 	const char *bind_ip;
 	const char *engine;		/* module name or path for every storage */
 	const char *seed;		/* --seed, or NULL */
+	const char *importer;		/* --importer, or NULL */
 	char **dbs;
 	int db_count;
 	char **command;			/* after "--", or NULL */
@@ -122,6 +127,8 @@ static void usage(FILE *out)
 		"                     to a .so (sqlite); also --adapter SQLite|MySQL\n"
 		"                     (MySQL: each bare DB name is a database of the server\n"
 		"                     at $NEO_DB_SOCKET, as $NEO_DB_ADMIN, made afresh)\n"
+		"  --importer FILE    the one storage imports FILE, a Data.fs (or runs the\n"
+		"                     importer.conf FILE), into DB (Importer backend)\n"
 		"  --seed STRING      seed of what is random: ports and, without --name,\n"
 		"                     the cluster name (neo_N)\n"
 		"  -- COMMAND         run COMMAND once the cluster is RUNNING, then stop;\n"
@@ -159,7 +166,8 @@ static const char *engine_of_adapter(const char *adapter)
 static int parse_option(int argc, char **argv, int *i, struct simple_options *opt)
 {
 	static const char *const names[] = { "--master_count", "--partitions", "--replicas",
-		"--name", "--temp_dir", "--bind_ip", "--engine", "--adapter", "--seed" };
+		"--name", "--temp_dir", "--bind_ip", "--engine", "--adapter", "--importer",
+		"--seed" };
 	const char *arg = argv[*i], *value = NULL;
 	size_t k, len = 0;
 
@@ -189,6 +197,7 @@ static int parse_option(int argc, char **argv, int *i, struct simple_options *op
 	case 5: opt->bind_ip = value; return 0;
 	case 6: opt->engine = value; return 0;
 	case 7: opt->engine = engine_of_adapter(value); return 0;
+	case 8: opt->importer = value; return 0;
 	default: opt->seed = value; return 0;
 	}
 }
@@ -222,6 +231,10 @@ static int parse_args(int argc, char **argv, struct simple_options *opt)
 	}
 	if (opt->name == NULL && opt->seed == NULL)
 		opt->name = "neosimple";
+	if (opt->importer != NULL && opt->db_count != 1) {
+		fprintf(stderr, "neosimple: --importer needs exactly one DB (its destination)\n");
+		return -1;
+	}
 	if (opt->db_count > SIMPLE_MAX_STORAGES) {
 		fprintf(stderr, "neosimple: at most %d storages\n", SIMPLE_MAX_STORAGES);
 		return -1;
@@ -532,6 +545,40 @@ static void storage_database(const struct simple_cluster *c, const char *db, cha
 		snprintf(out, size, "%s", db);
 }
 
+/*
+ * --importer FILE, as upstream's test cluster: the one storage runs the
+ * Importer backend, whose destination is DB on --engine.  FILE is the
+ * Data.fs to import (an importer.cfg naming it is written in the
+ * cluster directory), or an importer.conf used as it is (ending in .conf
+ * or .cfg).  Returns the database= of the storage in out, or -1.
+ */
+static int importer_database(const struct simple_cluster *c, const char *destination,
+			     char *out, size_t size)
+{
+	const char *file = c->opt.importer, *dot = strrchr(file, '.');
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (dot && (strcmp(dot, ".conf") == 0 || strcmp(dot, ".cfg") == 0)) {
+		snprintf(out, size, "%s", file);
+		return 0;
+	}
+	if (file[0] != '/' && getcwd(path, sizeof path) != NULL) {
+		size_t n = strlen(path);
+
+		snprintf(path + n, sizeof path - n, "/%s", file);
+		file = path;
+	}
+	snprintf(out, size, "%s/importer.cfg", c->dir);
+	f = fopen(out, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "[neo]\nengine = %s\ndatabase = %s\n\n[root]\nstorage =\n"
+		"  <filestorage>\n    path %s\n  </filestorage>\n", c->opt.engine, destination,
+		file);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 static void start_storages(struct simple_cluster *c)
 {
 	char path[PATH_MAX + 16], database[PATH_MAX + 64], label[128];
@@ -547,6 +594,14 @@ static void start_storages(struct simple_cluster *c)
 		snprintf(label, sizeof label, "storage-%s", base ? base + 1 : c->opt.dbs[i]);
 		node = add_node(c, "storage", label);
 		storage_database(c, c->opt.dbs[i], database, sizeof database);
+		if (c->opt.importer != NULL) {
+			char destination[sizeof database];
+
+			memcpy(destination, database, sizeof database);
+			if (importer_database(c, destination, database, sizeof database) != 0)
+				fprintf(stderr, "neosimple: cannot write %s\n", database);
+			argv[8] = "importer";
+		}
 		argv[12] = node->log;
 		node->pid = spawn(argv, node->log);
 	}

@@ -12,13 +12,24 @@
  *         'tests/bench/client_bench "$NEO_MASTER_NODES" "$NEO_CLUSTER"'
  *
  * loopback rtt   1-byte ping-pong over TCP on 127.0.0.1 (p50/p99 us)
- * commit         one object of 100 bytes per transaction (p50/p99 us, /s)
+ * fsync          a 4 KiB write and fdatasync of a file in $TMPDIR (or /tmp),
+ *                where neosimple keeps its databases (p50/p99 us)
+ * commit         one object of 100 bytes per transaction (p50/p99 us, /s),
+ *                timed from its new oid to its finish: 6 round trips (new
+ *                oid, begin, store, vote, finish and the master's lock on
+ *                the storage) and 2 fsyncs (vote, lock)
+ * commit bound   the goal it is held to: 4 loopback round trips + 2 fsyncs
+ *                of this run (p50s), and the ratio
+ * commits/s      THREADS clients (one thread each) committing one object
+ *                per transaction at once: votes and locks that meet on the
+ *                storage share an fsync (group commit)
  * add            OBJECTS objects in transactions of 100 (objects/s)
  * load remote    a client without cache, one load at a time (p50/p99 us)
  * load hot       from the client's cache (p50/p99 us)
  * loads/s        THREADS threads loading random objects, no cache
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -56,16 +67,50 @@ static int compare_doubles(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* p50 and p99 of samples (seconds), printed in microseconds. */
-static void print_latency(const char *what, double *samples, size_t count)
+/* p50 and p99 of samples (seconds), printed in microseconds; returns
+ * the p50 (0: no sample). */
+static double print_latency(const char *what, double *samples, size_t count)
 {
 	if (count == 0) {
 		printf("%-14s no sample\n", what);
-		return;
+		return 0;
 	}
 	qsort(samples, count, sizeof *samples, compare_doubles);
 	printf("%-14s p50 %8.1f us   p99 %8.1f us   (%zu samples)\n", what,
 	       samples[count / 2] * 1e6, samples[(count * 99) / 100] * 1e6, count);
+	return samples[count / 2];
+}
+
+/* --- fsync of the disk the storages write to ------------------------------- */
+
+static double fsync_time(size_t rounds)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[512], block[4096] = { 0 };
+	double *samples = calloc(rounds, sizeof *samples), p50;
+	size_t count = 0;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/client_bench-fsync-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	fd = samples ? mkstemp(path) : -1;
+	if (fd < 0) {
+		printf("fsync          could not be measured\n");
+		free(samples);
+		return 0;
+	}
+	for (; count < rounds; count++) {
+		double start = now();
+
+		if (pwrite(fd, block, sizeof block, (off_t)(count % 16) * 4096) != sizeof block
+		    || fdatasync(fd) != 0)
+			break;
+		samples[count] = now() - start;
+	}
+	close(fd);
+	unlink(path);
+	p50 = print_latency("fsync", samples, count);
+	free(samples);
+	return p50;
 }
 
 /* --- Loopback round trip ---------------------------------------------------- */
@@ -82,7 +127,7 @@ static void *echo_server(void *arg)
 	return NULL;
 }
 
-static void loopback_rtt(size_t rounds)
+static double loopback_rtt(size_t rounds)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	socklen_t len = sizeof addr;
@@ -91,6 +136,7 @@ static void loopback_rtt(size_t rounds)
 	pthread_t server;
 	char byte = 'x';
 	size_t count = 0;
+	double p50;
 
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (samples == NULL || listener < 0 || fd < 0 ||
@@ -99,7 +145,7 @@ static void loopback_rtt(size_t rounds)
 	    pthread_create(&server, NULL, echo_server, &listener) != 0) {
 		printf("loopback rtt   could not be measured\n");
 		free(samples);
-		return;
+		return 0;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0)
@@ -113,8 +159,9 @@ static void loopback_rtt(size_t rounds)
 	close(fd);
 	pthread_join(server, NULL);
 	close(listener);
-	print_latency("loopback rtt", samples, count);
+	p50 = print_latency("loopback rtt", samples, count);
 	free(samples);
+	return p50;
 }
 
 /* --- Cluster ------------------------------------------------------------------ */
@@ -156,9 +203,9 @@ static int commit_many(struct neo_client *client, const uint64_t *oids, size_t c
 	return rc;
 }
 
-static void commits(struct neo_client *client, size_t count)
+static double commits(struct neo_client *client, size_t count)
 {
-	double *samples = calloc(count, sizeof *samples), start = now();
+	double *samples = calloc(count, sizeof *samples), start = now(), p50;
 	size_t done = 0;
 
 	for (; samples && done < count; done++) {
@@ -170,9 +217,61 @@ static void commits(struct neo_client *client, size_t count)
 			break;
 		samples[done] = now() - t;
 	}
-	print_latency("commit", samples, done);
+	p50 = print_latency("commit", samples, done);
 	printf("%-14s %8.0f commits/s\n", "", done / (now() - start));
 	free(samples);
+	return p50;
+}
+
+struct committer {
+	const struct bench *b;
+	struct neo_client *client;
+	size_t count;
+};
+
+static void *commit_loop(void *arg)
+{
+	struct committer *w = arg;
+	double end = now() + w->b->seconds;
+	uint64_t oid;
+
+	/* A new object each time, as commits(): no conflicts, only the
+	 * commit path. */
+	while (now() < end && neo_client_new_oids(w->client, 1, &oid) == NEO_CLIENT_OK
+	       && commit_many(w->client, &oid, 1) == NEO_CLIENT_OK)
+		w->count++;
+	return NULL;
+}
+
+static void concurrent_commits(const struct bench *b)
+{
+	struct committer *workers = calloc((size_t)b->threads, sizeof *workers);
+	pthread_t *ids = calloc((size_t)b->threads, sizeof *ids);
+	size_t total = 0;
+	double start;
+	int started = 0;
+
+	for (int i = 0; workers && ids && i < b->threads; i++) {
+		workers[i].b = b;
+		workers[i].client = open_client(b, 0);
+		if (workers[i].client == NULL)
+			break;
+		started++;
+	}
+	start = now();
+	for (int i = 0; i < started; i++)
+		pthread_create(&ids[i], NULL, commit_loop, &workers[i]);
+	for (int i = 0; i < started; i++) {
+		pthread_join(ids[i], NULL);
+		total += workers[i].count;
+	}
+	if (started)
+		printf("%-14s %8.0f commits/s   (%d clients, 1 object each per transaction)\n",
+		       "commits/s", total / (now() - start), started);
+	for (int i = 0; i < started; i++)
+		neo_client_close(workers[i].client);
+	free(workers);
+	free(ids);
 }
 
 static int add_objects(struct neo_client *client, struct bench *b)
@@ -263,6 +362,7 @@ int main(int argc, char **argv)
 {
 	struct bench b = { .objects = 10000, .seconds = 5, .threads = 4 };
 	struct neo_client *writer, *cold, *hot;
+	double rtt, sync, commit;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: client_bench MASTERS CLUSTER [OBJECTS [SECONDS [THREADS]]]\n");
@@ -279,11 +379,16 @@ int main(int argc, char **argv)
 	if (b.objects == 0 || b.threads <= 0)
 		return 2;
 
-	loopback_rtt(20000);
+	rtt = loopback_rtt(20000);
+	sync = fsync_time(200);
 	writer = open_client(&b, 0);
 	if (writer == NULL || add_objects(writer, &b) < 0)
 		return 1;
-	commits(writer, 500);
+	commit = commits(writer, 500);
+	if (rtt > 0 && sync > 0 && commit > 0)
+		printf("%-14s p50 %8.1f us = 4 x rtt + 2 x fsync; commit p50 is %.2f x it\n",
+		       "commit bound", (4 * rtt + 2 * sync) * 1e6, commit / (4 * rtt + 2 * sync));
+	concurrent_commits(&b);
 	/* cache_size 1 keeps nothing: every load goes to a storage */
 	cold = open_client(&b, 1);
 	hot = open_client(&b, 64 << 20);

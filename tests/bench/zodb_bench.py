@@ -15,8 +15,16 @@ Contenders, each started here:
   zeo            a ZEO server (runzeo) over a FileStorage
   relstorage     RelStorage over SQLite (a file shared by the processes:
                  embedded, no server, so its loads are local file reads)
+  relstorage-pg  RelStorage over PostgreSQL: a private server started here
+                 (tests/lib/postgresql_server.sh, the server's own
+                 durability settings), reached on its Unix socket; skipped
+                 when no PostgreSQL server is installed
   filestorage    FileStorage in the process: the single-node floor
                  (one process only: no concurrent figures)
+
+Then the goals of issue 20 for neo-sqlite-1, as ratios: add-100 >= 1.5 x
+ZEO's; commit p50 <= 0.5 x ZEO's; loads/s x4 and x8 >= 1.5 x
+RelStorage+PostgreSQL's; load p50 <= 1.3 x the loopback round trip.
 
 Workloads:
   add-1 / add-100  N objects in transactions of 1 / 100 (objects/s)
@@ -104,6 +112,17 @@ def open_storage(spec, cacheless=False):
               </sqlite3>
             </relstorage>""" % ('cache-local-mb 0' if cacheless else '',
                                spec['dir']))
+    if kind == 'relstorage-pg':
+        from ZODB.config import storageFromString
+        return storageFromString("""
+            %%import relstorage
+            <relstorage>
+              %s
+              <postgresql>
+                dsn host=%s user=postgres dbname=bench
+              </postgresql>
+            </relstorage>""" % ('cache-local-mb 0' if cacheless else '',
+                               spec['host']))
     if kind == 'filestorage':
         from ZODB.FileStorage import FileStorage
         return FileStorage(spec['path'])
@@ -162,6 +181,24 @@ class RelStorage(Contender):
     def __init__(self, label, outdir):
         Contender.__init__(self, label, outdir)
         self.spec = dict(kind='relstorage', dir=self.dir)
+
+
+class RelStoragePostgreSQL(Contender):
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib',
+                          'postgresql_server.sh')
+
+    def __init__(self, label, outdir):
+        Contender.__init__(self, label, outdir)
+        # A short path the server's user can reach (a Unix socket's
+        # path is short, and the server may run as another user).
+        self.server_dir = tempfile.mkdtemp(prefix='neo-bench-pg-')
+        subprocess.check_call(['sh', self.script, 'start', self.server_dir, 'bench'])
+        self.spec = dict(kind='relstorage-pg', host=self.server_dir)
+
+    def stop(self):
+        subprocess.call(['sh', self.script, 'stop', self.server_dir])
+        shutil.rmtree(self.server_dir, ignore_errors=True)
+        Contender.stop(self)
 
 
 class FileStorageFloor(Contender):
@@ -371,7 +408,33 @@ def markdown(results, reference, rtt, count, seconds):
                 else:
                     cells.append('%.2f' % (mine / theirs))
             lines.append('| %s | %s |' % (label, ' | '.join(cells)))
+    lines += goals(dict(results), reference, rtt)
     return '\n'.join(lines) + '\n'
+
+
+def goals(results, reference, rtt):
+    """Issue 20's goals for reference, each a ratio and its bound."""
+    ours = results.get(reference, {})
+    zeo = results.get('zeo', {})
+    pg = results.get('relstorage-pg', {})
+    rows = [('add-100 vs ZEO', ours.get('add-100'), zeo.get('add-100'), '>=', 1.5),
+            ('commit p50 vs ZEO', ours.get('commit p50 us'), zeo.get('commit p50 us'), '<=', 0.5),
+            ('loads/s x4 vs RelStorage+PostgreSQL', ours.get('loads/s x4'),
+             pg.get('loads/s x4'), '>=', 1.5),
+            ('loads/s x8 vs RelStorage+PostgreSQL', ours.get('loads/s x8'),
+             pg.get('loads/s x8'), '>=', 1.5),
+            ('load p50 vs loopback round trip', ours.get('load p50 us'), rtt, '<=', 1.3)]
+    lines = ['', '## Goals of issue 20 (%s)' % reference, '',
+             '| goal | ratio | bound | met |', '|---|---|---|---|']
+    for name, mine, theirs, sense, bound in rows:
+        if not mine or not theirs:
+            lines.append('| %s | - | %s %.1f | - |' % (name, sense, bound))
+            continue
+        ratio = mine / theirs
+        met = ratio >= bound if sense == '>=' else ratio <= bound
+        lines.append('| %s | %.2f | %s %.1f | %s |' % (name, ratio, sense, bound,
+                                                       'yes' if met else 'no'))
+    return lines
 
 
 def plot(results, path):
@@ -419,6 +482,7 @@ def main():
     makers += [
         ('zeo', lambda: ZEO('zeo', args.outdir)),
         ('relstorage', lambda: RelStorage('relstorage', args.outdir)),
+        ('relstorage-pg', lambda: RelStoragePostgreSQL('relstorage-pg', args.outdir)),
         ('filestorage', lambda: FileStorageFloor('filestorage', args.outdir)),
     ]
     rtt = loopback_rtt()
@@ -426,7 +490,11 @@ def main():
     results = []
     for label, make in makers:
         started = time.time()
-        contender = make()
+        try:
+            contender = make()
+        except (OSError, subprocess.CalledProcessError) as e:
+            print('%-14s skipped: %s' % (label, e))
+            continue
         try:
             figures = run_contender(contender, args.objects, args.seconds)
         finally:

@@ -1,9 +1,11 @@
 #!/bin/sh
 # tests/bench/zodb_bench.sh BUILDDIR [OUTDIR] [zodb_bench.py options]
 #
-# Our NEO cluster next to ZEO, RelStorage and FileStorage on the same
-# ZODB workloads (see zodb_bench.py): makes a virtualenv with ZODB, ZEO,
-# RelStorage and matplotlib from PyPI and neo.client built against
+# Our NEO cluster next to ZEO, RelStorage (over SQLite, and over a
+# private PostgreSQL server when Debian's postgresql is installed) and
+# FileStorage on the same ZODB workloads (see zodb_bench.py): makes a
+# virtualenv with ZODB, ZEO, RelStorage, psycopg2-binary and matplotlib
+# from PyPI and neo.client built against
 # BUILDDIR, runs every contender, and writes OUTDIR/zodb_bench.md (the
 # table) and OUTDIR/zodb_bench.png (the plot).  OUTDIR defaults to
 # BUILDDIR/bench.  NEO_BENCH_VENV reuses a virtualenv.
@@ -29,7 +31,7 @@ if [ ! -x "$venv/bin/python" ]; then
 	python3 -m venv "$venv"
 fi
 pip="$venv/bin/pip --quiet --disable-pip-version-check"
-$pip install "ZODB>=6" "ZEO>=6" "RelStorage[sqlite3]>=4" matplotlib
+$pip install "ZODB>=6" "ZEO>=6" "RelStorage[sqlite3]>=4" psycopg2-binary matplotlib
 rm -rf "$outdir/neo-client"
 cp -R "$srcdir/modules/python" "$outdir/neo-client"
 NEO_SRCDIR=$srcdir NEO_BUILDDIR=$builddir $pip install --force-reinstall --no-deps \

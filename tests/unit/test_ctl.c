@@ -710,12 +710,62 @@ static void test_summary_session(void)
 	struct neo_opt_bin me = { false, { 0 } };
 	struct neo_answer_monitor_information info = { { &me, 1 }, { NULL, 0 },
 						       neo_bin_str("RUNNING; OUT_OF_DATE=1") };
+	struct neo_cell settled[2] = { { 1, NEO_CELL_UP_TO_DATE }, { 2, NEO_CELL_UP_TO_DATE } };
+	struct neo_cell behind[2] = { { 1, NEO_CELL_UP_TO_DATE }, { 2, NEO_CELL_OUT_OF_DATE } };
+	struct neo_list_cell rows[2] = { { settled, 2 }, { behind, 2 } };
+	struct neo_answer_partition_list pt = { { true, 5 }, 1, { rows, 1 } };
+	struct ctl_watch watch = { 0 };
 
 	tap_ok(start("print summary") == CTL_STEP_ASK && req.code == NEO_ASK_MONITOR_INFORMATION
-	       && feed(NEO_ANSWER_MONITOR_INFORMATION, &info) == CTL_STEP_DONE
+	       && feed(NEO_ANSWER_MONITOR_INFORMATION, &info) == CTL_STEP_ASK
+	       && req.code == NEO_ASK_PARTITION_LIST
+	       && feed(NEO_ANSWER_PARTITION_LIST, &pt) == CTL_STEP_DONE
 	       && output_is("# {\"warning\": [null]}\nRUNNING; OUT_OF_DATE=1"),
-	       "print summary: AskMonitorInformation");
+	       "print summary: AskMonitorInformation, then the table; all caught up: upstream's");
 	ctl_session_free(&session);
+	pt.rows.count = 2;
+	tap_ok(start("print summary") == CTL_STEP_ASK
+	       && feed(NEO_ANSWER_MONITOR_INFORMATION, &info) == CTL_STEP_ASK
+	       && feed(NEO_ANSWER_PARTITION_LIST, &pt) == CTL_STEP_DONE
+	       && output_is("# {\"warning\": [null]}\nRUNNING; OUT_OF_DATE=1\n"
+			    "replication: 1 of 4 cells to catch up\n"
+			    "  partition 1: S2 OUT_OF_DATE"),
+	       "print summary: the cells to catch up, per partition");
+	ctl_session_free(&session);
+	tap_ok(start("print summary") == CTL_STEP_ASK
+	       && feed(NEO_ANSWER_MONITOR_INFORMATION, &info) == CTL_STEP_ASK
+	       && feed_error(NEO_ERROR_NOT_READY, "Not connected to a primary master.")
+	       == CTL_STEP_DONE && output_is("# {\"warning\": [null]}\nRUNNING; OUT_OF_DATE=1"),
+	       "print summary: no table, the summary alone");
+	ctl_session_free(&session);
+
+	/* -w: a cell behind in each partition at t=100, one at t=110. */
+	struct neo_cell other[2] = { { 1, NEO_CELL_OUT_OF_DATE }, { 2, NEO_CELL_UP_TO_DATE } };
+
+	rows[0].items = behind;
+	rows[1].items = other;
+	watch.now = 100;
+	tap_ok(start("print summary") == CTL_STEP_ASK && (session.watch = &watch)
+	       && feed(NEO_ANSWER_MONITOR_INFORMATION, &info) == CTL_STEP_ASK
+	       && feed(NEO_ANSWER_PARTITION_LIST, &pt) == CTL_STEP_DONE
+	       && output_is("# {\"warning\": [null]}\nRUNNING; OUT_OF_DATE=1\n"
+			    "replication: 2 of 4 cells to catch up\n"
+			    "  partition 0: S2 OUT_OF_DATE (for 0 s)\n"
+			    "  partition 1: S1 OUT_OF_DATE (for 0 s)"),
+	       "-w, first answer: no pace yet");
+	ctl_session_free(&session);
+	rows[0].items = settled;
+	watch.now = 110;
+	tap_ok(start("print summary") == CTL_STEP_ASK && (session.watch = &watch)
+	       && feed(NEO_ANSWER_MONITOR_INFORMATION, &info) == CTL_STEP_ASK
+	       && feed(NEO_ANSWER_PARTITION_LIST, &pt) == CTL_STEP_DONE
+	       && output_is("# {\"warning\": [null]}\nRUNNING; OUT_OF_DATE=1\n"
+			    "replication: 1 of 4 cells to catch up\n"
+			    "  pace: 0.10 cells/s over 10 s, about 10 s left\n"
+			    "  partition 1: S1 OUT_OF_DATE (for 10 s)"),
+	       "-w, next answer: the pace and the time left");
+	ctl_session_free(&session);
+	ctl_watch_free(&watch);
 }
 
 static void test_usage(void)

@@ -100,18 +100,23 @@ static void check_every_type_seen(const bool *seen)
 {
 	size_t count;
 	const struct neo_packet_type *types = neo_packet_types(&count);
-	size_t missing = 0;
+	size_t missing = 0, upstream = 0;
 
 	for (size_t i = 0; i < count; i++) {
 		uint16_t c = types[i].code;
 		bool s = (c & NEO_ANSWER_BIT) ? seen[0x100 + (c & 0xff)] : seen[c & 0xff];
 
+		/* ours (pack's GC) have no upstream vector: test_codec */
+		if (types[i].ours)
+			continue;
+		upstream++;
 		if (!s) {
 			tap_diag("no vector for %s", types[i].name);
 			missing++;
 		}
 	}
-	tap_ok(count == 111, "protocol 5 has 111 packet types (we define %zu)", count);
+	tap_ok(upstream == 111, "protocol 5 has 111 packet types (we define %zu of upstream's)",
+	       upstream);
 	tap_ok(missing == 0, "every packet type has a vector");
 }
 

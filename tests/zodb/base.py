@@ -8,16 +8,16 @@ NEO_TEST_ZODB_REPLICAS (0), NEO_TEST_ZODB_MASTERS (1).
 """
 
 import os
+import time
 
 from ZODB.tests.StorageTestBase import StorageTestBase
 
 from neo.client import Storage as storage_module
 from cluster import Cluster
 
-# As upstream's neo/tests/zodb: ZODB's tests expect pack() to be done when
-# it returns, and do not expect the transaction that carries a pack order
-# in the undo log.
-storage_module.Storage.wait_for_pack = True
+# ZODB's tests expect pack() to be done when it returns, as our Storage's
+# pack is by default (wait_for_pack), and do not expect the transaction
+# that carries a pack order in the undo log (as upstream's neo/tests/zodb).
 _undoLog = storage_module.Storage.undoLog
 
 
@@ -29,6 +29,33 @@ def _undoLog_without_packs(self, first=0, last=-20, filter=None):
 
 
 storage_module.Storage.undoLog = _undoLog_without_packs
+
+# ZODB's tests may fake time.time (ZODB.tests.util's
+# time_monotonically_increases: each call a second later, ahead of the
+# real clock) and pack at a time taken between two commits.  FileStorage
+# takes its tids from that same clock; a NEO cluster from its master's.
+# So the harness remembers the (client) time at which each commit of this
+# process ended, and pack(t) packs at the last tid committed by then.
+_commit_times = []
+_tpc_finish = storage_module.Storage.tpc_finish
+_pack = storage_module.Storage.pack
+
+
+def _tpc_finish_timed(self, transaction, f=None):
+    tid = _tpc_finish(self, transaction, f)
+    _commit_times.append((time.time(), tid))
+    return tid
+
+
+def _pack_at_commit_time(self, t, referencesf=None, gc=None):
+    done = [tid for when, tid in _commit_times if when <= t]
+    if not done:
+        return _pack(self, t, referencesf, gc)
+    return self.pack_tid(min(max(done), self.lastTransaction()), gc)
+
+
+storage_module.Storage.tpc_finish = _tpc_finish_timed
+storage_module.Storage.pack = _pack_at_commit_time
 
 
 def cluster_shape():
@@ -51,6 +78,7 @@ class NEOTestBase(StorageTestBase):
     self._storage; the cluster stops after it."""
 
     def setUp(self):
+        del _commit_times[:]
         StorageTestBase.setUp(self)
         self.neo = new_cluster()
         self.open()

@@ -55,13 +55,16 @@ def free_ports(count):
 class Cluster(object):
 
     def __init__(self, name='zodb', storages=1, partitions=1, replicas=0,
-                 masters=1, builddir=None):
+                 masters=1, builddir=None, pack_gc=True):
         self.builddir = builddir or os.environ['NEO_BUILDDIR']
         self.name = name
         self.storage_count = storages
         self.partitions = partitions
         self.replicas = replicas
         self.master_count = masters
+        # the masters' pack-gc: packs collect garbage unless the client
+        # says otherwise, as FileStorage's do
+        self.pack_gc = pack_gc
         self.processes = []
         self.dir = None
 
@@ -95,12 +98,55 @@ class Cluster(object):
                         '-m', self.master_nodes,
                         '-p', str(self.partitions), '-r', str(self.replicas),
                         '-A', str(self.storage_count),
-                        '-l', os.path.join(self.dir, 'master%d.log' % i))
+                        '-l', os.path.join(self.dir, 'master%d.log' % i),
+                        *(['--pack-gc'] if self.pack_gc else []))
+        self.storage_ports = storage_ports
+        self.storage_processes = []
         for i in range(self.storage_count):
-            self._spawn('neostorage', '-b', '127.0.0.1:%d' % storage_ports[i],
-                        '-m', self.master_nodes, '-e', engine,
-                        '-d', os.path.join(self.dir, 'storage%d.db' % i),
-                        '-l', os.path.join(self.dir, 'storage%d.log' % i))
+            self.start_storage(i)
+
+    def start_storage(self, i):
+        """Starts storage i (again: same port, same database)."""
+        engine = os.path.join(self.builddir, 'backends', '.libs', 'sqlite.so')
+        self._spawn('neostorage', '-b', '127.0.0.1:%d' % self.storage_ports[i],
+                    '-m', self.master_nodes, '-e', engine,
+                    '-d', os.path.join(self.dir, 'storage%d.db' % i),
+                    '-l', os.path.join(self.dir, 'storage%d.log' % i))
+        process = self.processes[-1]
+        if i < len(self.storage_processes):
+            self.storage_processes[i] = process
+        else:
+            self.storage_processes.append(process)
+
+    def kill_storage(self, i):
+        """kill -9 of storage i (crashed() does not count it)."""
+        process = self.storage_processes[i]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        self.processes.remove(process)
+
+    def log(self, name):
+        """The text of a node's log: master0, storage1, admin..."""
+        try:
+            with open(os.path.join(self.dir, name + '.log')) as f:
+                return f.read()
+        except OSError:
+            return ''
+
+    def start_admin(self):
+        """An admin node, for neoctl()."""
+        self.admin_port = free_ports(1)[0]
+        self._spawn('neoadmin', '-b', '127.0.0.1:%d' % self.admin_port,
+                    '-m', self.master_nodes,
+                    '-l', os.path.join(self.dir, 'admin.log'))
+
+    def neoctl(self, *words):
+        """neoctl's output for a command, e.g. neoctl('check', ':')."""
+        command = [os.path.join(self.builddir, 'core', 'neoctl'),
+                   '-a', '127.0.0.1:%d' % self.admin_port] + list(words)
+        return subprocess.run(command, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=30,
+                              check=False).stdout.decode()
 
     def wait_running(self, timeout=10):
         """Waits until a master logs the RUNNING state, so that the first

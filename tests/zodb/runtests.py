@@ -35,6 +35,10 @@ def tests_of(suite):
 
 
 def test_key(test):
+    doctest = getattr(test, '_dt_test', None)
+    if doctest is not None:
+        # Doctests are all runTest of one class: their name tells them apart.
+        return '%s.%s' % (type(test).__name__, doctest.name)
     return '%s.%s' % (type(test).__name__, test._testMethodName)
 
 

@@ -296,6 +296,32 @@ static PyObject *Client_load_serial_ex(ClientObject *self, PyObject *args)
 	return load(self, args, LOAD_SERIAL_EX);
 }
 
+/* load_blob(oid, serial, path) -> size: the blob of that revision, written
+ * to a new file at path (whole or absent, see neo/client.h). */
+static PyObject *Client_load_blob(ClientObject *self, PyObject *args)
+{
+	uint64_t oid, serial, size = 0;
+	PyObject *path;
+	int status;
+
+	if (!PyArg_ParseTuple(args, "O&O&O&", neopy_id_converter, &oid, neopy_id_converter,
+			      &serial, PyUnicode_FSConverter, &path))
+		return NULL;
+	if (client_enter(self) < 0) {
+		Py_DECREF(path);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	status = neo_client_load_blob_path(self->client, oid, serial, PyBytes_AS_STRING(path),
+					   &size);
+	Py_END_ALLOW_THREADS
+	client_leave(self);
+	Py_DECREF(path);
+	if (status != NEO_CLIENT_OK)
+		return neopy_raise(status);
+	return PyLong_FromUnsignedLongLong(size);
+}
+
 /* --- Other reads ------------------------------------------------------------------- */
 
 static PyObject *Client_last_tid(ClientObject *self, PyObject *unused)
@@ -471,20 +497,26 @@ static PyObject *Client_tids_from(ClientObject *self, PyObject *args)
 
 /* --- Pack -------------------------------------------------------------------------- */
 
-/* pack(pack_tid, wait=False) -> the pack order's id (its tid). */
+/* pack(pack_tid, wait=False, gc=None) -> the pack order's id (its tid). */
 static PyObject *Client_pack(ClientObject *self, PyObject *args, PyObject *kwargs)
 {
-	static char *keywords[] = { "pack_tid", "wait", NULL };
+	static char *keywords[] = { "pack_tid", "wait", "gc", NULL };
 	uint64_t pack_tid, pack_id = 0;
-	int wait = 0, status;
+	int wait = 0, status, gc_choice = -1;
+	PyObject *gc = Py_None;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|p:pack", keywords, neopy_id_converter,
-					 &pack_tid, &wait))
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|pO:pack", keywords, neopy_id_converter,
+					 &pack_tid, &wait, &gc))
 		return NULL;
+	if (gc != Py_None) {
+		gc_choice = PyObject_IsTrue(gc);
+		if (gc_choice < 0)
+			return NULL;
+	}
 	if (client_enter(self) < 0)
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
-	status = neo_client_pack(self->client, pack_tid, NULL, 0, wait, &pack_id);
+	status = neo_client_pack_gc(self->client, pack_tid, gc_choice, wait, &pack_id);
 	Py_END_ALLOW_THREADS
 	client_leave(self);
 	if (status != NEO_CLIENT_OK)
@@ -551,6 +583,9 @@ static PyMethodDef Client_methods[] = {
 	  "data_serial is the revision an undo pointed back to, or None." },
 	{ "load_before", (PyCFunction)Client_load_before, METH_VARARGS,
 	  "load_before(oid, tid) -> (data, serial, next_serial): the newest before tid." },
+	{ "load_blob", (PyCFunction)Client_load_blob, METH_VARARGS,
+	  "load_blob(oid, serial, path) -> size: the blob of that revision into a\n"
+	  "new file at path (NotBlobError if it has none)." },
 	{ "last_tid", (PyCFunction)Client_last_tid, METH_NOARGS,
 	  "last_tid() -> the last tid this client knows of." },
 	{ "sync", (PyCFunction)Client_sync, METH_NOARGS,
@@ -565,8 +600,10 @@ static PyMethodDef Client_methods[] = {
 	{ "tids_from", (PyCFunction)Client_tids_from, METH_VARARGS,
 	  "tids_from(start, stop, length) -> [tid] in [start, stop], ascending." },
 	{ "pack", (PyCFunction)(void (*)(void))Client_pack, METH_VARARGS | METH_KEYWORDS,
-	  "pack(pack_tid, wait=False) -> pack_id: forget revisions older than the\n"
-	  "last one of each object at pack_tid (no garbage collection)." },
+	  "pack(pack_tid, wait=False, gc=None) -> pack_id: forget revisions older\n"
+	  "than the last one of each object at pack_tid; gc True also removes the\n"
+	  "objects unreachable from the root then, False not, None as the cluster's\n"
+	  "default (NEO in C's clusters; an upstream cluster never collects)." },
 	{ "wait_for_pack", (PyCFunction)Client_wait_for_pack, METH_VARARGS,
 	  "wait_for_pack(pack_id): until every storage applied that pack." },
 	{ "begin", (PyCFunction)Client_begin, METH_VARARGS,

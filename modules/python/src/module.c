@@ -31,6 +31,8 @@ static struct {
 	{ NEO_CLIENT_PROTOCOL, "ProtocolError", NULL },
 	{ NEO_CLIENT_NOMEM, "NoMemoryError", NULL },
 	{ NEO_CLIENT_TID_NOT_FOUND, "TidNotFoundError", NULL },
+	{ NEO_CLIENT_NOT_BLOB, "NotBlobError", NULL },
+	{ NEO_CLIENT_IO, "BlobIOError", NULL },
 };
 
 #define ERROR_COUNT (sizeof errors / sizeof errors[0])
@@ -143,11 +145,88 @@ PyObject *neopy_id_list(const uint64_t *ids, size_t count)
 	return list;
 }
 
+/* blob_data(record) -> the object's own data of a record: without the
+ * manifest of a blob object's record (neo/client.h), else record itself. */
+static PyObject *module_blob_data(PyObject *module, PyObject *record)
+{
+	size_t size;
+
+	(void)module;
+	if (!PyBytes_Check(record)) {
+		PyErr_Format(PyExc_TypeError, "a record is bytes, not %R", record);
+		return NULL;
+	}
+	size = neo_client_blob_data_size(PyBytes_AS_STRING(record),
+					 (size_t)PyBytes_GET_SIZE(record));
+	if (size == (size_t)PyBytes_GET_SIZE(record))
+		return Py_NewRef(record);
+	return PyBytes_FromStringAndSize(PyBytes_AS_STRING(record), (Py_ssize_t)size);
+}
+
+/* is_blob(record) -> whether it is a blob object's record. */
+static PyObject *module_is_blob(PyObject *module, PyObject *record)
+{
+	(void)module;
+	if (!PyBytes_Check(record)) {
+		PyErr_Format(PyExc_TypeError, "a record is bytes, not %R", record);
+		return NULL;
+	}
+	return PyBool_FromLong(neo_client_record_is_blob(PyBytes_AS_STRING(record),
+							 (size_t)PyBytes_GET_SIZE(record)));
+}
+
+/* is_blob_chunk(record) -> whether it is a blob's chunk record. */
+static PyObject *module_is_blob_chunk(PyObject *module, PyObject *record)
+{
+	(void)module;
+	if (!PyBytes_Check(record)) {
+		PyErr_Format(PyExc_TypeError, "a record is bytes, not %R", record);
+		return NULL;
+	}
+	return PyBool_FromLong(neo_client_record_is_blob_chunk(PyBytes_AS_STRING(record),
+							       (size_t)PyBytes_GET_SIZE(record)));
+}
+
+/* blob_chunks(record) -> [oid]: the chunks a blob object's record lists. */
+static PyObject *module_blob_chunks(PyObject *module, PyObject *record)
+{
+	uint64_t *oids;
+	size_t count;
+	PyObject *list;
+	int status;
+
+	(void)module;
+	if (!PyBytes_Check(record)) {
+		PyErr_Format(PyExc_TypeError, "a record is bytes, not %R", record);
+		return NULL;
+	}
+	status = neo_client_blob_chunk_oids(PyBytes_AS_STRING(record),
+					    (size_t)PyBytes_GET_SIZE(record), &oids, &count);
+	if (status != NEO_CLIENT_OK)
+		return neopy_raise(status);
+	list = neopy_id_list(oids, count);
+	neo_client_free(oids);
+	return list;
+}
+
+static PyMethodDef module_methods[] = {
+	{ "is_blob_chunk", module_is_blob_chunk, METH_O,
+	  "is_blob_chunk(record) -> a blob's chunk record?" },
+	{ "blob_chunks", module_blob_chunks, METH_O,
+	  "blob_chunks(record) -> [oid]: the chunks of a blob object's record." },
+	{ "blob_data", module_blob_data, METH_O,
+	  "blob_data(record) -> the object's own data (a blob object's record\n"
+	  "without its manifest; any other record as it is)." },
+	{ "is_blob", module_is_blob, METH_O, "is_blob(record) -> a blob object's record?" },
+	{ NULL }
+};
+
 static struct PyModuleDef module_def = {
 	PyModuleDef_HEAD_INIT,
 	.m_name = "neo.client._neoclient",
 	.m_doc = "libneoclient, the C client of a NEO cluster, for neo.client.Storage.",
 	.m_size = -1,
+	.m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__neoclient(void)

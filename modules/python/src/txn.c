@@ -95,6 +95,33 @@ static PyObject *Txn_store(TxnObject *self, PyObject *args)
 	return done(status);
 }
 
+/* store_blob(oid, serial, data, path): a blob object's revision, the blob
+ * read from the file at path (fsencoded) by chunks (neo/client.h). */
+static PyObject *Txn_store_blob(TxnObject *self, PyObject *args)
+{
+	uint64_t oid, serial;
+	Py_buffer data;
+	PyObject *path;
+	int status;
+
+	if (!PyArg_ParseTuple(args, "O&O&y*O&", neopy_id_converter, &oid, neopy_id_converter,
+			      &serial, &data, PyUnicode_FSConverter, &path))
+		return NULL;
+	if (txn_enter(self) < 0) {
+		PyBuffer_Release(&data);
+		Py_DECREF(path);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	status = neo_txn_store_blob_path(self->txn, oid, serial, data.buf, (size_t)data.len,
+					 PyBytes_AS_STRING(path));
+	Py_END_ALLOW_THREADS
+	txn_leave(self);
+	PyBuffer_Release(&data);
+	Py_DECREF(path);
+	return done(status);
+}
+
 /* A call taking (oid, id) ids: delete, store_undo, check_current. */
 typedef int (*two_id_fn)(struct neo_txn *txn, uint64_t oid, uint64_t id);
 
@@ -285,6 +312,9 @@ static PyObject *Txn_get_ttid(TxnObject *self, void *unused)
 static PyMethodDef Txn_methods[] = {
 	{ "store", (PyCFunction)Txn_store, METH_VARARGS,
 	  "store(oid, serial, data): a new revision based on serial (z64: new object)." },
+	{ "store_blob", (PyCFunction)Txn_store_blob, METH_VARARGS,
+	  "store_blob(oid, serial, data, path): a blob object's revision, its blob\n"
+	  "read from the file at path, in chunks." },
 	{ "delete", (PyCFunction)Txn_delete, METH_VARARGS, "delete(oid, serial): a deletion." },
 	{ "store_undo", (PyCFunction)Txn_store_undo, METH_VARARGS,
 	  "store_undo(oid, serial, data_serial): the data of revision data_serial again." },

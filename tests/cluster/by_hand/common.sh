@@ -1,4 +1,4 @@
-# Shared by the by-hand scenarios (see ../mixed_by_hand.md).
+# Shared by the by-hand scenarios (see tests/cluster/mixed_by_hand.md).
 # V: a virtualenv with upstream NEO and ZODB; B: our build directory.
 V=${V:-/tmp/mxvenv/bin}
 B=${B:?set B to our build directory (e.g. /path/to/_build)}

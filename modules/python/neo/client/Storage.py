@@ -5,7 +5,9 @@ The work is done by libneoclient through the C extension _neoclient;
 this module adapts it to ZODB's storage interfaces: IStorage, loadBefore
 for the MVCC adapter, undo, iteration, restore, deleteObject, and
 conflict resolution on the client side (ZODB 5: tpc_vote returns the
-oids it resolved).
+oids it resolved).  With a blob_dir, blobs too (IBlobStorage): kept in
+the cluster in chunks (core/client/blobs.md), copied into a local cache
+directory (blobs.py) to be read.
 
 Threads: calls may come from any thread, and several transactions may be
 committed at once (one Txn each).  Invalidations of other clients arrive
@@ -14,6 +16,9 @@ in libneoclient's network thread and are passed to the registered DB.
 
 import atexit
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
 import weakref
@@ -21,13 +26,16 @@ import weakref
 import zope.interface
 from ZODB import BaseStorage, ConflictResolution
 from ZODB import interfaces
+from ZODB.blob import (BlobFile, is_blob_record, remove_committed,
+                       rename_or_copy_blob)
 from ZODB.POSException import (ConflictError, POSKeyError, ReadConflictError,
                                ReadOnlyError, StorageTransactionError,
-                               UndoError)
+                               Unsupported, UndoError)
 from ZODB.TimeStamp import TimeStamp
 from ZODB.utils import maxtid, u64, z64
 
 from . import _neoclient
+from .blobs import BlobCache
 from .exception import translate
 from .iterator import iterator as _iterator, transaction_info
 
@@ -71,6 +79,15 @@ def _compress_level(compress):
     return level
 
 
+_blob_data = _neoclient.blob_data
+
+
+def _object_data(result):
+    """A load's (data, serial, ...) with the object's own data: a blob
+    object's record without its manifest."""
+    return (_blob_data(result[0]),) + tuple(result[1:])
+
+
 def _as_bytes(text):
     return text if isinstance(text, bytes) else text.encode('utf-8')
 
@@ -82,7 +99,16 @@ class _Commit(object):
         self.txn = txn
         self.data = {}          # oid -> data this transaction stores
         self.resolved = set()   # oids whose conflicts were resolved
+        self.blobs = {}         # oid -> its blob file (BLOB_DIR/pending)
         self.voted = False
+
+    def drop_blobs(self):
+        for path in self.blobs.values():
+            try:
+                remove_committed(path)
+            except OSError:
+                pass
+        self.blobs.clear()
 
 
 @zope.interface.implementer(
@@ -101,14 +127,32 @@ class Storage(BaseStorage.BaseStorage,
     def __init__(self, master_nodes, name, read_only=False, compress=None,
                  cache_size=None, logfile=None, ca=None, cert=None, key=None,
                  ignore_wrong_checksum=False, dynamic_master_list=None,
-                 connect_timeout=None, _app=None, **kw):
+                 connect_timeout=None, blob_dir=None, blob_cache_size=None,
+                 blob_cache_size_check=10, shared_blob_dir=False,
+                 pack_gc=None, wait_for_pack=None,
+                 _app=None, **kw):
         # Accepted for upstream's callers, without effect here:
         # - ignore_wrong_checksum: a wrong checksum is always an error (the
         #   library tries the other replicas first);
         # - dynamic_master_list: the master list is the one given;
         # - _app: upstream's internal way to share an Application;
         # - other keywords of upstream's Application (e.g. its test hooks).
+        # Blobs, with ZEO's and RelStorage's keywords: blob_dir is a local
+        # cache (blobs.py); the blobs themselves are in the cluster.
+        if shared_blob_dir:
+            raise ValueError('shared_blob_dir: NEO keeps blobs in the cluster; '
+                             'blob_dir is a local cache, never shared with '
+                             'the storages')
+        if blob_dir is None and blob_cache_size is not None:
+            raise ValueError('blob_cache_size needs a blob_dir')
         BaseStorage.BaseStorage.__init__(self, 'NEOStorage(%s)' % name)
+        # pack(): whether it collects garbage when the caller does not say
+        # (None: as the cluster's masters are configured, pack-gc), and
+        # whether it returns only once done (ZODB's IStorage.pack) or at
+        # once (upstream's asynchronous pack: see wait_for_pack_id).
+        self._pack_gc = pack_gc
+        if wait_for_pack is not None:
+            self.wait_for_pack = bool(wait_for_pack)
         self._is_read_only = bool(read_only)  # read by BaseStorage.isReadOnly
         self._db = None
         self._commits = {}                    # transaction -> _Commit
@@ -131,6 +175,12 @@ class Storage(BaseStorage.BaseStorage,
             connect_timeout=float(connect_timeout or 0),
             on_invalidate=_invalidation_callback(self))
         _open_clients.add(self._client)
+        self._blobs = None
+        if blob_dir is not None:
+            self._blobs = BlobCache(blob_dir, blob_cache_size,
+                                    blob_cache_size_check)
+            zope.interface.alsoProvides(self,
+                                        interfaces.IBlobStorageRestoreable)
         last = self._client.last_tid()
         with self._tid_lock:
             if last > self._last_tid:
@@ -175,7 +225,7 @@ class Storage(BaseStorage.BaseStorage,
     def load(self, oid, version=''):
         assert not version, 'versions are not supported'
         try:
-            return self._client.load(oid)[:2]
+            return _object_data(self._client.load(oid)[:2])
         except (_neoclient.NotFoundError, _neoclient.NoDataError):
             raise POSKeyError(oid)
         except _neoclient.Error as e:
@@ -183,7 +233,7 @@ class Storage(BaseStorage.BaseStorage,
 
     def loadSerial(self, oid, serial):
         try:
-            return self._client.load_serial(oid, serial)[0]
+            return _blob_data(self._client.load_serial(oid, serial)[0])
         except (_neoclient.NotFoundError, _neoclient.NoDataError):
             raise POSKeyError(oid)
         except _neoclient.Error as e:
@@ -200,7 +250,7 @@ class Storage(BaseStorage.BaseStorage,
                 raise translate(e)
             return None
         try:
-            return self._client.load_before(oid, tid)
+            return _object_data(self._client.load_before(oid, tid))
         except _neoclient.NotFoundError:
             raise POSKeyError(oid)
         except _neoclient.NoDataError as e:
@@ -270,14 +320,20 @@ class Storage(BaseStorage.BaseStorage,
         result = []
         skipped = seen = 0
         page = max(last, 20)
-        while len(result) < wanted:
+        packed = False
+        while len(result) < wanted and not packed:
             # Only a log read from offset 0 is exact across storages.
             try:
                 tids = self._client.undo_log(0, page)
             except _neoclient.Error as e:
                 raise translate(e)
             for tid in tids[seen:]:
-                entry = transaction_info(self._client, tid)
+                entry, packed = transaction_info(self._client, tid, True)
+                if packed:
+                    # as FileStorage's: undo stops where a pack with
+                    # garbage collection went (core/cluster/cluster.md
+                    # section 14.2); older transactions cannot be undone
+                    break
                 if filter is not None and not filter(entry):
                     continue
                 if skipped < first:
@@ -286,7 +342,7 @@ class Storage(BaseStorage.BaseStorage,
                 result.append(entry)
                 if len(result) == wanted:
                     break
-            if len(tids) < page:
+            if len(tids) < page or packed:
                 break
             seen = len(tids)
             page *= 4
@@ -389,9 +445,21 @@ class Storage(BaseStorage.BaseStorage,
         commit = self._commit(transaction)
         try:
             commit.txn.delete(oid, serial)
+            # A blob object's chunks go with it (core/client/blobs.md):
+            # an external garbage collector deleting it frees its blob.
+            for chunk in self._chunks_of(oid, serial):
+                commit.txn.delete(chunk, serial)
         except _neoclient.Error as e:
             raise translate(e)
         commit.data[oid] = None
+
+    def _chunks_of(self, oid, serial):
+        """The chunk oids of revision serial of oid if it is a blob's."""
+        try:
+            data = self._client.load_serial(oid, serial)[0]
+        except _neoclient.Error:
+            return ()  # the delete itself reports what is wrong
+        return _neoclient.blob_chunks(data) if _neoclient.is_blob(data) else ()
 
     def restore(self, oid, serial, data, version, prev_txn, transaction):
         """Stores oid as copied from another storage, in the transaction
@@ -452,7 +520,12 @@ class Storage(BaseStorage.BaseStorage,
         for oid, committed, base, data, read_conflict in conflicts:
             if read_conflict:
                 raise ReadConflictError(oid=oid, serials=(committed, base))
+        # Deletions last: a blob's conflict is then reported for its
+        # object, not for the deletion of one of its old chunks.
+        conflicts = sorted(conflicts, key=lambda c: c[3] is None)
         for oid, committed, base, data, read_conflict in conflicts:
+            if data is not None:
+                data = _blob_data(data)
             if data is None:  # a deletion cannot be merged
                 raise ConflictError(oid=oid, serials=(committed, base))
             if self.lastTransaction() < committed:
@@ -466,6 +539,7 @@ class Storage(BaseStorage.BaseStorage,
                 raise translate(e)
             commit.data[oid] = data
             commit.resolved.add(oid)
+            commit.blobs.pop(oid, None)
 
     def tpc_finish(self, transaction, f=None):
         commit = self._commit(transaction)
@@ -478,6 +552,7 @@ class Storage(BaseStorage.BaseStorage,
             raise translate(e)
         with self._commits_lock:
             self._commits.pop(transaction, None)
+        self._blobs_committed(commit, tid)
         with self._tid_lock:
             try:
                 if f is not None:
@@ -491,30 +566,73 @@ class Storage(BaseStorage.BaseStorage,
         with self._commits_lock:
             commit = self._commits.pop(transaction, None)
         if commit is not None:
+            commit.drop_blobs()
             commit.txn.abort()
 
     # --- Whole storage ---------------------------------------------------
 
     def copyTransactionsFrom(self, other, verbose=False):
-        BaseStorage.copy(other, self, verbose)
+        if self._blobs is None:
+            BaseStorage.copy(other, self, verbose)
+            return
+        # As ZODB's blob storages: the blob of each blob record is copied
+        # too (restoreBlob takes a copy of the source's file).
+        for transaction in other.iterator():
+            self.tpc_begin(transaction, transaction.tid, transaction.status)
+            for record in transaction:
+                blob = None
+                if is_blob_record(record.data):
+                    try:
+                        blob = other.loadBlob(record.oid, record.tid)
+                    except POSKeyError:
+                        pass
+                if blob is None:
+                    self.restore(record.oid, record.tid, record.data, '',
+                                 record.data_txn, transaction)
+                    continue
+                fd, copy = tempfile.mkstemp(suffix='.copy',
+                                            dir=self.temporaryDirectory())
+                with open(blob, 'rb') as source, os.fdopen(fd, 'wb') as target:
+                    shutil.copyfileobj(source, target)
+                self.restoreBlob(record.oid, record.tid, record.data, copy,
+                                 record.data_txn, transaction)
+            self.tpc_vote(transaction)
+            self.tpc_finish(transaction)
 
-    # As upstream: pack returns once the order is committed, and storages
-    # apply it in the background; True waits until they are done (tests).
-    wait_for_pack = False
+    # As ZODB's IStorage.pack: pack returns once every storage has applied
+    # it.  False: upstream's asynchronous pack, which returns once the order
+    # is committed (storages apply it in the background); wait_for_pack_id
+    # then waits for it.
+    wait_for_pack = True
 
     def pack(self, t, referencesf=None, gc=None):
         """Forgets, for each object, its revisions older than the last one
-        at time t.  As upstream: no garbage collection (referencesf and gc,
-        FileStorage's switch, are ignored), and the order is a transaction
-        described TXN_PACK_DESC."""
-        if referencesf is not None and gc is not False:
-            logger.info('NEO packs without garbage collection: '
-                        'use an external tool for that')
-        tid = min(TimeStamp(*_gmtime(t)).raw(), self.lastTransaction())
+        at time t; with garbage collection (gc True, or None and the
+        storage's pack_gc or the cluster's default says so), also every
+        object not reachable from the root at t and the transactions left
+        empty, as FileStorage does.  The references are found by the
+        storages (ZODB's forms, as referencesf finds them), so referencesf
+        itself is not called.  The order is a transaction described
+        TXN_PACK_DESC, as upstream; returns its id."""
+        return self.pack_tid(
+            min(TimeStamp(*_gmtime(t)).raw(), self.lastTransaction()), gc)
+
+    def pack_tid(self, tid, gc=None):
+        """pack() at a tid rather than a time."""
+        if gc is None:
+            gc = self._pack_gc
         if tid == z64:
-            return
+            return None
         try:
-            self._client.pack(tid, wait=self.wait_for_pack)
+            return self._client.pack(tid, wait=self.wait_for_pack, gc=gc)
+        except _neoclient.Error as e:
+            raise translate(e)
+
+    def wait_for_pack_id(self, pack_id):
+        """Waits until every storage has applied the pack pack_id (what an
+        asynchronous pack() returned)."""
+        try:
+            self._client.wait_for_pack(pack_id)
         except _neoclient.Error as e:
             raise translate(e)
 
@@ -522,8 +640,103 @@ class Storage(BaseStorage.BaseStorage,
         client = self._client
         _open_clients.discard(client)
         with self._commits_lock:
+            commits = [c for c in self._commits.values() if c is not None]
             self._commits.clear()
+        for commit in commits:
+            commit.drop_blobs()
         client.close()
+        if self._blobs is not None:
+            self._blobs.close()
+
+    # --- Blobs (IBlobStorage) ----------------------------------------------
+
+    def _blob_cache(self):
+        if self._blobs is None:
+            raise Unsupported('no blob_dir configured: this storage keeps no '
+                              'blobs')
+        return self._blobs
+
+    def temporaryDirectory(self):
+        return self._blob_cache().temporary
+
+    def storeBlob(self, oid, oldserial, data, blobfilename, version,
+                  transaction):
+        """Stores the object and its blob, whose file becomes ours: it is
+        moved to the cache (as the blob of the new revision at finish)
+        and sent to the cluster from there, chunk by chunk."""
+        assert not version, 'versions are not supported'
+        if self._is_read_only:
+            raise ReadOnlyError()
+        if isinstance(oldserial, str):
+            oldserial = oldserial.encode('latin-1')  # as ZODB's tests give it
+        self._store_blob(self._commit(transaction), oid, oldserial or z64,
+                         data, blobfilename)
+
+    def _store_blob(self, commit, oid, base, data, blobfilename):
+        cache = self._blob_cache()
+        pending = cache.pending_path(oid)
+        rename_or_copy_blob(blobfilename, pending)
+        previous = commit.blobs.pop(oid, None)
+        if previous is not None:
+            remove_committed(previous)
+        commit.blobs[oid] = pending
+        try:
+            commit.txn.store_blob(oid, base, data or b'', pending)
+        except _neoclient.Error as e:
+            raise translate(e)
+        commit.data[oid] = data
+
+    def restoreBlob(self, oid, serial, data, blobfilename, prev_txn,
+                    transaction):
+        """restore() of a blob object (copyTransactionsFrom): its blob is
+        stored again, whole (prev_txn is not needed)."""
+        if self._is_read_only:
+            raise ReadOnlyError()
+        commit = self._commit(transaction)
+        self._store_blob(commit, oid, self._current_serial(oid), data,
+                         blobfilename)
+
+    def _blobs_committed(self, commit, tid):
+        """The committed blobs are the cache's copies of the new
+        revisions."""
+        for oid, pending in commit.blobs.items():
+            try:
+                self._blobs.move_in(pending, oid, tid)
+            except OSError as e:
+                logger.warning('blob cache: %s: %s', pending, e)
+        commit.blobs.clear()
+
+    def loadBlob(self, oid, serial):
+        """The path of a file holding the blob of revision serial, in the
+        cache (downloaded if it is not there)."""
+        cache = self._blob_cache()
+        path = cache.lookup(oid, serial)
+        if path is not None:
+            return path
+        cache.prepare(oid)
+        path = cache.path(oid, serial)
+        try:
+            self._client.load_blob(oid, serial, path)
+        except (_neoclient.NotFoundError, _neoclient.NoDataError,
+                _neoclient.NotBlobError):
+            raise POSKeyError('No blob file', oid, serial)
+        except _neoclient.Error as e:
+            raise translate(e)
+        cache.added(path)
+        return path
+
+    def openCommittedBlobFile(self, oid, serial, blob=None):
+        # The cache may remove the file between loadBlob and open: once
+        # more then (the download puts a new one).
+        for attempt in (1, 2):
+            path = self.loadBlob(oid, serial)
+            try:
+                if blob is None:
+                    return open(path, 'rb')
+                return BlobFile(path, 'r', blob)
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
 
     def cleanup(self):
         """Nothing to remove on the client side."""

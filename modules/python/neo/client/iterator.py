@@ -13,9 +13,11 @@ from .exception import translate
 CHUNK = 100
 
 
-def transaction_info(client, tid):
+def transaction_info(client, tid, with_packed=False):
     """The description of a transaction for undoLog and history: id,
-    time, user_name, description, and the keys of its extension."""
+    time, user_name, description, and the keys of its extension; with
+    with_packed, (that, whether a pack with garbage collection went past
+    it)."""
     try:
         user, description, extension, packed, oids = client.transaction_info(tid)
     except _neoclient.Error as e:
@@ -24,7 +26,7 @@ def transaction_info(client, tid):
             'user_name': user, 'description': description}
     if extension:
         info.update(loads(extension))
-    return info
+    return (info, packed) if with_packed else info
 
 
 class Record(DataRecord):
@@ -53,19 +55,40 @@ class Transaction(TransactionRecord):
         self._oids = oids
 
     def __iter__(self):
+        # Blobs (core/client/blobs.md): chunk records are left out, their
+        # blob goes with its object (loadBlob); so are the deletions of the
+        # chunks of the blobs this transaction replaced, which come after.
+        deletions, replaced_chunks = [], set()
         for oid in self._oids:
             try:
                 data, _, _, data_txn = self._client.load_serial_ex(oid,
                                                                    self.tid)
             except _neoclient.NoDataError as e:
-                if e.serial is None:
-                    continue  # gone (packed): as upstream, not listed
-                data = data_txn = None
+                if e.serial is not None:
+                    deletions.append(oid)
+                continue  # else gone (packed): as upstream, not listed
             except _neoclient.NotFoundError:
                 continue
             except _neoclient.Error as e:
                 raise translate(e)
+            if _neoclient.is_blob_chunk(data):
+                continue
+            if _neoclient.is_blob(data):
+                replaced_chunks.update(self._replaced_chunks(oid))
+                data = _neoclient.blob_data(data)
             yield Record(oid, self.tid, data, data_txn)
+        for oid in deletions:
+            if oid not in replaced_chunks:
+                yield Record(oid, self.tid, None, None)
+
+    def _replaced_chunks(self, oid):
+        """The chunks of the blob revision before this one, which this
+        transaction deleted."""
+        try:
+            data = self._client.load_before(oid, self.tid)[0]
+        except _neoclient.Error:
+            return ()
+        return _neoclient.blob_chunks(data) if _neoclient.is_blob(data) else ()
 
 
 def iterator(client, start, stop):

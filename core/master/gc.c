@@ -1,0 +1,890 @@
+/*
+ * master/gc.c - pack's garbage collection, driven by the primary master
+ * over the storages (core/cluster/cluster.md section 14.2).
+ *
+ * One pack order at a time, in id order.  The master keeps the marks as
+ * bitmaps over the oid space [0, last oid] (2 bits an oid, plus 1 for the
+ * oids committed meanwhile); the storages read and delete their own rows
+ * on request (storage/gc.c), a bounded batch per request:
+ *
+ *   decide  the pack transaction's extension says gc or not; none: the
+ *           cluster's default (pack-gc);
+ *   future  references of every revision after the pack tid are roots;
+ *   mark    from the root (oid 0) at the pack tid, breadth by batches of
+ *           marked-but-unread oids;
+ *   sweep   per page of a partition's oids alive at the pack tid: begins
+ *           are held until no transaction is open, the oids committed
+ *           since the collection started give their references, marking
+ *           runs to its fixpoint again, then the page's unmarked oids go
+ *           on every cell of the partition, and begins resume;
+ *   trans   the transactions up to the pack tid none of whose revisions
+ *           survive the pack go too.
+ *
+ * A lost storage or connection starts the order over later (the result
+ * does not depend on how far a previous attempt went); a storage's error
+ * (a record that is not a ZODB pickle) abandons garbage collection for
+ * that order.  The order is given to the storages (AskPackOrders) only
+ * once this is done, so that WaitForPack returns after both.
+ */
+#include "master/master.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "runtime/alloc.h"
+#include "runtime/log.h"
+
+#define GC_BATCH 1000			/* oids per request */
+#define GC_RETRY_MS 200			/* waiting for storages or for commits */
+#define GC_MAX_OIDS (1ull << 33)	/* 3 GiB of bitmaps: beyond, no GC */
+
+/* The pack transaction's extension our client writes (client/pack.c):
+ * pickles of {'neo_pack_gc': True} and {'neo_pack_gc': False}. */
+static const uint8_t gc_true_ext[] = "\x80\x03}q\x00X\x0b\x00\x00\x00neo_pack_gcq\x01\x88s.";
+static const uint8_t gc_false_ext[] = "\x80\x03}q\x00X\x0b\x00\x00\x00neo_pack_gcq\x01\x89s.";
+
+enum gc_phase { GC_IDLE, GC_DECIDING, GC_FUTURE, GC_MARK, GC_BARRIER, GC_SWEEP, GC_TRANS };
+
+struct held_begin {
+	struct neo_node *node;
+	struct neo_conn *conn;
+	uint32_t msg_id;
+	struct neo_opt_p64 tid;
+	struct held_begin *next;
+};
+
+struct master_gc {
+	enum gc_phase phase;
+	uint64_t epoch;			/* answers of an earlier attempt are ignored */
+	uint64_t id, pack_tid;
+	uint64_t limit;			/* oids [0, limit) have marks */
+	uint8_t *marked, *expanded;
+	uint64_t to_expand, marked_count, mark_cursor;
+	uint8_t *dirty;			/* oids committed since the start */
+	uint64_t dirty_limit, dirty_count;
+	uint32_t partition;
+	uint32_t cell;			/* sweep, trans: each cell lists its own rows */
+	uint64_t cursor;
+	bool cursor_done;		/* the partition's pages are all done */
+	uint64_t *page;			/* future: the oids whose refs are asked */
+	uint32_t page_count;
+	uint32_t pending;		/* requests out */
+	bool failed, abandon;
+	bool holding;			/* begins held */
+	struct held_begin *held;
+	uint64_t *trans_tids;		/* trans: the page's transactions */
+	uint8_t *trans_kept;		/* TRANS_* */
+	uint32_t trans_count;
+	uint64_t removed, dropped;
+	int64_t ptid;			/* the partition table the attempt started on */
+	struct event *timer;
+};
+
+/* What becomes of a transaction up to the pack tid. */
+enum { TRANS_EMPTY, TRANS_KEPT, TRANS_NO_OIDS };
+
+struct gc_ask {
+	struct master *m;
+	uint64_t epoch;
+	uint32_t *index;		/* revisions kept: the page index of each pair */
+};
+
+static void step(struct master *m);
+static void timer_fired(evutil_socket_t fd, short what, void *arg);
+
+/* --- Bitmaps --------------------------------------------------------------------- */
+
+static bool bit(const uint8_t *map, uint64_t i)
+{
+	return map[i >> 3] & (1u << (i & 7));
+}
+
+static void set_bit(uint8_t *map, uint64_t i)
+{
+	map[i >> 3] |= (uint8_t)(1u << (i & 7));
+}
+
+static void mark(struct master_gc *g, uint64_t oid)
+{
+	if (oid >= g->limit || bit(g->marked, oid))
+		return;
+	set_bit(g->marked, oid);
+	g->marked_count++;
+	g->to_expand++;
+}
+
+/* --- State ------------------------------------------------------------------------- */
+
+static struct master_gc *gc_of(struct master *m)
+{
+	if (m->gc == NULL) {
+		m->gc = neo_calloc(1, sizeof *m->gc);
+		if (m->gc)
+			m->gc->timer = evtimer_new(m->base, timer_fired, m);
+	}
+	return m->gc;
+}
+
+static void release_begins(struct master *m)
+{
+	struct master_gc *g = m->gc;
+
+	g->holding = false;
+	while (g->held) {
+		struct held_begin *h = g->held;
+		struct neo_ask_begin_transaction args = { h->tid };
+		struct neo_packet pkt = { .msg_id = h->msg_id, .code = NEO_ASK_BEGIN_TRANSACTION,
+					  .args = &args };
+
+		g->held = h->next;
+		master_txn_begin(m, h->node, h->conn, &pkt);
+		neo_free(h);
+	}
+}
+
+static void free_marks(struct master_gc *g)
+{
+	neo_free(g->marked);
+	neo_free(g->expanded);
+	neo_free(g->dirty);
+	neo_free(g->page);
+	neo_free(g->trans_tids);
+	neo_free(g->trans_kept);
+	g->marked = g->expanded = g->dirty = NULL;
+	g->page = g->trans_tids = NULL;
+	g->trans_kept = NULL;
+	g->page_count = g->trans_count = 0;
+	g->dirty_limit = g->dirty_count = 0;
+}
+
+/* The attempt ends: done, abandoned, or to be made again later. */
+static void finish(struct master *m, bool over)
+{
+	struct master_gc *g = m->gc;
+
+	free_marks(g);
+	g->epoch++;
+	g->pending = 0;
+	g->phase = GC_IDLE;
+	release_begins(m);
+	if (over) {
+		master_pack_gc_set(m, g->id, g->abandon ? MASTER_GC_NONE : MASTER_GC_DONE);
+		g->abandon = false;
+	}
+	g->failed = false;
+}
+
+static void later(struct master *m, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(m->gc->timer, &tv);
+}
+
+static void timer_fired(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	step(arg);
+}
+
+/* --- Storages ---------------------------------------------------------------------- */
+
+static bool node_usable(struct neo_node *node)
+{
+	struct master_node *data = node ? node->owner_data : NULL;
+
+	return node && node->conn && node->state == NEO_NODE_RUNNING && data && data->gc_capable;
+}
+
+/* A storage with a readable cell of partition, ours and running. */
+static struct neo_node *reader(struct master *m, uint32_t partition)
+{
+	const struct neo_pt_cells *row = &m->pt.rows[partition];
+
+	for (uint32_t i = 0; i < row->count; i++) {
+		struct neo_node *node = neo_nodes_by_nid(&m->nodes, row->cells[i].nid);
+
+		if (neo_cell_readable(row->cells[i].state) && node_usable(node))
+			return node;
+	}
+	return NULL;
+}
+
+/* Every cell of every partition readable, on a running storage of ours:
+ * then deletions reach every replica. */
+static bool cluster_ready(struct master *m, bool *foreign)
+{
+	*foreign = false;
+	if (m->state != NEO_CLUSTER_RUNNING || m->pt.num_partitions == 0)
+		return false;
+	for (uint32_t p = 0; p < m->pt.num_partitions; p++) {
+		const struct neo_pt_cells *row = &m->pt.rows[p];
+
+		for (uint32_t i = 0; i < row->count; i++) {
+			struct neo_node *node = neo_nodes_by_nid(&m->nodes, row->cells[i].nid);
+			struct master_node *data = node ? node->owner_data : NULL;
+
+			if (node && node->conn && data && !data->gc_capable)
+				*foreign = true;
+			if (!neo_cell_readable(row->cells[i].state) || !node_usable(node))
+				return false;
+		}
+	}
+	return true;
+}
+
+static void answered(struct neo_conn *conn, enum neo_ask_status status, struct neo_packet *answer,
+		     void *arg);
+
+static bool ask(struct master *m, struct neo_node *node, uint16_t code, const void *args,
+		uint32_t *index)
+{
+	struct gc_ask *a = neo_calloc(1, sizeof *a);
+
+	if (a == NULL || node == NULL || node->conn == NULL) {
+		neo_free(a);
+		neo_free(index);
+		m->gc->failed = true;
+		return false;
+	}
+	*a = (struct gc_ask){ m, m->gc->epoch, index };
+	if (neo_conn_ask(node->conn, code, args, 0, answered, a) < 0) {
+		neo_free(index);
+		neo_free(a);
+		m->gc->failed = true;
+		return false;
+	}
+	m->gc->pending++;
+	return true;
+}
+
+/* Asks the references of oids, each from a reader of its partition: one
+ * request per storage. */
+static void ask_references(struct master *m, const uint64_t *oids, uint32_t count, bool future)
+{
+	struct master_gc *g = m->gc;
+	uint32_t np = m->pt.num_partitions;
+	struct neo_node **readers = neo_calloc(np, sizeof *readers);
+	struct neo_node **nodes = neo_calloc((size_t)count + 1, sizeof *nodes);
+	uint64_t *batch = neo_malloc(((size_t)count + 1) * sizeof *batch);
+	uint32_t done = 0;
+
+	if (readers == NULL || nodes == NULL || batch == NULL) {
+		g->failed = true;
+		goto out;
+	}
+	for (uint32_t p = 0; p < np; p++)
+		readers[p] = reader(m, p);
+	for (uint32_t i = 0; i < count; i++) {
+		nodes[i] = readers[neo_ptable_partition(&m->pt, oids[i])];
+		if (nodes[i] == NULL) {
+			g->failed = true;
+			goto out;
+		}
+	}
+	while (done < count) {
+		struct neo_node *node = NULL;
+		struct neo_ask_gc_references req = { g->pack_tid, future, { batch, 0 } };
+
+		for (uint32_t i = 0; i < count; i++) {
+			if (nodes[i] == NULL || (node && nodes[i] != node))
+				continue;
+			node = nodes[i];
+			batch[req.oids.count++] = oids[i];
+			nodes[i] = NULL;
+			done++;
+		}
+		ask(m, node, NEO_ASK_GC_REFERENCES, &req, NULL);
+	}
+out:
+	neo_free(readers);
+	neo_free(nodes);
+	neo_free(batch);
+}
+
+/* --- Phases ------------------------------------------------------------------------- */
+
+static void decide(struct master *m)
+{
+	struct master_gc *g = m->gc;
+	struct neo_ask_transaction_information req = { g->id };
+
+	g->phase = GC_DECIDING;
+	ask(m, reader(m, neo_ptable_partition(&m->pt, g->id)), NEO_ASK_TRANSACTION_INFORMATION,
+	    &req, NULL);
+}
+
+static void decided(struct master *m, const struct neo_answer_transaction_information *info)
+{
+	struct master_gc *g = m->gc;
+	bool gc = m->opts->pack_gc;
+
+	if (info->extension.size == sizeof gc_true_ext - 1 &&
+	    memcmp(info->extension.data, gc_true_ext, sizeof gc_true_ext - 1) == 0)
+		gc = true;
+	else if (info->extension.size == sizeof gc_false_ext - 1 &&
+		 memcmp(info->extension.data, gc_false_ext, sizeof gc_false_ext - 1) == 0)
+		gc = false;
+	neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": %s", g->id,
+		gc ? "with garbage collection" : "without garbage collection");
+	master_pack_gc_set(m, g->id, gc ? MASTER_GC_PENDING : MASTER_GC_NONE);
+	g->phase = GC_IDLE;
+}
+
+static bool start_marks(struct master *m)
+{
+	struct master_gc *g = m->gc;
+
+	g->limit = m->last_oid + 1;
+	if (g->limit > GC_MAX_OIDS) {
+		neo_log(NEO_LOG_ERROR, "pack %016" PRIx64 ": %" PRIu64 " oids is too many to "
+			"collect garbage: packed without", g->id, g->limit);
+		g->abandon = true;
+		return false;
+	}
+	g->marked = neo_calloc(g->limit / 8 + 1, 1);
+	g->expanded = neo_calloc(g->limit / 8 + 1, 1);
+	if (g->marked == NULL || g->expanded == NULL) {
+		g->abandon = true;
+		return false;
+	}
+	g->marked_count = g->to_expand = g->mark_cursor = 0;
+	g->ptid = m->pt.ptid;
+	g->removed = g->dropped = 0;
+	mark(g, 0);
+	g->phase = GC_FUTURE;
+	g->partition = g->cell = 0;
+	g->cursor = 0;
+	g->cursor_done = false;
+	neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": garbage collection up to %016" PRIx64
+		" started (%" PRIu64 " oids)", g->id, g->pack_tid, g->limit);
+	return true;
+}
+
+/* The storage of the current cell (sweep, trans), or a reader of the
+ * partition (future). */
+static struct neo_node *page_node(struct master *m, bool per_cell)
+{
+	struct master_gc *g = m->gc;
+	const struct neo_pt_cells *row = &m->pt.rows[g->partition];
+
+	if (!per_cell)
+		return reader(m, g->partition);
+	return g->cell < row->count ? neo_nodes_by_nid(&m->nodes, row->cells[g->cell].nid) : NULL;
+}
+
+/* Asks a page of oids alive at tid: of a partition, or of the current
+ * cell (a replica that missed an earlier attempt's sweep lists what it
+ * still has). */
+static void ask_page(struct master *m, uint64_t tid, bool per_cell)
+{
+	struct master_gc *g = m->gc;
+	struct neo_ask_oids_from req = { .partition = g->partition, .length = GC_BATCH,
+					 .min_oid = g->cursor, .tid = tid };
+
+	ask(m, page_node(m, per_cell), NEO_ASK_OIDS_FROM, &req, NULL);
+}
+
+/* On to the next partition (or cell) once the current one's pages are
+ * done; false after the last. */
+static bool next_partition(struct master *m, bool per_cell)
+{
+	struct master_gc *g = m->gc;
+
+	if (!g->cursor_done)
+		return true;
+	g->cursor = 0;
+	g->cursor_done = false;
+	if (per_cell && ++g->cell < m->pt.rows[g->partition].count)
+		return true;
+	g->cell = 0;
+	return ++g->partition < m->pt.num_partitions;
+}
+
+static void mark_batch(struct master *m)
+{
+	struct master_gc *g = m->gc;
+	uint64_t *batch = neo_malloc(GC_BATCH * sizeof *batch);
+	uint32_t count = 0;
+
+	if (batch == NULL) {
+		g->failed = true;
+		return;
+	}
+	for (uint64_t seen = 0; seen < g->limit && count < GC_BATCH; seen++) {
+		uint64_t oid = g->mark_cursor;
+
+		g->mark_cursor = (g->mark_cursor + 1) % g->limit;
+		if (bit(g->marked, oid) && !bit(g->expanded, oid)) {
+			set_bit(g->expanded, oid);
+			g->to_expand--;
+			batch[count++] = oid;
+		}
+	}
+	ask_references(m, batch, count, false);
+	neo_free(batch);
+}
+
+/* The oids committed since the start: their new revisions' references. */
+static void dirty_batch(struct master *m)
+{
+	struct master_gc *g = m->gc;
+	uint64_t *batch = neo_malloc(GC_BATCH * sizeof *batch);
+	uint32_t count = 0;
+
+	if (batch == NULL) {
+		g->failed = true;
+		return;
+	}
+	for (uint64_t oid = 0; oid < g->dirty_limit && count < GC_BATCH; oid++)
+		if (bit(g->dirty, oid)) {
+			g->dirty[oid >> 3] &= (uint8_t)~(1u << (oid & 7));
+			g->dirty_count--;
+			batch[count++] = oid;
+		}
+	ask_references(m, batch, count, true);
+	neo_free(batch);
+}
+
+static void trans_page_done(struct master *m)
+{
+	struct master_gc *g = m->gc;
+	struct neo_ask_gc_drop_transactions req = { .partition = g->partition };
+	uint64_t *empty = neo_malloc(((size_t)g->trans_count + 1) * sizeof *empty);
+	uint64_t *packed = neo_malloc(((size_t)g->trans_count + 1) * sizeof *packed);
+
+	if (empty == NULL || packed == NULL) {
+		neo_free(empty);
+		neo_free(packed);
+		g->failed = true;
+		return;
+	}
+	/* emptied ones go, the others are flagged packed (undo stops there) */
+	for (uint32_t i = 0; i < g->trans_count; i++)
+		if (g->trans_kept[i] == TRANS_EMPTY)
+			empty[req.tids.count++] = g->trans_tids[i];
+		else if (g->trans_kept[i] == TRANS_KEPT)
+			packed[req.packed.count++] = g->trans_tids[i];
+	req.tids.items = empty;
+	req.packed.items = packed;
+	if (req.tids.count || req.packed.count)
+		ask(m, page_node(m, true), NEO_ASK_GC_DROP_TRANSACTIONS, &req, NULL);
+	g->dropped += req.tids.count;
+	neo_free(empty);
+	neo_free(packed);
+	neo_free(g->trans_tids);
+	neo_free(g->trans_kept);
+	g->trans_tids = NULL;
+	g->trans_kept = NULL;
+	g->trans_count = 0;
+}
+
+static void step(struct master *m)
+{
+	struct master_gc *g = m->gc;
+	bool foreign;
+
+	if (g == NULL || g->pending)
+		return;
+	/* cells moved meanwhile (a tweak, a storage lost): a cell may have
+	 * missed pages, so the attempt starts over on the new table */
+	if (g->phase != GC_IDLE && g->phase != GC_DECIDING && g->ptid != m->pt.ptid)
+		g->failed = true;
+	if (g->failed) {
+		neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": garbage collection %s", g->id,
+			g->abandon ? "abandoned" : "interrupted: started over later");
+		finish(m, g->abandon);
+		later(m, GC_RETRY_MS);
+		return;
+	}
+	switch (g->phase) {
+	case GC_IDLE: {
+		enum master_gc_state state;
+
+		if (!master_pack_gc_next(m, &g->id, &g->pack_tid, &state))
+			return;
+		if (!cluster_ready(m, &foreign)) {
+			if (foreign) {
+				neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": a storage does not "
+					"collect garbage (upstream's, or --disable-pack): packed "
+					"without garbage collection", g->id);
+				master_pack_gc_set(m, g->id, MASTER_GC_NONE);
+				later(m, 0);
+			} else {
+				later(m, GC_RETRY_MS);
+			}
+			return;
+		}
+		if (state == MASTER_GC_UNDECIDED)
+			decide(m);
+		else if (start_marks(m))
+			later(m, 0);
+		else
+			finish(m, true);
+		break;
+	}
+	case GC_DECIDING:
+		later(m, 0);
+		return;
+	case GC_FUTURE:
+		if (g->page_count) {
+			ask_references(m, g->page, g->page_count, true);
+			g->page_count = 0;
+		} else if (next_partition(m, false)) {
+			/* every oid alive now (tids stay below 2^63, which
+			 * SQL backends store signed) */
+			ask_page(m, INT64_MAX - 1, false);
+		} else {
+			g->phase = GC_MARK;
+			later(m, 0);
+		}
+		break;
+	case GC_MARK:
+		if (g->to_expand) {
+			mark_batch(m);
+			break;
+		}
+		neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": %" PRIu64 " reachable oid(s) marked",
+			g->id, g->marked_count);
+		g->phase = GC_BARRIER;
+		g->partition = g->cell = 0;
+		g->cursor = 0;
+		g->cursor_done = false;
+		later(m, 0);
+		break;
+	case GC_BARRIER:
+		g->holding = true;
+		if (m->txns) {
+			later(m, 5);
+			return;
+		}
+		if (g->dirty_count)
+			dirty_batch(m);
+		else if (g->to_expand)
+			mark_batch(m);
+		else if (next_partition(m, true)) {
+			g->phase = GC_SWEEP;
+			ask_page(m, g->pack_tid, true);
+		} else {
+			release_begins(m);
+			neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": %" PRIu64 " unreachable "
+				"revision(s) removed", g->id, g->removed);
+			g->phase = GC_TRANS;
+			g->partition = g->cell = 0;
+			g->cursor = 0;
+			g->cursor_done = false;
+			later(m, 0);
+		}
+		break;
+	case GC_SWEEP:
+		/* the page is swept: let commits in, then the next one */
+		release_begins(m);
+		g->phase = GC_BARRIER;
+		later(m, 0);
+		break;
+	case GC_TRANS:
+		if (g->trans_tids) {
+			trans_page_done(m);
+			if (g->pending)
+				break;
+		}
+		if (next_partition(m, true)) {
+			struct neo_ask_gc_transactions req = { g->partition, g->pack_tid, g->cursor,
+							       GC_BATCH };
+
+			ask(m, page_node(m, true), NEO_ASK_GC_TRANSACTIONS, &req, NULL);
+		} else {
+			neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": garbage collection done (%"
+				PRIu64 " transaction(s) left empty removed)", g->id, g->dropped);
+			finish(m, true);
+			later(m, 0);
+		}
+		break;
+	}
+	if (g->failed && !g->pending)
+		later(m, 0);
+}
+
+/* --- Answers ------------------------------------------------------------------------- */
+
+static void page_answered(struct master *m, const struct neo_answer_oids_from *a)
+{
+	struct master_gc *g = m->gc;
+	struct neo_ask_gc_sweep req = { .partition = g->partition, .pack_tid = g->pack_tid };
+	uint64_t *unmarked;
+
+	g->cursor_done = !a->next_oid.has;
+	if (a->next_oid.has)
+		g->cursor = a->next_oid.v;
+	if (g->phase == GC_FUTURE) {
+		neo_free(g->page);
+		g->page = neo_malloc(((size_t)a->oids.count + 1) * sizeof *g->page);
+		if (g->page == NULL) {
+			g->failed = true;
+			return;
+		}
+		if (a->oids.count)
+			memcpy(g->page, a->oids.items, a->oids.count * sizeof *g->page);
+		g->page_count = a->oids.count;
+		return;
+	}
+	unmarked = neo_malloc(((size_t)a->oids.count + 1) * sizeof *unmarked);
+	if (unmarked == NULL) {
+		g->failed = true;
+		return;
+	}
+	for (uint32_t i = 0; i < a->oids.count; i++)
+		if (a->oids.items[i] < g->limit && !bit(g->marked, a->oids.items[i]))
+			unmarked[req.oids.count++] = a->oids.items[i];
+	req.oids.items = unmarked;
+	if (req.oids.count)
+		ask(m, page_node(m, true), NEO_ASK_GC_SWEEP, &req, NULL);
+	neo_free(unmarked);
+}
+
+static void trans_answered(struct master *m, struct neo_node *from,
+			   const struct neo_answer_gc_transactions *a)
+{
+	struct master_gc *g = m->gc;
+	uint32_t pairs = 0, np = m->pt.num_partitions;
+	uint64_t *oids, *serials;
+	uint32_t *index;
+
+	(void)from;
+	g->cursor_done = !a->next_tid.has;
+	if (a->next_tid.has)
+		g->cursor = a->next_tid.v;
+	g->trans_count = a->tids.count;
+	g->trans_tids = neo_malloc(((size_t)a->tids.count + 1) * sizeof *g->trans_tids);
+	g->trans_kept = neo_calloc((size_t)a->tids.count + 1, sizeof *g->trans_kept);
+	for (uint32_t i = 0; i < a->oids.count; i++)
+		pairs += a->oids.items[i].count;
+	oids = neo_malloc(((size_t)pairs + 1) * sizeof *oids);
+	serials = neo_malloc(((size_t)pairs + 1) * sizeof *serials);
+	if (g->trans_tids == NULL || g->trans_kept == NULL || oids == NULL || serials == NULL ||
+	    a->oids.count != a->tids.count) {
+		g->failed = true;
+		goto out;
+	}
+	if (a->tids.count)
+		memcpy(g->trans_tids, a->tids.items, a->tids.count * sizeof *g->trans_tids);
+	for (uint32_t i = 0; i < a->tids.count; i++)
+		/* no object at all (a pack transaction): left as it is */
+		g->trans_kept[i] = a->oids.items[i].count == 0 ? TRANS_NO_OIDS : TRANS_EMPTY;
+	/* per partition of the oids: one request to a reader */
+	for (uint32_t p = 0; p < np && !g->failed; p++) {
+		struct neo_ask_gc_revisions_kept req = { g->pack_tid, { oids, 0 }, { serials, 0 } };
+
+		index = neo_malloc(((size_t)pairs + 1) * sizeof *index);
+		if (index == NULL) {
+			g->failed = true;
+			break;
+		}
+		for (uint32_t i = 0; i < a->tids.count; i++)
+			for (uint32_t k = 0; k < a->oids.items[i].count; k++)
+				if (neo_ptable_partition(&m->pt, a->oids.items[i].items[k]) == p) {
+					index[req.oids.count] = i;
+					oids[req.oids.count] = a->oids.items[i].items[k];
+					serials[req.oids.count++] = a->tids.items[i];
+				}
+		req.serials.count = req.oids.count;
+		if (req.oids.count)
+			ask(m, reader(m, p), NEO_ASK_GC_REVISIONS_KEPT, &req, index);
+		else
+			neo_free(index);
+	}
+out:
+	neo_free(oids);
+	neo_free(serials);
+}
+
+static void answered(struct neo_conn *conn, enum neo_ask_status status, struct neo_packet *answer,
+		     void *arg)
+{
+	struct gc_ask *a = arg;
+	struct master *m = a->m;
+	struct master_gc *g = m->gc;
+
+	(void)conn;
+	if (g == NULL || a->epoch != g->epoch) {
+		neo_free(a->index);
+		neo_free(a);
+		return;
+	}
+	g->pending--;
+	if (status != NEO_ASK_ANSWERED) {
+		g->failed = true;
+	} else if (answer->code == NEO_ERROR) {
+		const struct neo_error *e = answer->args;
+
+		neo_log(NEO_LOG_ERROR, "pack %016" PRIx64 ": a storage refused: %.*s", g->id,
+			(int)e->message.size, (const char *)e->message.data);
+		g->failed = true;
+		/* only what the storage cannot read: a lost one is retried */
+		g->abandon = g->phase != GC_DECIDING;
+	} else {
+		switch (answer->code) {
+		case NEO_ANSWER_TRANSACTION_INFORMATION:
+			decided(m, answer->args);
+			break;
+		case NEO_ANSWER_OIDS_FROM:
+			page_answered(m, answer->args);
+			break;
+		case NEO_ANSWER_GC_REFERENCES: {
+			const struct neo_answer_gc_references *r = answer->args;
+
+			for (uint32_t i = 0; i < r->refs.count; i++)
+				mark(g, r->refs.items[i]);
+			break;
+		}
+		case NEO_ANSWER_GC_SWEEP:
+			g->removed += (uint64_t)((const struct neo_answer_gc_sweep *)answer->args)
+					      ->removed;
+			break;
+		case NEO_ANSWER_GC_TRANSACTIONS:
+			trans_answered(m, NULL, answer->args);
+			break;
+		case NEO_ANSWER_GC_REVISIONS_KEPT: {
+			const struct neo_answer_gc_revisions_kept *r = answer->args;
+
+			for (uint32_t i = 0; i < r->kept.count; i++)
+				if (r->kept.items[i] && a->index[i] < g->trans_count)
+					g->trans_kept[a->index[i]] = TRANS_KEPT;
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	neo_free(a->index);
+	neo_free(a);
+	if (g->pending == 0)
+		step(m);
+}
+
+/* --- What the rest of the master calls ------------------------------------------------- */
+
+void master_gc_kick(struct master *m)
+{
+	struct master_gc *g = gc_of(m);
+
+	if (g == NULL || g->timer == NULL)
+		return;
+	if (g->phase == GC_IDLE && g->pending == 0)
+		later(m, 0);
+}
+
+bool master_gc_hold_begin(struct master *m, struct neo_node *node, struct neo_conn *conn,
+			  struct neo_packet *pkt)
+{
+	struct master_gc *g = m->gc;
+	struct held_begin *h, **tail;
+
+	if (g == NULL || !g->holding)
+		return false;
+	h = neo_calloc(1, sizeof *h);
+	if (h == NULL)
+		return false;
+	*h = (struct held_begin){ node, conn, pkt->msg_id,
+				  ((const struct neo_ask_begin_transaction *)pkt->args)->tid, NULL };
+	for (tail = &g->held; *tail; tail = &(*tail)->next)
+		;
+	*tail = h;
+	return true;
+}
+
+void master_gc_committed(struct master *m, const uint64_t *oids, uint32_t count)
+{
+	struct master_gc *g = m->gc;
+
+	if (g == NULL || g->marked == NULL)
+		return;
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t oid = oids[i];
+
+		if (oid >= g->dirty_limit) {
+			uint64_t limit = oid + 1 > g->dirty_limit * 2 ? oid + 1 : g->dirty_limit * 2;
+			uint8_t *grown;
+
+			if (limit > GC_MAX_OIDS) {
+				g->failed = g->abandon = true;
+				continue;
+			}
+			grown = neo_realloc(g->dirty, limit / 8 + 1);
+			if (grown == NULL) {
+				g->failed = true;
+				continue;
+			}
+			memset(grown + (g->dirty ? g->dirty_limit / 8 + 1 : 0), 0,
+			       limit / 8 + 1 - (g->dirty ? g->dirty_limit / 8 + 1 : 0));
+			g->dirty = grown;
+			g->dirty_limit = limit;
+		}
+		if (!bit(g->dirty, oid)) {
+			set_bit(g->dirty, oid);
+			g->dirty_count++;
+		}
+	}
+}
+
+void master_gc_conn_lost(struct master *m, struct neo_conn *conn)
+{
+	struct master_gc *g = m->gc;
+	struct held_begin **at;
+
+	if (g == NULL)
+		return;
+	at = &g->held;
+	while (*at) {
+		struct held_begin *h = *at;
+
+		if (h->conn != conn) {
+			at = &h->next;
+			continue;
+		}
+		*at = h->next;
+		neo_free(h);
+	}
+}
+
+void master_gc_stop(struct master *m)
+{
+	struct master_gc *g = m->gc;
+
+	if (g == NULL)
+		return;
+	free_marks(g);
+	while (g->held) {
+		struct held_begin *h = g->held;
+
+		g->held = h->next;
+		neo_free(h);
+	}
+	if (g->timer)
+		event_free(g->timer);
+	neo_free(g);
+	m->gc = NULL;
+}
+
+void master_gc_reset(struct master *m)
+{
+	struct master_gc *g = m->gc;
+
+	if (g == NULL)
+		return;
+	/* operation stopped: answers will not come, begins are refused */
+	free_marks(g);
+	g->epoch++;
+	g->pending = 0;
+	g->phase = GC_IDLE;
+	g->failed = g->abandon = false;
+	g->holding = false;
+	while (g->held) {
+		struct held_begin *h = g->held;
+
+		g->held = h->next;
+		neo_conn_answer_error(h->conn, h->msg_id, NEO_ERROR_NOT_READY, "cluster not running");
+		neo_free(h);
+	}
+}
