@@ -301,8 +301,25 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 		/* as upstream: another admin's flush_log, relayed by the master */
 		neo_log(NEO_LOG_INFO, "flush_log: %zu kept log records written", neo_log_flush());
 		break;
+	case NEO_NOTIFY_UPSTREAM_ADMIN: {
+		const struct neo_notify_upstream_admin *up = pkt->args;
+		struct neo_address address;
+		char text[sizeof a->upstream_admin];
+
+		/* upstream's admin would report to it; backup monitoring is
+		 * not done here (admin.h).  As upstream, a known address is
+		 * nothing new. */
+		if (!neo_address_from_wire(&up->address, &address))
+			break;
+		snprintf(text, sizeof text, "%s:%u", address.host, address.port);
+		if (strcmp(text, a->upstream_admin) == 0)
+			break;
+		memcpy(a->upstream_admin, text, sizeof text);
+		neo_log(NEO_LOG_INFO, "upstream admin at %s (not reported to: monitoring of "
+			"backups is not done here)", text);
+		break;
+	}
 	default:
-		/* e.g. NotifyUpstreamAdmin: backup monitoring is not done here. */
 		neo_log(NEO_LOG_DEBUG, "%s from the primary master ignored", pkt->type->name);
 		break;
 	}

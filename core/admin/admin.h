@@ -25,6 +25,8 @@
  *
  * Not done (upstream's admin does it): watching backup clusters' admins
  * (--monitor-backup is refused); the summary covers this cluster only.
+ * NotifyUpstreamAdmin (a backup cluster's master naming the upstream
+ * cluster's admin) is logged, not acted on.
  *
  * Ownership: struct admin owns its master list, mirror, listener and the
  * records of neoctl connections and relayed requests; connections free
@@ -80,6 +82,9 @@ struct admin {
 	struct neo_bin extra_key;
 	msgpack_object extra_value;
 	msgpack_object *backup_names;
+	/* The upstream cluster's admin our master told us of (backup mode,
+	 * NotifyUpstreamAdmin), "host:port", or "". */
+	char upstream_admin[300];
 
 	/* Masters: the configured ones, then those learnt from NotPrimaryMaster. */
 	struct neo_address *masters;

@@ -200,8 +200,12 @@ void neo_daemon_finish(struct neo_daemon *daemon)
 	neo_metrics_free(daemon->metrics);
 	if (daemon->signals)
 		neo_signals_free(daemon->signals);
-	if (daemon->base)
+	if (daemon->base) {
+		/* those closing gracefully or not identified yet: nobody
+		 * else knows them (net/conn.c) */
+		neo_conn_free_all(daemon->base);
 		event_base_free(daemon->base);
+	}
 	if (daemon->ssl)
 		SSL_CTX_free(daemon->ssl);
 	neo_free(daemon->masters);

@@ -48,6 +48,7 @@ struct master_backup {
 	struct neo_ptable pt;		/* the upstream table */
 	struct neo_node_table nodes;	/* the upstream nodes */
 	bool ignore_invalidations;	/* until the upstream last tid is known */
+	bool ignore_pack_notifications;	/* until the upstream pack orders are */
 	struct neo_id_list *tids;	/* per partition: commits not everywhere yet */
 	uint32_t partitions;
 	struct neo_idmap cells;		/* (partition << 32 | nid) -> backup_cell */
@@ -608,6 +609,54 @@ static void answered_last_transaction(struct neo_conn *conn, enum neo_ask_status
 	b->ignore_invalidations = false;
 }
 
+/* As upstream's BackupHandler.answerPackOrders: the upstream orders are
+ * ours (master/pack.c) and our storages follow them; from now on
+ * NotifyPackSigned on the link is followed. */
+static void answered_pack_orders(struct neo_conn *conn, enum neo_ask_status status,
+				 struct neo_packet *answer, void *arg)
+{
+	struct master *m = arg;
+	struct master_backup *b = m->backup;
+
+	if (b == NULL || conn != b->conn || status != NEO_ASK_ANSWERED
+	    || answer->code != NEO_ANSWER_PACK_ORDERS)
+		return;
+	master_pack_learn(m, answer->args);
+	b->ignore_pack_notifications = false;
+}
+
+static void ask_pack_orders(struct master *m, uint64_t min_id)
+{
+	struct neo_ask_pack_orders ask = { .min_completed_id = min_id };
+
+	neo_conn_ask(m->backup->conn, NEO_ASK_PACK_ORDERS, &ask, 0, answered_pack_orders, m);
+}
+
+/* As upstream's BackupHandler.notifyPackSigned: an order signed upstream.
+ * Ours are approved once known, so only unknown ones matter: their
+ * orders are asked (from the least), kept and passed on when answered;
+ * a rejection is passed on to our storages at once. */
+static void pack_signed(struct master *m, const struct neo_notify_pack_signed *signed_orders)
+{
+	uint64_t ask = 0;
+
+	if (m->backup->ignore_pack_notifications)
+		return;
+	for (uint32_t i = 0; i < signed_orders->approved.count; i++) {
+		uint64_t id = signed_orders->approved.items[i];
+
+		if (!master_pack_known(m, id) && (ask == 0 || id < ask))
+			ask = id;
+	}
+	if (ask)
+		ask_pack_orders(m, ask);
+	if (signed_orders->rejected.count) {
+		struct neo_notify_pack_signed rejected = { .rejected = signed_orders->rejected };
+
+		master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &rejected, true, false, false);
+	}
+}
+
 static void link_identified(struct neo_conn *conn, enum neo_ask_status status,
 			    struct neo_packet *answer, void *arg)
 {
@@ -639,6 +688,7 @@ static void link_identified(struct neo_conn *conn, enum neo_ask_status status,
 	b->upstream_nid = (int32_t)accept->your_uuid.v;
 	b->identified = true;
 	b->ignore_invalidations = true;
+	b->ignore_pack_notifications = true;
 	tids_clear(b);
 	b->tids = neo_calloc(m->pt.num_partitions + 1, sizeof *b->tids);
 	if (b->tids == NULL) {
@@ -649,6 +699,10 @@ static void link_identified(struct neo_conn *conn, enum neo_ask_status status,
 	b->partitions = m->pt.num_partitions;
 	master_set_state(m, NEO_CLUSTER_BACKINGUP);
 	neo_conn_ask(conn, NEO_ASK_LAST_TRANSACTION, NULL, 0, answered_last_transaction, m);
+	/* as upstream: the orders after the backup tid (those before came
+	 * with the records, and from our storages at recovery); from the
+	 * worst cell's rather than the best's, asking more being harmless */
+	ask_pack_orders(m, master_backup_tid(m, false) + 1);
 }
 
 static void link_ready(struct neo_conn *conn, void *arg)
@@ -687,16 +741,38 @@ static void follow_primary(struct master *m, const struct neo_not_primary_master
 		}
 }
 
+/* As upstream's notifyUpstreamAdmin: a running admin of the upstream
+ * cluster is made known to our admin with the least id, so that it can
+ * report to it (upstream admins monitor their backups). */
+static void notify_upstream_admin(struct master *m, const struct neo_wire_address *address)
+{
+	struct neo_notify_upstream_admin notify = { .address = *address };
+	struct neo_node *chosen = NULL;
+
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *node = m->nodes.nodes[i];
+
+		if (node->type == NEO_NODE_ADMIN && node->conn && (chosen == NULL || node->nid < chosen->nid))
+			chosen = node;
+	}
+	if (chosen)
+		neo_conn_notify(chosen->conn, NEO_NOTIFY_UPSTREAM_ADMIN, &notify);
+}
+
 static void upstream_nodes(struct master *m, const struct neo_notify_node_information *info)
 {
 	struct master_backup *b = m->backup;
 
 	for (uint32_t i = 0; i < info->nodes.count; i++) {
+		const struct neo_node_info *node = &info->nodes.items[i];
 		struct neo_node *gone = NULL;
 
-		neo_nodes_update(&b->nodes, &info->nodes.items[i], &gone);
+		neo_nodes_update(&b->nodes, node, &gone);
 		if (gone)
 			neo_node_free(gone);
+		if (node->type == NEO_NODE_ADMIN && node->state == NEO_NODE_RUNNING
+		    && node->address.has)
+			notify_upstream_admin(m, &node->address.v);
 	}
 }
 
@@ -745,9 +821,12 @@ static void link_packet(struct neo_conn *conn, struct neo_packet *pkt, void *arg
 			   &inv->partitions);
 		return;
 	}
+	case NEO_NOTIFY_PACK_SIGNED:
+		if (b->identified)
+			pack_signed(m, pkt->args);
+		return;
 	default:
-		/* NotifyClusterInformation, NotifyPackSigned, ...: nothing to
-		 * do here (packs are not followed) */
+		/* NotifyClusterInformation, ...: nothing to do here */
 		if (!neo_packet_is_answer(pkt->code))
 			neo_log(NEO_LOG_DEBUG, "upstream: ignored %s", pkt->type->name);
 		return;

@@ -269,6 +269,11 @@ void master_pack_conn_lost(struct master *m, struct neo_conn *conn);
 void master_pack_reset(struct master *m);
 /* Asks a storage for the orders it holds (at verification). */
 void master_pack_recover(struct master *m, struct neo_conn *storage);
+/* Backup mode: the upstream cluster's orders (AnswerPackOrders) kept and
+ * signed on our storages; whether an approved order is known here. */
+struct neo_answer_pack_orders;
+void master_pack_learn(struct master *m, const struct neo_answer_pack_orders *orders);
+bool master_pack_known(struct master *m, uint64_t id);
 /* Garbage collection of pack orders (core/cluster/cluster.md section
  * 14.2): NONE (none, or done), UNDECIDED (the pack transaction's
  * extension not read yet), PENDING (to collect).  An order is given to

@@ -61,6 +61,21 @@ int master_pack_copy(const struct neo_opt_pack_info *pack, struct master_txn *tx
 	return 0;
 }
 
+/* As upstream: the masters of backup clusters following this one are
+ * told of a signed order too (core/cluster/cluster.md section 16); they
+ * ask it (AskPackOrders), which lists it once its garbage is collected,
+ * so they are told again then. */
+static void to_backups(struct master *m, const struct neo_notify_pack_signed *signed_order)
+{
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *peer = m->nodes.nodes[i];
+		struct master_node *data = peer->owner_data;
+
+		if (peer->type == NEO_NODE_CLIENT && peer->conn && data && data->backup)
+			neo_conn_notify(peer->conn, NEO_NOTIFY_PACK_SIGNED, signed_order);
+	}
+}
+
 /* The order of a committed pack transaction: kept (it takes txn's oids)
  * and signed on every storage. */
 void master_pack_committed(struct master *m, struct master_txn *txn)
@@ -91,6 +106,7 @@ void master_pack_committed(struct master *m, struct master_txn *txn)
 	neo_log(NEO_LOG_INFO, "pack %016llx up to %016llx approved",
 		(unsigned long long)id, (unsigned long long)order->pack_tid);
 	master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_order, true, false, false);
+	to_backups(m, &signed_order);
 	if (order->gc != MASTER_GC_NONE)
 		master_gc_kick(m);
 }
@@ -116,8 +132,10 @@ void master_pack_gc_set(struct master *m, uint64_t id, enum master_gc_state stat
 		if (o->id == id)
 			o->gc = state;
 	/* the storages may ask for it now (master_pack_ask_orders) */
-	if (state == MASTER_GC_NONE || state == MASTER_GC_DONE)
+	if (state == MASTER_GC_NONE || state == MASTER_GC_DONE) {
 		master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_order, true, false, false);
+		to_backups(m, &signed_order);
+	}
 }
 
 uint64_t master_pack_last_approved(struct master *m)
@@ -355,4 +373,50 @@ void master_pack_recover(struct master *m, struct neo_conn *storage)
 	struct neo_ask_pack_orders ask = { .min_completed_id = 0 };
 
 	neo_conn_ask(storage, NEO_ASK_PACK_ORDERS, &ask, 0, orders_recovered, m);
+}
+
+/* Backup mode (core/cluster/cluster.md section 16), as upstream's
+ * BackupHandler.answerPackOrders: the upstream cluster's orders from some
+ * id on.  The approved ones are kept (so that our storages, asking
+ * AskPackOrders, apply them), and every order's signature is passed on to
+ * our storages (they sign their copy, replicated or still to come). */
+void master_pack_learn(struct master *m, const struct neo_answer_pack_orders *orders)
+{
+	uint64_t *approved = neo_calloc(orders->orders.count + 1, sizeof *approved);
+	uint64_t *rejected = neo_calloc(orders->orders.count + 1, sizeof *rejected);
+	struct neo_notify_pack_signed signed_orders = { { approved, 0 }, { rejected, 0 } };
+	uint32_t added = 0;
+
+	if (approved == NULL || rejected == NULL) {
+		neo_log(NEO_LOG_ERROR, "out of memory: upstream pack orders not followed");
+		goto out;
+	}
+	for (uint32_t i = 0; i < orders->orders.count; i++) {
+		const struct neo_pack_order_entry *e = &orders->orders.items[i];
+
+		if (!e->approved.has)
+			continue;	/* not signed yet: NotifyPackSigned will say */
+		if (!e->approved.v) {
+			rejected[signed_orders.rejected.count++] = e->id;
+			continue;
+		}
+		approved[signed_orders.approved.count++] = e->id;
+		if (add_order(m, e))
+			added++;
+	}
+	if (added)
+		neo_log(NEO_LOG_INFO, "%u pack order(s) of the upstream cluster followed", added);
+	if (signed_orders.approved.count || signed_orders.rejected.count)
+		master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_orders, true, false, false);
+out:
+	neo_free(approved);
+	neo_free(rejected);
+}
+
+bool master_pack_known(struct master *m, uint64_t id)
+{
+	for (struct master_pack_order *o = m->pack_orders; o; o = o->next)
+		if (o->id == id)
+			return true;
+	return false;
 }

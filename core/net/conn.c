@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ struct neo_conn {
 	char *close_reason;		/* kept for the end of a graceful close */
 	char peer[300];
 	char name[16];			/* the peer's node id, or "" */
+	struct neo_conn *all_prev, *all_next;	/* in all_conns */
 	/* Shared by threads (neo_conn_connect_guarded): callbacks run under
 	 * the guard's lock; once open, the output is written by whoever
 	 * sends, and what the socket does not take by write_ev (never by the
@@ -128,6 +130,33 @@ static struct timeval ms_to_timeval(unsigned ms)
  * library may run event loops in several threads: atomic). */
 static atomic_long open_connections;
 
+/* The same connections, listed: at exit a daemon frees those left (see
+ * neo_conn_free_all).  Guarded by all_lock (threads of the client). */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct neo_conn *all_conns;
+
+static void all_add(struct neo_conn *conn)
+{
+	pthread_mutex_lock(&all_lock);
+	conn->all_next = all_conns;
+	if (all_conns)
+		all_conns->all_prev = conn;
+	all_conns = conn;
+	pthread_mutex_unlock(&all_lock);
+}
+
+static void all_remove(struct neo_conn *conn)
+{
+	pthread_mutex_lock(&all_lock);
+	if (conn->all_prev)
+		conn->all_prev->all_next = conn->all_next;
+	else
+		all_conns = conn->all_next;
+	if (conn->all_next)
+		conn->all_next->all_prev = conn->all_prev;
+	pthread_mutex_unlock(&all_lock);
+}
+
 long neo_conn_open_count(void)
 {
 	return atomic_load(&open_connections);
@@ -141,6 +170,7 @@ static void free_conn(evutil_socket_t fd, short what, void *ctx)
 
 	(void)fd;
 	(void)what;
+	all_remove(conn);
 	if (conn->bev != NULL)
 		bufferevent_free(conn->bev);
 	if (conn->keepalive != NULL)
@@ -197,6 +227,38 @@ static void finish(struct neo_conn *conn, const char *reason)
 		conn->callbacks.on_close(conn, reason, conn->arg);
 	if (event_base_once(conn->base, -1, EV_TIMEOUT, free_conn, conn, &now) != 0)
 		neo_log(NEO_LOG_ERROR, "%s: cannot schedule the release of a connection", conn->peer);
+}
+
+/*
+ * A daemon's last act before its event base goes.  Its owners abort the
+ * connections they know (their callbacks then run), but nobody knows
+ * some: one closing gracefully (waiting up to LINGER_MS for its output
+ * to go, see neo_conn_close) or accepted and not identified yet, or one
+ * whose release is scheduled on the loop that no longer runs.  Those are
+ * freed here, without calling back their owners (already gone).
+ */
+void neo_conn_free_all(struct event_base *base)
+{
+	for (;;) {
+		struct neo_conn *conn;
+		struct pending *p;
+
+		pthread_mutex_lock(&all_lock);
+		for (conn = all_conns; conn && conn->base != base; conn = conn->all_next)
+			;
+		pthread_mutex_unlock(&all_lock);
+		if (conn == NULL)
+			return;
+		while ((p = conn->pending) != NULL) {
+			conn->pending = p->next;
+			if (p->timer != NULL)
+				event_free(p->timer);
+			neo_free(p);
+		}
+		/* a release scheduled by finish() is a once-event the base
+		 * frees without running it */
+		free_conn(-1, 0, conn);
+	}
 }
 
 void neo_conn_abort(struct neo_conn *conn, const char *reason)
@@ -887,6 +949,7 @@ static struct neo_conn *conn_new(struct event_base *base, evutil_socket_t fd, SS
 	/* counted from here: free_conn, which every later failure goes
 	 * through, uncounts it */
 	atomic_fetch_add(&open_connections, 1);
+	all_add(conn);
 	msgpack_packer_init(&conn->packer, conn, write_to_output);
 	/* Every connection watches its peer (see NEO_KEEPALIVE_IDLE_MS);
 	 * armed once the handshake is done. */

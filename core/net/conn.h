@@ -190,6 +190,10 @@ void neo_conn_set_name(struct neo_conn *conn, const char *name);
 /* How many connections this process has open (accepted or outgoing,
  * not yet freed), for the metrics (neo_open_connections). */
 long neo_conn_open_count(void);
+/* Frees every connection of base left (any state), without calling its
+ * owner back: a daemon's last act before freeing its base, once its
+ * owners' state is gone. */
+void neo_conn_free_all(struct event_base *base);
 
 /* Stops reading, sends what is queued, then closes. */
 void neo_conn_close(struct neo_conn *conn, const char *reason);

@@ -307,6 +307,17 @@ static void stop_operation(struct storage *s)
 	storage_txn_reset(s);
 }
 
+/* An order's signature; in backup mode one not replicated yet is signed
+ * once it is. */
+static int sign(struct storage *s, uint64_t id, bool approved)
+{
+	int rc = s->be->pack_order_sign(s->db, id, approved);
+
+	if (rc == NEO_BACKEND_NOTFOUND && s->backup_mode)
+		storage_pack_sign_later(s, id, approved);
+	return storage_write_rc(rc);
+}
+
 /* As upstream: orders present here get their signature; then packing
  * goes on with the master's list. */
 static void pack_signed(struct storage *s, const struct neo_notify_pack_signed *signed_orders)
@@ -325,11 +336,9 @@ static void pack_signed(struct storage *s, const struct neo_notify_pack_signed *
 	if (!storage_backend_has(s, pack_order_sign))
 		return;	/* no pack order was stored here */
 	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < signed_orders->approved.count; i++)
-		rc = storage_write_rc(s->be->pack_order_sign(s->db, signed_orders->approved.items[i],
-							     true));
+		rc = sign(s, signed_orders->approved.items[i], true);
 	for (uint32_t i = 0; rc == NEO_BACKEND_OK && i < signed_orders->rejected.count; i++)
-		rc = storage_write_rc(s->be->pack_order_sign(s->db, signed_orders->rejected.items[i],
-							     false));
+		rc = sign(s, signed_orders->rejected.items[i], false);
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	if (storage_db_failed(s, rc, "signing pack orders"))

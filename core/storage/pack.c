@@ -35,6 +35,9 @@ struct packer {
 	uint32_t next_index;		/* partial pack: index in oids */
 	uint64_t reported;		/* last NotifyPackCompleted sent */
 	uint64_t skipped;		/* --disable-pack: last order approved */
+	bool deferred;			/* backup mode: a cell not replicated past
+					 * the order yet (storage_replication_packable) */
+	struct neo_id_list later_approved, later_rejected;	/* storage_pack_sign_later */
 	struct event *step;
 };
 
@@ -102,6 +105,10 @@ static bool next_partition(struct storage *s, struct packer *k, uint32_t from)
 
 	for (uint32_t p = from; packed && p < s->pt.num_partitions && !found; p++)
 		if (storage_readable(s, p) && packed[p] < k->id) {
+			if (!storage_replication_packable(s, p, k->id)) {
+				k->deferred = true;
+				continue;
+			}
 			k->partition = p;
 			k->next_oid = 0;
 			k->next_index = 0;
@@ -159,7 +166,8 @@ static void pack_step(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!k->working || !s->operational)
 		return;
-	if (!storage_readable(s, k->partition)) {
+	if (!storage_readable(s, k->partition)
+	    || !storage_replication_packable(s, k->partition, k->id)) {
 		/* lost or replicating meanwhile: the others first */
 		if (!next_partition(s, k, k->partition + 1))
 			order_done(s, k);
@@ -194,6 +202,7 @@ static void start_order(struct storage *s, struct packer *k,
 {
 	k->id = order->id;
 	k->pack_tid = order->pack_tid;
+	k->deferred = false;
 	k->oids = NULL;
 	k->oid_count = 0;
 	if (order->oids.has) {
@@ -252,6 +261,11 @@ static void orders_answered(struct neo_conn *conn, enum neo_ask_status status,
 		start_order(s, k, order);
 		if (k->working)
 			return;
+		if (k->deferred) {
+			/* backup mode: resumed when the cells have caught up
+			 * (storage_pack_backup_moved) */
+			break;
+		}
 		/* nothing of ours behind it: done as far as we are concerned */
 		completed = (int64_t)order->id;
 	}
@@ -346,6 +360,8 @@ void storage_pack_stop(struct storage *s)
 		return;
 	if (k->step)
 		event_free(k->step);
+	neo_id_list_free(&k->later_approved);
+	neo_id_list_free(&k->later_rejected);
 	neo_free(k->oids);
 	neo_free(k);
 	s->packer = NULL;
@@ -418,6 +434,38 @@ void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32
 	neo_free(partitions);
 }
 
+void storage_pack_backup_moved(struct storage *s)
+{
+	struct packer *k = s->packer;
+
+	if (k && k->deferred && !k->asking && !k->working) {
+		k->deferred = false;
+		storage_pack_update(s);
+	}
+}
+
+void storage_pack_sign_later(struct storage *s, uint64_t id, bool approved)
+{
+	struct packer *k = packer_get(s);
+
+	if (k && neo_id_list_add(approved ? &k->later_approved : &k->later_rejected, id) < 0)
+		neo_log(NEO_LOG_ERROR, "out of memory: pack %016" PRIx64 " signature lost", id);
+}
+
+/* The signature kept for order id, taken: 1 approved, 0 rejected, -1 none. */
+static int take_later(struct packer *k, uint64_t id)
+{
+	struct neo_id_list *lists[2] = { &k->later_rejected, &k->later_approved };
+
+	for (int approved = 0; approved < 2; approved++)
+		for (uint32_t i = 0; i < lists[approved]->count; i++)
+			if (lists[approved]->ids[i] == id) {
+				lists[approved]->ids[i] = lists[approved]->ids[--lists[approved]->count];
+				return approved;
+			}
+	return -1;
+}
+
 /* --- Pack state in replication (core/storage/replication.c) ------------- */
 
 struct own_pack_of {
@@ -471,6 +519,12 @@ int storage_pack_order_replicated(struct storage *s, uint32_t partition, uint64_
 	if (!storage_backend_check(s, NULL, 0, storage_backend_has(s, pack_order_put),
 				   "pack_order_put", "storing a replicated pack order"))
 		return NEO_BACKEND_OK;
+	if (s->packer) {
+		int later = take_later(s->packer, tid);
+
+		if (later >= 0)
+			order.approved = later;
+	}
 	rc = storage_pack_order_put(s, partition, &order, &pack->oids);
 	/* already here (a transaction replicated again after a restart) */
 	return rc == NEO_BACKEND_EDUP ? NEO_BACKEND_OK : rc;

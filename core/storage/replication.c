@@ -821,11 +821,22 @@ static void backup_pass_done(struct storage *s)
 	}
 	close_source(r, "backup pass done");
 	backup_tid_update(s);
+	storage_pack_backup_moved(s);
 	if (s->master_conn)
 		neo_conn_notify(s->master_conn, NEO_NOTIFY_REPLICATION_DONE,
 				&(struct neo_notify_replication_done){ .partition = partition,
 								       .tid = tid });
 	replication_next(s);
+}
+
+bool storage_replication_packable(const struct storage *s, uint32_t partition, uint64_t id)
+{
+	const struct replication *r = s->replication;
+
+	if (!s->backup_mode)
+		return true;
+	/* as upstream: the pass that fetches past the order must be over */
+	return r && partition < r->part_count && r->backup[partition].next > id;
 }
 
 void storage_replication_backup_start(struct storage *s)
@@ -875,8 +886,10 @@ void storage_replicate_order(struct storage *s, struct neo_conn *conn, struct ne
 			moved = true;
 		}
 	}
-	if (moved)
+	if (moved) {
 		backup_tid_update(s);
+		storage_pack_backup_moved(s);
+	}
 	replication_next(s);
 }
 

@@ -405,6 +405,10 @@ bool storage_replication_complete(const struct storage *s, uint32_t partition);
 HANDLER(storage_replicate_order);
 /* StartOperation(backup=true): backup orders start from the backup tid. */
 void storage_replication_backup_start(struct storage *s);
+/* Whether pack id may be applied to a readable cell: in backup mode, only
+ * once the cell holds the upstream history past it (as upstream's
+ * filterPackable); always otherwise. */
+bool storage_replication_packable(const struct storage *s, uint32_t partition, uint64_t id);
 HANDLER(storage_serve_transactions);
 HANDLER(storage_serve_objects);
 HANDLER(storage_source_transaction);
@@ -427,6 +431,11 @@ void storage_pack_update(struct storage *s);
 struct neo_list_p64;
 void storage_pack_skip(struct storage *s, const struct neo_list_p64 *approved);
 void storage_pack_stop(struct storage *s);
+/* Backup mode: a cell's backup tid moved; an order left for it may go on. */
+void storage_pack_backup_moved(struct storage *s);
+/* Backup mode: a signature for an order not replicated yet, kept for when
+ * it is (as upstream's keepPendingSignedPackOrders). */
+void storage_pack_sign_later(struct storage *s, uint64_t id, bool approved);
 void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
 				uint64_t min_id);
 /* Pack state in replication (core/storage/replication.c), as upstream:

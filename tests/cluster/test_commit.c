@@ -3,12 +3,17 @@
  * 1 storage without replicas and 3 storages with 1 replica, 12
  * partitions; two clients see invalidations in commit order; a
  * write-write conflict names the committed serial; the whole cluster is
- * stopped and started again and keeps every object.
+ * stopped and started again and keeps every object; every daemon stops
+ * with status 0 on SIGINT/SIGTERM, an unidentified connection open (no
+ * leak at exit in sanitized builds).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -157,12 +162,35 @@ static bool stopped_cleanly(pid_t *pid)
 	return false;
 }
 
-/* Every daemon stops cleanly, with status 0, on SIGINT and on SIGTERM. */
+/* A TCP connection to port that says nothing: accepted, never identified. */
+static int silent_peer(int port)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&to, sizeof to) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Every daemon stops cleanly, with status 0, on SIGINT and on SIGTERM,
+ * with an accepted connection not identified yet: sanitized builds find
+ * no leak at exit (LeakSanitizer's exit status, and cluster_stop's check
+ * of the reports). */
 static void signals(struct test_cluster *tc)
 {
 	pid_t admin = cluster_start_admin(tc);
+	int silent[4];
 
 	usleep(300000);
+	silent[0] = silent_peer(tc->storage_ports[0]);
+	silent[1] = silent_peer(tc->storage_ports[1]);
+	silent[2] = silent_peer(tc->admin_port);
+	silent[3] = silent_peer(tc->master_ports[0]);
+	usleep(200000);
 	kill(tc->storages[0], SIGINT);
 	kill(tc->storages[1], SIGTERM);
 	kill(admin, SIGINT);
@@ -172,6 +200,9 @@ static void signals(struct test_cluster *tc)
 	tap_ok(stopped_cleanly(&admin), "neoadmin stops cleanly on SIGINT");
 	kill(tc->masters[0], SIGTERM);
 	tap_ok(stopped_cleanly(&tc->masters[0]), "neomaster stops cleanly on SIGTERM");
+	for (int i = 0; i < 4; i++)
+		if (silent[i] >= 0)
+			close(silent[i]);
 }
 
 int main(void)

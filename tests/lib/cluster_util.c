@@ -186,7 +186,24 @@ static char *const *with_ssl(char *const argv[], char **buf, size_t room)
 	return buf;
 }
 
-static pid_t spawn(char *const plain_argv[])
+/* A sanitized daemon's reports (ASan, LSan, UBSan) go to files
+ * DIR/sanitizer.PID instead of its stderr (/dev/null): cluster_stop
+ * checks them.  Without sanitizers the variables are ignored. */
+static void sanitizer_logs_to(const char *dir)
+{
+	static const char *const names[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS" };
+
+	for (int i = 0; i < 2; i++) {
+		const char *old = getenv(names[i]);
+		char value[1024];
+
+		snprintf(value, sizeof value, "%s%slog_path=%s/sanitizer", old ? old : "",
+			 old && *old ? ":" : "", dir);
+		setenv(names[i], value, 1);
+	}
+}
+
+static pid_t spawn(const struct test_cluster *tc, char *const plain_argv[])
 {
 	char *buf[40];
 	char *const *argv = with_ssl(plain_argv, buf, 40);
@@ -206,6 +223,8 @@ static pid_t spawn(char *const plain_argv[])
 		/* Daemons log to files; they must not hold the test's output
 		 * open, or the harness waits for them after a crash. */
 		int null = open("/dev/null", O_RDWR);
+
+		sanitizer_logs_to(tc->dir);
 
 		if (null >= 0) {
 			dup2(null, STDOUT_FILENO);
@@ -255,7 +274,7 @@ pid_t cluster_start_master_with(struct test_cluster *tc, int index, const char *
 		argv[13] = NULL;
 	}
 	append_options(argv, sizeof argv / sizeof argv[0], extra);
-	tc->masters[index] = spawn(argv);
+	tc->masters[index] = spawn(tc, argv);
 	return tc->masters[index];
 }
 
@@ -275,7 +294,7 @@ pid_t cluster_start_master_noauto(struct test_cluster *tc, int index, const char
 	for (int i = 0; extra && extra[i] && argc < 23; i++)
 		argv[argc++] = (char *)extra[i];
 	argv[argc] = NULL;
-	tc->masters[index] = spawn(argv);
+	tc->masters[index] = spawn(tc, argv);
 	return tc->masters[index];
 }
 
@@ -346,7 +365,7 @@ pid_t cluster_start_storage_with(struct test_cluster *tc, int index, const char 
 	snprintf(bind, sizeof bind, "127.0.0.1:%d", tc->storage_ports[index]);
 	cluster_storage_database(tc, index, db, sizeof db);
 	snprintf(log, sizeof log, "%s/storage%d.log", tc->dir, index);
-	tc->storages[index] = spawn(argv);
+	tc->storages[index] = spawn(tc, argv);
 	return tc->storages[index];
 }
 
@@ -365,7 +384,7 @@ pid_t cluster_start_admin_with(struct test_cluster *tc, const char *const extra[
 	cluster_masters(tc, masters, sizeof masters);
 	snprintf(log, sizeof log, "%s/admin.log", tc->dir);
 	append_options(argv, sizeof argv / sizeof argv[0], extra);
-	tc->admin = spawn(argv);
+	tc->admin = spawn(tc, argv);
 	return tc->admin;
 }
 
@@ -469,13 +488,49 @@ void cluster_kill(pid_t *pid, int signum)
 	*pid = 0;
 }
 
+/* The tests' TAP emitter when linked (tests/lib/tap.c; not the benches). */
+extern bool tap_ok(bool cond, const char *name_fmt, ...) __attribute__((weak));
+
+int cluster_sanitizer_reports(struct test_cluster *tc)
+{
+	char command[600], line[512];
+	int reports = 0;
+	FILE *list;
+
+	/* the files and their first lines, as TAP comments */
+	snprintf(command, sizeof command,
+		 "for f in '%s'/sanitizer.*; do [ -f \"$f\" ] && echo \"== $f\" && head -c 4000 \"$f\";"
+		 " done 2>/dev/null", tc->dir);
+	list = popen(command, "r");
+	if (list == NULL)
+		return 0;
+	while (fgets(line, sizeof line, list)) {
+		if (strncmp(line, "== ", 3) == 0)
+			reports++;
+		printf("# %s", line);
+	}
+	pclose(list);
+	fflush(stdout);
+	return reports;
+}
+
 void cluster_stop(struct test_cluster *tc)
 {
+	int reports;
+
 	for (int i = 0; i < tc->master_count; i++)
 		cluster_kill(&tc->masters[i], SIGTERM);
 	for (int i = 0; i < tc->storage_count; i++)
 		cluster_kill(&tc->storages[i], SIGTERM);
 	cluster_kill(&tc->admin, SIGTERM);
+	/* every daemon exits clean under ASan/LSan/UBSan (README) */
+	reports = cluster_sanitizer_reports(tc);
+	if (reports && tap_ok)
+		tap_ok(false, "cluster %s: no sanitizer report from its daemons (%d)", tc->name,
+		       reports);
+	else if (reports)
+		fprintf(stderr, "cluster %s: %d sanitizer report(s) in %s\n", tc->name, reports,
+			tc->dir);
 }
 
 int cluster_client(struct test_cluster *tc, const char *name, struct neo_client **client,

@@ -64,6 +64,10 @@ void cluster_die_with_parent(bool on);
 void cluster_storage_database(struct test_cluster *tc, int index, char *db, size_t size);
 void cluster_kill(pid_t *pid, int signum);
 void cluster_stop(struct test_cluster *tc);
+/* Prints the sanitizer reports of the cluster's daemons (files
+ * sanitizer.PID in its directory; sanitized builds) as TAP comments;
+ * returns how many.  cluster_stop fails the test on any. */
+int cluster_sanitizer_reports(struct test_cluster *tc);
 char *cluster_masters(struct test_cluster *tc, char *buf, size_t len);
 int cluster_client(struct test_cluster *tc, const char *name, struct neo_client **client,
 		   neo_client_invalidate_cb cb, void *arg);
