@@ -51,7 +51,8 @@ def _pack_at_commit_time(self, t, referencesf=None, gc=None):
     done = [tid for when, tid in _commit_times if when <= t]
     if not done:
         return _pack(self, t, referencesf, gc)
-    return self.pack_tid(min(max(done), self.lastTransaction()), gc)
+    # None, as IStorage.pack and Storage.pack
+    self.last_pack_id = self.pack_tid(min(max(done), self.lastTransaction()), gc)
 
 
 storage_module.Storage.tpc_finish = _tpc_finish_timed

@@ -75,7 +75,8 @@ class GCBase(unittest.TestCase):
 
     def pack_now(self, **kw):
         time.sleep(0.01)    # the pack time after the last commit
-        return self.storage.pack(time.time(), None, **kw)
+        self.storage.pack(time.time(), None, **kw)
+        return self.storage.last_pack_id
 
     def assert_collected(self, graph):
         self.assertEqual([oid for oid in graph.kept

@@ -151,6 +151,7 @@ class Storage(BaseStorage.BaseStorage,
         # whether it returns only once done (ZODB's IStorage.pack) or at
         # once (upstream's asynchronous pack: see wait_for_pack_id).
         self._pack_gc = pack_gc
+        self.last_pack_id = None      # of the last pack() (None: none)
         if wait_for_pack is not None:
             self.wait_for_pack = bool(wait_for_pack)
         self._is_read_only = bool(read_only)  # read by BaseStorage.isReadOnly
@@ -613,8 +614,10 @@ class Storage(BaseStorage.BaseStorage,
         empty, as FileStorage does.  The references are found by the
         storages (ZODB's forms, as referencesf finds them), so referencesf
         itself is not called.  The order is a transaction described
-        TXN_PACK_DESC, as upstream; returns its id."""
-        return self.pack_tid(
+        TXN_PACK_DESC, as upstream.  Returns None, as IStorage.pack
+        (ZODB's doctests check it); the order's id is left in
+        last_pack_id, for wait_for_pack_id after an asynchronous pack."""
+        self.last_pack_id = self.pack_tid(
             min(TimeStamp(*_gmtime(t)).raw(), self.lastTransaction()), gc)
 
     def pack_tid(self, tid, gc=None):
