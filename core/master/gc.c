@@ -78,6 +78,7 @@ struct master_gc {
 	uint64_t removed, dropped;
 	int64_t ptid;			/* the partition table the attempt started on */
 	struct event *timer;
+	uint64_t told_waiting;		/* the order whose wait was logged */
 };
 
 /* What becomes of a transaction up to the pack tid. */
@@ -512,6 +513,13 @@ static void step(struct master *m)
 				master_pack_gc_set(m, g->id, MASTER_GC_NONE);
 				later(m, 0);
 			} else {
+				/* said once per order: a synchronous pack waits
+				 * here while a replica is down */
+				if (g->told_waiting != g->id)
+					neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": garbage "
+						"collection waits until every cell is readable on "
+						"a running storage", g->id);
+				g->told_waiting = g->id;
 				later(m, GC_RETRY_MS);
 			}
 			return;

@@ -14,10 +14,13 @@
  *     go; neoctl check finds the replicas equal;
  *   - a record that is no pickle stops the collection of that pack (never
  *     guessed): the pack completes without it.
+ *   - with a storage down, the collection waits (the master says so in
+ *     its log) and runs once the storage is back.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "cluster_util.h"
@@ -200,6 +203,32 @@ int main(void)
 		       cluster_log_count(&tc, "master0.log", "garbage collection abandoned") == 1,
 		       "a record that is no pickle: the collection is abandoned, the pack completes");
 		tap_ok(loadable(client, oid[8]), "the raw record stays");
+	}
+
+	/* a storage down: the collection waits for it, and says so */
+	{
+		const enum ref_form fr[] = { STRONG_TUPLE };
+		uint64_t refs[] = { oid[1] }, lone, lone_serial;
+		bool told = false;
+
+		make_record(&r, refs, fr, 1, 0);
+		serial[0] = store(client, oid[0], serial[0], r.bytes, r.size);
+		neo_client_new_oids(client, 1, &lone);
+		make_record(&r, NULL, NULL, 0, 0);
+		lone_serial = store(client, lone, 0, r.bytes, r.size);
+		cluster_kill(&tc.storages[1], SIGKILL);
+		rc = neo_client_pack_gc(client, lone_serial, 1, false, &pack_id);
+		for (int waited = 0; waited < 10000 && !told; waited += 100) {
+			told = cluster_log_count(&tc, "master0.log", "garbage collection waits") > 0;
+			if (!told)
+				usleep(100000);
+		}
+		tap_ok(rc == NEO_CLIENT_OK && serial[0] && lone_serial && told,
+		       "with a storage down, the master logs that the collection waits");
+		cluster_start_storage(&tc, 1);
+		rc = neo_client_wait_for_pack(client, pack_id);
+		tap_ok(rc == NEO_CLIENT_OK && !loadable(client, lone) && loadable(client, oid[1]),
+		       "once it is back, the collection runs: the unreachable object goes (%d)", rc);
 	}
 	neo_client_close(client);
 	cluster_stop(&tc);
