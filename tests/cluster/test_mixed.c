@@ -426,6 +426,42 @@ static struct neo_listener *listen_on(struct event_base *base, int port, neo_acc
 	return l;
 }
 
+/* A real neostorage under the fake master (and, with_peer, a fake peer
+ * listening at the second storage's port): the loop runs until the test
+ * breaks it, 20 s at most.  False when a listener could not be made. */
+static bool fake_run(struct fake *f, struct test_cluster *tc, const char *name, bool with_peer,
+		     struct neo_listener **master, struct neo_listener **peer)
+{
+	struct timeval limit = { 20, 0 };
+
+	cluster_init(tc, name, 2, 1, 2, 1);
+	f->base = event_base_new();
+	f->tc = tc;
+	*master = listen_on(f->base, tc->master_ports[0], master_accept, f);
+	*peer = with_peer ? listen_on(f->base, tc->storage_ports[1], peer_accept, f) : NULL;
+	if (*master == NULL || (with_peer && *peer == NULL)) {
+		tap_ok(false, "fake master%s listen", with_peer ? " and fake peer" : "");
+		return false;
+	}
+	cluster_start_storage(tc, 0);
+	event_base_loopexit(f->base, &limit);
+	event_base_dispatch(f->base);
+	return true;
+}
+
+static void fake_end(struct fake *f, struct test_cluster *tc, struct neo_listener *master,
+		     struct neo_listener *peer)
+{
+	if (f->peer_conn)
+		neo_conn_abort(f->peer_conn, "done");
+	cluster_stop(tc);
+	neo_listener_free(master);
+	if (peer)
+		neo_listener_free(peer);
+	settle(f->base);
+	event_base_free(f->base);
+}
+
 static void check_storage_to_storage(const struct captured *c, const struct test_cluster *tc,
 				     const char *what)
 {
@@ -445,21 +481,10 @@ static void storage_identifications(void)
 	struct test_cluster tc;
 	struct fake f = { 0 };
 	struct neo_listener *master, *peer;
-	struct timeval limit = { 20, 0 };
 	char host[256] = "";
 
-	cluster_init(&tc, "mixedid", 2, 1, 2, 1);
-	f.base = event_base_new();
-	f.tc = &tc;
-	master = listen_on(f.base, tc.master_ports[0], master_accept, &f);
-	peer = listen_on(f.base, tc.storage_ports[1], peer_accept, &f);
-	if (master == NULL || peer == NULL) {
-		tap_ok(false, "fake master and fake peer listen");
+	if (!fake_run(&f, &tc, "mixedid", true, &master, &peer))
 		return;
-	}
-	cluster_start_storage(&tc, 0);
-	event_base_loopexit(f.base, &limit);
-	event_base_dispatch(f.base);
 
 	/* storage -> master: as upstream's BootstrapManager for a storage */
 	tap_ok(f.master_ident.seen && f.master_ident.type == NEO_NODE_STORAGE
@@ -495,11 +520,7 @@ static void storage_identifications(void)
 	check_storage_to_storage(&f.peer_idents[0], &tc, "to a storage (first)");
 	check_storage_to_storage(&f.peer_idents[1], &tc, "to a storage (second)");
 
-	cluster_stop(&tc);
-	neo_listener_free(master);
-	neo_listener_free(peer);
-	settle(f.base);
-	event_base_free(f.base);
+	fake_end(&f, &tc, master, peer);
 }
 
 /* An upstream storage (S2) connected to ours first; our storage's check
@@ -509,20 +530,9 @@ static void check_over_peer_connection(void)
 	struct test_cluster tc;
 	struct fake f = { .peer_first = true };
 	struct neo_listener *master, *peer;
-	struct timeval limit = { 20, 0 };
 
-	cluster_init(&tc, "mixedchk", 2, 1, 2, 1);
-	f.base = event_base_new();
-	f.tc = &tc;
-	master = listen_on(f.base, tc.master_ports[0], master_accept, &f);
-	peer = listen_on(f.base, tc.storage_ports[1], peer_accept, &f);
-	if (master == NULL || peer == NULL) {
-		tap_ok(false, "fake master and fake peer listen");
+	if (!fake_run(&f, &tc, "mixedchk", true, &master, &peer))
 		return;
-	}
-	cluster_start_storage(&tc, 0);
-	event_base_loopexit(f.base, &limit);
-	event_base_dispatch(f.base);
 
 	tap_ok(f.ready && f.peer_accepted && f.check_sent,
 	       "the peer's identification (S2, its id_timestamp) is accepted, then the check "
@@ -537,13 +547,7 @@ static void check_over_peer_connection(void)
 	tap_ok(!f.corrupted && cluster_log_has(&tc, "storage0.log", "replicas are equal", 2000),
 	       "the check ends with the replicas equal");
 
-	if (f.peer_conn)
-		neo_conn_abort(f.peer_conn, "done");
-	cluster_stop(&tc);
-	neo_listener_free(master);
-	neo_listener_free(peer);
-	settle(f.base);
-	event_base_free(f.base);
+	fake_end(&f, &tc, master, peer);
 }
 
 /* Our storage's check connects to S2 while S2 connects to us: S2 (the
@@ -554,20 +558,9 @@ static void check_refused_already_connected(void)
 	struct test_cluster tc;
 	struct fake f = { .refuse_already = true };
 	struct neo_listener *master, *peer;
-	struct timeval limit = { 20, 0 };
 
-	cluster_init(&tc, "mixedalready", 2, 1, 2, 1);
-	f.base = event_base_new();
-	f.tc = &tc;
-	master = listen_on(f.base, tc.master_ports[0], master_accept, &f);
-	peer = listen_on(f.base, tc.storage_ports[1], peer_accept, &f);
-	if (master == NULL || peer == NULL) {
-		tap_ok(false, "fake master and fake peer listen");
+	if (!fake_run(&f, &tc, "mixedalready", true, &master, &peer))
 		return;
-	}
-	cluster_start_storage(&tc, 0);
-	event_base_loopexit(f.base, &limit);
-	event_base_dispatch(f.base);
 
 	tap_ok(f.check_sent && f.refusals == 1 && f.peer_accepted,
 	       "the check's connection is refused \"already connected\" (%u), and the peer's "
@@ -578,13 +571,7 @@ static void check_refused_already_connected(void)
 	       && cluster_log_count(&tc, "storage0.log", "aborted") == 0,
 	       "the check ends with the replicas equal, not aborted");
 
-	if (f.peer_conn)
-		neo_conn_abort(f.peer_conn, "done");
-	cluster_stop(&tc);
-	neo_listener_free(master);
-	neo_listener_free(peer);
-	settle(f.base);
-	event_base_free(f.base);
+	fake_end(&f, &tc, master, peer);
 }
 
 /* --- Peers the master may not know (as upstream's getByUUID) -------------- */
@@ -695,20 +682,10 @@ static void known_by_master(void)
 {
 	struct test_cluster tc;
 	struct fake f = { .probe_ids = true, .peer_first = true };
-	struct neo_listener *master;
-	struct timeval limit = { 20, 0 };
+	struct neo_listener *master, *peer;
 
-	cluster_init(&tc, "mixedknown", 2, 1, 2, 1);
-	f.base = event_base_new();
-	f.tc = &tc;
-	master = listen_on(f.base, tc.master_ports[0], master_accept, &f);
-	if (master == NULL) {
-		tap_ok(false, "fake master listens");
+	if (!fake_run(&f, &tc, "mixedknown", false, &master, &peer))
 		return;
-	}
-	cluster_start_storage(&tc, 0);
-	event_base_loopexit(f.base, &limit);
-	event_base_dispatch(f.base);
 
 	tap_ok(f.ready, "the storage started operation");
 	for (int i = 0; i < 2; i++)
@@ -724,10 +701,7 @@ static void known_by_master(void)
 	for (int i = 0; i < 3; i++)
 		if (probes[i].conn)
 			neo_conn_abort(probes[i].conn, "done");
-	cluster_stop(&tc);
-	neo_listener_free(master);
-	settle(f.base);
-	event_base_free(f.base);
+	fake_end(&f, &tc, master, peer);
 }
 
 /* --- Read-only clients at a real master ------------------------------------ */
