@@ -14,6 +14,16 @@
  * the cluster through libneoclient.  A progress bar goes to stderr unless
  * -q.  The Importer backend (conf/importer.conf) is the better way in: its
  * database is usable at once.
+ *
+ * Blobs (not in upstream's): with --blob-dir, the FileStorage's blob
+ * directory (ZODB's layout, blob_dir.c) is read or written beside it.
+ * FileStorage -> NEO stores each revision that has a blob file with its
+ * blob (chunks, core/client/blobs.md), an undo's included (ZODB keeps a
+ * file per revision, so the undo is stored as a new revision with the
+ * same bytes, not as a back pointer); the master's oids are first moved
+ * past the FileStorage's, so that no chunk takes an oid the file uses
+ * later.  NEO -> FileStorage writes each blob revision's file and leaves
+ * chunks out.  Without --blob-dir a database with blobs is refused.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -24,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blob_dir.h"
 #include "filestorage/filestorage.h"
 #include "neo/client.h"
 #include "runtime/alloc.h"
@@ -32,6 +43,9 @@
 
 struct migrate {
 	const char *cluster, *source, *destination, *logfile, *ca, *cert, *key;
+	const char *blob_path;		/* --blob-dir: the FileStorage's blob directory */
+	struct blob_dir blobs;
+	uint64_t blob_count, blob_missing;
 	bool quiet;
 	struct neo_client *client;
 	struct fs_file *fs;
@@ -104,6 +118,93 @@ static int base_serial(struct migrate *m, const struct fs_record *rec, uint64_t 
 	return 0;
 }
 
+/* A revision of a ZODB blob: its record with the file ZODB keeps for it
+ * (for an undo too: ZODB copies the blob to the undo's tid), stored as a
+ * blob (core/client/blobs.md).  1: not a blob's, or its file is missing
+ * (then, as ZODB's copyTransactionsFrom, the record alone); the data is
+ * in m->buf then. */
+static int store_blob_record(struct migrate *m, struct neo_txn *txn, const struct fs_record *rec,
+			     const struct fs_resolved *r, uint64_t base)
+{
+	char path[4096];
+
+	if (grow(m, (size_t)r->data_len + 1) != 0 ||
+	    fs_pread(m->fs, r->data_pos, m->buf, (size_t)r->data_len) != FS_OK)
+		return -1;
+	if (!blob_record_may_be_blob(m->buf, (size_t)r->data_len))
+		return 1;
+	if (m->blob_path == NULL) {
+		if (!blob_record_is_zodb_blob(m->buf, (size_t)r->data_len))
+			return 1;
+		fprintf(stderr, "\nneomigrate: oid %016" PRIx64 " at %016" PRIx64 " is a ZODB blob: "
+			"give the FileStorage's blob directory with --blob-dir\n", rec->oid, rec->tid);
+		return -1;
+	}
+	if (blob_dir_file(&m->blobs, rec->oid, rec->tid, path, sizeof path) != 0 ||
+	    access(path, F_OK) != 0) {
+		if (blob_record_is_zodb_blob(m->buf, (size_t)r->data_len))
+			m->blob_missing++;
+		return 1;
+	}
+	m->blob_count++;
+	return neo_txn_store_blob_path(txn, rec->oid, base, m->buf, (size_t)r->data_len, path);
+}
+
+/* Chunk oids come from the master: first move its last oid past the
+ * FileStorage's, so that no chunk takes an oid a later transaction of
+ * the file uses (as ZODB's FileStorage, oids are handed out above). */
+static int reserve_fs_oids(struct migrate *m)
+{
+	struct fs_iter it;
+	struct fs_record rec;
+	uint64_t max_oid = 0, got = 0, *oids;
+	int rc;
+
+	fs_iter_init(&it, m->fs, 0, 0);
+	while ((rc = fs_iter_next_txn(&it)) == FS_OK)
+		while ((rc = fs_iter_next_record(&it, &rec)) == FS_OK)
+			if (rec.oid > max_oid)
+				max_oid = rec.oid;
+	fs_iter_free(&it);
+	if (rc != FS_END)
+		return -1;
+	oids = neo_malloc(10000 * sizeof *oids);
+	if (oids == NULL)
+		return -1;
+	rc = NEO_CLIENT_OK;
+	while (rc == NEO_CLIENT_OK && got < max_oid) {
+		size_t count = max_oid - got < 10000 ? (size_t)(max_oid - got) : 10000;
+
+		rc = neo_client_new_oids(m->client, count, oids);
+		if (rc == NEO_CLIENT_OK)
+			got = oids[count - 1];
+	}
+	neo_free(oids);
+	if (rc != NEO_CLIENT_OK)
+		fprintf(stderr, "neomigrate: new oids: %s\n", neo_client_errmsg());
+	return rc == NEO_CLIENT_OK ? 0 : -1;
+}
+
+/* A deletion (an undone creation): a blob's chunks go with its object,
+ * as neo.client's deleteObject does (core/client/blobs.md). */
+static int delete_object(struct migrate *m, struct neo_txn *txn, uint64_t oid, uint64_t base)
+{
+	struct neo_client_record rec = { 0 };
+	uint64_t *chunks = NULL;
+	size_t count = 0;
+	int rc = NEO_CLIENT_OK;
+
+	if (m->blob_path && base &&
+	    neo_client_load_serial(m->client, oid, base, &rec) == NEO_CLIENT_OK &&
+	    neo_client_blob_chunk_oids(rec.data, rec.size, &chunks, &count) == NEO_CLIENT_OK) {
+		for (size_t i = 0; rc == NEO_CLIENT_OK && i < count; i++)
+			rc = neo_txn_delete(txn, chunks[i], base);
+		neo_client_free(chunks);
+	}
+	neo_client_record_clear(&rec);
+	return rc == NEO_CLIENT_OK ? neo_txn_delete(txn, oid, base) : rc;
+}
+
 static int store_record(struct migrate *m, struct neo_txn *txn, const struct fs_record *rec)
 {
 	struct fs_resolved r;
@@ -111,13 +212,17 @@ static int store_record(struct migrate *m, struct neo_txn *txn, const struct fs_
 
 	if (fs_record_resolve(m->fs, rec, &r) != FS_OK || base_serial(m, rec, &base) != 0)
 		return -1;
+	if (r.has_data) {
+		int blob = store_blob_record(m, txn, rec, &r, base);
+
+		if (blob != 1)
+			return blob;
+	}
 	if (r.has_data_txn)
 		return neo_txn_store_undo(txn, rec->oid, base, r.data_txn);
 	if (!r.has_data)
-		return neo_txn_delete(txn, rec->oid, base);
-	if (grow(m, (size_t)r.data_len + 1) != 0 ||
-	    fs_pread(m->fs, r.data_pos, m->buf, (size_t)r.data_len) != FS_OK)
-		return -1;
+		return delete_object(m, txn, rec->oid, base);
+	/* store_blob_record read the data into m->buf */
 	return neo_txn_store(txn, rec->oid, base, m->buf, (size_t)r.data_len);
 }
 
@@ -155,11 +260,21 @@ static int copy_fs_txn(struct migrate *m, struct fs_iter *it)
 	return 0;
 }
 
+static void report_blobs(const struct migrate *m)
+{
+	if (m->quiet || m->blob_path == NULL)
+		return;
+	printf("%" PRIu64 " blob revisions copied\n", m->blob_count);
+	if (m->blob_missing)
+		printf("%" PRIu64 " blob records had no blob file in %s: copied without their "
+		       "blob, as ZODB's copyTransactionsFrom\n", m->blob_missing, m->blob_path);
+}
+
 static int fs_to_neo(struct migrate *m)
 {
 	struct fs_iter it;
 	uint64_t count = 0, total, last = 0;
-	char err[512];
+	char err[512] = "";
 	int rc;
 
 	if (fs_open(m->source, false, false, &m->fs, err, sizeof err) != FS_OK) {
@@ -168,6 +283,12 @@ static int fs_to_neo(struct migrate *m)
 	}
 	if (fs_scan_end(m->fs) != FS_OK || open_client(m, m->destination, false) != 0)
 		return 1;
+	if (m->blob_path &&
+	    (blob_dir_open(m->blob_path, &m->blobs, err, sizeof err) != 0 ||
+	     reserve_fs_oids(m) != 0)) {
+		fprintf(stderr, "neomigrate: %s\n", err[0] ? err : m->fs->err);
+		return 1;
+	}
 	neo_client_last_tid(m->client, &last);
 	total = 0;
 	fs_iter_init(&it, m->fs, 0, 0);
@@ -184,6 +305,7 @@ static int fs_to_neo(struct migrate *m)
 	}
 	fs_iter_free(&it);
 	progress(m, count, total, m->fs->end - FS_MAGIC_LEN, true);
+	report_blobs(m);
 	return rc == FS_END ? 0 : 1;
 }
 
@@ -258,6 +380,51 @@ struct neo_txn_copy {
 	size_t offcap;
 };
 
+/* Blob chunks (core/client/blobs.md) are not copied: their blob goes
+ * with its object, into the blob directory.  So are the deletions of
+ * chunks (a chunk's previous revision is one). */
+static bool is_chunk_record(struct migrate *m, uint64_t oid, uint64_t tid, int rc,
+			    const struct neo_client_record *rec)
+{
+	struct neo_client_record before = { 0 };
+	bool chunk;
+
+	if (rc == NEO_CLIENT_OK)
+		return neo_client_record_is_blob_chunk(rec->data, rec->size);
+	if (rc != NEO_CLIENT_NO_DATA)
+		return false;
+	chunk = neo_client_load_before(m->client, oid, tid, &before) == NEO_CLIENT_OK &&
+		neo_client_record_is_blob_chunk(before.data, before.size);
+	neo_client_record_clear(&before);
+	return chunk;
+}
+
+/* The blob of revision tid of oid into the blob directory, where ZODB
+ * looks for it (for an undo too: ZODB keeps a file per revision). */
+static int write_blob_file(struct migrate *m, uint64_t oid, uint64_t tid)
+{
+	char path[4096], err[512];
+
+	if (m->blob_path == NULL) {
+		fprintf(stderr, "\nneomigrate: oid %016" PRIx64 " at %016" PRIx64 " is a blob: give "
+			"the blob directory to write with --blob-dir\n", oid, tid);
+		return -1;
+	}
+	if (blob_dir_make_parents(&m->blobs, oid, err, sizeof err) != 0 ||
+	    blob_dir_file(&m->blobs, oid, tid, path, sizeof path) != 0) {
+		fprintf(stderr, "\nneomigrate: %s\n", err);
+		return -1;
+	}
+	if (neo_client_load_blob_path(m->client, oid, tid, path, NULL) != NEO_CLIENT_OK) {
+		fprintf(stderr, "\nneomigrate: blob of oid %016" PRIx64 " at %016" PRIx64 ": %s\n",
+			oid, tid, neo_client_errmsg());
+		return -1;
+	}
+	chmod(path, 0400);	/* as ZODB's committed blobs */
+	m->blob_count++;
+	return 0;
+}
+
 static int add_neo_record(struct migrate *m, struct oid_map *map, struct neo_txn_copy *c,
 			  uint64_t oid, uint64_t tid)
 {
@@ -266,9 +433,17 @@ static int add_neo_record(struct migrate *m, struct oid_map *map, struct neo_txn
 	uint64_t data_serial = 0;
 	int rc = neo_client_load_serial_ex(m->client, oid, tid, &rec, &data_serial);
 
-	if (rc == NEO_CLIENT_NOT_FOUND || (rc == NEO_CLIENT_NO_DATA && rec.serial != tid)) {
+	if (rc == NEO_CLIENT_NOT_FOUND || (rc == NEO_CLIENT_NO_DATA && rec.serial != tid) ||
+	    is_chunk_record(m, oid, tid, rc, &rec)) {
 		neo_client_record_clear(&rec);
 		return 0;	/* as upstream: an oid only checked, not written */
+	}
+	if (rc == NEO_CLIENT_OK && neo_client_record_is_blob(rec.data, rec.size)) {
+		if (write_blob_file(m, oid, tid) != 0) {
+			neo_client_record_clear(&rec);
+			return -1;
+		}
+		rec.size = neo_client_blob_data_size(rec.data, rec.size);
 	}
 	if ((rc != NEO_CLIENT_OK && rc != NEO_CLIENT_NO_DATA) ||
 	    neo_grow(&c->recs, &c->cap, c->count + 1, sizeof(*c->recs)) != 0 ||
@@ -361,6 +536,10 @@ static int neo_to_fs(struct migrate *m)
 		fprintf(stderr, "neomigrate: %s\n", m->fs->err);
 		goto done;
 	}
+	if (m->blob_path && blob_dir_create(m->blob_path, &m->blobs, err, sizeof err) != 0) {
+		fprintf(stderr, "neomigrate: %s\n", err);
+		goto done;
+	}
 	if (open_client(m, m->source, true) != 0)
 		goto done;
 	if (neo_client_tids_from(m->client, m->fs->last_tid + 1, MAX_TID, 0, &tids, &count) !=
@@ -377,6 +556,7 @@ static int neo_to_fs(struct migrate *m)
 		progress(m, done + 1, count, bytes, false);
 	}
 	progress(m, done, count, bytes, true);
+	report_blobs(m);
 	status = done == count ? 0 : 1;
 done:
 	neo_client_free(tids);
@@ -392,14 +572,17 @@ done:
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: neomigrate -c CLUSTER [-q] [-l LOGFILE] [--ca CA --cert CERT "
-		"--key KEY] SOURCE DESTINATION\n\n"
+	fprintf(out, "usage: neomigrate -c CLUSTER [-q] [-l LOGFILE] [-b BLOB_DIR] [--ca CA "
+		"--cert CERT --key KEY] SOURCE DESTINATION\n\n"
 		"NEO <-> FileStorage conversion tool: FileStorage -> NEO when SOURCE is an\n"
 		"existing file (DESTINATION: the masters, \"host:port ...\"), NEO -> FileStorage\n"
 		"otherwise (SOURCE: the masters, DESTINATION: the file).\n\n"
 		"  -c, --cluster CLUSTER  the NEO cluster name (required)\n"
 		"  -q, --quiet            print nothing to standard output\n"
 		"  -l, --logfile FILE     the client's log\n"
+		"  -b, --blob-dir DIR     the FileStorage's blob directory (ZODB's blob-dir):\n"
+		"                         read with SOURCE, written (made if missing) with\n"
+		"                         DESTINATION; needed when the database has blobs\n"
 		"      --ca, --cert, --key  (SSL) certificate authority, certificate, key (PEM)\n"
 		"  -h, --help             show this help\n");
 }
@@ -410,15 +593,17 @@ static int parse(int argc, char **argv, struct migrate *m)
 		{ "cluster", required_argument, NULL, 'c' }, { "quiet", no_argument, NULL, 'q' },
 		{ "logfile", required_argument, NULL, 'l' }, { "ca", required_argument, NULL, 1 },
 		{ "cert", required_argument, NULL, 2 }, { "key", required_argument, NULL, 3 },
+		{ "blob-dir", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:ql:h", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:ql:b:h", longs, NULL)) != -1) {
 		switch (c) {
 		case 'c': m->cluster = optarg; break;
 		case 'q': m->quiet = true; break;
 		case 'l': m->logfile = optarg; break;
+		case 'b': m->blob_path = optarg; break;
 		case 1: m->ca = optarg; break;
 		case 2: m->cert = optarg; break;
 		case 3: m->key = optarg; break;
