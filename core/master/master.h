@@ -72,6 +72,8 @@ struct master_txn {
 	double finish_started;		/* master_metrics_clock() at finish */
 	uint64_t *oids;
 	uint32_t oid_count;
+	int64_t *deleted;		/* partitions of the deleted oids (finish) */
+	uint32_t deleted_count;
 	uint64_t storage_readiness;	/* storages ready at begin: up to this */
 	int32_t *failed;		/* storages a write failed to (FailedVote) */
 	uint32_t failed_count;

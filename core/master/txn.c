@@ -73,6 +73,7 @@ static void txn_free(struct master_txn *txn)
 	neo_free(txn->pack_oids);
 	neo_free(txn->failed);
 	neo_free(txn->oids);
+	neo_free(txn->deleted);
 	neo_free(txn->involved);
 	neo_free(txn->lock_waiting);
 	neo_free(txn->watchers);
@@ -364,6 +365,15 @@ void master_txn_finish(struct master *m, struct neo_node *client, struct neo_con
 	}
 	memcpy(txn->oids, req->oids.items, req->oids.count * sizeof *txn->oids);
 	txn->oid_count = req->oids.count;
+	/* as upstream: InvalidatePartitions names them too, so that a backup
+	 * replicates a partition whose only change is a deletion */
+	txn->deleted = neo_malloc((req->deleted.count + 1) * sizeof *txn->deleted);
+	if (txn->deleted == NULL) {
+		finish_refused(m, conn, pkt->msg_id, txn, NEO_ERROR_NOT_READY, "out of memory");
+		return;
+	}
+	memcpy(txn->deleted, req->deleted.items, req->deleted.count * sizeof *txn->deleted);
+	txn->deleted_count = req->deleted.count;
 	txn->finishing = true;
 	txn->finish_msg_id = pkt->msg_id;
 	txn->finish_started = master_metrics_clock();
@@ -383,27 +393,33 @@ void master_txn_finish(struct master *m, struct neo_node *client, struct neo_con
 	commit_ready(m);
 }
 
+static void add_partition_once(int64_t *partitions, uint32_t *count, int64_t p)
+{
+	for (uint32_t k = 0; k < *count; k++)
+		if (partitions[k] == p)
+			return;
+	partitions[(*count)++] = p;
+}
+
 /* InvalidatePartitions: the commit's tid and the partitions of its
- * objects (the backup master adds the tid's own partition). */
+ * objects, stored or deleted, as upstream (the backup master adds the
+ * tid's own partition). */
 static void notify_partitions(struct master *m, struct neo_conn *conn, struct master_txn *txn)
 {
 	struct neo_invalidate_partitions invalidate = { .tid = txn->tid };
-	int64_t *partitions = neo_calloc(txn->oid_count + 1, sizeof *partitions);
+	int64_t *partitions = neo_calloc(txn->oid_count + txn->deleted_count + 1,
+					 sizeof *partitions);
 	uint32_t count = 0;
 
 	if (partitions == NULL || m->pt.num_partitions == 0) {
 		neo_free(partitions);
 		return;
 	}
-	for (uint32_t i = 0; i < txn->oid_count; i++) {
-		int64_t p = neo_ptable_partition(&m->pt, txn->oids[i]);
-		bool seen = false;
-
-		for (uint32_t k = 0; k < count && !seen; k++)
-			seen = partitions[k] == p;
-		if (!seen)
-			partitions[count++] = p;
-	}
+	for (uint32_t i = 0; i < txn->oid_count; i++)
+		add_partition_once(partitions, &count, neo_ptable_partition(&m->pt, txn->oids[i]));
+	for (uint32_t i = 0; i < txn->deleted_count; i++)
+		if (txn->deleted[i] >= 0 && txn->deleted[i] < (int64_t)m->pt.num_partitions)
+			add_partition_once(partitions, &count, txn->deleted[i]);
 	invalidate.partitions = (struct neo_list_int){ partitions, count };
 	neo_conn_notify(conn, NEO_INVALIDATE_PARTITIONS, &invalidate);
 	neo_free(partitions);
