@@ -105,46 +105,88 @@ static char *next_line(char **cursor)
 	return line;
 }
 
-/* storage= of the source: <filestorage> path ... </filestorage>. */
+static char *key_value(char *line, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (strncasecmp(line, key, n) != 0 || !isspace((unsigned char)line[n]))
+		return NULL;
+	line += n;
+	while (isspace((unsigned char)*line))
+		line++;
+	return line;
+}
+
+static int set_path(char **slot, const char *value)
+{
+	neo_free(*slot);
+	*slot = neo_config_expand_path(value);
+	return *slot ? 0 : -1;
+}
+
+/*
+ * storage= of the source, as ZODB's ZConfig takes a FileStorage with its
+ * blobs: <filestorage> path ... [blob-dir ...] </filestorage>, or that
+ * section (without blob-dir) inside <blobstorage> blob-dir ...
+ * </blobstorage>.
+ */
 static int parse_storage(const char *file, const char *section, char *text,
 			 struct importer_conf *conf, char *err, size_t errlen)
 {
-	char *cursor = text, *line;
-	bool opened = false, closed = false;
+	char *cursor = text, *line, *value;
+	int depth = 0;			/* 1: in <filestorage> */
+	bool wrapped = false, opened = false, closed = false, wrap_closed = false;
 
 	while ((line = next_line(&cursor)) != NULL) {
 		if (*line == '\0' || *line == '#')
 			continue;
-		if (!opened) {
-			if (strncasecmp(line, "<filestorage", 12) != 0)
-				break;
+		if (!opened && !wrapped && strncasecmp(line, "<blobstorage", 12) == 0) {
+			wrapped = true;
+			continue;
+		}
+		if (!opened && strncasecmp(line, "<filestorage", 12) == 0) {
 			opened = true;
+			depth = 1;
 			continue;
 		}
-		if (strcasecmp(line, "</filestorage>") == 0) {
+		if (depth == 1 && strcasecmp(line, "</filestorage>") == 0) {
 			closed = true;
+			depth = 0;
 			continue;
 		}
-		if (strncasecmp(line, "path", 4) == 0 && isspace((unsigned char)line[4])) {
-			char *p = line + 5;
-
-			while (isspace((unsigned char)*p))
-				p++;
-			neo_free(conf->fs_path);
-			conf->fs_path = neo_config_expand_path(p);
+		if (wrapped && depth == 0 && strcasecmp(line, "</blobstorage>") == 0) {
+			wrap_closed = true;
 			continue;
 		}
-		if (strncasecmp(line, "read-only", 9) == 0 && isspace((unsigned char)line[9]))
+		if (depth == 1 && (value = key_value(line, "path")) != NULL) {
+			if (set_path(&conf->fs_path, value) != 0)
+				return -1;
+			continue;
+		}
+		if ((value = key_value(line, "blob-dir")) != NULL &&
+		    (depth == 1) != wrapped) {
+			if (set_path(&conf->blob_dir, value) != 0)
+				return -1;
+			continue;
+		}
+		if (depth == 1 && key_value(line, "read-only") != NULL)
 			continue;	/* we never write unless writeback */
-		snprintf(err, errlen, "%s: [%s] storage: '%s' is not supported in <filestorage> "
-			 "by our Importer (only path and read-only)", file, section, line);
+		snprintf(err, errlen, "%s: [%s] storage: '%s' is not supported by our Importer "
+			 "(<filestorage> with path, read-only and blob-dir, or inside "
+			 "<blobstorage> with blob-dir)", file, section, line);
 		return -1;
 	}
-	if (!opened || !closed || conf->fs_path == NULL) {
+	if (!opened || !closed || conf->fs_path == NULL || (wrapped && !wrap_closed)) {
 		snprintf(err, errlen, "%s: [%s] storage must be a <filestorage> section with a "
-			 "path: our Importer reads FileStorage only (convert another storage "
-			 "to a FileStorage first, e.g. with zodbconvert, or copy it into NEO "
-			 "with neomigrate)", file, section);
+			 "path (with its blobs: blob-dir in it, or a <blobstorage> around it): "
+			 "our Importer reads FileStorage only (convert another storage to a "
+			 "FileStorage first, e.g. with zodbconvert, or copy it into NEO with "
+			 "neomigrate)", file, section);
+		return -1;
+	}
+	if (wrapped && conf->blob_dir == NULL) {
+		snprintf(err, errlen, "%s: [%s] storage: <blobstorage> needs blob-dir", file,
+			 section);
 		return -1;
 	}
 	return 0;
@@ -217,6 +259,13 @@ static int read_source(const struct neo_config *cfg, const char *file, const cha
 	conf->source_name = neo_strdup(section);
 	rc = conf->source_name ? parse_storage(file, section, storage, conf, err, errlen) : -1;
 	neo_free(storage);
+	if (rc == 0 && conf->blob_dir && conf->writeback) {
+		snprintf(err, errlen, "%s: writeback=true with a blob-dir is not supported by our "
+			 "Importer (NEO's blob commits would not go to the blob directory): set "
+			 "writeback=false, or copy the database back with neomigrate --blob-dir",
+			 file);
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -256,5 +305,6 @@ void importer_conf_free(struct importer_conf *conf)
 	neo_free(conf->database);
 	neo_free(conf->source_name);
 	neo_free(conf->fs_path);
+	neo_free(conf->blob_dir);
 	memset(conf, 0, sizeof(*conf));
 }

@@ -41,6 +41,13 @@
  * this bit set.  The destination's ids are (partition << 48) + n, below
  * 2^62 for any partition count NEO uses. */
 #define IMPORTER_FS_DATA_ID (1ull << 62)
+/* ... with these bits: a blob chunk's data (the chunk's oid less the
+ * first chunk oid), a blob revision's record (its number in the plan);
+ * importer_blobs.c. */
+#define IMPORTER_CHUNK_DATA_ID (1ull << 61)
+#define IMPORTER_BLOB_DATA_ID (1ull << 60)
+/* The pos of a blob chunk's revision in the index (| 1: a deletion). */
+#define IMPORTER_VIRTUAL_POS (1ull << 63)
 #define IMPORTER_MAX_TID 0x7fffffffffffffffull
 
 struct importer_conf {
@@ -50,6 +57,7 @@ struct importer_conf {
 	int compress_level;		/* -1: no compression; else zlib's level */
 	char *source_name;		/* the source section */
 	char *fs_path;
+	char *blob_dir;			/* its blob-dir, NULL: none */
 };
 
 struct importer_appended {		/* a record writeback appended */
@@ -65,7 +73,9 @@ struct neo_db {
 	void *log_ctx;
 
 	struct fs_file *fs;
-	struct fs_index index;		/* of transactions <= fs_ltid */
+	struct fs_index index;		/* of transactions <= fs_ltid, blob chunks added */
+	struct importer_blobs *blobs;	/* NULL without a blob-dir */
+	bool blob_bushy;
 	uint64_t fs_ltid;		/* the last tid to import */
 	uint64_t imported_tid;		/* all transactions <= it are imported */
 	size_t next_txn;		/* index in index.txns of the next one */
@@ -129,6 +139,27 @@ int importer_stored_form(struct neo_db *db, const uint8_t *raw, size_t len, uint
  * (slot 0..3), so that the import thread's later calls on the shared
  * handle cannot change them before the node has copied them. */
 int importer_keep(struct neo_db *db, int slot, struct neo_bytes *bytes);
+
+/* importer_blobs.c: the blob directory in NEO's blob layout. */
+int importer_blobs_open(struct neo_db *db, char *err, size_t errlen);
+void importer_blobs_close(struct neo_db *db);
+/* The plan's blob revision (oid, tid), -1 if that revision is no blob's. */
+long importer_blob_rev_at(struct neo_db *db, uint64_t oid, uint64_t tid);
+/* The blob object's record: data (the Blob's pickle) and the manifest,
+ * into *buf (data may be *buf itself). */
+int importer_blob_record(struct neo_db *db, long idx, const uint8_t *data, size_t len,
+			 uint8_t **buf, size_t *cap, size_t *size);
+/* A chunk's record at tid (*has_data false: its deletion). */
+int importer_blob_chunk(struct neo_db *db, uint64_t oid, uint64_t tid, bool *has_data,
+			uint8_t **buf, size_t *cap, size_t *size);
+uint64_t importer_blob_chunk_data_id(struct neo_db *db, uint64_t oid);
+uint64_t importer_blob_record_data_id(long idx);
+/* The raw record a data id with IMPORTER_CHUNK/BLOB_DATA_ID names. */
+int importer_blob_data(struct neo_db *db, uint64_t data_id, uint8_t **raw, size_t *rawcap,
+		       size_t *size);
+/* The chunk oids created or deleted by transaction tid, in oid order. */
+size_t importer_blob_chunks_of_txn(struct neo_db *db, uint64_t tid, uint64_t **oids,
+				   size_t *cap);
 
 /* importer_reads.c: the node-facing reads, merged. */
 void importer_reads_table(struct neo_backend *t);

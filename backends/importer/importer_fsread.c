@@ -65,12 +65,65 @@ static int resolve(struct neo_db *db, uint64_t pos, struct fs_record *rec, struc
 	return NEO_BACKEND_OK;
 }
 
+/* raw (in db->out2) in its stored form, with its checksum. */
+static int stored(struct neo_db *db, size_t len, uint8_t **buf, size_t *cap,
+		  struct neo_bytes *data, uint8_t *compression, uint8_t checksum[20])
+{
+	int rc = importer_stored_form(db, db->out2, len, buf, cap, data, compression);
+
+	if (rc == NEO_BACKEND_OK)
+		SHA1(data->data, data->size, checksum);
+	return rc;
+}
+
+/* A blob chunk's revision (importer_blobs.c), as the import stores it. */
+static int chunk_object(struct neo_db *db, size_t rev, struct neo_object *out)
+{
+	const struct fs_index_rev *v = &db->index.revs[rev];
+	bool has_data = false;
+	size_t len = 0;
+	int rc = importer_blob_chunk(db, v->oid, v->tid, &has_data, &db->out2, &db->out2cap,
+				     &len);
+
+	memset(out, 0, sizeof(*out));
+	out->serial = v->tid;
+	out->has_data = has_data;
+	if (rc != NEO_BACKEND_OK || !has_data)
+		return rc;
+	return stored(db, len, &db->out, &db->outcap, &out->data, &out->compression,
+		      out->checksum);
+}
+
+/* A blob revision's record: the Blob's pickle and the manifest. */
+static int blob_object(struct neo_db *db, long idx, const struct fs_resolved *r,
+		       struct neo_object *out)
+{
+	size_t len = 0;
+	int rc;
+
+	out->data_serial.has = false;	/* an undo's blob has its own chunks */
+	if (importer_grow(&db->out2, &db->out2cap, (size_t)r->data_len + 1) != 0)
+		return importer_fail(db, NEO_BACKEND_EIO, "importer: out of memory");
+	if (fs_pread(db->fs, r->data_pos, db->out2, (size_t)r->data_len) != FS_OK)
+		return fs_error(db);
+	rc = importer_blob_record(db, idx, db->out2, (size_t)r->data_len, &db->out2,
+				  &db->out2cap, &len);
+	if (rc != NEO_BACKEND_OK)
+		return rc;
+	return stored(db, len, &db->out, &db->outcap, &out->data, &out->compression,
+		      out->checksum);
+}
+
 int importer_fs_object(struct neo_db *db, size_t rev, struct neo_object *out)
 {
 	struct fs_record rec;
 	struct fs_resolved r;
-	int rc = resolve(db, db->index.revs[rev].pos, &rec, &r);
+	long blob;
+	int rc;
 
+	if (db->index.revs[rev].pos & IMPORTER_VIRTUAL_POS)
+		return chunk_object(db, rev, out);
+	rc = resolve(db, db->index.revs[rev].pos, &rec, &r);
 	if (rc != NEO_BACKEND_OK)
 		return rc;
 	memset(out, 0, sizeof(*out));
@@ -79,30 +132,49 @@ int importer_fs_object(struct neo_db *db, size_t rev, struct neo_object *out)
 	out->has_data = r.has_data;
 	if (!r.has_data)
 		return NEO_BACKEND_OK;
+	blob = importer_blob_rev_at(db, rec.oid, rec.tid);
+	if (blob >= 0)
+		return blob_object(db, blob, &r, out);
 	return read_stored(db, r.data_pos, r.data_len, &db->out, &db->outcap, &out->data,
 			   &out->compression, out->checksum);
 }
 
 int importer_fs_value_tid(struct neo_db *db, size_t rev, uint64_t *value_tid)
 {
+	const struct fs_index_rev *v = &db->index.revs[rev];
 	struct fs_record rec;
 	struct fs_resolved r;
-	int rc = resolve(db, db->index.revs[rev].pos, &rec, &r);
+	int rc;
 
+	*value_tid = UINT64_MAX;
+	if (v->pos & IMPORTER_VIRTUAL_POS || importer_blob_rev_at(db, v->oid, v->tid) >= 0)
+		return NEO_BACKEND_OK;
+	rc = resolve(db, v->pos, &rec, &r);
 	*value_tid = r.has_data_txn ? r.data_txn : UINT64_MAX;
 	return rc;
 }
 
 int importer_fs_data_id(struct neo_db *db, size_t rev, struct neo_opt_id *data_id)
 {
+	const struct fs_index_rev *v = &db->index.revs[rev];
 	struct fs_record rec;
 	struct fs_resolved r;
-	int rc = resolve(db, db->index.revs[rev].pos, &rec, &r);
+	long blob;
+	int rc;
 
+	if (v->pos & IMPORTER_VIRTUAL_POS) {
+		data_id->has = !(v->pos & 1);
+		data_id->id = data_id->has ? importer_blob_chunk_data_id(db, v->oid) : 0;
+		return NEO_BACKEND_OK;
+	}
+	rc = resolve(db, v->pos, &rec, &r);
 	if (rc != NEO_BACKEND_OK)
 		return rc;
 	data_id->has = r.has_data;
 	data_id->id = r.has_data ? IMPORTER_FS_DATA_ID | (r.data_pos - FS_DATA_HEADER_LEN) : 0;
+	blob = r.has_data ? importer_blob_rev_at(db, v->oid, v->tid) : -1;
+	if (blob >= 0)
+		data_id->id = importer_blob_record_data_id(blob);
 	return NEO_BACKEND_OK;
 }
 
@@ -111,6 +183,13 @@ int importer_fs_data(struct neo_db *db, uint64_t data_id, uint8_t *compression,
 {
 	struct fs_record rec;
 
+	if (data_id & (IMPORTER_CHUNK_DATA_ID | IMPORTER_BLOB_DATA_ID)) {
+		size_t len = 0;
+		int rc = importer_blob_data(db, data_id, &db->out2, &db->out2cap, &len);
+
+		return rc != NEO_BACKEND_OK ? rc : stored(db, len, buf, cap, data, compression,
+							  checksum);
+	}
 	if (fs_read_record(db->fs, data_id & ~IMPORTER_FS_DATA_ID, &rec) != FS_OK)
 		return fs_error(db);
 	if (rec.plen == 0)
@@ -147,6 +226,17 @@ int importer_fs_trans(struct neo_db *db, size_t txn, uint32_t partition, struct 
 			break;
 		}
 		fs_put_u64(db->out2 + 8 * n++, rec.oid);
+	}
+	if (rc == FS_END && db->blobs) {
+		/* then the blob chunks it wrote or deleted, as the import lists them */
+		uint64_t *chunks = NULL;
+		size_t cap = 0, count = importer_blob_chunks_of_txn(db, it.txn.tid, &chunks, &cap);
+
+		if (importer_grow(&db->out2, &db->out2cap, 8 * (n + count + 1)) != 0)
+			rc = FS_ENOMEM;
+		for (size_t i = 0; rc == FS_END && i < count; i++)
+			fs_put_u64(db->out2 + 8 * n++, chunks[i]);
+		neo_free(chunks);
 	}
 	memset(out, 0, sizeof(*out));
 	out->partition = partition;

@@ -112,6 +112,71 @@ static int add_bytes(struct job *j, const uint8_t *data, size_t len, size_t *off
 
 /* --- Preparing, without the lock: the Data.fs and the index do not change */
 
+/* raw bytes (len in j->raw) in their stored form, into the batch. */
+static int prepare_data(struct job *j, struct prepared_record *p, size_t len)
+{
+	struct neo_bytes data;
+	int rc = importer_stored_form(j->db, j->raw, len, &j->stored, &j->storedcap, &data,
+				      &p->compression);
+
+	p->kind = PREPARED_DATA;
+	if (rc == NEO_BACKEND_OK) {
+		SHA1(data.data, data.size, p->checksum);
+		p->len = data.size;
+		rc = add_bytes(j, data.data, data.size, &p->off);
+	}
+	return rc;
+}
+
+/* A blob revision (importer_blobs.c): the Blob's pickle and the manifest
+ * as its own data (an undo's too: its blob has chunks of its own). */
+static int prepare_blob(struct job *j, struct prepared_record *p, long blob,
+			const struct fs_resolved *r)
+{
+	struct neo_db *db = j->db;
+	size_t len = 0;
+	int rc;
+
+	if (importer_grow(&j->raw, &j->rawcap, (size_t)r->data_len + 1) != 0)
+		return oom(db);
+	if (fs_pread(db->fs, r->data_pos, j->raw, (size_t)r->data_len) != FS_OK)
+		return fs_error(db);
+	rc = importer_blob_record(db, blob, j->raw, (size_t)r->data_len, &j->raw, &j->rawcap,
+				  &len);
+	return rc == NEO_BACKEND_OK ? prepare_data(j, p, len) : rc;
+}
+
+/* The blob chunks transaction tid writes or deletes, after its records
+ * (importer_fs_trans lists them so). */
+static int prepare_chunks(struct job *j, uint64_t tid)
+{
+	struct neo_db *db = j->db;
+	struct batch *b = &j->batch;
+	uint64_t *chunks = NULL;
+	size_t cap = 0, n = importer_blob_chunks_of_txn(db, tid, &chunks, &cap);
+	int rc = NEO_BACKEND_OK;
+
+	for (size_t i = 0; rc == NEO_BACKEND_OK && i < n; i++) {
+		struct prepared_record *p;
+		bool has_data = false;
+		size_t len = 0;
+
+		if (neo_grow(&b->recs, &b->reccap, b->nrecs + 1, sizeof(*b->recs)) != 0) {
+			rc = oom(db);
+			break;
+		}
+		p = &b->recs[b->nrecs++];
+		memset(p, 0, sizeof(*p));
+		p->oid = chunks[i];
+		p->kind = PREPARED_NO_DATA;
+		rc = importer_blob_chunk(db, chunks[i], tid, &has_data, &j->raw, &j->rawcap, &len);
+		if (rc == NEO_BACKEND_OK && has_data)
+			rc = prepare_data(j, p, len);
+	}
+	neo_free(chunks);
+	return rc;
+}
+
 static int prepare_record(struct job *j, const struct fs_record *rec)
 {
 	struct neo_db *db = j->db;
@@ -128,6 +193,8 @@ static int prepare_record(struct job *j, const struct fs_record *rec)
 	p = &b->recs[b->nrecs++];
 	memset(p, 0, sizeof(*p));
 	p->oid = rec->oid;
+	if (r.has_data && db->blobs && importer_blob_rev_at(db, rec->oid, rec->tid) >= 0)
+		return prepare_blob(j, p, importer_blob_rev_at(db, rec->oid, rec->tid), &r);
 	if (r.has_data_txn) {
 		/* an undo: the data of the revision it names, imported before */
 		p->kind = PREPARED_UNDO;
@@ -182,6 +249,11 @@ static int prepare_txn(struct job *j, size_t txn)
 	fs_iter_free(&it);
 	if (rc != FS_END)
 		return rc == NEO_BACKEND_OK ? fs_error(db) : rc;
+	if (db->blobs) {
+		rc = prepare_chunks(j, b->txns[b->ntxns].tid);
+		if (rc != NEO_BACKEND_OK)
+			return rc;
+	}
 	t = &b->txns[b->ntxns++];	/* b->txns did not move since */
 	t->count = b->nrecs - t->first;
 	return NEO_BACKEND_OK;

@@ -289,6 +289,8 @@ static int importer_open(const struct neo_backend_open_args *args, struct neo_db
 		rc = load_progress(db, err, errlen);
 	if (rc == NEO_BACKEND_OK)
 		rc = build_index(db, err, errlen);
+	if (rc == NEO_BACKEND_OK)
+		rc = importer_blobs_open(db, err, errlen);
 	if (rc == NEO_BACKEND_OK && db->conf.writeback && importer_writeback_open(db) != 0) {
 		snprintf(err, errlen, "%s", db->errmsg);
 		rc = NEO_BACKEND_EIO;
@@ -317,6 +319,7 @@ static void importer_close(struct neo_db *db)
 		db->be->close(db->inner);
 	if (db->module.handle)
 		neo_backend_unload(&db->module);
+	importer_blobs_close(db);
 	fs_index_free(&db->index);
 	fs_close(db->fs);
 	importer_conf_free(&db->conf);

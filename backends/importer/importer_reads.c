@@ -435,6 +435,25 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The blob chunks transaction tid wrote or deleted (importer_blobs.c). */
+static int add_chunk_oids(struct neo_db *db, uint64_t tid, uint32_t np, uint32_t partition,
+			  uint64_t min_oid, uint64_t **oids, size_t *count, size_t *cap)
+{
+	uint64_t *chunks = NULL;
+	size_t chunkcap = 0, n = importer_blob_chunks_of_txn(db, tid, &chunks, &chunkcap);
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (chunks[i] % np != partition || chunks[i] < min_oid)
+			continue;
+		rc = neo_grow(oids, cap, *count + 1, sizeof(**oids));
+		if (rc == 0)
+			(*oids)[(*count)++] = chunks[i];
+	}
+	neo_free(chunks);
+	return rc;
+}
+
 /* The oids of partition written by transaction txn of the index, sorted,
  * those below min_oid left out. */
 static int txn_oids(struct neo_db *db, size_t txn, uint32_t np, uint32_t partition,
@@ -459,6 +478,9 @@ static int txn_oids(struct neo_db *db, size_t txn, uint32_t np, uint32_t partiti
 	fs_iter_free(&it);
 	if (rc != FS_END)
 		return importer_fail(db, NEO_BACKEND_ECORRUPT, "importer: %s", db->fs->err);
+	if (db->blobs && add_chunk_oids(db, db->index.txns[txn].tid, np, partition, min_oid,
+					oids, count, cap) != 0)
+		return importer_fail(db, NEO_BACKEND_EIO, "importer: out of memory");
 	if (*count > 1)
 		qsort(*oids, *count, sizeof(**oids), cmp_u64);
 	return NEO_BACKEND_OK;

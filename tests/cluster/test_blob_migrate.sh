@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_blob_migrate.sh - neomigrate with blobs both ways: ZODB from PyPI
 # makes a Data.fs with its blob directory (tests/lib/blob_make.py);
-# test_blob_migrate copies it into a cluster, reads every blob revision
+# test_fs_blobs DIR migrate copies it into a cluster, reads every blob revision
 # back and copies the cluster out into DIR/out.fs and DIR/out.blobs,
 # which ZODB then opens (tests/lib/blob_check.py).
 srcdir=${srcdir:-.}
@@ -19,7 +19,7 @@ trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
 	echo "1..0 # SKIP ZODB could not make the Data.fs with blobs"
 	exit 0
 }
-abs_top_builddir=$builddir "$builddir/tests/cluster/test_blob_migrate" "$tmp" >"$tmp/tap.txt"
+abs_top_builddir=$builddir "$builddir/tests/cluster/test_fs_blobs" "$tmp" migrate >"$tmp/tap.txt"
 status=$?
 grep -v '^1\.\.' "$tmp/tap.txt"
 n=$(grep -c '^\(not \)\?ok ' "$tmp/tap.txt")

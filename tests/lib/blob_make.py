@@ -6,7 +6,8 @@ Blobs of 0 bytes to a few MiB (1 MiB exactly, 1 MiB + 1, 3 MiB: the
 cluster cuts them in 1 MiB chunks), several revisions of each, an undone
 blob change and an undone blob creation, objects that are not blobs
 beside them.  LIST gets one line per blob revision, as ZODB reads it:
-"blob OID TID SIZE SHA1" (hexadecimal ids), then "maxoid OID".
+"blob OID TID SIZE SHA1" (hexadecimal ids), then "maxoid OID" and
+"records N" (every data record of the file).
 """
 import hashlib
 import random
@@ -68,10 +69,11 @@ def main():
     db.close()
 
     storage = BlobStorage(blob_dir, FileStorage(path, read_only=True))
-    max_oid = 0
+    max_oid = records = 0
     with open(listing, 'w') as out:
         for txn in storage.iterator():
             for rec in txn:
+                records += 1
                 max_oid = max(max_oid, u64(rec.oid))
                 if rec.data is None or not is_blob_record(rec.data):
                     continue
@@ -81,6 +83,7 @@ def main():
                     u64(rec.oid), u64(rec.tid), len(data),
                     hashlib.sha1(data).hexdigest()))
         out.write('maxoid %016x\n' % max_oid)
+        out.write('records %d\n' % records)
     storage.close()
 
 
