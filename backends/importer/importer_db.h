@@ -18,6 +18,9 @@
  *     importer_tid) in the same destination transaction as the rows, so
  *     that a kill -9 resumes where it was with nothing duplicated;
  *   - with writeback=true, NEO's commits are appended to the Data.fs;
+ *   - with a blob-dir, the blobs of the Data.fs are served and imported in
+ *     NEO's blob layout, their chunks as revisions added to the index
+ *     (importer_blobs.c); writeback is refused then;
  *   - pack is refused (the pack operations are NULL, as upstream disables
  *     pack with this backend); truncation below fs_ltid is refused.
  *
