@@ -138,6 +138,9 @@ int importer_fs_value_tid(struct neo_db *db, size_t rev, uint64_t *value_tid);
  * upstream): *data is raw, or in *buf (the caller's scratch). */
 int importer_stored_form(struct neo_db *db, const uint8_t *raw, size_t len, uint8_t **buf,
 			 size_t *cap, struct neo_bytes *data, uint8_t *compression);
+/* The same for a blob chunk: zlib only if a sample of it compresses. */
+int importer_stored_chunk(struct neo_db *db, const uint8_t *raw, size_t len, uint8_t **buf,
+			  size_t *cap, struct neo_bytes *data, uint8_t *compression);
 /* Copies bytes the destination returned into the node's own buffer
  * (slot 0..3), so that the import thread's later calls on the shared
  * handle cannot change them before the node has copied them. */

@@ -40,6 +40,30 @@ int importer_stored_form(struct neo_db *db, const uint8_t *raw, size_t len, uint
 	return NEO_BACKEND_OK;
 }
 
+/* A blob chunk's stored form: as any record's, but zlib is not tried on
+ * a chunk whose first 64 KiB do not shrink by an eighth at level 1 (most
+ * blobs are compressed already; libneoclient decides so too,
+ * core/client/blobs.md).  The same bytes always give the same form, so
+ * reads during the import answer what the import stores. */
+int importer_stored_chunk(struct neo_db *db, const uint8_t *raw, size_t len, uint8_t **buf,
+			  size_t *cap, struct neo_bytes *data, uint8_t *compression)
+{
+	size_t sample = len < 65536 ? len : 65536;
+	uLongf bound = compressBound((uLong)sample);
+
+	*compression = 0;
+	*data = (struct neo_bytes){ raw, len };
+	if (db->conf.compress_level < 0 || len == 0)
+		return NEO_BACKEND_OK;
+	if (importer_grow(buf, cap, (size_t)bound) != 0)
+		return importer_fail(db, NEO_BACKEND_EIO, "importer: out of memory");
+	if (compress2(*buf, &bound, raw, (uLong)sample, 1) != Z_OK)
+		return importer_fail(db, NEO_BACKEND_EIO, "importer: zlib failed");
+	if ((size_t)bound > sample - sample / 8)
+		return NEO_BACKEND_OK;
+	return importer_stored_form(db, raw, len, buf, cap, data, compression);
+}
+
 /* Reads the data bytes at data_pos into db->out2 and gives them in their
  * stored form (in db->out when compressed). */
 static int read_stored(struct neo_db *db, uint64_t data_pos, uint64_t len, uint8_t **buf,
@@ -76,6 +100,16 @@ static int stored(struct neo_db *db, size_t len, uint8_t **buf, size_t *cap,
 	return rc;
 }
 
+static int stored_chunk(struct neo_db *db, size_t len, uint8_t **buf, size_t *cap,
+			struct neo_bytes *data, uint8_t *compression, uint8_t checksum[20])
+{
+	int rc = importer_stored_chunk(db, db->out2, len, buf, cap, data, compression);
+
+	if (rc == NEO_BACKEND_OK)
+		SHA1(data->data, data->size, checksum);
+	return rc;
+}
+
 /* A blob chunk's revision (importer_blobs.c), as the import stores it. */
 static int chunk_object(struct neo_db *db, size_t rev, struct neo_object *out)
 {
@@ -90,8 +124,8 @@ static int chunk_object(struct neo_db *db, size_t rev, struct neo_object *out)
 	out->has_data = has_data;
 	if (rc != NEO_BACKEND_OK || !has_data)
 		return rc;
-	return stored(db, len, &db->out, &db->outcap, &out->data, &out->compression,
-		      out->checksum);
+	return stored_chunk(db, len, &db->out, &db->outcap, &out->data, &out->compression,
+			    out->checksum);
 }
 
 /* A blob revision's record: the Blob's pickle and the manifest. */
@@ -187,8 +221,11 @@ int importer_fs_data(struct neo_db *db, uint64_t data_id, uint8_t *compression,
 		size_t len = 0;
 		int rc = importer_blob_data(db, data_id, &db->out2, &db->out2cap, &len);
 
-		return rc != NEO_BACKEND_OK ? rc : stored(db, len, buf, cap, data, compression,
-							  checksum);
+		if (rc != NEO_BACKEND_OK)
+			return rc;
+		if (data_id & IMPORTER_CHUNK_DATA_ID)
+			return stored_chunk(db, len, buf, cap, data, compression, checksum);
+		return stored(db, len, buf, cap, data, compression, checksum);
 	}
 	if (fs_read_record(db->fs, data_id & ~IMPORTER_FS_DATA_ID, &rec) != FS_OK)
 		return fs_error(db);

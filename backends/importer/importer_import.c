@@ -113,11 +113,13 @@ static int add_bytes(struct job *j, const uint8_t *data, size_t len, size_t *off
 /* --- Preparing, without the lock: the Data.fs and the index do not change */
 
 /* raw bytes (len in j->raw) in their stored form, into the batch. */
-static int prepare_data(struct job *j, struct prepared_record *p, size_t len)
+static int prepare_data(struct job *j, struct prepared_record *p, size_t len, bool chunk)
 {
 	struct neo_bytes data;
-	int rc = importer_stored_form(j->db, j->raw, len, &j->stored, &j->storedcap, &data,
-				      &p->compression);
+	int rc = chunk ? importer_stored_chunk(j->db, j->raw, len, &j->stored, &j->storedcap,
+					       &data, &p->compression)
+		       : importer_stored_form(j->db, j->raw, len, &j->stored, &j->storedcap,
+					      &data, &p->compression);
 
 	p->kind = PREPARED_DATA;
 	if (rc == NEO_BACKEND_OK) {
@@ -143,7 +145,7 @@ static int prepare_blob(struct job *j, struct prepared_record *p, long blob,
 		return fs_error(db);
 	rc = importer_blob_record(db, blob, j->raw, (size_t)r->data_len, &j->raw, &j->rawcap,
 				  &len);
-	return rc == NEO_BACKEND_OK ? prepare_data(j, p, len) : rc;
+	return rc == NEO_BACKEND_OK ? prepare_data(j, p, len, false) : rc;
 }
 
 /* The blob chunks transaction tid writes or deletes, after its records
@@ -171,7 +173,7 @@ static int prepare_chunks(struct job *j, uint64_t tid)
 		p->kind = PREPARED_NO_DATA;
 		rc = importer_blob_chunk(db, chunks[i], tid, &has_data, &j->raw, &j->rawcap, &len);
 		if (rc == NEO_BACKEND_OK && has_data)
-			rc = prepare_data(j, p, len);
+			rc = prepare_data(j, p, len, true);
 	}
 	neo_free(chunks);
 	return rc;

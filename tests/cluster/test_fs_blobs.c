@@ -211,12 +211,53 @@ static void add_line(char **out, size_t *used, struct neo_client *client, uint64
 	neo_client_record_clear(&rec);
 }
 
+static void add_text(char **out, size_t *used, const char *text)
+{
+	size_t n = strlen(text);
+
+	*out = realloc(*out, *used + n + 1);
+	memcpy(*out + *used, text, n + 1);
+	*used += n;
+}
+
+/* The oids transaction tid lists (chunks included), and oid's history. */
+static void add_txn_and_history(char **out, size_t *used, struct neo_client *client,
+				uint64_t tid, uint64_t oid)
+{
+	struct neo_client_txn_info info = { 0 };
+	struct neo_client_history_entry *entries = NULL;
+	size_t count = 0;
+	char line[64];
+
+	snprintf(line, sizeof line, "txn %016" PRIx64 ":", tid);
+	add_text(out, used, line);
+	if (neo_client_transaction_info(client, tid, &info) == NEO_CLIENT_OK)
+		for (size_t i = 0; i < info.oid_count; i++) {
+			snprintf(line, sizeof line, " %" PRIx64, info.oids[i]);
+			add_text(out, used, line);
+		}
+	neo_client_txn_info_clear(&info);
+	snprintf(line, sizeof line, "\nhistory %" PRIx64 ":", oid);
+	add_text(out, used, line);
+	if (neo_client_history(client, oid, 100, &entries, &count) == NEO_CLIENT_OK) {
+		for (size_t i = 0; i < count; i++) {
+			snprintf(line, sizeof line, " %016" PRIx64 "/%" PRIu64, entries[i].serial,
+				 (uint64_t)entries[i].size);
+			add_text(out, used, line);
+		}
+		neo_client_free(entries);
+	}
+	add_text(out, used, "\n");
+}
+
 static char *fingerprint(struct neo_client *client, long *chunk_revs)
 {
 	char *out = NULL;
 	size_t used = 0;
 
 	*chunk_revs = 0;
+	for (size_t i = 0; i < nrevs; i++)
+		add_txn_and_history(&out, &used, client, revs[i].tid, revs[i].oid);
 	for (size_t i = 0; i < nrevs; i++) {
 		struct neo_client_record rec = { 0 };
 		uint64_t *oids = NULL;
@@ -289,7 +330,10 @@ static void refused(const char *dir, const char *kind, const char *message)
 	cluster_stop(&tc);
 }
 
-static void switch_over(const char *dest)
+static bool blob_is_file(struct neo_client *client, uint64_t oid, uint64_t tid,
+			 const char *path);
+
+static void switch_over(const char *dest, uint64_t new_tid, const char *list)
 {
 	char db[512], from[700], to[700];
 	struct neo_client *client = NULL;
@@ -309,19 +353,77 @@ static void switch_over(const char *dest)
 		    "switched to sqlite.so on the destination, the cluster runs"))
 		return;
 	check_blobs(client, "after the switch to the destination");
+	tap_ok(blob_is_file(client, revs[nrevs - 1].oid, new_tid, list),
+	       "and the blob committed during the import");
 	neo_client_close(client);
+}
+
+/* A client replaces the FileStorage's last blob revision during the
+ * import; returns the new revision's tid (0: failed), *chunks its chunk
+ * count.  The blob is the bytes of list.txt's file, whatever they are. */
+static uint64_t replace_fs_blob(struct neo_client *client, const char *dir, size_t *chunks)
+{
+	static const char pickle[] = "\x80\x03" "cZODB.blob\nBlob\nq\x00.\x80\x03N.";
+	const struct blob_rev *last = &revs[nrevs - 1];
+	struct neo_client_conflict *conflicts = NULL;
+	struct neo_client_record rec = { 0 };
+	struct neo_txn *txn;
+	size_t count = 0;
+	uint64_t tid = 0, *oids = NULL;
+	char path[600];
+	int rc;
+
+	snprintf(path, sizeof path, "%s/list.txt", dir);
+	if (neo_client_begin(client, 0, &txn) != NEO_CLIENT_OK)
+		return 0;
+	rc = neo_txn_store_blob_path(txn, last->oid, last->tid, pickle, sizeof pickle - 1, path);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_txn_vote(txn, "", 0, "", 0, "", 0, &conflicts, &count);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_txn_finish(txn, &tid);
+	if (rc != NEO_CLIENT_OK) {
+		tap_diag("replacing oid %" PRIx64 ": %d %s", last->oid, rc, neo_client_errmsg());
+		neo_client_conflicts_free(conflicts, count);
+		neo_txn_abort(txn);
+		return 0;
+	}
+	*chunks = 0;
+	if (neo_client_load_serial(client, last->oid, tid, &rec) == NEO_CLIENT_OK &&
+	    neo_client_blob_chunk_oids(rec.data, rec.size, &oids, chunks) == NEO_CLIENT_OK)
+		neo_client_free(oids);
+	neo_client_record_clear(&rec);
+	return tid;
+}
+
+/* Whether revision tid of oid's blob is the file at path. */
+static bool blob_is_file(struct neo_client *client, uint64_t oid, uint64_t tid, const char *path)
+{
+	FILE *got = tmpfile(), *want = fopen(path, "rb");
+	char a[41] = "", b[41] = "";
+	uint64_t asize = 0, bsize = 1;
+	bool ok = got && want &&
+		  neo_client_load_blob_fd(client, oid, tid, fileno(got), NULL) == NEO_CLIENT_OK &&
+		  file_sha1(got, a, &asize) && file_sha1(want, b, &bsize);
+
+	if (got)
+		fclose(got);
+	if (want)
+		fclose(want);
+	return ok && asize == bsize && strcmp(a, b) == 0;
 }
 
 static int run_importer(const char *dir)
 {
 	struct neo_client *client = NULL;
-	char conf[512], dest[600], *during = NULL, *after = NULL;
+	char conf[512], dest[600], list[600], *during = NULL, *after = NULL;
 	long chunk_revs = 0;
+	uint64_t new_tid;
+	size_t new_chunks = 0;
 
 	setenv("NEO_TEST_ENGINE", "importer", 1);
 	refused(dir, "writeback", "writeback=true with a blob-dir is not supported");
 	refused(dir, "noblobdir", "<blobstorage> needs blob-dir");
-	setenv("NEO_IMPORTER_THROTTLE_MS", "300", 1);
+	setenv("NEO_IMPORTER_THROTTLE_MS", "700", 1);
 	cluster_init(&tc, "blobimport", 3, 0, 1, 1);
 	snprintf(dest, sizeof dest, "%s/dest.sqlite", tc.dir);
 	cluster_storage_database(&tc, 0, conf, sizeof conf);
@@ -333,6 +435,11 @@ static int run_importer(const char *dir)
 		return tap_done();
 	}
 	check_blobs(client, "during the import");
+	snprintf(list, sizeof list, "%s/list.txt", dir);
+	new_tid = replace_fs_blob(client, dir, &new_chunks);
+	tap_ok(new_tid && new_chunks == 1 && blob_is_file(client, revs[nrevs - 1].oid, new_tid,
+							   list),
+	       "a client replaces a blob of the FileStorage during the import, and reads it");
 	during = fingerprint(client, &chunk_revs);
 	tap_ok(importing(), "those reads were done during the import");
 	check_chunk_oids(client);
@@ -351,19 +458,25 @@ static int run_importer(const char *dir)
 	if (tap_ok(cluster_client(&tc, NULL, &client, NULL, NULL) == NEO_CLIENT_OK,
 		   "a client after the import")) {
 		check_blobs(client, "after the import");
+		tap_ok(blob_is_file(client, revs[nrevs - 1].oid, new_tid, list),
+		       "after the import, the blob committed during it reads the same");
 		after = fingerprint(client, &(long){ 0 });
 		tap_ok(during && after && strcmp(during, after) == 0, "the blob records and "
-		       "their chunks (data, next serials) read during the import as after it");
+		       "their chunks (data, next serials), their transactions' oids and the "
+		       "objects' histories read during the import as after it");
 		check_chunk_oids(client);
 		neo_client_close(client);
 	}
-	tap_ok(sql_number(dest, "SELECT COUNT(*) FROM obj") == fs_records + chunk_revs,
+	/* the commit's rows: its object and new chunks (the deletions of the
+	 * old ones are among chunk_revs) */
+	tap_ok(sql_number(dest, "SELECT COUNT(*) FROM obj") ==
+	       fs_records + chunk_revs + 1 + (long)new_chunks,
 	       "the destination holds every record once, and every chunk revision once "
-	       "(%ld rows: %ld records, %ld chunk revisions)",
-	       sql_number(dest, "SELECT COUNT(*) FROM obj"), fs_records, chunk_revs);
+	       "(%ld rows: %ld records, %ld chunk revisions, %zu + 1 of the commit)",
+	       sql_number(dest, "SELECT COUNT(*) FROM obj"), fs_records, chunk_revs, new_chunks);
 	free(during);
 	free(after);
-	switch_over(dest);
+	switch_over(dest, new_tid, list);
 	cluster_stop(&tc);
 	return tap_done();
 }
