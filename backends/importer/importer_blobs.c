@@ -263,6 +263,11 @@ static int check_remembered(struct neo_db *db, char *err, size_t errlen)
 
 	snprintf(text, sizeof text, "%016llx %016llx", (unsigned long long)b->base,
 		 (unsigned long long)b->nchunks);
+	if (rc == NEO_BACKEND_NOTFOUND && db->imported_tid) {
+		snprintf(err, errlen, "importer: the import began without a blob-dir: its blobs "
+			 "cannot be added now (start again from an empty destination)");
+		return NEO_BACKEND_EINVAL;
+	}
 	if (rc == NEO_BACKEND_NOTFOUND) {
 		v = (struct neo_bytes){ (const uint8_t *)text, strlen(text) };
 		rc = db->be->config_set(db->inner, "importer_blob_chunks", &v);
@@ -286,13 +291,31 @@ static int check_remembered(struct neo_db *db, char *err, size_t errlen)
 	return NEO_BACKEND_OK;
 }
 
+/* An import begun with a blob-dir cannot go on without it. */
+static int refuse_if_planned(struct neo_db *db, char *err, size_t errlen)
+{
+	struct neo_bytes v;
+	int rc = db->be->config_get(db->inner, "importer_blob_chunks", &v);
+
+	if (rc == NEO_BACKEND_NOTFOUND)
+		return NEO_BACKEND_OK;
+	if (rc == NEO_BACKEND_OK)
+		snprintf(err, errlen, "importer: the import began with a blob-dir: name it again "
+			 "in the source's storage= (see importer.conf)");
+	else
+		snprintf(err, errlen, "importer: %s", db->be->errmsg(db->inner));
+	return rc == NEO_BACKEND_OK ? NEO_BACKEND_EINVAL : rc;
+}
+
 int importer_blobs_open(struct neo_db *db, char *err, size_t errlen)
 {
 	struct importer_blobs *b;
 	int rc;
 
+	if (db->finished)
+		return NEO_BACKEND_OK;	/* everything is read from the destination */
 	if (db->conf.blob_dir == NULL)
-		return NEO_BACKEND_OK;
+		return refuse_if_planned(db, err, errlen);
 	if (read_layout(db, err, errlen) != 0)
 		return NEO_BACKEND_EINVAL;
 	b = db->blobs = neo_calloc(1, sizeof *b);

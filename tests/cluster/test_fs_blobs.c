@@ -18,7 +18,8 @@
  * ZODB's ZConfig does (<blobstorage> around <filestorage>), the import
  * slowed down (NEO_IMPORTER_THROTTLE_MS):
  *   - during the import, every blob revision reads with ZODB's bytes;
- *   - kill -9 of the storage in the middle, restart: the import resumes
+ *   - kill -9 of the storage in the middle; restarted without the blob
+ *     directory, it is refused; with it, the import resumes
  *     and ends, every blob revision reads the same; no chunk oid is an
  *     oid of the FileStorage's, new oids come after every chunk's;
  *   - switched to sqlite.so on the destination: the same;
@@ -301,6 +302,8 @@ static void write_conf(const char *path, const char *dir, const char *dest, cons
 	if (strcmp(storage, "noblobdir") == 0)
 		fprintf(f, "  <blobstorage>\n    <filestorage>\n      path %s/Data.fs\n"
 			"    </filestorage>\n  </blobstorage>\n", dir);
+	else if (strcmp(storage, "plain") == 0)
+		fprintf(f, "  <filestorage>\n    path %s/Data.fs\n  </filestorage>\n", dir);
 	else if (strcmp(storage, "writeback") == 0)
 		fprintf(f, "  <filestorage>\n    path %s/Data.fs\n    blob-dir %s/blobs\n"
 			"  </filestorage>\n", dir, dir);
@@ -446,6 +449,14 @@ static int run_importer(const char *dir)
 	neo_client_close(client);
 	client = NULL;
 	cluster_kill(&tc.storages[0], SIGKILL);
+	/* restarted without its blob-dir: refused, the import must go on as
+	 * it began */
+	write_conf(conf, dir, dest, "plain");
+	cluster_start_storage(&tc, 0);
+	tap_ok(cluster_log_has(&tc, "storage0.log", "the import began with a blob-dir", 10000),
+	       "restarted without the blob-dir mid-import: refused with a message");
+	cluster_kill(&tc.storages[0], SIGKILL);
+	write_conf(conf, dir, dest, "blobstorage");
 	cluster_start_storage(&tc, 0);
 	for (int waited = 0; waited < 20000 &&
 	     cluster_storage_log_count(&tc, "already imported") < 2; waited += 100)
