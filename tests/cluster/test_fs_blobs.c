@@ -336,7 +336,10 @@ static void refused(const char *dir, const char *kind, const char *message)
 static bool blob_is_file(struct neo_client *client, uint64_t oid, uint64_t tid,
 			 const char *path);
 
-static void switch_over(const char *dest, uint64_t new_tid, const char *list)
+static void python_reads(const char *dir, const char *when);
+
+static void switch_over(const char *dest, uint64_t new_tid, const char *list,
+			const char *dir)
 {
 	char db[512], from[700], to[700];
 	struct neo_client *client = NULL;
@@ -356,6 +359,7 @@ static void switch_over(const char *dest, uint64_t new_tid, const char *list)
 		    "switched to sqlite.so on the destination, the cluster runs"))
 		return;
 	check_blobs(client, "after the switch to the destination");
+	python_reads(dir, "after the switch to the destination");
 	tap_ok(blob_is_file(client, revs[nrevs - 1].oid, new_tid, list),
 	       "and the blob committed during the import");
 	neo_client_close(client);
@@ -415,6 +419,24 @@ static bool blob_is_file(struct neo_client *client, uint64_t oid, uint64_t tid, 
 	return ok && asize == bsize && strcmp(a, b) == 0;
 }
 
+/* neo.client (modules/python) reads the blobs too, when the test's
+ * script gives the command (NEO_TEST_PY_BLOBS: it gets the masters, the
+ * cluster's name and a fresh blob_dir). */
+static void python_reads(const char *dir, const char *when)
+{
+	const char *command = getenv("NEO_TEST_PY_BLOBS");
+	char masters[256], line[4096], cache[700];
+	static int n;
+
+	if (command == NULL || *command == '\0')
+		return;
+	snprintf(cache, sizeof cache, "%s/py-cache-%d", dir, n++);
+	snprintf(line, sizeof line, "%s '%s' '%s' '%s' >'%s.out' 2>&1", command,
+		 cluster_masters(&tc, masters, sizeof masters), tc.name, cache, cache);
+	tap_ok(run(line) == 0, "%s: neo.client with a blob_dir reads every blob revision "
+	       "(loadBlob, openCommittedBlobFile, Blob.open) with ZODB's bytes", when);
+}
+
 static int run_importer(const char *dir)
 {
 	struct neo_client *client = NULL;
@@ -438,6 +460,7 @@ static int run_importer(const char *dir)
 		return tap_done();
 	}
 	check_blobs(client, "during the import");
+	python_reads(dir, "during the import");
 	snprintf(list, sizeof list, "%s/list.txt", dir);
 	new_tid = replace_fs_blob(client, dir, &new_chunks);
 	tap_ok(new_tid && new_chunks == 1 && blob_is_file(client, revs[nrevs - 1].oid, new_tid,
@@ -487,7 +510,7 @@ static int run_importer(const char *dir)
 	       sql_number(dest, "SELECT COUNT(*) FROM obj"), fs_records, chunk_revs, new_chunks);
 	free(during);
 	free(after);
-	switch_over(dest, new_tid, list);
+	switch_over(dest, new_tid, list, dir);
 	cluster_stop(&tc);
 	return tap_done();
 }
