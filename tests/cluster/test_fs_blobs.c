@@ -402,6 +402,46 @@ static uint64_t replace_fs_blob(struct neo_client *client, const char *dir, size
 	return tid;
 }
 
+/* Undoes transaction undone; returns the undo's tid (0: failed). */
+static uint64_t undo(struct neo_client *client, uint64_t undone)
+{
+	struct neo_client_conflict *conflicts = NULL;
+	struct neo_txn *txn;
+	uint64_t *oids = NULL, tid = 0;
+	size_t count = 0, nconflicts = 0;
+	int rc;
+
+	if (neo_client_begin(client, 0, &txn) != NEO_CLIENT_OK)
+		return 0;
+	rc = neo_txn_undo(txn, undone, &oids, &count);
+	neo_client_free(oids);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_txn_vote(txn, "", 0, "", 0, "", 0, &conflicts, &nconflicts);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_txn_finish(txn, &tid);
+	if (rc != NEO_CLIENT_OK) {
+		tap_diag("undo: %d %s", rc, neo_client_errmsg());
+		neo_client_conflicts_free(conflicts, nconflicts);
+		neo_txn_abort(txn);
+		return 0;
+	}
+	return tid;
+}
+
+/* Whether revision tid of oid's blob is ZODB's revision rev's. */
+static bool blob_is_rev(struct neo_client *client, uint64_t tid, const struct blob_rev *rev)
+{
+	FILE *f = tmpfile();
+	char sha1[41] = "";
+	uint64_t size = 0;
+	bool ok = f && neo_client_load_blob_fd(client, rev->oid, tid, fileno(f), NULL) ==
+		       NEO_CLIENT_OK && file_sha1(f, sha1, &size);
+
+	if (f)
+		fclose(f);
+	return ok && size == rev->size && strcmp(sha1, rev->sha1) == 0;
+}
+
 /* Whether revision tid of oid's blob is the file at path. */
 static bool blob_is_file(struct neo_client *client, uint64_t oid, uint64_t tid, const char *path)
 {
@@ -442,8 +482,8 @@ static int run_importer(const char *dir)
 	struct neo_client *client = NULL;
 	char conf[512], dest[600], list[600], *during = NULL, *after = NULL;
 	long chunk_revs = 0;
-	uint64_t new_tid;
-	size_t new_chunks = 0;
+	uint64_t new_tid, undo_tid;
+	size_t new_chunks = 0, old_chunks = 0;
 
 	setenv("NEO_TEST_ENGINE", "importer", 1);
 	refused(dir, "writeback", "writeback=true with a blob-dir is not supported");
@@ -466,6 +506,22 @@ static int run_importer(const char *dir)
 	tap_ok(new_tid && new_chunks == 1 && blob_is_file(client, revs[nrevs - 1].oid, new_tid,
 							   list),
 	       "a client replaces a blob of the FileStorage during the import, and reads it");
+	{
+		struct neo_client_record rec = { 0 };
+		uint64_t *oids = NULL;
+
+		if (neo_client_load_serial(client, revs[nrevs - 1].oid, revs[nrevs - 1].tid,
+					   &rec) == NEO_CLIENT_OK &&
+		    neo_client_blob_chunk_oids(rec.data, rec.size, &oids, &old_chunks) ==
+		    NEO_CLIENT_OK)
+			neo_client_free(oids);
+		neo_client_record_clear(&rec);
+	}
+	undo_tid = new_tid ? undo(client, new_tid) : 0;
+	tap_ok(undo_tid && blob_is_rev(client, undo_tid, &revs[nrevs - 1]) &&
+	       blob_is_file(client, revs[nrevs - 1].oid, new_tid, list),
+	       "undo of that commit during the import: the FileStorage's revision is back "
+	       "(its chunks undeleted), the undone one still reads");
 	during = fingerprint(client, &chunk_revs);
 	tap_ok(importing(), "those reads were done during the import");
 	check_chunk_oids(client);
@@ -492,8 +548,10 @@ static int run_importer(const char *dir)
 	if (tap_ok(cluster_client(&tc, NULL, &client, NULL, NULL) == NEO_CLIENT_OK,
 		   "a client after the import")) {
 		check_blobs(client, "after the import");
-		tap_ok(blob_is_file(client, revs[nrevs - 1].oid, new_tid, list),
-		       "after the import, the blob committed during it reads the same");
+		tap_ok(blob_is_file(client, revs[nrevs - 1].oid, new_tid, list) &&
+		       blob_is_rev(client, undo_tid, &revs[nrevs - 1]),
+		       "after the import, the blob committed during it and its undo read the "
+		       "same");
 		after = fingerprint(client, &(long){ 0 });
 		tap_ok(during && after && strcmp(during, after) == 0, "the blob records and "
 		       "their chunks (data, next serials), their transactions' oids and the "
@@ -503,11 +561,15 @@ static int run_importer(const char *dir)
 	}
 	/* the commit's rows: its object and new chunks (the deletions of the
 	 * old ones are among chunk_revs) */
+	/* and the undo's: its object, the new chunks' deletions, the old
+	 * chunks' undeletions (as many as the new revision's deletions) */
 	tap_ok(sql_number(dest, "SELECT COUNT(*) FROM obj") ==
-	       fs_records + chunk_revs + 1 + (long)new_chunks,
+	       fs_records + chunk_revs + 1 + (long)new_chunks + 1 + (long)new_chunks +
+	       (long)old_chunks,
 	       "the destination holds every record once, and every chunk revision once "
-	       "(%ld rows: %ld records, %ld chunk revisions, %zu + 1 of the commit)",
-	       sql_number(dest, "SELECT COUNT(*) FROM obj"), fs_records, chunk_revs, new_chunks);
+	       "(%ld rows: %ld records, %ld chunk revisions, %zu + 1 of the commit, %zu + %zu + "
+	       "1 of the undo)", sql_number(dest, "SELECT COUNT(*) FROM obj"), fs_records,
+	       chunk_revs, new_chunks, new_chunks, old_chunks);
 	free(during);
 	free(after);
 	switch_over(dest, new_tid, list, dir);
