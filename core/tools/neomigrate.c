@@ -171,7 +171,10 @@ static int reserve_fs_oids(struct migrate *m)
 	oids = neo_malloc(10000 * sizeof *oids);
 	if (oids == NULL)
 		return -1;
-	rc = NEO_CLIENT_OK;
+	/* one first: an interrupted copy going on finds the master past them */
+	rc = neo_client_new_oids(m->client, 1, oids);
+	if (rc == NEO_CLIENT_OK)
+		got = oids[0];
 	while (rc == NEO_CLIENT_OK && got < max_oid) {
 		size_t count = max_oid - got < 10000 ? (size_t)(max_oid - got) : 10000;
 
