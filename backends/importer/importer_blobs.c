@@ -27,7 +27,6 @@
  * The blob's SHA-1 (in the manifest) is computed when a revision is
  * first read or imported, and kept.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -39,6 +38,7 @@
 #include <openssl/evp.h>
 
 #include "blob/record.h"
+#include "filestorage/blob_dir.h"
 #include "importer_db.h"
 #include "runtime/alloc.h"
 
@@ -68,96 +68,15 @@ struct importer_blobs {
 	pthread_mutex_t lock;		/* sha1_known, sha1 */
 };
 
-/* --- Where ZODB keeps the files --------------------------------------------------- */
-
-static void id_repr(uint64_t id, char out[19])
-{
-	char hex[17];
-	const char *p = hex;
-	size_t n;
-
-	snprintf(hex, sizeof hex, "%016llx", (unsigned long long)id);
-	while (*p == '0')
-		p++;
-	n = strlen(p);
-	if (n == 0)
-		snprintf(out, 19, "0x00");
-	else
-		snprintf(out, 19, "0x%s%s", n % 2 ? "0" : "", p);
-}
-
-static bool is_empty_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	bool empty = true;
-
-	while (d && empty && (e = readdir(d)) != NULL)
-		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-			strcmp(e->d_name, "tmp") == 0;
-	if (d)
-		closedir(d);
-	return empty;
-}
-
-/* As ZODB: .layout names the layout; without it, bushy when empty, else
- * lawn (ZODB's auto_layout_select). */
-static int read_layout(struct neo_db *db, char *err, size_t errlen)
-{
-	char path[4200], name[32] = "";
-	struct stat st;
-	FILE *f;
-
-	if (stat(db->conf.blob_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "importer: blob-dir %s: %s", db->conf.blob_dir,
-			 errno ? strerror(errno) : "not a directory");
-		return -1;
-	}
-	snprintf(path, sizeof path, "%s/.layout", db->conf.blob_dir);
-	f = fopen(path, "r");
-	if (f == NULL) {
-		db->blob_bushy = is_empty_dir(db->conf.blob_dir);
-		return 0;
-	}
-	if (fgets(name, sizeof name, f) == NULL)
-		name[0] = '\0';
-	fclose(f);
-	name[strcspn(name, " \t\r\n")] = '\0';
-	if (strcmp(name, "bushy") != 0 && strcmp(name, "lawn") != 0) {
-		snprintf(err, errlen, "importer: blob-dir %s: layout '%s' is not ZODB's bushy or "
-			 "lawn", db->conf.blob_dir, name);
-		return -1;
-	}
-	db->blob_bushy = name[0] == 'b';
-	return 0;
-}
+/* --- Where ZODB keeps the files (core/filestorage/fs_blobdir.c) ------------------ */
 
 static void blob_path(struct neo_db *db, uint64_t oid, uint64_t tid, char *out, size_t len)
 {
-	char repr[19];
-	size_t used;
-
-	used = (size_t)snprintf(out, len, "%s", db->conf.blob_dir);
-	if (db->blob_bushy) {
-		for (int shift = 56; shift >= 0 && used < len; shift -= 8)
-			used += (size_t)snprintf(out + used, len - used, "/0x%02x",
-						 (unsigned)(oid >> shift) & 0xff);
-	} else {
-		id_repr(oid, repr);
-		used += (size_t)snprintf(out + used, len - used, "/%s", repr);
-	}
-	id_repr(tid, repr);
-	if (used < len)
-		snprintf(out + used, len - used, "/%s.blob", repr);
+	if (blob_dir_file(&db->blob_layout, oid, tid, out, len) != 0)
+		out[0] = '\0';
 }
 
 /* --- The plan ------------------------------------------------------------------------ */
-
-/* Whether a record is a ZODB.blob.Blob's: its class pickle first. */
-static bool is_blob_pickle(const uint8_t *data, size_t size)
-{
-	return memmem(data, size, "ZODB.blob\nBlob\n", 15) != NULL;
-}
 
 static int add_rev(struct neo_db *db, size_t i, uint64_t pos, uint64_t size)
 {
@@ -200,7 +119,7 @@ static int plan_rev(struct neo_db *db, size_t i)
 	n = r.data_len < sizeof head ? (size_t)r.data_len : sizeof head;
 	if (fs_pread(db->fs, r.data_pos, head, n) != FS_OK)
 		return -1;
-	if (!is_blob_pickle(head, n))
+	if (!blob_record_is_zodb_blob(head, n))
 		return 0;
 	blob_path(db, rec.oid, rec.tid, path, sizeof path);
 	if (stat(path, &st) != 0)
@@ -310,14 +229,17 @@ static int refuse_if_planned(struct neo_db *db, char *err, size_t errlen)
 int importer_blobs_open(struct neo_db *db, char *err, size_t errlen)
 {
 	struct importer_blobs *b;
+	char why[600];
 	int rc;
 
 	if (db->finished)
 		return NEO_BACKEND_OK;	/* everything is read from the destination */
 	if (db->conf.blob_dir == NULL)
 		return refuse_if_planned(db, err, errlen);
-	if (read_layout(db, err, errlen) != 0)
+	if (blob_dir_open(db->conf.blob_dir, &db->blob_layout, why, sizeof why) != 0) {
+		snprintf(err, errlen, "importer: %s", why);
 		return NEO_BACKEND_EINVAL;
+	}
 	b = db->blobs = neo_calloc(1, sizeof *b);
 	if (b == NULL)
 		goto oom;
@@ -336,7 +258,7 @@ int importer_blobs_open(struct neo_db *db, char *err, size_t errlen)
 		goto oom;
 	importer_log(db, NEO_BACKEND_LOG_INFO, "importer: blob-dir %s (%s): %zu blob revisions, "
 		     "%llu chunks under oids %016llx..", db->conf.blob_dir,
-		     db->blob_bushy ? "bushy" : "lawn", b->nrevs, (unsigned long long)b->nchunks,
+		     db->blob_layout.bushy ? "bushy" : "lawn", b->nrevs, (unsigned long long)b->nchunks,
 		     (unsigned long long)b->base);
 	return NEO_BACKEND_OK;
 oom:

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "filestorage/blob_dir.h"
 #include "filestorage/filestorage.h"
 #include "neo/backend.h"
 #include "runtime/backend_loader.h"
@@ -78,7 +79,7 @@ struct neo_db {
 	struct fs_file *fs;
 	struct fs_index index;		/* of transactions <= fs_ltid, blob chunks added */
 	struct importer_blobs *blobs;	/* NULL without a blob-dir */
-	bool blob_bushy;
+	struct blob_dir blob_layout;
 	uint64_t fs_ltid;		/* the last tid to import */
 	uint64_t imported_tid;		/* all transactions <= it are imported */
 	size_t next_txn;		/* index in index.txns of the next one */

@@ -28,6 +28,9 @@
  *     position) and every revision (oid, tid, position) sorted by (oid,
  *     tid), for random reads by oid and tid.
  *
+ * ZODB's blob directory beside a FileStorage (its blob-dir) is in
+ * filestorage/blob_dir.h.
+ *
  * Memory: everything is allocated with runtime/alloc.h and owned by the
  * struct that holds it; free with the matching *_free / fs_close.
  * Errors: functions return enum fs_status; a message is in fs->err.

@@ -16,7 +16,8 @@
  * database is usable at once.
  *
  * Blobs (not in upstream's): with --blob-dir, the FileStorage's blob
- * directory (ZODB's layout, blob_dir.c) is read or written beside it.
+ * directory (ZODB's layout, core/filestorage/fs_blobdir.c) is read or
+ * written beside it.
  * FileStorage -> NEO stores each revision that has a blob file with its
  * blob (chunks, core/client/blobs.md), an undo's included (ZODB keeps a
  * file per revision, so the undo is stored as a new revision with the
@@ -34,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blob_dir.h"
+#include "filestorage/blob_dir.h"
 #include "filestorage/filestorage.h"
 #include "neo/client.h"
 #include "runtime/alloc.h"

@@ -1,9 +1,10 @@
 /*
- * blob_dir.h - ZODB's blob directory (blob-dir of a FileStorage), read
- * and written by neomigrate (blob_dir.c says where ZODB puts the files).
+ * filestorage/blob_dir.h - ZODB's blob directory (blob-dir of a
+ * FileStorage), read by the Importer and neomigrate, written by
+ * neomigrate (fs_blobdir.c says where ZODB puts the files).
  */
-#ifndef NEO_TOOLS_BLOB_DIR_H
-#define NEO_TOOLS_BLOB_DIR_H
+#ifndef NEO_FILESTORAGE_BLOB_DIR_H
+#define NEO_FILESTORAGE_BLOB_DIR_H
 
 #include <stdbool.h>
 #include <stddef.h>

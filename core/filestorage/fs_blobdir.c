@@ -1,7 +1,7 @@
 /*
- * blob_dir.c - ZODB's blob directory (the `blob-dir` of a <blobstorage>
- * wrapping a FileStorage), for neomigrate: where the file of the blob of
- * revision TID of object OID is, and making such a directory.
+ * filestorage/fs_blobdir.c - ZODB's blob directory (the `blob-dir` of a
+ * FileStorage), for the Importer and neomigrate: where the file of the
+ * blob of revision TID of object OID is, and making such a directory.
  *
  * ZODB names the file <dir>/<oid path>/<tid>.blob, <tid> being the tid's
  * hexadecimal form without leading zeros (an even number of digits,
@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blob_dir.h"
+#include "filestorage/blob_dir.h"
 
 /* ZODB.utils.oid_repr of an 8-byte id. */
 static void id_repr(uint64_t id, char out[19])
