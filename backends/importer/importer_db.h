@@ -100,6 +100,7 @@ struct neo_db {
 
 	/* writeback */
 	uint64_t wb_last_tid;		/* last tid in the Data.fs */
+	bool wb_blocked;		/* a blob stopped writeback */
 	struct importer_appended *appended;
 	size_t nappended, appended_cap;
 

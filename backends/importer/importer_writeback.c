@@ -11,6 +11,7 @@
 
 #include <zlib.h>
 
+#include "blob/record.h"
 #include "importer_db.h"
 #include "runtime/alloc.h"
 
@@ -114,6 +115,27 @@ static int inflate_into(struct wb_txn *w, const struct neo_object *o)
 	}
 }
 
+/* NEO's blobs (core/client/blobs.md) have no place in a Data.fs without
+ * its blob directory: writeback stops at the first one, said once,
+ * rather than append records whose blobs would be lost. */
+static bool is_blob_record(const uint8_t *data, size_t size)
+{
+	struct neo_blob_manifest m;
+
+	return neo_blob_is_chunk(data, size) || neo_blob_manifest_parse(data, size, &m);
+}
+
+static int refuse_blob(struct neo_db *db, uint64_t oid, uint64_t tid)
+{
+	db->wb_blocked = true;
+	importer_log(db, NEO_BACKEND_LOG_ERROR, "importer: writeback cannot carry blobs (oid "
+		     "%016llx at %016llx is a blob's): writeback stops there; the Data.fs ends "
+		     "at %016llx (copy the database out with neomigrate --blob-dir)",
+		     (unsigned long long)oid, (unsigned long long)tid,
+		     (unsigned long long)db->wb_last_tid);
+	return -1;
+}
+
 static int add_record(struct neo_db *db, struct wb_txn *w, uint32_t np, uint64_t oid,
 		      uint64_t tid)
 {
@@ -140,6 +162,8 @@ static int add_record(struct neo_db *db, struct wb_txn *w, uint32_t np, uint64_t
 		if (inflate_into(w, &o) != 0)
 			return -1;
 		r->len = w->datalen - w->data_off[w->nrecs];
+		if (is_blob_record(w->data + w->data_off[w->nrecs], r->len))
+			return refuse_blob(db, oid, tid);
 	}
 	w->nrecs++;
 	return 0;
@@ -201,6 +225,8 @@ int importer_writeback_step(struct neo_db *db)
 	uint32_t np = importer_partitions(db);
 	int rc = 0;
 
+	if (db->wb_blocked)
+		return 0;	/* a blob stopped it (refuse_blob) */
 	for (int n = 0; np != 0 && n < WRITEBACK_BATCH && rc == 0; n++) {
 		uint64_t best = UINT64_MAX;
 
@@ -215,7 +241,9 @@ int importer_writeback_step(struct neo_db *db)
 			break;
 		db->thread_err[0] = '\0';
 		rc = write_txn(db, &w, np, best);
-		if (rc != 0 && db->thread_err[0] == '\0')
+		if (db->wb_blocked)
+			rc = 0;		/* said once */
+		else if (rc != 0 && db->thread_err[0] == '\0')
 			importer_fail(db, NEO_BACKEND_EIO, "importer: writeback of %016llx failed",
 				      (unsigned long long)best);
 	}

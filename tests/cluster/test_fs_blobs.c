@@ -24,7 +24,9 @@
  *     oid of the FileStorage's, new oids come after every chunk's;
  *   - switched to sqlite.so on the destination: the same;
  *   - writeback=true with a blob directory is refused with a message,
- *     and so is a <blobstorage> without blob-dir.
+ *     and so is a <blobstorage> without blob-dir; with writeback=true and
+ *     no blob directory, a blob committed on NEO stops the writeback
+ *     with a message (the blob would be lost in the Data.fs).
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -477,6 +479,57 @@ static void python_reads(const char *dir, const char *when)
 	       "(loadBlob, openCommittedBlobFile, Blob.open) with ZODB's bytes", when);
 }
 
+/* writeback=true without a blob-dir: a blob committed on NEO stops the
+ * writeback with a message, and the cluster still serves it. */
+static void writeback_stops_at_blob(const char *dir)
+{
+	static const char pickle[] = "\x80\x03" "cZODB.blob\nBlob\nq\x00.\x80\x03N.";
+	struct neo_client_conflict *conflicts = NULL;
+	struct neo_client *client = NULL;
+	struct neo_txn *txn = NULL;
+	char conf[512], command[2048], list[600];
+	uint64_t oid = 0, tid = 0;
+	size_t count = 0;
+	FILE *f;
+	int rc;
+
+	cluster_init(&tc, "blobwriteback", 3, 0, 1, 1);
+	snprintf(command, sizeof command, "cp '%s/Data.fs' '%s/wb.fs'", dir, tc.dir);
+	run(command);
+	cluster_storage_database(&tc, 0, conf, sizeof conf);
+	f = fopen(conf, "w");
+	if (f) {
+		fprintf(f, "[neo]\nadapter = SQLite\ndatabase = %s/dest.sqlite\nwriteback = true\n\n"
+			"[root]\nstorage =\n  <filestorage>\n    path %s/wb.fs\n  </filestorage>\n",
+			tc.dir, tc.dir);
+		fclose(f);
+	}
+	cluster_start(&tc);
+	snprintf(list, sizeof list, "%s/list.txt", dir);
+	rc = cluster_client(&tc, NULL, &client, NULL, NULL);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_client_new_oids(client, 1, &oid);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_client_begin(client, 0, &txn);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_txn_store_blob_path(txn, oid, 0, pickle, sizeof pickle - 1, list);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_txn_vote(txn, "", 0, "", 0, "", 0, &conflicts, &count);
+	if (rc == NEO_CLIENT_OK)
+		rc = neo_txn_finish(txn, &tid);
+	else if (txn)
+		neo_txn_abort(txn);
+	neo_client_conflicts_free(conflicts, count);
+	tap_ok(rc == NEO_CLIENT_OK && cluster_log_has(&tc, "storage0.log",
+						      "writeback cannot carry blobs", 10000) &&
+	       blob_is_file(client, oid, tid, list),
+	       "writeback=true without a blob-dir: a blob committed on NEO stops the writeback "
+	       "with a message; the cluster serves it");
+	if (client)
+		neo_client_close(client);
+	cluster_stop(&tc);
+}
+
 static int run_importer(const char *dir)
 {
 	struct neo_client *client = NULL;
@@ -488,6 +541,7 @@ static int run_importer(const char *dir)
 	setenv("NEO_TEST_ENGINE", "importer", 1);
 	refused(dir, "writeback", "writeback=true with a blob-dir is not supported");
 	refused(dir, "noblobdir", "<blobstorage> needs blob-dir");
+	writeback_stops_at_blob(dir);
 	setenv("NEO_IMPORTER_THROTTLE_MS", "700", 1);
 	cluster_init(&tc, "blobimport", 3, 0, 1, 1);
 	snprintf(dest, sizeof dest, "%s/dest.sqlite", tc.dir);
