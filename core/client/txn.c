@@ -16,6 +16,23 @@
  *           reconnected, with AskFinalTID;
  *   abort   AbortTransaction to the storages and the master.
  *
+ * Round trips of a 1-object commit (new oids come 100 at a time, as
+ * upstream's, client/read.c): five, and two fsyncs on the storage.
+ *   begin   client - master: every store carries the ttid it gives;
+ *   store   client - storage: the vote waits for the store's answer, as
+ *           upstream's does.  Sending the vote right behind the stores is
+ *           not wire safe: an upstream storage delays a store that waits
+ *           for another transaction's lock but answers the vote at once,
+ *           making durable a transaction without that object, and a voted
+ *           transaction is no longer asked to relock (deadlock avoidance):
+ *           two such transactions would wait for each other for good;
+ *   vote    client - storage, and the vote's fsync;
+ *   finish  client - master - storage (the lock and its fsync) - master -
+ *           client: two; the unlock is a notification, not synced.
+ * A store is written at once when no other store to its storage is in
+ * flight (client/internal.h), so that a 1-object commit wakes no thread
+ * before the vote.
+ *
  * All of a transaction's state is under the network lock: user calls
  * prepare data (compression, checksums) without it.  A
  * transaction released (finished or aborted) while requests are still in

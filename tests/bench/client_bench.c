@@ -19,9 +19,10 @@
  * fsync          a 4 KiB write and fdatasync of a file in $TMPDIR (or /tmp),
  *                where neosimple keeps its databases (p50/p99 us)
  * commit         one object of 100 bytes per transaction (p50/p99 us, /s),
- *                timed from its new oid to its finish: 6 round trips (new
- *                oid, begin, store, vote, finish and the master's lock on
- *                the storage) and 2 fsyncs (vote, lock)
+ *                timed from its new oid to its finish: 5 round trips (begin,
+ *                store, vote, finish and the master's lock on the storage;
+ *                new oids come 100 at a time) and 2 fsyncs (vote, lock):
+ *                see core/client/txn.c for why these remain
  * commit bound   the goal it is held to: 4 loopback round trips + 2 fsyncs
  *                of this run (p50s), and the ratio
  * commits/s      THREADS clients (one thread each) committing one object
