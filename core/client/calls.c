@@ -89,8 +89,10 @@ static void call_run_here(struct neo_client *c, struct client_call *call)
 	else
 		call->run(c, call);
 	if (call->batchable && call->done) {
-		/* Stores: the next call, or the batch timer, writes them. */
-		if (!c->batch_armed) {
+		/* Stores left in the output: the answers in flight, the next
+		 * call, or the batch timer writes them.  None left: no timer
+		 * (arming it from here would wake the network thread). */
+		if (c->stores_queued && !c->batch_armed) {
 			struct timeval delay = { 0, BATCH_DELAY_US };
 
 			c->batch_armed = evtimer_add(c->batch_timer, &delay) == 0;

@@ -288,6 +288,7 @@ int neo_client_open(const struct neo_client_config *config, struct neo_client **
 	*client = NULL;
 	if (c == NULL)
 		return client_fail(NEO_CLIENT_NOMEM, "out of memory");
+	c->spare_oid_first = CLIENT_OID_BATCH;	/* none asked ahead yet */
 	if (client_start(c) < 0) {
 		client_destroy(c);
 		return client_fail(NEO_CLIENT_NOMEM, "cannot set up the event loop");

@@ -32,8 +32,12 @@
  * it while it runs its own call (struct client_call): it encodes and
  * writes its requests itself, then waits on the call's `cond`, without
  * the lock, for the network thread to read the answers and mark it done.
- * Stores wait in the output for the next call that waits, for 64 KiB of
- * them, or for the batch timer (BATCH_DELAY_US), whichever comes first.
+ * A store goes at once when no other store to that storage is in
+ * flight; else it waits in the output (as Nagle's algorithm) for the
+ * answers in flight (the network thread, woken by them, writes it), for
+ * the next call that waits, for 64 KiB of them, or for the batch timer
+ * (BATCH_DELAY_US), whichever comes first: a 1-object commit wakes no
+ * one, and bulk stores still go in batches.
  * Over TLS, and to close, calls are queued to
  * the network thread instead (a TLS connection reads and writes as one).
  * `lock` (taken after `net`, never before) protects the queue, the calls'
@@ -61,6 +65,10 @@
  * was not bounded: the connections are dropped so that it ends. */
 #define OVERDUE_GRACE_MS 2000
 #define OVERDUE_CHECK_MS 1000
+
+/* As upstream: new oids are asked from the master this many at a time,
+ * and the spare ones kept until the master is lost. */
+#define CLIENT_OID_BATCH 100
 
 /* Cells of one partition we consider at most (replicas + 1). */
 #define CLIENT_MAX_CELLS 32
@@ -107,6 +115,10 @@ struct client_link {
 	struct neo_conn *conn;
 	bool identified;
 	struct link_waiter *waiters;	/* sends waiting for identification */
+	/* Stores written and not answered yet: a store goes at once when
+	 * there are none, else waits in the output for their answers
+	 * (client/txn.c). */
+	uint32_t stores_in_flight;
 };
 
 /* Called once the link is identified (ok) or could not be (link may be
@@ -158,6 +170,7 @@ struct neo_client {
 	struct event *overdue_timer;	/* timer: running calls' deadlines */
 	struct event *batch_timer;	/* timer: stores left in the output go */
 	bool batch_armed;		/* (under net) */
+	bool stores_queued;		/* stores wait in an output (under net) */
 	struct client_call *queue;	/* calls to run (under lock) */
 	struct client_call *parked;	/* calls waiting for readiness */
 	struct client_call *active;	/* calls run and not done (network thread) */
@@ -186,6 +199,9 @@ struct neo_client {
 
 	/* Under lock. */
 	bool open_ready;		/* ready, as neo_client_open waits for it */
+	/* New oids asked ahead (client/read.c), first..CLIENT_OID_BATCH. */
+	uint64_t spare_oids[CLIENT_OID_BATCH];
+	size_t spare_oid_first;
 	uint64_t last_tid;
 	struct client_cache *cache;
 };
@@ -305,6 +321,8 @@ struct neo_client *client_txn_owner(const struct neo_txn *txn);
 /* An invalidation for the loads in flight (their answers are cached
  * only if the master stayed the same). */
 void client_loads_invalidate(struct neo_client *c, uint64_t oid, uint64_t tid);
+/* Forgets the new oids asked ahead (the master was lost: as upstream). */
+void client_spare_oids_drop(struct neo_client *c);
 
 /*
  * One request to a readable cell of a partition, with failover as

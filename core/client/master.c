@@ -363,6 +363,7 @@ void client_master_lost(struct neo_client *c, const char *why, bool next_master,
 	struct timeval delay;
 
 	forget_cluster(c, why);
+	client_spare_oids_drop(c);
 	if (next_master)
 		c->master_index = (c->master_index + 1) % c->master_count;
 	if (c->stopping)

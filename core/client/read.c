@@ -828,15 +828,63 @@ static void oids_run(struct neo_client *c, struct client_call *call)
 		client_call_done(c, call, NEO_CLIENT_DISCONNECTED, "lost the primary master");
 }
 
-int neo_client_new_oids(struct neo_client *client, size_t count, uint64_t *oids)
+static int ask_new_oids(struct neo_client *client, size_t count, uint64_t *oids)
 {
 	struct master_op op = { .count = count, .oids = oids };
 
-	if (count == 0 || count > 10000)
-		return client_fail(NEO_CLIENT_INVALID, "count must be 1 to 10000");
 	op.call.run = oids_run;
 	op.call.needs_ready = true;
 	return client_call(client, &op.call);
+}
+
+/* Takes count oids from those asked ahead, if there are as many. */
+static bool take_spare_oids(struct neo_client *c, size_t count, uint64_t *oids)
+{
+	bool enough;
+
+	pthread_mutex_lock(&c->lock);
+	enough = CLIENT_OID_BATCH - c->spare_oid_first >= count;
+	if (enough) {
+		memcpy(oids, c->spare_oids + c->spare_oid_first, count * sizeof *oids);
+		c->spare_oid_first += count;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return enough;
+}
+
+void client_spare_oids_drop(struct neo_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->spare_oid_first = CLIENT_OID_BATCH;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * As upstream: a few oids come from a batch asked ahead, which saves a
+ * round trip to the master per new object (and per 1-object commit).  A
+ * thread that finds the batch empty asks a new one and keeps what it does
+ * not use; oids left over are lost, which is harmless (as upstream).
+ */
+int neo_client_new_oids(struct neo_client *client, size_t count, uint64_t *oids)
+{
+	uint64_t batch[CLIENT_OID_BATCH];
+	int status;
+
+	if (count == 0 || count > 10000)
+		return client_fail(NEO_CLIENT_INVALID, "count must be 1 to 10000");
+	if (count >= CLIENT_OID_BATCH)
+		return ask_new_oids(client, count, oids);
+	if (take_spare_oids(client, count, oids))
+		return NEO_CLIENT_OK;
+	status = ask_new_oids(client, CLIENT_OID_BATCH, batch);
+	if (status != NEO_CLIENT_OK)
+		return status;
+	memcpy(oids, batch, count * sizeof *oids);
+	pthread_mutex_lock(&client->lock);
+	memcpy(client->spare_oids, batch, sizeof batch);
+	client->spare_oid_first = count;
+	pthread_mutex_unlock(&client->lock);
+	return NEO_CLIENT_OK;
 }
 
 int neo_client_last_tid(struct neo_client *client, uint64_t *tid)

@@ -16,6 +16,23 @@
  *           reconnected, with AskFinalTID;
  *   abort   AbortTransaction to the storages and the master.
  *
+ * Round trips of a 1-object commit (new oids come 100 at a time, as
+ * upstream's, client/read.c): five, and two fsyncs on the storage.
+ *   begin   client - master: every store carries the ttid it gives;
+ *   store   client - storage: the vote waits for the store's answer, as
+ *           upstream's does.  Sending the vote right behind the stores is
+ *           not wire safe: an upstream storage delays a store that waits
+ *           for another transaction's lock but answers the vote at once,
+ *           making durable a transaction without that object, and a voted
+ *           transaction is no longer asked to relock (deadlock avoidance):
+ *           two such transactions would wait for each other for good;
+ *   vote    client - storage, and the vote's fsync;
+ *   finish  client - master - storage (the lock and its fsync) - master -
+ *           client: two; the unlock is a notification, not synced.
+ * A store is written at once when no other store to its storage is in
+ * flight (client/internal.h), so that a 1-object commit wakes no thread
+ * before the vote.
+ *
  * All of a transaction's state is under the network lock: user calls
  * prepare data (compression, checksums) without it.  A
  * transaction released (finished or aborted) while requests are still in
@@ -103,6 +120,7 @@ struct txn_ask {
 	uint16_t code;
 	struct store_blob *blob;	/* what a store sends, until sent */
 	size_t bytes;			/* counted in inflight_bytes */
+	bool counted;			/* a store written: counted in its link */
 };
 
 /* What one store sends, shared by the cells it goes to. */
@@ -416,6 +434,20 @@ struct store_call {
 	struct store_blob *blob;
 };
 
+/* A store written is answered (or lost): the stores waiting behind it
+ * in the output go when this read ends (net/conn.c flushes then). */
+static void store_landed(struct neo_client *c, struct txn_ask *ask)
+{
+	struct client_link *link;
+
+	if (!ask->counted)
+		return;
+	link = neo_idmap_get(&c->links, (uint64_t)(uint32_t)ask->nid);
+	if (link && link->stores_in_flight)
+		link->stores_in_flight--;
+	ask->counted = false;
+}
+
 static void store_answered(struct neo_conn *conn, enum neo_ask_status status,
 			   struct neo_packet *answer, void *arg)
 {
@@ -426,6 +458,7 @@ static void store_answered(struct neo_conn *conn, enum neo_ask_status status,
 	char text[200];
 
 	(void)conn;
+	store_landed(txn->c, ask);
 	if (txn->released) {
 		ask_finish(ask);
 		return;
@@ -477,19 +510,27 @@ static void store_to_link(struct neo_client *c, struct client_link *link, void *
 		ask_finish(ask);
 		return;
 	}
-	/* Left in the output: stores go in batches (client/calls.c).  Not
-	 * until the vote: a store must reach the storage about when it is
-	 * made, as its lock orders it against other transactions (an
-	 * application that stores, then waits for another transaction,
-	 * relies on that: test_client's crossed stores). */
+	/* Written at once when no store to this storage is in flight, else
+	 * left in the output until their answers come (as Nagle's
+	 * algorithm): stores go in batches, and none waits for long, as a
+	 * store must reach the storage about when it is made, its lock
+	 * ordering it against other transactions (an application that
+	 * stores, then waits for another transaction, relies on that:
+	 * test_client's crossed stores).  See client/internal.h. */
 	if (ok && blob->check_only)
 		sent = neo_conn_ask_queued(link->conn, NEO_ASK_CHECK_CURRENT_SERIAL, &blob->check,
 					   client_ask_timeout(c, NULL), store_answered, ask);
 	else if (ok)
 		sent = neo_conn_ask_queued(link->conn, NEO_ASK_STORE_OBJECT, &blob->store,
 					   client_ask_timeout(c, NULL), store_answered, ask);
-	if (sent >= 0 && neo_conn_output_size(link->conn) >= STORE_BATCH_BYTES)
-		neo_conn_flush(link->conn);
+	if (sent >= 0) {
+		ask->counted = true;
+		if (link->stores_in_flight++ == 0
+		    || neo_conn_output_size(link->conn) >= STORE_BATCH_BYTES)
+			neo_conn_flush(link->conn);
+		else
+			c->stores_queued = true;
+	}
 	/* Encoded at once: the blob is no longer needed by this one. */
 	ask->blob = NULL;
 	blob_unref(blob);

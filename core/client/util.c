@@ -187,6 +187,7 @@ void client_flush_output(struct neo_client *c)
 	uint64_t key;
 	void *value;
 
+	c->stores_queued = false;
 	if (c->master && c->identified)
 		neo_conn_flush(c->master);
 	while (neo_idmap_next(&c->links, &index, &key, &value)) {

@@ -69,6 +69,7 @@ struct neo_conn {
 	 * says whether libevent is writing the output; in_read, whether the
 	 * input is being processed (what it sends goes at its end). */
 	bool plain, write_enabled, in_read;
+	bool in_batch;			/* in batch_conns (see neo_conn_batch_begin) */
 	struct event *keepalive;
 	unsigned idle_ms, ping_timeout_ms;
 	size_t output_at_ping;		/* queued output when the last Ping went */
@@ -106,6 +107,63 @@ struct neo_listener {
 };
 
 static void process_input(struct neo_conn *conn);
+static void flush_now(struct neo_conn *conn);
+
+/*
+ * Batches (neo_conn_batch_begin): what a handler sends on plain
+ * connections other than the one it reads (the master forwarding a
+ * finish to the storages, the storage answering the votes of a group
+ * commit) is written at the batch's end, one system call per connection,
+ * instead of through epoll (an epoll_ctl, a wake-up and another
+ * epoll_ctl per connection).  Per thread: each loop runs in one.
+ */
+#define BATCH_CONNS 64
+static _Thread_local struct neo_conn *batch_conns[BATCH_CONNS];
+static _Thread_local unsigned batch_count, batch_depth;
+
+/* True if conn's output waits for the end of the batch. */
+static bool batch_hold(struct neo_conn *conn)
+{
+	if (batch_depth == 0 || !conn->plain || conn->guarded || conn->write_enabled)
+		return false;
+	if (conn->in_batch)
+		return true;
+	if (batch_count == BATCH_CONNS)
+		return false;
+	conn->in_batch = true;
+	batch_conns[batch_count++] = conn;
+	return true;
+}
+
+static void batch_forget(struct neo_conn *conn)
+{
+	for (unsigned i = 0; conn->in_batch && i < batch_count; i++)
+		if (batch_conns[i] == conn)
+			batch_conns[i] = NULL;
+	conn->in_batch = false;
+}
+
+void neo_conn_batch_begin(void)
+{
+	batch_depth++;
+}
+
+void neo_conn_batch_end(void)
+{
+	if (batch_depth == 0 || --batch_depth > 0)
+		return;
+	/* flush_now may not add to the batch (depth is 0 again). */
+	for (unsigned i = 0; i < batch_count; i++) {
+		struct neo_conn *conn = batch_conns[i];
+
+		if (conn == NULL)
+			continue;
+		conn->in_batch = false;
+		batch_conns[i] = NULL;
+		flush_now(conn);
+	}
+	batch_count = 0;
+}
 
 static void guard_lock(const struct neo_conn *conn)
 {
@@ -171,6 +229,7 @@ static void free_conn(evutil_socket_t fd, short what, void *ctx)
 	(void)fd;
 	(void)what;
 	all_remove(conn);
+	batch_forget(conn);
 	if (conn->bev != NULL)
 		bufferevent_free(conn->bev);
 	if (conn->keepalive != NULL)
@@ -459,7 +518,7 @@ static int send_packet(struct neo_conn *conn, uint32_t msg_id, uint16_t code, co
 		return 0;
 	}
 	check_congestion(conn);
-	if (!conn->in_read)
+	if (!conn->in_read && !batch_hold(conn))
 		want_write(conn);
 	return 0;
 }
@@ -807,10 +866,12 @@ static void on_read(struct bufferevent *bev, void *ctx)
 	(void)bev;
 	guard_lock(conn);
 	arm_keepalive(conn);
+	neo_conn_batch_begin();
 	conn->in_read = conn->plain;
 	process_input(conn);
 	conn->in_read = false;
 	flush_now(conn);
+	neo_conn_batch_end();
 	guard_unlock(conn);
 }
 

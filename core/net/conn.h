@@ -148,6 +148,11 @@ int64_t neo_conn_ask_queued(struct neo_conn *conn, uint16_t code, const void *ar
 /* Writes the queued output now (the rest, if the socket is full, from
  * the loop). */
 void neo_conn_flush(struct neo_conn *conn);
+/* Between these (nested, per thread), what is sent on plain unguarded
+ * connections is written at the end, one write per connection, without a
+ * round through epoll; every read callback is such a batch. */
+void neo_conn_batch_begin(void);
+void neo_conn_batch_end(void);
 /*
  * neo_conn_ask and these sends fail (-1) when the connection is closed or
  * closing, which its owner hears of through on_close, or when the packet

@@ -46,6 +46,8 @@ static void sync_now(evutil_socket_t fd, short what, void *arg)
 	s->sync_waiters = NULL;
 	durable = !storage_db_failed(s, s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC),
 				     "syncing votes and locks");
+	/* One write per connection for all its answers, at once. */
+	neo_conn_batch_begin();
 	while (list) {
 		struct sync_waiter *w = list;
 
@@ -53,6 +55,7 @@ static void sync_now(evutil_socket_t fd, short what, void *arg)
 		answer(w, durable);
 		neo_free(w);
 	}
+	neo_conn_batch_end();
 }
 
 void storage_sync_answer(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
