@@ -160,9 +160,19 @@ try:
 
     start("bmaster", ["neomaster", "-c", "bk", "-b", bmaster, "-m", bmaster, "-p", "4",
                       "-r", "0", "-A", "1", "-C", "main", "-M", master, "-B"])
-    start("badmin", ["neoadmin", "-c", "bk", "-m", bmaster, "-b", badmin])
     start("bstorage", ["neostorage", "-c", "bk", "-m", bmaster, "-e", sqlite,
                        "-d", os.path.join(scratch, "bk.db")])
+    # bk's admin comes once bk backs up: its master names main's admin to
+    # it at identification (as upstream)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        path = os.path.join(scratch, "bmaster.log")
+        if os.path.exists(path):
+            with open(path) as f:
+                if "cluster state: BACKINGUP" in f.read():
+                    break
+        time.sleep(0.2)
+    start("badmin", ["neoadmin", "-c", "bk", "-m", bmaster, "-b", badmin])
 
     # 1. up to date
     up_to_date = r"\n\nbk\n    BACKINGUP; UP_TO_DATE=4; ltid=[0-9a-f]{16}; lag=0\.0$"
@@ -243,6 +253,16 @@ finally:
             p.kill()
     if controller:
         controller.stop()
+    # sanitized builds: the daemons' reports fail the test
+    reports = []
+    for name in sorted(procs):
+        path = os.path.join(scratch, name + ".out")
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                text = f.read()
+            if re.search(r"Sanitizer|runtime error:", text):
+                reports.append("%s: %s" % (name, text[-3000:]))
+    ok(not reports, "no sanitizer report from the daemons", "\n".join(reports))
     if failed:
         for name in ("admin", "badmin"):
             path = os.path.join(scratch, name + ".log")
