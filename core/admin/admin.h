@@ -206,8 +206,8 @@ void admin_backups_free(struct admin *a);
 bool admin_backups_identify(struct admin *a, struct neo_conn *conn,
 			    const struct neo_request_identification *req, uint32_t msg_id,
 			    char *why, size_t whylen);
-/* A check: asks every operational backup its ids (and our master ours),
- * then mails a change and answers the waiting neoctl (monitor.c). */
+/* Part of a check (admin/monitor.c): asks every operational backup its
+ * ids, each ask counted in round_pending (admin_round_answered). */
 void admin_backups_ask(struct admin *a);
 /* Appends each backup's summary to body, the lag computed from our tid
  * (has_tid false: no lag); 2 problem, 1 warning, 0 ok. */
