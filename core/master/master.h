@@ -154,6 +154,7 @@ struct master {
 		struct neo_metric *txns_begun, *txns_finished, *txns_aborted;
 		struct neo_metric *finish_seconds;
 		struct neo_metric *primary, *state, *pending, *last_tid_time;
+		struct neo_metric *backup_tid_time, *backup_lag;	/* BACKINGUP */
 	} metrics;
 	/* Backup mode (master/backup.c). */
 	struct master_backup *backup;	/* NULL: no upstream cluster configured */

@@ -12,7 +12,8 @@ TAP.
   2. bk's storage stopped (SIGSTOP) while main commits twice, 3 s apart:
      "WARNING (bk)", lag over --monitor-maxlag (as upstream, the lag is
      the time from the first transaction bk misses to main's last one);
-     neo_backup_lagging 1, the lag metric > 2;
+     neo_backup_lagging 1, the lag metric > 2, and bk's master's own
+     neo_master_backup_lag_seconds > 2;
   3. resumed: it catches up, "OK" again, the metrics back to 0;
   4. bk's storage killed: "PROBLEM (bk)", DOWN=1 in bk's summary, bk in
      print summary's problems;
@@ -104,7 +105,7 @@ def scrape(url):
     out = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name.startswith("neo_backup_"):
+            if sample.name.startswith(("neo_backup_", "neo_master_backup_")):
                 out[(sample.name, sample.labels.get("backup"))] = sample.value
     return out
 
@@ -135,6 +136,8 @@ try:
     badmin = "127.0.0.1:%d" % free_port()
     metrics = "127.0.0.1:%d" % free_port()
     metrics_url = "http://%s/metrics" % metrics
+    bmetrics = "127.0.0.1:%d" % free_port()
+    bmetrics_url = "http://%s/metrics" % bmetrics
 
     def start(name, args):
         log = open(os.path.join(scratch, name + ".out"), "w")
@@ -159,7 +162,8 @@ try:
     ok(done, "3 transactions committed to the main cluster", out)
 
     start("bmaster", ["neomaster", "-c", "bk", "-b", bmaster, "-m", bmaster, "-p", "4",
-                      "-r", "0", "-A", "1", "-C", "main", "-M", master, "-B"])
+                      "-r", "0", "-A", "1", "-C", "main", "-M", master, "-B",
+                      "--metrics", bmetrics])
     start("bstorage", ["neostorage", "-c", "bk", "-m", bmaster, "-e", sqlite,
                        "-d", os.path.join(scratch, "bk.db")])
     # bk's admin comes once bk backs up: its master names main's admin to
@@ -205,15 +209,21 @@ try:
        "%s; mails seen: %r" % (out, seen))
     good, values = wait_metrics(metrics_url, lambda v: v.get(("neo_backup_lagging", "bk")) == 1
                                 and v.get(("neo_backup_lag_seconds", "bk"), 0) > 2, 3)
+    bgood, bvalues = wait_metrics(bmetrics_url, lambda v: v.get(
+        ("neo_master_backup_lag_seconds", None), 0) > 2, 3)
     procs["bstorage"].send_signal(signal.SIGCONT)
     ok(good, "metrics: neo_backup_lagging 1, neo_backup_lag_seconds over 2", values)
+    ok(bgood, "bk's master: neo_master_backup_lag_seconds over 2 too", bvalues)
 
     # 3. back to normal
     text, seen = wait_mail(mailbox, "NEO monitoring: OK", up_to_date, 20)
     ok(text is not None, "caught up again: OK, lag=0.0", "mails seen: %r" % seen)
     good, values = wait_metrics(metrics_url, lambda v: v.get(("neo_backup_lagging", "bk")) == 0
                                 and v.get(("neo_backup_lag_seconds", "bk")) == 0)
-    ok(good, "metrics: the lag back to 0", values)
+    bgood, bvalues = wait_metrics(bmetrics_url, lambda v: v.get(
+        ("neo_master_backup_lag_seconds", None)) == 0)
+    ok(good and bgood, "metrics: the lag back to 0 (main's admin, bk's master)",
+       "%s %s" % (values, bvalues))
 
     # 4. the backup's storage down
     procs["bstorage"].kill()
