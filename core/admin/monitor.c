@@ -100,11 +100,16 @@ struct admin_waiter {
 	uint32_t msg_id;
 };
 
+/* As upstream: a backup in RUNNING or BACKINGUP, nodes down or not. */
 static bool any_backup_operational(const struct admin *a)
 {
-	for (size_t i = 0; i < a->backup_count; i++)
-		if (admin_backup_severity(&a->backups[i]) < 2)
+	for (size_t i = 0; i < a->backup_count; i++) {
+		const struct admin_backup *b = &a->backups[i];
+
+		if (b->has_state && (b->state == NEO_CLUSTER_RUNNING
+				     || b->state == NEO_CLUSTER_BACKINGUP))
 			return true;
+	}
 	return false;
 }
 
@@ -122,13 +127,21 @@ static int compare_names(const void *x, const void *y)
 	return strcmp(*a, *b);
 }
 
+static void severity_lists_free(struct severity_lists *s)
+{
+	for (int k = 0; k < 3; k++)
+		neo_free(s->names[k]);
+}
+
 static int severity_lists(struct admin *a, int mine, struct severity_lists *s)
 {
 	memset(s, 0, sizeof *s);
 	for (int k = 0; k < 3; k++) {
 		s->names[k] = neo_calloc(a->backup_count + 1, sizeof *s->names[k]);
-		if (s->names[k] == NULL)
+		if (s->names[k] == NULL) {
+			severity_lists_free(s);
 			return -1;
+		}
 	}
 	for (size_t i = 0; i < a->backup_count; i++) {
 		const struct admin_backup *b = &a->backups[i];
@@ -144,12 +157,6 @@ static int severity_lists(struct admin *a, int mine, struct severity_lists *s)
 	s->names[mine][0] = NULL;
 	s->counts[mine]++;
 	return 0;
-}
-
-static void severity_lists_free(struct severity_lists *s)
-{
-	for (int k = 0; k < 3; k++)
-		neo_free(s->names[k]);
 }
 
 static bool name_changed(struct admin *a, const char *name)
