@@ -29,6 +29,7 @@ struct admin_client {
 	struct admin *admin;
 	struct neo_conn *conn;
 	struct admin_relay *relays;	/* its requests out to the master */
+	void (*gone)(struct admin *a);	/* the upstream admin's: told when closed */
 };
 
 /* A neoctl request waiting for the master's answer. */
@@ -36,7 +37,6 @@ struct admin_relay {
 	struct admin_relay *next;	/* in its client's list */
 	struct admin_client *client;	/* NULL once the client is gone */
 	uint32_t msg_id;		/* neoctl's id for the request */
-	bool summary;			/* a monitoring summary, not a relay */
 };
 
 static void master_connect(struct admin *a);
@@ -301,24 +301,10 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 		/* as upstream: another admin's flush_log, relayed by the master */
 		neo_log(NEO_LOG_INFO, "flush_log: %zu kept log records written", neo_log_flush());
 		break;
-	case NEO_NOTIFY_UPSTREAM_ADMIN: {
-		const struct neo_notify_upstream_admin *up = pkt->args;
-		struct neo_address address;
-		char text[sizeof a->upstream_admin];
-
-		/* upstream's admin would report to it; backup monitoring is
-		 * not done here (admin.h).  As upstream, a known address is
-		 * nothing new. */
-		if (!neo_address_from_wire(&up->address, &address))
-			break;
-		snprintf(text, sizeof text, "%s:%u", address.host, address.port);
-		if (strcmp(text, a->upstream_admin) == 0)
-			break;
-		memcpy(a->upstream_admin, text, sizeof text);
-		neo_log(NEO_LOG_INFO, "upstream admin at %s (not reported to: monitoring of "
-			"backups is not done here)", text);
+	case NEO_NOTIFY_UPSTREAM_ADMIN:
+		/* as upstream: we report to it (admin/upstream.c) */
+		admin_upstream_set(a, &((const struct neo_notify_upstream_admin *)pkt->args)->address);
 		break;
-	}
 	default:
 		neo_log(NEO_LOG_DEBUG, "%s from the primary master ignored", pkt->type->name);
 		break;
@@ -444,48 +430,6 @@ static void answer_primary(struct admin *a, struct neo_conn *conn, uint32_t msg_
 	neo_conn_answer(conn, msg_id, NEO_ANSWER_PRIMARY, &answer);
 }
 
-static void answer_summary(struct admin *a, struct neo_conn *conn, uint32_t msg_id,
-			   bool has_tid, uint64_t tid)
-{
-	struct neo_opt_bin me = { .has = false };	/* None: this cluster */
-	struct neo_answer_monitor_information answer = { 0 };
-	char body[2048];
-	int severity;
-
-	admin_summary_text(a, has_tid, tid, body, sizeof body, &severity);
-	/* as upstream: a mail that could not be sent is a problem, told here */
-	if (a->alerts && *alerts_failure(a->alerts)) {
-		severity = 2;
-		snprintf(body + strlen(body), sizeof body - strlen(body), "%s",
-			 alerts_failure(a->alerts));
-	}
-	if (severity == 1)
-		answer.primary_masters = (struct neo_list_opt_bin){ &me, 1 };	/* warnings */
-	else if (severity == 2)
-		answer.backup_states = (struct neo_list_opt_bin){ &me, 1 };	/* problems */
-	answer.name = neo_bin_str(body);
-	neo_conn_answer(conn, msg_id, NEO_ANSWER_MONITOR_INFORMATION, &answer);
-}
-
-/* The last tid came (or not): the summary can go. */
-static void summary_answered(struct admin_client *client, uint32_t msg_id,
-			     enum neo_ask_status status, const struct neo_packet *answer)
-{
-	bool has_tid = false;
-	uint64_t tid = 0;
-
-	if (status == NEO_ASK_ANSWERED && answer->code == NEO_ANSWER_LAST_TRANSACTION) {
-		has_tid = true;
-		tid = ((const struct neo_answer_last_transaction *)answer->args)->tid;
-	} else if (status == NEO_ASK_ANSWERED && answer->code == NEO_ANSWER_RECOVERY) {
-		const struct neo_answer_recovery *recovery = answer->args;
-
-		has_tid = recovery->backup_tid.has;
-		tid = recovery->backup_tid.v;
-	}
-	answer_summary(client->admin, client->conn, msg_id, has_tid, tid);
-}
-
 /* --- neoctl connections ------------------------------------------------------- */
 
 static void client_drop_relay(struct admin_client *client, struct admin_relay *relay)
@@ -527,9 +471,7 @@ static void on_relayed(struct neo_conn *master, enum neo_ask_status status,
 
 	if (client) {
 		client_drop_relay(client, relay);
-		if (relay->summary)
-			summary_answered(client, relay->msg_id, status, answer);
-		else if (status != NEO_ASK_ANSWERED)
+		if (status != NEO_ASK_ANSWERED)
 			/* As upstream's cancelRequests. */
 			refuse(client->conn, relay->msg_id, NEO_ERROR_PROTOCOL_ERROR,
 			       "connection to master lost");
@@ -541,7 +483,7 @@ static void on_relayed(struct neo_conn *master, enum neo_ask_status status,
 
 /* Asks the master on behalf of a neoctl request. */
 static void relay(struct admin_client *client, const struct neo_packet *pkt, uint16_t code,
-		  const void *args, bool summary)
+		  const void *args)
 {
 	struct admin *a = client->admin;
 	struct admin_relay *r = neo_calloc(1, sizeof *r);
@@ -552,7 +494,6 @@ static void relay(struct admin_client *client, const struct neo_packet *pkt, uin
 	}
 	r->client = client;
 	r->msg_id = pkt->msg_id;
-	r->summary = summary;
 	if (neo_conn_ask(a->master_conn, code, args, 0, on_relayed, r) < 0) {
 		neo_free(r);
 		refuse(client->conn, pkt->msg_id, NEO_ERROR_NOT_READY, admin_not_connected);
@@ -560,20 +501,6 @@ static void relay(struct admin_client *client, const struct neo_packet *pkt, uin
 	}
 	r->next = client->relays;
 	client->relays = r;
-}
-
-/* As upstream's summary: when the cluster serves, its last tid, or in
- * backup mode how far the backup got. */
-static void ask_summary(struct admin_client *client, const struct neo_packet *pkt)
-{
-	struct admin *a = client->admin;
-
-	if (!admin_operational(a)) {
-		answer_summary(a, client->conn, pkt->msg_id, false, 0);
-		return;
-	}
-	relay(client, pkt, a->cluster_state == NEO_CLUSTER_BACKINGUP ? NEO_ASK_RECOVERY
-		: NEO_ASK_LAST_TRANSACTION, NULL, true);
 }
 
 static bool relayed_request(uint16_t code)
@@ -596,18 +523,22 @@ static bool relayed_request(uint16_t code)
 	}
 }
 
-/* Another admin announcing itself: upstream takes those of the backups it
- * watches; watching backups is not done here. */
-static void refuse_identification(struct admin_client *client, const struct neo_packet *pkt)
+static void client_release(struct admin_client *client);
+
+/* Another admin announcing itself: as upstream, that of a backup we
+ * watch takes the connection (admin/backups.c). */
+static void identification(struct admin_client *client, const struct neo_packet *pkt)
 {
-	const struct neo_request_identification *req = pkt->args;
 	char why[300];
 
-	if (req->node_type != NEO_NODE_ADMIN)
-		snprintf(why, sizeof why, "reject non-admin node");
-	else
-		snprintf(why, sizeof why, "unknown backup cluster '%.*s'",
-			 (int)req->cluster_name.size, (const char *)req->cluster_name.data);
+	if (client->gone == NULL
+	    && admin_backups_identify(client->admin, client->conn, pkt->args, pkt->msg_id, why,
+				      sizeof why)) {
+		client_release(client);
+		return;
+	}
+	if (client->gone != NULL)
+		snprintf(why, sizeof why, "unexpected packet %s", pkt->type->name);
 	refuse(client->conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR, why);
 }
 
@@ -617,7 +548,7 @@ static void client_request(struct admin_client *client, const struct neo_packet 
 	char why[200];
 
 	if (relayed_request(pkt->code)) {
-		relay(client, pkt, pkt->code, pkt->args, false);
+		relay(client, pkt, pkt->code, pkt->args);
 		return;
 	}
 	switch (pkt->code) {
@@ -634,10 +565,11 @@ static void client_request(struct admin_client *client, const struct neo_packet 
 		answer_primary(a, client->conn, pkt->msg_id);
 		return;
 	case NEO_ASK_MONITOR_INFORMATION:
-		ask_summary(client, pkt);
+		/* as upstream: answered once every cluster told its ids */
+		admin_monitor_ask(a, client, pkt->msg_id);
 		return;
 	case NEO_REQUEST_IDENTIFICATION:
-		refuse_identification(client, pkt);
+		identification(client, pkt);
 		return;
 	default:
 		snprintf(why, sizeof why, "unexpected packet %s", pkt->type->name);
@@ -685,35 +617,61 @@ static void client_closed(struct neo_conn *conn, const char *reason, void *arg)
 	/* Answers still to come from the master have nowhere to go. */
 	for (struct admin_relay *r = client->relays; r; r = r->next)
 		r->client = NULL;
+	admin_monitor_forget(a, client);
+	if (client->gone)
+		client->gone(a);
+	client_release(client);
+	if (a->leaving && a->clients == NULL)
+		admin_stop(a);
+}
+
+/* Forgets a client whose connection went on elsewhere or closed. */
+static void client_release(struct admin_client *client)
+{
+	struct admin *a = client->admin;
+
 	for (struct admin_client **c = &a->clients; *c; c = &(*c)->next)
 		if (*c == client) {
 			*c = client->next;
 			break;
 		}
 	neo_free(client);
-	if (a->leaving && a->clients == NULL)
-		admin_stop(a);
 }
 
-static void client_accepted(struct neo_listener *listener, struct neo_conn *conn, void *arg)
+struct neo_conn *admin_client_conn(const struct admin_client *client)
+{
+	return client->conn;
+}
+
+struct admin_client *admin_client_adopt(struct admin *a, struct neo_conn *conn,
+					void (*gone)(struct admin *a))
 {
 	static const struct neo_conn_callbacks callbacks = {
 		.on_packet = client_packet,
 		.on_close = client_closed,
 	};
-	struct admin *a = arg;
 	struct admin_client *client = neo_calloc(1, sizeof *client);
 
-	if (client == NULL) {
+	if (client == NULL)
+		return NULL;
+	client->admin = a;
+	client->conn = conn;
+	client->gone = gone;
+	client->next = a->clients;
+	a->clients = client;
+	neo_conn_set_callbacks(conn, &callbacks, client);
+	return client;
+}
+
+static void client_accepted(struct neo_listener *listener, struct neo_conn *conn, void *arg)
+{
+	struct admin *a = arg;
+
+	if (admin_client_adopt(a, conn, NULL) == NULL) {
 		neo_log(NEO_LOG_ERROR, "%s: out of memory", neo_conn_peer(conn));
 		neo_conn_abort(conn, "out of memory");
 		return;
 	}
-	client->admin = a;
-	client->conn = conn;
-	client->next = a->clients;
-	a->clients = client;
-	neo_conn_set_callbacks(conn, &callbacks, client);
 	neo_log(NEO_LOG_DEBUG, "neoctl connected from %s", neo_conn_peer(conn));
 }
 
@@ -766,7 +724,8 @@ int admin_init(struct admin *a, struct event_base *base, SSL_CTX *ssl,
 	/* The first try is the first configured master. */
 	a->master_index = 0;
 	a->retry = evtimer_new(base, retry_fired, a);
-	if (a->retry == NULL || extra_init(a, opts) < 0) {
+	if (a->retry == NULL || extra_init(a, opts) < 0 || admin_backups_init(a, opts) < 0
+	    || admin_monitor_init(a) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -822,6 +781,10 @@ void admin_close(struct admin *a)
 	}
 	if (a->master_conn)
 		neo_conn_abort(a->master_conn, "admin exiting");
+	admin_upstream_close(a);
+	for (size_t i = 0; i < a->backup_count; i++)
+		if (a->backups[i].conn)
+			neo_conn_abort(a->backups[i].conn, "admin exiting");
 	while (a->clients)
 		neo_conn_abort(a->clients->conn, "admin exiting");
 }
@@ -837,6 +800,9 @@ void admin_free(struct admin *a)
 	neo_ptable_free(&a->pt);
 	neo_free(a->masters);
 	neo_free(a->backup_names);
+	admin_monitor_free(a);
+	admin_backups_free(a);
+	admin_upstream_close(a);
 	alerts_free(a->alerts);
 	memset(a, 0, sizeof *a);
 }

@@ -23,10 +23,17 @@
  *     cells per state, storage nodes down, primary lost) is mailed, as
  *     upstream (admin/monitor.c, admin/alerts.h).
  *
- * Not done (upstream's admin does it): watching backup clusters' admins
- * (--monitor-backup is refused); the summary covers this cluster only.
- * NotifyUpstreamAdmin (a backup cluster's master naming the upstream
- * cluster's admin) is logged, not acted on.
+ *   - with --monitor-backup NAME (repeatable), as upstream: the admins of
+ *     the backup clusters NAME identify to us (RequestIdentification of an
+ *     ADMIN named NAME, one connection per name) and tell their cluster's
+ *     health (NotifyMonitorInformation); each check asks them their
+ *     backup tid and last tid, and a backup whose backup tid is more than
+ *     --monitor-maxlag seconds behind our last tid is lagging: summary,
+ *     mails and metrics cover every watched backup (admin/backups.c);
+ *   - in a backup cluster, the admin our master names the upstream
+ *     cluster's admin to (NotifyUpstreamAdmin) connects to it, identifies
+ *     with our cluster's name, tells our health and each change of it,
+ *     and serves its requests as neoctl's (admin/upstream.c).
  *
  * Ownership: struct admin owns its master list, mirror, listener and the
  * records of neoctl connections and relayed requests; connections free
@@ -50,7 +57,30 @@
 #include "runtime/options.h"
 
 struct admin_client;
+struct admin_waiter;
 struct alerts;
+
+/* A backup cluster watched (--monitor-backup): what its admin told us and
+ * what the last check found (admin/backups.c). */
+struct admin_backup {
+	struct admin *admin;
+	const char *name;		/* borrowed from the options */
+	struct neo_conn *conn;		/* its admin, identified; NULL: none */
+	/* NotifyMonitorInformation: cluster_state (None: not has_state),
+	 * down, pt_summary (None: not has_pt). */
+	bool has_state;
+	enum neo_cluster_state state;
+	uint32_t down;
+	bool has_pt;
+	uint32_t counts[NEO_CELL_DISCARDED + 1];
+	/* Asked at each check. */
+	bool has_backup_tid, has_ltid;
+	uint64_t backup_tid, ltid;
+	bool lagging;			/* as upstream: more than --monitor-maxlag */
+	bool changed;			/* since the last mail */
+	bool has_lag;			/* lag: seconds behind, at the last check */
+	double lag;
+};
 
 /* The health upstream's admin watches; a change is mailed. */
 struct admin_monitor_view {
@@ -65,6 +95,7 @@ struct admin_monitor_view {
 struct admin_metrics {
 	struct neo_metric *primary, *state, *nodes, *cells, *partitions, *replicas;
 	struct neo_metric *last_tid_time, *last_tid_age;
+	struct neo_metric *backup_connected, *backup_lag, *backup_lagging;	/* or NULL */
 	struct event *poll;		/* asks the primary its last tid */
 	bool asking;			/* an AskLastTransaction is out */
 	bool has_last_tid;
@@ -83,8 +114,26 @@ struct admin {
 	msgpack_object extra_value;
 	msgpack_object *backup_names;
 	/* The upstream cluster's admin our master told us of (backup mode,
-	 * NotifyUpstreamAdmin), "host:port", or "". */
+	 * NotifyUpstreamAdmin), "host:port", or "" (admin/upstream.c). */
 	char upstream_admin[300];
+	struct neo_address upstream_address;
+	struct neo_conn *upstream_conn;	/* connecting, identifying or reporting */
+	bool upstream_identified;
+	struct event *upstream_retry;
+	struct admin_monitor_view upstream_sent;	/* what it was told */
+	bool upstream_has_pt;
+
+	/* --monitor-backup: the watched backups, and the checks. */
+	struct admin_backup *backups;
+	size_t backup_count;
+	double monitor_maxlag;
+	double monitor_interval;	/* seconds between checks of the lag */
+	struct event *recheck;
+	bool round_running;		/* a check waits for last tids */
+	unsigned round_pending;		/* answers still to come */
+	bool round_has_tid;		/* our last tid (backup tid in backup mode) */
+	uint64_t round_tid;
+	struct admin_waiter *waiters;	/* neoctl print summary, answered at its end */
 
 	/* Masters: the configured ones, then those learnt from NotPrimaryMaster. */
 	struct neo_address *masters;
@@ -108,7 +157,6 @@ struct admin {
 	struct alerts *alerts;
 	struct admin_monitor_view monitor_view;	/* as last seen */
 	bool monitor_changed;		/* since the last mail */
-	bool monitor_asking;		/* the last tid is on its way */
 
 	struct admin_client *clients;	/* neoctl connections */
 	bool leaving;			/* the cluster stopped: ending */
@@ -144,6 +192,46 @@ void admin_free(struct admin *a);
 #define ADMIN_METRICS_POLL_MS 1000
 int admin_metrics_init(struct admin *a, struct neo_metrics *registry, bool poll);
 void admin_metrics_free(struct admin *a);
+
+/* admin.c: a connection served as neoctl's (the upstream cluster's admin
+ * we report to); gone is called when it closes.  NULL: out of memory. */
+struct admin_client *admin_client_adopt(struct admin *a, struct neo_conn *conn,
+					void (*gone)(struct admin *a));
+
+/* admin/backups.c.  Allocates the watched backups (--monitor-backup). */
+int admin_backups_init(struct admin *a, const struct neo_options *opts);
+void admin_backups_free(struct admin *a);
+/* RequestIdentification from another admin: a watched backup's takes the
+ * connection (true); false with why otherwise. */
+bool admin_backups_identify(struct admin *a, struct neo_conn *conn,
+			    const struct neo_request_identification *req, uint32_t msg_id,
+			    char *why, size_t whylen);
+/* Part of a check (admin/monitor.c): asks every operational backup its
+ * ids, each ask counted in round_pending (admin_round_answered). */
+void admin_backups_ask(struct admin *a);
+/* Appends each backup's summary to body, the lag computed from our tid
+ * (has_tid false: no lag); 2 problem, 1 warning, 0 ok. */
+void admin_backups_summary(struct admin *a, bool has_tid, uint64_t tid, char *body,
+			   size_t bodylen);
+int admin_backup_severity(const struct admin_backup *b);
+/* Upstream's connectionClosed of a watched backup: it is forgotten. */
+void admin_backup_reset(struct admin_backup *b);
+
+/* admin/upstream.c.  NotifyUpstreamAdmin from our master. */
+void admin_upstream_set(struct admin *a, const struct neo_wire_address *address);
+/* Tells the upstream admin what changed of our health. */
+void admin_upstream_update(struct admin *a, const struct admin_monitor_view *view);
+void admin_upstream_close(struct admin *a);
+
+/* monitor.c: the check timer and the neoctl waiting; 0 or -1. */
+int admin_monitor_init(struct admin *a);
+void admin_monitor_free(struct admin *a);
+/* monitor.c: a round of asks ended (one answer, timeout or close). */
+void admin_round_answered(struct admin *a);
+/* neoctl print summary: answered at the end of a check. */
+void admin_monitor_ask(struct admin *a, struct admin_client *client, uint32_t msg_id);
+void admin_monitor_forget(struct admin *a, struct admin_client *client);
+struct neo_conn *admin_client_conn(const struct admin_client *client);
 
 /* What neoctl and the mails are told without a primary. */
 extern const char admin_not_connected[];

@@ -24,7 +24,7 @@ struct alerts {
 	bool sending_changed;
 	/* What came while a mail was being sent: it goes next. */
 	char *pending_body;
-	int pending_severity;
+	char *pending_subject;
 	bool pending_changed;
 	char *failure;			/* "" or the text of the last failure */
 	struct event *retry_timer;
@@ -32,7 +32,7 @@ struct alerts {
 	void *retry_arg;
 };
 
-static void start_mail(struct alerts *al, const char *body, int severity, bool changed);
+static void start_mail(struct alerts *al, const char *body, const char *subject, bool changed);
 
 bool alerts_busy(const struct alerts *al)
 {
@@ -99,25 +99,11 @@ static void format_date(char *out, size_t size)
 	strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
-/* As upstream: the worst severity names the clusters whose summary
- * changed; OK names none. */
-static void format_subject(char *out, size_t size, const char *cluster, int severity,
-			   bool changed)
-{
-	const char *word = severity == 2 ? "PROBLEM" : severity == 1 ? "WARNING" : "OK";
-
-	if (severity && changed)
-		snprintf(out, size, "NEO monitoring: %s (%s)", word, cluster);
-	else
-		snprintf(out, size, "NEO monitoring: %s", word);
-}
-
 static char *format_message(struct alerts *al, const char *body, const char *date,
-			    int severity, bool changed)
+			    const char *subject)
 {
 	const struct neo_string_list *to = &al->opts->monitor_email;
-	size_t size = strlen(body) + strlen(alerts_failure(al)) + 2048;
-	char subject[400];
+	size_t size = strlen(body) + strlen(alerts_failure(al)) + strlen(subject) + 2048;
 	char *text;
 	size_t used;
 
@@ -126,10 +112,9 @@ static char *format_message(struct alerts *al, const char *body, const char *dat
 	text = neo_malloc(size);
 	if (text == NULL)
 		return NULL;
-	format_subject(subject, sizeof subject, al->opts->cluster, severity, changed);
 	used = (size_t)snprintf(text, size,
 				"MIME-Version: 1.0\nContent-Type: text/plain; charset=\"utf-8\"\n"
-				"Content-Transfer-Encoding: 8bit\nDate: %s\nSubject: %s\n"
+				"Content-Transfer-Encoding: 8bit\nDate: %s\nSubject: NEO monitoring: %s\n"
 				"From: %s\nTo: ", date, subject, al->from);
 	for (size_t i = 0; i < to->count; i++)
 		used += (size_t)snprintf(text + used, size - used, "%s%s", i ? ", " : "",
@@ -162,7 +147,7 @@ static void note_failure(struct alerts *al, const char *date, const char *error)
 static void mail_done(int status, const char *error, void *arg)
 {
 	struct alerts *al = arg;
-	char *body = al->pending_body;
+	char *body = al->pending_body, *subject = al->pending_subject;
 
 	al->sending = NULL;
 	if (status == 0) {
@@ -179,11 +164,13 @@ static void mail_done(int status, const char *error, void *arg)
 	if (body == NULL)
 		return;
 	al->pending_body = NULL;
-	alerts_send(al, body, al->pending_severity, al->pending_changed);
+	al->pending_subject = NULL;
+	alerts_send(al, body, subject, al->pending_changed);
 	neo_free(body);
+	neo_free(subject);
 }
 
-static void start_mail(struct alerts *al, const char *body, int severity, bool changed)
+static void start_mail(struct alerts *al, const char *body, const char *subject, bool changed)
 {
 	const struct neo_options *opts = al->opts;
 	char date[64], err[512];
@@ -199,7 +186,7 @@ static void start_mail(struct alerts *al, const char *body, int severity, bool c
 	char *message;
 
 	format_date(date, sizeof date);
-	message = format_message(al, body, date, severity, changed);
+	message = format_message(al, body, date, subject);
 	al->sending_date = neo_strdup(date);
 	al->sending_changed = changed;
 	if (message == NULL || al->sending_date == NULL) {
@@ -218,24 +205,28 @@ static void start_mail(struct alerts *al, const char *body, int severity, bool c
 	}
 }
 
-void alerts_send(struct alerts *al, const char *body, int severity, bool changed)
+void alerts_send(struct alerts *al, const char *body, const char *subject, bool changed)
 {
 	if (al->sending) {
-		char *copy = neo_strdup(body);
+		char *copy = neo_strdup(body), *subject_copy = neo_strdup(subject);
 
-		if (copy == NULL)
+		if (copy == NULL || subject_copy == NULL) {
+			neo_free(copy);
+			neo_free(subject_copy);
 			return;
+		}
 		/* A change stays a change until a mail tells it. */
 		al->pending_changed = changed || (al->pending_body && al->pending_changed);
 		neo_free(al->pending_body);
+		neo_free(al->pending_subject);
 		al->pending_body = copy;
-		al->pending_severity = severity;
+		al->pending_subject = subject_copy;
 		return;
 	}
 	if (!changed && al->failure == NULL)
 		return;
 	evtimer_del(al->retry_timer);
-	start_mail(al, body, severity, changed);
+	start_mail(al, body, subject, changed);
 }
 
 static void retry_due(evutil_socket_t fd, short what, void *arg)
@@ -306,6 +297,7 @@ void alerts_free(struct alerts *al)
 		event_free(al->retry_timer);
 	neo_free(al->sending_date);
 	neo_free(al->pending_body);
+	neo_free(al->pending_subject);
 	neo_free(al->failure);
 	neo_free(al->user);
 	neo_free(al->password);

@@ -7,8 +7,9 @@
  *     could not be sent (it is then tried again after ALERTS_RETRY_S, with
  *     the summary of that time);
  *   - Subject "NEO monitoring: OK", "NEO monitoring: WARNING (CLUSTER)"
- *     or "NEO monitoring: PROBLEM (CLUSTER)" (the name only when the
- *     summary changed); From "NEO CLUSTER <$EMAIL or user@fqdn>"; To
+ *     or "NEO monitoring: PROBLEM (CLUSTER)" (the names, of this cluster
+ *     or of watched backups, only of those whose summary changed; the
+ *     caller makes it, admin/monitor.c); From "NEO CLUSTER <$EMAIL or user@fqdn>"; To
  *     every --monitor-email; an empty envelope sender; a text/plain
  *     UTF-8 body, the summary, then the last failure if any;
  *   - one mail at a time: a summary that comes while one is being sent
@@ -43,9 +44,9 @@ int alerts_new(struct event_base *base, const struct neo_options *opts,
 	       void (*retry)(void *arg), void *arg, struct alerts **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
-/* Mails body when changed or after a failure; severity 0 ok, 1 warning,
- * 2 problem. */
-void alerts_send(struct alerts *al, const char *body, int severity, bool changed);
+/* Mails body when changed or after a failure, under the Subject
+ * "NEO monitoring: " subject ("OK", "WARNING (b1)", "PROBLEM (t, b1)"). */
+void alerts_send(struct alerts *al, const char *body, const char *subject, bool changed);
 
 /* A mail is on its way. */
 bool alerts_busy(const struct alerts *al);

@@ -76,6 +76,25 @@ static void collect_last_tid(struct admin *a)
 	neo_metric_put(m->last_tid_age, (double)now.tv_sec + (double)now.tv_nsec / 1e9 - when);
 }
 
+/* --monitor-backup: each watched backup as the last check found it. */
+static void collect_backups(struct admin *a)
+{
+	struct admin_metrics *m = &a->metrics;
+
+	if (m->backup_lag == NULL)
+		return;
+	neo_metric_clear(m->backup_lag);
+	for (size_t i = 0; i < a->backup_count; i++) {
+		const struct admin_backup *b = &a->backups[i];
+		const char *values[] = { b->name };
+
+		(void)neo_metric_set(m->backup_connected, values, b->conn != NULL);
+		(void)neo_metric_set(m->backup_lagging, values, b->lagging);
+		if (b->has_lag)
+			(void)neo_metric_set(m->backup_lag, values, b->lag);
+	}
+}
+
 static void collect(struct neo_metrics *registry, void *arg)
 {
 	(void)registry;
@@ -83,6 +102,25 @@ static void collect(struct neo_metrics *registry, void *arg)
 	collect_nodes(arg);
 	collect_cells(arg);
 	collect_last_tid(arg);
+	collect_backups(arg);
+}
+
+static int backup_metrics_init(struct admin *a, struct neo_metrics *r)
+{
+	static const char *const backup[] = { "backup", NULL };
+	struct admin_metrics *m = &a->metrics;
+
+	if (a->backup_count == 0)
+		return 0;
+	m->backup_connected = neo_metrics_gauge(r, "neo_backup_connected",
+		"1 when the admin of this watched backup cluster (--monitor-backup) reports to us",
+		backup);
+	m->backup_lag = neo_metrics_gauge(r, "neo_backup_lag_seconds",
+		"Seconds the backup tid of this watched backup cluster is behind our last tid, "
+		"at the last check (none while either cluster is not operational)", backup);
+	m->backup_lagging = neo_metrics_gauge(r, "neo_backup_lagging",
+		"1 when this watched backup cluster lags more than --monitor-maxlag", backup);
+	return m->backup_connected && m->backup_lag && m->backup_lagging ? 0 : -1;
 }
 
 /* --- Polling the last tid --------------------------------------------------- */
@@ -151,7 +189,8 @@ int admin_metrics_init(struct admin *a, struct neo_metrics *r, bool poll)
 		"Seconds since the time of the last committed tid", NULL);
 	if (m->primary == NULL || m->state == NULL || m->nodes == NULL || m->cells == NULL
 	    || m->partitions == NULL || m->replicas == NULL || m->last_tid_time == NULL
-	    || m->last_tid_age == NULL || neo_metrics_add_collector(r, collect, a) < 0)
+	    || m->last_tid_age == NULL || backup_metrics_init(a, r) < 0
+	    || neo_metrics_add_collector(r, collect, a) < 0)
 		return -1;
 	if (!poll)
 		return 0;

@@ -46,21 +46,6 @@ static int daemon_addresses(struct neo_daemon *daemon, enum neo_program program,
 	return 0;
 }
 
-/* Options upstream accepts for features this NEO does not have yet: a
- * node refuses to start with them rather than run without the feature,
- * so that nobody believes a backup cluster is watched.
- * NULL when none is given. */
-static const char *unsupported_option(enum neo_program program, const struct neo_options *o)
-{
-	if (program == NEO_PROGRAM_ADMIN) {
-		/* --monitor-maxlag only tells how far a watched backup may
-		 * lag: with no backup to watch, it is accepted, as upstream. */
-		if (o->monitor_backup.count)
-			return "--monitor-backup (watching backup clusters)";
-	}
-	return NULL;
-}
-
 static void collect_connections(struct neo_metrics *metrics, void *arg)
 {
 	neo_metric_put(arg, (double)neo_conn_open_count());
@@ -136,13 +121,6 @@ int neo_daemon_start(struct neo_daemon *daemon, enum neo_program program, int ar
 		printf("%s (NEO in C) %s\n", neo_program_name(program), PACKAGE_VERSION);
 		neo_options_free(&daemon->opts);
 		return 0;
-	}
-	if (unsupported_option(program, &daemon->opts)) {
-		fprintf(stderr, "%s: %s is not supported by this version of NEO in C; "
-			"remove it from the command line or the configuration file\n",
-			neo_program_name(program), unsupported_option(program, &daemon->opts));
-		neo_options_free(&daemon->opts);
-		return 2;
 	}
 	if (daemon_addresses(daemon, program, bind_default_port) < 0)
 		goto fail;

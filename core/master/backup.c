@@ -716,9 +716,11 @@ static void link_ready(struct neo_conn *conn, void *arg)
 	/* as upstream: a client of the upstream cluster, without address,
 	 * with the id it had there, and {"backup": our name} */
 	neo_identification_init(&req, NEO_NODE_CLIENT, b->upstream_nid, NULL, b->name);
-	value.type = MSGPACK_OBJECT_STR;
-	value.via.str.ptr = m->cluster;
-	value.via.str.size = (uint32_t)strlen(m->cluster);
+	/* as upstream (str2bytes): bin, so that the upstream master matches
+	 * it with the names its admins watch (--monitor-backup) */
+	value.type = MSGPACK_OBJECT_BIN;
+	value.via.bin.ptr = m->cluster;
+	value.via.bin.size = (uint32_t)strlen(m->cluster);
 	req.extra.keys = &key;
 	req.extra.values = &value;
 	req.extra.count = 1;
@@ -757,6 +759,25 @@ static void notify_upstream_admin(struct master *m, const struct neo_wire_addres
 	}
 	if (chosen)
 		neo_conn_notify(chosen->conn, NEO_NOTIFY_UPSTREAM_ADMIN, &notify);
+}
+
+void master_backup_admin_joined(struct master *m)
+{
+	struct master_backup *b = m->backup;
+
+	if (b == NULL || !b->identified)
+		return;
+	for (size_t i = 0; i < b->nodes.count; i++) {
+		const struct neo_node *node = b->nodes.nodes[i];
+		struct neo_wire_address wire;
+
+		if (node->type != NEO_NODE_ADMIN || node->state != NEO_NODE_RUNNING
+		    || !node->has_address)
+			continue;
+		neo_address_to_wire(&node->address, &wire);
+		notify_upstream_admin(m, &wire);
+		return;
+	}
 }
 
 static void upstream_nodes(struct master *m, const struct neo_notify_node_information *info)

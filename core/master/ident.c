@@ -131,6 +131,55 @@ static bool wants_read_only(const struct neo_request_identification *req)
 	return backup;
 }
 
+/* Copies a name to out ("" when it is not one or too long).  As upstream,
+ * where names are bytes: only a bin matches (a str never equals them). */
+static bool copy_name(const msgpack_object *o, char *out, size_t size)
+{
+	const char *data = o->type == MSGPACK_OBJECT_BIN ? o->via.bin.ptr : NULL;
+	uint32_t len = o->type == MSGPACK_OBJECT_BIN ? o->via.bin.size : 0;
+
+	out[0] = '\0';
+	if (data == NULL || len == 0 || len >= size || memchr(data, '\0', len))
+		return false;
+	memcpy(out, data, len);
+	out[len] = '\0';
+	return true;
+}
+
+/* The backup key of the extra: a backup master's cluster name, or the
+ * list of backups an admin watches (as upstream's BootstrapManager). */
+static void note_backup_names(struct neo_node *node, const struct neo_request_identification *req)
+{
+	struct master_node *data = master_node_data(node);
+
+	data->backup_name[0] = '\0';
+	data->watched[0] = '\0';
+	for (uint32_t i = 0; i < req->extra.count; i++) {
+		const msgpack_object *value = &req->extra.values[i];
+		size_t used = 0;
+
+		if (req->extra.keys[i].size != 6 || memcmp(req->extra.keys[i].data, "backup", 6) != 0)
+			continue;
+		if (node->type == NEO_NODE_CLIENT)
+			copy_name(value, data->backup_name, sizeof data->backup_name);
+		if (node->type != NEO_NODE_ADMIN || value->type != MSGPACK_OBJECT_ARRAY)
+			continue;
+		for (uint32_t k = 0; k < value->via.array.size; k++) {
+			char name[sizeof data->watched];
+
+			if (!copy_name(&value->via.array.ptr[k], name, sizeof name)
+			    || used + strlen(name) + 2 > sizeof data->watched) {
+				neo_log(NEO_LOG_WARNING, "an admin's watched backup name is not "
+					"usable (not text, or too long), ignored");
+				continue;
+			}
+			memcpy(data->watched + used, name, strlen(name) + 1);
+			used += strlen(name) + 1;
+		}
+		data->watched[used] = '\0';
+	}
+}
+
 /* As upstream: the master of a backup cluster identifies as a client
  * with a backup key in its extra (its cluster's name). */
 static bool is_backup_master(const struct neo_request_identification *req)
@@ -197,7 +246,7 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 		neo_nid_format(node->nid, nid, sizeof nid), neo_conn_peer(node->conn),
 		neo_enum_name(NEO_ENUM_NODE_STATES, node->state));
 	/* As upstream: the node's own entry first, then all it should know. */
-	master_send_node_list(m, node->conn, node->type, node, m->nodes.nodes, m->nodes.count);
+	master_send_node_list(m, node, node, m->nodes.nodes, m->nodes.count);
 	if (node->type != NEO_NODE_MASTER
 	    && !(node->type == NEO_NODE_STORAGE && m->state == NEO_CLUSTER_RECOVERING))
 		master_send_pt(m, node->conn);
@@ -205,8 +254,8 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 		struct neo_node *peer = m->nodes.nodes[i];
 
 		if (peer->conn && peer != node && peer->type != NEO_NODE_MASTER
-		    && master_node_news_for(peer->type, node->type))
-			master_send_node_list(m, peer->conn, peer->type, NULL, &node, 1);
+		    && master_node_news_for(peer, node))
+			master_send_node_list(m, peer, NULL, &node, 1);
 	}
 	/* Not to the master of a backup cluster: upstream's master does not
 	 * send it at identification, and upstream's backup master refuses it
@@ -391,9 +440,14 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 		((struct master_node *)node->owner_data)->read_only = wants_read_only(req);
 		((struct master_node *)node->owner_data)->backup = is_backup_master(req);
 	}
+	note_backup_names(node, req);
 	if (node->type == NEO_NODE_STORAGE)
 		((struct master_node *)node->owner_data)->gc_capable = serves_gc(req);
 	welcome(m, node, pkt->msg_id);
+	/* as upstream: a new admin of a backup cluster hears of the upstream
+	 * cluster's admin at once */
+	if (node->type == NEO_NODE_ADMIN)
+		master_backup_admin_joined(m);
 	if (node->type == NEO_NODE_STORAGE) {
 		if (m->state == NEO_CLUSTER_RECOVERING)
 			master_recovery_node(m, node);

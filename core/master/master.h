@@ -59,6 +59,10 @@ struct master_node {
 	bool gc_capable;		/* storage: ours, serves pack's GC ("gc" in its extra) */
 	bool read_only;			/* client: read_only (or backup) in its extra */
 	bool backup;			/* client: the master of a backup cluster */
+	char backup_name[64];		/* client: that backup cluster's name */
+	/* admin: the backup clusters it watches (--monitor-backup), each
+	 * name NUL-terminated, an empty name last */
+	char watched[256];
 };
 
 /* A transaction between begin and the end of its commit. */
@@ -152,6 +156,7 @@ struct master {
 		struct neo_metric *txns_begun, *txns_finished, *txns_aborted;
 		struct neo_metric *finish_seconds;
 		struct neo_metric *primary, *state, *pending, *last_tid_time;
+		struct neo_metric *backup_tid_time, *backup_lag;	/* BACKINGUP */
 	} metrics;
 	/* Backup mode (master/backup.c). */
 	struct master_backup *backup;	/* NULL: no upstream cluster configured */
@@ -177,9 +182,9 @@ void master_exit_loop(struct master *m);
 double master_next_clock(struct master *m);
 struct master_node *master_node_data(struct neo_node *node);
 bool master_is_running(void *ctx, int32_t nid);
-/* Whether a node of type `to` is told about a node of type `about`. */
-bool master_node_news_for(enum neo_node_type to, enum neo_node_type about);
-int master_send_node_list(struct master *m, struct neo_conn *conn, enum neo_node_type to,
+/* Whether node `to` is told about node `about`. */
+bool master_node_news_for(const struct neo_node *to, const struct neo_node *about);
+int master_send_node_list(struct master *m, struct neo_node *to,
 			  struct neo_node *first, struct neo_node **nodes, size_t count);
 /* Tells every identified node but masters about the changed nodes. */
 void master_notify_nodes(struct master *m, struct neo_node **changed, size_t count);
@@ -324,6 +329,8 @@ void master_backup_leave(struct master *m);
 void master_backup_stop(struct master *m);
 void master_backup_storage_ready(struct master *m);
 void master_backup_node_lost(struct master *m, struct neo_node *node);
+/* An admin identified: it is told of the upstream admin, if one is known. */
+void master_backup_admin_joined(struct master *m);
 /* neoctl check while backing up: an upstream storage with a readable
  * cell of the partition (*name: the upstream cluster), or NULL. */
 const struct neo_address *master_backup_check_source(struct master *m, uint32_t partition,

@@ -25,6 +25,23 @@ double master_metrics_clock(void)
 	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
+/* Backing up, the last tid is the upstream cluster's: the lag is that of
+ * the backup tid behind it, as an upstream admin watching us computes it
+ * (--monitor-backup).  The gauges are absent in other states. */
+static void collect_backup(struct master *m)
+{
+	struct master_metrics *gauges = &m->metrics;
+	uint64_t backup_tid;
+
+	neo_metric_clear(gauges->backup_tid_time);
+	neo_metric_clear(gauges->backup_lag);
+	if (!m->primary || m->state != NEO_CLUSTER_BACKINGUP || m->last_tid == 0)
+		return;
+	backup_tid = master_backup_tid(m, true);
+	neo_metric_put(gauges->backup_tid_time, neo_tid_to_time(backup_tid));
+	neo_metric_put(gauges->backup_lag, neo_tid_to_time(m->last_tid) - neo_tid_to_time(backup_tid));
+}
+
 static void collect(struct neo_metrics *registry, void *arg)
 {
 	struct master *m = arg;
@@ -44,6 +61,7 @@ static void collect(struct neo_metrics *registry, void *arg)
 	neo_metric_put(gauges->pending, pending);
 	if (m->last_tid != 0)
 		neo_metric_put(gauges->last_tid_time, neo_tid_to_time(m->last_tid));
+	collect_backup(m);
 }
 
 int master_metrics_init(struct master *m, struct neo_metrics *r)
@@ -70,10 +88,16 @@ int master_metrics_init(struct master *m, struct neo_metrics *r)
 		"Transactions begun and not yet finished or aborted", NULL);
 	gauges->last_tid_time = neo_metrics_gauge(r, "neo_master_last_tid_timestamp_seconds",
 		"The time the last committed tid stands for (seconds since the epoch)", NULL);
+	gauges->backup_tid_time = neo_metrics_gauge(r, "neo_master_backup_tid_timestamp_seconds",
+		"Backing up: the time the backup tid stands for (all cells hold the upstream "
+		"history up to it)", NULL);
+	gauges->backup_lag = neo_metrics_gauge(r, "neo_master_backup_lag_seconds",
+		"Backing up: seconds the backup tid is behind the upstream cluster's last tid", NULL);
 	if (gauges->txns_begun == NULL || gauges->txns_finished == NULL || gauges->txns_aborted == NULL
 	    || gauges->finish_seconds == NULL
 	    || gauges->primary == NULL || gauges->state == NULL || gauges->pending == NULL
-	    || gauges->last_tid_time == NULL)
+	    || gauges->last_tid_time == NULL || gauges->backup_tid_time == NULL
+	    || gauges->backup_lag == NULL)
 		return -1;
 	return neo_metrics_add_collector(r, collect, m);
 }

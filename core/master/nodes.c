@@ -80,14 +80,31 @@ bool master_is_running(void *ctx, int32_t nid)
 
 /* --- Notifications -------------------------------------------------------- */
 
-bool master_node_news_for(enum neo_node_type to, enum neo_node_type about)
+/* As upstream: a client hears of an admin only when it is the master of
+ * a backup cluster that admin watches (--monitor-backup), so that the
+ * backup's admin reports to it (NotifyUpstreamAdmin). */
+static bool admin_watches(const struct neo_node *admin, const struct neo_node *client)
 {
-	/* Clients need not know each other; everyone else is told all. */
-	return !(to == NEO_NODE_CLIENT && about == NEO_NODE_CLIENT);
+	const struct master_node *a = admin->owner_data, *c = client->owner_data;
+
+	if (a == NULL || c == NULL || !c->backup || c->backup_name[0] == '\0')
+		return false;
+	for (const char *name = a->watched; *name; name += strlen(name) + 1)
+		if (strcmp(name, c->backup_name) == 0)
+			return true;
+	return false;
 }
 
-int master_send_node_list(struct master *m, struct neo_conn *conn, enum neo_node_type to,
-			  struct neo_node *first, struct neo_node **nodes, size_t count)
+bool master_node_news_for(const struct neo_node *to, const struct neo_node *about)
+{
+	if (to->type == NEO_NODE_CLIENT && about->type == NEO_NODE_ADMIN)
+		return admin_watches(about, to);
+	/* Clients need not know each other; everyone else is told all. */
+	return !(to->type == NEO_NODE_CLIENT && about->type == NEO_NODE_CLIENT);
+}
+
+int master_send_node_list(struct master *m, struct neo_node *to, struct neo_node *first,
+			  struct neo_node **nodes, size_t count)
 {
 	struct neo_notify_node_information notify = { 0 };
 	struct neo_node_info *infos = neo_calloc(count + 1, sizeof *infos);
@@ -99,12 +116,12 @@ int master_send_node_list(struct master *m, struct neo_conn *conn, enum neo_node
 	if (first)
 		neo_node_to_wire(first, &infos[n++]);
 	for (size_t i = 0; i < count; i++)
-		if (nodes[i] != first && master_node_news_for(to, nodes[i]->type))
+		if (nodes[i] != first && master_node_news_for(to, nodes[i]))
 			neo_node_to_wire(nodes[i], &infos[n++]);
 	notify.timestamp = master_next_clock(m);
 	notify.nodes.items = infos;
 	notify.nodes.count = n;
-	rc = n ? neo_conn_notify(conn, NEO_NOTIFY_NODE_INFORMATION, &notify) : 0;
+	rc = n ? neo_conn_notify(to->conn, NEO_NOTIFY_NODE_INFORMATION, &notify) : 0;
 	neo_free(infos);
 	return rc;
 }
@@ -115,7 +132,7 @@ void master_notify_nodes(struct master *m, struct neo_node **changed, size_t cou
 		struct neo_node *peer = m->nodes.nodes[i];
 
 		if (peer->conn && peer->type != NEO_NODE_MASTER)
-			master_send_node_list(m, peer->conn, peer->type, NULL, changed, count);
+			master_send_node_list(m, peer, NULL, changed, count);
 	}
 }
 

@@ -100,6 +100,8 @@ static const struct option_desc option_table[] = {
 	  "address to mail the cluster's state to (repeatable)" },
 	{ "monitor-backup", 0, KIND_LIST, AT(monitor_backup), NO_FLAG, FOR_ADMIN,
 	  "name of a backup cluster to monitor (repeatable)" },
+	{ "monitor-interval", 0, KIND_FLOAT, AT(monitor_interval), NO_FLAG, FOR_ADMIN,
+	  "seconds between checks of the backups' lag (default 600, ours)" },
 	{ "smtp", 0, KIND_STRING, AT(smtp), NO_FLAG, FOR_ADMIN, "SMTP server, HOST[:PORT]" },
 	{ "smtp-tls", 0, KIND_FLAG, AT(smtp_tls), NO_FLAG, FOR_ADMIN, "use STARTTLS" },
 	{ "smtp-auth", 0, KIND_STRING, AT(smtp_auth), NO_FLAG, FOR_ADMIN, "SMTP USER:PASS" },

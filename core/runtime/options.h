@@ -71,6 +71,7 @@ struct neo_options {
 
 	/* neoadmin. */
 	double monitor_maxlag;
+	double monitor_interval;	/* ours: seconds between lag checks, 0: 600 */
 	struct neo_string_list monitor_email, monitor_backup;
 	char *smtp, *smtp_auth;
 	bool smtp_tls;

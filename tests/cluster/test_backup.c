@@ -26,7 +26,8 @@
  *   - a record deleted from a backup storage's database (sqlite): neoctl
  *     check : finds that partition different from the upstream cluster's,
  *     the other 7 equal; put back, all 8 equal;
- *   - B's admin told of P's admin (NotifyUpstreamAdmin, as upstream);
+ *   - B's admin told of P's admin (NotifyUpstreamAdmin, as upstream: P's
+ *     admin has --monitor-backup bk) and reporting to it;
  *   - a pack on P (while backing up): the order follows over the link,
  *     every backup storage applies it (B's master logs it completed);
  *   - the two histories compared record by record (metadata of every
@@ -531,7 +532,12 @@ int main(void)
 		return tap_done();
 	}
 	cluster_start(&up);
-	cluster_start_admin(&up);
+	{
+		/* P's admin watches B: B's master is told of it (as upstream) */
+		const char *watch[] = { "--monitor-backup", "bk", NULL };
+
+		cluster_start_admin_with(&up, watch);
+	}
 	if (!relay_start()) {
 		tap_skip("no relay socket");
 		cluster_stop(&up);
@@ -675,14 +681,16 @@ int main(void)
 	tap_ok(committed == 30 && state_is("BACKINGUP", 30000) && caught_up(last, 30000),
 	       "network back: BACKINGUP again and caught up");
 
-	/* 5c'. as upstream, B's master names P's admin to B's admin
-	 * (NotifyUpstreamAdmin), which logs it (it does not report to it) */
+	/* 5c'. as upstream, B's master names P's admin (which watches B) to
+	 * B's admin (NotifyUpstreamAdmin), which reports to it */
 	{
 		char text[80];
 
 		snprintf(text, sizeof text, "upstream admin at 127.0.0.1:%d", up.admin_port);
-		tap_ok(cluster_log_has(&bk, "admin.log", text, 10000),
-		       "B's admin was told of P's admin (NotifyUpstreamAdmin)");
+		tap_ok(cluster_log_has(&bk, "admin.log", text, 10000)
+		       && cluster_log_has(&up, "admin.log", "backup cluster bk: its admin reports",
+					  10000),
+		       "B's admin was told of P's admin (NotifyUpstreamAdmin) and reports to it");
 	}
 
 	/* 5d. a pack on P: B follows it (as upstream: the order comes over
