@@ -1,17 +1,43 @@
 """Blob throughput, ZODB storages side by side in one run: our NEO cluster
-(blobs in the cluster, core/client/blobs.md), ZEO's blob server (a
-FileStorage with a blob directory, blobs sent to a client cache) and
-RelStorage keeping blobs in its database in chunks (over SQLite: an
-embedded file, no server; with PostgreSQL when $BENCH_PG_DSN is set).
-Prints figures in MB/s; asserts nothing.
+(blobs in the cluster, core/client/blobs.md), ZEO's blob server and
+RelStorage over PostgreSQL keeping blobs in its database (large objects,
+no shared blob directory).  Prints figures in MB/s and NEO's ratio to
+the goal of issue 22; asserts nothing.
 
     python blob_bench.py BUILDDIR OUTDIR [--small N] [--large N]
+                         [--zeo-shared] [--relstorage-sqlite]
+
+Contenders, each a client as a remote deployment has it (its own blob
+cache directory, not shared with the server: every blob crosses a
+socket):
+  neo-sqlite-1         neosimple, one SQLite storage, 4 partitions
+  zeo                  ZEO's runzeo (FileStorage and its blob directory),
+                       ClientStorage with a private blob cache
+                       (shared_blob_dir false: blobs sent over the wire)
+  relstorage-postgresql  RelStorage, a private PostgreSQL server
+                       (tests/lib/postgresql_server.sh), shared-blob-dir
+                       false: blobs kept in the database in chunks
+Shown for information only, never part of the goal: zeo-shared
+(--zeo-shared: the client writes and reads the server's blob directory
+itself, nothing crosses the socket) and relstorage-sqlite
+(--relstorage-sqlite).
 
 Workloads, for blobs of 1 MiB (N small ones, 32 by default) and 100 MiB
-(N large ones, 2 by default), one blob per transaction:
-  write   commit the blobs from files (MB/s)
-  read    a new client with an empty blob cache reads every blob
-          (MB/s: the transfer from the servers to the client's cache)
+(N large ones, 2 by default), one blob per transaction, random bytes
+(incompressible, as most blobs are: images, PDFs, archives):
+  write   one client commits the blobs from files (consumeFile of a copy
+          made before the clock starts) (MB/s)
+  read    cold read: a new client (new process state: new storage
+          object, new DB, empty object caches) with a new, empty blob
+          cache directory opens and reads every blob whole; the servers
+          keep their own caches (OS page cache, PostgreSQL buffers) as
+          they are after the writes, the same for every contender (MB/s:
+          the transfer from the servers into the client's blob cache plus
+          reading it back)
+
+Goal (issue 22): NEO at least the faster of zeo and relstorage-postgresql
+in each column; the last lines print NEO / max(zeo, relstorage-postgresql)
+for each column (>= 1.00 meets the goal).
 
 Run through tests/bench/blob_bench.sh (make bench-blobs).
 """
@@ -35,8 +61,9 @@ MIB = 1 << 20
 
 
 class ZEOBlobs(Contender):
-    def __init__(self, label, outdir):
+    def __init__(self, label, outdir, shared=False):
         Contender.__init__(self, label, outdir)
+        self.shared = shared
         port = free_port()
         config = os.path.join(self.dir, 'zeo.conf')
         with open(config, 'w') as f:
@@ -51,8 +78,32 @@ class ZEOBlobs(Contender):
 
     def storage(self, blob_dir):
         from ZEO.ClientStorage import ClientStorage
+        if self.shared:  # the server's own directory: no transfer
+            return ClientStorage(('127.0.0.1', self.port),
+                                 blob_dir=os.path.join(self.dir, 'blobs'),
+                                 shared_blob_dir=True, wait_timeout=30)
         return ClientStorage(('127.0.0.1', self.port), blob_dir=blob_dir,
-                             wait_timeout=30)
+                             shared_blob_dir=False, wait_timeout=30)
+
+
+class PostgreSQLServer(object):
+    """A private server (tests/lib/postgresql_server.sh) with one database
+    per workload, so that each starts empty."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
+                          'lib', 'postgresql_server.sh')
+
+    def __init__(self, databases):
+        # A short path (a Unix socket's), which the server's user can reach.
+        self.dir = tempfile.mkdtemp(prefix='neo-blob-pg-')
+        subprocess.check_call(['sh', self.script, 'start', self.dir]
+                              + list(databases))
+
+    def dsn(self, database):
+        return 'host=%s user=postgres dbname=%s' % (self.dir, database)
+
+    def stop(self):
+        subprocess.call(['sh', self.script, 'stop', self.dir])
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class RelStorageBlobs(Contender):
@@ -136,49 +187,92 @@ def read(contender, count):
     return total / MIB / elapsed
 
 
+GOAL = ('zeo', 'relstorage-postgresql')
+COLUMNS = ('write 1M', 'read 1M', 'write 100M', 'read 100M')
+
+
+def run_contender(make, files):
+    figures = []
+    for n, size in enumerate((1, 100)):
+        contender = make(size)
+        try:
+            rate, count = write(contender, files[size], files['scratch'])
+            figures.append(rate)
+            figures.append(read(contender, count))
+        except Exception as e:  # a contender missing: say so, go on
+            print('%s: %s: %s' % (contender.label, type(e).__name__, e))
+            figures += [float('nan')] * (2 * (n + 1) - len(figures))
+        finally:
+            contender.stop()
+    return figures
+
+
+def print_ratios(results):
+    neo = results.get('neo-sqlite-1')
+    if neo is None or not all(label in results for label in GOAL):
+        return
+    print('goal: NEO >= max(%s); ratio NEO / that:' % ', '.join(GOAL))
+    ratios = []
+    for i in range(4):
+        best = max(results[label][i] for label in GOAL)
+        ratios.append(neo[i] / best if best > 0 else float('nan'))
+    print('%-22s %10s %10s %10s %10s' % (('',) + COLUMNS))
+    print('%-22s %10.2f %10.2f %10.2f %10.2f' % (('ratio',) + tuple(ratios)))
+    print('goal %s' % ('met' if all(r >= 1 for r in ratios) else
+                       'NOT met: ' + ', '.join(c for c, r in zip(COLUMNS, ratios)
+                                               if not r >= 1)))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('builddir')
     parser.add_argument('outdir')
     parser.add_argument('--small', type=int, default=32)
     parser.add_argument('--large', type=int, default=2)
+    parser.add_argument('--zeo-shared', action='store_true',
+                        help='also ZEO with shared_blob_dir (not the goal)')
+    parser.add_argument('--relstorage-sqlite', action='store_true',
+                        help='also RelStorage on SQLite (not the goal)')
     parser.add_argument('--only', action='append',
                         help='only these contenders (neo, zeo, relstorage)')
     args = parser.parse_args()
     scratch = tempfile.mkdtemp(prefix='blob-bench-', dir=args.outdir)
     files = {1: make_files(scratch, MIB, args.small),
-             100: make_files(scratch, 100 * MIB, args.large)}
-    pg = os.environ.get('BENCH_PG_DSN')
+             100: make_files(scratch, 100 * MIB, args.large),
+             'scratch': scratch}
     makers = [
-        ('neo-sqlite-1', lambda: NEOBlobs('neo', args.outdir, args.builddir,
-                                          ['db1'])),
-        ('zeo', lambda: ZEOBlobs('zeo', args.outdir)),
-        ('relstorage-' + ('postgresql' if pg else 'sqlite'),
-         lambda: RelStorageBlobs('relstorage', args.outdir, pg)),
+        ('neo-sqlite-1', lambda size: NEOBlobs('neo', args.outdir,
+                                               args.builddir, ['db1'])),
+        ('zeo', lambda size: ZEOBlobs('zeo', args.outdir)),
+        ('relstorage-postgresql', lambda size: RelStorageBlobs(
+            'relstorage', args.outdir, pg.dsn('blobs%d' % size))),
     ]
+    if args.zeo_shared:
+        makers.append(('zeo-shared (info)',
+                       lambda size: ZEOBlobs('zeo', args.outdir, True)))
+    if args.relstorage_sqlite:
+        makers.append(('relstorage-sqlite (info)',
+                       lambda size: RelStorageBlobs('relstorage', args.outdir)))
+    makers = [(label, make) for label, make in makers
+              if not args.only or any(o in label for o in args.only)]
+    pg = None
+    if any(label == 'relstorage-postgresql' for label, _ in makers):
+        pg = PostgreSQLServer(['blobs1', 'blobs100'])
     print('blob throughput, MB/s (1 MiB: %d blobs, 100 MiB: %d blobs; '
-          'one per transaction)' % (args.small, args.large))
-    print('%-22s %10s %10s %10s %10s' % ('', 'write 1M', 'read 1M',
-                                         'write 100M', 'read 100M'))
+          'one per transaction; load average %s)'
+          % (args.small, args.large, ' '.join(open('/proc/loadavg').read().split()[:3])))
+    print('%-22s %10s %10s %10s %10s' % (('',) + COLUMNS))
+    results = {}
     try:
         for label, make in makers:
-            if args.only and not any(o in label for o in args.only):
-                continue
-            figures = []
-            for size in (1, 100):
-                contender = make()
-                try:
-                    rate, count = write(contender, files[size], scratch)
-                    figures += [rate, read(contender, count)]
-                except Exception as e:  # a contender missing: say so, go on
-                    print('%s: %s: %s' % (label, type(e).__name__, e))
-                    figures += [float('nan')] * 2
-                finally:
-                    contender.stop()
-            print('%-22s %10.1f %10.1f %10.1f %10.1f' % ((label,) + tuple(
-                figures[i] for i in (0, 1, 2, 3))))
+            figures = run_contender(make, files)
+            results[label] = figures
+            print('%-22s %10.1f %10.1f %10.1f %10.1f' % ((label,) + tuple(figures)))
             sys.stdout.flush()
+        print_ratios(results)
     finally:
+        if pg:
+            pg.stop()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
