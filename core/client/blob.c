@@ -121,24 +121,35 @@ struct blob_writer {
 	uint64_t spare[OID_BATCH];	/* oids from the master not used yet */
 	size_t spare_count;
 	uint64_t size;
+	uint64_t expected;		/* chunks the file's size calls for (0: unknown) */
 	bool compress;			/* decided on the first chunk */
 };
+
+/* Oids to ask the master for: as many as chunks remain (a 1 MiB blob
+ * asks one), at most a batch. */
+static size_t oids_wanted(const struct blob_writer *w)
+{
+	if (w->expected <= w->count)
+		return w->expected ? 1 : OID_BATCH;
+	return w->expected - w->count < OID_BATCH ? (size_t)(w->expected - w->count) : OID_BATCH;
+}
 
 static int next_oid(struct blob_writer *w, uint64_t *oid)
 {
 	if (w->spare_count == 0) {
-		int status = neo_client_new_oids(client_txn_owner(w->txn), OID_BATCH, w->spare);
+		size_t wanted = oids_wanted(w);
+		int status = neo_client_new_oids(client_txn_owner(w->txn), wanted, w->spare);
 
 		if (status != NEO_CLIENT_OK)
 			return status;
 		/* Used from the first one on. */
-		for (size_t i = 0; i < OID_BATCH / 2; i++) {
+		for (size_t i = 0; i < wanted / 2; i++) {
 			uint64_t t = w->spare[i];
 
-			w->spare[i] = w->spare[OID_BATCH - 1 - i];
-			w->spare[OID_BATCH - 1 - i] = t;
+			w->spare[i] = w->spare[wanted - 1 - i];
+			w->spare[wanted - 1 - i] = t;
 		}
-		w->spare_count = OID_BATCH;
+		w->spare_count = wanted;
 	}
 	*oid = w->spare[--w->spare_count];
 	return NEO_CLIENT_OK;
@@ -250,10 +261,14 @@ int neo_txn_store_blob_fd(struct neo_txn *txn, uint64_t oid, uint64_t serial, co
 			  size_t size, int fd)
 {
 	struct blob_writer w = { .txn = txn };
+	struct stat st;
 	int status;
 
 	if (txn == NULL || fd < 0 || (data == NULL && size))
 		return client_fail(NEO_CLIENT_INVALID, "blob: bad arguments");
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		w.expected = ((uint64_t)st.st_size + NEO_CLIENT_BLOB_CHUNK_SIZE - 1)
+			     / NEO_CLIENT_BLOB_CHUNK_SIZE;
 	w.sha1 = EVP_MD_CTX_new();
 	if (w.sha1 == NULL || !EVP_DigestInit_ex(w.sha1, EVP_sha1(), NULL))
 		status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
@@ -284,12 +299,13 @@ int neo_txn_store_blob_path(struct neo_txn *txn, uint64_t oid, uint64_t serial,
 
 /* --- Load -------------------------------------------------------------------------- */
 
-/* Chunks asked at once while loading: the round trips overlap, and at
- * most this many chunks are in memory. */
+/* Chunks asked ahead while loading: each in a thread of its own, so that
+ * their round trips overlap and the next ones come while one is written
+ * to the file; at most this many chunks are in memory. */
 #define READ_AHEAD 4
 
-/* One chunk being loaded, in a thread of its own but the first of each
- * window (the caller's). */
+/* One chunk being loaded, in a thread of its own (in the caller's if no
+ * thread could be made). */
 struct chunk_fetch {
 	struct neo_client *client;
 	const struct neo_blob_manifest *m;
@@ -329,37 +345,39 @@ static void *fetch_chunk(void *arg)
 	return NULL;
 }
 
-/* Loads chunks [first, first + count) at once, then writes them in order. */
-static int load_window(struct chunk_fetch *fetches, uint32_t count, int fd, EVP_MD_CTX *sha1)
+/* Starts loading chunk index into f. */
+static void fetch_start(struct chunk_fetch *f, struct neo_client *client,
+			const struct neo_blob_manifest *m, uint64_t serial, uint32_t index)
 {
-	int status = NEO_CLIENT_OK;
+	*f = (struct chunk_fetch){ .client = client, .m = m, .index = index, .serial = serial };
+	f->threaded = pthread_create(&f->thread, NULL, fetch_chunk, f) == 0;
+	if (!f->threaded)
+		fetch_chunk(f);
+}
 
-	for (uint32_t j = 1; j < count; j++)
-		fetches[j].threaded = pthread_create(&fetches[j].thread, NULL, fetch_chunk,
-						     &fetches[j]) == 0;
-	for (uint32_t j = 0; j < count; j++)
-		if (!fetches[j].threaded)
-			fetch_chunk(&fetches[j]);
-	for (uint32_t j = 1; j < count; j++)
-		if (fetches[j].threaded)
-			pthread_join(fetches[j].thread, NULL);
-	for (uint32_t j = 0; j < count; j++) {
-		struct chunk_fetch *f = &fetches[j];
+/* Waits for f's chunk, then appends it to the file (if all went well so far). */
+static int fetch_finish(struct chunk_fetch *f, int status, int fd, EVP_MD_CTX *sha1)
+{
+	const uint8_t *bytes;
+	size_t size;
 
-		if (status == NEO_CLIENT_OK && f->status != NEO_CLIENT_OK)
-			status = client_fail(f->status, "%s", f->err);
-		if (status == NEO_CLIENT_OK
-		    && !EVP_DigestUpdate(sha1, f->record.data + NEO_BLOB_CHUNK_HEADER,
-					 f->record.size - NEO_BLOB_CHUNK_HEADER))
-			status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
-		if (status == NEO_CLIENT_OK)
-			status = write_full(fd, f->record.data + NEO_BLOB_CHUNK_HEADER,
-					    f->record.size - NEO_BLOB_CHUNK_HEADER);
-		neo_client_record_clear(&f->record);
-	}
+	if (f->threaded)
+		pthread_join(f->thread, NULL);
+	f->threaded = false;
+	bytes = f->record.data + NEO_BLOB_CHUNK_HEADER;
+	size = f->record.size - NEO_BLOB_CHUNK_HEADER;
+	if (status == NEO_CLIENT_OK && f->status != NEO_CLIENT_OK)
+		status = client_fail(f->status, "%s", f->err);
+	if (status == NEO_CLIENT_OK && !EVP_DigestUpdate(sha1, bytes, size))
+		status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
+	if (status == NEO_CLIENT_OK)
+		status = write_full(fd, bytes, size);
+	neo_client_record_clear(&f->record);
 	return status;
 }
 
+/* Chunk i is written while chunks i+1 .. i+READ_AHEAD-1 are on their way;
+ * once written, its slot loads chunk i+READ_AHEAD. */
 static int load_chunks(struct neo_client *client, const struct neo_blob_manifest *m, uint64_t serial,
 		       int fd)
 {
@@ -368,17 +386,19 @@ static int load_chunks(struct neo_client *client, const struct neo_blob_manifest
 	uint8_t digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_size = 0;
 	int status = NEO_CLIENT_OK;
+	uint32_t started = 0;
 
 	if (sha1 == NULL || !EVP_DigestInit_ex(sha1, EVP_sha1(), NULL))
 		status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
-	for (uint32_t first = 0; first < m->count && status == NEO_CLIENT_OK;
-	     first += READ_AHEAD) {
-		uint32_t count = m->count - first < READ_AHEAD ? m->count - first : READ_AHEAD;
+	for (; status == NEO_CLIENT_OK && started < m->count && started < READ_AHEAD; started++)
+		fetch_start(&fetches[started], client, m, serial, started);
+	/* Every chunk started is waited for, even after an error. */
+	for (uint32_t i = 0; i < started; i++) {
+		struct chunk_fetch *f = &fetches[i % READ_AHEAD];
 
-		for (uint32_t j = 0; j < count; j++)
-			fetches[j] = (struct chunk_fetch){ .client = client, .m = m,
-							   .index = first + j, .serial = serial };
-		status = load_window(fetches, count, fd, sha1);
+		status = fetch_finish(f, status, fd, sha1);
+		if (status == NEO_CLIENT_OK && started < m->count)
+			fetch_start(f, client, m, serial, started++);
 	}
 	if (status == NEO_CLIENT_OK
 	    && (!EVP_DigestFinal_ex(sha1, digest, &digest_size) || digest_size != 20
@@ -432,9 +452,10 @@ int neo_client_load_blob_path(struct neo_client *client, uint64_t oid, uint64_t 
 		neo_free(temporary);
 		return status;
 	}
+	/* Not synced (client.h): a sync costs more than the transfer of a
+	 * 1 MiB blob (about 17 ms on a shared disk), which ZEO's and
+	 * RelStorage's caches do not pay either. */
 	status = neo_client_load_blob_fd(client, oid, serial, fd, blob_size);
-	if (status == NEO_CLIENT_OK && fsync(fd) != 0)
-		status = client_fail(NEO_CLIENT_IO, "blob: fsync: %s", strerror(errno));
 	if (close(fd) != 0 && status == NEO_CLIENT_OK)
 		status = client_fail(NEO_CLIENT_IO, "blob: close: %s", strerror(errno));
 	if (status == NEO_CLIENT_OK && rename(temporary, path) != 0)
