@@ -118,40 +118,39 @@ struct blob_writer {
 	EVP_MD_CTX *sha1;
 	uint64_t *oids;			/* chunk oids, in order */
 	size_t count, capacity;
-	uint64_t spare[OID_BATCH];	/* oids from the master not used yet */
-	size_t spare_count;
 	uint64_t size;
-	uint64_t expected;		/* chunks the file's size calls for (0: unknown) */
 	bool compress;			/* decided on the first chunk */
 };
 
-/* Oids to ask the master for: as many as chunks remain (a 1 MiB blob
- * asks one), at most a batch. */
-static size_t oids_wanted(const struct blob_writer *w)
-{
-	if (w->expected <= w->count)
-		return w->expected ? 1 : OID_BATCH;
-	return w->expected - w->count < OID_BATCH ? (size_t)(w->expected - w->count) : OID_BATCH;
-}
-
+/* A new oid for a chunk: from the client's spare ones (under its lock),
+ * else OID_BATCH more from the master, the rest kept for the next
+ * chunks and blobs. */
 static int next_oid(struct blob_writer *w, uint64_t *oid)
 {
-	if (w->spare_count == 0) {
-		size_t wanted = oids_wanted(w);
-		int status = neo_client_new_oids(client_txn_owner(w->txn), wanted, w->spare);
+	struct neo_client *c = client_txn_owner(w->txn);
+	size_t room = sizeof c->blob_oids / sizeof c->blob_oids[0];
+	uint64_t fresh[OID_BATCH];
+	bool spare;
+	int status;
 
-		if (status != NEO_CLIENT_OK)
-			return status;
-		/* Used from the first one on. */
-		for (size_t i = 0; i < wanted / 2; i++) {
-			uint64_t t = w->spare[i];
-
-			w->spare[i] = w->spare[wanted - 1 - i];
-			w->spare[wanted - 1 - i] = t;
-		}
-		w->spare_count = wanted;
-	}
-	*oid = w->spare[--w->spare_count];
+	pthread_mutex_lock(&c->lock);
+	spare = c->blob_oid_count > 0;
+	if (spare)
+		*oid = c->blob_oids[--c->blob_oid_count];
+	pthread_mutex_unlock(&c->lock);
+	if (spare)
+		return NEO_CLIENT_OK;
+	status = neo_client_new_oids(c, OID_BATCH, fresh);
+	if (status != NEO_CLIENT_OK)
+		return status;
+	*oid = fresh[0];
+	/* Kept so that they are used in order (the last one taken first);
+	 * any beyond the room (another thread filled it meanwhile) are
+	 * left unused, as oids may be. */
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = OID_BATCH - 1; i >= 1 && c->blob_oid_count < room; i--)
+		c->blob_oids[c->blob_oid_count++] = fresh[i];
+	pthread_mutex_unlock(&c->lock);
 	return NEO_CLIENT_OK;
 }
 
@@ -261,14 +260,10 @@ int neo_txn_store_blob_fd(struct neo_txn *txn, uint64_t oid, uint64_t serial, co
 			  size_t size, int fd)
 {
 	struct blob_writer w = { .txn = txn };
-	struct stat st;
 	int status;
 
 	if (txn == NULL || fd < 0 || (data == NULL && size))
 		return client_fail(NEO_CLIENT_INVALID, "blob: bad arguments");
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-		w.expected = ((uint64_t)st.st_size + NEO_CLIENT_BLOB_CHUNK_SIZE - 1)
-			     / NEO_CLIENT_BLOB_CHUNK_SIZE;
 	w.sha1 = EVP_MD_CTX_new();
 	if (w.sha1 == NULL || !EVP_DigestInit_ex(w.sha1, EVP_sha1(), NULL))
 		status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
@@ -335,10 +330,12 @@ static void *fetch_chunk(void *arg)
 				     "missing", f->index, (unsigned long long)oid);
 	else if (status == NEO_CLIENT_OK
 		 && (!neo_client_record_is_blob_chunk(f->record.data, f->record.size)
-		     || f->record.size - NEO_BLOB_CHUNK_HEADER != expected))
+		     || f->record.size - NEO_BLOB_CHUNK_HEADER != expected
+		     || f->record.serial != f->serial))
 		status = client_fail(NEO_CLIENT_PROTOCOL, "blob: chunk %u (oid 0x%016llx) is not "
-				     "a chunk of %llu bytes", f->index, (unsigned long long)oid,
-				     (unsigned long long)expected);
+				     "a chunk of %llu bytes at 0x%016llx", f->index,
+				     (unsigned long long)oid, (unsigned long long)expected,
+				     (unsigned long long)f->serial);
 	f->status = status;
 	if (status != NEO_CLIENT_OK)
 		snprintf(f->err, sizeof f->err, "%s", neo_client_errmsg());
@@ -356,7 +353,7 @@ static void fetch_start(struct chunk_fetch *f, struct neo_client *client,
 }
 
 /* Waits for f's chunk, then appends it to the file (if all went well so far). */
-static int fetch_finish(struct chunk_fetch *f, int status, int fd, EVP_MD_CTX *sha1)
+static int fetch_finish(struct chunk_fetch *f, int status, int fd)
 {
 	const uint8_t *bytes;
 	size_t size;
@@ -368,8 +365,6 @@ static int fetch_finish(struct chunk_fetch *f, int status, int fd, EVP_MD_CTX *s
 	size = f->record.size - NEO_BLOB_CHUNK_HEADER;
 	if (status == NEO_CLIENT_OK && f->status != NEO_CLIENT_OK)
 		status = client_fail(f->status, "%s", f->err);
-	if (status == NEO_CLIENT_OK && !EVP_DigestUpdate(sha1, bytes, size))
-		status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
 	if (status == NEO_CLIENT_OK)
 		status = write_full(fd, bytes, size);
 	neo_client_record_clear(&f->record);
@@ -377,35 +372,27 @@ static int fetch_finish(struct chunk_fetch *f, int status, int fd, EVP_MD_CTX *s
 }
 
 /* Chunk i is written while chunks i+1 .. i+READ_AHEAD-1 are on their way;
- * once written, its slot loads chunk i+READ_AHEAD. */
+ * once written, its slot loads chunk i+READ_AHEAD.  Each chunk is checked
+ * as it comes (blobs.md): its record's checksum (by the load), its size,
+ * and its serial, the blob's; the manifest's SHA-1 of the whole blob is
+ * not computed again (it would double the CPU time of a load). */
 static int load_chunks(struct neo_client *client, const struct neo_blob_manifest *m, uint64_t serial,
 		       int fd)
 {
-	EVP_MD_CTX *sha1 = EVP_MD_CTX_new();
 	struct chunk_fetch fetches[READ_AHEAD];
-	uint8_t digest[EVP_MAX_MD_SIZE];
-	unsigned int digest_size = 0;
 	int status = NEO_CLIENT_OK;
 	uint32_t started = 0;
 
-	if (sha1 == NULL || !EVP_DigestInit_ex(sha1, EVP_sha1(), NULL))
-		status = client_fail(NEO_CLIENT_NOMEM, "blob: SHA-1 failed");
-	for (; status == NEO_CLIENT_OK && started < m->count && started < READ_AHEAD; started++)
+	for (; started < m->count && started < READ_AHEAD; started++)
 		fetch_start(&fetches[started], client, m, serial, started);
 	/* Every chunk started is waited for, even after an error. */
 	for (uint32_t i = 0; i < started; i++) {
 		struct chunk_fetch *f = &fetches[i % READ_AHEAD];
 
-		status = fetch_finish(f, status, fd, sha1);
+		status = fetch_finish(f, status, fd);
 		if (status == NEO_CLIENT_OK && started < m->count)
 			fetch_start(f, client, m, serial, started++);
 	}
-	if (status == NEO_CLIENT_OK
-	    && (!EVP_DigestFinal_ex(sha1, digest, &digest_size) || digest_size != 20
-		|| memcmp(digest, m->sha1, 20) != 0))
-		status = client_fail(NEO_CLIENT_PROTOCOL, "blob: SHA-1 of the chunks differs "
-				     "from the manifest's");
-	EVP_MD_CTX_free(sha1);
 	return status;
 }
 
