@@ -342,12 +342,14 @@ static void *fetch_chunk(void *arg)
 	return NULL;
 }
 
-/* Starts loading chunk index into f. */
+/* Starts loading chunk index into f: in a thread of its own, or in the
+ * caller's (inline, or no thread could be made). */
 static void fetch_start(struct chunk_fetch *f, struct neo_client *client,
-			const struct neo_blob_manifest *m, uint64_t serial, uint32_t index)
+			const struct neo_blob_manifest *m, uint64_t serial, uint32_t index,
+			bool inline_)
 {
 	*f = (struct chunk_fetch){ .client = client, .m = m, .index = index, .serial = serial };
-	f->threaded = pthread_create(&f->thread, NULL, fetch_chunk, f) == 0;
+	f->threaded = !inline_ && pthread_create(&f->thread, NULL, fetch_chunk, f) == 0;
 	if (!f->threaded)
 		fetch_chunk(f);
 }
@@ -383,15 +385,21 @@ static int load_chunks(struct neo_client *client, const struct neo_blob_manifest
 	int status = NEO_CLIENT_OK;
 	uint32_t started = 0;
 
-	for (; started < m->count && started < READ_AHEAD; started++)
-		fetch_start(&fetches[started], client, m, serial, started);
+	/* The first chunk in the caller's thread, after the next ones are
+	 * asked: a blob of one chunk (1 MiB) makes no thread. */
+	for (started = 1; started < m->count && started < READ_AHEAD; started++)
+		fetch_start(&fetches[started], client, m, serial, started, false);
+	if (m->count > 0)
+		fetch_start(&fetches[0], client, m, serial, 0, true);
+	else
+		started = 0;
 	/* Every chunk started is waited for, even after an error. */
 	for (uint32_t i = 0; i < started; i++) {
 		struct chunk_fetch *f = &fetches[i % READ_AHEAD];
 
 		status = fetch_finish(f, status, fd);
 		if (status == NEO_CLIENT_OK && started < m->count)
-			fetch_start(f, client, m, serial, started++);
+			fetch_start(f, client, m, serial, started++, false);
 	}
 	return status;
 }
