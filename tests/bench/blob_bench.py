@@ -35,9 +35,17 @@ Workloads, for blobs of 1 MiB (N small ones, 32 by default) and 100 MiB
           the transfer from the servers into the client's blob cache plus
           reading it back)
 
+Each figure is also given per CPU-second: the MB moved divided by the
+CPU time (user + system) the client process (all its threads) and the
+server processes (with their children: NEO's master and storages,
+runzeo, the postmaster and its backends) spent meanwhile.  On a machine
+shared with other work, wall-clock rates move with its load; the CPU
+cost per MB moves much less.
+
 Goal (issue 22): NEO at least the faster of zeo and relstorage-postgresql
 in each column; the last lines print NEO / max(zeo, relstorage-postgresql)
-for each column (>= 1.00 meets the goal).
+for each column, of MB/s (the goal: >= 1.00 meets it) and of MB per
+CPU-second.
 
 Run through tests/bench/blob_bench.sh (make bench-blobs).
 """
@@ -76,6 +84,9 @@ class ZEOBlobs(Contender):
         wait_port(port)
         self.port = port
 
+    def server_pid(self):
+        return self.process.pid
+
     def storage(self, blob_dir):
         from ZEO.ClientStorage import ClientStorage
         if self.shared:  # the server's own directory: no transfer
@@ -98,6 +109,11 @@ class PostgreSQLServer(object):
         subprocess.check_call(['sh', self.script, 'start', self.dir]
                               + list(databases))
 
+    def pid(self):
+        """The postmaster's (its backends are its children)."""
+        with open(os.path.join(self.dir, 'data', 'postmaster.pid')) as f:
+            return int(f.readline())
+
     def dsn(self, database):
         return 'host=%s user=postgres dbname=%s' % (self.dir, database)
 
@@ -107,9 +123,13 @@ class PostgreSQLServer(object):
 
 
 class RelStorageBlobs(Contender):
-    def __init__(self, label, outdir, dsn=None):
+    def __init__(self, label, outdir, server=None, database=None):
         Contender.__init__(self, label, outdir)
-        self.dsn = dsn
+        self.server = server
+        self.dsn = server.dsn(database) if server else None
+
+    def server_pid(self):
+        return self.server.pid() if self.server else None  # SQLite: in the client
 
     def storage(self, blob_dir):
         from ZODB.config import storageFromString
@@ -127,10 +147,46 @@ class RelStorageBlobs(Contender):
 
 
 class NEOBlobs(NEO):
+    def server_pid(self):
+        return self.process.pid  # neosimple: the master, the storages...
+
     def storage(self, blob_dir):
         from neo.client.Storage import Storage
         return Storage(master_nodes=self.spec['masters'],
                        name=self.spec['name'], blob_dir=blob_dir)
+
+
+def tree_cpu(root):
+    """CPU seconds (user + system) of process root and its descendants,
+    those reaped included (Linux /proc)."""
+    if root is None:
+        return 0.0
+    children, stats = {}, {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields[1]), []).append(pid)
+        # utime stime cutime cstime: fields 14 to 17 of stat(5)
+        stats[pid] = sum(int(x) for x in fields[11:15])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, 0)
+        todo += children.get(pid, [])
+    return total / os.sysconf('SC_CLK_TCK')
+
+
+def cpu_now(contender):
+    """This process's CPU seconds (the client, all its threads) plus the
+    servers'."""
+    t = os.times()
+    return t.user + t.system + tree_cpu(contender.server_pid())
 
 
 def make_files(directory, size, count):
@@ -154,6 +210,7 @@ def write(contender, sources, scratch):
         shutil.copyfile(path, copy)
         copies.append(copy)
     total = sum(os.path.getsize(p) for p in sources)
+    cpu = cpu_now(contender)
     start = time.time()
     oids = []
     for copy in copies:
@@ -163,8 +220,9 @@ def write(contender, sources, scratch):
         transaction.commit()
         oids.append(blob._p_oid)
     elapsed = time.time() - start
+    cpu = cpu_now(contender) - cpu
     db.close()
-    return total / MIB / elapsed, len(oids)
+    return total / MIB / elapsed, total / MIB / cpu, len(oids)
 
 
 def read(contender, count):
@@ -173,6 +231,7 @@ def read(contender, count):
     db = ZODB.DB(contender.storage(cache))
     conn = db.open()
     total = 0
+    cpu = cpu_now(contender)
     start = time.time()
     for i in range(count):
         with conn.root()[i].open() as f:
@@ -182,9 +241,10 @@ def read(contender, count):
                     break
                 total += len(data)
     elapsed = time.time() - start
+    cpu = cpu_now(contender) - cpu
     db.close()
     shutil.rmtree(cache, ignore_errors=True)
-    return total / MIB / elapsed
+    return total / MIB / elapsed, total / MIB / cpu
 
 
 GOAL = ('zeo', 'relstorage-postgresql')
@@ -192,35 +252,44 @@ COLUMNS = ('write 1M', 'read 1M', 'write 100M', 'read 100M')
 
 
 def run_contender(make, files):
-    figures = []
+    """[4 figures in MB/s], [the same 4 in MB per CPU-second]."""
+    rates, efficiency = [], []
     for n, size in enumerate((1, 100)):
         contender = make(size)
         try:
-            rate, count = write(contender, files[size], files['scratch'])
-            figures.append(rate)
-            figures.append(read(contender, count))
+            rate, per_cpu, count = write(contender, files[size], files['scratch'])
+            rates.append(rate)
+            efficiency.append(per_cpu)
+            rate, per_cpu = read(contender, count)
+            rates.append(rate)
+            efficiency.append(per_cpu)
         except Exception as e:  # a contender missing: say so, go on
             print('%s: %s: %s' % (contender.label, type(e).__name__, e))
-            figures += [float('nan')] * (2 * (n + 1) - len(figures))
+            rates += [float('nan')] * (2 * (n + 1) - len(rates))
+            efficiency += [float('nan')] * (2 * (n + 1) - len(efficiency))
         finally:
             contender.stop()
-    return figures
+    return rates, efficiency
 
 
-def print_ratios(results):
+def print_table(title, results):
+    print(title)
+    print('%-24s %10s %10s %10s %10s' % (('',) + COLUMNS))
+    for label, figures in results:
+        print('%-24s %10.1f %10.1f %10.1f %10.1f' % ((label,) + tuple(figures)))
+
+
+def print_ratios(title, results):
+    results = dict(results)
     neo = results.get('neo-sqlite-1')
     if neo is None or not all(label in results for label in GOAL):
-        return
-    print('goal: NEO >= max(%s); ratio NEO / that:' % ', '.join(GOAL))
+        return []
     ratios = []
     for i in range(4):
         best = max(results[label][i] for label in GOAL)
         ratios.append(neo[i] / best if best > 0 else float('nan'))
-    print('%-22s %10s %10s %10s %10s' % (('',) + COLUMNS))
-    print('%-22s %10.2f %10.2f %10.2f %10.2f' % (('ratio',) + tuple(ratios)))
-    print('goal %s' % ('met' if all(r >= 1 for r in ratios) else
-                       'NOT met: ' + ', '.join(c for c, r in zip(COLUMNS, ratios)
-                                               if not r >= 1)))
+    print('%-24s %10.2f %10.2f %10.2f %10.2f' % ((title,) + tuple(ratios)))
+    return ratios
 
 
 def main():
@@ -245,7 +314,7 @@ def main():
                                                args.builddir, ['db1'])),
         ('zeo', lambda size: ZEOBlobs('zeo', args.outdir)),
         ('relstorage-postgresql', lambda size: RelStorageBlobs(
-            'relstorage', args.outdir, pg.dsn('blobs%d' % size))),
+            'relstorage', args.outdir, pg, 'blobs%d' % size)),
     ]
     if args.zeo_shared:
         makers.append(('zeo-shared (info)',
@@ -258,18 +327,32 @@ def main():
     pg = None
     if any(label == 'relstorage-postgresql' for label, _ in makers):
         pg = PostgreSQLServer(['blobs1', 'blobs100'])
-    print('blob throughput, MB/s (1 MiB: %d blobs, 100 MiB: %d blobs; '
-          'one per transaction; load average %s)'
+    print('blob throughput (1 MiB: %d blobs, 100 MiB: %d blobs; one per '
+          'transaction; load average %s)'
           % (args.small, args.large, ' '.join(open('/proc/loadavg').read().split()[:3])))
-    print('%-22s %10s %10s %10s %10s' % (('',) + COLUMNS))
-    results = {}
+    rates, efficiency = [], []
     try:
         for label, make in makers:
-            figures = run_contender(make, files)
-            results[label] = figures
-            print('%-22s %10.1f %10.1f %10.1f %10.1f' % ((label,) + tuple(figures)))
+            rate, per_cpu = run_contender(make, files)
+            rates.append((label, rate))
+            efficiency.append((label, per_cpu))
+            print('%-24s %10.1f %10.1f %10.1f %10.1f MB/s' % ((label,) + tuple(rate)))
             sys.stdout.flush()
-        print_ratios(results)
+        print()
+        print_table('MB/s (wall clock)', rates)
+        print()
+        print_table('MB per CPU-second (client and servers, user + system)', efficiency)
+        print()
+        print('goal (issue 22): NEO / max(%s), >= 1.00 meets it' % ', '.join(GOAL))
+        print('%-24s %10s %10s %10s %10s' % (('',) + COLUMNS))
+        ratios = print_ratios('ratio MB/s', rates)
+        print_ratios('ratio MB per CPU-s', efficiency)
+        if ratios:
+            missed = [c for c, r in zip(COLUMNS, ratios) if not r >= 1]
+            print('goal (MB/s) %s' % ('met' if not missed else
+                                      'NOT met: ' + ', '.join(missed)))
+        print('load average at the end: %s' % ' '.join(
+            open('/proc/loadavg').read().split()[:3]))
     finally:
         if pg:
             pg.stop()
