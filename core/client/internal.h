@@ -204,6 +204,10 @@ struct neo_client {
 	size_t spare_oid_first;
 	uint64_t last_tid;
 	struct client_cache *cache;
+	/* Oids from the master not used yet by blob chunks (client/blob.c),
+	 * kept across blobs: a 1 MiB blob does not ask the master each time. */
+	uint64_t blob_oids[64];
+	size_t blob_oid_count;
 };
 
 /* --- client/util.c: shared helpers, a leaf ------------------------------------------ */

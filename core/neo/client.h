@@ -319,7 +319,11 @@ int neo_txn_store_blob_path(struct neo_txn *txn, uint64_t oid, uint64_t serial,
 int neo_client_load_blob_fd(struct neo_client *client, uint64_t oid, uint64_t serial, int fd,
 			    uint64_t *blob_size);
 /* The same into a new file at path: written beside it under a temporary
- * name, synced, then renamed, so that path is the whole blob or absent. */
+ * name, then renamed, so that path is the whole blob or absent to other
+ * processes, and after this one's crash.  Not synced (a cache's copy, as
+ * ZEO's and RelStorage's blob caches): after a crash of the OS, the file
+ * may be short; fsync it, or use neo_client_load_blob_fd, where that
+ * matters. */
 int neo_client_load_blob_path(struct neo_client *client, uint64_t oid, uint64_t serial,
 			      const char *path, uint64_t *blob_size);
 /* The size of the object's own data in a record: `size` for a record
