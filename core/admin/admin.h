@@ -50,7 +50,9 @@
 #include "runtime/options.h"
 
 struct admin_client;
+struct admin_progress;
 struct alerts;
+struct neo_notify_progress;
 
 /* The health upstream's admin watches; a change is mailed. */
 struct admin_monitor_view {
@@ -78,9 +80,11 @@ struct admin {
 	struct neo_address address;	/* where neoctl reaches us */
 	struct neo_listener *listener;
 
-	/* RequestIdentification's extra: {"backup": [monitored names]}. */
-	struct neo_bin extra_key;
-	msgpack_object extra_value;
+	/* RequestIdentification's extra: {"backup": [monitored names],
+	 * "progress": true} (ours: our master then sends NotifyProgress, which
+	 * an upstream master neither reads nor sends). */
+	struct neo_bin extra_keys[2];
+	msgpack_object extra_values[2];
 	msgpack_object *backup_names;
 	/* The upstream cluster's admin our master told us of (backup mode,
 	 * NotifyUpstreamAdmin), "host:port", or "". */
@@ -115,6 +119,7 @@ struct admin {
 	bool stopped;			/* the loop was asked to end */
 
 	struct admin_metrics metrics;
+	struct admin_progress *progress;	/* admin/progress.c */
 };
 
 /*
@@ -144,6 +149,16 @@ void admin_free(struct admin *a);
 #define ADMIN_METRICS_POLL_MS 1000
 int admin_metrics_init(struct admin *a, struct neo_metrics *registry, bool poll);
 void admin_metrics_free(struct admin *a);
+
+/* admin/progress.c: the last NotifyProgress of our master (ours); the
+ * lines neoctl print summary shows under the summary ("" when nothing is
+ * in progress; NULL when out of memory); the metrics (neo_progress_*). */
+void admin_progress_learn(struct admin *a, const struct neo_notify_progress *report);
+void admin_progress_forget(struct admin *a);
+void admin_progress_free(struct admin *a);
+char *admin_progress_text(const struct admin *a);
+int admin_progress_metrics_init(struct admin *a, struct neo_metrics *registry);
+void admin_progress_collect(struct admin *a);
 
 /* What neoctl and the mails are told without a primary. */
 extern const char admin_not_connected[];

@@ -83,6 +83,7 @@ static void collect(struct neo_metrics *registry, void *arg)
 	collect_nodes(arg);
 	collect_cells(arg);
 	collect_last_tid(arg);
+	admin_progress_collect(arg);
 }
 
 /* --- Polling the last tid --------------------------------------------------- */
@@ -151,7 +152,8 @@ int admin_metrics_init(struct admin *a, struct neo_metrics *r, bool poll)
 		"Seconds since the time of the last committed tid", NULL);
 	if (m->primary == NULL || m->state == NULL || m->nodes == NULL || m->cells == NULL
 	    || m->partitions == NULL || m->replicas == NULL || m->last_tid_time == NULL
-	    || m->last_tid_age == NULL || neo_metrics_add_collector(r, collect, a) < 0)
+	    || m->last_tid_age == NULL || admin_progress_metrics_init(a, r) < 0
+	    || neo_metrics_add_collector(r, collect, a) < 0)
 		return -1;
 	if (!poll)
 		return 0;
