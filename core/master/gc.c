@@ -181,7 +181,8 @@ static void finish(struct master *m, bool over)
 }
 
 /* For tests that must see a collection in progress: with
- * NEO_GC_THROTTLE_MS=N in the environment, each step waits N ms more. */
+ * NEO_GC_THROTTLE_MS=N in the environment, each step (each round of
+ * requests) waits N ms more. */
 static void later(struct master *m, int ms)
 {
 	const char *throttle = getenv("NEO_GC_THROTTLE_MS");
@@ -779,7 +780,10 @@ static void answered(struct neo_conn *conn, enum neo_ask_status status, struct n
 	}
 	neo_free(a->index);
 	neo_free(a);
-	if (g->pending == 0)
+	/* throttled (later()): every round of requests waits too */
+	if (g->pending == 0 && getenv("NEO_GC_THROTTLE_MS"))
+		later(m, 0);
+	else if (g->pending == 0)
 		step(m);
 }
 
