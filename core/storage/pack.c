@@ -179,6 +179,17 @@ static int step_oids(struct storage *s, struct packer *k, struct neo_id_list *oi
 	}
 }
 
+/* The log's progress line, one per partition packed. */
+static void partition_done(struct storage *s, struct packer *k)
+{
+	double elapsed = storage_metrics_clock() - k->started;
+
+	k->parts_done++;
+	neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": partition %u packed (%u of %u), %" PRIu64
+		" oids in %.1f s, %.0f oids/s", k->id, k->partition, k->parts_done, k->parts_total,
+		k->oids_done, elapsed, elapsed > 0 ? (double)k->oids_done / elapsed : 0);
+}
+
 static void pack_step(evutil_socket_t fd, short what, void *arg)
 {
 	struct storage *s = arg;
@@ -212,11 +223,12 @@ static void pack_step(evutil_socket_t fd, short what, void *arg)
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	k->oids_done += oids.count;
-	k->parts_done += rc == NEO_BACKEND_OK && last;
 	neo_id_list_free(&oids);
 	neo_id_list_free(&data_ids);
 	if (storage_db_failed(s, rc, "packing"))
 		return;
+	if (last)
+		partition_done(s, k);
 	if (last && !next_partition(s, k, k->partition + 1)) {
 		order_done(s, k);
 		return;

@@ -249,6 +249,8 @@ int main(void)
 	}
 	if (!tap_ok(gone, "then the summary shows no pack"))
 		tap_diag("%s", out);
+	tap_ok(cluster_storage_log_count(&tc, " packed (") >= 2,
+	       "each storage logged its partitions packed, with oids and pace");
 	for (int i = 0; i < seen_count; i++)
 		free(seen[i]);
 	neo_client_close(client);
