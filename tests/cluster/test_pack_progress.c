@@ -13,7 +13,9 @@
  *   - during the storages' pack: the storage, its partition, partitions
  *     done of those to pack, oids, pace and time left;
  *   - the pack completes (wait_for_pack), the unreachable records are
- *     gone, and the summary no longer shows any pack.
+ *     gone, and the summary no longer shows any pack; each storage
+ *     logged its partitions packed;
+ *   - neoctl -w redraws the summary with another pack's progress.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +253,17 @@ int main(void)
 		tap_diag("%s", out);
 	tap_ok(cluster_storage_log_count(&tc, " packed (") >= 2,
 	       "each storage logged its partitions packed, with oids and pace");
+	/* neoctl -w redraws the summary, progress included, while another
+	 * pack runs */
+	rc = neo_client_pack_gc(client, last, 1, false, &pack_id);
+	cluster_neoctl(&tc, out, sizeof out, "-w 0.5 print summary & p=$!; sleep 3; "
+		       "kill -INT $p; wait $p");
+	if (!tap_ok(rc == NEO_CLIENT_OK && strstr(out, "Every 0.5s: neoctl")
+		    && strstr(out, "\npack "),
+		    "neoctl -w 0.5 print summary redraws the pack's progress"))
+		tap_diag("%s", out);
+	tap_ok(neo_client_wait_for_pack(client, pack_id) == NEO_CLIENT_OK,
+	       "and that pack completes");
 	for (int i = 0; i < seen_count; i++)
 		free(seen[i]);
 	neo_client_close(client);
