@@ -221,7 +221,8 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 
 /* Whether key is true in the extra: a storage of ours says "gc" (it
  * serves pack's garbage collection, core/cluster/cluster.md section 14.2),
- * an admin of ours "progress" (it takes NotifyProgress, master/progress.c). */
+ * a storage or an admin of ours "progress" (it answers AskProgress, or
+ * takes NotifyProgress: master/progress.c). */
 static bool extra_true(const struct neo_request_identification *req, const char *key)
 {
 	size_t len = strlen(key);
@@ -396,7 +397,7 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 	}
 	if (node->type == NEO_NODE_STORAGE)
 		((struct master_node *)node->owner_data)->gc_capable = extra_true(req, "gc");
-	if (node->type == NEO_NODE_ADMIN)
+	if (node->type == NEO_NODE_STORAGE || node->type == NEO_NODE_ADMIN)
 		((struct master_node *)node->owner_data)->progress = extra_true(req, "progress");
 	welcome(m, node, pkt->msg_id);
 	if (node->type == NEO_NODE_STORAGE) {

@@ -58,7 +58,8 @@ struct master_node {
 	uint64_t readiness;		/* storage: order of its NotifyReady */
 	uint64_t pack_completed;	/* storage: last pack id it completed */
 	bool gc_capable;		/* storage: ours, serves pack's GC ("gc" in its extra) */
-	bool progress;			/* admin: ours, told NotifyProgress ("progress" in its extra) */
+	bool progress;			/* storage, admin: ours, asked AskProgress, told
+					 * NotifyProgress ("progress" in its extra) */
 	bool read_only;			/* client: read_only (or backup) in its extra */
 	bool backup;			/* client: the master of a backup cluster */
 };

@@ -2,7 +2,7 @@
  * master/progress.c - progress of long work, for neoctl print summary and
  * the admin's metrics (ours, core/proto/protocol.md section 9).  While an
  * admin of ours is connected ("progress" in its identification's extra),
- * the primary asks its storages of ours ("gc" in theirs) every
+ * the primary asks its storages of ours ("progress" in theirs too) every
  * PROGRESS_POLL_MS what they import and pack (AskProgress), and tells
  * those admins the last answers with its own pack GC (NotifyProgress).
  * An upstream admin or storage is never sent either packet.
@@ -108,7 +108,7 @@ static void ask_storages(struct master *m)
 		struct progress_ask *ask;
 
 		if (node->type != NEO_NODE_STORAGE || node->conn == NULL || data == NULL
-		    || !data->gc_capable || node->state != NEO_NODE_RUNNING)
+		    || !data->progress || node->state != NEO_NODE_RUNNING)
 			continue;
 		ask = neo_malloc(sizeof *ask);
 		if (ask == NULL)
