@@ -453,7 +453,7 @@ static void answer_summary(struct admin *a, struct neo_conn *conn, uint32_t msg_
 {
 	struct neo_opt_bin me = { .has = false };	/* None: this cluster */
 	struct neo_answer_monitor_information answer = { 0 };
-	char body[8192], *progress;
+	char body[2048], *progress, *text = NULL;
 	int severity;
 
 	admin_summary_text(a, has_tid, tid, body, sizeof body, &severity);
@@ -467,14 +467,17 @@ static void answer_summary(struct admin *a, struct neo_conn *conn, uint32_t msg_
 	 * there is none, so that the text stays upstream's) */
 	progress = admin_progress_text(a);
 	if (progress && *progress)
-		snprintf(body + strlen(body), sizeof body - strlen(body), "\n%s", progress);
+		text = neo_malloc(strlen(body) + strlen(progress) + 2);
+	if (text)
+		sprintf(text, "%s\n%s", body, progress);
 	neo_free(progress);
 	if (severity == 1)
 		answer.primary_masters = (struct neo_list_opt_bin){ &me, 1 };	/* warnings */
 	else if (severity == 2)
 		answer.backup_states = (struct neo_list_opt_bin){ &me, 1 };	/* problems */
-	answer.name = neo_bin_str(body);
+	answer.name = neo_bin_str(text ? text : body);
 	neo_conn_answer(conn, msg_id, NEO_ANSWER_MONITOR_INFORMATION, &answer);
+	neo_free(text);
 }
 
 /* The last tid came (or not): the summary can go. */
