@@ -13,10 +13,12 @@
 
 #include "proto/codec.h"
 #include "runtime/alloc.h"
+#include "runtime/log.h"
 
 #define PROGRESS_POLL_MS 1000
 #define PROGRESS_STALE_S 3.0	/* an answer older than this is dropped */
 #define PROGRESS_PER_NODE 2	/* import and pack */
+#define PROGRESS_LOG_S 30.0	/* a long collection's progress in the log */
 
 /* An answer item, its texts copied. */
 struct kept_item {
@@ -33,6 +35,7 @@ struct kept_node {
 
 struct master_progress {
 	struct event *timer;
+	double gc_logged;		/* the collection's last progress line, or start */
 	struct kept_node *nodes;
 	size_t count, capacity;
 };
@@ -153,6 +156,34 @@ static void tell_admins(struct master *m, const bool *admins)
 	neo_free(items);
 }
 
+/* Every PROGRESS_LOG_S of a collection (phase changes are logged by
+ * gc.c), with or without an admin. */
+static void log_gc(struct master *m)
+{
+	struct master_progress *p = m->progress;
+	struct neo_progress g;
+	double now = master_metrics_clock();
+	char partitions[64] = "", left[48] = "", total[40] = "";
+
+	if (!master_gc_progress(m, &g)) {
+		p->gc_logged = now;
+		return;
+	}
+	if (now - p->gc_logged < PROGRESS_LOG_S)
+		return;
+	p->gc_logged = now;
+	if (g.count_total.has)
+		snprintf(partitions, sizeof partitions, ", partition %lld of %lld", (long long)g.count,
+			 (long long)g.count_total.v);
+	if (g.left.has)
+		snprintf(left, sizeof left, ", about %.0f s left", g.left.v);
+	if (g.total.has)
+		snprintf(total, sizeof total, " of %lld", (long long)g.total.v);
+	neo_log(NEO_LOG_INFO, "pack %016llx: garbage collection, %.*s%s, %lld%s %.*s, %.0f/s%s",
+		(unsigned long long)g.id.v, (int)g.phase.size, (const char *)g.phase.data, partitions,
+		(long long)g.done, total, (int)g.unit.size, (const char *)g.unit.data, g.rate, left);
+}
+
 static void schedule(struct master *m)
 {
 	struct timeval delay = { PROGRESS_POLL_MS / 1000, PROGRESS_POLL_MS % 1000 * 1000 };
@@ -170,6 +201,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	schedule(m);
 	if (!m->primary || m->nodes.count == 0)
 		return;
+	log_gc(m);
 	admins = neo_calloc(m->nodes.count, sizeof *admins);
 	if (admins == NULL)
 		return;
