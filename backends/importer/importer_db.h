@@ -175,6 +175,7 @@ void importer_reads_table(struct neo_backend *t);
 /* importer_import.c */
 int importer_start(struct neo_db *db);
 void importer_stop(struct neo_db *db);
+int importer_import_progress(struct neo_db *db, struct neo_import_progress *out);
 
 /* importer_writeback.c */
 int importer_writeback_open(struct neo_db *db);

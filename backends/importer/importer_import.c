@@ -342,20 +342,49 @@ static int write_txn(struct job *j, const struct prepared_txn *t)
 	return rc;
 }
 
-static void log_progress(struct neo_db *db, bool force)
+/* The counters of the log line below; db->lock held. */
+static void progress_of(struct neo_db *db, struct neo_import_progress *out)
 {
-	double t = now(), elapsed = t - db->started;
+	double elapsed = now() - db->started;
 	uint64_t done = db->next_txn < db->index.ntxns
 			? db->index.txns[db->next_txn].pos - FS_MAGIC_LEN : db->index.bytes;
-	double rate = elapsed > 0 ? (double)(done - db->bytes_at_start) / elapsed : 0;
-	double left = rate > 0 ? (double)(db->index.bytes - done) / rate : 0;
+	double rate = db->started > 0 && elapsed > 0
+		      ? (double)(done - db->bytes_at_start) / elapsed : 0;
+
+	memset(out, 0, sizeof(*out));
+	out->finished = db->finished;
+	out->transactions_done = db->next_txn;
+	out->transactions_total = db->index.ntxns;
+	out->bytes_done = done;
+	out->bytes_total = db->index.bytes;
+	out->bytes_per_second = rate;
+	out->seconds_left = db->finished ? 0 : rate > 0 ? (double)(db->index.bytes - done) / rate
+			    : -1;
+}
+
+static void log_progress(struct neo_db *db, bool force)
+{
+	double t = now();
+	struct neo_import_progress p;
 
 	if (!force && t - db->last_log < PROGRESS_EVERY_S)
 		return;
 	db->last_log = t;
-	importer_log(db, NEO_BACKEND_LOG_INFO, "importer: %zu/%zu transactions, %.1f/%.1f MB, "
-		     "%.1f MB/s, %.0f s left", db->next_txn, db->index.ntxns, (double)done / 1e6,
-		     (double)db->index.bytes / 1e6, rate / 1e6, left);
+	progress_of(db, &p);
+	importer_log(db, NEO_BACKEND_LOG_INFO, "importer: %llu/%llu transactions, %.1f/%.1f MB, "
+		     "%.1f MB/s, %.0f s left", (unsigned long long)p.transactions_done,
+		     (unsigned long long)p.transactions_total, (double)p.bytes_done / 1e6,
+		     (double)p.bytes_total / 1e6, p.bytes_per_second / 1e6,
+		     p.seconds_left > 0 ? p.seconds_left : 0);
+}
+
+/* import_progress [1.2]: the same counters, for the node. */
+int importer_import_progress(struct neo_db *db, struct neo_import_progress *out)
+{
+	pthread_mutex_lock(&db->lock);
+	progress_of(db, out);
+	pthread_mutex_unlock(&db->lock);
+	return NEO_BACKEND_OK;
 }
 
 static int save_progress(struct neo_db *db, uint64_t tid)

@@ -627,6 +627,7 @@ static struct neo_backend importer_table = {
 	.txn_staged_data_ids = importer_txn_staged_data_ids,
 	.range_delete = importer_range_delete,
 	.drop_step = importer_drop_step,
+	.import_progress = importer_import_progress,
 	/* pack_*: NULL.  As upstream, this backend is never packed; a pack
 	 * order is refused at vote with BACKEND_NOT_IMPLEMENTED. */
 };

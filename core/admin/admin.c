@@ -220,7 +220,7 @@ static void master_ready(struct neo_conn *conn, void *arg)
 {
 	struct admin *a = arg;
 	struct neo_request_identification req = { 0 };
-	struct neo_map_bin_any extra = { &a->extra_key, &a->extra_value, 1 };
+	struct neo_map_bin_any extra = { a->extra_keys, a->extra_values, 2 };
 
 	/* As upstream's BootstrapManager: our listening address, no
 	 * id_timestamp, and the backups we watch. */
@@ -297,6 +297,9 @@ static void master_packet(struct neo_conn *conn, struct neo_packet *pkt, void *a
 		admin_monitor_update(a);
 		break;
 	}
+	case NEO_NOTIFY_PROGRESS:
+		admin_progress_learn(a, pkt->args);
+		break;
 	case NEO_FLUSH_LOG:
 		/* as upstream: another admin's flush_log, relayed by the master */
 		neo_log(NEO_LOG_INFO, "flush_log: %zu kept log records written", neo_log_flush());
@@ -333,6 +336,7 @@ static void master_closed(struct neo_conn *conn, const char *reason, void *arg)
 	a->identified = false;
 	a->nid = 0;		/* as upstream: a new id from the next primary */
 	mirror_clear(a);
+	admin_progress_forget(a);
 	admin_monitor_update(a);	/* as upstream: the primary lost is mailed */
 	/* As upstream: a stopped cluster stops its admin. */
 	if (stopping) {
@@ -695,10 +699,14 @@ static int extra_init(struct admin *a, const struct neo_options *opts)
 		a->backup_names[i].via.bin.ptr = names->items[i];
 		a->backup_names[i].via.bin.size = (uint32_t)strlen(names->items[i]);
 	}
-	a->extra_key = neo_bin_str("backup");
-	a->extra_value.type = MSGPACK_OBJECT_ARRAY;
-	a->extra_value.via.array.ptr = a->backup_names;
-	a->extra_value.via.array.size = (uint32_t)names->count;
+	a->extra_keys[0] = neo_bin_str("backup");
+	a->extra_values[0].type = MSGPACK_OBJECT_ARRAY;
+	a->extra_values[0].via.array.ptr = a->backup_names;
+	a->extra_values[0].via.array.size = (uint32_t)names->count;
+	/* ours: this admin takes NotifyProgress (admin/progress.c) */
+	a->extra_keys[1] = neo_bin_str("progress");
+	a->extra_values[1].type = MSGPACK_OBJECT_BOOLEAN;
+	a->extra_values[1].via.boolean = true;
 	return 0;
 }
 
@@ -792,6 +800,7 @@ void admin_close(struct admin *a)
 void admin_free(struct admin *a)
 {
 	admin_metrics_free(a);
+	admin_progress_free(a);
 	if (a->listener)
 		neo_listener_free(a->listener);
 	if (a->retry)

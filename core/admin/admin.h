@@ -58,7 +58,9 @@
 
 struct admin_client;
 struct admin_waiter;
+struct admin_progress;
 struct alerts;
+struct neo_notify_progress;
 
 /* A backup cluster watched (--monitor-backup): what its admin told us and
  * what the last check found (admin/backups.c). */
@@ -109,9 +111,11 @@ struct admin {
 	struct neo_address address;	/* where neoctl reaches us */
 	struct neo_listener *listener;
 
-	/* RequestIdentification's extra: {"backup": [monitored names]}. */
-	struct neo_bin extra_key;
-	msgpack_object extra_value;
+	/* RequestIdentification's extra: {"backup": [monitored names],
+	 * "progress": true} (ours: our master then sends NotifyProgress, which
+	 * an upstream master neither reads nor sends). */
+	struct neo_bin extra_keys[2];
+	msgpack_object extra_values[2];
 	msgpack_object *backup_names;
 	/* The upstream cluster's admin our master told us of (backup mode,
 	 * NotifyUpstreamAdmin), "host:port", or "" (admin/upstream.c). */
@@ -163,6 +167,7 @@ struct admin {
 	bool stopped;			/* the loop was asked to end */
 
 	struct admin_metrics metrics;
+	struct admin_progress *progress;	/* admin/progress.c */
 };
 
 /*
@@ -232,6 +237,15 @@ void admin_round_answered(struct admin *a);
 void admin_monitor_ask(struct admin *a, struct admin_client *client, uint32_t msg_id);
 void admin_monitor_forget(struct admin *a, struct admin_client *client);
 struct neo_conn *admin_client_conn(const struct admin_client *client);
+/* admin/progress.c: the last NotifyProgress of our master (ours); the
+ * lines neoctl print summary shows under the summary ("" when nothing is
+ * in progress; NULL when out of memory); the metrics (neo_progress_*). */
+void admin_progress_learn(struct admin *a, const struct neo_notify_progress *report);
+void admin_progress_forget(struct admin *a);
+void admin_progress_free(struct admin *a);
+char *admin_progress_text(const struct admin *a);
+int admin_progress_metrics_init(struct admin *a, struct neo_metrics *registry);
+void admin_progress_collect(struct admin *a);
 
 /* What neoctl and the mails are told without a primary. */
 extern const char admin_not_connected[];

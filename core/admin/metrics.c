@@ -103,6 +103,7 @@ static void collect(struct neo_metrics *registry, void *arg)
 	collect_cells(arg);
 	collect_last_tid(arg);
 	collect_backups(arg);
+	admin_progress_collect(arg);
 }
 
 static int backup_metrics_init(struct admin *a, struct neo_metrics *r)
@@ -190,6 +191,7 @@ int admin_metrics_init(struct admin *a, struct neo_metrics *r, bool poll)
 	if (m->primary == NULL || m->state == NULL || m->nodes == NULL || m->cells == NULL
 	    || m->partitions == NULL || m->replicas == NULL || m->last_tid_time == NULL
 	    || m->last_tid_age == NULL || backup_metrics_init(a, r) < 0
+	    || admin_progress_metrics_init(a, r) < 0
 	    || neo_metrics_add_collector(r, collect, a) < 0)
 		return -1;
 	if (!poll)

@@ -230,7 +230,11 @@ static void answer_waiters(struct admin *a, const char *body, int mine)
 	struct neo_opt_bin *warnings = neo_calloc(a->backup_count + 1, sizeof *warnings);
 	struct neo_opt_bin *problems = neo_calloc(a->backup_count + 1, sizeof *problems);
 	const char *failure = a->alerts ? alerts_failure(a->alerts) : "";
-	char *text = neo_malloc(strlen(body) + strlen(failure) + 1);
+	/* ours: long work in progress, under upstream's summary (nothing when
+	 * there is none, so that the text stays upstream's); not in mails */
+	char *progress = admin_progress_text(a);
+	const char *tasks = progress ? progress : "";
+	char *text = neo_malloc(strlen(body) + strlen(failure) + strlen(tasks) + 2);
 	struct severity_lists s;
 	struct admin_waiter *w;
 
@@ -239,6 +243,10 @@ static void answer_waiters(struct admin *a, const char *body, int mine)
 	if (warnings && problems && text && severity_lists(a, mine, &s) == 0) {
 		strcpy(text, body);
 		strcat(text, failure);
+		if (*tasks) {
+			strcat(text, "\n");
+			strcat(text, tasks);
+		}
 		to_wire(&s, 1, warnings, &answer.primary_masters);
 		to_wire(&s, 2, problems, &answer.backup_states);
 		answer.name = neo_bin_str(text);
@@ -259,6 +267,7 @@ static void answer_waiters(struct admin *a, const char *body, int mine)
 	neo_free(warnings);
 	neo_free(problems);
 	neo_free(text);
+	neo_free(progress);
 }
 
 static void schedule_recheck(struct admin *a)

@@ -29,6 +29,7 @@
 #include "master/master.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/alloc.h"
@@ -79,6 +80,10 @@ struct master_gc {
 	int64_t ptid;			/* the partition table the attempt started on */
 	struct event *timer;
 	uint64_t told_waiting;		/* the order whose wait was logged */
+	/* progress (master_gc_progress): the phase it last saw, since when */
+	enum gc_phase seen_phase;
+	uint64_t seen_id, seen_epoch;
+	double phase_started;
 };
 
 /* What becomes of a transaction up to the pack tid. */
@@ -175,9 +180,17 @@ static void finish(struct master *m, bool over)
 	g->failed = false;
 }
 
+/* For tests that must see a collection in progress: with
+ * NEO_GC_THROTTLE_MS=N in the environment, each step (each round of
+ * requests) waits N ms more. */
 static void later(struct master *m, int ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	const char *throttle = getenv("NEO_GC_THROTTLE_MS");
+	struct timeval tv;
+
+	if (throttle && atoi(throttle) > 0 && atoi(throttle) < 60000)
+		ms += atoi(throttle);
+	tv = (struct timeval){ ms / 1000, (ms % 1000) * 1000 };
 
 	evtimer_add(m->gc->timer, &tv);
 }
@@ -767,8 +780,109 @@ static void answered(struct neo_conn *conn, enum neo_ask_status status, struct n
 	}
 	neo_free(a->index);
 	neo_free(a);
-	if (g->pending == 0)
+	/* throttled (later()): every round of requests waits too */
+	if (g->pending == 0 && getenv("NEO_GC_THROTTLE_MS"))
+		later(m, 0);
+	else if (g->pending == 0)
 		step(m);
+}
+
+/* --- Progress ----------------------------------------------------------------------- */
+
+static const char *const phase_names[] = {
+	[GC_IDLE] = "", [GC_DECIDING] = "deciding", [GC_FUTURE] = "future",
+	[GC_MARK] = "mark", [GC_BARRIER] = "sweep", [GC_SWEEP] = "sweep",
+	[GC_TRANS] = "transactions",
+};
+
+/* How far the partitions of a phase that goes partition by partition (cell
+ * by cell) have gone, its cursor an oid (or, for transactions, a tid). */
+static double partitions_fraction(struct master *m)
+{
+	struct master_gc *g = m->gc;
+	uint32_t np = m->pt.num_partitions, cells = 1;
+	double within = 0;
+
+	if (np == 0 || g->partition >= np)
+		return 1;
+	if (g->phase != GC_FUTURE && m->pt.rows[g->partition].count)
+		cells = m->pt.rows[g->partition].count;
+	if (g->phase == GC_TRANS)
+		within = g->pack_tid > m->first_tid && g->cursor > m->first_tid
+			 ? (double)(g->cursor - m->first_tid) / (double)(g->pack_tid - m->first_tid) : 0;
+	else if (g->limit)
+		within = (double)g->cursor / (double)g->limit;
+	within = within > 1 ? 1 : within;
+	if (g->phase != GC_FUTURE)
+		within = ((g->cell < cells ? g->cell : cells) + within) / cells;
+	return (g->partition + within) / np;
+}
+
+static enum gc_phase phase_group(enum gc_phase phase)
+{
+	return phase == GC_SWEEP ? GC_BARRIER : phase;
+}
+
+bool master_gc_progress(struct master *m, struct neo_progress *out)
+{
+	struct master_gc *g = m->gc;
+	double now = master_metrics_clock(), elapsed, fraction = -1;
+	bool by_partition;
+
+	if (g == NULL || g->phase == GC_IDLE)
+		return false;
+	/* a new phase, order or attempt: its pace starts now (the barrier
+	 * and the sweep of pages alternate: one phase) */
+	if (phase_group(g->seen_phase) != phase_group(g->phase) || g->seen_id != g->id
+	    || g->seen_epoch != g->epoch)
+		g->phase_started = now;
+	g->seen_phase = g->phase;
+	g->seen_id = g->id;
+	g->seen_epoch = g->epoch;
+	elapsed = now - g->phase_started;
+	by_partition = g->phase == GC_FUTURE || g->phase == GC_BARRIER || g->phase == GC_SWEEP
+		       || g->phase == GC_TRANS;
+	memset(out, 0, sizeof *out);
+	out->task = neo_bin_str("gc");
+	out->nid = m->nid;
+	out->id = (struct neo_opt_p64){ true, g->id };
+	out->phase = neo_bin_str(phase_names[g->phase]);
+	switch (g->phase) {
+	case GC_MARK:
+		/* oids whose references are read, of those marked so far */
+		out->done = (int64_t)(g->marked_count - g->to_expand);
+		out->total = (struct neo_opt_int){ true, (int64_t)g->marked_count };
+		out->unit = neo_bin_str("oids");
+		break;
+	case GC_BARRIER:
+	case GC_SWEEP:
+		out->done = (int64_t)g->removed;
+		out->unit = neo_bin_str("revisions removed");
+		break;
+	case GC_TRANS:
+		out->done = (int64_t)g->dropped;
+		out->unit = neo_bin_str("transactions removed");
+		break;
+	default:
+		out->done = (int64_t)g->marked_count;
+		out->unit = neo_bin_str("oids marked");
+		break;
+	}
+	out->rate = elapsed > 0 ? (double)out->done / elapsed : 0;
+	if (by_partition) {
+		out->partition = (struct neo_opt_int){ g->partition < m->pt.num_partitions,
+						       g->partition };
+		out->count = g->partition;
+		out->count_total = (struct neo_opt_int){ true, m->pt.num_partitions };
+		out->count_unit = neo_bin_str("partitions");
+		fraction = partitions_fraction(m);
+	} else if (g->phase == GC_MARK && g->marked_count) {
+		/* a lower bound: more may be marked */
+		fraction = (double)(g->marked_count - g->to_expand) / (double)g->marked_count;
+	}
+	if (fraction > 0 && elapsed > 0)
+		out->left = (struct neo_opt_float){ true, elapsed * (1 - fraction) / fraction };
+	return true;
 }
 
 /* --- What the rest of the master calls ------------------------------------------------- */

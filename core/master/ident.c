@@ -268,12 +268,16 @@ static void welcome(struct master *m, struct neo_node *node, uint32_t msg_id)
 	}
 }
 
-/* A storage of ours says "gc": true in its extra: it serves pack's
- * garbage collection (core/cluster/cluster.md section 14.2). */
-static bool serves_gc(const struct neo_request_identification *req)
+/* Whether key is true in the extra: a storage of ours says "gc" (it
+ * serves pack's garbage collection, core/cluster/cluster.md section 14.2),
+ * a storage or an admin of ours "progress" (it answers AskProgress, or
+ * takes NotifyProgress: master/progress.c). */
+static bool extra_true(const struct neo_request_identification *req, const char *key)
 {
+	size_t len = strlen(key);
+
 	for (uint32_t i = 0; i < req->extra.count; i++)
-		if (req->extra.keys[i].size == 2 && memcmp(req->extra.keys[i].data, "gc", 2) == 0)
+		if (req->extra.keys[i].size == len && memcmp(req->extra.keys[i].data, key, len) == 0)
 			return req->extra.values[i].type == MSGPACK_OBJECT_BOOLEAN
 			       && req->extra.values[i].via.boolean;
 	return false;
@@ -442,7 +446,9 @@ void master_identify(struct master *m, struct neo_node *unidentified, struct neo
 	}
 	note_backup_names(node, req);
 	if (node->type == NEO_NODE_STORAGE)
-		((struct master_node *)node->owner_data)->gc_capable = serves_gc(req);
+		((struct master_node *)node->owner_data)->gc_capable = extra_true(req, "gc");
+	if (node->type == NEO_NODE_STORAGE || node->type == NEO_NODE_ADMIN)
+		((struct master_node *)node->owner_data)->progress = extra_true(req, "progress");
 	welcome(m, node, pkt->msg_id);
 	/* as upstream: a new admin of a backup cluster hears of the upstream
 	 * cluster's admin at once */

@@ -40,6 +40,7 @@ static void master_free(struct master *m)
 	master_pack_reset(m);
 	master_backup_free(m);
 	master_gc_stop(m);
+	master_progress_stop(m);
 	for (size_t i = 0; i < m->nodes.count; i++) {
 		neo_free(m->nodes.nodes[i]->owner_data);
 		m->nodes.nodes[i]->owner_data = NULL;
@@ -97,7 +98,7 @@ int main(int argc, char **argv)
 	neo_master_list_note(&m.address);
 	neo_signals_set_dump(daemon.signals, master_dump, &m);
 	if (master_metrics_init(&m, daemon.metrics) < 0 || master_peers(&m, &daemon) < 0
-	    || master_backup_configure(&m) < 0) {
+	    || master_backup_configure(&m) < 0 || master_progress_start(&m) < 0) {
 		master_free(&m);
 		neo_daemon_finish(&daemon);
 		return 1;

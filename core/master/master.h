@@ -17,6 +17,7 @@
  *   master/pack.c      pack orders
  *   master/admin.c     requests relayed by the admin node (neoctl)
  *   master/metrics.c   what the master counts for --metrics
+ *   master/progress.c  progress of import, pack and GC, for our admins
  *   master/backup.c    backup mode: following an upstream cluster
  *
  * Calls go one way: main -> routes -> admin, ident -> recovery -> txn ->
@@ -57,6 +58,8 @@ struct master_node {
 	uint64_t readiness;		/* storage: order of its NotifyReady */
 	uint64_t pack_completed;	/* storage: last pack id it completed */
 	bool gc_capable;		/* storage: ours, serves pack's GC ("gc" in its extra) */
+	bool progress;			/* storage, admin: ours, asked AskProgress, told
+					 * NotifyProgress ("progress" in its extra) */
 	bool read_only;			/* client: read_only (or backup) in its extra */
 	bool backup;			/* client: the master of a backup cluster */
 	char backup_name[64];		/* client: that backup cluster's name */
@@ -145,6 +148,7 @@ struct master {
 	struct master_pack_waiter *pack_waiters;	/* WaitForPack */
 	uint64_t pack_completed;		/* by every readable storage */
 	struct master_gc *gc;			/* pack's garbage collection (gc.c) */
+	struct master_progress *progress;	/* progress.c */
 	struct master_txn **commit_queue;	/* finishing, in tid order */
 	size_t commit_count, commit_capacity;
 
@@ -303,6 +307,15 @@ void master_gc_conn_lost(struct master *m, struct neo_conn *conn);
 /* Operation stopped: the attempt ends (it starts over when running). */
 void master_gc_reset(struct master *m);
 void master_gc_stop(struct master *m);
+/* The attempt in progress (phase, partition, counters, pace, time
+ * left) as an item of NotifyProgress; false when none. */
+struct neo_progress;
+bool master_gc_progress(struct master *m, struct neo_progress *out);
+
+/* master/progress.c: AskProgress to our storages and NotifyProgress to
+ * our admins, every second while such an admin is connected. */
+int master_progress_start(struct master *m);
+void master_progress_stop(struct master *m);
 
 /* master/txn.c */
 master_handler master_txn_begin, master_txn_finish, master_txn_abort, master_txn_failed_vote,

@@ -1,6 +1,6 @@
 /*
  * neo/backend.h - the ABI between a NEO storage node and its backend
- * modules, version 1.1.  sqlite.so implements every operation and
+ * modules, version 1.2.  sqlite.so implements every operation and
  * tests/backend/conformance checks them against any module.
  *
  * A backend is a shared object (sqlite.so, mysql_innodb.so, rocksdb.so, or
@@ -26,7 +26,7 @@
  *     rest (a maintenance task that needs one, such as pack or the drop of
  *     a partition's rows, is skipped with a log line).
  *   - The tag [1.0] tells the minor version that added an operation:
- *     1.1 appended db_size.
+ *     1.1 appended db_size, 1.2 import_progress.
  *     Pack goes by all of pack_order_put, pack_order_rename,
  *     pack_order_sign, pack_orders_from, pack_oid, pt_set_packed and
  *     oid_range: a module lacking any of them has votes carrying a pack
@@ -71,7 +71,7 @@ extern "C" {
 #endif
 
 #define NEO_BACKEND_ABI_MAJOR 1
-#define NEO_BACKEND_ABI_MINOR 1
+#define NEO_BACKEND_ABI_MINOR 2
 
 /* The size of ABI 1.0's table (every 1.x table is at least as large): see
  * below, after struct neo_backend. */
@@ -102,6 +102,15 @@ enum neo_backend_status {
 struct neo_bytes {
 	const uint8_t *data;
 	size_t size;
+};
+
+/* What import_progress [1.2] tells. */
+struct neo_import_progress {
+	bool finished;			/* everything is imported */
+	uint64_t transactions_done, transactions_total;
+	uint64_t bytes_done, bytes_total;
+	double bytes_per_second;	/* since the import (re)started; 0: not known */
+	double seconds_left;		/* at that pace; < 0: not known */
 };
 
 /* An optional id. */
@@ -379,6 +388,15 @@ struct neo_backend {
 	 * An estimate is fine; it must not scan the rows. */
 	/* db_size [1.1, optional] */
 	int (*db_size)(struct neo_db *db, uint64_t *bytes);
+
+	/* --- ABI 1.2 ------------------------------------------------------ */
+
+	/* How far a module that fills its database from elsewhere (importer.so
+	 * from a Data.fs) has gone, for neoctl print summary and the metrics
+	 * (backend.md section 4).  A module with nothing to import leaves it
+	 * NULL.  Called from the node's thread; must not block for long. */
+	/* import_progress [1.2, optional] */
+	int (*import_progress)(struct neo_db *db, struct neo_import_progress *out);
 };
 
 /* ABI 1.0's table: its last operation is drop_step.  A node accepts any

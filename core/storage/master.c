@@ -620,11 +620,12 @@ static void master_ready(struct neo_conn *conn, void *arg)
 	struct neo_request_identification req;
 	char host[256], dev[32];
 	struct stat st;
-	msgpack_object devpath[2], values[3];
-	/* "gc": ours, which serves pack's garbage collection (an upstream
-	 * master keeps the key unread: core/proto/protocol.md section 9) */
-	struct neo_bin keys[3] = { neo_bin_str("devpath"), neo_bin_str("new_nid"),
-				   neo_bin_str("gc") };
+	msgpack_object devpath[2], values[4];
+	/* "gc": ours, which serves pack's garbage collection; "progress":
+	 * ours, which answers AskProgress (an upstream master keeps the keys
+	 * unread: core/proto/protocol.md section 9) */
+	struct neo_bin keys[4] = { neo_bin_str("devpath"), neo_bin_str("new_nid"),
+				   neo_bin_str("gc"), neo_bin_str("progress") };
 	uint32_t depth = 0;
 
 	msgpack_object *offsets = NULL;
@@ -667,9 +668,11 @@ static void master_ready(struct neo_conn *conn, void *arg)
 	/* --disable-pack keeps its history: no garbage collection either */
 	values[2].type = MSGPACK_OBJECT_BOOLEAN;
 	values[2].via.boolean = !s->opts->disable_pack;
+	values[3].type = MSGPACK_OBJECT_BOOLEAN;
+	values[3].via.boolean = true;
 	req.extra.keys = keys;
 	req.extra.values = values;
-	req.extra.count = 3;
+	req.extra.count = 4;
 	neo_conn_ask(conn, NEO_REQUEST_IDENTIFICATION, &req, 30000, identified, s);
 	neo_free(offsets);
 }

@@ -39,6 +39,11 @@ struct packer {
 					 * the order yet (storage_replication_packable) */
 	struct neo_id_list later_approved, later_rejected;	/* storage_pack_sign_later */
 	struct event *step;
+	/* progress (storage_pack_progress) */
+	double started;			/* storage_metrics_clock() at the order's start */
+	uint64_t oids_done;		/* oids packed for the order */
+	uint32_t parts_done, parts_total;	/* own partitions packed, to pack */
+	uint64_t oid_end;		/* the partition's last oid + 1: its pages end there */
 };
 
 struct own_packed {
@@ -90,11 +95,30 @@ static void report(struct storage *s, struct packer *k, uint64_t id)
 	neo_conn_notify(s->master_conn, NEO_NOTIFY_PACK_COMPLETED, &done);
 }
 
+/* For tests that must see a pack in progress: with NEO_PACK_THROTTLE_MS=N
+ * in the environment, N ms between two steps (of PACK_BATCH oids). */
 static void schedule(struct packer *k)
 {
-	struct timeval now = { 0, 0 };
+	const char *throttle = getenv("NEO_PACK_THROTTLE_MS");
+	long ms = throttle ? atol(throttle) : 0;
+	struct timeval delay = { 0, 0 };
 
-	event_add(k->step, &now);
+	if (ms > 0 && ms < 60000) {
+		delay.tv_sec = ms / 1000;
+		delay.tv_usec = ms % 1000 * 1000;
+	}
+	event_add(k->step, &delay);
+}
+
+/* Where a partition's oids end, for the progress through its pages (0:
+ * not known). */
+static uint64_t partition_oid_end(struct storage *s, uint32_t partition)
+{
+	uint64_t tid = 0, oid = 0;
+
+	if (s->be->last_obj_ids(s->db, partition, &tid, &oid) != NEO_BACKEND_OK)
+		return 0;
+	return oid + 1;
 }
 
 /* The next readable partition here still behind the order, or false. */
@@ -112,6 +136,7 @@ static bool next_partition(struct storage *s, struct packer *k, uint32_t from)
 			k->partition = p;
 			k->next_oid = 0;
 			k->next_index = 0;
+			k->oid_end = partition_oid_end(s, p);
 			found = true;
 		}
 	neo_free(packed);
@@ -154,6 +179,17 @@ static int step_oids(struct storage *s, struct packer *k, struct neo_id_list *oi
 	}
 }
 
+/* The log's progress line, one per partition packed. */
+static void partition_done(struct storage *s, struct packer *k)
+{
+	double elapsed = storage_metrics_clock() - k->started;
+
+	k->parts_done++;
+	neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": partition %u packed (%u of %u), %" PRIu64
+		" oids in %.1f s, %.0f oids/s", k->id, k->partition, k->parts_done, k->parts_total,
+		k->oids_done, elapsed, elapsed > 0 ? (double)k->oids_done / elapsed : 0);
+}
+
 static void pack_step(evutil_socket_t fd, short what, void *arg)
 {
 	struct storage *s = arg;
@@ -186,15 +222,30 @@ static void pack_step(evutil_socket_t fd, short what, void *arg)
 		rc = s->be->pt_set_packed(s->db, k->partition, s->nid, k->id);
 	if (rc == NEO_BACKEND_OK)
 		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
+	k->oids_done += oids.count;
 	neo_id_list_free(&oids);
 	neo_id_list_free(&data_ids);
 	if (storage_db_failed(s, rc, "packing"))
 		return;
+	if (last)
+		partition_done(s, k);
 	if (last && !next_partition(s, k, k->partition + 1)) {
 		order_done(s, k);
 		return;
 	}
 	schedule(k);
+}
+
+/* Own readable partitions still behind order id. */
+static uint32_t partitions_behind(struct storage *s, uint64_t id)
+{
+	uint64_t *packed = own_packed_ids(s);
+	uint32_t count = 0;
+
+	for (uint32_t p = 0; packed && p < s->pt.num_partitions; p++)
+		count += storage_readable(s, p) && packed[p] < id;
+	neo_free(packed);
+	return count;
 }
 
 static void start_order(struct storage *s, struct packer *k,
@@ -218,6 +269,10 @@ static void start_order(struct storage *s, struct packer *k,
 		return;
 	}
 	k->working = true;
+	k->started = storage_metrics_clock();
+	k->oids_done = 0;
+	k->parts_done = 0;
+	k->parts_total = partitions_behind(s, k->id);
 	neo_log(NEO_LOG_INFO, "packing %016" PRIx64 " up to %016" PRIx64 "%s", k->id, k->pack_tid,
 		k->oids ? " (partial)" : "");
 	schedule(k);
@@ -581,4 +636,39 @@ int storage_pack_order_of(struct storage *s, uint32_t partition, uint64_t tid,
 		pack->has = of.found;
 	*oids = of.oids;
 	return rc;
+}
+
+/* How far the current order has gone: the partitions done, and through the
+ * current one's pages (its oids are paged in order, so the next oid over
+ * the last one is how far); the pace since the order started. */
+bool storage_pack_progress(struct storage *s, struct neo_progress *out)
+{
+	struct packer *k = s->packer;
+	double elapsed, within = 0, fraction;
+
+	if (k == NULL || !k->working || k->parts_total == 0)
+		return false;
+	elapsed = storage_metrics_clock() - k->started;
+	if (k->oids)
+		within = k->oid_count ? (double)k->next_index / k->oid_count : 1;
+	else if (k->oid_end)
+		within = (double)k->next_oid / (double)k->oid_end;
+	within = within > 1 ? 1 : within;
+	fraction = (k->parts_done + within) / k->parts_total;
+	fraction = fraction > 1 ? 1 : fraction;
+	memset(out, 0, sizeof *out);
+	out->task = neo_bin_str("pack");
+	out->nid = s->nid;
+	out->id = (struct neo_opt_p64){ true, k->id };
+	out->phase = neo_bin_str(k->oids ? "partial" : "");
+	out->partition = (struct neo_opt_int){ true, k->partition };
+	out->done = (int64_t)k->oids_done;
+	out->unit = neo_bin_str("oids");
+	out->count = k->parts_done;
+	out->count_total = (struct neo_opt_int){ true, k->parts_total };
+	out->count_unit = neo_bin_str("partitions");
+	out->rate = elapsed > 0 ? (double)k->oids_done / elapsed : 0;
+	if (fraction > 0 && elapsed > 0)
+		out->left = (struct neo_opt_float){ true, elapsed * (1 - fraction) / fraction };
+	return true;
 }

@@ -20,6 +20,7 @@
  *   storage/backend_call.c optional backend operations: checked, and
  *                          answered with an error when missing
  *   storage/metrics.c      what the node counts for --metrics
+ *   storage/progress.c     what it imports and packs, for our master
  *
  * Everything runs in the event loop's thread; the backend is called
  * synchronously from it.
@@ -436,6 +437,12 @@ void storage_pack_backup_moved(struct storage *s);
 /* Backup mode: a signature for an order not replicated yet, kept for when
  * it is (as upstream's keepPendingSignedPackOrders). */
 void storage_pack_sign_later(struct storage *s, uint64_t id, bool approved);
+/* The current order's progress (partition, pace, time left); false when
+ * none is being applied. */
+struct neo_progress;
+bool storage_pack_progress(struct storage *s, struct neo_progress *out);
+/* storage/progress.c: AskProgress (ours) from our master. */
+HANDLER(storage_progress_ask);
 void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32_t msg_id,
 				uint64_t min_id);
 /* Pack state in replication (core/storage/replication.c), as upstream:

@@ -600,6 +600,25 @@ static void test_db_size(struct neo_db *db)
 	       (unsigned long long)bytes);
 }
 
+/* import_progress [1.2]: counters that hold together. */
+static void test_import_progress(struct neo_db *db)
+{
+	struct neo_import_progress p;
+	int status;
+
+	if (ops->import_progress == NULL)
+		return;		/* reported by report_missing_operations */
+	memset(&p, 0xff, sizeof p);
+	status = ops->import_progress(db, &p);
+	tap_ok(status == NEO_BACKEND_OK
+	       && p.transactions_done <= p.transactions_total && p.bytes_done <= p.bytes_total
+	       && p.bytes_per_second >= 0 && (!p.finished || p.bytes_done == p.bytes_total),
+	       "import_progress: %llu of %llu transactions, %llu of %llu bytes%s",
+	       (unsigned long long)p.transactions_done, (unsigned long long)p.transactions_total,
+	       (unsigned long long)p.bytes_done, (unsigned long long)p.bytes_total,
+	       p.finished ? ", finished" : "");
+}
+
 static void report_missing_operations(void)
 {
 	static const struct { size_t offset; const char *name; } all[] = {
@@ -612,6 +631,7 @@ static void report_missing_operations(void)
 		OP(last_trans_tid), OP(first_trans_tid), OP(pack_order_put),
 		OP(pack_order_rename), OP(pack_order_sign), OP(pack_orders_from),
 		OP(pack_oid), OP(range_delete), OP(drop_step), OP(db_size),
+		OP(import_progress),
 #undef OP
 	};
 
@@ -657,6 +677,7 @@ int main(int argc, char **argv)
 	tap_ok(ops->commit(db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK, "commit");
 	test_many_objects(db);
 	test_db_size(db);
+	test_import_progress(db);
 	ops->close(db);
 	test_two_phase_commit(argv[2]);
 	test_durability(argv[2]);

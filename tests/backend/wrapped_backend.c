@@ -10,6 +10,8 @@
  *   LATER_MINOR  "later": a table from a later 1.x, with a higher minor
  *                and operations this node does not know after its own
  *   OLD_SIZE     "old_size": exactly ABI 1.0's table (NEO_BACKEND_SIZE_1_0)
+ *   SIZE_1_1     "size_1_1": exactly ABI 1.1's table (up to db_size), with
+ *                an import_progress past its end that the node must not use
  *   NO_MANDATORY "no_obj_put": obj_put, a mandatory operation, NULL
  */
 #include <stddef.h>
@@ -25,6 +27,13 @@ static int later_op(struct neo_db *db)
 {
 	(void)db;
 	return NEO_BACKEND_ENOTSUP;
+}
+
+static int later_progress(struct neo_db *db, struct neo_import_progress *out)
+{
+	(void)db;
+	(void)out;
+	return NEO_BACKEND_EIO;
 }
 
 /* A table as a later minor would have it: this node's, then more. */
@@ -57,6 +66,7 @@ NEO_BACKEND_EXPORT const struct neo_backend *neo_backend_entry(uint32_t host_abi
 	table.known.pack_oid = NULL;
 	table.known.drop_step = NULL;
 	table.known.db_size = NULL;
+	table.known.import_progress = NULL;
 #endif
 #ifdef LATER_MINOR
 	table.known.name = "later";
@@ -71,6 +81,14 @@ NEO_BACKEND_EXPORT const struct neo_backend *neo_backend_entry(uint32_t host_abi
 	table.known.name = "old_size";
 	table.known.abi_minor = 0;
 	table.known.struct_size = NEO_BACKEND_SIZE_1_0;
+#endif
+#ifdef SIZE_1_1
+	table.known.name = "size_1_1";
+	table.known.abi_minor = 1;
+	table.known.struct_size = offsetof(struct neo_backend, db_size) + sizeof table.known.db_size;
+	table.known.import_progress = later_progress;
+#else
+	(void)later_progress;
 #endif
 #ifdef NO_MANDATORY
 	table.known.name = "no_obj_put";

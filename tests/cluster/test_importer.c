@@ -609,6 +609,37 @@ static int run_migrate(const char *dir, const char *datafs)
 	return tap_done();
 }
 
+/* The import's line under neoctl print summary (ours): transactions, MB,
+ * pace and time left; and the admin's metrics (neo_progress_*). */
+static void summary_during_import(void)
+{
+	char out[8192] = "";
+	bool seen;
+
+	cluster_start_admin(&tc);
+	seen = cluster_neoctl_wait(&tc, "print summary", " MB/s, about ", 15000);
+	cluster_neoctl(&tc, out, sizeof out, "print summary");
+	if (!tap_ok(seen && strstr(out, "\nimport S") && strstr(out, " transactions, ")
+		    && strstr(out, " MB (") && strstr(out, " left"),
+		    "neoctl print summary shows the import: transactions, MB, rate, time left")
+	    || strstr(out, "import S"))
+		tap_diag("%s", out);
+}
+
+/* Whether text is absent from neoctl print summary within ms. */
+static bool summary_lacks(const char *text, int ms)
+{
+	char out[8192];
+
+	for (int waited = 0; waited <= ms; waited += 200) {
+		if (cluster_neoctl(&tc, out, sizeof out, "print summary") == 0 && !strstr(out, text))
+			return true;
+		usleep(200000);
+	}
+	tap_diag("%s", out);
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	struct neo_client *client = NULL;
@@ -642,6 +673,7 @@ int main(int argc, char **argv)
 	}
 	check_all(client, "during the import");
 	tap_ok(importing(), "those reads were all done during the import");
+	summary_during_import();
 	commit_during_import(client);
 	rc = neo_client_pack(client, commits[0].tid, NULL, 0, false, &pack_id);
 	tap_ok(rc != NEO_CLIENT_OK, "pack is refused during the import (%s)", neo_client_errmsg());
@@ -657,6 +689,8 @@ int main(int argc, char **argv)
 	unsetenv("NEO_IMPORTER_THROTTLE_MS");
 	tap_ok(cluster_log_has(&tc, "storage0.log", "All data are imported", 60000),
 	       "\"All data are imported\" is logged");
+	tap_ok(summary_lacks("import S", 10000),
+	       "neoctl print summary no longer shows the import once it is done");
 	tap_ok(cluster_storage_log_count(&tc, "MB/s, ") > 0 &&
 	       cluster_storage_log_count(&tc, " s left") > 0,
 	       "the progress was logged (transactions, MB, rate, time left)");

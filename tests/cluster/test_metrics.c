@@ -18,6 +18,9 @@
  *     paused, it shows a replication lag for each partition; then it
  *     replicates what it missed: its replicated transactions and bytes
  *     move, and the cells are all UP_TO_DATE again;
+ *   - a pack in progress (slowed down: NEO_PACK_THROTTLE_MS) shows on the
+ *     admin (neo_progress_*: order, partitions, oids, pace), and no longer
+ *     once done;
  *   - --metrics without a port, and a port in use, stop the daemon with a
  *     message naming --metrics;
  *   - every daemon serving metrics stops with status 0 on SIGTERM (under
@@ -424,6 +427,81 @@ static void check_storage_down(struct neo_client *client)
 }
 
 /* Runs a daemon that must refuse to start: its status and output. */
+/* The first sample line of name whose labels hold want ("task=pack"); its
+ * labels in labels. */
+static bool sample_with(const struct scrape *s, const char *name, const char *want,
+			char *labels, size_t size)
+{
+	char prefix[256];
+
+	snprintf(prefix, sizeof prefix, "sample %s ", name);
+	for (int i = 0; i < s->count; i++)
+		if (strncmp(s->lines[i], prefix, strlen(prefix)) == 0
+		    && strstr(s->lines[i] + strlen(prefix), want)) {
+			snprintf(labels, size, "%s", s->lines[i] + strlen(prefix));
+			labels[strcspn(labels, " ")] = '\0';
+			return true;
+		}
+	return false;
+}
+
+/*
+ * A pack's progress on the admin (neo_progress_*), the storages' steps
+ * slowed down by NEO_PACK_THROTTLE_MS (set for the whole cluster: nothing
+ * else packs): while a storage packs, its order, partitions done of those
+ * to pack, oids and pace; none once the pack is done.
+ */
+static void check_pack_progress(struct neo_client *client)
+{
+	uint64_t last = 0, pack_id = 0;
+	struct scrape s = { 0 };
+	char labels[512] = "", node[64] = "", want[128];
+	bool seen = false, gone = false;
+
+	if (neo_client_last_tid(client, &last) != NEO_CLIENT_OK
+	    || neo_client_pack(client, last, NULL, 0, false, &pack_id) != NEO_CLIENT_OK) {
+		tap_ok(false, "a pack is ordered (%s)", neo_client_errmsg());
+		return;
+	}
+	for (int waited = 0; waited <= 15000 && !seen; waited += 250) {
+		scrape_free(&s);
+		seen = scrape(admin_port, &s) && sample_with(&s, "neo_progress_info", "task=pack",
+							      labels, sizeof labels);
+		if (!seen)
+			usleep(250000);
+	}
+	if (seen && strstr(labels, "node=")) {
+		snprintf(node, sizeof node, "%s", strstr(labels, "node=") + 5);
+		node[strcspn(node, ",")] = '\0';
+	}
+	snprintf(want, sizeof want, "node=%s,task=pack,unit=partitions", node);
+	tap_ok(seen && family_type(&s, "neo_progress_info", "gauge")
+	       && family_type(&s, "neo_progress_done", "gauge")
+	       && family_type(&s, "neo_progress_expected", "gauge")
+	       && family_type(&s, "neo_progress_rate", "gauge")
+	       && family_type(&s, "neo_progress_remaining_seconds", "gauge")
+	       && family_type(&s, "neo_progress_partition", "gauge")
+	       && sample(&s, "neo_progress_expected", want) == PARTITIONS
+	       && sample(&s, "neo_progress_done", want) <= PARTITIONS,
+	       "the admin shows a storage's pack in progress (%s: %g of %g partitions)", labels,
+	       sample(&s, "neo_progress_done", want), sample(&s, "neo_progress_expected", want));
+	snprintf(want, sizeof want, "node=%s,task=pack,unit=oids", node);
+	tap_ok(seen && sample(&s, "neo_progress_done", want) >= 0
+	       && sample(&s, "neo_progress_rate", want) >= 0,
+	       "with its oids packed and their pace (%g oids, %g/s)",
+	       sample(&s, "neo_progress_done", want), sample(&s, "neo_progress_rate", want));
+	tap_ok(neo_client_wait_for_pack(client, pack_id) == NEO_CLIENT_OK, "the pack completes");
+	for (int waited = 0; waited <= 10000 && !gone; waited += 250) {
+		scrape_free(&s);
+		gone = scrape(admin_port, &s)
+		       && !sample_with(&s, "neo_progress_info", "task=pack", labels, sizeof labels);
+		if (!gone)
+			usleep(250000);
+	}
+	tap_ok(gone, "then the admin shows no pack in progress");
+	scrape_free(&s);
+}
+
 static int refused(const char *args, char *out, size_t len)
 {
 	const char *dir = getenv("abs_top_builddir");
@@ -506,6 +584,7 @@ int main(void)
 	if (!tap_ok(scraper_start(), "the scraper (prometheus_client's parser) starts"))
 		return tap_done();
 	cluster_die_with_parent(true);
+	setenv("NEO_PACK_THROTTLE_MS", "2000", 1);	/* check_pack_progress */
 	cluster_init(&tc, "metrics", PARTITIONS, 1, 2, 1);
 	start_cluster();
 	if (!tap_ok(wait_value(admin_port, "neo_cluster_state", "state=RUNNING", 1, 30000),
@@ -520,6 +599,7 @@ int main(void)
 		check_commits(client);
 		check_conflict(client);
 		check_storage_down(client);
+		check_pack_progress(client);
 		neo_client_close(client);
 	}
 	check_bad_options();

@@ -492,14 +492,17 @@ static void storage_identifications(void)
 	       && f.master_ident.port == tc.storage_ports[0] && !f.master_ident.has_id_timestamp,
 	       "to the master: STORAGE, no id yet, its address, no id_timestamp");
 	gethostname(host, sizeof host);
-	/* then ours, "gc": true (core/proto/protocol.md section 9), which an
-	 * upstream master keeps unread */
-	tap_ok(f.master_ident.extra_count == 3
+	/* then ours, "gc" and "progress": true (core/proto/protocol.md
+	 * section 9), which an upstream master keeps unread */
+	tap_ok(f.master_ident.extra_count == 4
 	       && strcmp(f.master_ident.extra_keys[0], "devpath") == 0
 	       && strcmp(f.master_ident.extra_keys[1], "new_nid") == 0
 	       && strcmp(f.master_ident.extra_keys[2], "gc") == 0
-	       && f.master_ident.extra_types[2] == MSGPACK_OBJECT_BOOLEAN,
-	       "to the master: extra {devpath, new_nid}, in upstream's order, then our gc");
+	       && f.master_ident.extra_types[2] == MSGPACK_OBJECT_BOOLEAN
+	       && strcmp(f.master_ident.extra_keys[3], "progress") == 0
+	       && f.master_ident.extra_types[3] == MSGPACK_OBJECT_BOOLEAN,
+	       "to the master: extra {devpath, new_nid}, in upstream's order, then our gc and "
+	       "progress");
 	tap_ok(f.master_ident.extra_types[0] == MSGPACK_OBJECT_ARRAY
 	       && f.master_ident.extra_sizes[0] == 2
 	       && f.master_ident.devpath_types[0] == MSGPACK_OBJECT_BIN
