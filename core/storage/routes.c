@@ -50,6 +50,7 @@ static const struct storage_route {
 	{ MASTER, NEO_ASK_GC_TRANSACTIONS, storage_gc_transactions },
 	{ MASTER, NEO_ASK_GC_REVISIONS_KEPT, storage_gc_revisions_kept },
 	{ MASTER, NEO_ASK_GC_DROP_TRANSACTIONS, storage_gc_drop_transactions },
+	{ MASTER, NEO_ASK_GC_SWEPT, storage_gc_swept },
 
 	/* Clients and storages, once identified (peers.c): reads (read.c);
 	 * the master too reads a transaction and lists oids for pack's GC. */
