@@ -23,7 +23,7 @@
  *   order the master listed to this node (AskPackOrders lists an order
  *   only once its collection is over): from them a master finds the
  *   cells that missed a collection and the orders whose collection a
- *   restart interrupted (cluster.md section 14.3).
+ *   restart interrupted (core/cluster/cluster.md section 14.3).
  */
 #include "storage/storage.h"
 
