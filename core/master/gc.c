@@ -105,12 +105,17 @@ struct master_gc {
 	struct gc_cell *seen;
 	uint32_t seen_count, seen_cap;
 	uint64_t last_packed, last_swept;	/* last_packed: settled orders */
+	uint64_t last_collection;		/* last_swept of the last survey done */
 	/* redo: the last collection again, for the cells that missed it */
 	bool redo;
 	struct gc_cell *owed;
 	uint32_t owed_count;
 	uint64_t owed_id;
 	uint64_t redo_given_up;		/* a redo abandoned (a record no pickle) */
+	/* replicated cells kept OUT_OF_DATE until the survey says they do
+	 * not owe the last collection, or it swept them */
+	struct gc_cell *deferred;
+	uint32_t deferred_count, deferred_cap;
 	int page_delay_ms;		/* NEO_TEST_GC_PAGE_DELAY_MS, tests only */
 };
 
@@ -284,6 +289,14 @@ static bool cluster_ready(struct master *m, bool *foreign)
 	return ready;
 }
 
+static bool deferred(const struct master_gc *g, uint32_t partition, int32_t nid)
+{
+	for (uint32_t i = 0; i < g->deferred_count; i++)
+		if (g->deferred[i].partition == partition && g->deferred[i].nid == nid)
+			return true;
+	return false;
+}
+
 static bool owed(const struct master_gc *g, uint32_t partition, int32_t nid)
 {
 	for (uint32_t i = 0; i < g->owed_count; i++)
@@ -292,14 +305,16 @@ static bool owed(const struct master_gc *g, uint32_t partition, int32_t nid)
 	return false;
 }
 
-/* Whether cell index of partition is swept: readable on a running
- * storage of ours, and, redoing, one that missed the collection. */
+/* Whether cell index of partition is swept: readable (or replicated and
+ * deferred) on a running storage of ours, and, redoing, one that missed
+ * the collection. */
 static bool cell_included(struct master *m, uint32_t partition, uint32_t index)
 {
 	const struct neo_pt_cells *row = &m->pt.rows[partition];
 	struct neo_node *node;
 
-	if (index >= row->count || !neo_cell_readable(row->cells[index].state))
+	if (index >= row->count || !(neo_cell_readable(row->cells[index].state) ||
+				     deferred(m->gc, partition, row->cells[index].nid)))
 		return false;
 	node = neo_nodes_by_nid(&m->nodes, row->cells[index].nid);
 	return node_usable(node) && (!m->gc->redo || owed(m->gc, partition, node->nid));
@@ -601,7 +616,7 @@ static void survey_answered(struct master *m, int32_t nid, const struct neo_answ
 				continue;
 			if (a->swept.items[p] > g->last_swept)
 				g->last_swept = a->swept.items[p];
-			if (!neo_cell_readable(row->cells[k].state))
+			if (!neo_cell_readable(row->cells[k].state) && !deferred(g, p, nid))
 				continue;
 			if (g->seen_count == g->seen_cap) {
 				uint32_t cap = g->seen_cap ? g->seen_cap * 2 : 64;
@@ -619,8 +634,41 @@ static void survey_answered(struct master *m, int32_t nid, const struct neo_answ
 	}
 }
 
+/* Deferred cells (replicated, held OUT_OF_DATE) that do not owe the last
+ * collection, or all, become UP_TO_DATE; those of a storage gone are
+ * forgotten (it replicates and tells again). */
+static void release_deferred(struct master *m, bool all)
+{
+	struct master_gc *g = m->gc;
+	uint32_t kept = 0, count = g->deferred_count;
+	struct gc_cell *cells = g->deferred;
+
+	/* master_pt_replicated may come back here: the list is detached */
+	g->deferred = NULL;
+	g->deferred_count = g->deferred_cap = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		struct neo_node *node = neo_nodes_by_nid(&m->nodes, cells[i].nid);
+
+		if (!node_usable(node))
+			continue;
+		if (!all && owed(g, cells[i].partition, cells[i].nid) &&
+		    g->owed_id != g->redo_given_up) {
+			cells[kept++] = cells[i];
+			continue;
+		}
+		master_pt_replicated(m, cells[i].partition, cells[i].nid);
+	}
+	if (g->deferred == NULL) {
+		g->deferred = cells;
+		g->deferred_count = kept;
+		g->deferred_cap = count;
+	} else {
+		neo_free(cells);
+	}
+}
+
 /* The survey is complete: recovered orders are settled and the readable
- * cells that missed the last collection are owed it. */
+ * (or deferred) cells that missed the last collection are owed it. */
 static void survey_done(struct master *m)
 {
 	struct master_gc *g = m->gc;
@@ -641,7 +689,9 @@ static void survey_done(struct master *m)
 				g->owed[g->owed_count++] = g->seen[i];
 	}
 	g->survey_sig = g->survey_next_sig;
+	g->last_collection = g->last_swept;
 	g->phase = GC_IDLE;
+	release_deferred(m, false);
 }
 
 /* The next thing to do when idle: an order to decide or collect, or the
@@ -656,6 +706,9 @@ static void idle_step(struct master *m)
 		later(m, GC_POLL_MS);
 		return;
 	}
+	/* no collection possible now: replicated cells are not held back */
+	if ((foreign || !ready) && g->deferred_count)
+		release_deferred(m, true);
 	next = master_pack_gc_next(m, &g->id, &g->pack_tid, &state);
 	if (foreign) {
 		master_pack_gc_recovered(m, 0, true);
@@ -693,8 +746,8 @@ static void idle_step(struct master *m)
 	    master_pack_tid_of(m, g->owed_id, &g->pack_tid)) {
 		g->redo = true;
 		g->id = g->owed_id;
-		neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": %u readable cell(s) missed its garbage "
-			"collection: collected again for them", g->id, g->owed_count);
+		neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": %u cell(s) missed its garbage collection: "
+			"collected again for them", g->id, g->owed_count);
 	} else if (!next) {
 		later(m, GC_POLL_MS);
 		return;
@@ -1049,6 +1102,35 @@ bool master_gc_hold_begin(struct master *m, struct neo_node *node, struct neo_co
 	return true;
 }
 
+bool master_gc_hold_replicated(struct master *m, uint32_t partition, int32_t nid)
+{
+	struct master_gc *g = m->gc;
+
+	/* no collection ever seen (a survey found none) */
+	if (g == NULL || g->timer == NULL || m->state != NEO_CLUSTER_RUNNING ||
+	    (g->survey_sig != 0 && g->last_collection == 0))
+		return false;
+	if (deferred(g, partition, nid))
+		return true;
+	if (g->deferred_count == g->deferred_cap) {
+		uint32_t cap = g->deferred_cap ? g->deferred_cap * 2 : 16;
+		struct gc_cell *grown = neo_realloc(g->deferred, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return false;
+		g->deferred = grown;
+		g->deferred_cap = cap;
+	}
+	g->deferred[g->deferred_count++] = (struct gc_cell){ partition, nid, 0 };
+	neo_log(NEO_LOG_INFO, "partition %u replicated: up to date once its garbage collection "
+		"is known to be done", partition);
+	/* the survey says whether it missed the last collection */
+	g->survey_sig = 0;
+	if (g->phase == GC_IDLE && g->pending == 0)
+		later(m, 0);
+	return true;
+}
+
 void master_gc_committed(struct master *m, const uint64_t *oids, uint32_t count)
 {
 	struct master_gc *g = m->gc;
@@ -1120,6 +1202,7 @@ void master_gc_stop(struct master *m)
 		event_free(g->timer);
 	neo_free(g->seen);
 	neo_free(g->owed);
+	neo_free(g->deferred);
 	neo_free(g);
 	m->gc = NULL;
 }
@@ -1139,6 +1222,11 @@ void master_gc_reset(struct master *m)
 	g->holding = false;
 	g->redo = false;
 	g->survey_sig = 0;
+	/* the storages replicate again and tell */
+	g->deferred_count = 0;
+	/* surveyed and resumed once running again */
+	if (g->timer)
+		later(m, GC_POLL_MS);
 	while (g->held) {
 		struct held_begin *h = g->held;
 

@@ -302,6 +302,10 @@ bool master_gc_hold_begin(struct master *m, struct neo_node *node, struct neo_co
 			  struct neo_packet *pkt);
 /* A commit's oids: their new revisions' references count. */
 void master_gc_committed(struct master *m, const uint64_t *oids, uint32_t count);
+/* A cell replicated (NotifyReplicationDone): true when it stays
+ * OUT_OF_DATE until swept for the last collection, if it missed it
+ * (core/cluster/cluster.md section 14.3); gc.c makes it UP_TO_DATE. */
+bool master_gc_hold_replicated(struct master *m, uint32_t partition, int32_t nid);
 void master_gc_conn_lost(struct master *m, struct neo_conn *conn);
 /* Operation stopped: the attempt ends (it starts over when running). */
 void master_gc_reset(struct master *m);

@@ -233,8 +233,9 @@ void storage_gc_transactions(struct storage *s, struct neo_conn *conn, struct ne
 				  ? (uint64_t)req->length : GC_MAX_TRANSACTIONS;
 	int rc;
 
+	/* readable, or replicated and held back until swept (section 14.3) */
 	if (req->partition < 0 || partition >= s->pt.num_partitions ||
-	    !storage_readable(s, partition)) {
+	    !(storage_readable(s, partition) || storage_replication_complete(s, partition))) {
 		storage_send_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
 				   "partition %" PRId64 " not readable here", req->partition);
 		return;

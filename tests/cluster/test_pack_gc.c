@@ -126,7 +126,8 @@ static bool replicas_equal(void)
 	return false;
 }
 
-/* Every cell of both storages UP_TO_DATE (waits up to 30 s). */
+/* Every cell of both storages UP_TO_DATE (waits up to 30 s); a cell that
+ * missed a collection is swept before (core/cluster/cluster.md 14.3). */
 static bool all_up_to_date(void)
 {
 	char out[4096];
@@ -250,13 +251,11 @@ int main(void)
 		tap_ok(!loadable(client, lone) && loadable(client, oid[1]),
 		       "the unreachable object is gone on the live storage, the reachable stays");
 		cluster_start_storage(&tc, 1);
-		tap_ok(cluster_log_has(&tc, "master0.log", "missed its garbage collection", 30000),
-		       "the replica back and up to date: the master collects again for its cells");
-		for (int waited = 0; waited < 30000 && cluster_log_count(&tc, "master0.log",
-				"garbage collection done") < done + 2; waited += 100)
-			usleep(100000);
-		tap_ok(cluster_log_count(&tc, "master0.log", "garbage collection done") == done + 2,
-		       "that collection is done");
+		/* its cells stay OUT_OF_DATE, replicated, until swept */
+		tap_ok(all_up_to_date(), "the replica back: its cells up to date again");
+		tap_ok(cluster_log_count(&tc, "master0.log", "missed its garbage collection") > 0 &&
+		       cluster_log_count(&tc, "master0.log", "garbage collection done") >= done + 2,
+		       "the master collected again for the cells that missed the collection");
 		tap_ok(replicas_equal(), "neoctl check: the replicas are equal");
 		/* the live storage stopped: reads come from the replica alone */
 		cluster_kill(&tc.storages[0], SIGTERM);
