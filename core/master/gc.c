@@ -1106,8 +1106,10 @@ bool master_gc_hold_replicated(struct master *m, uint32_t partition, int32_t nid
 {
 	struct master_gc *g = m->gc;
 
-	/* no collection ever seen (a survey found none) */
+	/* not a storage of ours, or no collection ever seen (a survey
+	 * found none) */
 	if (g == NULL || g->timer == NULL || m->state != NEO_CLUSTER_RUNNING ||
+	    !node_usable(neo_nodes_by_nid(&m->nodes, nid)) ||
 	    (g->survey_sig != 0 && g->last_collection == 0))
 		return false;
 	if (deferred(g, partition, nid))
@@ -1169,9 +1171,18 @@ void master_gc_conn_lost(struct master *m, struct neo_conn *conn)
 {
 	struct master_gc *g = m->gc;
 	struct held_begin **at;
+	uint32_t kept = 0;
 
 	if (g == NULL)
 		return;
+	/* a storage gone: its held cells replicate again and tell again */
+	for (uint32_t i = 0; i < g->deferred_count; i++) {
+		struct neo_node *node = neo_nodes_by_nid(&m->nodes, g->deferred[i].nid);
+
+		if (node == NULL || node->conn != conn)
+			g->deferred[kept++] = g->deferred[i];
+	}
+	g->deferred_count = kept;
 	at = &g->held;
 	while (*at) {
 		struct held_begin *h = *at;
