@@ -25,9 +25,10 @@
  * Only readable cells on running storages are swept: a partition needs
  * one such cell (a replica may be down).  A survey (AskGCSwept to every
  * storage, whenever the table or the running storages change) finds the
- * readable cells that missed the last collection, which is then made
- * again for them alone (redo), and, after a restart, which recovered
- * orders no cell has packed yet: they are collected again
+ * cells that missed the last collection, which is then made again for
+ * them alone (redo); a cell that caught up by replication is held
+ * OUT_OF_DATE until then.  After a restart, the survey also finds which
+ * recovered orders no storage was given yet: they are collected again
  * (core/cluster/cluster.md section 14.3).
  *
  * A lost storage or connection starts the order over later (the result
