@@ -64,6 +64,7 @@ struct gc_cell {
 	uint32_t partition;
 	int32_t nid;
 	uint64_t swept;
+	bool active;		/* held: swept by an attempt (one begun after) */
 };
 
 struct held_begin {
@@ -226,6 +227,8 @@ static void finish(struct master *m, bool over)
 	}
 	g->redo = false;
 	g->failed = false;
+	for (uint32_t i = 0; i < g->deferred_count; i++)
+		g->deferred[i].active = true;
 }
 
 static void later(struct master *m, int ms)
@@ -290,11 +293,13 @@ static bool cluster_ready(struct master *m, bool *foreign)
 	return ready;
 }
 
-static bool deferred(const struct master_gc *g, uint32_t partition, int32_t nid)
+/* Whether the cell is held; active: held since before the attempt under
+ * way, whose sweep (and record) includes it. */
+static bool deferred(const struct master_gc *g, uint32_t partition, int32_t nid, bool active)
 {
 	for (uint32_t i = 0; i < g->deferred_count; i++)
 		if (g->deferred[i].partition == partition && g->deferred[i].nid == nid)
-			return true;
+			return !active || g->deferred[i].active;
 	return false;
 }
 
@@ -315,7 +320,7 @@ static bool cell_included(struct master *m, uint32_t partition, uint32_t index)
 	struct neo_node *node;
 
 	if (index >= row->count || !(neo_cell_readable(row->cells[index].state) ||
-				     deferred(m->gc, partition, row->cells[index].nid)))
+				     deferred(m->gc, partition, row->cells[index].nid, true)))
 		return false;
 	node = neo_nodes_by_nid(&m->nodes, row->cells[index].nid);
 	return node_usable(node) && (!m->gc->redo || owed(m->gc, partition, node->nid));
@@ -617,7 +622,7 @@ static void survey_answered(struct master *m, int32_t nid, const struct neo_answ
 				continue;
 			if (a->swept.items[p] > g->last_swept)
 				g->last_swept = a->swept.items[p];
-			if (!neo_cell_readable(row->cells[k].state) && !deferred(g, p, nid))
+			if (!neo_cell_readable(row->cells[k].state) && !deferred(g, p, nid, false))
 				continue;
 			if (g->seen_count == g->seen_cap) {
 				uint32_t cap = g->seen_cap ? g->seen_cap * 2 : 64;
@@ -630,7 +635,7 @@ static void survey_answered(struct master *m, int32_t nid, const struct neo_answ
 				g->seen = grown;
 				g->seen_cap = cap;
 			}
-			g->seen[g->seen_count++] = (struct gc_cell){ p, nid, a->swept.items[p] };
+			g->seen[g->seen_count++] = (struct gc_cell){ p, nid, a->swept.items[p], true };
 		}
 	}
 }
@@ -1113,7 +1118,7 @@ bool master_gc_hold_replicated(struct master *m, uint32_t partition, int32_t nid
 	    !node_usable(neo_nodes_by_nid(&m->nodes, nid)) ||
 	    (g->survey_sig != 0 && g->last_collection == 0))
 		return false;
-	if (deferred(g, partition, nid))
+	if (deferred(g, partition, nid, false))
 		return true;
 	if (g->deferred_count == g->deferred_cap) {
 		uint32_t cap = g->deferred_cap ? g->deferred_cap * 2 : 16;
@@ -1124,7 +1129,10 @@ bool master_gc_hold_replicated(struct master *m, uint32_t partition, int32_t nid
 		g->deferred = grown;
 		g->deferred_cap = cap;
 	}
-	g->deferred[g->deferred_count++] = (struct gc_cell){ partition, nid, 0 };
+	/* an attempt under way may have passed its partition already */
+	g->deferred[g->deferred_count++] = (struct gc_cell){
+		partition, nid, 0,
+		g->phase == GC_IDLE || g->phase == GC_SURVEY || g->phase == GC_DECIDING };
 	neo_log(NEO_LOG_INFO, "partition %u replicated: up to date once its garbage collection "
 		"is known to be done", partition);
 	/* the survey says whether it missed the last collection */
