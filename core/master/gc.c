@@ -20,6 +20,17 @@
  *   trans   the transactions up to the pack tid none of whose revisions
  *           survive the pack go too.
  *
+ *   record  the cells swept are recorded on their storages (AskGCSwept).
+ *
+ * Only readable cells on running storages are swept: a partition needs
+ * one such cell (a replica may be down).  A survey (AskGCSwept to every
+ * storage, whenever the table or the running storages change) finds the
+ * cells that missed the last collection, which is then made again for
+ * them alone (redo); a cell that caught up by replication is held
+ * OUT_OF_DATE until then.  After a restart, the survey also finds which
+ * recovered orders no storage was given yet: they are collected again
+ * (core/cluster/cluster.md section 14.3).
+ *
  * A lost storage or connection starts the order over later (the result
  * does not depend on how far a previous attempt went); a storage's error
  * (a record that is not a ZODB pickle) abandons garbage collection for
@@ -37,6 +48,7 @@
 
 #define GC_BATCH 1000			/* oids per request */
 #define GC_RETRY_MS 200			/* waiting for storages or for commits */
+#define GC_POLL_MS 1000			/* idle: has the table changed? */
 #define GC_MAX_OIDS (1ull << 33)	/* 3 GiB of bitmaps: beyond, no GC */
 
 /* The pack transaction's extension our client writes (client/pack.c):
@@ -44,7 +56,16 @@
 static const uint8_t gc_true_ext[] = "\x80\x03}q\x00X\x0b\x00\x00\x00neo_pack_gcq\x01\x88s.";
 static const uint8_t gc_false_ext[] = "\x80\x03}q\x00X\x0b\x00\x00\x00neo_pack_gcq\x01\x89s.";
 
-enum gc_phase { GC_IDLE, GC_DECIDING, GC_FUTURE, GC_MARK, GC_BARRIER, GC_SWEEP, GC_TRANS };
+enum gc_phase { GC_IDLE, GC_DECIDING, GC_SURVEY, GC_FUTURE, GC_MARK, GC_BARRIER, GC_SWEEP,
+		GC_TRANS, GC_RECORD };
+
+/* A cell (partition, storage) and the last collection that swept it. */
+struct gc_cell {
+	uint32_t partition;
+	int32_t nid;
+	uint64_t swept;
+	bool active;		/* held: swept by an attempt (one begun after) */
+};
 
 struct held_begin {
 	struct neo_node *node;
@@ -84,6 +105,24 @@ struct master_gc {
 	enum gc_phase seen_phase;
 	uint64_t seen_id, seen_epoch;
 	double phase_started;
+	/* survey: readable cells and their last collection */
+	uint64_t survey_sig;		/* of the table and storages surveyed */
+	uint64_t survey_next_sig;	/* of the survey under way */
+	struct gc_cell *seen;
+	uint32_t seen_count, seen_cap;
+	uint64_t last_packed, last_swept;	/* last_packed: settled orders */
+	uint64_t last_collection;		/* last_swept of the last survey done */
+	/* redo: the last collection again, for the cells that missed it */
+	bool redo;
+	struct gc_cell *owed;
+	uint32_t owed_count;
+	uint64_t owed_id;
+	uint64_t redo_given_up;		/* a redo abandoned (a record no pickle) */
+	/* replicated cells kept OUT_OF_DATE until the survey says they do
+	 * not owe the last collection, or it swept them */
+	struct gc_cell *deferred;
+	uint32_t deferred_count, deferred_cap;
+	int page_delay_ms;		/* NEO_TEST_GC_PAGE_DELAY_MS, tests only */
 };
 
 /* What becomes of a transaction up to the pack tid. */
@@ -92,6 +131,7 @@ enum { TRANS_EMPTY, TRANS_KEPT, TRANS_NO_OIDS };
 struct gc_ask {
 	struct master *m;
 	uint64_t epoch;
+	int32_t nid;			/* the storage asked */
 	uint32_t *index;		/* revisions kept: the page index of each pair */
 };
 
@@ -125,8 +165,14 @@ static struct master_gc *gc_of(struct master *m)
 {
 	if (m->gc == NULL) {
 		m->gc = neo_calloc(1, sizeof *m->gc);
-		if (m->gc)
+		if (m->gc) {
+			const char *delay = getenv("NEO_TEST_GC_PAGE_DELAY_MS");
+
 			m->gc->timer = evtimer_new(m->base, timer_fired, m);
+			/* tests only (core/cluster/cluster.md section 14.3): a
+			 * pause after each page swept, to interrupt a collection */
+			m->gc->page_delay_ms = delay ? atoi(delay) : 0;
+		}
 	}
 	return m->gc;
 }
@@ -173,11 +219,20 @@ static void finish(struct master *m, bool over)
 	g->pending = 0;
 	g->phase = GC_IDLE;
 	release_begins(m);
-	if (over) {
+	if (over && !g->redo)
 		master_pack_gc_set(m, g->id, g->abandon ? MASTER_GC_NONE : MASTER_GC_DONE);
+	if (over && g->redo && g->abandon)
+		g->redo_given_up = g->id;	/* not tried again and again */
+	if (over) {
+		/* survey again: which cells the collection reached */
 		g->abandon = false;
+		g->survey_sig = 0;
+		g->owed_count = 0;
 	}
+	g->redo = false;
 	g->failed = false;
+	for (uint32_t i = 0; i < g->deferred_count; i++)
+		g->deferred[i].active = true;
 }
 
 /* For tests that must see a collection in progress: with
@@ -225,13 +280,15 @@ static struct neo_node *reader(struct master *m, uint32_t partition)
 	return NULL;
 }
 
-/* Every cell of every partition readable, on a running storage of ours:
- * then deletions reach every replica. */
+/* Every partition has a readable cell on a running storage of ours (a
+ * replica may be down: the cells that miss the sweep are swept when
+ * back, section 14.3 of core/cluster/cluster.md); foreign: a storage in
+ * the table is not ours. */
 static bool cluster_ready(struct master *m, bool *foreign)
 {
+	bool ready = m->state == NEO_CLUSTER_RUNNING && m->pt.num_partitions > 0;
+
 	*foreign = false;
-	if (m->state != NEO_CLUSTER_RUNNING || m->pt.num_partitions == 0)
-		return false;
 	for (uint32_t p = 0; p < m->pt.num_partitions; p++) {
 		const struct neo_pt_cells *row = &m->pt.rows[p];
 
@@ -241,11 +298,59 @@ static bool cluster_ready(struct master *m, bool *foreign)
 
 			if (node && node->conn && data && !data->gc_capable)
 				*foreign = true;
-			if (!neo_cell_readable(row->cells[i].state) || !node_usable(node))
-				return false;
 		}
+		if (reader(m, p) == NULL)
+			ready = false;
 	}
-	return true;
+	return ready;
+}
+
+/* Whether the cell is held; active: held since before the attempt under
+ * way, whose sweep (and record) includes it. */
+static bool deferred(const struct master_gc *g, uint32_t partition, int32_t nid, bool active)
+{
+	for (uint32_t i = 0; i < g->deferred_count; i++)
+		if (g->deferred[i].partition == partition && g->deferred[i].nid == nid)
+			return !active || g->deferred[i].active;
+	return false;
+}
+
+static bool owed(const struct master_gc *g, uint32_t partition, int32_t nid)
+{
+	for (uint32_t i = 0; i < g->owed_count; i++)
+		if (g->owed[i].partition == partition && g->owed[i].nid == nid)
+			return true;
+	return false;
+}
+
+/* Whether cell index of partition is swept: readable (or replicated and
+ * deferred) on a running storage of ours, and, redoing, one that missed
+ * the collection. */
+static bool cell_included(struct master *m, uint32_t partition, uint32_t index)
+{
+	const struct neo_pt_cells *row = &m->pt.rows[partition];
+	struct neo_node *node;
+
+	if (index >= row->count || !(neo_cell_readable(row->cells[index].state) ||
+				     deferred(m->gc, partition, row->cells[index].nid, true)))
+		return false;
+	node = neo_nodes_by_nid(&m->nodes, row->cells[index].nid);
+	return node_usable(node) && (!m->gc->redo || owed(m->gc, partition, node->nid));
+}
+
+/* The table and the running storages of ours: a survey is due when it
+ * changes. */
+static uint64_t signature(struct master *m)
+{
+	uint64_t sig = (uint64_t)m->pt.ptid * 1000003u;
+
+	for (size_t i = 0; i < m->nodes.count; i++) {
+		struct neo_node *node = m->nodes.nodes[i];
+
+		if (node->type == NEO_NODE_STORAGE && node_usable(node))
+			sig += (uint64_t)(uint32_t)node->nid * 2654435761u;
+	}
+	return sig ? sig : 1;
 }
 
 static void answered(struct neo_conn *conn, enum neo_ask_status status, struct neo_packet *answer,
@@ -262,7 +367,7 @@ static bool ask(struct master *m, struct neo_node *node, uint16_t code, const vo
 		m->gc->failed = true;
 		return false;
 	}
-	*a = (struct gc_ask){ m, m->gc->epoch, index };
+	*a = (struct gc_ask){ m, m->gc->epoch, node->nid, index };
 	if (neo_conn_ask(node->conn, code, args, 0, answered, a) < 0) {
 		neo_free(index);
 		neo_free(a);
@@ -406,14 +511,20 @@ static bool next_partition(struct master *m, bool per_cell)
 {
 	struct master_gc *g = m->gc;
 
-	if (!g->cursor_done)
-		return true;
-	g->cursor = 0;
-	g->cursor_done = false;
-	if (per_cell && ++g->cell < m->pt.rows[g->partition].count)
-		return true;
-	g->cell = 0;
-	return ++g->partition < m->pt.num_partitions;
+	for (;;) {
+		/* a cell not swept (down, not readable, not owed) is skipped
+		 * before its first page */
+		if (!g->cursor_done &&
+		    (!per_cell || g->cursor != 0 || cell_included(m, g->partition, g->cell)))
+			return true;
+		g->cursor = 0;
+		g->cursor_done = false;
+		if (per_cell && ++g->cell < m->pt.rows[g->partition].count)
+			continue;
+		g->cell = 0;
+		if (++g->partition >= m->pt.num_partitions)
+			return false;
+	}
 }
 
 static void mark_batch(struct master *m)
@@ -461,6 +572,210 @@ static void dirty_batch(struct master *m)
 	neo_free(batch);
 }
 
+/* Asks every running storage of ours its cells' last collection and
+ * completed pack (AskGCSwept); with swept, records that the cells
+ * included were swept by this collection. */
+static void ask_storages(struct master *m, bool record)
+{
+	struct master_gc *g = m->gc;
+	uint32_t np = m->pt.num_partitions;
+	int64_t *partitions = neo_malloc(((size_t)np + 1) * sizeof *partitions);
+
+	if (partitions == NULL) {
+		g->failed = true;
+		return;
+	}
+	for (size_t i = 0; i < m->nodes.count && !g->failed; i++) {
+		struct neo_node *node = m->nodes.nodes[i];
+		struct neo_ask_gc_swept req = { record ? g->id : 0, { partitions, 0 } };
+
+		if (node->type != NEO_NODE_STORAGE || !node_usable(node))
+			continue;
+		for (uint32_t p = 0; record && p < np; p++) {
+			const struct neo_pt_cells *row = &m->pt.rows[p];
+
+			for (uint32_t k = 0; k < row->count; k++)
+				if (row->cells[k].nid == node->nid && cell_included(m, p, k))
+					partitions[req.partitions.count++] = p;
+		}
+		if (!record || req.partitions.count)
+			ask(m, node, NEO_ASK_GC_SWEPT, &req, NULL);
+	}
+	neo_free(partitions);
+}
+
+static void survey(struct master *m)
+{
+	struct master_gc *g = m->gc;
+
+	g->phase = GC_SURVEY;
+	g->survey_next_sig = signature(m);
+	g->seen_count = 0;
+	g->last_packed = g->last_swept = 0;
+	ask_storages(m, false);
+	if (g->pending == 0)
+		later(m, 0);
+}
+
+/* A storage's cells: the last order whose collection was over (listed
+ * to a storage), the last collection any cell had, and the readable cells
+ * with theirs. */
+static void survey_answered(struct master *m, int32_t nid, const struct neo_answer_gc_swept *a)
+{
+	struct master_gc *g = m->gc;
+
+	if (a->settled > g->last_packed)
+		g->last_packed = a->settled;
+	for (uint32_t p = 0; p < a->swept.count && p < m->pt.num_partitions; p++) {
+		const struct neo_pt_cells *row = &m->pt.rows[p];
+
+		for (uint32_t k = 0; k < row->count; k++) {
+			if (row->cells[k].nid != nid)
+				continue;
+			if (a->swept.items[p] > g->last_swept)
+				g->last_swept = a->swept.items[p];
+			if (!neo_cell_readable(row->cells[k].state) && !deferred(g, p, nid, false))
+				continue;
+			if (g->seen_count == g->seen_cap) {
+				uint32_t cap = g->seen_cap ? g->seen_cap * 2 : 64;
+				struct gc_cell *grown = neo_realloc(g->seen, cap * sizeof *grown);
+
+				if (grown == NULL) {
+					g->failed = true;
+					return;
+				}
+				g->seen = grown;
+				g->seen_cap = cap;
+			}
+			g->seen[g->seen_count++] = (struct gc_cell){ p, nid, a->swept.items[p], true };
+		}
+	}
+}
+
+/* Deferred cells (replicated, held OUT_OF_DATE) that do not owe the last
+ * collection, or all, become UP_TO_DATE; those of a storage gone are
+ * forgotten (it replicates and tells again). */
+static void release_deferred(struct master *m, bool all)
+{
+	struct master_gc *g = m->gc;
+	uint32_t kept = 0, count = g->deferred_count;
+	struct gc_cell *cells = g->deferred;
+
+	/* master_pt_replicated may come back here: the list is detached */
+	g->deferred = NULL;
+	g->deferred_count = g->deferred_cap = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		struct neo_node *node = neo_nodes_by_nid(&m->nodes, cells[i].nid);
+
+		if (!node_usable(node))
+			continue;
+		if (!all && owed(g, cells[i].partition, cells[i].nid) &&
+		    g->owed_id != g->redo_given_up) {
+			cells[kept++] = cells[i];
+			continue;
+		}
+		master_pt_replicated(m, cells[i].partition, cells[i].nid);
+	}
+	if (g->deferred == NULL) {
+		g->deferred = cells;
+		g->deferred_count = kept;
+		g->deferred_cap = count;
+	} else {
+		neo_free(cells);
+	}
+}
+
+/* The survey is complete: recovered orders are settled and the readable
+ * (or deferred) cells that missed the last collection are owed it. */
+static void survey_done(struct master *m)
+{
+	struct master_gc *g = m->gc;
+
+	master_pack_gc_recovered(m, g->last_packed, false);
+	neo_free(g->owed);
+	g->owed = NULL;
+	g->owed_count = 0;
+	g->owed_id = g->last_swept;
+	if (g->last_swept) {
+		g->owed = neo_calloc((size_t)g->seen_count + 1, sizeof *g->owed);
+		if (g->owed == NULL) {
+			g->failed = true;
+			return;
+		}
+		for (uint32_t i = 0; i < g->seen_count; i++)
+			if (g->seen[i].swept < g->last_swept)
+				g->owed[g->owed_count++] = g->seen[i];
+	}
+	g->survey_sig = g->survey_next_sig;
+	g->last_collection = g->last_swept;
+	g->phase = GC_IDLE;
+	release_deferred(m, false);
+}
+
+/* The next thing to do when idle: an order to decide or collect, or the
+ * last collection again for the cells that missed it. */
+static void idle_step(struct master *m)
+{
+	struct master_gc *g = m->gc;
+	enum master_gc_state state;
+	bool foreign, ready = cluster_ready(m, &foreign), next;
+
+	if (m->state != NEO_CLUSTER_RUNNING) {
+		later(m, GC_POLL_MS);
+		return;
+	}
+	/* no collection possible now: replicated cells are not held back */
+	if ((foreign || !ready) && g->deferred_count)
+		release_deferred(m, true);
+	next = master_pack_gc_next(m, &g->id, &g->pack_tid, &state);
+	if (foreign) {
+		master_pack_gc_recovered(m, 0, true);
+		if (next) {
+			neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": a storage does not collect "
+				"garbage (upstream's, or --disable-pack): packed without garbage "
+				"collection", g->id);
+			master_pack_gc_set(m, g->id, MASTER_GC_NONE);
+		}
+		later(m, next ? 0 : GC_POLL_MS);
+		return;
+	}
+	if (!ready) {
+		/* said once per order: a synchronous pack waits here while a
+		 * partition has no readable cell on a running storage */
+		if (next && g->told_waiting != g->id)
+			neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": garbage collection waits "
+				"until every partition has a readable cell on a running storage",
+				g->id);
+		if (next)
+			g->told_waiting = g->id;
+		later(m, next ? GC_RETRY_MS : GC_POLL_MS);
+		return;
+	}
+	if (g->survey_sig != signature(m)) {
+		survey(m);
+		return;
+	}
+	g->redo = false;
+	if (next && state == MASTER_GC_UNDECIDED) {
+		decide(m);
+		return;
+	}
+	if (!next && g->owed_count && g->owed_id != g->redo_given_up &&
+	    master_pack_tid_of(m, g->owed_id, &g->pack_tid)) {
+		g->redo = true;
+		g->id = g->owed_id;
+		neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": %u cell(s) missed its garbage collection: "
+			"collected again for them", g->id, g->owed_count);
+	} else if (!next) {
+		later(m, GC_POLL_MS);
+		return;
+	}
+	if (start_marks(m))
+		later(m, 0);
+	else
+		finish(m, true);
+}
+
 static void trans_page_done(struct master *m)
 {
 	struct master_gc *g = m->gc;
@@ -497,54 +812,38 @@ static void trans_page_done(struct master *m)
 static void step(struct master *m)
 {
 	struct master_gc *g = m->gc;
-	bool foreign;
 
 	if (g == NULL || g->pending)
 		return;
 	/* cells moved meanwhile (a tweak, a storage lost): a cell may have
 	 * missed pages, so the attempt starts over on the new table */
-	if (g->phase != GC_IDLE && g->phase != GC_DECIDING && g->ptid != m->pt.ptid)
+	if (g->phase != GC_IDLE && g->phase != GC_DECIDING && g->phase != GC_SURVEY &&
+	    g->ptid != m->pt.ptid)
 		g->failed = true;
 	if (g->failed) {
-		neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": garbage collection %s", g->id,
-			g->abandon ? "abandoned" : "interrupted: started over later");
+		if (g->phase == GC_SURVEY)
+			g->survey_sig = 0;
+		else
+			neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": garbage collection %s",
+				g->id, g->abandon ? "abandoned" : "interrupted: started over later");
 		finish(m, g->abandon);
 		later(m, GC_RETRY_MS);
 		return;
 	}
 	switch (g->phase) {
-	case GC_IDLE: {
-		enum master_gc_state state;
-
-		if (!master_pack_gc_next(m, &g->id, &g->pack_tid, &state))
-			return;
-		if (!cluster_ready(m, &foreign)) {
-			if (foreign) {
-				neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": a storage does not "
-					"collect garbage (upstream's, or --disable-pack): packed "
-					"without garbage collection", g->id);
-				master_pack_gc_set(m, g->id, MASTER_GC_NONE);
-				later(m, 0);
-			} else {
-				/* said once per order: a synchronous pack waits
-				 * here while a replica is down */
-				if (g->told_waiting != g->id)
-					neo_log(NEO_LOG_WARNING, "pack %016" PRIx64 ": garbage "
-						"collection waits until every cell is readable on "
-						"a running storage", g->id);
-				g->told_waiting = g->id;
-				later(m, GC_RETRY_MS);
-			}
-			return;
-		}
-		if (state == MASTER_GC_UNDECIDED)
-			decide(m);
-		else if (start_marks(m))
-			later(m, 0);
-		else
-			finish(m, true);
-		break;
-	}
+	case GC_IDLE:
+		idle_step(m);
+		return;
+	case GC_SURVEY:
+		survey_done(m);
+		later(m, 0);
+		return;
+	case GC_RECORD:
+		neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": garbage collection done (%" PRIu64
+			" transaction(s) left empty removed)", g->id, g->dropped);
+		finish(m, true);
+		later(m, 0);
+		return;
 	case GC_DECIDING:
 		later(m, 0);
 		return;
@@ -602,7 +901,7 @@ static void step(struct master *m)
 		/* the page is swept: let commits in, then the next one */
 		release_begins(m);
 		g->phase = GC_BARRIER;
-		later(m, 0);
+		later(m, g->page_delay_ms);
 		break;
 	case GC_TRANS:
 		if (g->trans_tids) {
@@ -616,10 +915,11 @@ static void step(struct master *m)
 
 			ask(m, page_node(m, true), NEO_ASK_GC_TRANSACTIONS, &req, NULL);
 		} else {
-			neo_log(NEO_LOG_INFO, "pack %016" PRIx64 ": garbage collection done (%"
-				PRIu64 " transaction(s) left empty removed)", g->id, g->dropped);
-			finish(m, true);
-			later(m, 0);
+			/* the cells swept are recorded (section 14.3) */
+			g->phase = GC_RECORD;
+			ask_storages(m, true);
+			if (g->pending == 0 && !g->failed)
+				later(m, 0);
 		}
 		break;
 	}
@@ -743,7 +1043,8 @@ static void answered(struct neo_conn *conn, enum neo_ask_status status, struct n
 			(int)e->message.size, (const char *)e->message.data);
 		g->failed = true;
 		/* only what the storage cannot read: a lost one is retried */
-		g->abandon = g->phase != GC_DECIDING;
+		g->abandon = g->phase != GC_DECIDING && g->phase != GC_SURVEY &&
+			     g->phase != GC_RECORD;
 	} else {
 		switch (answer->code) {
 		case NEO_ANSWER_TRANSACTION_INFORMATION:
@@ -765,6 +1066,10 @@ static void answered(struct neo_conn *conn, enum neo_ask_status status, struct n
 			break;
 		case NEO_ANSWER_GC_TRANSACTIONS:
 			trans_answered(m, NULL, answer->args);
+			break;
+		case NEO_ANSWER_GC_SWEPT:
+			if (g->phase == GC_SURVEY)
+				survey_answered(m, a->nid, answer->args);
 			break;
 		case NEO_ANSWER_GC_REVISIONS_KEPT: {
 			const struct neo_answer_gc_revisions_kept *r = answer->args;
@@ -792,7 +1097,7 @@ static void answered(struct neo_conn *conn, enum neo_ask_status status, struct n
 static const char *const phase_names[] = {
 	[GC_IDLE] = "", [GC_DECIDING] = "deciding", [GC_FUTURE] = "future",
 	[GC_MARK] = "mark", [GC_BARRIER] = "sweep", [GC_SWEEP] = "sweep",
-	[GC_TRANS] = "transactions",
+	[GC_TRANS] = "transactions", [GC_SURVEY] = "survey", [GC_RECORD] = "recording",
 };
 
 /* How far the partitions of a phase that goes partition by partition (cell
@@ -829,7 +1134,9 @@ bool master_gc_progress(struct master *m, struct neo_progress *out)
 	double now = master_metrics_clock(), elapsed, fraction = -1;
 	bool by_partition;
 
-	if (g == NULL || g->phase == GC_IDLE)
+	/* a survey of the storages' records is a short query between
+	 * collections, not a collection: nothing to show */
+	if (g == NULL || g->phase == GC_IDLE || g->phase == GC_SURVEY)
 		return false;
 	/* a new phase, order or attempt: its pace starts now (the barrier
 	 * and the sweep of pages alternate: one phase) */
@@ -916,6 +1223,40 @@ bool master_gc_hold_begin(struct master *m, struct neo_node *node, struct neo_co
 	return true;
 }
 
+bool master_gc_hold_replicated(struct master *m, uint32_t partition, int32_t nid)
+{
+	struct master_gc *g = m->gc;
+
+	/* not a storage of ours, or no collection ever seen (a survey
+	 * found none) */
+	if (g == NULL || g->timer == NULL || m->state != NEO_CLUSTER_RUNNING ||
+	    !node_usable(neo_nodes_by_nid(&m->nodes, nid)) ||
+	    (g->survey_sig != 0 && g->last_collection == 0))
+		return false;
+	if (deferred(g, partition, nid, false))
+		return true;
+	if (g->deferred_count == g->deferred_cap) {
+		uint32_t cap = g->deferred_cap ? g->deferred_cap * 2 : 16;
+		struct gc_cell *grown = neo_realloc(g->deferred, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return false;
+		g->deferred = grown;
+		g->deferred_cap = cap;
+	}
+	/* an attempt under way may have passed its partition already */
+	g->deferred[g->deferred_count++] = (struct gc_cell){
+		partition, nid, 0,
+		g->phase == GC_IDLE || g->phase == GC_SURVEY || g->phase == GC_DECIDING };
+	neo_log(NEO_LOG_INFO, "partition %u replicated: up to date once its garbage collection "
+		"is known to be done", partition);
+	/* the survey says whether it missed the last collection */
+	g->survey_sig = 0;
+	if (g->phase == GC_IDLE && g->pending == 0)
+		later(m, 0);
+	return true;
+}
+
 void master_gc_committed(struct master *m, const uint64_t *oids, uint32_t count)
 {
 	struct master_gc *g = m->gc;
@@ -954,9 +1295,18 @@ void master_gc_conn_lost(struct master *m, struct neo_conn *conn)
 {
 	struct master_gc *g = m->gc;
 	struct held_begin **at;
+	uint32_t kept = 0;
 
 	if (g == NULL)
 		return;
+	/* a storage gone: its held cells replicate again and tell again */
+	for (uint32_t i = 0; i < g->deferred_count; i++) {
+		struct neo_node *node = neo_nodes_by_nid(&m->nodes, g->deferred[i].nid);
+
+		if (node == NULL || node->conn != conn)
+			g->deferred[kept++] = g->deferred[i];
+	}
+	g->deferred_count = kept;
 	at = &g->held;
 	while (*at) {
 		struct held_begin *h = *at;
@@ -985,6 +1335,9 @@ void master_gc_stop(struct master *m)
 	}
 	if (g->timer)
 		event_free(g->timer);
+	neo_free(g->seen);
+	neo_free(g->owed);
+	neo_free(g->deferred);
 	neo_free(g);
 	m->gc = NULL;
 }
@@ -1002,6 +1355,13 @@ void master_gc_reset(struct master *m)
 	g->phase = GC_IDLE;
 	g->failed = g->abandon = false;
 	g->holding = false;
+	g->redo = false;
+	g->survey_sig = 0;
+	/* the storages replicate again and tell */
+	g->deferred_count = 0;
+	/* surveyed and resumed once running again */
+	if (g->timer)
+		later(m, GC_POLL_MS);
 	while (g->held) {
 		struct held_begin *h = g->held;
 

@@ -287,14 +287,24 @@ void master_pack_learn(struct master *m, const struct neo_answer_pack_orders *or
 bool master_pack_known(struct master *m, uint64_t id);
 /* Garbage collection of pack orders (core/cluster/cluster.md section
  * 14.2): NONE (none, or done), UNDECIDED (the pack transaction's
- * extension not read yet), PENDING (to collect).  An order is given to
- * the storages only when it is NONE or DONE. */
-enum master_gc_state { MASTER_GC_NONE, MASTER_GC_UNDECIDED, MASTER_GC_PENDING, MASTER_GC_DONE };
+ * extension not read yet), PENDING (to collect), RECOVERED (learnt from
+ * the storages by a master that restarted: whether its collection was
+ * over is found out from the storages, section 14.3).  An order is given
+ * to the storages only when it is NONE or DONE (or, while the cluster is
+ * not RUNNING, RECOVERED). */
+enum master_gc_state { MASTER_GC_NONE, MASTER_GC_UNDECIDED, MASTER_GC_PENDING, MASTER_GC_DONE,
+		       MASTER_GC_RECOVERED };
 /* The first order whose garbage collection is UNDECIDED or PENDING. */
 bool master_pack_gc_next(struct master *m, uint64_t *id, uint64_t *pack_tid,
 			 enum master_gc_state *state);
 /* Sets it; NONE or DONE gives the order to the storages. */
 void master_pack_gc_set(struct master *m, uint64_t id, enum master_gc_state state);
+/* RECOVERED orders: those up to last_settled (the last order a storage
+ * was given, so whose collection was over) become NONE, the others
+ * UNDECIDED (decided and collected again); foreign: all NONE. */
+void master_pack_gc_recovered(struct master *m, uint64_t last_settled, bool foreign);
+/* The pack tid of a known order; false if unknown. */
+bool master_pack_tid_of(struct master *m, uint64_t id, uint64_t *pack_tid);
 
 /* master/gc.c: pack's garbage collection over the storages. */
 void master_gc_kick(struct master *m);
@@ -303,6 +313,10 @@ bool master_gc_hold_begin(struct master *m, struct neo_node *node, struct neo_co
 			  struct neo_packet *pkt);
 /* A commit's oids: their new revisions' references count. */
 void master_gc_committed(struct master *m, const uint64_t *oids, uint32_t count);
+/* A cell replicated (NotifyReplicationDone): true when it stays
+ * OUT_OF_DATE until swept for the last collection, if it missed it
+ * (core/cluster/cluster.md section 14.3); gc.c makes it UP_TO_DATE. */
+bool master_gc_hold_replicated(struct master *m, uint32_t partition, int32_t nid);
 void master_gc_conn_lost(struct master *m, struct neo_conn *conn);
 /* Operation stopped: the attempt ends (it starts over when running). */
 void master_gc_reset(struct master *m);

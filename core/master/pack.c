@@ -138,6 +138,32 @@ void master_pack_gc_set(struct master *m, uint64_t id, enum master_gc_state stat
 	}
 }
 
+void master_pack_gc_recovered(struct master *m, uint64_t last_settled, bool foreign)
+{
+	for (struct master_pack_order *o = m->pack_orders; o; o = o->next) {
+		if (o->gc != MASTER_GC_RECOVERED)
+			continue;
+		if (foreign || o->id <= last_settled) {
+			master_pack_gc_set(m, o->id, MASTER_GC_NONE);
+			continue;
+		}
+		/* no storage was given it: its collection may not be over */
+		neo_log(NEO_LOG_INFO, "pack %016llx: recovered, its collection not known to be "
+			"over: its garbage collection is decided again", (unsigned long long)o->id);
+		o->gc = MASTER_GC_UNDECIDED;
+	}
+}
+
+bool master_pack_tid_of(struct master *m, uint64_t id, uint64_t *pack_tid)
+{
+	for (struct master_pack_order *o = m->pack_orders; o; o = o->next)
+		if (o->id == id) {
+			*pack_tid = o->pack_tid;
+			return true;
+		}
+	return false;
+}
+
 uint64_t master_pack_last_approved(struct master *m)
 {
 	uint64_t last = m->pack_completed;
@@ -147,6 +173,14 @@ uint64_t master_pack_last_approved(struct master *m)
 		if (o->id > last)
 			last = o->id;
 	return last;
+}
+
+/* Backup mode: no garbage collection, so recovered orders are given at
+ * once. */
+static bool backing_up(const struct master *m)
+{
+	return m->state == NEO_CLUSTER_STARTING_BACKUP || m->state == NEO_CLUSTER_BACKINGUP ||
+	       m->state == NEO_CLUSTER_STOPPING_BACKUP;
 }
 
 void master_pack_ask_orders(struct master *m, struct neo_node *node, struct neo_conn *conn,
@@ -170,7 +204,8 @@ void master_pack_ask_orders(struct master *m, struct neo_node *node, struct neo_
 
 		/* an order whose garbage is still to collect, and the ones
 		 * after it, are given once it is collected */
-		if (o->gc == MASTER_GC_UNDECIDED || o->gc == MASTER_GC_PENDING)
+		if (o->gc == MASTER_GC_UNDECIDED || o->gc == MASTER_GC_PENDING ||
+		    (o->gc == MASTER_GC_RECOVERED && !backing_up(m)))
 			break;
 		if (o->id < min_id)
 			continue;
@@ -306,8 +341,10 @@ void master_pack_reset(struct master *m)
 	}
 }
 
-/* Inserts an approved order unless known; true if added. */
-static bool add_order(struct master *m, const struct neo_pack_order_entry *e)
+/* Inserts an approved order unless known, with gc as its collection
+ * (a partial one: none); true if added. */
+static bool add_order(struct master *m, const struct neo_pack_order_entry *e,
+		      enum master_gc_state gc)
 {
 	struct master_pack_order **at = &m->pack_orders, *order;
 
@@ -321,6 +358,7 @@ static bool add_order(struct master *m, const struct neo_pack_order_entry *e)
 	order->id = e->id;
 	order->partial = e->partial;
 	order->pack_tid = e->pack_tid;
+	order->gc = e->partial ? MASTER_GC_NONE : gc;
 	if (e->oids.has && e->oids.v.count) {
 		order->oids = neo_malloc(e->oids.v.count * sizeof *order->oids);
 		if (order->oids == NULL) {
@@ -356,7 +394,9 @@ static void orders_recovered(struct neo_conn *conn, enum neo_ask_status status,
 	for (uint32_t i = 0; i < orders->orders.count; i++) {
 		const struct neo_pack_order_entry *e = &orders->orders.items[i];
 
-		if (e->approved.has && e->approved.v && add_order(m, e))
+		/* its collection may have been interrupted by our restart
+		 * (core/cluster/cluster.md section 14.3) */
+		if (e->approved.has && e->approved.v && add_order(m, e, MASTER_GC_RECOVERED))
 			added[count++] = e->id;
 	}
 	if (count) {
@@ -364,6 +404,7 @@ static void orders_recovered(struct neo_conn *conn, enum neo_ask_status status,
 
 		neo_log(NEO_LOG_INFO, "%u pack order(s) recovered from a storage", count);
 		master_broadcast(m, NEO_NOTIFY_PACK_SIGNED, &signed_orders, true, false, false);
+		master_gc_kick(m);
 	}
 	neo_free(added);
 }
@@ -401,7 +442,7 @@ void master_pack_learn(struct master *m, const struct neo_answer_pack_orders *or
 			continue;
 		}
 		approved[signed_orders.approved.count++] = e->id;
-		if (add_order(m, e))
+		if (add_order(m, e, MASTER_GC_NONE))
 			added++;
 	}
 	if (added)

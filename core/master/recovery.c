@@ -655,7 +655,8 @@ void master_storage_replication_done(struct master *m, struct neo_node *node,
 	/* as upstream: only from a storage that asked which transactions
 	 * were unfinished (its cells are "updatable") */
 	if (done->partition >= 0 && done->partition < m->pt.num_partitions
-	    && master_node_data(node) && master_node_data(node)->replication_watch)
+	    && master_node_data(node) && master_node_data(node)->replication_watch
+	    && !master_gc_hold_replicated(m, (uint32_t)done->partition, node->nid))
 		master_pt_replicated(m, (uint32_t)done->partition, node->nid);
 }
 

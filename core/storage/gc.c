@@ -16,10 +16,19 @@
  *   transactions up to the pack tid with their oids, whether a revision
  *   survives the pack, and the deletion of transactions left empty (the
  *   others are flagged packed: undo stops there, as FileStorage's).
+ * - AskGCSwept: the master records, at the end of a collection, which
+ *   own cells it swept (config key gc_swept_<partition>: the last order
+ *   whose garbage left them); the answer gives, per partition, that id
+ *   (0 where none or no own cell), and gc_settled, the last approved
+ *   order the master listed to this node (AskPackOrders lists an order
+ *   only once its collection is over): from them a master finds the
+ *   cells that missed a collection and the orders whose collection a
+ *   restart interrupted (core/cluster/cluster.md section 14.3).
  */
 #include "storage/storage.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -224,8 +233,9 @@ void storage_gc_transactions(struct storage *s, struct neo_conn *conn, struct ne
 				  ? (uint64_t)req->length : GC_MAX_TRANSACTIONS;
 	int rc;
 
+	/* readable, or replicated and held back until swept (section 14.3) */
 	if (req->partition < 0 || partition >= s->pt.num_partitions ||
-	    !storage_readable(s, partition)) {
+	    !(storage_readable(s, partition) || storage_replication_complete(s, partition))) {
 		storage_send_error(conn, pkt->msg_id, NEO_ERROR_PROTOCOL_ERROR,
 				   "partition %" PRId64 " not readable here", req->partition);
 		return;
@@ -379,4 +389,66 @@ void storage_gc_drop_transactions(struct storage *s, struct neo_conn *conn,
 	if (storage_db_failed(s, rc, "dropping emptied transactions"))
 		return;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_GC_DROP_TRANSACTIONS, &answer);
+}
+
+/* The config key of an own cell's last collection. */
+static void swept_key(char *key, size_t size, uint32_t partition)
+{
+	snprintf(key, size, "gc_swept_%u", partition);
+}
+
+void storage_gc_swept(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
+{
+	const struct neo_ask_gc_swept *req = pkt->args;
+	uint32_t np = s->pt.num_partitions;
+	uint64_t *swept = neo_calloc((size_t)np + 1, sizeof *swept);
+	struct neo_answer_gc_swept answer = { { swept, np }, 0 };
+	char key[32];
+	int rc = 0;
+
+	if (swept == NULL) {
+		storage_send_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < req->partitions.count && rc == 0; i++) {
+		int64_t p = req->partitions.items[i];
+
+		if (p < 0 || (uint64_t)p >= np || storage_cell_state(s, (uint32_t)p) < 0)
+			continue;
+		swept_key(key, sizeof key, (uint32_t)p);
+		rc = storage_config_set_tid(s, key, req->pack_id, true);
+	}
+	if (rc == 0 && req->partitions.count)
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC) == NEO_BACKEND_OK ? 0 : -1;
+	for (uint32_t p = 0; p < np && rc == 0; p++) {
+		if (storage_cell_state(s, p) < 0)
+			continue;
+		swept_key(key, sizeof key, p);
+		if (storage_config_get_tid(s, key, &swept[p]) != 0)
+			swept[p] = 0;
+	}
+	if (storage_config_get_tid(s, "gc_settled", &answer.settled) != 0)
+		answer.settled = 0;
+	if (rc != 0)
+		storage_send_error(conn, pkt->msg_id, NEO_ERROR_NOT_READY,
+				   "recording the garbage collection failed");
+	else
+		neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_GC_SWEPT, &answer);
+out:
+	neo_free(swept);
+}
+
+void storage_gc_settled(struct storage *s, const struct neo_answer_pack_orders *orders)
+{
+	uint64_t last = 0, settled = 0;
+
+	for (uint32_t i = 0; i < orders->orders.count; i++)
+		if (orders->orders.items[i].approved.has && orders->orders.items[i].approved.v &&
+		    orders->orders.items[i].id > last)
+			last = orders->orders.items[i].id;
+	if (last == 0 || (storage_config_get_tid(s, "gc_settled", &settled) == 0 && settled >= last))
+		return;
+	if (storage_config_set_tid(s, "gc_settled", last, true) != 0 ||
+	    s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC) != NEO_BACKEND_OK)
+		neo_log(NEO_LOG_WARNING, "recording the last pack order listed failed");
 }

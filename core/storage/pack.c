@@ -295,6 +295,7 @@ static void orders_answered(struct neo_conn *conn, enum neo_ask_status status,
 	    !s->operational)
 		return;
 	orders = answer->args;
+	storage_gc_settled(s, orders);
 	if (s->opts->disable_pack) {
 		for (uint32_t i = 0; i < orders->orders.count; i++)
 			if (orders->orders.items[i].approved.has && orders->orders.items[i].approved.v

@@ -261,7 +261,12 @@ void storage_ask_oids_from(struct storage *s, struct neo_conn *conn, struct neo_
 
 	if (!storage_backend_require(s, conn, pkt->msg_id, oid_range, "object list"))
 		return;
-	if (req->partition < 0 || refuse_unreadable(s, conn, pkt->msg_id, (uint32_t)req->partition))
+	if (req->partition < 0)
+		return;
+	/* our master's garbage collection also lists a replicated cell not
+	 * readable yet (core/cluster/cluster.md section 14.3) */
+	if (!(conn == s->master_conn && storage_replication_complete(s, (uint32_t)req->partition))
+	    && refuse_unreadable(s, conn, pkt->msg_id, (uint32_t)req->partition))
 		return;
 	s->be->oid_range(s->db, (uint32_t)req->partition, req->min_oid, req->tid,
 			 req->length > 0 ? (uint64_t)req->length : 0, neo_id_list_add, &oids);

@@ -52,6 +52,7 @@ static const struct storage_route {
 	{ MASTER, NEO_ASK_GC_DROP_TRANSACTIONS, storage_gc_drop_transactions },
 	/* progress of import and pack, asked by our master (progress.c) */
 	{ MASTER, NEO_ASK_PROGRESS, storage_progress_ask },
+	{ MASTER, NEO_ASK_GC_SWEPT, storage_gc_swept },
 
 	/* Clients and storages, once identified (peers.c): reads (read.c);
 	 * the master too reads a transaction and lists oids for pack's GC. */

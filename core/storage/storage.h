@@ -425,7 +425,11 @@ void storage_drop_stop(struct storage *s);
 /* gc.c: pack's garbage collection, asked by the master
  * (core/cluster/cluster.md section 14.2). */
 storage_handler storage_gc_references, storage_gc_sweep, storage_gc_transactions,
-	storage_gc_revisions_kept, storage_gc_drop_transactions;
+	storage_gc_revisions_kept, storage_gc_drop_transactions, storage_gc_swept;
+/* The master's list of orders (AskPackOrders): the last one approved is
+ * kept as gc_settled (its garbage collection is over). */
+struct neo_answer_pack_orders;
+void storage_gc_settled(struct storage *s, const struct neo_answer_pack_orders *orders);
 
 void storage_pack_update(struct storage *s);
 /* --disable-pack: the approved orders are reported done, not applied. */

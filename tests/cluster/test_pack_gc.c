@@ -14,8 +14,11 @@
  *     go; neoctl check finds the replicas equal;
  *   - a record that is no pickle stops the collection of that pack (never
  *     guessed): the pack completes without it.
- *   - with a storage down, the collection waits (the master says so in
- *     its log) and runs once the storage is back.
+ *   - with a replica down, a synchronous pack with gc returns, having
+ *     collected on the live storage; the replica, back, is swept too
+ *     (neoctl check equal; alone, it lacks the unreachable object);
+ *   - the master killed (-9) in the middle of a collection: the restarted
+ *     master collects that order again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +126,22 @@ static bool replicas_equal(void)
 	return false;
 }
 
+/* Every cell of both storages UP_TO_DATE (waits up to 30 s); a cell that
+ * missed a collection is swept before (core/cluster/cluster.md 14.3). */
+static bool all_up_to_date(void)
+{
+	char out[4096];
+
+	for (int waited = 0; waited < 30000; waited += 200) {
+		cluster_neoctl(&tc, out, sizeof out, "print pt");
+		if (strstr(out, "S1 R UUUU") && strstr(out, "S2 R UUUU"))
+			return true;
+		usleep(200000);
+	}
+	tap_diag("%s", out);
+	return false;
+}
+
 int main(void)
 {
 	struct neo_client *client = NULL;
@@ -130,6 +149,9 @@ int main(void)
 	struct record r;
 	int rc;
 
+	/* a pause after each page swept, so that the master can be killed in
+	 * the middle of a collection (core/cluster/cluster.md section 14.3) */
+	setenv("NEO_TEST_GC_PAGE_DELAY_MS", "150", 1);
 	cluster_init(&tc, "packgc", 4, 1, 2, 1);
 	cluster_start(&tc);
 	cluster_start_admin(&tc);
@@ -205,11 +227,12 @@ int main(void)
 		tap_ok(loadable(client, oid[8]), "the raw record stays");
 	}
 
-	/* a storage down: the collection waits for it, and says so */
+	/* a replica down: the pack collects on the live one and returns; the
+	 * replica, back, is swept too (core/cluster/cluster.md section 14.3) */
 	{
 		const enum ref_form fr[] = { STRONG_TUPLE };
 		uint64_t refs[] = { oid[1] }, lone, lone_serial;
-		bool told = false;
+		int done = cluster_log_count(&tc, "master0.log", "garbage collection done");
 
 		make_record(&r, refs, fr, 1, 0);
 		serial[0] = store(client, oid[0], serial[0], r.bytes, r.size);
@@ -217,18 +240,79 @@ int main(void)
 		make_record(&r, NULL, NULL, 0, 0);
 		lone_serial = store(client, lone, 0, r.bytes, r.size);
 		cluster_kill(&tc.storages[1], SIGKILL);
-		rc = neo_client_pack_gc(client, lone_serial, 1, false, &pack_id);
-		for (int waited = 0; waited < 10000 && !told; waited += 100) {
-			told = cluster_log_count(&tc, "master0.log", "garbage collection waits") > 0;
-			if (!told)
-				usleep(100000);
-		}
-		tap_ok(rc == NEO_CLIENT_OK && serial[0] && lone_serial && told,
-		       "with a storage down, the master logs that the collection waits");
+		alarm(50);	/* a pack that would wait for the dead replica */
+		rc = neo_client_pack_gc(client, lone_serial, 1, true, &pack_id);
+		alarm(0);
+		tap_ok(rc == NEO_CLIENT_OK && serial[0] && lone_serial &&
+		       cluster_log_count(&tc, "master0.log", "garbage collection done") == done + 1,
+		       "with a replica down, a synchronous pack with gc returns (%d)", rc);
+		tap_ok(cluster_log_count(&tc, "master0.log", "garbage collection waits") == 0,
+		       "the master did not wait for the dead replica");
+		tap_ok(!loadable(client, lone) && loadable(client, oid[1]),
+		       "the unreachable object is gone on the live storage, the reachable stays");
 		cluster_start_storage(&tc, 1);
-		rc = neo_client_wait_for_pack(client, pack_id);
-		tap_ok(rc == NEO_CLIENT_OK && !loadable(client, lone) && loadable(client, oid[1]),
-		       "once it is back, the collection runs: the unreachable object goes (%d)", rc);
+		/* its cells stay OUT_OF_DATE, replicated, until swept */
+		tap_ok(all_up_to_date(), "the replica back: its cells up to date again");
+		tap_ok(cluster_log_count(&tc, "master0.log", "missed its garbage collection") > 0 &&
+		       cluster_log_count(&tc, "master0.log", "garbage collection done") >= done + 2,
+		       "the master collected again for the cells that missed the collection");
+		tap_ok(replicas_equal(), "neoctl check: the replicas are equal");
+		/* the live storage stopped: reads come from the replica alone */
+		cluster_kill(&tc.storages[0], SIGTERM);
+		usleep(500000);
+		tap_ok(!loadable(client, lone) && loadable(client, oid[1]) &&
+		       loadable(client, oid[0]),
+		       "on the replica alone: the unreachable object is gone, the others load");
+		cluster_start_storage(&tc, 0);
+		tap_ok(all_up_to_date(), "both storages up to date again");
+	}
+
+	/* the master killed in the middle of a collection: the restarted one
+	 * makes it again (core/cluster/cluster.md section 14.3) */
+	{
+		const enum ref_form fr[] = { STRONG_TUPLE };
+		uint64_t refs[] = { oid[1] }, junk[3], last_junk = 0;
+		int marked = cluster_log_count(&tc, "master0.log", "reachable oid(s) marked");
+		struct neo_client *again = NULL;
+
+		neo_client_new_oids(client, 3, junk);
+		make_record(&r, NULL, NULL, 0, 0);
+		for (int i = 0; i < 3; i++)
+			last_junk = store(client, junk[i], 0, r.bytes, r.size);
+		make_record(&r, refs, fr, 1, 0);
+		serial[0] = store(client, oid[0], serial[0], r.bytes, r.size);
+		rc = neo_client_pack_gc(client, serial[0], 1, false, &pack_id);
+		tap_ok(rc == NEO_CLIENT_OK && last_junk && serial[0], "a pack with gc ordered");
+		for (int waited = 0; waited < 30000 && cluster_log_count(&tc, "master0.log",
+				"reachable oid(s) marked") <= marked; waited += 50)
+			usleep(50000);
+		usleep(300000);	/* a page or two swept (NEO_TEST_GC_PAGE_DELAY_MS) */
+		tap_ok(cluster_log_count(&tc, "master0.log", "reachable oid(s) marked") > marked,
+		       "the collection is sweeping");
+		{
+			int done = cluster_log_count(&tc, "master0.log", "garbage collection done");
+
+			cluster_kill(&tc.masters[0], SIGKILL);
+			tap_ok(cluster_log_count(&tc, "master0.log", "garbage collection done") ==
+			       done, "the master killed before the end of the collection");
+			cluster_start_master(&tc, 0);
+			tap_ok(cluster_log_has(&tc, "master0.log", "is decided again", 30000),
+			       "the restarted master finds the order's collection unfinished");
+			for (int waited = 0; waited < 30000 && cluster_log_count(&tc, "master0.log",
+					"garbage collection done") <= done; waited += 100)
+				usleep(100000);
+			tap_ok(cluster_log_count(&tc, "master0.log", "garbage collection done") > done,
+			       "it collects the order's garbage");
+		}
+		rc = cluster_client(&tc, NULL, &again, NULL, NULL);
+		if (rc == NEO_CLIENT_OK)
+			rc = neo_client_wait_for_pack(again, pack_id);
+		tap_ok(rc == NEO_CLIENT_OK && !loadable(again, junk[0]) && !loadable(again, junk[1]) &&
+		       !loadable(again, junk[2]) && loadable(again, oid[0]) && loadable(again, oid[1]),
+		       "the unreachable objects are gone, the reachable ones stay (%d)", rc);
+		tap_ok(replicas_equal(), "neoctl check: the replicas are equal");
+		if (again)
+			neo_client_close(again);
 	}
 	neo_client_close(client);
 	cluster_stop(&tc);
