@@ -73,6 +73,10 @@ struct neo_db {
 	rocksdb_column_family_handle_t **other_cf;
 	size_t other_cf_count;
 	rocksdb_writebatch_wi_t *batch;
+	/* data_ref keys put in the batch since it was last written or
+	 * cleared: none lets a reference check skip the batch's iterator
+	 * (rocksdb_maintenance.c: referenced) */
+	size_t staged_refs;
 	bool unsynced;			/* a LAZY commit not yet made durable */
 	bool dedup;
 	int lock_fd;			/* flock()ed directory: one node per database */

@@ -76,6 +76,7 @@ int neo_rocks_write(struct neo_db *db, bool sync)
 		if (error != NULL)
 			return neo_rocks_fail(db, neo_rocks_status_of(error), "commit", error);
 		rocksdb_writebatch_wi_clear(db->batch);
+		db->staged_refs = 0;
 		if (!sync)
 			db->unsynced = true;
 	} else if (sync && db->unsynced) {
