@@ -7,7 +7,7 @@ top_builddir=${abs_top_builddir:-$(pwd)}
 out=$(mktemp "${TMPDIR:-/tmp}/neo-scale-short-XXXXXX")
 "$top_builddir/tests/bench/scale_bench" "$engine" 20000 >"$out" 2>&1
 status=$?
-echo "1..8"
+echo "1..9"
 sed 's/^/# /' "$out"
 check() {
 	if grep -q "$2" "$out"; then echo "ok $1 - $3"; else echo "not ok $1 - $3"; fi
@@ -23,4 +23,5 @@ check 6 '^kill -9 of storage S[0-9]* .*RUNNING [0-9.]* s after its restart, ever
 	"time back after a kill -9"
 check 7 '^catch-up of a new storage .*: [0-9.]* MB/s' "catch-up MB/s of a new storage"
 check 8 '^storage 2 RSS after its catch-up: peak [0-9.]* MiB' "the new storage's RSS"
+check 9 "^catch-up CPU time: new storage [0-9.]* s" "the catch-up's CPU time"
 rm -f "$out"
