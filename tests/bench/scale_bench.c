@@ -204,10 +204,10 @@ static double engine_cache_mib(const char *engine, const char **what)
 		*what = "block cache 64 MiB + memtables up to 64 MiB";
 		return 128;
 	}
-	/* backends/sqlite/sqlite_module.c leaves SQLite's default page
-	 * cache, cache_size -2000 (KiB), on its one connection */
-	*what = "SQLite page cache, cache_size -2000 = 1.95 MiB";
-	return 2000.0 / 1024;
+	/* backends/sqlite/sqlite_module.c: CACHE_SIZE_KIB, on its one
+	 * connection */
+	*what = "SQLite page cache, cache_size -32768 KiB";
+	return 32;
 }
 
 static void print_rss(const char *when, const char *engine)
