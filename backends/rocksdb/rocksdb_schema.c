@@ -34,17 +34,21 @@ static const char *const family_names[NEO_CF_COUNT] = {
  * writes). */
 #define RESTART_WAL_BYTES (32u << 20)
 
-/* db->options with avoid_flush_during_recovery set; unchanged if this
- * RocksDB does not know the option. */
-static int avoid_flush_during_recovery(struct neo_db *db)
+/* db->options with the options below set; unchanged if this RocksDB
+ * does not know one.  At open, RocksDB reads the properties and sizes of
+ * every table file (it can take seconds on a busy disk): only
+ * compaction's statistics need them. */
+#define OPEN_OPTIONS "avoid_flush_during_recovery=true;skip_stats_update_on_db_open=true;" \
+	"skip_checking_sst_file_sizes_on_db_open=true"
+
+static int set_open_options(struct neo_db *db)
 {
 	rocksdb_options_t *tuned = rocksdb_options_create();
 	char *error = NULL;
 
 	if (tuned == NULL)
 		return NEO_BACKEND_EIO;
-	rocksdb_get_options_from_string(db->options, "avoid_flush_during_recovery=true", tuned,
-					&error);
+	rocksdb_get_options_from_string(db->options, OPEN_OPTIONS, tuned, &error);
 	if (error != NULL) {
 		free(error);
 		rocksdb_options_destroy(tuned);
@@ -91,9 +95,9 @@ int neo_rocks_make_options(struct neo_db *db)
 	 * WAL to replay stays under RESTART_WAL_BYTES (the families holding
 	 * the oldest log are flushed past it), and what it replays stays in
 	 * memtables instead of being flushed to tables before the open
-	 * returns (the C API has no setter for that one). */
+	 * returns (the C API has no setter for that one: OPEN_OPTIONS). */
 	rocksdb_options_set_max_total_wal_size(db->options, RESTART_WAL_BYTES);
-	return avoid_flush_during_recovery(db);
+	return set_open_options(db);
 }
 
 int neo_rocks_write(struct neo_db *db, bool sync)
