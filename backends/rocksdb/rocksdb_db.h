@@ -73,6 +73,16 @@ struct neo_db {
 	rocksdb_column_family_handle_t **other_cf;
 	size_t other_cf_count;
 	rocksdb_writebatch_wi_t *batch;
+	/* data_ref keys put in the batch since it was last written or
+	 * cleared: none lets a reference check skip the batch's iterator
+	 * (rocksdb_maintenance.c: referenced) */
+	size_t staged_refs;
+	/* Where the last drop step stopped (rocksdb_pack.c: drop_step): the
+	 * next one seeks there instead of walking the tombstones of every
+	 * step before it. */
+	bool drop_cursor_set;
+	uint32_t drop_partition;
+	uint64_t drop_tid, drop_oid;
 	bool unsynced;			/* a LAZY commit not yet made durable */
 	bool dedup;
 	int lock_fd;			/* flock()ed directory: one node per database */

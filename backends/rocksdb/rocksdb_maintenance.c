@@ -194,14 +194,75 @@ int neo_rocks_obj_delete(struct neo_db *db, uint32_t partition, uint64_t oid,
 	return status;
 }
 
-/* Whether any revision, committed or staged, references data_id. */
-static bool referenced(rocksdb_iterator_t *refs, uint64_t data_id)
+/* Whether a committed key the batch does not delete is there. */
+static bool live_in_batch(struct neo_db *db, const char *key, size_t n, int *status)
 {
-	struct neo_rocks_key prefix = { .n = 0 };
+	char *error = NULL, *value;
+	size_t size;
+
+	value = rocksdb_writebatch_wi_get_from_batch_and_db_cf(db->batch, db->rdb, db->read,
+							      db->cf[NEO_CF_DATA_REF], key, n,
+							      &size, &error);
+	if (error != NULL) {
+		*status = neo_rocks_fail(db, neo_rocks_status_of(error), "reading a reference",
+					 error);
+		return true;
+	}
+	free(value);
+	return value != NULL;
+}
+
+/*
+ * Whether any revision, committed or staged, references data_id.  The
+ * seek is bounded to the id's own keys: unbounded, it walks every
+ * deleted key after them (a dropped partition's refs, which are
+ * contiguous) before it finds a live one.  And when the batch stages no
+ * reference, the batch is not iterated either: RocksDB's iterator over
+ * a batch walks every key the batch deletes past the id (its bound does
+ * not reach the batch), which made each step of a drop quadratic; the
+ * committed keys found are checked against the batch one by one.
+ */
+static bool referenced(struct neo_db *db, uint64_t data_id, int *status)
+{
+	struct neo_rocks_key prefix = { .n = 0 }, bound = { .n = 0 };
+	rocksdb_readoptions_t *bounded = rocksdb_readoptions_create();
+	rocksdb_iterator_t *base, *it;
+	bool staged = rocksdb_writebatch_wi_count(db->batch) > 0, found = false;
 
 	neo_rocks_key_u64(&prefix, data_id);
-	rocksdb_iter_seek(refs, (const char *)prefix.b, prefix.n);
-	return neo_rocks_iter_in(refs, &prefix);
+	if (data_id != UINT64_MAX)	/* the last id: no bound above it */
+		neo_rocks_key_u64(&bound, data_id + 1);
+	if (bounded == NULL) {
+		*status = neo_rocks_fail(db, NEO_BACKEND_EIO, "out of memory", NULL);
+		return true;
+	}
+	if (bound.n)
+		rocksdb_readoptions_set_iterate_upper_bound(bounded, (const char *)bound.b, bound.n);
+	base = rocksdb_create_iterator_cf(db->rdb, bounded, db->cf[NEO_CF_DATA_REF]);
+	it = base == NULL || !staged || db->staged_refs == 0 ? base
+		: rocksdb_writebatch_wi_create_iterator_with_base_cf(db->batch, base,
+								     db->cf[NEO_CF_DATA_REF]);
+	if (it == NULL) {
+		rocksdb_readoptions_destroy(bounded);
+		*status = neo_rocks_fail(db, NEO_BACKEND_EIO, "cannot create an iterator", NULL);
+		return true;
+	}
+	for (rocksdb_iter_seek(it, (const char *)prefix.b, prefix.n);
+	     !found && *status == NEO_BACKEND_OK && neo_rocks_iter_in(it, &prefix);
+	     rocksdb_iter_next(it)) {
+		size_t n;
+		const char *key;
+
+		if (it != base || !staged) {
+			found = true;	/* the batch's own view, or no batch */
+			break;
+		}
+		key = rocksdb_iter_key(it, &n);
+		found = live_in_batch(db, key, n, status);
+	}
+	*status = neo_rocks_iter_close(db, it, *status);
+	rocksdb_readoptions_destroy(bounded);
+	return found;
 }
 
 /* Deletes a data row (and its dedup entry); NOTFOUND if it was not there. */
@@ -231,16 +292,12 @@ static int delete_data(struct neo_db *db, uint64_t data_id)
 int neo_rocks_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, size_t *pruned)
 {
 	struct neo_rocks_ids unreferenced = { NULL, 0, 0 };
-	rocksdb_iterator_t *refs = neo_rocks_iter(db, NEO_CF_DATA_REF);
 	int status = NEO_BACKEND_OK;
 
 	*pruned = 0;
-	if (refs == NULL)
-		return NEO_BACKEND_EIO;
 	for (size_t i = 0; i < count && status == NEO_BACKEND_OK; i++)
-		if (!referenced(refs, ids[i]))
+		if (!referenced(db, ids[i], &status) && status == NEO_BACKEND_OK)
 			status = neo_rocks_ids_add(db, &unreferenced, ids[i]);
-	status = neo_rocks_iter_close(db, refs, status);
 	neo_rocks_ids_distinct(&unreferenced);
 	for (size_t i = 0; i < unreferenced.count && status == NEO_BACKEND_OK; i++) {
 		status = delete_data(db, unreferenced.ids[i]);
@@ -256,20 +313,18 @@ int neo_rocks_data_prune(struct neo_db *db, const uint64_t *ids, size_t count, s
 int neo_rocks_data_orphans(struct neo_db *db, neo_id_cb cb, void *ctx)
 {
 	rocksdb_iterator_t *data = neo_rocks_iter(db, NEO_CF_DATA);
-	rocksdb_iterator_t *refs = neo_rocks_iter(db, NEO_CF_DATA_REF);
 	int r = NEO_BACKEND_OK;
 
-	if (data == NULL || refs == NULL)
+	if (data == NULL)
 		r = NEO_BACKEND_EIO;
 	else
 		rocksdb_iter_seek_to_first(data);
 	for (; r == NEO_BACKEND_OK && rocksdb_iter_valid(data); rocksdb_iter_next(data)) {
 		uint64_t id = neo_rocks_iter_u64(data, 0);
 
-		if (!referenced(refs, id))
+		if (!referenced(db, id, &r) && r == NEO_BACKEND_OK)
 			r = cb(ctx, id);
 	}
-	r = neo_rocks_iter_close(db, refs, r);
 	return neo_rocks_iter_close(db, data, r);
 }
 

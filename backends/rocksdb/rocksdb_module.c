@@ -139,6 +139,7 @@ static int rocks_commit(struct neo_db *db, enum neo_backend_commit_mode mode)
 static int rocks_rollback(struct neo_db *db)
 {
 	rocksdb_writebatch_wi_clear(db->batch);
+	db->staged_refs = 0;
 	/* ids handed out since the last commit are free again */
 	free(db->next_data_id);
 	db->next_data_id = NULL;

@@ -354,6 +354,7 @@ void neo_rocks_obj_write(struct neo_db *db, uint32_t partition, uint64_t oid, ui
 	if (value[0] & NEO_ROCKS_HAS_DATA) {
 		key = ref_key(neo_rocks_u64_at(value + 1), 'o', partition, oid, tid);
 		neo_rocks_put(db, NEO_CF_DATA_REF, &key, NULL, 0);
+		db->staged_refs++;
 	}
 }
 
@@ -394,6 +395,7 @@ void neo_rocks_tobj_write(struct neo_db *db, uint64_t ttid, uint64_t oid, uint32
 	if (value[0] & NEO_ROCKS_HAS_DATA) {
 		key = ref_key(neo_rocks_u64_at(value + 1), 't', 0, oid, ttid);
 		neo_rocks_put(db, NEO_CF_DATA_REF, &key, NULL, 0);
+		db->staged_refs++;
 	}
 }
 

@@ -31,7 +31,14 @@
 #include "proto/codec.h"
 #include "runtime/log.h"
 
-#define FETCH_COUNT 1000
+/* Rows per fetch request.  Upstream asks 1000; a source serves the
+ * length it is asked (ours and upstream's alike), and bigger chunks make
+ * fewer round trips per MB.  But a chunk is built by the source in one
+ * turn of its event loop and stored by us in one read callback, before
+ * either answers a ping (10 s): with 10000 rows on a loaded machine at 1M
+ * objects, pings went unanswered and passes were aborted.  2000 rows are
+ * about 2 MB of 1 KiB objects. */
+#define FETCH_COUNT 2000
 #define DRAIN_POLL_MS 50
 
 /* Where one of our OUT_OF_DATE cells stands (see the comment above). */
@@ -201,8 +208,11 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
 	 * than ours, becomes ours (packs it did not do are redone here) */
 	if (rc == NEO_BACKEND_OK && fetched->completed_pack.has)
 		rc = storage_pack_replicated(s, (uint32_t)r->partition, fetched->completed_pack.v);
+	/* LAZY: a chunk lost in a crash is fetched again, since the cell's
+	 * progress (save_progress) moves only at the end of the pass, by a
+	 * SYNC commit that makes every chunk before it durable too */
 	if (rc == NEO_BACKEND_OK)
-		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	if (storage_db_failed(s, rc, "replicating transactions"))
 		return;
 	if (fetched->next_tid.has) {
@@ -310,8 +320,8 @@ static void answered_fetch_objects(struct neo_conn *conn, enum neo_ask_status st
 					       fetched->objects_to_delete.values[i].items[k], &serial,
 					       ignore_id, NULL));
 		}
-	if (rc == NEO_BACKEND_OK)
-		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_SYNC);
+	if (rc == NEO_BACKEND_OK)	/* LAZY: see answered_fetch_transactions */
+		rc = s->be->commit(s->db, NEO_BACKEND_COMMIT_LAZY);
 	if (storage_db_failed(s, rc, "replicating objects"))
 		return;
 	if (fetched->next_tid.has) {

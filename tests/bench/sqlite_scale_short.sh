@@ -1,0 +1,3 @@
+#!/bin/sh
+# tests/bench/scale_bench on sqlite.so, a few thousand objects.
+exec sh "${srcdir:-$(dirname "$0")/../..}/tests/bench/scale_short.sh" sqlite
