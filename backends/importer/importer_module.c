@@ -41,11 +41,11 @@ void importer_log(struct neo_db *db, enum neo_backend_log_level level, const cha
 
 /* The import thread's messages go apart, so that they never replace the
  * message of the node's last failed operation before errmsg() reads it. */
-static _Thread_local bool in_import_thread;
+static _Thread_local char *thread_errbuf;
 
-void importer_mark_import_thread(void)
+void importer_mark_import_thread(char *buf)
 {
-	in_import_thread = true;
+	thread_errbuf = buf;
 }
 
 const char *importer_thread_error(struct neo_db *db)
@@ -55,7 +55,7 @@ const char *importer_thread_error(struct neo_db *db)
 
 int importer_fail(struct neo_db *db, int status, const char *fmt, ...)
 {
-	char *buf = in_import_thread ? db->thread_err : db->errmsg;
+	char *buf = thread_errbuf ? thread_errbuf : db->errmsg;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -326,6 +326,7 @@ static void importer_close(struct neo_db *db)
 	neo_free(db->appended);
 	neo_free(db->out);
 	neo_free(db->out2);
+	importer_deflate_end(&db->deflate);
 	for (int i = 0; i < 4; i++)
 		neo_free(db->keep[i]);
 	pthread_cond_destroy(&db->wake);
