@@ -6,12 +6,20 @@
  *                                   records of 200 to 4000 bytes (half
  *                                   compressible) per transaction over a
  *                                   growing set of oids, 1 in 50 an undo
- *   import_bench run MODULE DIR     imports DIR/Data.fs with MODULE
+ *   import_bench run MODULE DIR [CP_S]
+ *                                   imports DIR/Data.fs with MODULE
  *                                   (importer.so) into DIR/dest.sqlite,
  *                                   node-less: the module is opened as the
  *                                   storage node would, given a partition
  *                                   table, and timed until "All data are
- *                                   imported"; prints MB/s and txn/s
+ *                                   imported"; prints MB/s, txn/s, the CPU
+ *                                   time of all threads, and with CP_S (the
+ *                                   seconds a plain cp of the file took) the
+ *                                   copy's MB/s and the import's share of it
+ *
+ * IMPORT_BENCH_COMPRESS=VALUE sets importer.conf's compress (true by
+ * default); NEO_IMPORTER_WORKERS=N the number of compressing threads (one
+ * per core, at most 4, by default).
  */
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -119,7 +127,7 @@ static void on_log(void *ctx, enum neo_backend_log_level level, const char *mess
 		fprintf(stderr, "%s\n", message);
 }
 
-static int run(const char *module_path, const char *dir)
+static int run(const char *module_path, const char *dir, double cp_seconds)
 {
 	struct neo_backend_module module;
 	struct neo_backend_open_args args = { .struct_size = sizeof args };
@@ -182,6 +190,10 @@ static int run(const char *module_path, const char *dir)
 	       "%.0f txn/s (open and index included); %.1f s of CPU (all threads)\n",
 	       (double)bytes / 1e6, txns, t1 - t0, (double)bytes / 1e6 / (t1 - t0),
 	       (double)txns / (t1 - t0), cpu);
+	if (cp_seconds > 0)
+		printf("plain copy of the file (cp + sync): %.2f s, %.1f MB/s; the import runs at "
+		       "%.2f times the copy's speed\n", cp_seconds, (double)bytes / 1e6 / cp_seconds,
+		       cp_seconds / (t1 - t0));
 	return 0;
 }
 
@@ -189,8 +201,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "gen") == 0)
 		return generate(argv[2], atol(argv[3]));
-	if (argc == 4 && strcmp(argv[1], "run") == 0)
-		return run(argv[2], argv[3]);
-	fprintf(stderr, "usage: import_bench gen PATH MB | run IMPORTER.so DIR\n");
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "run") == 0)
+		return run(argv[2], argv[3], argc == 5 ? atof(argv[4]) : 0);
+	fprintf(stderr, "usage: import_bench gen PATH MB | run IMPORTER.so DIR [CP_SECONDS]\n");
 	return 2;
 }
