@@ -25,6 +25,9 @@
  * shares the destination handle.  Every use of the destination holds
  * db->lock.  The import thread writes and commits only while the node has
  * no uncommitted write but data rows (db->dirty, see importer_module.c).
+ * Worker threads (importer_prepare.h) read and compress the Data.fs ahead
+ * of it, each with its own handle on the file, never touching the
+ * destination.
  */
 #ifndef NEO_IMPORTER_DB_H
 #define NEO_IMPORTER_DB_H

@@ -24,8 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/sha.h>
-
 #include "importer_db.h"
 #include "importer_prepare.h"
 #include "runtime/alloc.h"
