@@ -28,6 +28,9 @@
  * shares the destination handle.  Every use of the destination holds
  * db->lock.  The import thread writes and commits only while the node has
  * no uncommitted write but data rows (db->dirty, see importer_module.c).
+ * Worker threads (importer_prepare.h) read and compress the Data.fs ahead
+ * of it, each with its own handle on the file, never touching the
+ * destination.
  */
 #ifndef NEO_IMPORTER_DB_H
 #define NEO_IMPORTER_DB_H
@@ -37,9 +40,19 @@
 #include <stdint.h>
 
 #include "filestorage/blob_dir.h"
+#include <zlib.h>
+
 #include "filestorage/filestorage.h"
 #include "neo/backend.h"
 #include "runtime/backend_loader.h"
+
+struct prepare;
+
+/* A zlib stream kept from one record to the next (importer_fsread.c). */
+struct importer_deflate {
+	z_stream z;
+	bool ready;
+};
 
 /* Data ids of FileStorage data: the position of the data record with
  * this bit set.  The destination's ids are (partition << 48) + n, below
@@ -92,6 +105,7 @@ struct neo_db {
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool thread_started, stopping;
+	struct prepare *prepare;	/* the import's workers (importer_prepare.h) */
 	bool dirty;			/* the node wrote, not committed yet */
 
 	/* progress */
@@ -105,6 +119,7 @@ struct neo_db {
 	size_t nappended, appended_cap;
 
 	/* outputs of the node-facing operations (the node's thread only) */
+	struct importer_deflate deflate;
 	uint8_t *out, *out2;
 	size_t outcap, out2cap;
 	uint8_t *keep[4];
@@ -123,7 +138,8 @@ void importer_log(struct neo_db *db, enum neo_backend_log_level level, const cha
 /* Sets the message errmsg() gives (the import thread's own, in it). */
 int importer_fail(struct neo_db *db, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void importer_mark_import_thread(void);
+/* The calling thread's importer_fail() messages go to buf (1024 bytes). */
+void importer_mark_import_thread(char *buf);
 const char *importer_thread_error(struct neo_db *db);
 uint32_t importer_partitions(struct neo_db *db);
 int importer_grow(uint8_t **buf, size_t *cap, size_t need);
@@ -138,11 +154,14 @@ int importer_fs_trans(struct neo_db *db, size_t txn, uint32_t partition, struct 
 int importer_fs_value_tid(struct neo_db *db, size_t rev, uint64_t *value_tid);
 /* raw data in the form the import stores it (zlib when smaller, as
  * upstream): *data is raw, or in *buf (the caller's scratch). */
-int importer_stored_form(struct neo_db *db, const uint8_t *raw, size_t len, uint8_t **buf,
-			 size_t *cap, struct neo_bytes *data, uint8_t *compression);
+int importer_stored_form(struct neo_db *db, struct importer_deflate *zs, const uint8_t *raw,
+			 size_t len, uint8_t **buf, size_t *cap, struct neo_bytes *data,
+			 uint8_t *compression);
+void importer_deflate_end(struct importer_deflate *zs);
 /* The same for a blob chunk: zlib only if a sample of it compresses. */
-int importer_stored_chunk(struct neo_db *db, const uint8_t *raw, size_t len, uint8_t **buf,
-			  size_t *cap, struct neo_bytes *data, uint8_t *compression);
+int importer_stored_chunk(struct neo_db *db, struct importer_deflate *zs, const uint8_t *raw,
+			  size_t len, uint8_t **buf, size_t *cap, struct neo_bytes *data,
+			  uint8_t *compression);
 /* Copies bytes the destination returned into the node's own buffer
  * (slot 0..3), so that the import thread's later calls on the shared
  * handle cannot change them before the node has copied them. */

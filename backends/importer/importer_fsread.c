@@ -6,6 +6,7 @@
  * Serving them from the Data.fs during the import and from the
  * destination after it thus gives the same answers.
  */
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/sha.h>
@@ -19,23 +20,64 @@ static int fs_error(struct neo_db *db)
 	return importer_fail(db, NEO_BACKEND_ECORRUPT, "importer: %s", db->fs->err);
 }
 
-/* raw -> what is stored: zlib when it makes it smaller (as upstream). */
-int importer_stored_form(struct neo_db *db, const uint8_t *raw, size_t len, uint8_t **buf,
-		       size_t *cap, struct neo_bytes *data, uint8_t *compression)
+/* One zlib compression of len bytes into buf, with the caller's stream
+ * reused: deflateReset instead of compress2's setting up and freeing of
+ * zlib's state at each call, which costs more than compressing a record
+ * of a few KB.  The bytes are compress2's (same level and parameters). */
+static int deflate_once(struct importer_deflate *zs, int level, const uint8_t *raw, size_t len,
+			uint8_t *buf, size_t cap, size_t *out)
 {
-	uLongf bound = compressBound((uLong)len);
+	int rc;
+
+	if (len > UINT_MAX / 2) {
+		uLongf n = (uLongf)cap;
+
+		rc = compress2(buf, &n, raw, (uLong)len, level);
+		*out = (size_t)n;
+		return rc == Z_OK ? 0 : -1;
+	}
+	if (!zs->ready) {
+		memset(&zs->z, 0, sizeof(zs->z));
+		if (deflateInit(&zs->z, level) != Z_OK)
+			return -1;
+		zs->ready = true;
+	} else if (deflateReset(&zs->z) != Z_OK) {
+		return -1;
+	}
+	zs->z.next_in = (Bytef *)raw;
+	zs->z.avail_in = (uInt)len;
+	zs->z.next_out = buf;
+	zs->z.avail_out = (uInt)(cap > UINT_MAX ? UINT_MAX : cap);
+	rc = deflate(&zs->z, Z_FINISH);
+	*out = (size_t)zs->z.total_out;
+	return rc == Z_STREAM_END ? 0 : -1;
+}
+
+void importer_deflate_end(struct importer_deflate *zs)
+{
+	if (zs->ready)
+		deflateEnd(&zs->z);
+	zs->ready = false;
+}
+
+/* raw -> what is stored: zlib when it makes it smaller (as upstream). */
+int importer_stored_form(struct neo_db *db, struct importer_deflate *zs, const uint8_t *raw,
+			 size_t len, uint8_t **buf, size_t *cap, struct neo_bytes *data,
+			 uint8_t *compression)
+{
+	size_t bound = (size_t)compressBound((uLong)len), size;
 
 	*compression = 0;
 	*data = (struct neo_bytes){ raw, len };
 	if (db->conf.compress_level < 0 || len == 0)
 		return NEO_BACKEND_OK;
-	if (importer_grow(buf, cap, (size_t)bound) != 0)
+	if (importer_grow(buf, cap, bound) != 0)
 		return importer_fail(db, NEO_BACKEND_EIO, "importer: out of memory");
-	if (compress2(*buf, &bound, raw, (uLong)len, db->conf.compress_level) != Z_OK)
+	if (deflate_once(zs, db->conf.compress_level, raw, len, *buf, *cap, &size) != 0)
 		return importer_fail(db, NEO_BACKEND_EIO, "importer: zlib failed");
-	if ((size_t)bound < len) {
+	if (size < len) {
 		*compression = 1;
-		*data = (struct neo_bytes){ *buf, (size_t)bound };
+		*data = (struct neo_bytes){ *buf, size };
 	}
 	return NEO_BACKEND_OK;
 }
@@ -45,8 +87,9 @@ int importer_stored_form(struct neo_db *db, const uint8_t *raw, size_t len, uint
  * blobs are compressed already; libneoclient decides so too,
  * core/client/blobs.md).  The same bytes always give the same form, so
  * reads during the import answer what the import stores. */
-int importer_stored_chunk(struct neo_db *db, const uint8_t *raw, size_t len, uint8_t **buf,
-			  size_t *cap, struct neo_bytes *data, uint8_t *compression)
+int importer_stored_chunk(struct neo_db *db, struct importer_deflate *zs, const uint8_t *raw,
+			  size_t len, uint8_t **buf, size_t *cap, struct neo_bytes *data,
+			  uint8_t *compression)
 {
 	size_t sample = len < 65536 ? len : 65536;
 	uLongf bound = compressBound((uLong)sample);
@@ -61,7 +104,7 @@ int importer_stored_chunk(struct neo_db *db, const uint8_t *raw, size_t len, uin
 		return importer_fail(db, NEO_BACKEND_EIO, "importer: zlib failed");
 	if ((size_t)bound > sample - sample / 8)
 		return NEO_BACKEND_OK;
-	return importer_stored_form(db, raw, len, buf, cap, data, compression);
+	return importer_stored_form(db, zs, raw, len, buf, cap, data, compression);
 }
 
 /* Reads the data bytes at data_pos into db->out2 and gives them in their
@@ -76,7 +119,8 @@ static int read_stored(struct neo_db *db, uint64_t data_pos, uint64_t len, uint8
 		return importer_fail(db, NEO_BACKEND_EIO, "importer: out of memory");
 	if (fs_pread(db->fs, data_pos, db->out2, (size_t)len) != FS_OK)
 		return fs_error(db);
-	rc = importer_stored_form(db, db->out2, (size_t)len, buf, cap, data, compression);
+	rc = importer_stored_form(db, &db->deflate, db->out2, (size_t)len, buf, cap, data,
+				  compression);
 	if (rc == NEO_BACKEND_OK)
 		SHA1(data->data, data->size, checksum);
 	return rc;
@@ -93,7 +137,8 @@ static int resolve(struct neo_db *db, uint64_t pos, struct fs_record *rec, struc
 static int stored(struct neo_db *db, size_t len, uint8_t **buf, size_t *cap,
 		  struct neo_bytes *data, uint8_t *compression, uint8_t checksum[20])
 {
-	int rc = importer_stored_form(db, db->out2, len, buf, cap, data, compression);
+	int rc = importer_stored_form(db, &db->deflate, db->out2, len, buf, cap, data,
+				      compression);
 
 	if (rc == NEO_BACKEND_OK)
 		SHA1(data->data, data->size, checksum);
@@ -103,7 +148,8 @@ static int stored(struct neo_db *db, size_t len, uint8_t **buf, size_t *cap,
 static int stored_chunk(struct neo_db *db, size_t len, uint8_t **buf, size_t *cap,
 			struct neo_bytes *data, uint8_t *compression, uint8_t checksum[20])
 {
-	int rc = importer_stored_chunk(db, db->out2, len, buf, cap, data, compression);
+	int rc = importer_stored_chunk(db, &db->deflate, db->out2, len, buf, cap, data,
+				       compression);
 
 	if (rc == NEO_BACKEND_OK)
 		SHA1(data->data, data->size, checksum);

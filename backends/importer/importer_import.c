@@ -3,32 +3,38 @@
  * in tid order into the destination, each with its metadata (user,
  * description, extension, packed) and each record with its data
  * (compressed as importer_fsread.c says) or its undo pointer (ZODB's
- * data_txn, whose data id is the imported revision's).  Batches of about
- * IMPORT_BATCH_MS are read and compressed without holding the destination,
- * then written as one destination transaction, which also records the
+ * data_txn, whose data id is the imported revision's).  Worker threads
+ * read and compress chunks of transactions ahead (importer_prepare.c);
+ * this thread writes them in order, as many as it can in about
+ * WRITE_SLICE_MS, as one destination transaction which also records the
  * progress (importer_tid), so that a kill -9 resumes after the last
- * committed batch with nothing twice.
+ * committed slice with nothing twice.  Slices are committed LAZY (atomic,
+ * not synced: a crash of the machine may only lose the last slices,
+ * imported again at the restart), with a SYNC one every SYNC_EVERY_S and
+ * at the end.
  *
  * The thread waits for the node's partition table (the partition of a
  * row is its oid, or tid, modulo the number of partitions) and works only
- * while the node has nothing uncommitted (importer_module.c).
+ * while the node has nothing uncommitted (importer_module.c); it holds
+ * the destination for one slice at a time, so that the node's requests
+ * wait at most about WRITE_SLICE_MS.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <openssl/sha.h>
-
 #include "importer_db.h"
+#include "importer_prepare.h"
 #include "runtime/alloc.h"
 
-#define IMPORT_BATCH_MS 100
+#define WRITE_SLICE_MS 200
+#define SYNC_EVERY_S 10.0
 #define PROGRESS_EVERY_S 5.0
 
 /* For tests that must look at a cluster in the middle of an import: with
- * NEO_IMPORTER_THROTTLE_MS=N in the environment, one transaction per batch
- * and N ms between batches. */
+ * NEO_IMPORTER_THROTTLE_MS=N in the environment, one transaction per
+ * slice and N ms between slices. */
 static int throttle_ms(void)
 {
 	const char *v = getenv("NEO_IMPORTER_THROTTLE_MS");
@@ -36,45 +42,13 @@ static int throttle_ms(void)
 	return v ? atoi(v) : 0;
 }
 
-#define PREPARED_MAX_BYTES (16u << 20)
-
-/* A record read and put in the form it is stored, before the destination
- * is touched. */
-enum prepared_kind { PREPARED_DATA, PREPARED_UNDO, PREPARED_NO_DATA };
-
-struct prepared_record {
-	uint64_t oid;
-	enum prepared_kind kind;
-	uint64_t data_txn;		/* PREPARED_UNDO */
-	uint8_t compression, checksum[20];
-	size_t off, len;		/* PREPARED_DATA: in batch.bytes */
-};
-
-struct prepared_txn {
-	uint64_t tid;
-	bool packed;
-	size_t meta;			/* user, description, extension in bytes */
-	uint16_t ulen, dlen, elen;
-	size_t first, count;		/* its records */
-};
-
-/* Transactions index.txns[first .. first + ntxns), ready to write. */
-struct batch {
-	size_t first;
-	struct prepared_txn *txns;
-	size_t ntxns, txncap;
-	struct prepared_record *recs;
-	size_t nrecs, reccap;
-	uint8_t *bytes;
-	size_t nbytes, bytecap;
-};
-
-struct job {
+struct writer {
 	struct neo_db *db;
 	uint32_t np;
-	struct batch batch;
-	uint8_t *raw, *stored, *oids;
-	size_t rawcap, storedcap, oidscap;
+	struct chunk *held;		/* taken from the workers, not written yet */
+	double last_sync;
+	uint8_t *oids;
+	size_t oidscap;
 	struct neo_obj_row *rows;
 	size_t rowcap;
 };
@@ -87,213 +61,25 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int fs_error(struct neo_db *db)
-{
-	return importer_fail(db, NEO_BACKEND_ECORRUPT, "importer: %s", db->fs->err);
-}
-
 static int oom(struct neo_db *db)
 {
 	return importer_fail(db, NEO_BACKEND_EIO, "importer: out of memory");
 }
 
-static int add_bytes(struct job *j, const uint8_t *data, size_t len, size_t *off)
-{
-	struct batch *b = &j->batch;
-
-	if (importer_grow(&b->bytes, &b->bytecap, b->nbytes + len + 1) != 0)
-		return oom(j->db);
-	*off = b->nbytes;
-	if (len)
-		memcpy(b->bytes + b->nbytes, data, len);
-	b->nbytes += len;
-	return NEO_BACKEND_OK;
-}
-
-/* --- Preparing, without the lock: the Data.fs and the index do not change */
-
-/* raw bytes (len in j->raw) in their stored form, into the batch. */
-static int prepare_data(struct job *j, struct prepared_record *p, size_t len, bool chunk)
-{
-	struct neo_bytes data;
-	int rc = chunk ? importer_stored_chunk(j->db, j->raw, len, &j->stored, &j->storedcap,
-					       &data, &p->compression)
-		       : importer_stored_form(j->db, j->raw, len, &j->stored, &j->storedcap,
-					      &data, &p->compression);
-
-	p->kind = PREPARED_DATA;
-	if (rc == NEO_BACKEND_OK) {
-		SHA1(data.data, data.size, p->checksum);
-		p->len = data.size;
-		rc = add_bytes(j, data.data, data.size, &p->off);
-	}
-	return rc;
-}
-
-/* A blob revision (importer_blobs.c): the Blob's pickle and the manifest
- * as its own data (an undo's too: its blob has chunks of its own). */
-static int prepare_blob(struct job *j, struct prepared_record *p, long blob,
-			const struct fs_resolved *r)
-{
-	struct neo_db *db = j->db;
-	size_t len = 0;
-	int rc;
-
-	if (importer_grow(&j->raw, &j->rawcap, (size_t)r->data_len + 1) != 0)
-		return oom(db);
-	if (fs_pread(db->fs, r->data_pos, j->raw, (size_t)r->data_len) != FS_OK)
-		return fs_error(db);
-	rc = importer_blob_record(db, blob, j->raw, (size_t)r->data_len, &j->raw, &j->rawcap,
-				  &len);
-	return rc == NEO_BACKEND_OK ? prepare_data(j, p, len, false) : rc;
-}
-
-/* The blob chunks transaction tid writes or deletes, after its records
- * (importer_fs_trans lists them so). */
-static int prepare_chunks(struct job *j, uint64_t tid)
-{
-	struct neo_db *db = j->db;
-	struct batch *b = &j->batch;
-	uint64_t *chunks = NULL;
-	size_t cap = 0, n = importer_blob_chunks_of_txn(db, tid, &chunks, &cap);
-	int rc = NEO_BACKEND_OK;
-
-	for (size_t i = 0; rc == NEO_BACKEND_OK && i < n; i++) {
-		struct prepared_record *p;
-		bool has_data = false;
-		size_t len = 0;
-
-		if (neo_grow(&b->recs, &b->reccap, b->nrecs + 1, sizeof(*b->recs)) != 0) {
-			rc = oom(db);
-			break;
-		}
-		p = &b->recs[b->nrecs++];
-		memset(p, 0, sizeof(*p));
-		p->oid = chunks[i];
-		p->kind = PREPARED_NO_DATA;
-		rc = importer_blob_chunk(db, chunks[i], tid, &has_data, &j->raw, &j->rawcap, &len);
-		if (rc == NEO_BACKEND_OK && has_data)
-			rc = prepare_data(j, p, len, true);
-	}
-	neo_free(chunks);
-	return rc;
-}
-
-static int prepare_record(struct job *j, const struct fs_record *rec)
-{
-	struct neo_db *db = j->db;
-	struct batch *b = &j->batch;
-	struct prepared_record *p;
-	struct fs_resolved r;
-	struct neo_bytes data;
-	int rc;
-
-	if (fs_record_resolve(db->fs, rec, &r) != FS_OK)
-		return fs_error(db);
-	if (neo_grow(&b->recs, &b->reccap, b->nrecs + 1, sizeof(*b->recs)) != 0)
-		return oom(db);
-	p = &b->recs[b->nrecs++];
-	memset(p, 0, sizeof(*p));
-	p->oid = rec->oid;
-	if (r.has_data && db->blobs && importer_blob_rev_at(db, rec->oid, rec->tid) >= 0)
-		return prepare_blob(j, p, importer_blob_rev_at(db, rec->oid, rec->tid), &r);
-	if (r.has_data_txn) {
-		/* an undo: the data of the revision it names, imported before */
-		p->kind = PREPARED_UNDO;
-		p->data_txn = r.data_txn;
-		return NEO_BACKEND_OK;
-	}
-	if (!r.has_data) {
-		p->kind = PREPARED_NO_DATA;	/* an undone creation */
-		return NEO_BACKEND_OK;
-	}
-	p->kind = PREPARED_DATA;
-	if (importer_grow(&j->raw, &j->rawcap, (size_t)r.data_len + 1) != 0)
-		return oom(db);
-	if (fs_pread(db->fs, r.data_pos, j->raw, (size_t)r.data_len) != FS_OK)
-		return fs_error(db);
-	rc = importer_stored_form(db, j->raw, (size_t)r.data_len, &j->stored, &j->storedcap,
-				  &data, &p->compression);
-	if (rc == NEO_BACKEND_OK) {
-		SHA1(data.data, data.size, p->checksum);
-		p->len = data.size;
-		rc = add_bytes(j, data.data, data.size, &p->off);
-	}
-	return rc;
-}
-
-static int prepare_txn(struct job *j, size_t txn)
-{
-	struct neo_db *db = j->db;
-	struct batch *b = &j->batch;
-	struct prepared_txn *t;
-	struct fs_iter it;
-	struct fs_record rec;
-	int rc;
-
-	if (neo_grow(&b->txns, &b->txncap, b->ntxns + 1, sizeof(*b->txns)) != 0)
-		return oom(db);
-	fs_iter_init(&it, db->fs, db->index.txns[txn].pos, 0);
-	if (fs_iter_next_txn(&it) != FS_OK) {
-		fs_iter_free(&it);
-		return fs_error(db);
-	}
-	t = &b->txns[b->ntxns];
-	t->tid = it.txn.tid;
-	t->packed = it.txn.status == 'p';
-	t->ulen = it.txn.ulen;
-	t->dlen = it.txn.dlen;
-	t->elen = it.txn.elen;
-	t->first = b->nrecs;
-	rc = add_bytes(j, it.buf, (size_t)t->ulen + t->dlen + t->elen, &t->meta);
-	while (rc == NEO_BACKEND_OK && (rc = fs_iter_next_record(&it, &rec)) == FS_OK)
-		rc = prepare_record(j, &rec);
-	fs_iter_free(&it);
-	if (rc != FS_END)
-		return rc == NEO_BACKEND_OK ? fs_error(db) : rc;
-	if (db->blobs) {
-		rc = prepare_chunks(j, b->txns[b->ntxns].tid);
-		if (rc != NEO_BACKEND_OK)
-			return rc;
-	}
-	t = &b->txns[b->ntxns++];	/* b->txns did not move since */
-	t->count = b->nrecs - t->first;
-	return NEO_BACKEND_OK;
-}
-
-/* Transactions from index.txns[first] for about IMPORT_BATCH_MS. */
-static int prepare_batch(struct job *j, size_t first)
-{
-	struct neo_db *db = j->db;
-	struct batch *b = &j->batch;
-	double deadline = now() + (throttle_ms() ? 0 : IMPORT_BATCH_MS / 1000.0);
-	int rc;
-
-	b->first = first;
-	b->ntxns = b->nrecs = b->nbytes = 0;
-	do {
-		rc = prepare_txn(j, first + b->ntxns);
-	} while (rc == NEO_BACKEND_OK && first + b->ntxns < db->index.ntxns &&
-		 b->nbytes < PREPARED_MAX_BYTES && now() < deadline);
-	if (rc != NEO_BACKEND_OK)
-		b->ntxns = 0;
-	return rc;
-}
-
 /* --- Writing, the lock held and the node's work committed ------------------ */
 
-static int write_record(struct job *j, const struct prepared_txn *t,
+static int write_record(struct writer *wr, const struct chunk *c, const struct prepared_txn *t,
 			const struct prepared_record *p, struct neo_obj_row *row)
 {
-	struct neo_db *db = j->db;
+	struct neo_db *db = wr->db;
 	int rc = NEO_BACKEND_OK;
 
 	memset(row, 0, sizeof(*row));
-	row->partition = (uint32_t)(p->oid % j->np);
+	row->partition = (uint32_t)(p->oid % wr->np);
 	row->oid = p->oid;
 	row->tid = t->tid;
 	if (p->kind == PREPARED_DATA) {
-		struct neo_bytes data = { j->batch.bytes + p->off, p->len };
+		struct neo_bytes data = { c->bytes + p->off, p->len };
 
 		row->data_id.has = true;
 		rc = db->be->data_put(db->inner, row->partition, p->checksum, p->compression, data,
@@ -310,28 +96,28 @@ static int write_record(struct job *j, const struct prepared_txn *t,
 	return rc;
 }
 
-static int write_txn(struct job *j, const struct prepared_txn *t)
+static int write_txn(struct writer *wr, const struct chunk *c, const struct prepared_txn *t)
 {
-	struct neo_db *db = j->db;
-	const uint8_t *meta = j->batch.bytes + t->meta;
+	struct neo_db *db = wr->db;
+	const uint8_t *meta = c->bytes + t->meta;
 	struct neo_trans trans = { 0 };
 	int rc = NEO_BACKEND_OK;
 
-	if (neo_grow(&j->rows, &j->rowcap, t->count + 1, sizeof(*j->rows)) != 0 ||
-	    importer_grow(&j->oids, &j->oidscap, 8 * (t->count + 1)) != 0)
+	if (neo_grow(&wr->rows, &wr->rowcap, t->count + 1, sizeof(*wr->rows)) != 0 ||
+	    importer_grow(&wr->oids, &wr->oidscap, 8 * (t->count + 1)) != 0)
 		return oom(db);
 	for (size_t i = 0; rc == NEO_BACKEND_OK && i < t->count; i++) {
-		const struct prepared_record *p = &j->batch.recs[t->first + i];
+		const struct prepared_record *p = &c->recs[t->first + i];
 
-		rc = write_record(j, t, p, &j->rows[i]);
-		fs_put_u64(j->oids + 8 * i, p->oid);
+		rc = write_record(wr, c, t, p, &wr->rows[i]);
+		fs_put_u64(wr->oids + 8 * i, p->oid);
 	}
 	if (rc == NEO_BACKEND_OK && t->count)
-		rc = db->be->obj_put(db->inner, j->rows, t->count, false);
-	trans.partition = (uint32_t)(t->tid % j->np);
+		rc = db->be->obj_put(db->inner, wr->rows, t->count, false);
+	trans.partition = (uint32_t)(t->tid % wr->np);
 	trans.tid = trans.ttid = t->tid;
 	trans.packed = t->packed;
-	trans.oids = (struct neo_bytes){ j->oids, 8 * t->count };
+	trans.oids = (struct neo_bytes){ wr->oids, 8 * t->count };
 	trans.user = (struct neo_bytes){ meta, t->ulen };
 	trans.description = (struct neo_bytes){ meta + t->ulen, t->dlen };
 	trans.extension = (struct neo_bytes){ meta + t->ulen + t->dlen, t->elen };
@@ -387,7 +173,7 @@ int importer_import_progress(struct neo_db *db, struct neo_import_progress *out)
 	return NEO_BACKEND_OK;
 }
 
-static int save_progress(struct neo_db *db, uint64_t tid)
+static int save_progress(struct neo_db *db, uint64_t tid, enum neo_backend_commit_mode mode)
 {
 	char text[17];
 	struct neo_bytes v = { (const uint8_t *)text, 16 };
@@ -396,31 +182,54 @@ static int save_progress(struct neo_db *db, uint64_t tid)
 	snprintf(text, sizeof(text), "%016llx", (unsigned long long)tid);
 	rc = db->be->config_set(db->inner, "importer_tid", &v);
 	if (rc == NEO_BACKEND_OK)
-		rc = db->be->commit(db->inner, NEO_BACKEND_COMMIT_SYNC);
+		rc = db->be->commit(db->inner, mode);
 	if (rc != NEO_BACKEND_OK)
 		importer_fail(db, rc, "importer: %s", db->be->errmsg(db->inner));
 	return rc;
 }
 
-/* The prepared batch into the destination, with the progress. */
-static int write_batch(struct job *j)
+/* Writes the held chunk and the next prepared ones for about
+ * WRITE_SLICE_MS, then commits them with the progress.  A failed chunk
+ * taken meanwhile stays held, for the caller to see. */
+static int write_slice(struct writer *wr)
 {
-	struct neo_db *db = j->db;
-	struct batch *b = &j->batch;
+	struct neo_db *db = wr->db;
+	double deadline = now() + WRITE_SLICE_MS / 1000.0;
+	enum neo_backend_commit_mode mode = NEO_BACKEND_COMMIT_LAZY;
+	size_t end = db->next_txn;
+	uint64_t last_tid = 0;
 	int rc = NEO_BACKEND_OK;
 
 	db->thread_err[0] = '\0';
-	for (size_t i = 0; rc == NEO_BACKEND_OK && i < b->ntxns; i++)
-		rc = write_txn(j, &b->txns[i]);
+	while (wr->held != NULL && !wr->held->failed) {
+		struct chunk *c = wr->held;
+
+		for (size_t i = 0; rc == NEO_BACKEND_OK && i < c->ntxns; i++)
+			rc = write_txn(wr, c, &c->txns[i]);
+		if (rc != NEO_BACKEND_OK)
+			break;
+		end = c->first + c->ntxns;
+		last_tid = c->txns[c->ntxns - 1].tid;
+		prepare_release(db->prepare, c);
+		wr->held = NULL;
+		if (throttle_ms() || end == db->index.ntxns || now() >= deadline)
+			break;
+		wr->held = prepare_next_ready(db->prepare);
+	}
+	if (rc == NEO_BACKEND_OK && end == db->next_txn)
+		return NEO_BACKEND_OK;	/* only a failed chunk: nothing written */
+	if (end == db->index.ntxns || now() - wr->last_sync >= SYNC_EVERY_S)
+		mode = NEO_BACKEND_COMMIT_SYNC;
 	if (rc == NEO_BACKEND_OK)
-		rc = save_progress(db, b->txns[b->ntxns - 1].tid);
+		rc = save_progress(db, last_tid, mode);
 	if (rc != NEO_BACKEND_OK) {
 		db->be->rollback(db->inner);
 		return rc;
 	}
-	db->next_txn = b->first + b->ntxns;
-	db->imported_tid = b->txns[b->ntxns - 1].tid;
-	b->ntxns = 0;
+	if (mode == NEO_BACKEND_COMMIT_SYNC)
+		wr->last_sync = now();
+	db->next_txn = end;
+	db->imported_tid = last_tid;
 	if (db->next_txn == db->index.ntxns) {
 		log_progress(db, true);
 		db->finished = true;
@@ -444,35 +253,51 @@ static void wait_a_bit(struct neo_db *db, int ms)
 	pthread_cond_timedwait(&db->wake, &db->lock, &ts);
 }
 
+/* The next chunk from the workers, waited for without holding the lock;
+ * false when the import stops there. */
+static bool take_chunk(struct writer *wr)
+{
+	struct neo_db *db = wr->db;
+
+	pthread_mutex_unlock(&db->lock);
+	wr->held = prepare_next(db->prepare);
+	pthread_mutex_lock(&db->lock);
+	if (wr->held == NULL && !db->stopping)
+		wait_a_bit(db, 100);	/* cancelled: stopping soon */
+	if (wr->held == NULL || !wr->held->failed)
+		return true;
+	importer_log(db, NEO_BACKEND_LOG_ERROR, "%s; the import stops", wr->held->err);
+	prepare_cancel(db->prepare);
+	return false;
+}
+
 static void *import_thread(void *arg)
 {
-	struct job j = { .db = arg };
-	struct neo_db *db = j.db;
+	struct writer wr = { .db = arg };
+	struct neo_db *db = wr.db;
 	bool failed = false;
 
-	importer_mark_import_thread();
+	importer_mark_import_thread(db->thread_err);
 	pthread_mutex_lock(&db->lock);
-	db->started = now();
+	db->started = wr.last_sync = now();
 	while (!db->stopping) {
-		if (!db->finished && !failed && j.batch.ntxns == 0) {
-			size_t first = db->next_txn;
-
-			/* read and compress without holding the destination */
-			pthread_mutex_unlock(&db->lock);
-			failed = prepare_batch(&j, first) != NEO_BACKEND_OK;
-			pthread_mutex_lock(&db->lock);
-			if (failed)
-				importer_log(db, NEO_BACKEND_LOG_ERROR, "%s; the import stops",
-					     importer_thread_error(db));
+		if (!db->finished && !failed && wr.held == NULL) {
+			failed = !take_chunk(&wr);
 			continue;
 		}
-		if (db->dirty || (j.np = importer_partitions(db)) == 0) {
+		if (db->dirty || (wr.np = importer_partitions(db)) == 0) {
 			wait_a_bit(db, db->dirty ? 5 : 200);
 			continue;
 		}
-		if (j.batch.ntxns && write_batch(&j) != NEO_BACKEND_OK) {
+		if (!db->finished && !failed && write_slice(&wr) != NEO_BACKEND_OK) {
 			importer_log(db, NEO_BACKEND_LOG_ERROR, "%s; the import stops",
 				     importer_thread_error(db));
+			prepare_cancel(db->prepare);
+			failed = true;
+		}
+		if (!failed && wr.held != NULL && wr.held->failed) {
+			importer_log(db, NEO_BACKEND_LOG_ERROR, "%s; the import stops", wr.held->err);
+			prepare_cancel(db->prepare);
 			failed = true;
 		}
 		if (db->conf.writeback && importer_writeback_step(db) != 0)
@@ -486,13 +311,8 @@ static void *import_thread(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&db->lock);
-	neo_free(j.batch.txns);
-	neo_free(j.batch.recs);
-	neo_free(j.batch.bytes);
-	neo_free(j.raw);
-	neo_free(j.stored);
-	neo_free(j.oids);
-	neo_free(j.rows);
+	neo_free(wr.oids);
+	neo_free(wr.rows);
 	return NULL;
 }
 
@@ -504,8 +324,16 @@ int importer_start(struct neo_db *db)
 			     "your configuration to use the native backend and restart.");
 		return 0;
 	}
-	if (pthread_create(&db->thread, NULL, import_thread, db) != 0)
+	if (!db->finished) {
+		db->prepare = prepare_start(db, db->next_txn, throttle_ms() != 0);
+		if (db->prepare == NULL)
+			return -1;
+	}
+	if (pthread_create(&db->thread, NULL, import_thread, db) != 0) {
+		prepare_stop(db->prepare);
+		db->prepare = NULL;
 		return -1;
+	}
 	db->thread_started = true;
 	return 0;
 }
@@ -518,6 +346,10 @@ void importer_stop(struct neo_db *db)
 	db->stopping = true;
 	pthread_cond_signal(&db->wake);
 	pthread_mutex_unlock(&db->lock);
+	if (db->prepare != NULL)
+		prepare_cancel(db->prepare);
 	pthread_join(db->thread, NULL);
 	db->thread_started = false;
+	prepare_stop(db->prepare);
+	db->prepare = NULL;
 }

@@ -41,11 +41,11 @@ void importer_log(struct neo_db *db, enum neo_backend_log_level level, const cha
 
 /* The import thread's messages go apart, so that they never replace the
  * message of the node's last failed operation before errmsg() reads it. */
-static _Thread_local bool in_import_thread;
+static _Thread_local char *thread_errbuf;
 
-void importer_mark_import_thread(void)
+void importer_mark_import_thread(char *buf)
 {
-	in_import_thread = true;
+	thread_errbuf = buf;
 }
 
 const char *importer_thread_error(struct neo_db *db)
@@ -55,7 +55,7 @@ const char *importer_thread_error(struct neo_db *db)
 
 int importer_fail(struct neo_db *db, int status, const char *fmt, ...)
 {
-	char *buf = in_import_thread ? db->thread_err : db->errmsg;
+	char *buf = thread_errbuf ? thread_errbuf : db->errmsg;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -329,6 +329,7 @@ static void importer_close(struct neo_db *db)
 	neo_free(db->appended);
 	neo_free(db->out);
 	neo_free(db->out2);
+	importer_deflate_end(&db->deflate);
 	for (int i = 0; i < 4; i++)
 		neo_free(db->keep[i]);
 	pthread_cond_destroy(&db->wake);
@@ -424,10 +425,51 @@ static int importer_pt_scan(struct neo_db *db, neo_pt_row_cb cb, void *ctx)
 	return unlock(db, db->be->pt_scan(db->inner, cb, ctx));
 }
 
+/* As upstream ("Importer backend can only be used with a single storage
+ * node"), while the Data.fs is imported no other storage node may have a
+ * cell: a node replicating to this one would write rows that the import
+ * writes too, and one replicating from it, or made up to date at the
+ * cluster's creation, would hold only part of the history.  Such a table
+ * is refused, with a message; cells removed (tid INT64_MIN) are fine.
+ * The caller holds the lock. */
+static int check_only_node(struct neo_db *db, const struct neo_pt_row *rows, size_t count)
+{
+	struct neo_bytes v;
+	char text[32];
+	long long own;
+
+	if (db->finished || db->be->config_get(db->inner, "nid", &v) != NEO_BACKEND_OK ||
+	    v.size == 0 || v.size >= sizeof(text))
+		return NEO_BACKEND_OK;
+	memcpy(text, v.data, v.size);
+	text[v.size] = '\0';
+	own = strtoll(text, NULL, 10);
+	for (size_t i = 0; i < count; i++) {
+		if (rows[i].nid == own || rows[i].tid == INT64_MIN)
+			continue;
+		importer_fail(db, NEO_BACKEND_ECORRUPT, "importer: the partition table gives "
+			      "partition %u to storage node %d too: while the Data.fs is imported, "
+			      "the Importer's node must be the only storage node (as upstream); add "
+			      "storage nodes once \"All data are imported\" is logged and this node "
+			      "is switched to its destination backend", (unsigned)rows[i].partition,
+			      (int)rows[i].nid);
+		importer_log(db, NEO_BACKEND_LOG_ERROR, "%s", db->errmsg);
+		return NEO_BACKEND_ECORRUPT;
+	}
+	return NEO_BACKEND_OK;
+}
+
 static int importer_pt_apply(struct neo_db *db, const struct neo_pt_row *rows, size_t count,
 			     bool reset)
 {
+	int rc;
+
 	lock_write(db);
+	rc = check_only_node(db, rows, count);
+	if (rc != NEO_BACKEND_OK) {
+		pthread_mutex_unlock(&db->lock);
+		return rc;
+	}
 	return unlock(db, db->be->pt_apply(db->inner, rows, count, reset));
 }
 

@@ -144,8 +144,14 @@ static void answer_locked(struct storage *s, struct neo_conn *conn, uint32_t msg
 static void take_pt(struct storage *s, const struct neo_send_partition_table *send)
 {
 	if (neo_ptable_load(&s->pt, send->ptid.has ? send->ptid.v : 0, send->num_replicas,
-			    &send->rows) < 0 || storage_persist_pt(s, true) < 0) {
+			    &send->rows) < 0) {
 		neo_log(NEO_LOG_ERROR, "could not take the partition table");
+		return;
+	}
+	/* a table the backend refuses (importer.so's while it imports) is
+	 * not served from memory: the node stops with the backend's reason */
+	if (storage_persist_pt(s, true) < 0) {
+		storage_db_failed(s, NEO_BACKEND_EIO, "taking the partition table");
 		return;
 	}
 	storage_drop_unassigned(s);

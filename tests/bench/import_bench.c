@@ -6,18 +6,27 @@
  *                                   records of 200 to 4000 bytes (half
  *                                   compressible) per transaction over a
  *                                   growing set of oids, 1 in 50 an undo
- *   import_bench run MODULE DIR     imports DIR/Data.fs with MODULE
+ *   import_bench run MODULE DIR [CP_S]
+ *                                   imports DIR/Data.fs with MODULE
  *                                   (importer.so) into DIR/dest.sqlite,
  *                                   node-less: the module is opened as the
  *                                   storage node would, given a partition
  *                                   table, and timed until "All data are
- *                                   imported"; prints MB/s and txn/s
+ *                                   imported"; prints MB/s, txn/s, the CPU
+ *                                   time of all threads, and with CP_S (the
+ *                                   seconds a plain cp of the file took) the
+ *                                   copy's MB/s and the import's share of it
+ *
+ * IMPORT_BENCH_COMPRESS=VALUE sets importer.conf's compress (true by
+ * default); NEO_IMPORTER_WORKERS=N the number of compressing threads (one
+ * per core, at most 4, by default).
  */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,7 +127,7 @@ static void on_log(void *ctx, enum neo_backend_log_level level, const char *mess
 		fprintf(stderr, "%s\n", message);
 }
 
-static int run(const char *module_path, const char *dir)
+static int run(const char *module_path, const char *dir, double cp_seconds)
 {
 	struct neo_backend_module module;
 	struct neo_backend_open_args args = { .struct_size = sizeof args };
@@ -129,14 +138,16 @@ static int run(const char *module_path, const char *dir)
 	uint64_t bytes, txns = 0;
 	struct fs_iter it;
 	FILE *f;
-	double t0, t1;
+	double t0, t1, cpu;
+	struct rusage ru;
 
 	snprintf(conf, sizeof conf, "%s/importer.conf", dir);
 	f = fopen(conf, "w");
 	if (f == NULL)
 		return 1;
-	fprintf(f, "[neo]\nadapter = SQLite\ndatabase = %s/dest.sqlite\n\n[root]\nstorage =\n"
-		"  <filestorage>\n    path %s/Data.fs\n  </filestorage>\n", dir, dir);
+	fprintf(f, "[neo]\nadapter = SQLite\ndatabase = %s/dest.sqlite\ncompress = %s\n\n"
+		"[root]\nstorage =\n  <filestorage>\n    path %s/Data.fs\n  </filestorage>\n",
+		dir, getenv("IMPORT_BENCH_COMPRESS") ? getenv("IMPORT_BENCH_COMPRESS") : "true", dir);
 	fclose(f);
 	snprintf(datafs, sizeof datafs, "%s/Data.fs", dir);
 	if (fs_open(datafs, false, false, &fs, err, sizeof err) != FS_OK) {
@@ -172,9 +183,17 @@ static int run(const char *module_path, const char *dir)
 	t1 = now();
 	module.ops->close(db);
 	neo_backend_unload(&module);
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	printf("import of %.1f MB (%" PRIu64 " transactions) into sqlite.so: %.2f s, %.1f MB/s, "
-	       "%.0f txn/s (open and index included)\n", (double)bytes / 1e6, txns, t1 - t0,
-	       (double)bytes / 1e6 / (t1 - t0), (double)txns / (t1 - t0));
+	       "%.0f txn/s (open and index included); %.1f s of CPU (all threads)\n",
+	       (double)bytes / 1e6, txns, t1 - t0, (double)bytes / 1e6 / (t1 - t0),
+	       (double)txns / (t1 - t0), cpu);
+	if (cp_seconds > 0)
+		printf("plain copy of the file (cp + sync): %.2f s, %.1f MB/s; the import runs at "
+		       "%.2f times the copy's speed\n", cp_seconds, (double)bytes / 1e6 / cp_seconds,
+		       cp_seconds / (t1 - t0));
 	return 0;
 }
 
@@ -182,8 +201,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "gen") == 0)
 		return generate(argv[2], atol(argv[3]));
-	if (argc == 4 && strcmp(argv[1], "run") == 0)
-		return run(argv[2], argv[3]);
-	fprintf(stderr, "usage: import_bench gen PATH MB | run IMPORTER.so DIR\n");
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "run") == 0)
+		return run(argv[2], argv[3], argc == 5 ? atof(argv[4]) : 0);
+	fprintf(stderr, "usage: import_bench gen PATH MB | run IMPORTER.so DIR [CP_SECONDS]\n");
 	return 2;
 }

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/sha.h>
@@ -640,6 +641,48 @@ static bool summary_lacks(const char *text, int ms)
 	return false;
 }
 
+/* As upstream, the Importer's node is the only storage node during the
+ * import: a cluster made with it and a second (sqlite) storage, one
+ * replica, is refused by the Importer's node, which stops with a message
+ * (replication to or from it would be wrong). */
+static void check_only_storage(const char *datafs)
+{
+	struct test_cluster two;
+	char conf[512], dest[600], module[600], db1[600];
+	const char *builddir = getenv("abs_top_builddir");
+	const char *extra[] = { "-e", module, "-d", db1, NULL };
+	int status = 0;
+	bool exited = false;
+	FILE *f;
+
+	cluster_init(&two, "importer-two", 3, 1, 2, 1);
+	cluster_storage_database(&two, 0, conf, sizeof conf);
+	snprintf(dest, sizeof dest, "%s/dest.sqlite", two.dir);
+	snprintf(db1, sizeof db1, "%s/other.sqlite", two.dir);
+	snprintf(module, sizeof module, "%s/backends/.libs/sqlite.so", builddir ? builddir : ".");
+	f = fopen(conf, "w");
+	if (f != NULL) {
+		fprintf(f, "[neo]\nadapter = SQLite\ndatabase = %s\n\n[root]\nstorage =\n"
+			"  <filestorage>\n    path %s\n  </filestorage>\n", dest, datafs);
+		fclose(f);
+	}
+	cluster_start_master(&two, 0);
+	cluster_start_storage(&two, 0);
+	cluster_start_storage_with(&two, 1, extra);
+	tap_ok(cluster_log_has(&two, "storage0.log", "must be the only storage node", 20000),
+	       "a partition table giving cells to a second storage node during the import is "
+	       "refused by the Importer's node, with a message");
+	for (int waited = 0; waited < 10000 && !exited; waited += 100) {
+		exited = waitpid(two.storages[0], &status, WNOHANG) == two.storages[0];
+		if (!exited)
+			usleep(100000);
+	}
+	if (exited)
+		two.storages[0] = 0;
+	tap_ok(exited, "the Importer's node stops rather than serve such a table");
+	cluster_stop(&two);
+}
+
 int main(int argc, char **argv)
 {
 	struct neo_client *client = NULL;
@@ -662,6 +705,7 @@ int main(int argc, char **argv)
 		return run_migrate(argv[1], datafs);
 	setenv("NEO_TEST_ENGINE", "importer", 1);
 	setenv("NEO_IMPORTER_THROTTLE_MS", "60", 1);
+	check_only_storage(datafs);
 	cluster_init(&tc, "importer", 3, 0, 1, 1);
 	snprintf(dest, sizeof dest, "%s/dest.sqlite", tc.dir);
 	write_conf(datafs, dest);
