@@ -163,8 +163,8 @@ static void add_item(struct out *o, const struct progress_item *item)
 	char nid[32];
 
 	neo_nid_format((int32_t)p->nid, nid, sizeof nid);
-	if (strcmp(item->task, "import") == 0)
-		out_add(o, "import %s: ", nid);
+	if (strcmp(item->task, "import") == 0 || strcmp(item->task, "replicate") == 0)
+		out_add(o, "%s %s: ", item->task, nid);
 	else if (strcmp(item->task, "gc") == 0)
 		out_add(o, "pack %016llx garbage collection (%s): ",
 			(unsigned long long)(p->id.has ? p->id.v : 0), nid);

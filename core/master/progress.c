@@ -17,7 +17,7 @@
 
 #define PROGRESS_POLL_MS 1000
 #define PROGRESS_STALE_S 3.0	/* an answer older than this is dropped */
-#define PROGRESS_PER_NODE 2	/* import and pack */
+#define PROGRESS_PER_NODE 3	/* import, pack and replication */
 #define PROGRESS_LOG_S 30.0	/* a long collection's progress in the log */
 
 /* An answer item, its texts copied. */

@@ -1,7 +1,8 @@
 /*
  * storage/progress.c - AskProgress from our primary master (ours,
  * core/proto/protocol.md section 9): what this node imports (a module with
- * import_progress [1.2], importer.so) and packs, for neoctl print summary
+ * import_progress [1.2], importer.so), packs and replicates (the catch-up of
+ * its OUT_OF_DATE cells), for neoctl print summary
  * and the admin's metrics.  The counters are the ones the log lines tell.
  */
 #include "storage/storage.h"
@@ -37,12 +38,14 @@ static bool import_progress(struct storage *s, struct neo_progress *out)
 
 void storage_progress_ask(struct storage *s, struct neo_conn *conn, struct neo_packet *pkt)
 {
-	struct neo_progress items[2];
+	struct neo_progress items[3];
 	struct neo_answer_progress answer = { { items, 0 } };
 
 	if (import_progress(s, &items[answer.items.count]))
 		answer.items.count++;
 	if (storage_pack_progress(s, &items[answer.items.count]))
+		answer.items.count++;
+	if (storage_replication_progress(s, &items[answer.items.count]))
 		answer.items.count++;
 	neo_conn_answer(conn, pkt->msg_id, NEO_ANSWER_PROGRESS, &answer);
 }

@@ -91,6 +91,13 @@ struct replication {
 	uint64_t max_tid;		/* this pass replicates up to this tid */
 	uint64_t first_tid;		/* where the partition's pass starts */
 	uint64_t next_tid, next_oid;	/* where the current chunk starts */
+	bool fetching_objects;		/* the pass's second half */
+	/* progress of a catch-up (storage_replication_progress): since when
+	 * own cells are OUT_OF_DATE (0: none was seen), the bytes replicated
+	 * and the most cells seen OUT_OF_DATE since then */
+	double catchup_since;
+	uint64_t bytes, bytes_at_since;
+	uint32_t cells_at_since;
 	struct event *retry;
 	struct event *drain;
 };
@@ -222,6 +229,7 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
 	}
 	r->next_tid = r->first_tid;
 	r->next_oid = 0;
+	r->fetching_objects = true;
 	fetch_objects(s);
 }
 
@@ -229,6 +237,7 @@ static void answered_fetch_transactions(struct neo_conn *conn, enum neo_ask_stat
  * source's completed pack, the next chunks do not. */
 static void fetch_transactions(struct storage *s, bool ask_pack_info)
 {
+	s->replication->fetching_objects = false;
 	struct replication *r = s->replication;
 	struct neo_ask_fetch_transactions ask = { .partition = r->partition, .length = FETCH_COUNT,
 						  .min_tid = r->next_tid, .max_tid = r->max_tid,
@@ -568,6 +577,8 @@ void storage_source_transaction(struct storage *s, struct neo_conn *conn, struct
 	if (r != NULL && conn == r->source && r->partition >= 0) {
 		add_transaction(s, (uint32_t)r->partition, add);
 		neo_metric_inc(s->metrics.replicated_transactions);
+		r->bytes += add->user.size + add->description.size + add->extension.size
+			    + 8 * (uint64_t)add->oids.count;
 		(void)neo_metric_add(s->metrics.replicated_bytes, NULL,
 				     (double)add->user.size + add->description.size
 				     + add->extension.size + 8.0 * add->oids.count);
@@ -582,6 +593,7 @@ void storage_source_object(struct storage *s, struct neo_conn *conn, struct neo_
 
 	if (r != NULL && conn == r->source && r->partition >= 0) {
 		add_object(s, (uint32_t)r->partition, add);
+		r->bytes += add->data.size;
 		(void)neo_metric_add(s->metrics.replicated_bytes, NULL, (double)add->data.size);
 	}
 }
@@ -1272,4 +1284,73 @@ void storage_serve_objects(struct storage *s, struct neo_conn *conn, struct neo_
 	neo_free(used);
 	neo_free(rows.tids);
 	neo_free(rows.oids);
+}
+
+/* --- Progress (ours: AskProgress, storage/progress.c) -------------------- */
+
+static uint32_t own_out_of_date(struct storage *s)
+{
+	uint32_t n = 0;
+
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++)
+		n += storage_cell_state(s, p) == NEO_CELL_OUT_OF_DATE;
+	return n;
+}
+
+/* How far the current pass is through its tids: transactions first, then
+ * objects, each over the same tid range. */
+static double pass_fraction(const struct replication *r)
+{
+	double span, within;
+
+	if (r->max_tid <= r->first_tid || r->next_tid <= r->first_tid)
+		return r->fetching_objects ? 0.5 : 0;
+	span = neo_tid_to_time(r->max_tid) - neo_tid_to_time(r->first_tid);
+	within = span > 0 ? (neo_tid_to_time(r->next_tid) - neo_tid_to_time(r->first_tid)) / span
+			  : 1;
+	within = within < 0 ? 0 : within > 1 ? 1 : within;
+	return (r->fetching_objects ? 0.5 : 0) + within / 2;
+}
+
+/* A catch-up of our OUT_OF_DATE cells (not backup passes, which have
+ * their own lag): cells done of those seen behind since it began, the
+ * partition being replicated, bytes replicated, pace and time left. */
+bool storage_replication_progress(struct storage *s, struct neo_progress *out)
+{
+	struct replication *r = s->replication;
+	uint32_t behind = own_out_of_date(s), total;
+	double now = storage_metrics_clock(), elapsed, fraction;
+
+	if (r == NULL || behind == 0) {
+		if (r != NULL)
+			r->catchup_since = 0;
+		return false;
+	}
+	if (r->catchup_since == 0) {
+		r->catchup_since = now;
+		r->bytes_at_since = r->bytes;
+		r->cells_at_since = 0;
+	}
+	if (behind > r->cells_at_since)
+		r->cells_at_since = behind;
+	if (r->backup_pass)
+		return false;
+	total = r->cells_at_since;
+	elapsed = now - r->catchup_since;
+	fraction = (total - behind + (r->partition >= 0 ? pass_fraction(r) : 0)) / total;
+	memset(out, 0, sizeof *out);
+	out->task = neo_bin_str("replicate");
+	out->nid = s->nid;
+	out->phase = neo_bin_str(r->partition < 0 ? "waiting"
+				 : r->fetching_objects ? "objects" : "transactions");
+	out->partition = (struct neo_opt_int){ r->partition >= 0, r->partition };
+	out->done = (int64_t)(r->bytes - r->bytes_at_since);
+	out->unit = neo_bin_str("bytes");
+	out->count = total - behind;
+	out->count_total = (struct neo_opt_int){ true, total };
+	out->count_unit = neo_bin_str("partitions");
+	out->rate = elapsed > 0 ? (double)out->done / elapsed : 0;
+	if (fraction > 0.01 && elapsed > 0)
+		out->left = (struct neo_opt_float){ true, elapsed * (1 - fraction) / fraction };
+	return true;
 }

@@ -445,6 +445,9 @@ void storage_pack_sign_later(struct storage *s, uint64_t id, bool approved);
  * none is being applied. */
 struct neo_progress;
 bool storage_pack_progress(struct storage *s, struct neo_progress *out);
+/* The catch-up of own OUT_OF_DATE cells (cells done, partition, bytes,
+ * pace, time left); false when none is behind (storage/replication.c). */
+bool storage_replication_progress(struct storage *s, struct neo_progress *out);
 /* storage/progress.c: AskProgress (ours) from our master. */
 HANDLER(storage_progress_ask);
 void storage_pack_answer_orders(struct storage *s, struct neo_conn *conn, uint32_t msg_id,

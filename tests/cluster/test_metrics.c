@@ -387,6 +387,59 @@ static bool wait_lag(int port, int ms, int *took)
 	return false;
 }
 
+static bool sample_with(const struct scrape *s, const char *name, const char *want,
+			char *labels, size_t size);
+
+/* While it cannot catch up, the catching-up storage's replication on the
+ * admin (neo_progress_*, task replicate): its OUT_OF_DATE cells counted,
+ * and the same line under neoctl print summary. */
+static void check_replication_progress(void)
+{
+	struct scrape s = { 0 };
+	char labels[512] = "", node[64] = "", want[128];
+	bool seen = false;
+
+	for (int waited = 0; waited <= 4000 && !seen; waited += 250) {
+		scrape_free(&s);
+		seen = scrape(admin_port, &s) && sample_with(&s, "neo_progress_info",
+							      "task=replicate", labels, sizeof labels);
+		if (!seen)
+			usleep(250000);
+	}
+	if (seen && strstr(labels, "node=")) {
+		snprintf(node, sizeof node, "%s", strstr(labels, "node=") + 5);
+		node[strcspn(node, ",")] = '\0';
+	}
+	snprintf(want, sizeof want, "node=%s,task=replicate,unit=partitions", node);
+	tap_ok(seen && sample(&s, "neo_progress_expected", want) == PARTITIONS
+	       && sample(&s, "neo_progress_done", want) == 0,
+	       "the admin shows the storage's catch-up in progress (%s: %g of %g partitions)",
+	       labels, sample(&s, "neo_progress_done", want),
+	       sample(&s, "neo_progress_expected", want));
+	scrape_free(&s);
+	tap_ok(cluster_neoctl_wait(&tc, "print summary", "replicate S", 2000),
+	       "neoctl print summary shows it: a replicate line");
+}
+
+/* Once caught up, no replication in progress on the admin. */
+static void check_replication_done(void)
+{
+	struct scrape s = { 0 };
+	char labels[512];
+	bool gone = false;
+
+	for (int waited = 0; waited <= 10000 && !gone; waited += 250) {
+		scrape_free(&s);
+		gone = scrape(admin_port, &s) && !sample_with(&s, "neo_progress_info",
+							       "task=replicate", labels,
+							       sizeof labels);
+		if (!gone)
+			usleep(250000);
+	}
+	scrape_free(&s);
+	tap_ok(gone, "then the admin shows no replication in progress");
+}
+
 static void check_storage_down(struct neo_client *client)
 {
 	bool all = true;
@@ -410,11 +463,13 @@ static void check_storage_down(struct neo_client *client)
 	tap_ok(wait_lag(storage_port[1], 6000, &took),
 	       "its replication lag per partition shows while its source is paused (after %d ms)",
 	       took);
+	check_replication_progress();
 	kill(tc.storages[0], SIGCONT);
 	tap_ok(wait_value(admin_port, "neo_cluster_cells", "state=UP_TO_DATE", 2 * PARTITIONS,
 			  30000)
 	       && wait_value(admin_port, "neo_cluster_nodes", "state=RUNNING,type=STORAGE", 2, 5000),
 	       "back, it catches up: every cell UP_TO_DATE, 2 storages RUNNING");
+	check_replication_done();
 	/* a new process: its counters started at 0 */
 	tap_ok(scrape_value(storage_port[1], "neo_storage_replicated_transactions_total", "-") >= 3
 	       && scrape_value(storage_port[1], "neo_storage_replicated_bytes_total", "-") > 0,
