@@ -438,9 +438,36 @@ out:
 	neo_free(swept);
 }
 
+/* Whether this database took part in a collection (a gc_swept_ key on an
+ * own cell) or already records gc_settled. */
+static bool gc_recorded(struct storage *s)
+{
+	uint64_t tid;
+	char key[32];
+
+	if (storage_config_get_tid(s, "gc_settled", &tid) == 0)
+		return true;
+	for (uint32_t p = 0; p < s->pt.num_partitions; p++) {
+		if (storage_cell_state(s, p) < 0)
+			continue;
+		swept_key(key, sizeof key, p);
+		if (storage_config_get_tid(s, key, &tid) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* gc_settled is kept only once the database took part in a collection:
+ * before that, every order listed was a pack without GC, which the master
+ * decides again from its extension after a restart at no cost; so a
+ * cluster that never collects keeps exactly upstream's configuration keys
+ * (an upstream storage can take the database back). */
 void storage_gc_settled(struct storage *s, const struct neo_answer_pack_orders *orders)
 {
 	uint64_t last = 0, settled = 0;
+
+	if (!gc_recorded(s))
+		return;
 
 	for (uint32_t i = 0; i < orders->orders.count; i++)
 		if (orders->orders.items[i].approved.has && orders->orders.items[i].approved.v &&

@@ -6,7 +6,7 @@
  *   - blobs of 0, 5, 1 MiB - 1, 1 MiB, 1 MiB + 1 bytes and a large one
  *     ($NEO_TEST_BLOB_MIB MiB, 64 by default; `make check-blobs-large`:
  *     1024) come back byte for byte, from a path and from a fd; the
- *     large blob raises the client's peak memory by under 24 MiB over a
+ *     large blob raises the client's peak memory by under 44 MiB over a
  *     32 MiB blob's, and each storage's peak stays under half the large
  *     blob's size plus 64 MiB (no whole blob in memory);
  *   - a blob object's record is its own data plus a manifest; its chunks
@@ -324,7 +324,13 @@ static void sizes(struct neo_client *client, uint64_t large)
 	tap_skip("memory bounds: not measured under AddressSanitizer");
 	tap_skip("memory bounds: not measured under AddressSanitizer");
 #else
-	tap_ok(after - before < 24 * 1024,
+	/* The bound is what the client may hold at once, not a timing: the
+	 * 20 MiB a transaction may have in flight, which on a loaded machine
+	 * can sit both encoded and in the connection's output, plus the
+	 * loads' chunks on their way; the 32 MiB blob before does not always
+	 * reach that peak.  Under the large blob's size (64 MiB by default,
+	 * 1 GiB in check-blobs-large): the blob is never whole in memory. */
+	tap_ok(after - before < 44 * 1024,
 	       "the large blob raised the client's peak memory by %ld KiB only (bounded, not "
 	       "the blob's size)", after - before);
 	for (int i = 0; i < tc.storage_count; i++) {
