@@ -2,8 +2,9 @@
  * importer_deflate.c - the compressor of the importer's stored forms
  * (importer_fsread.c): libdeflate when configure found it, else zlib.
  * Both write standard zlib streams (RFC 1950), which libneoclient and
- * upstream's clients decompress with zlib; libdeflate does it in about a
- * third of zlib's CPU time, and compression is most of an import's CPU.
+ * upstream's clients decompress with zlib; libdeflate is faster (an
+ * import takes about 40% less CPU: make bench-import), and compression
+ * is most of an import's CPU.
  *
  * Levels: the importer's compress option takes zlib's 1 to 9 (as
  * upstream); libdeflate's levels 1 to 9 aim at the same trade-offs (1
