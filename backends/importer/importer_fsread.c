@@ -2,7 +2,8 @@
  * importer_fsread.c - FileStorage revisions and transactions as the
  * destination holds them once imported: the same data bytes, compressed
  * the same way (zlib format, kept only when smaller, as upstream's
- * import does; importer_deflate.c compresses), the same checksum, the same undo pointer (ZODB's data_txn).
+ * import does; importer_deflate.c compresses), the same checksum, the
+ * same undo pointer (ZODB's data_txn).
  * Serving them from the Data.fs during the import and from the
  * destination after it thus gives the same answers.
  */
