@@ -40,7 +40,6 @@
 #include <stdint.h>
 
 #include "filestorage/blob_dir.h"
-#include <zlib.h>
 
 #include "filestorage/filestorage.h"
 #include "neo/backend.h"
@@ -48,10 +47,11 @@
 
 struct prepare;
 
-/* A zlib stream kept from one record to the next (importer_fsread.c). */
+/* A thread's compressor, kept from one record to the next
+ * (importer_deflate.c: libdeflate's or a zlib stream; zeroed = none yet). */
 struct importer_deflate {
-	z_stream z;
-	bool ready;
+	void *state;
+	int level;
 };
 
 /* Data ids of FileStorage data: the position of the data record with
@@ -128,6 +128,13 @@ struct neo_db {
 	char thread_err[1024];		/* the import thread's last error */
 };
 
+/* importer_deflate.c: len bytes as one zlib-format stream in buf (cap
+ * at least importer_deflate_bound(len)), at zlib level 1..9. */
+size_t importer_deflate_bound(size_t len);
+int importer_deflate(struct importer_deflate *zs, int level, const uint8_t *raw, size_t len,
+		     uint8_t *buf, size_t cap, size_t *out);
+void importer_deflate_end(struct importer_deflate *zs);
+
 /* importer_conf.c */
 int importer_conf_read(const char *path, struct importer_conf *conf, char *err, size_t errlen);
 void importer_conf_free(struct importer_conf *conf);
@@ -157,7 +164,6 @@ int importer_fs_value_tid(struct neo_db *db, size_t rev, uint64_t *value_tid);
 int importer_stored_form(struct neo_db *db, struct importer_deflate *zs, const uint8_t *raw,
 			 size_t len, uint8_t **buf, size_t *cap, struct neo_bytes *data,
 			 uint8_t *compression);
-void importer_deflate_end(struct importer_deflate *zs);
 /* The same for a blob chunk: zlib only if a sample of it compresses. */
 int importer_stored_chunk(struct neo_db *db, struct importer_deflate *zs, const uint8_t *raw,
 			  size_t len, uint8_t **buf, size_t *cap, struct neo_bytes *data,

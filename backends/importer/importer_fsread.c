@@ -1,12 +1,12 @@
 /*
  * importer_fsread.c - FileStorage revisions and transactions as the
  * destination holds them once imported: the same data bytes, compressed
- * the same way (zlib, kept only when smaller, as upstream's import
- * does), the same checksum, the same undo pointer (ZODB's data_txn).
+ * the same way (zlib format, kept only when smaller, as upstream's
+ * import does; importer_deflate.c compresses), the same checksum, the
+ * same undo pointer (ZODB's data_txn).
  * Serving them from the Data.fs during the import and from the
  * destination after it thus gives the same answers.
  */
-#include <limits.h>
 #include <string.h>
 
 #include <openssl/sha.h>
@@ -20,52 +20,12 @@ static int fs_error(struct neo_db *db)
 	return importer_fail(db, NEO_BACKEND_ECORRUPT, "importer: %s", db->fs->err);
 }
 
-/* One zlib compression of len bytes into buf, with the caller's stream
- * reused: deflateReset instead of compress2's setting up and freeing of
- * zlib's state at each call, which costs more than compressing a record
- * of a few KB.  The bytes are compress2's (same level and parameters). */
-static int deflate_once(struct importer_deflate *zs, int level, const uint8_t *raw, size_t len,
-			uint8_t *buf, size_t cap, size_t *out)
-{
-	int rc;
-
-	if (len > UINT_MAX / 2) {
-		uLongf n = (uLongf)cap;
-
-		rc = compress2(buf, &n, raw, (uLong)len, level);
-		*out = (size_t)n;
-		return rc == Z_OK ? 0 : -1;
-	}
-	if (!zs->ready) {
-		memset(&zs->z, 0, sizeof(zs->z));
-		if (deflateInit(&zs->z, level) != Z_OK)
-			return -1;
-		zs->ready = true;
-	} else if (deflateReset(&zs->z) != Z_OK) {
-		return -1;
-	}
-	zs->z.next_in = (Bytef *)raw;
-	zs->z.avail_in = (uInt)len;
-	zs->z.next_out = buf;
-	zs->z.avail_out = (uInt)(cap > UINT_MAX ? UINT_MAX : cap);
-	rc = deflate(&zs->z, Z_FINISH);
-	*out = (size_t)zs->z.total_out;
-	return rc == Z_STREAM_END ? 0 : -1;
-}
-
-void importer_deflate_end(struct importer_deflate *zs)
-{
-	if (zs->ready)
-		deflateEnd(&zs->z);
-	zs->ready = false;
-}
-
 /* raw -> what is stored: zlib when it makes it smaller (as upstream). */
 int importer_stored_form(struct neo_db *db, struct importer_deflate *zs, const uint8_t *raw,
 			 size_t len, uint8_t **buf, size_t *cap, struct neo_bytes *data,
 			 uint8_t *compression)
 {
-	size_t bound = (size_t)compressBound((uLong)len), size;
+	size_t bound = importer_deflate_bound(len), size;
 
 	*compression = 0;
 	*data = (struct neo_bytes){ raw, len };
@@ -73,8 +33,8 @@ int importer_stored_form(struct neo_db *db, struct importer_deflate *zs, const u
 		return NEO_BACKEND_OK;
 	if (importer_grow(buf, cap, bound) != 0)
 		return importer_fail(db, NEO_BACKEND_EIO, "importer: out of memory");
-	if (deflate_once(zs, db->conf.compress_level, raw, len, *buf, *cap, &size) != 0)
-		return importer_fail(db, NEO_BACKEND_EIO, "importer: zlib failed");
+	if (importer_deflate(zs, db->conf.compress_level, raw, len, *buf, *cap, &size) != 0)
+		return importer_fail(db, NEO_BACKEND_EIO, "importer: compression failed");
 	if (size < len) {
 		*compression = 1;
 		*data = (struct neo_bytes){ *buf, size };

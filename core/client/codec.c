@@ -1,14 +1,22 @@
 /*
  * client/codec.c - the data codec: as upstream, SHA-1 checksums over the
  * stored bytes and zlib compression only when it makes data smaller.
+ * Stores compress with libdeflate when configure found it (the same
+ * zlib-format streams, with less CPU; zlib level N is libdeflate's level
+ * N, as in backends/importer/importer_deflate.c), else with zlib.
  * Calls no other file of client/.
  */
+#include "autoconfig.h"
+
 #include "client/internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+#ifdef HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 #include <zlib.h>
 
 #include "runtime/alloc.h"
@@ -93,6 +101,40 @@ bool client_compresses(const void *data, size_t size)
 	return gains;
 }
 
+/* data compressed at level (1..9) into a new *out, only if it gets
+ * smaller (as upstream); false otherwise, *out then NULL. */
+static bool compress_smaller(int level, const void *data, size_t size, uint8_t **out,
+			     size_t *out_size)
+{
+#ifdef HAVE_LIBDEFLATE
+	/* A buffer of size - 1 bytes: libdeflate gives 0 when the stream does
+	 * not fit, i.e. is not smaller. */
+	struct libdeflate_compressor *compressor = libdeflate_alloc_compressor(level);
+	uint8_t *buffer = size > 1 ? neo_malloc(size - 1) : NULL;
+	size_t length = 0;
+
+	if (compressor != NULL && buffer != NULL)
+		length = libdeflate_zlib_compress(compressor, data, size, buffer, size - 1);
+	if (compressor != NULL)
+		libdeflate_free_compressor(compressor);
+#else
+	uLongf length = compressBound(size);
+	uint8_t *buffer = neo_malloc(length);
+
+	if (buffer == NULL || compress2(buffer, &length, data, size, level) != Z_OK ||
+	    length >= size)
+		length = 0;
+#endif
+	*out = NULL;
+	if (length == 0) {
+		neo_free(buffer);
+		return false;
+	}
+	*out = buffer;
+	*out_size = length;
+	return true;
+}
+
 int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
 		       size_t *out_size, int *compression, uint8_t checksum[20])
 {
@@ -101,21 +143,10 @@ int client_encode_data(int level, const void *data, size_t size, uint8_t **out,
 
 	*compression = 0;
 	*out = NULL;
-	if (level != 0 && size > 0) {
-		uLongf length = compressBound(size);
-		uint8_t *buffer = neo_malloc(length);
-
-		/* As upstream: compressed only when it makes data smaller. */
-		if (buffer && compress2(buffer, &length, data, size, level < 0 ? Z_DEFAULT_COMPRESSION
-										: level) == Z_OK
-		    && length < size) {
-			*out = buffer;
-			*out_size = length;
-			*compression = 1;
-		} else {
-			neo_free(buffer);
-		}
-	}
+	/* As upstream: compressed only when it makes data smaller. */
+	if (level != 0 && size > 0 && compress_smaller(level < 0 ? 6 : level, data, size, out,
+						       out_size))
+		*compression = 1;
 	if (*out == NULL) {
 		*out = neo_malloc(size ? size : 1);
 		if (*out == NULL)
